@@ -1,0 +1,3 @@
+export * from "./cidr";
+export * from "./schema";
+export * from "./load";
