@@ -1,0 +1,13 @@
+/** What other constructs need from a network, whether we created it or the caller brought it. */
+export interface NetworkRefs {
+  readonly vpcId: string;
+  readonly vpcCidr: string;
+  /** Private subnet ids, one per availability zone, in the order of `availabilityZones`. */
+  readonly privateSubnetIds: string[];
+  readonly availabilityZones: string[];
+  /** Security group of the interface VPC endpoints (admits 443 from the VPC only). */
+  readonly endpointSecurityGroupId: string;
+  /** The S3 gateway endpoint id (model bucket and registry policies pin to it in air-gapped mode). */
+  readonly s3GatewayEndpointId: string;
+  readonly mode: "connected" | "airgapped";
+}
