@@ -1,0 +1,95 @@
+/**
+ * The seam between the HTTP/WebSocket API and the speech engines. The API only ever sees `Speech`:
+ * all CPU-heavy work behind it runs in worker threads, so the event loop stays free.
+ *
+ * Audio crossing this seam is always mono float32 PCM in [-1, 1] at the rate the model asks for
+ * (`Speech.stt.sampleRate`); decoding, channel mixing and resampling happen in the API layer.
+ */
+
+export interface Word {
+  word: string;
+  /** Seconds from the start of the audio. */
+  start: number;
+  end: number;
+  confidence: number;
+}
+
+export interface Transcript {
+  text: string;
+  words: Word[];
+  /** Overall confidence in [0, 1]. */
+  confidence: number;
+  /** Seconds of audio this transcript covers. */
+  durationS: number;
+  language: string;
+}
+
+export interface TranscribeOptions {
+  /** BCP-47 language; engines reject languages they cannot serve. */
+  language?: string;
+}
+
+export interface SynthesizeOptions {
+  voice?: string;
+  /** 0.25-4.0, 1 = normal. */
+  speed?: number;
+}
+
+/** A live transcription session; lives in one worker, which keeps its decoder state. */
+export interface SttStreamSession {
+  /** Feed audio; resolves with interim/final results produced by this chunk (VAD endpointing). */
+  push(samples: Float32Array): Promise<StreamResult[]>;
+  /** Flush: return the final result for everything pushed so far. */
+  finalize(): Promise<StreamResult[]>;
+  close(): Promise<void>;
+}
+
+export interface StreamResult {
+  transcript: Transcript;
+  /** Start of this segment, seconds from the start of the stream. */
+  start: number;
+  isFinal: boolean;
+  /** True when VAD saw the end of an utterance (Deepgram's speech_final). */
+  speechFinal: boolean;
+}
+
+export interface ModelInfo {
+  id: string;
+  kind: "stt" | "tts";
+  engine: string;
+  sampleRate: number;
+  languages: string[];
+  /** TTS only. */
+  voices?: string[];
+}
+
+/** Thrown when the bounded queue in front of the workers is full: the API answers 429 at once. */
+export class QueueFullError extends Error {
+  constructor(readonly retryAfterS: number) {
+    super("server busy: the work queue is full");
+    this.name = "QueueFullError";
+  }
+}
+
+/** Thrown for input an engine rejects (unsupported language, unknown voice): the API answers 400. */
+export class EngineInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EngineInputError";
+  }
+}
+
+export interface Speech {
+  readonly stt: ModelInfo;
+  readonly tts: ModelInfo;
+  /** True once every model is loaded in every worker. */
+  readonly ready: boolean;
+  transcribe(samples: Float32Array, options?: TranscribeOptions): Promise<Transcript>;
+  /** PCM 16-bit mono chunks at `tts.sampleRate`, yielded as they are synthesized. */
+  synthesize(text: string, options?: SynthesizeOptions): AsyncIterable<Int16Array>;
+  openStream(options?: TranscribeOptions): Promise<SttStreamSession>;
+  /** For metrics: queued jobs, busy workers, pool size. */
+  stats(): { queueDepth: number; busyWorkers: number; workers: number };
+  /** Finish in-flight work, then stop the workers. */
+  close(): Promise<void>;
+}
