@@ -1,7 +1,8 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { TerraformStack } from "cdktf";
+import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { EnvironmentConfig } from "../constructs/config";
+import { PrivateNetwork } from "../constructs/network";
 import { configureBackend } from "./backend";
 
 export interface InfraStackProps {
@@ -10,6 +11,8 @@ export interface InfraStackProps {
 
 /** `<env>-infra`: every AWS resource of one environment. */
 export class InfraStack extends TerraformStack {
+  readonly network: PrivateNetwork;
+
   constructor(scope: Construct, id: string, props: InfraStackProps) {
     super(scope, id);
     const { env } = props;
@@ -18,5 +21,18 @@ export class InfraStack extends TerraformStack {
       region: env.region,
       defaultTags: [{ tags: { ...env.tags, "voice-selfhost:environment": env.name, "managed-by": "cdktf" } }],
     });
+
+    this.network = new PrivateNetwork(this, "network", {
+      name: env.name,
+      cidr: env.vpcCidr,
+      azs: env.availabilityZones,
+      region: env.region,
+      mode: env.mode,
+      natGateways: env.natGateways,
+      flowLogRetentionDays: env.flowLogRetentionDays,
+    });
+    new TerraformOutput(this, "vpc_id", { value: this.network.vpcId });
+    new TerraformOutput(this, "private_subnet_ids", { value: this.network.privateSubnetIds });
+    new TerraformOutput(this, "endpoint_security_group_id", { value: this.network.endpointSecurityGroupId });
   }
 }

@@ -15,6 +15,18 @@ const name = z.string().regex(/^[a-z][a-z0-9-]{1,23}$/, "expected lowercase lett
 
 const capacityType = z.enum(["ON_DEMAND", "SPOT"]);
 
+/** The retention periods CloudWatch Logs accepts; any other number would fail only at apply time. */
+export const CLOUDWATCH_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+const retentionDays = z
+  .number()
+  .int()
+  .refine((days) => CLOUDWATCH_RETENTION_DAYS.includes(days), {
+    message: `expected one of CloudWatch Logs' retention periods (${CLOUDWATCH_RETENTION_DAYS.join(", ")})`,
+  });
+
 const poolSize = {
   /** Smallest node count; 0 lets a GPU pool scale from zero. */
   minSize: z.number().int().min(0),
@@ -75,7 +87,7 @@ const cluster = z
       .optional(),
     /** Kubernetes service CIDR; must not overlap the VPC. */
     serviceCidr: cidr.default("172.20.0.0/16"),
-    logRetentionDays: z.number().int().min(1).default(365),
+    logRetentionDays: retentionDays.default(365),
   })
   .strict();
 
@@ -113,7 +125,7 @@ export const environmentSchema = z
     ingress: ingress.default({}),
     /** Keep the load balancer and stateful resources from being deleted by accident. */
     deletionProtection: z.boolean().default(true),
-    flowLogRetentionDays: z.number().int().min(1).default(365),
+    flowLogRetentionDays: retentionDays.default(365),
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
     stateBackend: stateBackend.default({ type: "local" }),
   })

@@ -1,0 +1,3 @@
+/** The construct library platform teams import: `import { PrivateNetwork } from "voice-selfhost/constructs"`. */
+export * from "./config";
+export * from "./network";

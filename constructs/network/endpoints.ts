@@ -1,0 +1,33 @@
+/**
+ * The AWS services a private EKS cluster reaches through VPC endpoints. One list, so the network,
+ * the registry and cluster policies (e.g. `aws:sourceVpce` conditions) and the policy checks agree.
+ */
+
+/** Interface endpoints: nodes joining, image pulls, load balancer and autoscaling calls, logs, keys, SSM access. */
+export const INTERFACE_ENDPOINT_SERVICES = [
+  "ecr.api",
+  "ecr.dkr",
+  "ec2",
+  "sts",
+  "eks",
+  "eks-auth",
+  "elasticloadbalancing",
+  "autoscaling",
+  "logs",
+  "kms",
+  "ssm",
+  "ssmmessages",
+  "ec2messages",
+] as const;
+
+export type InterfaceEndpointService = (typeof INTERFACE_ENDPOINT_SERVICES)[number];
+
+/** Gateway endpoints (free, attached to route tables): S3 carries ECR image layers and model weights. */
+export const GATEWAY_ENDPOINT_SERVICES = ["s3"] as const;
+
+export type GatewayEndpointService = (typeof GATEWAY_ENDPOINT_SERVICES)[number];
+
+/** `com.amazonaws.<region>.<service>`, the service name AWS gives regional endpoint services. */
+export function endpointServiceName(region: string, service: InterfaceEndpointService | GatewayEndpointService): string {
+  return `com.amazonaws.${region}.${service}`;
+}

@@ -1,0 +1,3 @@
+export * from "./types";
+export * from "./endpoints";
+export * from "./private-network";

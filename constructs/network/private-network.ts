@@ -1,0 +1,333 @@
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
+import { Eip } from "@cdktf/provider-aws/lib/eip";
+import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
+import { Route } from "@cdktf/provider-aws/lib/route";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+import { CLOUDWATCH_RETENTION_DAYS, formatCidr, parseCidr, subnetOf } from "../config";
+import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "./endpoints";
+import { NetworkRefs } from "./types";
+
+export interface PrivateNetworkProps {
+  /** VPC CIDR, /16 to /24. Private subnets get a quarter each; the last quarter holds the small NAT subnets. */
+  readonly cidr: string;
+  /** Two or three availability zones of one region, e.g. ["eu-west-1a", "eu-west-1b"]. */
+  readonly azs: string[];
+  /** `connected`: private subnets egress through NAT. `airgapped`: no route out of the VPC at all. */
+  readonly mode: "connected" | "airgapped";
+  /** Region of the VPC; defaults to the region the AZ names belong to. */
+  readonly region?: string;
+  /** NAT gateways in connected mode: one per AZ (default, survives an AZ outage) or a single one (cheaper, for dev). */
+  readonly natGateways?: "perAz" | "single";
+  /** EKS cluster that discovers these subnets: adds `kubernetes.io/cluster/<name>=shared` to the private subnets. */
+  readonly clusterName?: string;
+  /** Flow log retention in days; one of CloudWatch's periods. Default 365. */
+  readonly flowLogRetentionDays?: number;
+  /** Interface endpoints to create; default all of INTERFACE_ENDPOINT_SERVICES (what a private EKS cluster needs). */
+  readonly interfaceEndpoints?: readonly InterfaceEndpointService[];
+  /** Prefix for Name tags and the flow log group; defaults to the construct path. Unique per account and region. */
+  readonly name?: string;
+  /** Extra tags for every resource of the network (the provider's default tags still apply). */
+  readonly tags?: Record<string, string>;
+}
+
+/**
+ * A VPC whose workloads live only in private subnets. In connected mode they reach out through NAT
+ * gateways; in air-gapped mode nothing routes out of the VPC, and AWS APIs are reached through VPC
+ * endpoints (created in both modes, so node bootstrap and image pulls never depend on NAT).
+ * Every packet is recorded in flow logs, encrypted with a key of the network's own.
+ */
+export class PrivateNetwork extends Construct implements NetworkRefs {
+  readonly vpcId: string;
+  readonly vpcCidr: string;
+  readonly availabilityZones: string[];
+  readonly mode: "connected" | "airgapped";
+  readonly region: string;
+  readonly privateSubnetIds: string[];
+  /** NAT-only public subnets, one per AZ; empty in air-gapped mode. */
+  readonly publicSubnetIds: string[];
+  readonly privateRouteTableIds: string[];
+  readonly natGatewayIds: string[];
+  readonly endpointSecurityGroupId: string;
+  readonly s3GatewayEndpointId: string;
+  /** Interface endpoint ids by service, for `aws:sourceVpce` conditions in resource policies. */
+  readonly interfaceEndpointIds: Readonly<Partial<Record<InterfaceEndpointService, string>>>;
+  readonly flowLogGroupName: string;
+  /** ARN of the customer-managed key that encrypts the flow logs. */
+  readonly flowLogKeyArn: string;
+
+  readonly vpc: Vpc;
+
+  constructor(scope: Construct, id: string, props: PrivateNetworkProps) {
+    super(scope, id);
+    const plan = planNetwork(this.node.path, props);
+    const name = props.name ?? this.node.path.replace(/\//g, "-");
+    const tagged = (suffix: string, extra: Record<string, string> = {}) => ({ ...props.tags, ...extra, Name: `${name}-${suffix}` });
+
+    this.mode = props.mode;
+    this.region = plan.region;
+    this.availabilityZones = [...props.azs];
+    this.vpcCidr = plan.vpcCidr;
+
+    this.vpc = new Vpc(this, "vpc", {
+      cidrBlock: plan.vpcCidr,
+      enableDnsSupport: true,
+      enableDnsHostnames: true,
+      tags: tagged("vpc"),
+    });
+    this.vpcId = this.vpc.id;
+
+    // Take the account and partition from the VPC's ARN: no data source, so plans need no credentials.
+    const arnPart = (index: number) => Fn.element(Fn.split(":", this.vpc.arn), index);
+    const partition = arnPart(1);
+    const account = arnPart(4);
+
+    // Adopting the default group with no rules removes AWS's allow-all defaults, so nothing can use it by accident.
+    new DefaultSecurityGroup(this, "default-sg", { vpcId: this.vpc.id, ingress: [], egress: [], tags: tagged("default-deny") });
+
+    const k8sTags: Record<string, string> = { "kubernetes.io/role/internal-elb": "1" };
+    if (props.clusterName) k8sTags[`kubernetes.io/cluster/${props.clusterName}`] = "shared";
+
+    const privateSubnets = props.azs.map(
+      (az, i) =>
+        new Subnet(this, `private-${i}`, {
+          vpcId: this.vpc.id,
+          availabilityZone: az,
+          cidrBlock: plan.privateCidrs[i],
+          mapPublicIpOnLaunch: false,
+          tags: tagged(`private-${az}`, { ...k8sTags, "voice-selfhost:tier": "private" }),
+        }),
+    );
+    this.privateSubnetIds = privateSubnets.map((s) => s.id);
+
+    const privateRouteTables = privateSubnets.map((subnet, i) => {
+      const table = new RouteTable(this, `private-rt-${i}`, { vpcId: this.vpc.id, tags: tagged(`private-${props.azs[i]}`) });
+      new RouteTableAssociation(this, `private-rta-${i}`, { subnetId: subnet.id, routeTableId: table.id });
+      return table;
+    });
+    this.privateRouteTableIds = privateRouteTables.map((t) => t.id);
+
+    if (props.mode === "connected") {
+      const igw = new InternetGateway(this, "igw", { vpcId: this.vpc.id, tags: tagged("igw") });
+      const publicTable = new RouteTable(this, "public-rt", { vpcId: this.vpc.id, tags: tagged("public") });
+      new Route(this, "public-default", { routeTableId: publicTable.id, destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id });
+      const natCount = (props.natGateways ?? "perAz") === "single" ? 1 : props.azs.length;
+      // Public subnets exist only to hold NAT gateways: tiny, and never handing out public IPs.
+      const publicSubnets = props.azs.slice(0, natCount).map((az, i) => {
+        const subnet = new Subnet(this, `public-${i}`, {
+          vpcId: this.vpc.id,
+          availabilityZone: az,
+          cidrBlock: plan.publicCidrs[i],
+          mapPublicIpOnLaunch: false,
+          tags: tagged(`nat-${az}`, { "voice-selfhost:tier": "nat" }),
+        });
+        new RouteTableAssociation(this, `public-rta-${i}`, { subnetId: subnet.id, routeTableId: publicTable.id });
+        return subnet;
+      });
+      this.publicSubnetIds = publicSubnets.map((s) => s.id);
+      const nats = publicSubnets.map((subnet, i) => {
+        const eip = new Eip(this, `nat-eip-${i}`, { domain: "vpc", tags: tagged(`nat-${props.azs[i]}`), dependsOn: [igw] });
+        return new NatGateway(this, `nat-${i}`, { subnetId: subnet.id, allocationId: eip.id, tags: tagged(`nat-${props.azs[i]}`), dependsOn: [igw] });
+      });
+      this.natGatewayIds = nats.map((n) => n.id);
+      privateRouteTables.forEach((table, i) => {
+        new Route(this, `private-default-${i}`, {
+          routeTableId: table.id,
+          destinationCidrBlock: "0.0.0.0/0",
+          natGatewayId: nats[Math.min(i, nats.length - 1)].id,
+        });
+      });
+    } else {
+      this.publicSubnetIds = [];
+      this.natGatewayIds = [];
+    }
+
+    const s3 = new VpcEndpoint(this, "s3", {
+      vpcId: this.vpc.id,
+      serviceName: endpointServiceName(plan.region, "s3"),
+      vpcEndpointType: "Gateway",
+      routeTableIds: this.privateRouteTableIds,
+      tags: tagged("s3"),
+    });
+    this.s3GatewayEndpointId = s3.id;
+
+    const endpointSg = new SecurityGroup(this, "endpoints-sg", {
+      vpcId: this.vpc.id,
+      name: `${name}-vpc-endpoints`,
+      description: "Interface VPC endpoints: HTTPS from inside the VPC only",
+      tags: tagged("vpc-endpoints"),
+    });
+    // No egress rules on purpose: endpoint interfaces only answer (security groups are stateful), they never connect out.
+    new VpcSecurityGroupIngressRule(this, "endpoints-https", {
+      securityGroupId: endpointSg.id,
+      description: "HTTPS from the VPC",
+      ipProtocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      cidrIpv4: plan.vpcCidr,
+    });
+    this.endpointSecurityGroupId = endpointSg.id;
+
+    const endpointIds: Partial<Record<InterfaceEndpointService, string>> = {};
+    for (const service of props.interfaceEndpoints ?? INTERFACE_ENDPOINT_SERVICES) {
+      const endpoint = new VpcEndpoint(this, `endpoint-${service.replace(/\./g, "-")}`, {
+        vpcId: this.vpc.id,
+        serviceName: endpointServiceName(plan.region, service),
+        vpcEndpointType: "Interface",
+        privateDnsEnabled: true,
+        subnetIds: this.privateSubnetIds,
+        securityGroupIds: [endpointSg.id],
+        tags: tagged(service),
+      });
+      endpointIds[service] = endpoint.id;
+    }
+    this.interfaceEndpointIds = endpointIds;
+
+    this.flowLogGroupName = `/vpc-flow-logs/${name}`;
+    const logGroupArn = `arn:${partition}:logs:${plan.region}:${account}:log-group:${this.flowLogGroupName}`;
+    const key = new KmsKey(this, "flow-log-key", {
+      description: `Encrypts the VPC flow logs of ${name}`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      policy: Fn.jsonencode({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            // Without this the key would be unmanageable; IAM policies in the account decide who may administer it.
+            Sid: "AccountAdministers",
+            Effect: "Allow",
+            Principal: { AWS: `arn:${partition}:iam::${account}:root` },
+            Action: "kms:*",
+            Resource: "*",
+          },
+          {
+            Sid: "CloudWatchLogsEncryptsThisLogGroupOnly",
+            Effect: "Allow",
+            Principal: { Service: `logs.${plan.region}.amazonaws.com` },
+            Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            Resource: "*",
+            Condition: { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": logGroupArn } },
+          },
+        ],
+      }),
+      tags: tagged("flow-logs"),
+    });
+    this.flowLogKeyArn = key.arn;
+
+    const logGroup = new CloudwatchLogGroup(this, "flow-log-group", {
+      name: this.flowLogGroupName,
+      retentionInDays: plan.flowLogRetentionDays,
+      kmsKeyId: key.arn,
+      tags: tagged("flow-logs"),
+    });
+
+    const role = new IamRole(this, "flow-log-role", {
+      description: `Lets VPC Flow Logs write to ${this.flowLogGroupName}`,
+      assumeRolePolicy: Fn.jsonencode({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Service: "vpc-flow-logs.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            // Confused-deputy guard: only flow logs of this account may use the role.
+            Condition: {
+              StringEquals: { "aws:SourceAccount": account },
+              ArnLike: { "aws:SourceArn": `arn:${partition}:ec2:${plan.region}:${account}:vpc-flow-log/*` },
+            },
+          },
+        ],
+      }),
+      tags: tagged("flow-logs"),
+    });
+    new IamRolePolicy(this, "flow-log-policy", {
+      role: role.id,
+      name: "write-flow-logs",
+      policy: Fn.jsonencode({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            Resource: [logGroup.arn, `${logGroup.arn}:log-stream:*`],
+          },
+          {
+            // The service checks that the destination group exists; describing groups reveals no log data.
+            Effect: "Allow",
+            Action: "logs:DescribeLogGroups",
+            Resource: `arn:${partition}:logs:${plan.region}:${account}:log-group:*`,
+          },
+        ],
+      }),
+    });
+
+    new FlowLog(this, "flow-log", {
+      vpcId: this.vpc.id,
+      trafficType: "ALL",
+      logDestinationType: "cloud-watch-logs",
+      logDestination: logGroup.arn,
+      iamRoleArn: role.arn,
+      maxAggregationInterval: 60,
+      tags: tagged("flow-log"),
+    });
+  }
+}
+
+interface NetworkPlan {
+  readonly region: string;
+  readonly vpcCidr: string;
+  readonly privateCidrs: string[];
+  readonly publicCidrs: string[];
+  readonly flowLogRetentionDays: number;
+}
+
+/** Validates the props and carves the subnets, so mistakes fail at synth with a message, not at apply. */
+function planNetwork(path: string, props: PrivateNetworkProps): NetworkPlan {
+  const fail = (message: string): never => {
+    throw new Error(`PrivateNetwork ${path}: ${message}`);
+  };
+  const vpc = parseCidr(props.cidr) ?? fail(`cidr: expected an IPv4 CIDR with no host bits set, like 10.20.0.0/16, found "${props.cidr}"`);
+  if (vpc.prefix < 16 || vpc.prefix > 24) fail(`cidr: expected a prefix between /16 and /24, found /${vpc.prefix}`);
+  if (props.azs.length < 2 || props.azs.length > 3) fail(`azs: expected 2 or 3 availability zones, found ${props.azs.length}`);
+  if (new Set(props.azs).size !== props.azs.length) fail(`azs: expected distinct availability zones, found ${props.azs.join(", ")}`);
+
+  const azRegion = /^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)[a-z]$/;
+  const regions = props.azs.map((az) => azRegion.exec(az)?.[1] ?? fail(`azs: expected AZ names like eu-west-1a, found "${az}"`));
+  const region = props.region ?? regions[0];
+  regions.forEach((r, i) => {
+    if (r !== region) fail(`azs: expected every AZ in region ${region}, found "${props.azs[i]}"`);
+  });
+
+  const retention = props.flowLogRetentionDays ?? 365;
+  if (!CLOUDWATCH_RETENTION_DAYS.includes(retention)) {
+    fail(`flowLogRetentionDays: expected one of ${CLOUDWATCH_RETENTION_DAYS.join(", ")}, found ${retention}`);
+  }
+  const services = props.interfaceEndpoints ?? INTERFACE_ENDPOINT_SERVICES;
+  services.forEach((s) => {
+    if (!INTERFACE_ENDPOINT_SERVICES.includes(s)) fail(`interfaceEndpoints: expected services from INTERFACE_ENDPOINT_SERVICES, found "${s}"`);
+  });
+
+  // Quarters of the VPC: one large private subnet per AZ (pods take VPC addresses), the fourth reserved for NAT subnets.
+  const quarter = vpc.prefix + 2;
+  const reserved = subnetOf(vpc, quarter, 3);
+  return {
+    region,
+    vpcCidr: formatCidr(vpc),
+    privateCidrs: props.azs.map((_, i) => formatCidr(subnetOf(vpc, quarter, i))),
+    publicCidrs: props.azs.map((_, i) => formatCidr(subnetOf(reserved, 28, i))),
+    flowLogRetentionDays: retention,
+  };
+}
