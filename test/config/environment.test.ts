@@ -1,0 +1,101 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, loadEnvironmentFile, loadEnvironments } from "../../constructs/config";
+
+const fixtures = path.join(__dirname, "..", "fixtures", "config");
+const invalid = (name: string) => path.join(fixtures, "invalid", `${name}.json`);
+
+/** The message a bad file produces; fails the test if the file loads. */
+function problemsOf(load: () => unknown): string[] {
+  try {
+    load();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error("expected the configuration to be rejected");
+}
+
+describe("environment files", () => {
+  test("the repository's environments all load and do not overlap", () => {
+    const envs = loadEnvironments(path.join(__dirname, "..", "..", "environments"));
+    expect(envs.map((e) => e.name)).toEqual(["airgapped", "dev", "prod", "staging"]);
+    const airgapped = envs.find((e) => e.name === "airgapped")!;
+    expect(airgapped.mode).toBe("airgapped");
+    expect(airgapped.license.mode).toBe("offline");
+  });
+
+  test("a minimal file gets the secure, production-minded defaults", () => {
+    const env = loadEnvironmentFile(path.join(fixtures, "valid", "minimal.json"));
+    expect(env.natGateways).toBe("perAz");
+    expect(env.kubernetesVersion).toBe("1.31");
+    expect(env.nodePools.system).toEqual({ instanceTypes: ["m6i.large"], capacityType: "ON_DEMAND", minSize: 2, maxSize: 4, diskSizeGiB: 50 });
+    expect(env.nodePools.gpu[0]).toMatchObject({ capacityType: "ON_DEMAND", amiType: "AL2023_x86_64_NVIDIA", diskSizeGiB: 200 });
+    expect(env.cluster.publicEndpoint).toEqual({ enabled: false, cidrs: [] });
+    expect(env.cluster.serviceCidr).toBe("172.20.0.0/16");
+    expect(env.ingress).toMatchObject({ plainTcp: false, port: 443 });
+    expect(env.deletionProtection).toBe(true);
+    expect(env.flowLogRetentionDays).toBe(365);
+    expect(env.stateBackend).toEqual({ type: "local" });
+    expect(env.tags).toEqual({});
+  });
+
+  // Each bad file names the file, the field path, what was expected and what was found.
+  test.each([
+    ["wrong-type", 'field "vpcCidr": expected string, found 42'],
+    ["unknown-key", 'field "(top level)": unknown key(s) "natGateway"; expected only the documented keys (typo?)'],
+    ["malformed-cidr", 'field "vpcCidr": expected an IPv4 CIDR with no host bits set, like 10.20.0.0/16, found "10.50.0.0/33"'],
+    ["service-overlap", 'field "cluster.serviceCidr": expected a CIDR that does not overlap vpcCidr 10.50.0.0/16, found "10.50.128.0/20"'],
+    ["one-az", 'field "availabilityZones": expected at least 2 item(s), found ["eu-west-1a"]'],
+    ["gpu-max-below-min", 'field "nodePools.gpu[0].maxSize": expected maxSize >= minSize (3), found 1'],
+    ["airgapped-online", 'field "license.mode": expected "offline" in airgapped mode: there is no route to a license server, found "online"'],
+    ["bad-retention", 'field "flowLogRetentionDays": expected one of CloudWatch Logs\' retention periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), found 100'],
+  ])("%s is rejected with a message naming the file and the field", (name, message) => {
+    const file = invalid(name);
+    expect(problemsOf(() => loadEnvironmentFile(file))).toEqual([`${file}: ${message}`]);
+  });
+
+  describe("a directory of environments", () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "envs-"));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const write = (name: string, edit: (doc: Record<string, unknown>) => void) => {
+      const doc = JSON.parse(fs.readFileSync(path.join(fixtures, "valid", "minimal.json"), "utf8")) as Record<string, unknown>;
+      doc.name = name;
+      edit(doc);
+      fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(doc));
+      return path.join(dir, `${name}.json`);
+    };
+
+    test("VPC CIDRs overlapping across two files are rejected, naming both", () => {
+      const first = write("alpha", (d) => (d.vpcCidr = "10.60.0.0/16"));
+      const second = write("beta", (d) => (d.vpcCidr = "10.60.128.0/20"));
+      expect(problemsOf(() => loadEnvironments(dir))).toEqual([
+        `${second}: field "vpcCidr": expected a CIDR that does not overlap ${first} (10.60.0.0/16), found 10.60.128.0/20`,
+      ]);
+    });
+
+    test("every problem of every file is reported in one run", () => {
+      const typo = write("alpha", (d) => (d.regoin = "eu-west-1"));
+      const wrongName = write("beta", (d) => (d.name = "gamma"));
+      expect(problemsOf(() => loadEnvironments(dir))).toEqual([
+        `${typo}: field "(top level)": unknown key(s) "regoin"; expected only the documented keys (typo?)`,
+        `${wrongName}: field "name": expected "beta" (the file name), found "gamma"`,
+      ]);
+    });
+
+    test("an empty directory is an error, not an empty app", () => {
+      expect(problemsOf(() => loadEnvironments(dir))).toEqual([`${dir}: expected at least one environment file (*.json), found none`]);
+    });
+
+    test("a file that is not JSON names the file", () => {
+      fs.writeFileSync(path.join(dir, "broken.json"), "{ name: ");
+      const [problem] = problemsOf(() => loadEnvironments(dir));
+      expect(problem).toMatch(new RegExp(`^${path.join(dir, "broken.json").replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: expected valid JSON, found a syntax error`));
+    });
+  });
+});
