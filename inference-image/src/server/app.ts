@@ -1,0 +1,215 @@
+/**
+ * The inference server: plain node:http + ws + busboy. A framework would add little here: there are a
+ * dozen routes, the speech routes need raw streamed bodies and chunked streamed answers, and the live
+ * route needs the raw upgrade; plain node keeps the dependency list (and the image) small.
+ *
+ * `createInferenceServer` takes the `Speech` instance (dependency injection), so tests run it with the
+ * real engines and `main.ts` with whatever the environment configures.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { EngineInputError, QueueFullError, type Speech } from "../engines/types";
+import type { Feature } from "../shared/license-protocol";
+import { type Logger, silentLogger } from "../shared/log";
+import { serveMetrics } from "../shared/metrics";
+import { type ApiKeys, authenticate } from "./auth";
+import type { ServerConfig } from "./config";
+import type { Deps, RequestContext } from "./context";
+import { listen, speak } from "./deepgram";
+import { type ErrorFamily, errorBody, HttpError } from "./errors";
+import { sendJson } from "./http";
+import { type LicenseGate, LocalLicense } from "./license";
+import { LiveEndpoint } from "./live";
+import { createServerMetrics, type ServerMetrics } from "./metrics";
+import { modelList } from "./models";
+import { speech as openaiSpeech, transcriptions } from "./openai";
+import { openApiDocument } from "./openapi";
+
+interface Route {
+  method: "GET" | "POST";
+  path: string;
+  family: ErrorFamily;
+  /** Speech routes: need a key, a license, count as in flight, and produce a usage record. */
+  feature?: Feature;
+  auth: boolean;
+  handler: (ctx: RequestContext) => Promise<void> | void;
+}
+
+export interface InferenceServerOptions {
+  speech: Speech;
+  config: ServerConfig;
+  keys: ApiKeys;
+  license?: LicenseGate;
+  logger?: Logger;
+}
+
+export interface InferenceServer {
+  server: Server;
+  metrics: ServerMetrics;
+  license: LicenseGate;
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  /** Stop accepting, finish in-flight requests and live sessions (up to SHUTDOWN_GRACE_MS), flush usage. Does not close the Speech. */
+  close(): Promise<void>;
+}
+
+export function createInferenceServer(options: InferenceServerOptions): InferenceServer {
+  const { speech, config, keys } = options;
+  const logger = options.logger ?? silentLogger;
+  const license = options.license ?? new LocalLicense();
+  const metrics = createServerMetrics(speech, license);
+  const deps: Deps = { speech, config, license, metrics, logger };
+  const live = new LiveEndpoint(deps, keys);
+  const created = Math.floor(Date.now() / 1000);
+  let inFlight = 0;
+  let shuttingDown = false;
+  let drained: (() => void) | undefined;
+
+  const health = () => {
+    const lic = license.status();
+    const ready = speech.ready && lic.allowed && !shuttingDown;
+    return {
+      status: ready ? "ready" : "not_ready",
+      engines_loaded: speech.ready,
+      shutting_down: shuttingDown,
+      license: lic,
+      models: { stt: speech.stt.id, tts: speech.tts.id },
+      ...speech.stats(),
+    };
+  };
+
+  const routes: Route[] = [
+    { method: "GET", path: "/health/live", family: "openai", auth: false, handler: ({ res }) => sendJson(res, 200, { status: "ok", mode: license.status().mode }) },
+    {
+      method: "GET",
+      path: "/health/ready",
+      family: "openai",
+      auth: false,
+      handler: ({ res }) => {
+        const h = health();
+        sendJson(res, h.status === "ready" ? 200 : 503, h);
+      },
+    },
+    { method: "GET", path: "/metrics", family: "openai", auth: false, handler: ({ req, res }) => serveMetrics(metrics.registry, req, res) },
+    { method: "GET", path: "/openapi.json", family: "openai", auth: false, handler: ({ res }) => sendJson(res, 200, openApiDocument(speech)) },
+    { method: "GET", path: "/v1/models", family: "openai", auth: true, handler: ({ res }) => sendJson(res, 200, modelList(speech, created)) },
+    { method: "POST", path: "/v1/audio/transcriptions", family: "openai", auth: true, feature: "stt", handler: transcriptions },
+    { method: "POST", path: "/v1/audio/speech", family: "openai", auth: true, feature: "tts", handler: openaiSpeech },
+    { method: "POST", path: "/v1/listen", family: "deepgram", auth: true, feature: "stt", handler: listen },
+    { method: "POST", path: "/v1/speak", family: "deepgram", auth: true, feature: "tts", handler: speak },
+  ];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const startedAt = performance.now();
+    const requestId = randomUUID();
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const samePath = routes.filter((r) => r.path === url.pathname);
+    const route = samePath.find((r) => r.method === req.method);
+    const family: ErrorFamily = route?.family ?? samePath[0]?.family ?? "openai";
+    const label = route?.path ?? (samePath.length > 0 ? url.pathname : "unmatched");
+    res.setHeader(family === "deepgram" ? "dg-request-id" : "x-request-id", requestId);
+    if (shuttingDown) res.setHeader("connection", "close");
+    const ctx: RequestContext = {
+      ...deps,
+      req,
+      res,
+      query: url.searchParams,
+      requestId,
+      startedAt,
+      usage: { feature: route?.feature ?? "stt", model: "", features: route?.feature ? [route.feature] : [], audioSeconds: 0, characters: 0 },
+    };
+    inFlight++;
+    let counted = false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      if (!route) {
+        if (samePath.length > 0) throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname}`, { allow: samePath.map((r) => r.method).join(", ") });
+        if (url.pathname === "/v1/listen") throw new HttpError(426, "upgrade_required", "GET /v1/listen is a WebSocket: send an Upgrade request");
+        throw new HttpError(404, "not_found", `no route ${req.method} ${url.pathname.slice(0, 128)}`);
+      }
+      if (route.auth) authenticate(keys, req, false);
+      if (route.feature) {
+        if (shuttingDown) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
+        license.check(route.feature);
+        metrics.inflight.inc();
+        counted = true;
+      }
+      const work = Promise.resolve(route.handler(ctx));
+      // The engine job cannot be cancelled; after a timeout its late result is dropped (writes check headersSent).
+      work.catch(() => undefined);
+      await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new HttpError(504, "timeout", `the request took longer than ${config.REQUEST_TIMEOUT_MS} ms`)), config.REQUEST_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      const e = toHttpError(err, logger, requestId);
+      if (e.status !== 500) metrics.rejected.inc({ reason: e.code });
+      if (!res.headersSent) sendJson(res, e.status, errorBody(e, family, requestId), e.headers);
+      else res.destroy();
+    } finally {
+      clearTimeout(timer);
+      const status = res.headersSent ? res.statusCode : 499;
+      metrics.requestDuration.observe({ route: label, method: req.method ?? "", status: String(status) }, (performance.now() - startedAt) / 1000);
+      if (counted) {
+        metrics.inflight.dec();
+        license.record({
+          model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
+          features: ctx.usage.features,
+          status_code: status,
+          audio_seconds: ctx.usage.audioSeconds,
+          characters: ctx.usage.characters,
+        });
+      }
+      if (--inFlight === 0 && drained) drained();
+    }
+  };
+
+  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: 60_000 }, (req, res) => void handle(req, res));
+  server.on("upgrade", (req, socket, head) => void live.handleUpgrade(req, socket, head));
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"message":"malformed HTTP request","type":"invalid_request_error","code":"bad_request"}}');
+    else socket.destroy();
+  });
+
+  return {
+    server,
+    metrics,
+    license,
+    listen: (port, host = "127.0.0.1") =>
+      new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    async close() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const requestsDone = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<"timeout">((resolve) => (graceTimer = setTimeout(() => resolve("timeout"), config.SHUTDOWN_GRACE_MS)));
+      const outcome = await Promise.race([Promise.all([requestsDone, live.shutdown()]), grace]);
+      clearTimeout(graceTimer);
+      if (outcome === "timeout") logger.warn("shutdown grace ended with work in flight; closing connections", { in_flight: inFlight });
+      server.closeAllConnections();
+      await stopped;
+      await license.close();
+    },
+  };
+}
+
+function toHttpError(err: unknown, logger: Logger, requestId: string): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof QueueFullError) {
+    return new HttpError(429, "too_many_requests", "server busy: the work queue is full; retry shortly", { "retry-after": String(Math.max(1, Math.ceil(err.retryAfterS))) });
+  }
+  if (err instanceof EngineInputError) return new HttpError(400, "invalid_parameter", err.message);
+  // Engine and internal errors: log the kind, never request content, and answer without a stack trace.
+  logger.error("request failed", { request_id: requestId, error: (err as Error)?.name, detail: (err as Error)?.message });
+  return new HttpError(500, "internal_error", "internal server error");
+}

@@ -1,0 +1,91 @@
+/** Small request/response helpers for the plain node:http server. */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { HttpError } from "./errors";
+
+/** Read the whole body, refusing (413) as soon as it passes `maxBytes` instead of buffering it all. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    return Promise.reject(new HttpError(413, "body_too_large", `request body is ${declared} bytes; the limit is ${maxBytes}`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new HttpError(413, "body_too_large", `request body exceeds the limit of ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks, size)));
+    req.on("error", reject);
+  });
+}
+
+export async function readJson(req: IncomingMessage, maxBytes: number): Promise<Record<string, unknown>> {
+  const body = await readBody(req, maxBytes);
+  if (body.length === 0) throw new HttpError(400, "invalid_json", "the request body is empty: send a JSON object");
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new HttpError(400, "invalid_json", "the request body is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new HttpError(400, "invalid_json", "the request body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType: string): void {
+  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function mediaType(req: IncomingMessage): string {
+  return (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+}
+
+/** Deepgram-style boolean query flags: "true"/"false" (absent = default). */
+export function flag(q: URLSearchParams, name: string, def = false): boolean {
+  const v = q.get(name);
+  if (v === null) return def;
+  if (v === "true") return true;
+  if (v === "false") return false;
+  throw new HttpError(400, "invalid_parameter", `${name} must be true or false`);
+}
+
+/** Resolve when the response is fully written, or the client went away. */
+export function finished(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.writableFinished || res.destroyed) return resolve();
+    res.once("finish", resolve);
+    res.once("close", resolve);
+  });
+}
+
+/** Write with backpressure: wait for drain when the socket buffer is full; false if the client left. */
+export async function write(res: ServerResponse, chunk: Buffer): Promise<boolean> {
+  if (res.destroyed) return false;
+  if (res.write(chunk)) return true;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+  return !res.destroyed;
+}

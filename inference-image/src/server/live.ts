@@ -1,0 +1,364 @@
+/**
+ * Deepgram-compatible live transcription: `GET /v1/listen` upgraded to a WebSocket.
+ * In: binary audio frames (raw linear16 with encoding/sample_rate, or a WAV stream whose header comes first),
+ * and JSON control messages KeepAlive, Finalize, CloseStream. Out: `Results` (interim when interim_results=true,
+ * final, speech_final at VAD endpoints), `UtteranceEnd` when utterance_end_ms is set, `Metadata` at the end.
+ * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { EngineInputError, QueueFullError, type ModelInfo, type SttStreamSession, type StreamResult } from "../engines/types";
+import { parseRate, parseWavHeader, pcmToMono, Resampler, SUPPORTED_INPUT, type WavFormat } from "./audio";
+import { type ApiKeys, authenticate } from "./auth";
+import type { Deps } from "./context";
+import { refuseCallback, unperformedWarnings } from "./deepgram";
+import { errorBody, HttpError } from "./errors";
+import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
+import { flag } from "./http";
+import { resolveModel } from "./models";
+
+const ROUTE = "/v1/listen";
+/** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
+const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** A WAV stream's header must be complete within this many bytes. */
+const MAX_WAV_HEADER_BYTES = 64 * 1024;
+
+interface LiveParams {
+  model: ModelInfo;
+  language?: string;
+  /** Raw linear16 at this rate and channel count; undefined: a WAV stream (header first). */
+  raw?: { sampleRate: number; channels: number };
+  interim: boolean;
+  utteranceEnd: boolean;
+}
+
+class CloseWith extends Error {
+  constructor(
+    readonly wsCode: number,
+    readonly errCode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class LiveEndpoint {
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    // Browsers (and the Deepgram SDK there) authenticate with `Sec-WebSocket-Protocol: token, <key>`: echo the scheme.
+    handleProtocols: (protocols) => {
+      for (const p of protocols) if (p.toLowerCase() === "token" || p.toLowerCase() === "bearer") return p;
+      return false;
+    },
+  });
+  private readonly sessions = new Set<LiveSession>();
+  private accepting = true;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly keys: ApiKeys,
+  ) {}
+
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const requestId = randomUUID();
+    const url = new URL(req.url ?? "/", "http://localhost");
+    try {
+      if (url.pathname !== ROUTE) throw new HttpError(404, "not_found", `no WebSocket route at ${url.pathname.slice(0, 64)}; use ${ROUTE}`);
+      if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
+      authenticate(this.keys, req, true);
+      this.deps.license.check("stt-live");
+      const params = this.parseParams(url.searchParams);
+      const session = await this.deps.speech.openStream({ language: params.language });
+      if (socket.destroyed) {
+        await session.close();
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        const live = new LiveSession(ws, session, params, requestId, this.deps, url.searchParams);
+        this.sessions.add(live);
+        void live.done.then(() => this.sessions.delete(live));
+      });
+    } catch (err) {
+      const e = toHttpError(err);
+      this.deps.metrics.rejected.inc({ reason: e.code });
+      this.deps.metrics.requestDuration.observe({ route: ROUTE, method: "GET", status: String(e.status) }, 0);
+      rejectUpgrade(socket, e, requestId);
+    }
+  }
+
+  private parseParams(q: URLSearchParams): LiveParams {
+    refuseCallback(q);
+    unperformedWarnings(q);
+    const model = resolveModel(this.deps.speech, "stt", q.get("model") ?? undefined);
+    const encoding = q.get("encoding");
+    let raw: LiveParams["raw"];
+    if (encoding !== null) {
+      if (encoding !== "linear16") {
+        throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported. Supported: ${SUPPORTED_INPUT}`);
+      }
+      if (!q.has("sample_rate")) throw new HttpError(400, "invalid_parameter", "encoding=linear16 needs sample_rate");
+      const channels = Number(q.get("channels") ?? "1");
+      if (!Number.isInteger(channels) || channels < 1 || channels > 8) throw new HttpError(400, "invalid_parameter", "channels must be 1-8");
+      raw = { sampleRate: parseRate(q.get("sample_rate") ?? undefined), channels };
+    }
+    return {
+      model,
+      language: q.get("language") ?? undefined,
+      raw,
+      interim: flag(q, "interim_results"),
+      utteranceEnd: q.has("utterance_end_ms"),
+    };
+  }
+
+  /** Stop accepting; finish every open session (final results + Metadata), closing with 1001. */
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    await Promise.all([...this.sessions].map((s) => s.end(1001, "server shutting down")));
+    this.wss.close();
+  }
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof QueueFullError) return new HttpError(429, "too_many_requests", err.message, { "retry-after": String(err.retryAfterS) });
+  if (err instanceof EngineInputError) return new HttpError(400, "invalid_parameter", err.message);
+  return new HttpError(500, "internal_error", "internal error");
+}
+
+function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(errorBody(err, "deepgram", requestId));
+  const headers = {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(body)),
+    "dg-request-id": requestId,
+    connection: "close",
+    ...err.headers,
+  };
+  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+  socket.end([`HTTP/1.1 ${err.status} ${statusText(err.status)}`, ...head, "", body].join("\r\n"));
+}
+
+function statusText(status: number): string {
+  return ({ 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" } as Record<number, string>)[status] ?? "Error";
+}
+
+class LiveSession {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private chain: Promise<void> = Promise.resolve();
+  private ending = false;
+  private closed = false;
+  private readonly startedAt = performance.now();
+  private readonly hash = createHash("sha256");
+  private readonly modelUuid: string;
+  /** Decoder state: a WAV stream's header bytes until parsed, then its format. */
+  private headerBytes: Buffer | undefined = Buffer.alloc(0);
+  private format: Pick<WavFormat, "format" | "channels"> | undefined;
+  private carry = Buffer.alloc(0);
+  private resampler: Resampler | undefined;
+  private sourceSeconds = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly features: string[];
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly session: SttStreamSession,
+    private readonly params: LiveParams,
+    private readonly requestId: string,
+    private readonly deps: Deps,
+    query: URLSearchParams,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.modelUuid = modelUuid(params.model);
+    deps.metrics.inflight.inc();
+    deps.metrics.liveSessions.inc();
+    if (params.raw) this.startDecoder({ format: { kind: "int", bits: 16 }, channels: params.raw.channels }, params.raw.sampleRate);
+    this.features = ["stt-live", ...unperformedWarnings(query).map((w) => w.parameter), ...(params.interim ? ["interim_results"] : [])];
+    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on("close", () => void this.cleanup());
+    ws.on("error", () => void this.cleanup());
+    this.touch();
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(
+      () => void this.fail(new CloseWith(1011, "NET-0001", "no audio or KeepAlive received within the idle timeout")),
+      this.deps.config.LIVE_IDLE_TIMEOUT_MS,
+    );
+  }
+
+  private startDecoder(format: Pick<WavFormat, "format" | "channels">, sampleRate: number): void {
+    this.format = format;
+    this.headerBytes = undefined;
+    this.resampler = new Resampler(sampleRate, this.deps.speech.stt.sampleRate);
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.ending) return;
+    this.touch();
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    try {
+      if (isBinary) this.onAudio(buf);
+      else this.onControl(buf.toString("utf8"));
+    } catch (err) {
+      void this.fail(err instanceof CloseWith ? err : new CloseWith(1008, "DATA-0000", (err as Error).message));
+    }
+  }
+
+  private onControl(text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      throw new CloseWith(1008, "INVALID_MESSAGE", "text frames must be JSON control messages: KeepAlive, Finalize or CloseStream");
+    }
+    const type = typeof msg === "object" && msg !== null ? (msg as { type?: unknown }).type : undefined;
+    if (type === "KeepAlive") return;
+    if (type === "Finalize") {
+      this.enqueue(async () => this.send(await this.session.finalize(), true));
+      return;
+    }
+    if (type === "CloseStream") {
+      void this.end(1000, "");
+      return;
+    }
+    throw new CloseWith(1008, "INVALID_MESSAGE", `unknown control message type; expected KeepAlive, Finalize or CloseStream`);
+  }
+
+  private onAudio(buf: Buffer): void {
+    if (buf.length === 0) return;
+    this.hash.update(buf);
+    if (this.headerBytes) {
+      // No encoding given: the stream must be a WAV, header first.
+      const head = Buffer.concat([this.headerBytes, buf]);
+      if (head.length >= 4 && head.toString("latin1", 0, 4) !== "RIFF") {
+        throw new CloseWith(1008, "DATA-0000", `audio is neither a WAV stream nor declared raw: send encoding=linear16&sample_rate=N, or a WAV header first. Supported: ${SUPPORTED_INPUT}`);
+      }
+      const parsed = parseWavHeader(head);
+      if (!parsed) {
+        if (head.length > MAX_WAV_HEADER_BYTES) throw new CloseWith(1008, "DATA-0000", "the WAV header did not end within 64 KiB");
+        this.headerBytes = head;
+        return;
+      }
+      this.startDecoder(parsed.fmt, parsed.fmt.sampleRate);
+      buf = head.subarray(parsed.dataOffset);
+    }
+    const format = this.format!;
+    const frameBytes = (format.format.bits / 8) * format.channels;
+    const bytes = this.carry.length > 0 ? Buffer.concat([this.carry, buf]) : buf;
+    const whole = bytes.length - (bytes.length % frameBytes);
+    this.carry = Buffer.from(bytes.subarray(whole));
+    if (whole === 0) return;
+    const mono = pcmToMono(bytes.subarray(0, whole), format);
+    this.sourceSeconds += mono.length / this.resampler!.inRate;
+    if (this.sourceSeconds > this.deps.config.MAX_AUDIO_SECONDS) {
+      throw new CloseWith(1008, "DATA-0001", `the stream passed the limit of ${this.deps.config.MAX_AUDIO_SECONDS} s of audio`);
+    }
+    const samples = this.resampler!.process(mono);
+    if (samples.length > 0) this.enqueue(async () => this.send(await this.session.push(samples), false));
+  }
+
+  /** Engine calls run one at a time, in arrival order: the session keeps decoder state. */
+  private enqueue(work: () => Promise<void>): void {
+    this.chain = this.chain.then(async () => {
+      if (this.closed) return;
+      try {
+        await work();
+      } catch (err) {
+        await this.fail(new CloseWith(1011, "NET-0000", err instanceof QueueFullError ? "server busy" : "transcription failed"));
+      }
+    });
+  }
+
+  private send(results: StreamResult[], fromFinalize: boolean): void {
+    for (const r of results) {
+      if (!r.isFinal && (!this.params.interim || r.transcript.text === "")) continue;
+      this.sendJson({
+        type: "Results",
+        channel_index: [0, 1],
+        duration: round(r.transcript.durationS),
+        start: round(r.start),
+        is_final: r.isFinal,
+        speech_final: r.speechFinal,
+        ...(fromFinalize ? { from_finalize: true } : {}),
+        channel: { alternatives: [deepgramAlternative(r.transcript)] },
+        metadata: { request_id: this.requestId, model_info: deepgramModelInfo(this.params.model), model_uuid: this.modelUuid },
+      });
+      const last = r.transcript.words[r.transcript.words.length - 1];
+      if (this.params.utteranceEnd && r.speechFinal && last) {
+        this.sendJson({ type: "UtteranceEnd", channel: [0, 1], last_word_end: round(last.end) });
+      }
+    }
+  }
+
+  private sendJson(msg: unknown): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Flush what was sent, report Metadata, close (CloseStream, shutdown). */
+  async end(code: number, reason: string): Promise<void> {
+    if (this.ending) return this.done;
+    this.ending = true;
+    clearTimeout(this.idleTimer);
+    this.enqueue(async () => {
+      const tail = this.resampler?.flush();
+      if (tail && tail.length > 0) this.send(await this.session.push(tail), false);
+      this.send(await this.session.finalize(), true);
+    });
+    await this.chain;
+    this.sendJson({
+      type: "Metadata",
+      transaction_key: "deprecated",
+      request_id: this.requestId,
+      sha256: this.hash.digest("hex"),
+      created: new Date().toISOString(),
+      duration: round(this.sourceSeconds),
+      channels: this.format?.channels ?? 1,
+      models: [this.modelUuid],
+      model_info: { [this.modelUuid]: deepgramModelInfo(this.params.model) },
+    });
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    await this.cleanup();
+  }
+
+  private async fail(err: CloseWith): Promise<void> {
+    if (this.closed) return;
+    this.ending = true;
+    this.sendJson({ type: "Error", ...errorBody(new HttpError(400, err.errCode, err.message), "deepgram", this.requestId) });
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(err.wsCode, err.errCode);
+    await this.cleanup();
+  }
+
+  private async cleanup(): Promise<void> {
+    if (this.closed) return this.done;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    const { metrics, license } = this.deps;
+    metrics.inflight.dec();
+    metrics.liveSessions.dec();
+    metrics.audioSeconds.inc({ feature: "stt-live" }, this.sourceSeconds);
+    metrics.requestDuration.observe({ route: ROUTE, method: "GET", status: "101" }, (performance.now() - this.startedAt) / 1000);
+    license.record({
+      model: this.params.model.id,
+      features: this.features,
+      status_code: 101,
+      audio_seconds: this.sourceSeconds,
+      characters: 0,
+    });
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    try {
+      await this.session.close();
+    } finally {
+      this.resolveDone();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/** The server's Prometheus metrics. `inference_inflight_requests` is what the HPA scales on. */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Speech } from "../engines/types";
+import { createRegistry, LATENCY_BUCKETS } from "../shared/metrics";
+import type { LicenseGate } from "./license";
+
+export interface ServerMetrics {
+  registry: Registry;
+  requestDuration: Histogram<"route" | "method" | "status">;
+  realTimeFactor: Histogram<"feature">;
+  ttsFirstByte: Histogram;
+  inflight: Gauge;
+  liveSessions: Gauge;
+  audioSeconds: Counter<"feature">;
+  characters: Counter;
+  rejected: Counter<"reason">;
+}
+
+export function createServerMetrics(speech: Speech, license: LicenseGate): ServerMetrics {
+  const registry = createRegistry();
+  const reg = { registers: [registry] };
+  new Gauge({
+    name: "inference_queue_depth",
+    help: "Jobs waiting for an engine worker",
+    ...reg,
+    collect() {
+      this.set(speech.stats().queueDepth);
+    },
+  });
+  new Gauge({
+    name: "inference_worker_utilisation",
+    help: "Busy engine workers / pool size (0-1)",
+    ...reg,
+    collect() {
+      const s = speech.stats();
+      this.set(s.workers > 0 ? s.busyWorkers / s.workers : 0);
+    },
+  });
+  new Gauge({
+    name: "inference_workers",
+    help: "Engine worker pool size",
+    ...reg,
+    collect() {
+      this.set(speech.stats().workers);
+    },
+  });
+  new Gauge({
+    name: "inference_license_allowed",
+    help: "1 when the license allows serving (always 1 in local mode)",
+    ...reg,
+    collect() {
+      this.set(license.status().allowed ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "inference_usage_records_pending",
+    help: "Usage records waiting for the license proxy's acknowledgement",
+    ...reg,
+    collect() {
+      this.set(license.usageBacklog().pending);
+    },
+  });
+  new Gauge({
+    name: "inference_usage_records_dropped",
+    help: "Usage records dropped because the in-memory buffer was full (proxy unreachable for long)",
+    ...reg,
+    collect() {
+      this.set(license.usageBacklog().dropped);
+    },
+  });
+  return {
+    registry,
+    requestDuration: new Histogram({
+      name: "inference_http_request_duration_seconds",
+      help: "HTTP request duration by route, method and status (live sessions: whole session)",
+      labelNames: ["route", "method", "status"],
+      buckets: LATENCY_BUCKETS,
+      ...reg,
+    }),
+    realTimeFactor: new Histogram({
+      name: "inference_real_time_factor",
+      help: "Processing time / audio duration per request",
+      labelNames: ["feature"],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5],
+      ...reg,
+    }),
+    ttsFirstByte: new Histogram({
+      name: "inference_tts_first_byte_seconds",
+      help: "Time from request to the first audio byte of synthesized speech",
+      buckets: LATENCY_BUCKETS,
+      ...reg,
+    }),
+    inflight: new Gauge({ name: "inference_inflight_requests", help: "Speech requests and live sessions in progress", ...reg }),
+    liveSessions: new Gauge({ name: "inference_live_sessions", help: "Open live transcription WebSockets", ...reg }),
+    audioSeconds: new Counter({
+      name: "inference_audio_seconds_total",
+      help: "Seconds of audio transcribed or synthesized",
+      labelNames: ["feature"],
+      ...reg,
+    }),
+    characters: new Counter({ name: "inference_characters_total", help: "Characters of text synthesized", ...reg }),
+    rejected: new Counter({
+      name: "inference_rejected_requests_total",
+      help: "Requests refused before reaching an engine, by reason",
+      labelNames: ["reason"],
+      ...reg,
+    }),
+  };
+}

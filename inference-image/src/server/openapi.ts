@@ -1,0 +1,179 @@
+/** `GET /openapi.json`: an OpenAPI 3.1 description of every route this server answers. */
+import type { Speech } from "../engines/types";
+import { SUPPORTED_INPUT } from "./audio";
+import { knownModelNames } from "./models";
+
+const json = (schema: unknown) => ({ "application/json": { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const errors = (family: "OpenAIError" | "DeepgramError", codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c], content: json(ref(family)) }]));
+const ERROR_TEXT: Record<number, string> = {
+  400: "Invalid input (bad parameter, malformed body, unknown model, truncated audio)",
+  401: "Missing or invalid API key",
+  403: "The license does not allow serving",
+  413: "Body or audio too large / too long",
+  415: "Unsupported audio format",
+  429: "Work queue full; see Retry-After",
+  503: "License not yet confirmed, or shutting down",
+  504: "Request timed out",
+};
+const q = (name: string, schema: unknown, description: string) => ({ name, in: "query", required: false, schema, description });
+const bool = { type: "string", enum: ["true", "false"] };
+
+export function openApiDocument(speech: Speech): Record<string, unknown> {
+  const sttModels = { type: "string", description: `One of: ${knownModelNames(speech, "stt").join(", ")}` };
+  const ttsModels = { type: "string", description: `One of: ${knownModelNames(speech, "tts").join(", ")}` };
+  const common = [401, 403, 429, 503, 504];
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "voice-selfhost inference server",
+      version: "1.0.0",
+      description:
+        "OpenAI- and Deepgram-compatible speech-to-text and text-to-speech. OpenAI routes answer errors as " +
+        "{error:{message,type,code}}, Deepgram routes (/v1/listen, /v1/speak) as {err_code,err_msg,request_id}. " +
+        `Audio in: ${SUPPORTED_INPUT}. Audio out: WAV or raw 16-bit PCM, streamed as synthesized.`,
+    },
+    servers: [{ url: "/" }],
+    security: [{ bearer: [] }, { token: [] }],
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "Authorization: Bearer <key>" },
+        token: { type: "apiKey", in: "header", name: "Authorization", description: "Authorization: Token <key> (Deepgram style)" },
+      },
+      schemas: {
+        OpenAIError: {
+          type: "object",
+          required: ["error"],
+          properties: { error: { type: "object", required: ["message", "type", "code"], properties: { message: { type: "string" }, type: { type: "string" }, code: { type: "string" } } } },
+        },
+        DeepgramError: { type: "object", required: ["err_code", "err_msg", "request_id"], properties: { err_code: { type: "string" }, err_msg: { type: "string" }, request_id: { type: "string" } } },
+        Word: { type: "object", properties: { word: { type: "string" }, start: { type: "number" }, end: { type: "number" }, confidence: { type: "number" }, punctuated_word: { type: "string" } } },
+        Alternative: { type: "object", properties: { transcript: { type: "string" }, confidence: { type: "number" }, words: { type: "array", items: ref("Word") } } },
+        DeepgramResponse: {
+          type: "object",
+          properties: {
+            metadata: {
+              type: "object",
+              properties: {
+                request_id: { type: "string" },
+                sha256: { type: "string" },
+                created: { type: "string", format: "date-time" },
+                duration: { type: "number" },
+                channels: { type: "integer" },
+                models: { type: "array", items: { type: "string" } },
+                model_info: { type: "object", additionalProperties: { type: "object", properties: { name: { type: "string" }, version: { type: "string" }, arch: { type: "string" } } } },
+                warnings: { type: "array", items: { type: "object", properties: { parameter: { type: "string" }, type: { type: "string" }, message: { type: "string" } } } },
+              },
+            },
+            results: { type: "object", properties: { channels: { type: "array", items: { type: "object", properties: { alternatives: { type: "array", items: ref("Alternative") } } } } } },
+          },
+        },
+      },
+    },
+    paths: {
+      "/v1/audio/transcriptions": {
+        post: {
+          summary: "Transcribe an audio file (OpenAI)",
+          requestBody: {
+            required: true,
+            content: {
+              "multipart/form-data": {
+                schema: {
+                  type: "object",
+                  required: ["file"],
+                  properties: {
+                    file: { type: "string", contentMediaType: "audio/wav" },
+                    model: sttModels,
+                    language: { type: "string", description: "BCP-47 language, e.g. en" },
+                    response_format: { type: "string", enum: ["json", "text", "verbose_json", "srt", "vtt"], default: "json" },
+                    "timestamp_granularities[]": { type: "array", items: { type: "string", enum: ["word", "segment"] } },
+                    stream: { type: "string", enum: ["true", "false"], description: "true: server-sent transcript.text.* events" },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            "200": {
+              description: "Transcript in the requested format",
+              content: { ...json({ type: "object", properties: { text: { type: "string" } } }), "text/plain": { schema: { type: "string" } }, "text/vtt": { schema: { type: "string" } }, "application/x-subrip": { schema: { type: "string" } } },
+            },
+            ...errors("OpenAIError", [400, 413, 415, ...common]),
+          },
+        },
+      },
+      "/v1/audio/speech": {
+        post: {
+          summary: "Synthesize speech (OpenAI), streamed as it is produced",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["input"],
+              properties: {
+                model: ttsModels,
+                input: { type: "string", maxLength: 100000 },
+                voice: { type: "string", description: `A voice of this model (${(speech.tts.voices ?? []).join(", ")}) or an OpenAI voice name` },
+                response_format: { type: "string", enum: ["wav", "pcm"], default: "wav", description: "pcm: 24 kHz 16-bit mono little-endian" },
+                speed: { type: "number", minimum: 0.25, maximum: 4, default: 1 },
+              },
+            }),
+          },
+          responses: { "200": { description: "Audio", content: { "audio/wav": { schema: { type: "string" } }, "audio/l16": { schema: { type: "string" } } } }, ...errors("OpenAIError", [400, 413, ...common]) },
+        },
+      },
+      "/v1/listen": {
+        post: {
+          summary: "Transcribe pre-recorded audio (Deepgram); the body is the audio itself, never a URL",
+          parameters: [
+            q("model", sttModels, "Model name"),
+            q("language", { type: "string" }, "BCP-47 language"),
+            q("encoding", { type: "string", enum: ["linear16"] }, "Raw audio encoding; omit for WAV"),
+            q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000 }, "Required with encoding"),
+            q("channels", { type: "integer", minimum: 1, maximum: 8 }, "Raw audio channels (mixed to mono)"),
+            ...["punctuate", "smart_format", "diarize"].map((n) => q(n, bool, "Accepted; not performed by the built-in model (reported in metadata.warnings)")),
+          ],
+          requestBody: { required: true, content: { "audio/wav": { schema: { type: "string" } }, "application/octet-stream": { schema: { type: "string" } } } },
+          responses: { "200": { description: "Transcript", content: json(ref("DeepgramResponse")) }, ...errors("DeepgramError", [400, 413, 415, ...common]) },
+        },
+        get: {
+          summary: "Live transcription (Deepgram) over a WebSocket",
+          description:
+            "Upgrade to a WebSocket. Send binary audio frames (raw linear16 with encoding/sample_rate, or a WAV stream) and " +
+            'text frames {"type":"KeepAlive"|"Finalize"|"CloseStream"}. Receives Results (is_final, speech_final), UtteranceEnd ' +
+            "(with utterance_end_ms) and Metadata (at the end). Browsers may authenticate with Sec-WebSocket-Protocol: token, <key>.",
+          parameters: [
+            q("model", sttModels, "Model name"),
+            q("language", { type: "string" }, "BCP-47 language"),
+            q("encoding", { type: "string", enum: ["linear16"] }, "Raw audio encoding; omit to send a WAV stream"),
+            q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000 }, "Required with encoding"),
+            q("channels", { type: "integer", minimum: 1, maximum: 8 }, "Raw audio channels"),
+            q("interim_results", bool, "Send interim (is_final=false) results"),
+            q("utterance_end_ms", { type: "integer" }, "Send UtteranceEnd messages at utterance ends"),
+          ],
+          responses: { "101": { description: "Switching protocols" }, ...errors("DeepgramError", [400, ...common]) },
+        },
+      },
+      "/v1/speak": {
+        post: {
+          summary: "Synthesize speech (Deepgram), streamed as it is produced",
+          parameters: [
+            q("model", ttsModels, "Model name (aura-* map to the default voice)"),
+            q("encoding", { type: "string", enum: ["linear16"], default: "linear16" }, "Only linear16"),
+            q("container", { type: "string", enum: ["wav", "none"], default: "wav" }, "WAV or raw PCM"),
+            q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000, default: 24000 }, "Output rate"),
+            q("speed", { type: "number", minimum: 0.5, maximum: 2 }, "Speaking rate"),
+          ],
+          requestBody: { required: true, content: json({ type: "object", required: ["text"], properties: { text: { type: "string" } } }) },
+          responses: { "200": { description: "Audio", content: { "audio/wav": { schema: { type: "string" } }, "audio/l16": { schema: { type: "string" } } } }, ...errors("DeepgramError", [400, 413, ...common]) },
+        },
+      },
+      "/v1/models": { get: { summary: "Models and the client names that map to them", responses: { "200": { description: "OpenAI-style model list", content: json({ type: "object" }) }, ...errors("OpenAIError", [401]) } } },
+      "/health/live": { get: { summary: "Liveness (no key)", security: [], responses: { "200": { description: "Alive", content: json({ type: "object" }) } } } },
+      "/health/ready": { get: { summary: "Readiness: models loaded and license allows serving (no key)", security: [], responses: { "200": { description: "Ready", content: json({ type: "object" }) }, "503": { description: "Not ready", content: json({ type: "object" }) } } } },
+      "/metrics": { get: { summary: "Prometheus metrics (no key)", security: [], responses: { "200": { description: "Prometheus text", content: { "text/plain": { schema: { type: "string" } } } } } } },
+      "/openapi.json": { get: { summary: "This document (no key)", security: [], responses: { "200": { description: "OpenAPI 3.1", content: json({ type: "object" }) } } } },
+    },
+  };
+}
