@@ -1,0 +1,137 @@
+/**
+ * The proxy's HTTP API for the inference servers (see shared/license-protocol.ts), and its admin API
+ * on a Unix socket inside STATE_DIR (reachable only from inside the pod, e.g. `kubectl exec ...
+ * license-proxy export-usage`), so the export runs in the process that owns the spool.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isAbsolute } from "node:path";
+import { authorizeRequestSchema, usageBatchSchema } from "../shared/license-protocol";
+import type { Logger } from "../shared/log";
+import { serveMetrics } from "../shared/metrics";
+import type { LicenseManager } from "./license";
+import type { ProxyMetrics } from "./metrics";
+import type { Spool } from "./spool";
+import type { Uploader } from "./uploader";
+import { exportUsage, type InstallationKey } from "./usage-export";
+
+/** 1000 records of a few hundred bytes each, with room to spare. */
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new HttpError(400, "body is not valid JSON");
+  }
+}
+
+function invalid(what: string, issues: { path: (string | number)[]; message: string }[]): HttpError {
+  return new HttpError(400, `invalid ${what}: ${issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
+}
+
+export interface ProxyDeps {
+  license: LicenseManager;
+  spool: Spool;
+  metrics: ProxyMetrics;
+  uploader: Uploader | null;
+  installationKey: InstallationKey;
+  log: Logger;
+}
+
+export function healthBody(deps: Pick<ProxyDeps, "license" | "spool">) {
+  const s = deps.license.status();
+  return {
+    status: s.license_valid ? (s.grace_period_active ? "grace" : "ok") : "unlicensed",
+    license_valid: s.license_valid,
+    license_id: s.license_id,
+    valid_until: s.valid_until,
+    lease_expires_at: s.lease_expires_at,
+    grace_period_active: s.grace_period_active,
+    grace_remaining_s: s.grace_remaining_s,
+    mode: s.mode,
+    spool_depth: deps.spool.depth,
+    problem: s.problem,
+    last_renewal_at: s.last_renewal_at,
+    last_renewal_error: s.last_renewal_error,
+  };
+}
+
+function handler(route: (req: IncomingMessage, res: ServerResponse) => Promise<void>, log: Logger) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((e: unknown) => {
+      if (res.headersSent) return res.destroy();
+      if (e instanceof HttpError) return send(res, e.status, { error: { message: e.message } });
+      log.error("request failed", { method: req.method, path: req.url, error: (e as Error).message });
+      send(res, 500, { error: { message: "internal error" } });
+    });
+  };
+}
+
+export function createProxyServer(deps: ProxyDeps): Server {
+  const { license, spool, metrics, uploader } = deps;
+  const server = createServer(
+    handler(async (req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (req.method === "POST" && path === "/v1/authorize") {
+        const parsed = authorizeRequestSchema.safeParse(await readJson(req));
+        if (!parsed.success) throw invalid("authorize request", parsed.error.issues);
+        const decision = license.authorize(parsed.data);
+        metrics.authorizeDecisions.inc({ decision: decision.allowed ? "allowed" : decision.code });
+        return send(res, decision.allowed ? 200 : 403, decision);
+      }
+      if (req.method === "POST" && path === "/v1/usage") {
+        const parsed = usageBatchSchema.safeParse(await readJson(req));
+        if (!parsed.success) throw invalid("usage batch", parsed.error.issues);
+        try {
+          await spool.append(parsed.data.records);
+        } catch {
+          throw new HttpError(503, "usage could not be stored durably; retry");
+        }
+        metrics.usageRecordsSpooled.inc(parsed.data.records.length);
+        uploader?.nudge();
+        return send(res, 202, { accepted: parsed.data.records.length });
+      }
+      if (req.method === "GET" && path === "/health") return send(res, 200, healthBody(deps));
+      if (req.method === "GET" && path === "/metrics") return serveMetrics(metrics.registry, req, res);
+      throw new HttpError(404, `no route for ${req.method} ${path}`);
+    }, deps.log),
+  );
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}
+
+export function createAdminServer(deps: ProxyDeps): Server {
+  return createServer(
+    handler(async (req, res) => {
+      if (req.method !== "POST" || req.url !== "/v1/export") throw new HttpError(404, "the admin socket serves POST /v1/export only");
+      const out = (await readJson(req)) as { out?: unknown };
+      if (typeof out.out !== "string" || !isAbsolute(out.out)) throw new HttpError(400, '"out" must be an absolute path');
+      const exported = await exportUsage(deps.spool, deps.installationKey, out.out, deps.license.status().license_id);
+      deps.log.info("usage exported", { records: exported, file: out.out });
+      send(res, 200, { exported, file: exported > 0 ? out.out : null });
+    }, deps.log),
+  );
+}

@@ -1,0 +1,192 @@
+/**
+ * Helpers for the license proxy tests: compile the proxy once (only its own sources, into a cache
+ * folder keyed by their content, so other work in progress in the image cannot break these tests),
+ * spawn it as a real process, and talk to it over real HTTP.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import type { UsageRecord } from "../../src/shared/license-protocol";
+
+const IMAGE = join(__dirname, "..", "..");
+const SRC = join(IMAGE, "src");
+const SOURCES = [join(SRC, "license-proxy"), join(SRC, "shared")];
+
+function listTs(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? listTs(p) : p.endsWith(".ts") ? [p] : [];
+  });
+}
+
+/** Compile the proxy (main, cli, mint tool) and return the folder holding license-proxy/*.js. */
+export function buildProxy(): string {
+  const files = SOURCES.flatMap(listTs).sort();
+  const hash = createHash("sha256");
+  for (const f of files) hash.update(relative(SRC, f)).update(readFileSync(f));
+  // Under the image's node_modules so the compiled files resolve the image's dependencies.
+  const cacheRoot = join(IMAGE, "node_modules", ".cache", "license-proxy-test-build");
+  const out = join(cacheRoot, hash.digest("hex").slice(0, 16));
+  if (existsSync(join(out, "license-proxy", "main.js"))) return out;
+  mkdirSync(cacheRoot, { recursive: true });
+  const staging = mkdtempSync(join(cacheRoot, "staging-"));
+  const tsconfig = join(staging, "tsconfig.json");
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(IMAGE, "tsconfig.json"),
+      compilerOptions: { rootDir: SRC, outDir: join(staging, "out"), types: ["node"], noEmit: false },
+      files: ["license-proxy/main.ts", "license-proxy/cli.ts", "license-proxy/tools/mint.ts"].map((f) => join(SRC, f)),
+      include: [],
+    }),
+  );
+  const tsc = require.resolve("typescript/bin/tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", tsconfig], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`compiling the license proxy failed:\n${r.stdout}${r.stderr}`);
+  try {
+    renameSync(join(staging, "out"), out);
+  } catch (e) {
+    if (!existsSync(join(out, "license-proxy", "main.js"))) throw e;
+  }
+  rmSync(staging, { recursive: true, force: true });
+  return out;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `lp-${prefix}-`));
+}
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export class ProxyProcess {
+  readonly logs: LogLine[] = [];
+  stderr = "";
+  port = 0;
+  private exitPromise: Promise<number | null>;
+
+  private constructor(readonly child: ChildProcess) {
+    this.exitPromise = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  }
+
+  static async start(build: string, env: Record<string, string>, opts: { expectExit?: boolean } = {}): Promise<ProxyProcess> {
+    const child = spawn(process.execPath, [join(build, "license-proxy", "main.js")], {
+      env: { PATH: process.env.PATH ?? "", PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const p = new ProxyProcess(child);
+    let buffered = "";
+    const listening = new Promise<void>((resolve, reject) => {
+      child.stdout?.on("data", (d: Buffer) => {
+        buffered += d.toString("utf8");
+        let nl: number;
+        while ((nl = buffered.indexOf("\n")) !== -1) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          try {
+            const parsed = JSON.parse(line) as LogLine;
+            p.logs.push(parsed);
+            if (parsed.msg === "license proxy listening") {
+              p.port = parsed.port as number;
+              resolve();
+            }
+          } catch {
+            p.logs.push({ level: "raw", msg: line });
+          }
+        }
+      });
+      child.stderr?.on("data", (d: Buffer) => (p.stderr += d.toString("utf8")));
+      child.once("exit", (code) => reject(new Error(`proxy exited with ${code} before listening: ${p.stderr}`)));
+    });
+    if (opts.expectExit) {
+      await p.exitPromise;
+      return p;
+    }
+    await listening;
+    return p;
+  }
+
+  exited(): Promise<number | null> {
+    return this.exitPromise;
+  }
+
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    await this.exitPromise;
+  }
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+export function destroyAgent(): void {
+  agent.destroy();
+}
+
+export function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      { host: "127.0.0.1", port, method, path, agent, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // metrics are text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+export const authorize = (port: number, feature = "stt", model = "whisper-small") => call(port, "POST", "/v1/authorize", { feature, model });
+export const health = (port: number) => call(port, "GET", "/health");
+
+export function usageRecord(overrides: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    model: "whisper-small",
+    features: ["stt"],
+    status_code: 200,
+    audio_seconds: 3.25,
+    characters: 42,
+    ...overrides,
+  };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when the wall clock has passed `unixSeconds` (plus a margin). */
+export async function sleepUntil(unixSeconds: number, marginMs = 0): Promise<void> {
+  const ms = unixSeconds * 1000 + marginMs - Date.now();
+  if (ms > 0) await sleep(ms);
+}
+
+/** A loopback URL where nothing listens: connection refused, as for an unreachable upstream. */
+export const DEAD_URL = "http://127.0.0.1:9";
