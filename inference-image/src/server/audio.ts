@@ -189,10 +189,11 @@ const KERNEL = (() => {
  * not alias). Stateful so live streams and chunked TTS output join without clicks at chunk borders.
  */
 export class Resampler {
-  private buf = new Float32Array(0);
-  /** Position of the next output sample, in input samples relative to buf[0]. */
-  private t: number;
-  private readonly step: number;
+  /** Input history; buf[0] is input sample number `base` (negative: the silence before the start). */
+  private buf: Float32Array;
+  private base: number;
+  private produced = 0;
+  private consumed = 0;
   private readonly cutoff: number;
   private readonly halfWidth: number;
 
@@ -200,42 +201,48 @@ export class Resampler {
     readonly inRate: number,
     readonly outRate: number,
   ) {
-    this.step = inRate / outRate;
     this.cutoff = Math.min(1, outRate / inRate);
     this.halfWidth = KERNEL_ZEROS / this.cutoff;
-    // Start with halfWidth samples of silence so the first output is centred on the first input.
+    // Silence before the first sample, so the first output is centred on the first input.
     this.buf = new Float32Array(Math.ceil(this.halfWidth));
-    this.t = this.buf.length;
+    this.base = -this.buf.length;
   }
 
   process(input: Float32Array): Float32Array {
     if (this.inRate === this.outRate) return input;
-    const joined = new Float32Array(this.buf.length + input.length);
-    joined.set(this.buf);
-    joined.set(input, this.buf.length);
-    this.buf = joined;
-    return this.drain(this.buf.length);
+    this.append(input);
+    this.consumed += input.length;
+    return this.drain(false);
   }
 
   /** End of stream: emit the samples still held back for the kernel's right half. */
   flush(): Float32Array {
     if (this.inRate === this.outRate) return new Float32Array(0);
-    const end = this.buf.length;
-    const pad = new Float32Array(end + Math.ceil(this.halfWidth) + 1);
-    pad.set(this.buf);
-    this.buf = pad;
-    return this.drain(end + Math.ceil(this.halfWidth) + 1, end);
+    this.append(new Float32Array(Math.ceil(this.halfWidth) + 1));
+    return this.drain(true);
   }
 
-  private drain(available: number, stopAt = Infinity): Float32Array {
-    const { buf, step, cutoff, halfWidth } = this;
-    // An output at t needs input up to t + halfWidth; stop where that is not here yet (or at stopAt).
-    const limit = Math.min(available - 1 - halfWidth, stopAt - 1e-9);
-    const count = limit < this.t ? 0 : Math.floor((limit - this.t) / step) + 1;
+  private append(input: Float32Array): void {
+    const joined = new Float32Array(this.buf.length + input.length);
+    joined.set(this.buf);
+    joined.set(input, this.buf.length);
+    this.buf = joined;
+  }
+
+  /**
+   * Output n sits at input position n * inRate / outRate, computed from integers each time (not
+   * accumulated), so chunked and whole input give the same samples and the same count.
+   */
+  private drain(final: boolean): Float32Array {
+    const { buf, base, cutoff, halfWidth, inRate, outRate } = this;
+    const lastAvailable = base + buf.length - 1;
+    let end = Math.floor(((lastAvailable - halfWidth) * outRate) / inRate) + 1;
+    if (final) end = Math.min(end, Math.ceil((this.consumed * outRate) / inRate));
+    const count = Math.max(0, end - this.produced);
     const out = new Float32Array(count);
-    let t = this.t;
     const scale = cutoff * KERNEL_STEPS;
-    for (let n = 0; n < count; n++, t += step) {
+    for (let j = 0; j < count; j++) {
+      const t = ((this.produced + j) * inRate) / outRate - base;
       const lo = Math.max(0, Math.ceil(t - halfWidth));
       const hi = Math.min(buf.length - 1, Math.floor(t + halfWidth));
       let acc = 0;
@@ -244,12 +251,14 @@ export class Resampler {
         const i = pos | 0;
         acc += buf[k] * (KERNEL[i] + (KERNEL[i + 1] - KERNEL[i]) * (pos - i));
       }
-      out[n] = acc * cutoff;
+      out[j] = acc * cutoff;
     }
+    this.produced += count;
     // Keep only the history the next output's kernel still needs.
-    const keepFrom = Math.max(0, Math.floor(t - halfWidth) - 1);
+    const next = (this.produced * inRate) / outRate;
+    const keepFrom = Math.max(0, Math.floor(next - halfWidth) - 1 - base);
     this.buf = buf.slice(keepFrom);
-    this.t = t - keepFrom;
+    this.base = base + keepFrom;
     return out;
   }
 }

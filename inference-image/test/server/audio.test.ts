@@ -1,0 +1,132 @@
+import { decodeAudio, decodeWav, encodeWav, floatToInt16, resample, Resampler, wavHeader } from "../../src/server/audio";
+import { HttpError } from "../../src/server/errors";
+
+function sine(freq: number, rate: number, seconds: number, amp = 0.5): Float32Array {
+  const out = new Float32Array(Math.round(rate * seconds));
+  for (let i = 0; i < out.length; i++) out[i] = amp * Math.sin((2 * Math.PI * freq * i) / rate);
+  return out;
+}
+
+/** Amplitude of `freq` in `x` (single-bin DFT), so tests check the tone, not just the length. */
+function toneAmplitude(x: Float32Array, freq: number, rate: number): number {
+  let re = 0;
+  let im = 0;
+  for (let i = 0; i < x.length; i++) {
+    re += x[i] * Math.cos((2 * Math.PI * freq * i) / rate);
+    im += x[i] * Math.sin((2 * Math.PI * freq * i) / rate);
+  }
+  return (2 * Math.hypot(re, im)) / x.length;
+}
+
+function wav(opts: { tag?: number; bits: number; channels: number; rate: number; data: Buffer; dataSize?: number }): Buffer {
+  const h = Buffer.alloc(44);
+  h.write("RIFF", 0, "latin1");
+  h.writeUInt32LE(36 + opts.data.length, 4);
+  h.write("WAVE", 8, "latin1");
+  h.write("fmt ", 12, "latin1");
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(opts.tag ?? 1, 20);
+  h.writeUInt16LE(opts.channels, 22);
+  h.writeUInt32LE(opts.rate, 24);
+  h.writeUInt32LE((opts.rate * opts.channels * opts.bits) / 8, 28);
+  h.writeUInt16LE((opts.channels * opts.bits) / 8, 32);
+  h.writeUInt16LE(opts.bits, 34);
+  h.write("data", 36, "latin1");
+  h.writeUInt32LE(opts.dataSize ?? opts.data.length, 40);
+  return Buffer.concat([h, opts.data]);
+}
+
+function expectHttpError(fn: () => unknown, status: number, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).status).toBe(status);
+    expect((err as HttpError).message).toMatch(pattern);
+    return;
+  }
+  throw new Error("expected an HttpError");
+}
+
+describe("WAV decoding", () => {
+  it("decodes 16-bit stereo by averaging the channels", () => {
+    const data = Buffer.alloc(8);
+    data.writeInt16LE(16384, 0);
+    data.writeInt16LE(-16384, 2);
+    data.writeInt16LE(8192, 4);
+    data.writeInt16LE(8192, 6);
+    const pcm = decodeWav(wav({ bits: 16, channels: 2, rate: 16000, data }));
+    expect(pcm.sampleRate).toBe(16000);
+    expect(pcm.channels).toBe(2);
+    expect(Array.from(pcm.samples)).toEqual([0, 0.25]);
+  });
+
+  it("decodes float32, 24-bit and 8-bit samples", () => {
+    const f = Buffer.alloc(8);
+    f.writeFloatLE(0.5, 0);
+    f.writeFloatLE(-0.25, 4);
+    expect(Array.from(decodeWav(wav({ tag: 3, bits: 32, channels: 1, rate: 8000, data: f })).samples)).toEqual([0.5, -0.25]);
+    const i24 = Buffer.alloc(3);
+    i24.writeIntLE(-4194304, 0, 3);
+    expect(decodeWav(wav({ bits: 24, channels: 1, rate: 48000, data: i24 })).samples[0]).toBeCloseTo(-0.5, 6);
+    expect(decodeWav(wav({ bits: 8, channels: 1, rate: 22050, data: Buffer.from([192]) })).samples[0]).toBeCloseTo(0.5, 6);
+  });
+
+  it("reads a streamed WAV (sizes 0xFFFFFFFF) to the end, as this server writes it", () => {
+    const samples = floatToInt16(sine(440, 16000, 0.1));
+    const body = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+    const pcm = decodeWav(Buffer.concat([wavHeader(16000), body]));
+    expect(pcm.samples.length).toBe(samples.length);
+    expect(decodeWav(encodeWav(samples, 16000)).samples.length).toBe(samples.length);
+  });
+
+  it("refuses truncated, empty, garbage and unsupported input with 400/415 naming the problem", () => {
+    const data = Buffer.alloc(100);
+    expectHttpError(() => decodeWav(wav({ bits: 16, channels: 1, rate: 16000, data, dataSize: 10_000 })), 400, /truncated WAV.*10000 bytes/);
+    expectHttpError(() => decodeWav(wav({ bits: 16, channels: 1, rate: 16000, data }).subarray(0, 30)), 400, /truncated WAV/);
+    expectHttpError(() => decodeWav(wav({ bits: 16, channels: 1, rate: 16000, data: Buffer.alloc(0) })), 400, /no audio/);
+    expectHttpError(() => decodeAudio(Buffer.alloc(0)), 400, /empty/);
+    expectHttpError(() => decodeAudio(Buffer.from("hello, this is not audio at all")), 415, /not a recognised audio format.*Supported: WAV/);
+    expectHttpError(() => decodeAudio(Buffer.from("ID3\u0004\u0000 mp3 bytes")), 415, /"mp3"/);
+    expectHttpError(() => decodeWav(wav({ bits: 16, channels: 1, rate: 96000, data })), 415, /sample rate 96000/);
+    expectHttpError(() => decodeWav(wav({ tag: 2, bits: 4, channels: 1, rate: 16000, data })), 415, /format tag 2/);
+    expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "linear16" }), 400, /needs sample_rate/);
+    expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "mulaw", sampleRate: "8000" }), 415, /encoding "mulaw"/);
+  });
+
+  it("decodes raw linear16 with a declared rate", () => {
+    const pcm = decodeAudio(Buffer.from([0x00, 0x40, 0x00, 0xc0]), { encoding: "linear16", sampleRate: "8000" });
+    expect(pcm.sampleRate).toBe(8000);
+    expect(Array.from(pcm.samples)).toEqual([0.5, -0.5]);
+  });
+});
+
+describe("Resampler", () => {
+  it.each([
+    [48000, 16000],
+    [44100, 16000],
+    [8000, 16000],
+    [16000, 24000],
+  ])("keeps a 440 Hz tone at its amplitude from %i Hz to %i Hz, with the right length", (from, to) => {
+    const out = resample(sine(440, from, 1), from, to);
+    expect(Math.abs(out.length - to)).toBeLessThanOrEqual(2);
+    expect(toneAmplitude(out.subarray(to / 10, out.length - to / 10), 440, to)).toBeCloseTo(0.5, 1);
+  });
+
+  it("removes content above the new Nyquist instead of aliasing it (48 kHz -> 16 kHz)", () => {
+    // 11 kHz would alias to 5 kHz at 16 kHz without the low-pass.
+    const out = resample(sine(11000, 48000, 1), 48000, 16000);
+    expect(toneAmplitude(out.subarray(1600, 14400), 5000, 16000)).toBeLessThan(0.02);
+  });
+
+  it("gives the same samples whether fed whole or in uneven chunks (live streams join cleanly)", () => {
+    const input = sine(300, 44100, 0.5);
+    const whole = resample(input, 44100, 16000);
+    const r = new Resampler(44100, 16000);
+    const parts: number[] = [];
+    for (let i = 0; i < input.length; i += 1237) parts.push(...r.process(input.subarray(i, i + 1237)));
+    parts.push(...r.flush());
+    expect(parts.length).toBe(whole.length);
+    for (let i = 0; i < whole.length; i += 97) expect(parts[i]).toBeCloseTo(whole[i], 5);
+  });
+});
