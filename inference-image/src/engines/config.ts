@@ -1,0 +1,136 @@
+/**
+ * Engine configuration: which STT/TTS engines run, where mounted models live, and how big the worker
+ * pool and its queue are. Parsed once from the environment with zod so a bad value stops the server
+ * at start with a message that names the variable.
+ */
+import os from "node:os";
+import { z } from "zod";
+
+export const STT_ENGINES = ["pocketsphinx", "sherpa-whisper", "sherpa-transducer", "sherpa-paraformer"] as const;
+export const TTS_ENGINES = ["flite", "sherpa-vits", "sherpa-kokoro"] as const;
+export type SttEngineName = (typeof STT_ENGINES)[number];
+export type TtsEngineName = (typeof TTS_ENGINES)[number];
+
+/** Where Debian's pocketsphinx-en-us package puts the US English model. */
+export const DEFAULT_POCKETSPHINX_MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+
+export const engineConfigSchema = z
+  .object({
+    stt: z.object({
+      engine: z.enum(STT_ENGINES),
+      /** Model directory: required for sherpa engines; for pocketsphinx it overrides the Debian path. */
+      modelDir: z.string().min(1).optional(),
+      /** Whisper only: the language the model is told to transcribe ("" lets it detect). */
+      language: z.string().default("en"),
+    }),
+    tts: z.object({
+      engine: z.enum(TTS_ENGINES),
+      modelDir: z.string().min(1).optional(),
+      /** Voice used when a request names none (or names a client alias such as "alloy" on a sherpa model). */
+      defaultVoice: z.string().min(1).optional(),
+    }),
+    workers: positiveInt(256),
+    /** Jobs that may wait for a free worker; beyond this a request is refused at once. */
+    queueMax: z.number().int().min(0).max(100_000),
+    /** Live sessions per worker; each holds a decoder, so this bounds memory. */
+    streamsPerWorker: positiveInt(1024),
+    /** onnxruntime threads per worker for sherpa models (the pool already runs one worker per core). */
+    sherpaThreads: positiveInt(64),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.stt.engine !== "pocketsphinx" && !cfg.stt.modelDir) {
+      ctx.addIssue({ code: "custom", path: ["stt", "modelDir"], message: `STT_MODEL_DIR is required for STT_ENGINE=${cfg.stt.engine}` });
+    }
+    if (cfg.tts.engine !== "flite" && !cfg.tts.modelDir) {
+      ctx.addIssue({ code: "custom", path: ["tts", "modelDir"], message: `TTS_MODEL_DIR is required for TTS_ENGINE=${cfg.tts.engine}` });
+    }
+    if (cfg.tts.engine === "flite" && cfg.tts.modelDir) {
+      ctx.addIssue({ code: "custom", path: ["tts", "modelDir"], message: "TTS_MODEL_DIR is not used by the built-in flite engine: unset it or pick a sherpa TTS_ENGINE" });
+    }
+  });
+
+export type EngineConfig = z.infer<typeof engineConfigSchema>;
+export type EngineConfigInput = z.input<typeof engineConfigSchema>;
+
+/** A startup error the operator must fix (bad variable, missing package or model file). */
+export class EngineConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EngineConfigError";
+  }
+}
+
+/** Which environment variable each config path comes from, so errors name what the operator sets. */
+const ENV_NAMES: Record<string, string> = {
+  "stt.engine": "STT_ENGINE",
+  "stt.modelDir": "STT_MODEL_DIR",
+  "stt.language": "STT_LANGUAGE",
+  "tts.engine": "TTS_ENGINE",
+  "tts.modelDir": "TTS_MODEL_DIR",
+  "tts.defaultVoice": "TTS_DEFAULT_VOICE",
+  workers: "WORKERS",
+  queueMax: "QUEUE_MAX",
+  streamsPerWorker: "STREAMS_PER_WORKER",
+  sherpaThreads: "SHERPA_THREADS",
+};
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path.join(".");
+      return `${ENV_NAMES[key] ?? key}: ${issue.message}`;
+    })
+    .join("; ");
+}
+
+/** Validate a config given as an object (tests, embedders); fills defaults for pool sizes. */
+export function parseEngineConfig(input: Partial<EngineConfigInput> & Pick<EngineConfigInput, "stt" | "tts">): EngineConfig {
+  const workers = input.workers ?? os.availableParallelism();
+  const parsed = engineConfigSchema.safeParse({
+    ...input,
+    workers,
+    queueMax: input.queueMax ?? 4 * workers,
+    streamsPerWorker: input.streamsPerWorker ?? 8,
+    sherpaThreads: input.sherpaThreads ?? 1,
+  });
+  if (!parsed.success) throw new EngineConfigError(`invalid engine configuration: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new EngineConfigError(`invalid engine configuration: ${name}: expected a whole number, got "${raw.slice(0, 40)}"`);
+  return Number(raw.trim());
+}
+
+function strFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : undefined;
+}
+
+/**
+ * Read the engine configuration from environment variables: STT_ENGINE (default pocketsphinx),
+ * STT_MODEL_DIR, STT_LANGUAGE, TTS_ENGINE (default flite), TTS_MODEL_DIR, TTS_DEFAULT_VOICE,
+ * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS), STREAMS_PER_WORKER (8), SHERPA_THREADS (1).
+ */
+export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  return parseEngineConfig({
+    stt: {
+      engine: (strFromEnv(env, "STT_ENGINE") ?? "pocketsphinx") as SttEngineName,
+      modelDir: strFromEnv(env, "STT_MODEL_DIR"),
+      language: env.STT_LANGUAGE?.trim(),
+    },
+    tts: {
+      engine: (strFromEnv(env, "TTS_ENGINE") ?? "flite") as TtsEngineName,
+      modelDir: strFromEnv(env, "TTS_MODEL_DIR"),
+      defaultVoice: strFromEnv(env, "TTS_DEFAULT_VOICE"),
+    },
+    workers: intFromEnv(env, "WORKERS"),
+    queueMax: intFromEnv(env, "QUEUE_MAX"),
+    streamsPerWorker: intFromEnv(env, "STREAMS_PER_WORKER"),
+    sherpaThreads: intFromEnv(env, "SHERPA_THREADS"),
+  });
+}

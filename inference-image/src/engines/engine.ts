@@ -1,0 +1,44 @@
+/**
+ * What one worker thread runs: synchronous, CPU-bound engines. They never run on the main thread;
+ * the pool (pool.ts) is what the API sees.
+ */
+import type { ModelInfo, Transcript, Word } from "./types";
+
+export interface SttEngine {
+  readonly info: ModelInfo;
+  transcribe(samples: Float32Array): Transcript;
+  /** A decoder for one live utterance at a time; reusable after finish(). */
+  createDecoder(): UtteranceDecoder;
+}
+
+/** Decodes one utterance incrementally: audio in, partial hypotheses on demand, a final result at the end. */
+export interface UtteranceDecoder {
+  accept(samples: Float32Array): void;
+  /** Best hypothesis so far (word times relative to the utterance start). */
+  partial(): Transcript;
+  /** Ends the utterance and returns its final result; the decoder is then ready for the next one. */
+  finish(): Transcript;
+  free(): void;
+}
+
+export interface TtsEngine {
+  readonly info: ModelInfo;
+  readonly defaultVoice: string;
+  /** Synthesize one sentence or clause; `voice` is already resolved against info.voices. */
+  synthesize(text: string, voice: string, speed: number): Int16Array;
+}
+
+/** Assemble a transcript from words; confidence is the mean word confidence (0 for no words). */
+export function makeTranscript(words: Word[], durationS: number, language: string, text?: string): Transcript {
+  const confidence = words.length === 0 ? 0 : words.reduce((sum, w) => sum + w.confidence, 0) / words.length;
+  return { text: text ?? words.map((w) => w.word).join(" "), words, confidence, durationS, language };
+}
+
+export function floatToInt16(samples: Float32Array): Int16Array {
+  const out = new Int16Array(samples.length);
+  for (let i = 0; i < samples.length; i++) {
+    const s = Math.max(-1, Math.min(1, samples[i]));
+    out[i] = s < 0 ? Math.round(s * 32768) : Math.round(s * 32767);
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+/**
+ * The engines behind the `Speech` seam. `createSpeech` checks the configuration and model files, starts
+ * the worker pool and resolves once every worker has loaded its models; every startup problem is an
+ * EngineConfigError whose message says what to fix.
+ */
+import { spawn } from "node:child_process";
+import { DEFAULT_POCKETSPHINX_MODEL_DIR, EngineConfigError, type EngineConfig } from "./config";
+import { checkPocketsphinxModel, locateModelFiles } from "./model-files";
+import { WorkerPool, workerEntry } from "./pool";
+import type { Speech } from "./types";
+
+export { engineConfigFromEnv, parseEngineConfig, EngineConfigError, type EngineConfig } from "./config";
+export { resolveVoice, VOICE_ALIASES, FLITE_VOICES } from "./voices";
+export * from "./types";
+
+/** Fail fast, in this thread, on what can be seen without loading a model: missing directories and files. */
+function checkModelFiles(config: EngineConfig): void {
+  if (config.stt.engine === "pocketsphinx") checkPocketsphinxModel(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR);
+  else locateModelFiles(config.stt.engine, config.stt.modelDir!, "STT_MODEL_DIR");
+  if (config.tts.engine !== "flite") locateModelFiles(config.tts.engine, config.tts.modelDir!, "TTS_MODEL_DIR");
+}
+
+/**
+ * Load mounted models once in a child process first: onnxruntime aborts the whole process on a
+ * malformed model file, which in a worker thread would take the server down without a useful message.
+ */
+async function probeMountedModels(config: EngineConfig): Promise<void> {
+  const entry = workerEntry();
+  const args = entry.eval ? ["-e", entry.script] : [entry.script];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ENGINE_PROBE_CONFIG: JSON.stringify({ ...config, workers: 1 }) },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    if (stderr.length < 16_384) stderr += d.toString();
+  });
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (c, s) => resolve({ code: c, signal: s }));
+  });
+  if (code === 0) return;
+  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+  const reason = lines.find((l) => l.startsWith("what():"))?.replace(/^what\(\):\s*/, "") ?? lines.slice(-3).join(" ");
+  throw new EngineConfigError(`the mounted model could not be loaded (${signal ?? `exit ${code}`}): ${reason || "no error output"}`);
+}
+
+export async function createSpeech(config: EngineConfig): Promise<Speech> {
+  checkModelFiles(config);
+  if (config.stt.modelDir || config.tts.modelDir) await probeMountedModels(config);
+  return WorkerPool.start(config);
+}

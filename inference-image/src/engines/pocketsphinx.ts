@@ -1,0 +1,192 @@
+/**
+ * Built-in STT: CMU pocketsphinx (Debian's libpocketsphinx3 0.8+5prealpha, US English model) called
+ * in-process through koffi. The signatures below follow that version's pocketsphinx.h and sphinxbase
+ * headers (config through sphinxbase's cmd_ln, one-argument ps_seg_iter).
+ */
+import path from "node:path";
+import koffi from "koffi";
+import { EngineConfigError } from "./config";
+import { checkPocketsphinxModel, POCKETSPHINX_INSTALL_HINT as INSTALL_HINT } from "./model-files";
+import { floatToInt16, makeTranscript, type SttEngine, type UtteranceDecoder } from "./engine";
+import type { ModelInfo, Transcript, Word } from "./types";
+
+const SAMPLE_RATE = 16000;
+/** pocketsphinx computes 100 feature frames per second. */
+const FRAMES_PER_S = 100;
+
+interface Native {
+  psArgs: () => unknown;
+  cmdLnParse: (prev: null, defs: unknown, argc: number, argv: string[], strict: number) => unknown;
+  cmdLnFree: (cfg: unknown) => number;
+  psInit: (cfg: unknown) => unknown;
+  psFree: (ps: unknown) => number;
+  startUtt: (ps: unknown) => number;
+  processRaw: (ps: unknown, data: Int16Array, n: number, noSearch: number, fullUtt: number) => number;
+  endUtt: (ps: unknown) => number;
+  getHyp: (ps: unknown, score: number[]) => string | null;
+  segIter: (ps: unknown) => unknown;
+  segNext: (seg: unknown) => unknown;
+  segWord: (seg: unknown) => string;
+  segFrames: (seg: unknown, sf: number[], ef: number[]) => void;
+  segProb: (seg: unknown, ascr: number[], lscr: number[], lback: number[]) => number;
+  getLogmath: (ps: unknown) => unknown;
+  logmathExp: (lmath: unknown, logp: number) => number;
+}
+
+let native: Native | undefined;
+
+function loadNative(): Native {
+  if (native) return native;
+  let ps: koffi.IKoffiLib;
+  let sb: koffi.IKoffiLib;
+  try {
+    ps = koffi.load("libpocketsphinx.so.3");
+    sb = koffi.load("libsphinxbase.so.3");
+  } catch (err) {
+    throw new EngineConfigError(`the built-in STT engine needs the pocketsphinx library (${(err as Error).message}); ${INSTALL_HINT}`);
+  }
+  koffi.opaque("ps_decoder_t");
+  koffi.opaque("ps_seg_t");
+  koffi.opaque("cmd_ln_t");
+  koffi.opaque("arg_t");
+  koffi.opaque("logmath_t");
+  const n: Native = {
+    psArgs: ps.func("const arg_t *ps_args()"),
+    cmdLnParse: sb.func("cmd_ln_t *cmd_ln_parse_r(cmd_ln_t *, const arg_t *, int32_t, const char **, int32_t)"),
+    cmdLnFree: sb.func("int cmd_ln_free_r(cmd_ln_t *)"),
+    psInit: ps.func("ps_decoder_t *ps_init(cmd_ln_t *)"),
+    psFree: ps.func("int ps_free(ps_decoder_t *)"),
+    startUtt: ps.func("int ps_start_utt(ps_decoder_t *)"),
+    processRaw: ps.func("int ps_process_raw(ps_decoder_t *, const int16_t *, size_t, int, int)"),
+    endUtt: ps.func("int ps_end_utt(ps_decoder_t *)"),
+    getHyp: ps.func("const char *ps_get_hyp(ps_decoder_t *, _Out_ int32_t *)"),
+    segIter: ps.func("ps_seg_t *ps_seg_iter(ps_decoder_t *)"),
+    segNext: ps.func("ps_seg_t *ps_seg_next(ps_seg_t *)"),
+    segWord: ps.func("const char *ps_seg_word(ps_seg_t *)"),
+    segFrames: ps.func("void ps_seg_frames(ps_seg_t *, _Out_ int *, _Out_ int *)"),
+    segProb: ps.func("int32_t ps_seg_prob(ps_seg_t *, _Out_ int32_t *, _Out_ int32_t *, _Out_ int32_t *)"),
+    getLogmath: ps.func("logmath_t *ps_get_logmath(ps_decoder_t *)"),
+    logmathExp: sb.func("double logmath_exp(logmath_t *, int)"),
+  };
+  // The library logs every decode to stderr by default; nothing it says is needed, and a log line must never carry transcripts.
+  sb.func("void err_set_logfp(void *)")(null);
+  native = n;
+  return n;
+}
+
+/** Filler and sentence markers, not words: <s>, </s>, <sil>, [NOISE], [SPEECH], ++GARBAGE++. */
+function isFiller(word: string): boolean {
+  return word.startsWith("<") || word.startsWith("[") || word.startsWith("++");
+}
+
+class Decoder implements UtteranceDecoder {
+  private readonly lmath: unknown;
+  private inUtterance = false;
+  private samples = 0;
+
+  constructor(
+    private readonly n: Native,
+    private readonly ps: unknown,
+  ) {
+    this.lmath = n.getLogmath(ps);
+  }
+
+  accept(samples: Float32Array): void {
+    if (!this.inUtterance) this.begin();
+    const pcm = floatToInt16(samples);
+    this.samples += pcm.length;
+    if (this.n.processRaw(this.ps, pcm, pcm.length, 0, 0) < 0) throw new Error("pocketsphinx failed to process audio");
+  }
+
+  partial(): Transcript {
+    return this.result();
+  }
+
+  finish(): Transcript {
+    if (!this.inUtterance) this.begin();
+    if (this.n.endUtt(this.ps) < 0) throw new Error("pocketsphinx failed to end the utterance");
+    this.inUtterance = false;
+    const result = this.result();
+    this.samples = 0;
+    return result;
+  }
+
+  /** Decode a whole clip in one call (full_utt lets pocketsphinx use the whole utterance at once). */
+  decodeAll(samples: Float32Array): Transcript {
+    this.begin();
+    const pcm = floatToInt16(samples);
+    this.samples = pcm.length;
+    if (this.n.processRaw(this.ps, pcm, pcm.length, 0, 1) < 0) throw new Error("pocketsphinx failed to process audio");
+    return this.finish();
+  }
+
+  free(): void {
+    if (this.inUtterance) this.n.endUtt(this.ps);
+    this.n.psFree(this.ps);
+  }
+
+  private begin(): void {
+    if (this.n.startUtt(this.ps) < 0) throw new Error("pocketsphinx failed to start an utterance");
+    this.inUtterance = true;
+    this.samples = 0;
+  }
+
+  private result(): Transcript {
+    const words: Word[] = [];
+    const sf = [0];
+    const ef = [0];
+    const scratch = [0];
+    // The seg iterator frees itself when ps_seg_next returns NULL.
+    for (let seg = this.n.segIter(this.ps); seg; seg = this.n.segNext(seg)) {
+      const raw = this.n.segWord(seg);
+      if (isFiller(raw)) continue;
+      this.n.segFrames(seg, sf, ef);
+      // Posteriors exist only for final results (bestpath); partial ones are 0 in log space, i.e. 1.0.
+      const posterior = this.n.segProb(seg, scratch, scratch, scratch);
+      words.push({
+        // Alternate pronunciations come back as word(2).
+        word: raw.replace(/\(\d+\)$/, ""),
+        start: sf[0] / FRAMES_PER_S,
+        end: (ef[0] + 1) / FRAMES_PER_S,
+        confidence: Math.min(1, Math.max(0, this.n.logmathExp(this.lmath, posterior))),
+      });
+    }
+    return makeTranscript(words, this.samples / SAMPLE_RATE, "en");
+  }
+}
+
+export class PocketsphinxStt implements SttEngine {
+  readonly info: ModelInfo = { id: "pocketsphinx-en-us", kind: "stt", engine: "pocketsphinx", sampleRate: SAMPLE_RATE, languages: ["en"] };
+  private readonly n: Native;
+  private readonly batch: Decoder;
+
+  constructor(private readonly modelDir: string) {
+    this.n = loadNative();
+    checkPocketsphinxModel(modelDir);
+    this.batch = this.newDecoder();
+  }
+
+  transcribe(samples: Float32Array): Transcript {
+    return this.batch.decodeAll(samples);
+  }
+
+  createDecoder(): UtteranceDecoder {
+    return this.newDecoder();
+  }
+
+  private newDecoder(): Decoder {
+    const argv = [
+      "-hmm", path.join(this.modelDir, "en-us"),
+      "-lm", path.join(this.modelDir, "en-us.lm.bin"),
+      "-dict", path.join(this.modelDir, "cmudict-en-us.dict"),
+      "-samprate", String(SAMPLE_RATE),
+    ];
+    const cfg = this.n.cmdLnParse(null, this.n.psArgs(), argv.length, argv, 1);
+    if (!cfg) throw new EngineConfigError(`pocketsphinx rejected its configuration for ${this.modelDir}`);
+    const ps = this.n.psInit(cfg);
+    // ps_init keeps its own reference to the config.
+    this.n.cmdLnFree(cfg);
+    if (!ps) throw new EngineConfigError(`pocketsphinx could not load the model in ${this.modelDir} (malformed or incomplete); ${INSTALL_HINT}`);
+    return new Decoder(this.n, ps);
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * The worker pool behind `Speech`: one worker thread per core, each with its own copy of the models,
+ * and a bounded queue in front. Work that finds every worker busy waits in the queue; when the queue is
+ * full the call fails at once with QueueFullError, so the API can answer 429 instead of timing out.
+ * A live session is pinned to one worker (its decoder state lives there) and its jobs go ahead of the
+ * shared queue, so live audio is not stuck behind batch work.
+ */
+import { Worker } from "node:worker_threads";
+import path from "node:path";
+import type { EngineConfig } from "./config";
+import { EngineConfigError } from "./config";
+import type { FromWorker, Job, JobValue, ToWorker } from "./protocol";
+import {
+  EngineInputError,
+  QueueFullError,
+  type ModelInfo,
+  type Speech,
+  type StreamResult,
+  type SttStreamSession,
+  type SynthesizeOptions,
+  type TranscribeOptions,
+  type Transcript,
+} from "./types";
+import { resolveVoice } from "./voices";
+
+interface Pending {
+  id: number;
+  job: Job;
+  resolve: (value: JobValue) => void;
+  reject: (err: Error) => void;
+  onChunk?: (pcm: Int16Array) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  loaded: boolean;
+  current?: Pending & { startedAt: number };
+  /** Jobs of the sessions pinned here, run before the shared queue. */
+  pinned: Pending[];
+  streams: Set<number>;
+}
+
+/** How a worker is started: the compiled worker.js next to this file, or (running from TypeScript sources, as jest does) the .ts file through @swc/core. */
+export function workerEntry(): { script: string; eval: boolean } {
+  const compiled = path.join(__dirname, "worker.js");
+  if (!__filename.endsWith(".ts")) return { script: compiled, eval: false };
+  const source = path.join(__dirname, "worker.ts");
+  const swc = require.resolve("@swc/core");
+  const script = `
+const fs = require("node:fs");
+const swc = require(${JSON.stringify(swc)});
+require.extensions[".ts"] = (m, filename) => {
+  const out = swc.transformSync(fs.readFileSync(filename, "utf8"), {
+    filename, jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" },
+  });
+  m._compile(out.code, filename);
+};
+require(${JSON.stringify(source)});`;
+  return { script, eval: true };
+}
+
+function rebuildError(name: string, message: string): Error {
+  if (name === "EngineInputError") return new EngineInputError(message);
+  if (name === "EngineConfigError") return new EngineConfigError(message);
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}
+
+/** Accepts "en", "en-US", "en_us" for a model that serves "en"; "*" serves any language. */
+function checkLanguage(model: ModelInfo, language: string | undefined): string {
+  if (language === undefined || language === "") return model.languages[0] === "*" ? "" : model.languages[0];
+  if (model.languages.includes("*")) return language;
+  const primary = language.toLowerCase().split(/[-_]/)[0];
+  const match = model.languages.find((l) => l.toLowerCase() === primary);
+  if (!match) throw new EngineInputError(`language "${language.slice(0, 32)}" is not served by ${model.id}; supported: ${model.languages.join(", ")}`);
+  return match;
+}
+
+export class WorkerPool implements Speech {
+  stt!: ModelInfo;
+  tts!: ModelInfo;
+  private defaultVoice = "";
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closing = false;
+  private closed?: Promise<void>;
+  /** Smoothed job duration, for the Retry-After estimate. */
+  private avgJobS = 0.5;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  private constructor(private readonly config: EngineConfig) {}
+
+  /** Start the workers and resolve once every one has loaded its models (or reject with the first load error). */
+  static async start(config: EngineConfig): Promise<WorkerPool> {
+    const pool = new WorkerPool(config);
+    const loads = Array.from({ length: config.workers }, () => pool.spawn());
+    const results = await Promise.allSettled(loads);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      pool.closing = true;
+      await Promise.all(pool.slots.map((s) => s.worker.terminate()));
+      throw failed.reason;
+    }
+    return pool;
+  }
+
+  get ready(): boolean {
+    return !this.closing && this.slots.length === this.config.workers && this.slots.every((s) => s.loaded);
+  }
+
+  stats(): { queueDepth: number; busyWorkers: number; workers: number } {
+    return {
+      queueDepth: this.queue.length + this.slots.reduce((n, s) => n + s.pinned.length, 0),
+      busyWorkers: this.slots.filter((s) => s.current).length,
+      workers: this.slots.length,
+    };
+  }
+
+  async transcribe(samples: Float32Array, options: TranscribeOptions = {}): Promise<Transcript> {
+    const language = checkLanguage(this.stt, options.language);
+    const t = (await this.submit({ kind: "transcribe", samples })) as Transcript;
+    return language && !this.stt.languages.includes("*") ? { ...t, language } : t;
+  }
+
+  synthesize(text: string, options: SynthesizeOptions = {}): AsyncIterable<Int16Array> {
+    return this.synthesizeStream(text, options);
+  }
+
+  async openStream(options: TranscribeOptions = {}): Promise<SttStreamSession> {
+    const language = checkLanguage(this.stt, options.language);
+    this.assertOpen();
+    const slot = this.slots
+      .filter((s) => s.loaded && s.streams.size < this.config.streamsPerWorker)
+      .sort((a, b) => a.streams.size - b.streams.size || Number(!!a.current) - Number(!!b.current))[0];
+    if (!slot) throw new QueueFullError(this.retryAfter());
+    const streamId = this.nextId++;
+    slot.streams.add(streamId);
+    try {
+      await this.submit({ kind: "stream-open", streamId, language }, slot);
+    } catch (err) {
+      slot.streams.delete(streamId);
+      throw err;
+    }
+    return new PinnedSession(this, slot, streamId);
+  }
+
+  /** Finish what is queued and running, then stop the workers. */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closing = true;
+      this.closed = (async () => {
+        while (this.slots.some((s) => s.current || s.pinned.length > 0) || this.queue.length > 0) {
+          await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+        }
+        await Promise.all(this.slots.map((s) => s.worker.terminate()));
+      })();
+    }
+    return this.closed;
+  }
+
+  /** Run a job: pinned to a worker (live sessions) or on the first free one; queue-full fails at once. */
+  submit(job: Job, pinned?: Slot, onChunk?: (pcm: Int16Array) => void, id = this.nextId++): Promise<JobValue> {
+    return new Promise<JobValue>((resolve, reject) => {
+      const pending: Pending = { id, job, resolve, reject, onChunk };
+      if (pinned) {
+        if (!this.slots.includes(pinned)) return reject(new Error("the live session's worker has stopped"));
+        pinned.pinned.push(pending);
+        this.dispatch(pinned);
+        return;
+      }
+      if (this.closing) return reject(new Error("the engine pool is shutting down"));
+      const free = this.slots.find((s) => s.loaded && !s.current && s.pinned.length === 0);
+      if (free) {
+        this.queue.push(pending);
+        this.dispatch(free);
+        return;
+      }
+      if (this.queue.length >= this.config.queueMax) return reject(new QueueFullError(this.retryAfter()));
+      this.queue.push(pending);
+    });
+  }
+
+  /** Merge audio into a session's push that is still waiting for its worker, so a fast sender cannot pile up jobs. */
+  coalescePush(slot: Slot, streamId: number, samples: Float32Array): Promise<StreamResult[]> | undefined {
+    const waiting = slot.pinned.find((p) => p.job.kind === "stream-push" && p.job.streamId === streamId);
+    if (!waiting || waiting.job.kind !== "stream-push") return undefined;
+    const merged = new Float32Array(waiting.job.samples.length + samples.length);
+    merged.set(waiting.job.samples);
+    merged.set(samples, waiting.job.samples.length);
+    waiting.job.samples = merged;
+    // The merged job's results go to the latest caller; the earlier one resolves with nothing.
+    const earlier = waiting.resolve;
+    return new Promise((resolve, reject) => {
+      waiting.resolve = (value) => {
+        earlier([]);
+        resolve(value as StreamResult[]);
+      };
+      const earlierReject = waiting.reject;
+      waiting.reject = (err) => {
+        earlierReject(err);
+        reject(err);
+      };
+    });
+  }
+
+  releaseStream(slot: Slot, streamId: number): void {
+    slot.streams.delete(streamId);
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new Error("the engine pool is shutting down");
+  }
+
+  private retryAfter(): number {
+    const workers = Math.max(1, this.slots.length);
+    return Math.max(1, Math.ceil(((this.queue.length + 1) * this.avgJobS) / workers));
+  }
+
+  private async *synthesizeStream(text: string, options: SynthesizeOptions): AsyncGenerator<Int16Array> {
+    const voice = resolveVoice(options.voice, this.tts.voices ?? [], this.defaultVoice);
+    const speed = options.speed ?? 1;
+    if (!Number.isFinite(speed) || speed < 0.25 || speed > 4) throw new EngineInputError(`speed must be between 0.25 and 4.0, got ${speed}`);
+    const chunks: Int16Array[] = [];
+    let wake: (() => void) | undefined;
+    let finished = false;
+    let failure: Error | undefined;
+    const id = this.nextId++;
+    const job = this.submit(
+      { kind: "synthesize", text, voice, speed },
+      undefined,
+      (pcm) => {
+        chunks.push(pcm);
+        wake?.();
+      },
+      id,
+    );
+    job.then(
+      () => {
+        finished = true;
+        wake?.();
+      },
+      (err: Error) => {
+        failure = err;
+        finished = true;
+        wake?.();
+      },
+    );
+    let complete = false;
+    try {
+      for (;;) {
+        while (chunks.length > 0) yield chunks.shift()!;
+        if (failure) throw failure;
+        if (finished) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      complete = true;
+    } finally {
+      // The consumer stopped early (client went away): stop synthesizing after the current piece.
+      if (!complete && !finished) this.cancel(id);
+    }
+  }
+
+  private cancel(id: number): void {
+    const queued = this.queue.findIndex((p) => p.id === id);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1)[0].resolve(null);
+      return;
+    }
+    const slot = this.slots.find((s) => s.current?.id === id);
+    slot?.worker.postMessage({ id, kind: "cancel" } satisfies ToWorker);
+  }
+
+  private dispatch(slot: Slot): void {
+    if (!slot.loaded || slot.current) return;
+    const next = slot.pinned.shift() ?? this.queue.shift();
+    if (!next) {
+      if (this.slots.every((s) => !s.current && s.pinned.length === 0) && this.queue.length === 0) {
+        this.idleWaiters.splice(0).forEach((w) => w());
+      }
+      return;
+    }
+    slot.current = { ...next, startedAt: performance.now() };
+    slot.worker.postMessage({ id: next.id, ...next.job } as ToWorker);
+  }
+
+  private finish(slot: Slot, id: number, outcome: { value: JobValue } | { error: Error }): void {
+    const current = slot.current;
+    if (!current || current.id !== id) return;
+    slot.current = undefined;
+    const took = (performance.now() - current.startedAt) / 1000;
+    this.avgJobS = 0.8 * this.avgJobS + 0.2 * took;
+    if ("error" in outcome) current.reject(outcome.error);
+    else current.resolve(outcome.value);
+    this.dispatch(slot);
+    // A free worker also serves the shared queue when its own pinned jobs are done.
+    for (const s of this.slots) if (!s.current) this.dispatch(s);
+  }
+
+  private spawn(): Promise<void> {
+    const entry = workerEntry();
+    const worker = new Worker(entry.script, { eval: entry.eval, workerData: { config: this.config } });
+    const slot: Slot = { worker, loaded: false, pinned: [], streams: new Set() };
+    this.slots.push(slot);
+    return new Promise<void>((resolve, reject) => {
+      worker.on("message", (msg: FromWorker) => {
+        switch (msg.type) {
+          case "ready":
+            this.stt = msg.stt;
+            this.tts = msg.tts;
+            this.defaultVoice = msg.defaultVoice;
+            slot.loaded = true;
+            resolve();
+            this.dispatch(slot);
+            break;
+          case "load-error":
+            reject(rebuildError(msg.name, msg.message));
+            break;
+          case "chunk":
+            if (slot.current?.id === msg.id) slot.current.onChunk?.(msg.pcm);
+            break;
+          case "result":
+            this.finish(slot, msg.id, { value: msg.value });
+            break;
+          case "error":
+            this.finish(slot, msg.id, { error: rebuildError(msg.name, msg.message) });
+            break;
+        }
+      });
+      worker.on("error", (err) => {
+        if (!slot.loaded) reject(err);
+      });
+      worker.on("exit", (code) => this.onExit(slot, code, reject));
+    });
+  }
+
+  /** A worker that dies unexpectedly fails its work and live sessions, and is replaced. */
+  private onExit(slot: Slot, code: number, rejectLoad: (err: Error) => void): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    this.slots.splice(index, 1);
+    // terminate() during close() is the expected way out; nothing is pending by then.
+    if (this.closing) return;
+    const lost = new Error(`an engine worker stopped unexpectedly (exit code ${code})`);
+    rejectLoad(lost);
+    slot.current?.reject(lost);
+    slot.pinned.splice(0).forEach((p) => p.reject(lost));
+    if (!slot.loaded) return;
+    this.spawn().then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+}
+
+/** A live session as the API sees it; every call runs on the session's worker, in order. */
+class PinnedSession implements SttStreamSession {
+  private closed = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly slot: Slot,
+    private readonly streamId: number,
+  ) {}
+
+  async push(samples: Float32Array): Promise<StreamResult[]> {
+    this.assertOpen();
+    const merged = this.pool.coalescePush(this.slot, this.streamId, samples);
+    if (merged) return merged;
+    return (await this.pool.submit({ kind: "stream-push", streamId: this.streamId, samples }, this.slot)) as StreamResult[];
+  }
+
+  async finalize(): Promise<StreamResult[]> {
+    this.assertOpen();
+    return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamResult[];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.pool.submit({ kind: "stream-close", streamId: this.streamId }, this.slot);
+    } finally {
+      this.pool.releaseStream(this.slot, this.streamId);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("the live session is closed");
+  }
+}

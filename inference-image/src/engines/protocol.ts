@@ -1,0 +1,21 @@
+/** Messages between the pool (main thread) and an engine worker. */
+import type { ModelInfo, StreamResult, Transcript } from "./types";
+
+export type Job =
+  | { kind: "transcribe"; samples: Float32Array }
+  | { kind: "synthesize"; text: string; voice: string; speed: number }
+  | { kind: "stream-open"; streamId: number; language: string }
+  | { kind: "stream-push"; streamId: number; samples: Float32Array }
+  | { kind: "stream-finalize"; streamId: number }
+  | { kind: "stream-close"; streamId: number };
+
+export type ToWorker = ({ id: number } & Job) | { id: number; kind: "cancel" };
+
+export type JobValue = Transcript | StreamResult[] | null;
+
+export type FromWorker =
+  | { type: "ready"; stt: ModelInfo; tts: ModelInfo; defaultVoice: string }
+  | { type: "load-error"; name: string; message: string }
+  | { type: "result"; id: number; value: JobValue }
+  | { type: "chunk"; id: number; pcm: Int16Array }
+  | { type: "error"; id: number; name: string; message: string };

