@@ -1,3 +1,5 @@
 export * from "./cidr";
 export * from "./schema";
 export * from "./load";
+export * from "./names";
+export * from "./sub-schemas";

@@ -9,5 +9,7 @@ export interface NetworkRefs {
   readonly endpointSecurityGroupId: string;
   /** The S3 gateway endpoint id (model bucket and registry policies pin to it in air-gapped mode). */
   readonly s3GatewayEndpointId: string;
+  /** Interface endpoint ids by service (e.g. "ecr.dkr"), for `aws:sourceVpce` conditions; required by air-gapped registries. */
+  readonly interfaceEndpointIds?: Readonly<Partial<Record<string, string>>>;
   readonly mode: "connected" | "airgapped";
 }

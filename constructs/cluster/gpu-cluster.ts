@@ -1,0 +1,339 @@
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { EksAccessEntry } from "@cdktf/provider-aws/lib/eks-access-entry";
+import { EksAccessPolicyAssociation } from "@cdktf/provider-aws/lib/eks-access-policy-association";
+import { EksAddon, EksAddonConfig } from "@cdktf/provider-aws/lib/eks-addon";
+import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
+import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { cidrsOverlap, parseCidr } from "../config/cidr";
+import { clusterSettingsSchema, GpuPoolInput, gpuPoolSchema, SystemPoolInput, systemPoolSchema } from "../config/sub-schemas";
+import { NetworkRefs } from "../network/types";
+import { managedPolicyArn, trustPolicy } from "../shared/arn";
+import { EncryptionKey } from "../shared/encryption-key";
+import { parseProps } from "../shared/validate";
+import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
+import { NodeAmiType, NodePool } from "./node-pool";
+
+export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
+
+export interface GpuClusterProps {
+  /** Where the control plane's interfaces and every node live: the network's private subnets. */
+  readonly network: NetworkRefs;
+  /** EKS cluster name; also part of log group, launch template and autoscaler tag names. Default: the construct path. */
+  readonly name?: string;
+  /** Kubernetes minor version; default the schema's default. */
+  readonly kubernetesVersion?: string;
+  /** The CPU pool for cluster add-ons and the license proxy; default 2-4 m6i.large. */
+  readonly systemPool?: SystemPoolInput;
+  /** GPU pools; default one pool `gpu` of g5.xlarge scaling from 0 to 2 nodes. */
+  readonly gpuPools?: GpuPoolInput[];
+  /**
+   * The public API endpoint stays off unless enabled here with the CIDRs allowed to reach it
+   * (0.0.0.0/0 is refused). The private endpoint is always on.
+   */
+  readonly publicEndpoint?: { readonly enabled?: boolean; readonly cidrs?: string[] };
+  /** IAM role given cluster-admin through an access entry. Without it nobody can call the API until an entry is added. */
+  readonly adminRoleArn?: string;
+  /** Kubernetes service CIDR; must not overlap the VPC. Default 172.20.0.0/16. */
+  readonly serviceCidr?: string;
+  /** Control-plane log retention in days (a CloudWatch period); default 365. */
+  readonly logRetentionDays?: number;
+  /** Control-plane logs beyond api, audit and authenticator, which are always on. */
+  readonly extraLogTypes?: ("controllerManager" | "scheduler")[];
+  /** Tags for every resource of the cluster and its nodes (launched instances included). */
+  readonly tags?: Record<string, string>;
+}
+
+/** A resolved GPU pool: its config with defaults applied, and what its instance type carries. */
+export interface GpuPoolSpec {
+  readonly name: string;
+  readonly instanceTypes: string[];
+  readonly gpu: GpuInstanceType;
+}
+
+/** A workload role assumed through EKS Pod Identity by one service account. */
+export interface PodIdentityRoleOptions {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly description?: string;
+}
+
+/**
+ * A private EKS cluster for GPU inference:
+ * - API endpoint private only (public only by explicit, CIDR-restricted opt-in), secrets
+ *   envelope-encrypted with a rotating customer-managed key, control-plane logs (api, audit,
+ *   authenticator) in a KMS-encrypted group with retention, created before the cluster so EKS
+ *   cannot create an unencrypted one that never expires.
+ * - Access entries only (authentication mode API); the creator gets no implicit admin rights.
+ * - Least-privilege roles: the cluster role has AmazonEKSClusterPolicy only; the node role has
+ *   worker, image pull and CNI policies. The CNI policy stays on the node role rather than a Pod
+ *   Identity role because aws-node must assign pod IPs before any pod (the Pod Identity agent
+ *   included) can become ready; giving it its own role would make node bootstrap depend on an add-on
+ *   that itself needs pod networking.
+ * - Workload roles through EKS Pod Identity (no OIDC provider, whose thumbprint would need a data
+ *   source or the tls provider): see `addPodIdentityRole`.
+ * - Managed add-ons: vpc-cni with network policy enforcement, kube-proxy, the Pod Identity agent,
+ *   coredns, and the EBS CSI driver with its own Pod Identity role.
+ * - A system CPU node pool and one node pool per GPU pool (see NodePool).
+ */
+export class GpuCluster extends Construct {
+  /** The cluster name as a literal (for names and tags). */
+  readonly name: string;
+  readonly cluster: EksCluster;
+  /** The cluster name as a reference: using it makes a resource wait for the cluster. */
+  readonly clusterName: string;
+  readonly endpoint: string;
+  readonly certificateAuthorityData: string;
+  /** The security group EKS creates for the control plane and attaches to every node. */
+  readonly clusterSecurityGroupId: string;
+  readonly clusterRole: IamRole;
+  readonly nodeRole: IamRole;
+  readonly nodeRoleArn: string;
+  /** Encrypts secrets, control-plane logs and node volumes. */
+  readonly encryptionKey: EncryptionKey;
+  readonly logGroup: CloudwatchLogGroup;
+  readonly systemPool: NodePool;
+  readonly gpuPools: NodePool[];
+  readonly gpuPoolSpecs: GpuPoolSpec[];
+  /** Auto Scaling groups of the GPU pools, one per pool (load balancer targets). */
+  readonly gpuAutoScalingGroupNames: string[];
+  readonly podIdentityAgent: EksAddon;
+  private readonly tags: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: GpuClusterProps) {
+    super(scope, id);
+    const where = `GpuCluster ${this.node.path}`;
+    this.name = props.name ?? this.node.path.replace(/[^A-Za-z0-9-]+/g, "-");
+    if (!/^[A-Za-z0-9][A-Za-z0-9-_]{0,99}$/.test(this.name)) throw new Error(`${where}: name: expected 1-100 letters, digits, - or _, found "${this.name}"`);
+    this.tags = { ...props.tags, "voice-selfhost:cluster": this.name };
+
+    const settings = parseProps(
+      clusterSettingsSchema,
+      { publicEndpoint: props.publicEndpoint, adminRoleArn: props.adminRoleArn, serviceCidr: props.serviceCidr, logRetentionDays: props.logRetentionDays },
+      where,
+    );
+    checkPublicEndpoint(where, settings.publicEndpoint, props.network.mode);
+    const vpc = parseCidr(props.network.vpcCidr);
+    if (vpc && cidrsOverlap(vpc, parseCidr(settings.serviceCidr)!)) {
+      throw new Error(`${where}: serviceCidr: ${settings.serviceCidr} overlaps the VPC (${props.network.vpcCidr}); pick a range outside it`);
+    }
+    const systemPool = parseProps(systemPoolSchema, props.systemPool ?? {}, `${where}: systemPool`);
+    checkSizes(`${where}: systemPool`, systemPool);
+    const gpuPoolInputs = props.gpuPools ?? [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2 }];
+    if (gpuPoolInputs.length === 0) throw new Error(`${where}: gpuPools: expected at least one GPU pool`);
+    const gpuPools = gpuPoolInputs.map((pool, i) => parseProps(gpuPoolSchema, pool, `${where}: gpuPools[${i}]`));
+    this.gpuPoolSpecs = gpuPools.map((pool, i) => {
+      checkSizes(`${where}: gpuPools[${i}]`, pool);
+      return { name: pool.name, instanceTypes: pool.instanceTypes, gpu: poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes) };
+    });
+    const names = gpuPools.map((p) => p.name);
+    names.forEach((n, i) => {
+      if (n === "system" || names.indexOf(n) !== i) throw new Error(`${where}: gpuPools[${i}].name: "${n}" is used twice (or is the reserved name "system")`);
+    });
+
+    this.encryptionKey = new EncryptionKey(this, "key", { description: `EKS cluster ${this.name}: secrets, control-plane logs, node volumes`, tags: this.tags });
+    const key = this.encryptionKey;
+    const logGroupName = `/aws/eks/${this.name}/cluster`;
+    key.allowLogGroup("CloudWatchLogsEncryptsControlPlaneLogs", logGroupName);
+    // Node volumes are created by EC2 Auto Scaling's service-linked role. Matching it by aws:PrincipalArn rather
+    // than naming it as principal keeps the policy valid in accounts where that role does not exist yet.
+    const autoscalingRole = `arn:${key.partition}:iam::${key.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
+    const fromAutoscaling = { ArnEquals: { "aws:PrincipalArn": autoscalingRole }, StringEquals: { "kms:CallerAccount": key.account } };
+    key.addStatement({
+      Sid: "AutoScalingUsesKeyForNodeVolumes",
+      Effect: "Allow",
+      Principal: { AWS: "*" },
+      Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+      Resource: "*",
+      Condition: fromAutoscaling,
+    });
+    key.addStatement({
+      Sid: "AutoScalingGrantsEc2ForAttachedVolumes",
+      Effect: "Allow",
+      Principal: { AWS: "*" },
+      Action: "kms:CreateGrant",
+      Resource: "*",
+      Condition: { ...fromAutoscaling, Bool: { "kms:GrantIsForAWSResource": true } },
+    });
+
+    this.logGroup = new CloudwatchLogGroup(this, "control-plane-logs", {
+      name: logGroupName,
+      retentionInDays: settings.logRetentionDays,
+      kmsKeyId: key.arn,
+      tags: this.tags,
+      dependsOn: [key.policy],
+    });
+
+    this.clusterRole = new IamRole(this, "cluster-role", {
+      namePrefix: rolePrefix(this.name, "cluster"),
+      description: `EKS control plane of ${this.name}`,
+      assumeRolePolicy: trustPolicy("eks.amazonaws.com"),
+      tags: this.tags,
+    });
+    const clusterPolicy = new IamRolePolicyAttachment(this, "cluster-policy", {
+      role: this.clusterRole.name,
+      policyArn: managedPolicyArn(this.clusterRole.arn, "AmazonEKSClusterPolicy"),
+    });
+    key.addStatement({
+      Sid: "ClusterEncryptsSecrets",
+      Effect: "Allow",
+      Principal: { AWS: this.clusterRole.arn },
+      Action: ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+      Resource: "*",
+    });
+
+    this.nodeRole = new IamRole(this, "node-role", {
+      namePrefix: rolePrefix(this.name, "node"),
+      description: `EKS nodes of ${this.name}`,
+      assumeRolePolicy: trustPolicy("ec2.amazonaws.com"),
+      tags: this.tags,
+    });
+    this.nodeRoleArn = this.nodeRole.arn;
+    const nodePolicies = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"].map(
+      (policy) => new IamRolePolicyAttachment(this, `node-${policy}`, { role: this.nodeRole.name, policyArn: managedPolicyArn(this.nodeRole.arn, policy) }),
+    );
+
+    const logTypes: ControlPlaneLogType[] = ["api", "audit", "authenticator", ...(props.extraLogTypes ?? [])];
+    this.cluster = new EksCluster(this, "cluster", {
+      name: this.name,
+      version: props.kubernetesVersion ?? "1.31",
+      roleArn: this.clusterRole.arn,
+      vpcConfig: {
+        subnetIds: props.network.privateSubnetIds,
+        endpointPrivateAccess: true,
+        endpointPublicAccess: settings.publicEndpoint.enabled,
+        publicAccessCidrs: settings.publicEndpoint.enabled ? settings.publicEndpoint.cidrs : undefined,
+      },
+      encryptionConfig: { resources: ["secrets"], provider: { keyArn: key.arn } },
+      enabledClusterLogTypes: [...new Set(logTypes)],
+      accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false },
+      kubernetesNetworkConfig: { serviceIpv4Cidr: settings.serviceCidr, ipFamily: "ipv4" },
+      tags: this.tags,
+      dependsOn: [this.logGroup, clusterPolicy, key.policy],
+    });
+    this.clusterName = this.cluster.name;
+    this.endpoint = this.cluster.endpoint;
+    this.certificateAuthorityData = this.cluster.certificateAuthority.get(0).data;
+    this.clusterSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
+
+    if (settings.adminRoleArn) {
+      const entry = new EksAccessEntry(this, "admin-access", { clusterName: this.clusterName, principalArn: settings.adminRoleArn, type: "STANDARD", tags: this.tags });
+      new EksAccessPolicyAssociation(this, "admin-policy", {
+        clusterName: this.clusterName,
+        principalArn: entry.principalArn,
+        policyArn: `arn:${key.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
+        accessScope: { type: "cluster" },
+      });
+    }
+
+    // Networking add-ons first: nodes must find them when they join. The rest need running nodes to become healthy.
+    const addon = (name: string, extra: Partial<EksAddonConfig> = {}) =>
+      new EksAddon(this, `addon-${name}`, {
+        clusterName: this.clusterName,
+        addonName: name,
+        resolveConflictsOnCreate: "OVERWRITE",
+        resolveConflictsOnUpdate: "OVERWRITE",
+        tags: this.tags,
+        ...extra,
+      });
+    const vpcCni = addon("vpc-cni", { configurationValues: JSON.stringify({ enableNetworkPolicy: "true" }) });
+    const kubeProxy = addon("kube-proxy");
+    this.podIdentityAgent = addon("eks-pod-identity-agent");
+    const beforeNodes: ITerraformDependable[] = [vpcCni, kubeProxy, this.podIdentityAgent, ...nodePolicies];
+
+    const poolDefaults = {
+      clusterName: this.name,
+      clusterNameRef: this.clusterName,
+      nodeRoleArn: this.nodeRole.arn,
+      subnetIds: props.network.privateSubnetIds,
+      encryptionKey: key,
+      tags: this.tags,
+      dependsOn: beforeNodes,
+    };
+    this.systemPool = new NodePool(this, "pool-system", { ...poolDefaults, ...systemPool, name: "system", amiType: "AL2023_x86_64_STANDARD" });
+    this.gpuPools = gpuPools.map(
+      (pool, i) =>
+        new NodePool(this, `pool-${pool.name}`, { ...poolDefaults, ...pool, amiType: pool.amiType as NodeAmiType, gpu: this.gpuPoolSpecs[i].gpu }),
+    );
+    this.gpuAutoScalingGroupNames = this.gpuPools.map((p) => p.autoScalingGroupName);
+
+    const afterNodes = [this.systemPool.nodeGroup];
+    addon("coredns", { dependsOn: afterNodes });
+    const ebsCsiRole = this.podIdentityRole("ebs-csi", { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" });
+    new IamRolePolicyAttachment(this, "ebs-csi-policy", {
+      role: ebsCsiRole.name,
+      policyArn: managedPolicyArn(ebsCsiRole.arn, "service-role/AmazonEBSCSIDriverPolicy"),
+    });
+    addon("aws-ebs-csi-driver", {
+      podIdentityAssociation: [{ roleArn: ebsCsiRole.arn, serviceAccount: "ebs-csi-controller-sa" }],
+      dependsOn: [...afterNodes, this.podIdentityAgent],
+    });
+  }
+
+  /**
+   * A role that pods of one service account assume through EKS Pod Identity (the agent add-on
+   * exchanges the pod's token for the role's credentials). Attach the role's permissions, or name
+   * it in resource policies (e.g. the model bucket's).
+   */
+  addPodIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole {
+    const role = this.podIdentityRole(id, options);
+    new EksPodIdentityAssociation(this, `${id}-pod-identity`, {
+      clusterName: this.clusterName,
+      namespace: options.namespace,
+      serviceAccount: options.serviceAccount,
+      roleArn: role.arn,
+      tags: this.tags,
+      dependsOn: [this.podIdentityAgent],
+    });
+    return role;
+  }
+
+  private podIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole {
+    return new IamRole(this, `${id}-role`, {
+      namePrefix: rolePrefix(this.name, id),
+      description: options.description ?? `Pod Identity role of ${options.namespace}/${options.serviceAccount} in ${this.name}`,
+      assumeRolePolicy: trustPolicy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+      tags: { ...this.tags, "voice-selfhost:service-account": `${options.namespace}/${options.serviceAccount}` },
+    });
+  }
+}
+
+function checkPublicEndpoint(where: string, endpoint: { enabled: boolean; cidrs: string[] }, mode: NetworkRefs["mode"]): void {
+  if (!endpoint.enabled) return;
+  if (mode === "airgapped") throw new Error(`${where}: publicEndpoint.enabled: an air-gapped network has no internet route; keep the public endpoint off`);
+  if (endpoint.cidrs.length === 0) {
+    throw new Error(`${where}: publicEndpoint.enabled is true but publicEndpoint.cidrs is empty; name the CIDRs that may reach the API (0.0.0.0/0 is refused)`);
+  }
+  endpoint.cidrs.forEach((c, i) => {
+    if (parseCidr(c)?.prefix === 0) throw new Error(`${where}: publicEndpoint.cidrs[${i}]: ${c} opens the API to the internet; name narrower CIDRs`);
+  });
+}
+
+function checkSizes(where: string, pool: { minSize: number; maxSize: number; desiredSize?: number }): void {
+  if (pool.maxSize < pool.minSize) throw new Error(`${where}.maxSize: expected maxSize >= minSize (${pool.minSize}), found ${pool.maxSize}`);
+  if (pool.desiredSize !== undefined && (pool.desiredSize < pool.minSize || pool.desiredSize > pool.maxSize)) {
+    throw new Error(`${where}.desiredSize: expected between minSize (${pool.minSize}) and maxSize (${pool.maxSize}), found ${pool.desiredSize}`);
+  }
+}
+
+/** The autoscaler builds a scale-from-zero node template per pool, so every type of a pool must carry the same GPUs. */
+function poolGpu(where: string, instanceTypes: string[]): GpuInstanceType {
+  const gpus = instanceTypes.map((t) => gpuInstanceType(t, where));
+  const first = gpus[0];
+  gpus.forEach((gpu, i) => {
+    if (gpu.gpuModel !== first.gpuModel || gpu.gpusPerNode !== first.gpusPerNode) {
+      throw new Error(
+        `${where}: instance types of one pool must carry the same GPUs; ${instanceTypes[0]} has ${first.gpusPerNode}x ${first.gpuModel}, ${instanceTypes[i]} has ${gpu.gpusPerNode}x ${gpu.gpuModel}`,
+      );
+    }
+  });
+  return first;
+}
+
+/** IAM role name prefixes are limited to 38 characters; Terraform appends a unique suffix. */
+function rolePrefix(cluster: string, purpose: string): string {
+  return `${cluster.slice(0, 37 - purpose.length - 1)}-${purpose}-`.slice(0, 38);
+}

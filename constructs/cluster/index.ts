@@ -1,0 +1,4 @@
+export * from "./gpu-instance-types";
+export * from "./node-pool";
+export * from "./gpu-cluster";
+export * from "./model-bucket";

@@ -1,0 +1,31 @@
+/**
+ * Names the infra stack and the workloads stack must agree on. Kept in one place: a Pod Identity
+ * association or a NodePort that names the wrong thing fails silently at run time, not at synth.
+ */
+
+/** The Kubernetes namespace of the inference server and the license proxy. */
+export const WORKLOAD_NAMESPACE = "voice-selfhost";
+/** Service account of the inference pods; its Pod Identity role is the only reader of the model bucket. */
+export const INFERENCE_SERVICE_ACCOUNT = "inference-server";
+/** Service account of the license proxy pods. */
+export const LICENSE_PROXY_SERVICE_ACCOUNT = "license-proxy";
+
+/** The inference Service's fixed NodePort: the internal NLB forwards to it on every GPU node. */
+export const INFERENCE_NODE_PORT = 30080;
+/** The inference server's readiness path: the NLB health check and the pods' readiness probe. */
+export const INFERENCE_READINESS_PATH = "/health/ready";
+
+/** Node labels the node groups set and the workloads select on. */
+export const NODE_LABELS = {
+  /** The node pool's name (`system` or a GPU pool name from config). */
+  pool: "voice-selfhost.io/pool",
+  /** `system` or `gpu`. */
+  role: "voice-selfhost.io/node-role",
+  /** GPU model, e.g. `A10G`, `L4` (GPU nodes only). */
+  gpuModel: "voice-selfhost.io/gpu-model",
+} as const;
+
+/** The taint on every GPU node: only pods that tolerate it (and request GPUs) land there. */
+export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
+/** The extended resource the NVIDIA device plugin advertises. */
+export const GPU_RESOURCE = "nvidia.com/gpu";

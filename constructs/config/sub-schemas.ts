@@ -1,0 +1,16 @@
+/**
+ * Parts of the environment schema that constructs reuse when they are used without an environment
+ * file, so a library caller gets the same defaults and checks. Taken from the schema itself, not copied.
+ */
+import { z } from "zod";
+import { environmentSchema } from "./schema";
+
+const shape = environmentSchema.innerType().shape;
+
+export const gpuPoolSchema = shape.nodePools.shape.gpu.element;
+export const systemPoolSchema = shape.nodePools.shape.system;
+export const clusterSettingsSchema = shape.cluster;
+export const ingressSettingsSchema = shape.ingress;
+
+export type GpuPoolInput = z.input<typeof gpuPoolSchema>;
+export type SystemPoolInput = z.input<typeof systemPoolSchema>;

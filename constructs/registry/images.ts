@@ -1,0 +1,67 @@
+/**
+ * Every container image the stacks run: the one list the registry, the mirror manifest and the
+ * workloads derive from. Upstream images are pinned by digest where a published digest was found
+ * (the source is noted); an entry without one is pinned by tag and the mirror manifest says to
+ * resolve the digest at copy time. EKS managed add-ons (vpc-cni, coredns, kube-proxy, the Pod
+ * Identity agent, the EBS CSI driver) are not listed: their images come from AWS's regional ECR
+ * registries, reached through the same ECR and S3 endpoints.
+ */
+import inferenceImagePackage from "../../inference-image/package.json";
+
+export interface ImageSpec {
+  /** ECR repository name under the registry's prefix. */
+  readonly repository: string;
+  /** The tag pushed to ECR (immutable there): the upstream tag, or our release version. */
+  readonly tag: string;
+  /** Upstream repository, e.g. `nvcr.io/nvidia/k8s-device-plugin`; absent for images built here. */
+  readonly upstream?: string;
+  /** `sha256:...` of the upstream image index/manifest; undefined when no published digest was found. */
+  readonly digest: string | undefined;
+  /** Where the digest was read, so a reviewer can check it. */
+  readonly digestSource?: string;
+  /** Build context in this repository, for images we build. */
+  readonly build?: string;
+  readonly purpose: string;
+}
+
+export const IMAGES = {
+  inferenceServer: {
+    repository: "inference-server",
+    tag: inferenceImagePackage.version,
+    digest: undefined,
+    build: "inference-image",
+    purpose: "the inference server and the license proxy (one image, two entry points)",
+  },
+  nvidiaDevicePlugin: {
+    repository: "nvidia/k8s-device-plugin",
+    upstream: "nvcr.io/nvidia/k8s-device-plugin",
+    tag: "v0.17.1",
+    digest: "sha256:af31e2b7c7f89834c4e5219860def7ac2e49a207b3d4e8610d5a26772b7738e5",
+    digestSource: "public manifests pinning nvcr.io/nvidia/k8s-device-plugin:v0.17.1@sha256:af31e2b7...",
+    purpose: "advertises nvidia.com/gpu on GPU nodes",
+  },
+  dcgmExporter: {
+    repository: "nvidia/dcgm-exporter",
+    upstream: "nvcr.io/nvidia/k8s/dcgm-exporter",
+    tag: "4.5.3-4.8.2-distroless",
+    digest: "sha256:60d3b00ac80b4ae77f94dae2f943685605585ad9e92fdccda3154d009ae317cc",
+    digestSource: "public Go source pinning nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless@sha256:60d3b00a...",
+    purpose: "GPU utilization and memory metrics for Prometheus",
+  },
+  clusterAutoscaler: {
+    repository: "autoscaling/cluster-autoscaler",
+    upstream: "registry.k8s.io/autoscaling/cluster-autoscaler",
+    tag: "v1.31.5",
+    digest: "sha256:b90105c3470ad5059e8a7c11e2c63117dd8d499ae893d4cc76968e748a886b74",
+    digestSource: "edgelesssys/constellation internal/versions (renovate-managed pin of cluster-autoscaler:v1.31.5)",
+    purpose: "scales the GPU node groups, from zero, on pending pods",
+  },
+} as const satisfies Record<string, ImageSpec>;
+
+export type ImageKey = keyof typeof IMAGES;
+
+/** `upstream:tag@digest` (or `upstream:tag` when no digest is pinned); undefined for images built here. */
+export function upstreamReference(image: ImageSpec): string | undefined {
+  if (!image.upstream) return undefined;
+  return `${image.upstream}:${image.tag}${image.digest ? `@${image.digest}` : ""}`;
+}

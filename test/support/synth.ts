@@ -1,0 +1,44 @@
+/** Test helpers: a fake network (constructs take NetworkRefs, not a PrivateNetwork) and synth-to-JSON. */
+import { App, TerraformStack, Testing } from "cdktf";
+import { NetworkRefs } from "../../constructs/network/types";
+
+export function fakeNetwork(mode: NetworkRefs["mode"] = "connected", overrides: Partial<NetworkRefs> = {}): NetworkRefs {
+  return {
+    vpcId: "vpc-0123456789abcdef0",
+    vpcCidr: "10.40.0.0/16",
+    privateSubnetIds: ["subnet-a", "subnet-b", "subnet-c"],
+    availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+    endpointSecurityGroupId: "sg-endpoints",
+    s3GatewayEndpointId: "vpce-s3gateway",
+    interfaceEndpointIds: { "ecr.api": "vpce-ecrapi", "ecr.dkr": "vpce-ecrdkr" },
+    mode,
+    ...overrides,
+  };
+}
+
+export function testStack(): { app: App; stack: TerraformStack } {
+  const app = Testing.app();
+  return { app, stack: new TerraformStack(app, "test") };
+}
+
+export type Synthesized = { resource: Record<string, Record<string, Record<string, unknown>>>; output?: Record<string, unknown> };
+
+export function synthJson(stack: TerraformStack): Synthesized {
+  return JSON.parse(Testing.synth(stack)) as Synthesized;
+}
+
+/** Every resource of one type, by logical id (empty when none). */
+export function resources(json: Synthesized, type: string): Record<string, Record<string, unknown>> {
+  return json.resource[type] ?? {};
+}
+
+export function only(json: Synthesized, type: string): Record<string, unknown> {
+  const all = Object.values(resources(json, type));
+  if (all.length !== 1) throw new Error(`expected exactly one ${type}, found ${all.length}`);
+  return all[0];
+}
+
+/** Parses a policy the way Terraform would see it: `${jsonencode(...)}` is shown by cdktf as an HCL expression, so we look at its text. */
+export function policyText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
