@@ -276,10 +276,8 @@ export function resample(samples: Float32Array, inRate: number, outRate: number)
 
 export function floatToInt16(samples: Float32Array): Int16Array {
   const out = new Int16Array(samples.length);
-  for (let i = 0; i < samples.length; i++) {
-    const s = Math.max(-1, Math.min(1, samples[i]));
-    out[i] = s < 0 ? Math.round(s * 32768) : Math.round(s * 32767);
-  }
+  // Same scale as int16ToFloat (x / 32768), so PCM16 round-trips exactly.
+  for (let i = 0; i < samples.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768)));
   return out;
 }
 

@@ -1,0 +1,76 @@
+/**
+ * Entry point of the image (and of `npm start`): engines from the environment, API keys, the license
+ * hook, then serve on PORT. SIGTERM/SIGINT: stop accepting, finish in-flight work, exit 0.
+ */
+import { createSpeech, engineConfigFromEnv } from "../engines";
+import { FEATURES } from "../shared/license-protocol";
+import { createLogger } from "../shared/log";
+import { createInferenceServer } from "./app";
+import { ApiKeys, generateApiKey, loadApiKeys } from "./auth";
+import { serverConfigFromEnv } from "./config";
+import { type LicenseGate, LocalLicense, ProxyLicense } from "./license";
+
+async function main(): Promise<void> {
+  const logger = createLogger("inference-server");
+  const config = serverConfigFromEnv(process.env);
+  let keyList = loadApiKeys(process.env);
+  if (keyList.length === 0) {
+    if (config.LICENSE_PROXY_URL) throw new Error("no API key configured: set API_KEYS or API_KEYS_FILE");
+    // Local mode only: a fresh key per run, shown once, so the server is never open without one.
+    const key = generateApiKey();
+    keyList = [key];
+    process.stderr.write(`\nNo API_KEYS configured: generated an API key for this run (shown once):\n\n  ${key}\n\n`);
+  }
+  const keys = new ApiKeys(keyList);
+  const speech = await createSpeech(engineConfigFromEnv(process.env));
+
+  let license: LicenseGate;
+  if (config.LICENSE_PROXY_URL) {
+    const proxy = new ProxyLicense({
+      url: config.LICENSE_PROXY_URL,
+      models: Object.fromEntries(FEATURES.map((f) => [f, f === "tts" ? speech.tts.id : speech.stt.id])) as Record<(typeof FEATURES)[number], string>,
+      logger,
+    });
+    await proxy.start();
+    license = proxy;
+  } else {
+    logger.warn("local mode: no LICENSE_PROXY_URL; serving without a license check and reporting no usage");
+    license = new LocalLicense();
+  }
+
+  const app = createInferenceServer({ speech, config, keys, license, logger });
+  const address = await app.listen(config.PORT, config.HOST);
+  logger.info("listening", {
+    host: address.address,
+    port: address.port,
+    mode: license.status().mode,
+    stt_model: speech.stt.id,
+    tts_model: speech.tts.id,
+    api_keys: keys.size,
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down: finishing in-flight work", { signal });
+    void (async () => {
+      try {
+        await app.close();
+        await speech.close();
+        logger.info("stopped");
+        process.exit(0);
+      } catch (err) {
+        logger.error("shutdown failed", { error: (err as Error).message });
+        process.exit(1);
+      }
+    })();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err: Error) => {
+  createLogger("inference-server").error("startup failed", { error: err.message });
+  process.exit(1);
+});

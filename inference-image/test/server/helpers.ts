@@ -1,0 +1,86 @@
+/** Shared by the server tests: a started server with the real built-in engines, and audio/WER helpers. */
+import type { AddressInfo } from "node:net";
+import { createSpeech, parseEngineConfig } from "../../src/engines";
+import type { Speech } from "../../src/engines/types";
+import { createInferenceServer, type InferenceServer } from "../../src/server/app";
+import { ApiKeys } from "../../src/server/auth";
+import { defaultServerConfig, type ServerConfig } from "../../src/server/config";
+import type { LicenseGate } from "../../src/server/license";
+
+export const KEY = "test-key-0123456789abcdef";
+
+export interface Started {
+  app: InferenceServer;
+  speech: Speech;
+  base: string;
+  address: AddressInfo;
+  stop(): Promise<void>;
+}
+
+export async function startServer(
+  options: { workers?: number; queueMax?: number; config?: Partial<ServerConfig>; license?: LicenseGate; speech?: Speech } = {},
+): Promise<Started> {
+  const speech =
+    options.speech ??
+    (await createSpeech(
+      parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: options.workers ?? 2, queueMax: options.queueMax }),
+    ));
+  const app = createInferenceServer({
+    speech,
+    config: { ...defaultServerConfig(), ...options.config },
+    keys: new ApiKeys([KEY]),
+    license: options.license,
+  });
+  const address = await app.listen(0, "127.0.0.1");
+  return {
+    app,
+    speech,
+    address,
+    base: `http://127.0.0.1:${address.port}`,
+    async stop() {
+      await app.close();
+      if (!options.speech) await speech.close();
+    },
+  };
+}
+
+export const auth = { authorization: `Bearer ${KEY}` };
+
+export const SENTENCE = "the quick brown fox jumps over the lazy dog near the river bank";
+
+/** Word error rate (word-level Levenshtein / reference length). */
+export function wer(reference: string, hypothesis: string): number {
+  const norm = (s: string) => s.toLowerCase().replace(/[^a-z' ]/g, " ").split(/\s+/).filter(Boolean);
+  const r = norm(reference);
+  const h = norm(hypothesis);
+  const d = Array.from({ length: r.length + 1 }, (_, i) => [i, ...new Array<number>(h.length).fill(0)]);
+  for (let j = 1; j <= h.length; j++) d[0][j] = j;
+  for (let i = 1; i <= r.length; i++) {
+    for (let j = 1; j <= h.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (r[i - 1] === h[j - 1] ? 0 : 1));
+    }
+  }
+  return d[r.length][h.length] / r.length;
+}
+
+/** Parse a PCM16 mono WAV (as this server writes it, sizes possibly 0xFFFFFFFF). */
+export function parseWav(buf: Buffer): { sampleRate: number; channels: number; bits: number; samples: Int16Array } {
+  expect(buf.toString("latin1", 0, 4)).toBe("RIFF");
+  expect(buf.toString("latin1", 8, 12)).toBe("WAVE");
+  expect(buf.toString("latin1", 36, 40)).toBe("data");
+  const data = buf.subarray(44);
+  const samples = new Int16Array(data.length >> 1);
+  for (let i = 0; i < samples.length; i++) samples[i] = data.readInt16LE(i * 2);
+  return { sampleRate: buf.readUInt32LE(24), channels: buf.readUInt16LE(22), bits: buf.readUInt16LE(34), samples };
+}
+
+/** Synthesize through the server's own speech route: test audio made by Flite (pocketsphinx handles it well). */
+export async function synthesizeWav(base: string, text: string, voice = "slt"): Promise<Buffer> {
+  const res = await fetch(`${base}/v1/audio/speech`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ model: "tts-1", input: text, voice, response_format: "wav" }),
+  });
+  expect(res.status).toBe(200);
+  return Buffer.from(await res.arrayBuffer());
+}
