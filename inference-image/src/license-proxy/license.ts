@@ -35,6 +35,7 @@ export interface LicenseEvents {
 export class LicenseManager {
   private lease: Lease | null = null;
   private problem: { code: DenyCode; message: string } | null = null;
+  private rejectedPersisted: { code: DenyCode; message: string } | null = null;
   private lastRenewalAt: Date | null = null;
   private lastRenewalError: string | null = null;
   private failures = 0;
@@ -141,7 +142,8 @@ export class LicenseManager {
       this.log.info("persisted lease loaded", { license_id: this.lease.claims.sub, lease_expires_at: iso(this.lease.claims.exp), valid_until: iso(this.endOf(this.lease)) });
     } catch (e) {
       if (!(e instanceof LeaseError)) throw e;
-      this.problem = { code: e.reason === "EXPIRED" ? "LICENSE_EXPIRED" : "LICENSE_INVALID", message: `persisted lease rejected: ${e.message}` };
+      this.rejectedPersisted = { code: e.reason === "EXPIRED" ? "LICENSE_EXPIRED" : "LICENSE_INVALID", message: `persisted lease rejected: ${e.message}` };
+      this.problem = this.rejectedPersisted;
       this.log.error("persisted lease rejected", { reason: e.reason, error: e.message, file: this.leasePath });
     }
   }
@@ -165,7 +167,13 @@ export class LicenseManager {
     } catch (e) {
       const message = e instanceof LeaseError ? `the license server sent an unusable lease: ${e.message}` : (e as Error).message;
       this.lastRenewalError = message;
-      if (!this.lease) this.problem = { code: e instanceof LeaseError ? "LICENSE_INVALID" : "NO_LICENSE", message: `no valid lease: ${message}` };
+      if (!this.lease) {
+        // Keep the reason a persisted lease was refused: it is the more useful half of the story.
+        const first = this.rejectedPersisted;
+        this.problem = first
+          ? { code: first.code, message: `${first.message}; and no new lease: ${message}` }
+          : { code: e instanceof LeaseError ? "LICENSE_INVALID" : "NO_LICENSE", message: `no valid lease: ${message}` };
+      }
       this.events.onRenewal(false);
       const delay = backoffDelayMs(this.failures++, 1000, this.config.renewRetryMaxMs);
       const s = this.status();

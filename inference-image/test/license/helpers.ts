@@ -105,6 +105,7 @@ export class ProxyProcess {
       child.once("exit", (code) => reject(new Error(`proxy exited with ${code} before listening: ${p.stderr}`)));
     });
     if (opts.expectExit) {
+      listening.catch(() => undefined);
       await p.exitPromise;
       return p;
     }
