@@ -1,0 +1,63 @@
+/** Attaches the policy to stacks so that `app.synth()` fails on any unacknowledged violation. */
+import { TerraformStack } from "cdktf";
+import { IConstruct } from "constructs";
+import { acknowledgementProblems, evaluate, formatViolation } from "./engine";
+import { JsonObject, StackView } from "./stack-view";
+import { Acknowledgement, PolicyOptions, PolicyReport } from "./types";
+
+const ACKNOWLEDGEMENT_METADATA = "voice-selfhost:policy-acknowledgement";
+const configured = new WeakMap<TerraformStack, PolicyOptions>();
+
+/**
+ * Checks `stack` at synth: cdktf runs stack validations before writing the stack, so a violation
+ * fails `app.synth()` (and `cdktf synth`) with one line per violation. Construct library users call
+ * this on their own stacks; main.ts calls it on every environment stack.
+ */
+export function enforcePolicy(stack: TerraformStack, options: PolicyOptions = {}): void {
+  const problems = acknowledgementProblems(options.acknowledgements ?? []);
+  if (problems.length) throw new Error(`policy for stack ${stack.node.path}:\n  ${problems.join("\n  ")}`);
+  if (configured.has(stack)) throw new Error(`policy for stack ${stack.node.path} is already enforced`);
+  configured.set(stack, options);
+  stack.node.addValidation({
+    validate: () => {
+      const report = checkStack(stack);
+      if (report.violations.length === 0) return [];
+      return [
+        `${report.violations.length} policy violation(s); fix them or acknowledge each with a reason (policy.acknowledgements in the environment file):`,
+        ...report.violations.map(formatViolation),
+      ];
+    },
+  });
+}
+
+/**
+ * Declares in code that `scope` (and everything under it) may fail `rule`, with the reason. For
+ * exceptions a construct cannot avoid, e.g. the device plugin's hostPath to the kubelet socket; the
+ * review report lists it like any other acknowledgement.
+ */
+export function acknowledgePolicy(scope: IConstruct, rule: string, reason: string): void {
+  const problems = acknowledgementProblems([{ rule, reason, resource: scope.node.path, source: "code" }]);
+  if (problems.length) throw new Error(problems.join("\n"));
+  scope.node.addMetadata(ACKNOWLEDGEMENT_METADATA, { rule, reason });
+}
+
+/** Acknowledgements constructs under `stack` declared with acknowledgePolicy. */
+export function codeAcknowledgements(stack: TerraformStack): Acknowledgement[] {
+  return stack.node.findAll().flatMap((c) =>
+    c.node.metadata
+      .filter((m) => m.type === ACKNOWLEDGEMENT_METADATA)
+      .map((m) => ({ ...(m.data as { rule: string; reason: string }), resource: c.node.path, source: "code" })),
+  );
+}
+
+/** The options enforcePolicy was given for `stack`, if any. */
+export function policyOptionsOf(stack: TerraformStack): PolicyOptions | undefined {
+  return configured.get(stack);
+}
+
+/** Evaluates `stack` as it synthesizes, with its environment's and its constructs' acknowledgements. */
+export function checkStack(stack: TerraformStack, document: JsonObject = stack.toTerraform() as JsonObject): PolicyReport {
+  const options = configured.get(stack) ?? {};
+  const acknowledgements = [...(options.acknowledgements ?? []), ...codeAcknowledgements(stack)];
+  return evaluate(new StackView(stack.node.id, document), { ...options, acknowledgements });
+}
