@@ -1,0 +1,158 @@
+/** The license hook against a small in-test double of the license proxy (protocol: src/shared/license-protocol.ts). */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type AuthorizeResponse, authorizeRequestSchema, type UsageRecord, usageBatchSchema } from "../../src/shared/license-protocol";
+import { silentLogger } from "../../src/shared/log";
+import { ProxyLicense } from "../../src/server/license";
+import { auth, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
+
+jest.setTimeout(120_000);
+
+interface Double {
+  url: string;
+  server: Server;
+  decision: AuthorizeResponse;
+  /** Usage uploads to refuse (503) before accepting. */
+  failUploads: number;
+  uploads: number;
+  accepted: UsageRecord[];
+  authorizeCalls: number;
+}
+
+async function startDouble(): Promise<Double> {
+  const d: Double = {
+    url: "",
+    server: createServer(),
+    decision: { allowed: true, license_id: "lic-test", valid_until: new Date(Date.now() + 3_600_000).toISOString(), grace_period_active: false },
+    failUploads: 0,
+    uploads: 0,
+    accepted: [],
+    authorizeCalls: 0,
+  };
+  d.server.on("request", (req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      const reply = (status: number, value: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(value));
+      };
+      if (req.url === "/v1/authorize") {
+        d.authorizeCalls++;
+        authorizeRequestSchema.parse(JSON.parse(body));
+        return reply(d.decision.allowed ? 200 : 403, d.decision);
+      }
+      if (req.url === "/v1/usage") {
+        d.uploads++;
+        // Exactly the protocol's shape: the strict schema rejects any extra field.
+        const batch = usageBatchSchema.parse(JSON.parse(body));
+        if (d.failUploads > 0) {
+          d.failUploads--;
+          return reply(503, { error: "spool unavailable" });
+        }
+        d.accepted.push(...batch.records);
+        return reply(202, { accepted: batch.records.length });
+      }
+      reply(404, {});
+    });
+  });
+  await new Promise<void>((r) => d.server.listen(0, "127.0.0.1", r));
+  d.url = `http://127.0.0.1:${(d.server.address() as AddressInfo).port}`;
+  return d;
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let proxy: Double;
+let s: Started;
+let license: ProxyLicense;
+
+beforeAll(async () => {
+  proxy = await startDouble();
+  license = new ProxyLicense({ url: proxy.url, models: { stt: "pocketsphinx-en-us", "stt-live": "pocketsphinx-en-us", tts: "flite" }, logger: silentLogger, refreshMs: 100, flushMs: 100 });
+  s = await startServer({ license });
+  await license.start();
+});
+
+afterAll(async () => {
+  await s?.stop();
+  await new Promise((r) => proxy?.server.close(r));
+});
+
+describe("license hook", () => {
+  it("is ready and serves while the proxy allows, reporting one metadata-only usage record per request", async () => {
+    const ready = await fetch(`${s.base}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ license: { mode: "proxy", allowed: true, license_id: "lic-test" } });
+    const wav = await synthesizeWav(s.base, SENTENCE);
+    const form = new FormData();
+    form.append("file", new Blob([wav]), "a.wav");
+    form.append("model", "whisper-1");
+    const stt = await fetch(`${s.base}/v1/audio/transcriptions`, { method: "POST", headers: auth, body: form });
+    expect(stt.status).toBe(200);
+    await until(() => proxy.accepted.length >= 2);
+    const [tts, asr] = proxy.accepted;
+    expect(Object.keys(asr).sort()).toEqual(["audio_seconds", "characters", "features", "id", "model", "status_code", "timestamp"]);
+    expect(tts).toMatchObject({ model: s.speech.tts.id, status_code: 200, characters: SENTENCE.length, features: expect.arrayContaining(["tts"]) });
+    expect(asr).toMatchObject({ model: s.speech.stt.id, status_code: 200, characters: 0, features: expect.arrayContaining(["stt"]) });
+    expect(asr.audio_seconds).toBeGreaterThan(2);
+    // Metadata only: no text or transcript words anywhere in what was sent.
+    expect(JSON.stringify(proxy.accepted)).not.toMatch(/quick|brown|fox/);
+  });
+
+  it("keeps usage records until the proxy acknowledges them, without duplicates", async () => {
+    proxy.failUploads = 2;
+    const before = proxy.accepted.length;
+    const uploadsBefore = proxy.uploads;
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${s.base}/v1/speak`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ text: "count me" }) });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    await until(() => proxy.accepted.length >= before + 3);
+    expect(proxy.uploads - uploadsBefore).toBeGreaterThanOrEqual(3);
+    expect(new Set(proxy.accepted.map((r) => r.id)).size).toBe(proxy.accepted.length);
+    expect(license.usageBacklog()).toEqual({ pending: 0, dropped: 0 });
+  });
+
+  it("refuses with 403 and the proxy's code and message when the license is denied, and is not ready", async () => {
+    proxy.decision = { allowed: false, code: "NOT_ENTITLED", message: "this license does not include speech" };
+    await until(async () => (await fetch(`${s.base}/health/ready`)).status === 503);
+    const dg = await fetch(`${s.base}/v1/speak`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ text: "hi" }) });
+    expect(dg.status).toBe(403);
+    expect(await dg.json()).toMatchObject({ err_code: "NOT_ENTITLED", err_msg: "this license does not include speech" });
+    const oa = await fetch(`${s.base}/v1/audio/speech`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: "hi" }) });
+    expect(oa.status).toBe(403);
+    expect(await oa.json()).toMatchObject({ error: { code: "NOT_ENTITLED", type: "permission_error" } });
+    // Health and metrics still answer.
+    expect((await fetch(`${s.base}/health/live`)).status).toBe(200);
+    expect(await (await fetch(`${s.base}/metrics`)).text()).toMatch(/^inference_license_allowed 0$/m);
+  });
+
+  it("holds the last allowed decision while the proxy is unreachable, until it expires", async () => {
+    proxy.decision = { allowed: true, license_id: "lic-test", valid_until: new Date(Date.now() + 2500).toISOString(), grace_period_active: true };
+    await until(async () => (await fetch(`${s.base}/health/ready`)).status === 200);
+    proxy.server.closeAllConnections();
+    await new Promise((r) => proxy.server.close(r));
+    const speak = () => fetch(`${s.base}/v1/speak?container=none`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ text: "still here" }) });
+    const during = await speak();
+    expect(during.status).toBe(200);
+    await during.arrayBuffer();
+    await until(async () => {
+      const r = await speak();
+      await r.arrayBuffer();
+      return r.status === 403;
+    });
+    const after = await speak();
+    expect(await after.json()).toMatchObject({ err_code: "LICENSE_EXPIRED" });
+    // Restart the double on a new port for afterAll's close.
+    proxy.server = createServer();
+    await new Promise<void>((r) => proxy.server.listen(0, "127.0.0.1", r));
+  });
+});
