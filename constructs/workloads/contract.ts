@@ -1,0 +1,112 @@
+/**
+ * What the Kubernetes objects must agree on with the image in inference-image/: ports, environment
+ * variable names, paths, commands and metric names. The image is its own workspace and is not
+ * compiled with the constructs, so these are mirrored here in one place, and
+ * test/workloads/contract.test.ts reads the image's sources to prove every one still matches.
+ */
+
+/** The inference server's listening port (`PORT`, default 8080 in src/server/config.ts). */
+export const INFERENCE_PORT = 8080;
+/** The license proxy's listening port (`PORT`, default 3369 in src/license-proxy/config.ts). */
+export const LICENSE_PROXY_PORT = 3369;
+
+/**
+ * NodePort of the TTS service when STT and TTS run apart (the STT service keeps the shared
+ * INFERENCE_NODE_PORT). The internal load balancer needs a listener and target group for it.
+ */
+export const SPLIT_TTS_NODE_PORT = 30081;
+
+/** Health routes of the inference server (src/server/app.ts). */
+export const INFERENCE_HEALTH = { live: "/health/live", ready: "/health/ready" } as const;
+/** The license proxy's health route (src/license-proxy/server.ts). */
+export const LICENSE_PROXY_HEALTH = "/health";
+/** Both programs serve Prometheus text here, without an API key. */
+export const METRICS_PATH = "/metrics";
+
+/**
+ * The two entry points of the one image (the image's WORKDIR holds `dist/`). Stated explicitly in the
+ * pod specs, so neither depends on the image's default command.
+ */
+export const IMAGE_COMMANDS = {
+  server: ["node", "dist/server/main.js"],
+  licenseProxy: ["node", "dist/license-proxy/main.js"],
+} as const;
+
+/** The non-root user the image runs as; pods pin it so `runAsNonRoot` can be checked by the kubelet. */
+export const IMAGE_UID = 10001;
+
+/** Environment variables the inference server reads (src/server/config.ts, auth.ts, src/engines/config.ts). */
+export const SERVER_ENV = {
+  port: "PORT",
+  apiKeysFile: "API_KEYS_FILE",
+  licenseProxyUrl: "LICENSE_PROXY_URL",
+  sttEngine: "STT_ENGINE",
+  sttModelDir: "STT_MODEL_DIR",
+  ttsEngine: "TTS_ENGINE",
+  ttsModelDir: "TTS_MODEL_DIR",
+  workers: "WORKERS",
+  queueMax: "QUEUE_MAX",
+  requestTimeoutMs: "REQUEST_TIMEOUT_MS",
+  shutdownGraceMs: "SHUTDOWN_GRACE_MS",
+} as const;
+
+/** Bounds the server's config schema puts on the values we set, so a bad setting fails at synth, not in a crash loop. */
+export const SERVER_LIMITS = {
+  requestTimeoutMs: { min: 1000, max: 3_600_000 },
+  shutdownGraceMs: { max: 600_000 },
+} as const;
+
+/** Environment variables the license proxy reads (src/license-proxy/config.ts). */
+export const PROXY_ENV = {
+  port: "PORT",
+  serverUrl: "LICENSE_SERVER_URL",
+  keyFile: "LICENSE_KEY_FILE",
+  publicKeyFile: "LICENSE_PUBLIC_KEY_FILE",
+  licenseFile: "LICENSE_FILE",
+  stateDir: "STATE_DIR",
+} as const;
+
+/** Engines the image knows (src/engines/config.ts); the built-in ones need no model directory. */
+export const STT_ENGINES = ["pocketsphinx", "sherpa-whisper", "sherpa-transducer", "sherpa-paraformer"] as const;
+export const TTS_ENGINES = ["flite", "sherpa-vits", "sherpa-kokoro"] as const;
+export const BUILTIN_ENGINES: readonly string[] = ["pocketsphinx", "flite"];
+
+/** Metric names the alert rules, the dashboard and the HPA use, exactly as the programs export them. */
+export const METRICS = {
+  inflight: "inference_inflight_requests",
+  requestDuration: "inference_http_request_duration_seconds",
+  realTimeFactor: "inference_real_time_factor",
+  ttsFirstByte: "inference_tts_first_byte_seconds",
+  queueDepth: "inference_queue_depth",
+  workerUtilisation: "inference_worker_utilisation",
+  rejected: "inference_rejected_requests_total",
+  audioSeconds: "inference_audio_seconds_total",
+  characters: "inference_characters_total",
+  licenseAllowed: "inference_license_allowed",
+  usagePending: "inference_usage_records_pending",
+  graceActive: "license_proxy_grace_period_active",
+  licenseValid: "license_proxy_license_valid",
+  validUntil: "license_proxy_valid_until_timestamp_seconds",
+  spoolDepth: "license_proxy_spool_depth",
+  uploadFailures: "license_proxy_usage_upload_failures_total",
+} as const;
+
+/** The `reason` label of `inference_rejected_requests_total` when the work queue is full (the server's 429). */
+export const QUEUE_FULL_REASON = "too_many_requests";
+
+/** DCGM exporter metrics (the exporter's default counter set) and its port. */
+export const DCGM_METRICS = { gpuUtil: "DCGM_FI_DEV_GPU_UTIL", memoryUsed: "DCGM_FI_DEV_FB_USED", memoryFree: "DCGM_FI_DEV_FB_FREE" } as const;
+export const DCGM_EXPORTER_PORT = 9400;
+
+/** Where secrets created out of band are mounted, and the Secret names and keys the README's commands create. */
+export const SECRETS = {
+  apiKeys: { name: "inference-api-keys", key: "keys", mountPath: "/var/run/secrets/voice-selfhost/api-keys" },
+  licenseKey: { name: "license-key", key: "license-key", mountPath: "/var/run/secrets/voice-selfhost/license-key" },
+  licenseFile: { name: "license-file", key: "license.jwt", mountPath: "/var/run/secrets/voice-selfhost/license-file" },
+  publicKey: { name: "license-public-key", key: "public-key.pem", mountPath: "/var/run/secrets/voice-selfhost/license-public-key" },
+} as const;
+
+/** The license proxy's persistent state (lease and usage spool). */
+export const PROXY_STATE_DIR = "/var/lib/license-proxy";
+/** Where model files land in the inference pods (an emptyDir the init container fills, or a directory baked into the image). */
+export const MODELS_MOUNT = "/models";

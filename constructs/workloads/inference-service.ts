@@ -1,0 +1,355 @@
+import { createHash } from "crypto";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { IIoK8sApiCoreV1Container } from "kubernetes-models/v1/Container";
+import type { IIoK8sApiCoreV1Probe } from "kubernetes-models/v1/Probe";
+import type { IService } from "kubernetes-models/v1/Service";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import type { IIoK8sApiCoreV1Volume } from "kubernetes-models/v1/Volume";
+import type { IIoK8sApiCoreV1VolumeMount } from "kubernetes-models/v1/VolumeMount";
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IIoK8sApiNetworkingV1NetworkPolicyEgressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyEgressRule";
+import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
+import { Construct } from "constructs";
+import { GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../config/names";
+import { parseProps } from "../shared/validate";
+import { BUILTIN_ENGINES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
+import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
+import { NamespaceRef, namespaced, namespaceRef, networkPolicy } from "./namespace";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
+import { parseCpu } from "./quantity";
+import {
+  InferenceServiceSettings,
+  InferenceServiceSettingsInput,
+  inferenceServiceSettingsSchema,
+  ModelSettings,
+  ModelSettingsInput,
+  modelSettingsSchema,
+} from "./settings";
+
+/** Where the model-sync init container copies models from (models.source "s3"). */
+export interface ModelSyncProps {
+  /** The aws-cli image, from the environment's private registry. */
+  readonly image: string;
+  /** The model bucket; the service account's Pod Identity role is its only reader. */
+  readonly bucket: string;
+  readonly region: string;
+}
+
+export interface InferenceServiceProps {
+  /** Name of the Deployment, Service and the rest. Default `inference`; `stt` / `tts` when the two run apart. */
+  readonly name?: string;
+  /** Default: the existing namespace `voice-selfhost`. Pass the WorkloadNamespace to create objects after it. */
+  readonly namespace?: NamespaceRef | string;
+  /** The inference image, pinned by immutable tag or digest (`<repo>:<tag>` or `<repo>@sha256:...`). */
+  readonly image: string;
+  /** Pool, GPUs, replicas, resources, timeouts; defaults: 1 GPU on any GPU node (any pool), 2-6 replicas. */
+  readonly settings?: InferenceServiceSettingsInput;
+  /** Engines and where their models come from; default: the built-in engines. */
+  readonly models?: ModelSettingsInput;
+  /** Required when models come from S3. */
+  readonly modelSync?: ModelSyncProps;
+  /** The license proxy's in-cluster URL (`LicenseProxy.url`). */
+  readonly licenseProxyUrl: string;
+  /**
+   * Source CIDRs admitted to the inference port: the clients and the VPC (the load balancer's
+   * health checks come from its private addresses). See the class comment for why.
+   */
+  readonly allowedSourceCidrs: string[];
+  /** The NodePort the internal load balancer targets. Default: the shared INFERENCE_NODE_PORT. */
+  readonly nodePort?: number;
+  /** Create the `inference-server` service account (its Pod Identity role reads the model bucket). Default true; false for a second service that shares it. */
+  readonly createServiceAccount?: boolean;
+  /** The namespace of the Prometheus allowed to scrape the pods. Default `monitoring`. */
+  readonly metricsScraperNamespace?: string;
+}
+
+/** Addresses a pod may reach on 443 for S3 through the gateway endpoint: public ones only (S3 has no private addresses). */
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+/** The EKS Pod Identity agent, on every node's link-local address: where the AWS SDK gets the pod's credentials. */
+const POD_IDENTITY_AGENT = "169.254.170.23/32";
+
+/**
+ * The inference server: a Deployment on a GPU pool behind
+ * a NodePort Service that the internal load balancer's instance targets reach, with a ConfigMap,
+ * an HPA, a PodDisruptionBudget and its NetworkPolicies.
+ *
+ * Traffic path: NLB (client IP preserved) -> node's NodePort -> pod. The Service uses
+ * `externalTrafficPolicy: Local`: kube-proxy does not SNAT or hop to another node, so the pod sees
+ * the client's address and the NetworkPolicy can admit exactly the client CIDRs; nodes without a
+ * ready pod fail the load balancer's health check and get no traffic. The VPC CIDR is admitted too,
+ * because the load balancer's health checks come from its own private addresses (and with the VPC
+ * CNI, pod addresses are VPC addresses, so the API keys, not the network, are what keep other
+ * in-VPC callers out).
+ *
+ * Shutdown: the preStop sleep keeps the pod serving while endpoints and the load balancer drain it;
+ * then SIGTERM lets the server finish in-flight work for up to the request timeout plus a margin.
+ * terminationGracePeriodSeconds covers both, so the kubelet never kills a request in progress.
+ *
+ * Scaling: the HPA targets the server's `inference_inflight_requests` per pod (needs a custom-metrics
+ * adapter such as prometheus-adapter) and CPU utilisation. The HPA acts on the larger of the two
+ * proposals; when the custom metric is unavailable it still scales up on CPU (and does not scale
+ * down until both are readable again), so a cluster without an adapter degrades to CPU scaling.
+ */
+export class InferenceService extends Construct {
+  readonly name: string;
+  readonly settings: InferenceServiceSettings;
+  readonly models: ModelSettings;
+  readonly deployment: Manifest;
+  readonly service: Manifest;
+  /** The pods' labels, for selectors elsewhere (monitoring, policies). */
+  readonly podLabels: Record<string, string>;
+  readonly terminationGracePeriodSeconds: number;
+
+  constructor(scope: Construct, id: string, props: InferenceServiceProps) {
+    super(scope, id);
+    const where = this.node.path;
+    this.name = props.name ?? "inference";
+    this.settings = parseProps(inferenceServiceSettingsSchema, props.settings ?? {}, `${where} settings`);
+    this.models = parseProps(modelSettingsSchema, props.models ?? {}, `${where} models`);
+    const s = this.settings;
+    checkImagePinned(props.image, `${where} image`);
+    if (this.models.source === "s3" && !props.modelSync) throw new Error(`${where} modelSync: expected the aws-cli image, bucket and region when models.source is "s3"`);
+    if (props.allowedSourceCidrs.length === 0) throw new Error(`${where} allowedSourceCidrs: expected at least one CIDR (the clients and the VPC)`);
+
+    const ns = namespaceRef(props.namespace);
+    const labels = objectLabels(this.name, "inference");
+    const selector = selectorLabels(this.name, "inference");
+    this.podLabels = selector;
+
+    // The server waits this long on SIGTERM; the kubelet waits for the preStop sleep, that, and a margin.
+    const shutdownGraceSeconds = s.requestTimeoutSeconds + 5;
+    this.terminationGracePeriodSeconds = s.preStopSeconds + shutdownGraceSeconds + 10;
+
+    const sync = this.models.source === "s3" ? props.modelSync : undefined;
+    const modelDir = (kind: "stt" | "tts"): string | undefined => {
+      const m = this.models[kind];
+      if (BUILTIN_ENGINES.includes(m.engine)) return undefined;
+      return sync ? `${MODELS_MOUNT}/${kind}` : m.location;
+    };
+    const workers = s.workers ?? Math.max(1, Math.floor(parseCpu(s.resources.requests.cpu)!));
+    const config: Record<string, string> = {
+      [SERVER_ENV.port]: String(INFERENCE_PORT),
+      [SERVER_ENV.apiKeysFile]: `${SECRETS.apiKeys.mountPath}/${SECRETS.apiKeys.key}`,
+      [SERVER_ENV.licenseProxyUrl]: props.licenseProxyUrl,
+      [SERVER_ENV.sttEngine]: this.models.stt.engine,
+      [SERVER_ENV.ttsEngine]: this.models.tts.engine,
+      [SERVER_ENV.workers]: String(workers),
+      [SERVER_ENV.requestTimeoutMs]: String(s.requestTimeoutSeconds * 1000),
+      [SERVER_ENV.shutdownGraceMs]: String(shutdownGraceSeconds * 1000),
+    };
+    const sttDir = modelDir("stt");
+    const ttsDir = modelDir("tts");
+    if (sttDir) config[SERVER_ENV.sttModelDir] = sttDir;
+    if (ttsDir) config[SERVER_ENV.ttsModelDir] = ttsDir;
+    if (s.queueMax !== undefined) config[SERVER_ENV.queueMax] = String(s.queueMax);
+
+    if (props.createServiceAccount ?? true) {
+      const sa: IServiceAccount = {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: INFERENCE_SERVICE_ACCOUNT, labels: objectLabels(INFERENCE_SERVICE_ACCOUNT, "inference") },
+        // Pod Identity injects its own token; the pods never call the Kubernetes API.
+        automountServiceAccountToken: false,
+      };
+      namespaced(this, "service-account", ns, sa);
+    }
+
+    const configMap: IConfigMap = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${this.name}-config`, labels }, data: config };
+    namespaced(this, "config", ns, configMap);
+
+    const httpGet = (path: string) => ({ path, port: "http" });
+    const probe = (path: string, periodSeconds: number, failureThreshold: number): IIoK8sApiCoreV1Probe => ({
+      httpGet: httpGet(path),
+      periodSeconds,
+      failureThreshold,
+      timeoutSeconds: 3,
+    });
+    const resources = (side: "requests" | "limits") => ({
+      cpu: s.resources[side].cpu,
+      memory: s.resources[side].memory,
+      [GPU_RESOURCE]: String(s.gpusPerPod),
+    });
+
+    const volumes: IIoK8sApiCoreV1Volume[] = [
+      TMP_VOLUME,
+      { name: "api-keys", secret: { secretName: SECRETS.apiKeys.name, defaultMode: 0o440 } },
+    ];
+    const mounts: IIoK8sApiCoreV1VolumeMount[] = [TMP_MOUNT, { name: "api-keys", mountPath: SECRETS.apiKeys.mountPath, readOnly: true }];
+    const initContainers: IIoK8sApiCoreV1Container[] = [];
+    if (sync && (sttDir || ttsDir)) {
+      volumes.push({ name: "models", emptyDir: { sizeLimit: this.models.volumeSize } });
+      mounts.push({ name: "models", mountPath: MODELS_MOUNT, readOnly: true });
+      for (const kind of ["stt", "tts"] as const) {
+        const location = this.models[kind].location;
+        if (!modelDir(kind) || !location) continue;
+        initContainers.push({
+          name: `model-sync-${kind}`,
+          image: sync.image,
+          command: ["aws", "s3", "sync", "--only-show-errors", "--no-progress", `s3://${sync.bucket}/${location.replace(/\/+$/, "")}/`, `${MODELS_MOUNT}/${kind}`],
+          env: [
+            { name: "AWS_REGION", value: sync.region },
+            // Credentials come from the Pod Identity agent; never fall back to the node's instance profile.
+            { name: "AWS_EC2_METADATA_DISABLED", value: "true" },
+            { name: "HOME", value: "/tmp" },
+          ],
+          resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+          securityContext: restrictedContainerSecurityContext(),
+          volumeMounts: [TMP_MOUNT, { name: "models", mountPath: MODELS_MOUNT }],
+        });
+      }
+    }
+
+    const configHash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16);
+    const deployment: IDeployment = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: this.name, labels },
+      spec: {
+        // No replicas: the HPA owns the count (a fixed number here would fight it on every apply).
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: selector },
+        // Surge instead of dropping capacity: a GPU pod leaves only when its replacement is ready.
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+        template: {
+          metadata: {
+            labels: { ...labels },
+            annotations: {
+              "prometheus.io/scrape": "true",
+              "prometheus.io/port": String(INFERENCE_PORT),
+              "prometheus.io/path": METRICS_PATH,
+              // A config change rolls the pods: they read the ConfigMap only at start.
+              "voice-selfhost.io/config-hash": configHash,
+            },
+          },
+          spec: {
+            serviceAccountName: INFERENCE_SERVICE_ACCOUNT,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: restrictedPodSecurityContext(),
+            terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [
+                    {
+                      matchExpressions: s.pool
+                        ? [{ key: NODE_LABELS.pool, operator: "In", values: [s.pool] }]
+                        : [{ key: NODE_LABELS.role, operator: "In", values: ["gpu"] }],
+                    },
+                  ],
+                },
+              },
+            },
+            tolerations: [{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect }],
+            // ScheduleAnyway: a GPU pool may have capacity in one zone only (spot, quotas); pending pods would be worse than skew.
+            topologySpreadConstraints: [
+              { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },
+              { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },
+            ],
+            initContainers: initContainers.length > 0 ? initContainers : undefined,
+            containers: [
+              {
+                name: "server",
+                image: props.image,
+                command: [...IMAGE_COMMANDS.server],
+                ports: [{ name: "http", containerPort: INFERENCE_PORT, protocol: "TCP" }],
+                envFrom: [{ configMapRef: { name: configMap.metadata!.name! } }],
+                resources: { requests: resources("requests"), limits: resources("limits") },
+                // Startup allows up to 5 minutes for engines to load before liveness starts counting.
+                startupProbe: probe(INFERENCE_HEALTH.live, 5, 60),
+                readinessProbe: probe(INFERENCE_HEALTH.ready, 5, 2),
+                livenessProbe: probe(INFERENCE_HEALTH.live, 10, 3),
+                lifecycle: { preStop: { sleep: { seconds: s.preStopSeconds } } },
+                securityContext: restrictedContainerSecurityContext(),
+                volumeMounts: mounts,
+              },
+            ],
+            volumes,
+          },
+        },
+      },
+    };
+    this.deployment = namespaced(this, "deployment", ns, deployment);
+
+    const service: IService = {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: this.name, labels },
+      spec: {
+        type: "NodePort",
+        externalTrafficPolicy: "Local",
+        selector,
+        ports: [{ name: "http", port: INFERENCE_PORT, targetPort: "http", protocol: "TCP", nodePort: props.nodePort ?? INFERENCE_NODE_PORT }],
+      },
+    };
+    this.service = namespaced(this, "service", ns, service);
+
+    const pdb: IPodDisruptionBudget = {
+      apiVersion: "policy/v1",
+      kind: "PodDisruptionBudget",
+      metadata: { name: this.name, labels },
+      spec: {
+        maxUnavailable: 1,
+        selector: { matchLabels: selector },
+        // A crash-looping pod must not block a node drain.
+        unhealthyPodEvictionPolicy: "AlwaysAllow",
+      },
+    };
+    namespaced(this, "pdb", ns, pdb);
+
+    const hpa: IHorizontalPodAutoscaler = {
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name: this.name, labels },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.name },
+        minReplicas: s.replicas.min,
+        maxReplicas: s.replicas.max,
+        metrics: [
+          { type: "Pods", pods: { metric: { name: METRICS.inflight }, target: { type: "AverageValue", averageValue: String(s.targetInflightPerPod) } } },
+          { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: s.targetCpuUtilization } } },
+        ],
+        behavior: {
+          // GPU nodes take minutes to join: add capacity at once, give it back slowly.
+          scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: "Pods", value: 2, periodSeconds: 60 }] },
+          scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: "Pods", value: 1, periodSeconds: 120 }] },
+        },
+      },
+    };
+    namespaced(this, "hpa", ns, hpa);
+
+    const scraper = props.metricsScraperNamespace ?? "monitoring";
+    networkPolicy(this, ns, `${this.name}-ingress`, {
+      podSelector: { matchLabels: selector },
+      policyTypes: ["Ingress"],
+      ingress: [
+        { from: props.allowedSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
+        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": scraper } } }], ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
+      ],
+    });
+    networkPolicy(this, ns, `${this.name}-egress`, {
+      podSelector: { matchLabels: selector },
+      policyTypes: ["Egress"],
+      egress: [
+        { to: [{ podSelector: { matchLabels: { [COMPONENT_LABEL]: "license-proxy" } } }], ports: [{ protocol: "TCP", port: LICENSE_PROXY_PORT }] },
+        // The model-sync init containers: S3 through the gateway endpoint (public S3 addresses on 443) and the
+        // Pod Identity agent. A policy applies to the whole pod, so only pods that sync models get this.
+        ...(initContainers.length > 0
+          ? <IIoK8sApiNetworkingV1NetworkPolicyEgressRule[]>[
+              { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }], ports: [{ protocol: "TCP", port: 443 }] },
+              { to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT } }], ports: [{ protocol: "TCP", port: 80 }] },
+            ]
+          : []),
+      ],
+    });
+  }
+}
+
+/** A mutable tag would let the cluster run an image nobody reviewed: require a digest or a tag other than latest. */
+export function checkImagePinned(image: string, where: string): void {
+  if (/@sha256:[a-f0-9]{64}$/.test(image)) return;
+  const tag = /:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/.exec(image.slice(image.lastIndexOf("/") + 1))?.[1];
+  if (!tag || tag === "latest") throw new Error(`${where}: expected an image pinned by digest or immutable tag, found "${image}"`);
+}

@@ -1,0 +1,228 @@
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Construct } from "constructs";
+import { WORKLOAD_NAMESPACE } from "../config/names";
+import { DCGM_METRICS, METRICS, QUEUE_FULL_REASON } from "./contract";
+import { objectLabels } from "./labels";
+import { NamespaceRef, namespaced, namespaceRef } from "./namespace";
+
+export interface MonitoringProps {
+  /** Where the ConfigMaps go. Default: the existing namespace `voice-selfhost`. */
+  readonly namespace?: NamespaceRef | string;
+  /** Namespaces whose annotated pods the scrape job collects. Default: `voice-selfhost` and `voice-selfhost-gpu`. */
+  readonly scrapeNamespaces?: string[];
+  /** Alert when the p99 of a speech request is above this. Default 10 s (a long file transcribes for seconds). */
+  readonly p99LatencySeconds?: number;
+  /** Alert when more than this share of speech requests fail with a 5xx. Default 0.05. */
+  readonly errorRatio?: number;
+  /** Alert when a license expires within this many days. Default 14. */
+  readonly licenseExpiryWarningDays?: number;
+  /** Alert when the usage spool holds more than this many records and is still growing. Default 10000. */
+  readonly spoolAlertDepth?: number;
+}
+
+/** Speech requests only: health, metrics and live sessions (whose duration is the whole session, a GET) are left out. */
+const SPEECH = `method="POST"`;
+
+/**
+ * Monitoring as data, for whatever Prometheus and Grafana the platform team already runs (the
+ * stacks install no monitoring stack, and no CRD, so nothing depends on an operator being present):
+ * - a scrape job for pods annotated `prometheus.io/scrape` (ConfigMap `voice-selfhost-scrape-config`),
+ * - alert rules as a Prometheus rule file (ConfigMap `voice-selfhost-alert-rules`),
+ * - a Grafana dashboard in a ConfigMap labelled `grafana_dashboard: "1"`, which Grafana's dashboard
+ *   sidecar picks up (set the sidecar's search namespace to this one or ALL).
+ * The files are JSON, which Prometheus' YAML loader reads as is. The "GPU pods pending" rule reads
+ * kube-state-metrics; every other rule reads only what our programs and the DCGM exporter export.
+ */
+export class Monitoring extends Construct {
+  readonly scrapeConfig: object;
+  readonly alertRules: object;
+  readonly dashboard: object;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps = {}) {
+    super(scope, id);
+    const ns = namespaceRef(props.namespace);
+    const scrapeNamespaces = props.scrapeNamespaces ?? [WORKLOAD_NAMESPACE, "voice-selfhost-gpu"];
+    const p99 = props.p99LatencySeconds ?? 10;
+    const errorRatio = props.errorRatio ?? 0.05;
+    const expiryDays = props.licenseExpiryWarningDays ?? 14;
+    const spoolDepth = props.spoolAlertDepth ?? 10000;
+    if (!(p99 > 0) || !(errorRatio > 0 && errorRatio < 1) || !(expiryDays >= 1) || !(spoolDepth >= 1)) {
+      throw new Error(`${this.node.path}: expected p99LatencySeconds > 0, 0 < errorRatio < 1, licenseExpiryWarningDays >= 1 and spoolAlertDepth >= 1`);
+    }
+
+    this.scrapeConfig = {
+      scrape_configs: [
+        {
+          job_name: "voice-selfhost-pods",
+          kubernetes_sd_configs: [{ role: "pod", namespaces: { names: scrapeNamespaces } }],
+          relabel_configs: [
+            { source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], action: "keep", regex: "true" },
+            { source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_path"], action: "replace", target_label: "__metrics_path__", regex: "(.+)" },
+            {
+              source_labels: ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+              action: "replace",
+              regex: "([^:]+)(?::\\d+)?;(\\d+)",
+              replacement: "$1:$2",
+              target_label: "__address__",
+            },
+            { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
+            { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+            { source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], target_label: "service" },
+            { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: "node" },
+          ],
+        },
+      ],
+    };
+
+    const alert = (name: string, expr: string, forDuration: string, severity: "warning" | "critical", summary: string) => ({
+      alert: name,
+      expr,
+      for: forDuration,
+      labels: { severity, service: "voice-selfhost" },
+      annotations: { summary },
+    });
+    const requests = (filter: string) => `sum(rate(${METRICS.requestDuration}_count{${filter}}[5m]))`;
+    this.alertRules = {
+      groups: [
+        {
+          name: "voice-selfhost-license",
+          rules: [
+            alert(
+              "LicenseGracePeriodActive",
+              `max(${METRICS.graceActive}) > 0`,
+              "5m",
+              "warning",
+              "The license server has not renewed the lease: serving on the grace period. Restore the route to the license server before it ends.",
+            ),
+            alert("LicenseExpired", `min(${METRICS.licenseValid}) == 0`, "1m", "critical", "A license proxy refuses to authorize: the license or its grace period has ended. Speech requests get 403."),
+            alert(
+              "LicenseExpiringSoon",
+              `min(${METRICS.validUntil} > 0) - time() < ${expiryDays * 86400}`,
+              "1h",
+              "warning",
+              `Serving stops in less than ${expiryDays} days unless the lease is renewed or a new offline license is installed.`,
+            ),
+            alert(
+              "UsageSpoolGrowing",
+              `min by (pod) (${METRICS.spoolDepth}) > ${spoolDepth} and delta(${METRICS.spoolDepth}[1h]) > 0`,
+              "1h",
+              "warning",
+              "Usage records are piling up in a license proxy's spool: uploads are failing (online) or an export is due (offline).",
+            ),
+          ],
+        },
+        {
+          name: "voice-selfhost-inference",
+          rules: [
+            alert(
+              "InferenceErrorRateHigh",
+              `${requests(`${SPEECH},status=~"5.."`)} / ${requests(SPEECH)} > ${errorRatio}`,
+              "10m",
+              "critical",
+              `More than ${errorRatio * 100}% of speech requests fail with a server error.`,
+            ),
+            alert(
+              "InferenceP99LatencyHigh",
+              `histogram_quantile(0.99, sum by (le, route) (rate(${METRICS.requestDuration}_bucket{${SPEECH}}[5m]))) > ${p99}`,
+              "10m",
+              "warning",
+              `The p99 latency of a speech route is above ${p99} s.`,
+            ),
+            alert(
+              "InferenceQueueSaturated",
+              `sum(rate(${METRICS.rejected}{reason="${QUEUE_FULL_REASON}"}[5m])) > 0 or avg(${METRICS.workerUtilisation}) > 0.9`,
+              "10m",
+              "warning",
+              "Inference workers are saturated: requests wait or are refused with 429. Check that the HPA can add pods and GPU nodes.",
+            ),
+            alert(
+              "InferenceGpuPodsPending",
+              `sum by (namespace, pod) (kube_pod_status_phase{namespace="${ns.name}",phase="Pending"}) * on (namespace, pod) group_left() ` +
+                `sum by (namespace, pod) (kube_pod_container_resource_requests{namespace="${ns.name}",resource="nvidia_com_gpu"}) > 0`,
+              "15m",
+              "warning",
+              "A GPU pod has been pending for 15 minutes: the GPU pool is at its max size, out of capacity, or the device plugin is not running.",
+            ),
+          ],
+        },
+      ],
+    };
+
+    this.dashboard = dashboard();
+
+    const labels = objectLabels("voice-selfhost-monitoring", "monitoring");
+    const configMap = (id: string, name: string, file: string, content: object, extraLabels: Record<string, string> = {}) => {
+      const cm: IConfigMap = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name, labels: { ...labels, ...extraLabels } },
+        data: { [file]: JSON.stringify(content, null, 2) },
+      };
+      namespaced(this, id, ns, cm);
+    };
+    configMap("scrape-config", "voice-selfhost-scrape-config", "voice-selfhost-scrape.yaml", this.scrapeConfig);
+    configMap("alert-rules", "voice-selfhost-alert-rules", "voice-selfhost.rules.yaml", this.alertRules);
+    configMap("dashboard", "voice-selfhost-dashboard", "voice-selfhost.json", this.dashboard, { grafana_dashboard: "1" });
+  }
+}
+
+function dashboard(): object {
+  let nextId = 1;
+  const panel = (title: string, unit: string, targets: [expr: string, legend: string][], x: number, y: number) => ({
+    id: nextId++,
+    type: "timeseries",
+    title,
+    datasource: { type: "prometheus", uid: "$datasource" },
+    gridPos: { h: 8, w: 12, x, y },
+    fieldConfig: { defaults: { unit }, overrides: [] },
+    targets: targets.map(([expr, legendFormat], i) => ({ refId: String.fromCharCode(65 + i), expr, legendFormat })),
+  });
+  const quantile = (q: number, metric: string, by: string, filter = "") =>
+    `histogram_quantile(${q}, sum by (le, ${by}) (rate(${metric}_bucket${filter ? `{${filter}}` : ""}[5m])))`;
+  return {
+    title: "voice-selfhost",
+    uid: "voice-selfhost",
+    tags: ["voice-selfhost"],
+    schemaVersion: 39,
+    refresh: "30s",
+    time: { from: "now-6h", to: "now" },
+    templating: { list: [{ name: "datasource", type: "datasource", query: "prometheus", label: "Data source" }] },
+    panels: [
+      panel("Latency by route (p50, p99)", "s", [
+        [quantile(0.5, METRICS.requestDuration, "route", SPEECH), "p50 {{route}}"],
+        [quantile(0.99, METRICS.requestDuration, "route", SPEECH), "p99 {{route}}"],
+      ], 0, 0),
+      panel("Real-time factor (p50, p99)", "none", [
+        [quantile(0.5, METRICS.realTimeFactor, "feature"), "p50 {{feature}}"],
+        [quantile(0.99, METRICS.realTimeFactor, "feature"), "p99 {{feature}}"],
+      ], 12, 0),
+      panel("Throughput", "reqps", [
+        [`sum by (route) (rate(${METRICS.requestDuration}_count{${SPEECH}}[5m]))`, "{{route}}"],
+        [`sum by (feature) (rate(${METRICS.audioSeconds}[5m]))`, "audio s/s {{feature}}"],
+        [`sum(rate(${METRICS.characters}[5m]))`, "characters/s"],
+      ], 0, 8),
+      panel("Errors and refusals", "reqps", [
+        [`sum by (status) (rate(${METRICS.requestDuration}_count{status=~"[45].."}[5m]))`, "{{status}}"],
+        [`sum by (reason) (rate(${METRICS.rejected}[5m]))`, "refused: {{reason}}"],
+      ], 12, 8),
+      panel("GPU utilisation (DCGM)", "percent", [
+        [`avg by (Hostname, gpu) (${DCGM_METRICS.gpuUtil})`, "{{Hostname}} GPU {{gpu}}"],
+      ], 0, 16),
+      panel("GPU memory used (DCGM)", "decmbytes", [
+        [`sum by (Hostname) (${DCGM_METRICS.memoryUsed})`, "{{Hostname}} used"],
+        [`sum by (Hostname) (${DCGM_METRICS.memoryFree})`, "{{Hostname}} free"],
+      ], 12, 16),
+      panel("In flight and queued", "short", [
+        [`sum(${METRICS.inflight})`, "in flight"],
+        [`sum(${METRICS.queueDepth})`, "queued"],
+        [`avg(${METRICS.workerUtilisation})`, "worker utilisation"],
+      ], 0, 24),
+      panel("License state", "short", [
+        [`min(${METRICS.licenseValid})`, "license valid"],
+        [`max(${METRICS.graceActive})`, "grace period active"],
+        [`(min(${METRICS.validUntil} > 0) - time()) / 86400`, "days until serving stops"],
+        [`sum(${METRICS.spoolDepth})`, "usage records spooled"],
+      ], 12, 24),
+    ],
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * The `workloads` section of an environment file, and the schemas the workload constructs parse their
+ * props with, so a library caller gets the same defaults and checks as an environment file.
+ * Every default is the production-minded one: a GPU per pod, two replicas or more, bounded resources.
+ */
+import { z } from "zod";
+import { GPU_INSTANCE_TYPES } from "../cluster/gpu-instance-types";
+import { BUILTIN_ENGINES, SERVER_LIMITS, STT_ENGINES, TTS_ENGINES } from "./contract";
+import { parseCpu, parseMemory } from "./quantity";
+
+const cpu = z.string().refine((v) => (parseCpu(v) ?? 0) > 0, { message: 'expected a CPU quantity such as "500m" or "2"' });
+const memory = z.string().refine((v) => (parseMemory(v) ?? 0) > 0, { message: 'expected a memory quantity such as "512Mi" or "8Gi"' });
+
+const resources = (defaults: { cpu: [string, string]; memory: [string, string] }) =>
+  z
+    .object({
+      requests: z.object({ cpu: cpu.default(defaults.cpu[0]), memory: memory.default(defaults.memory[0]) }).strict().default({}),
+      limits: z.object({ cpu: cpu.default(defaults.cpu[1]), memory: memory.default(defaults.memory[1]) }).strict().default({}),
+    })
+    .strict()
+    .default({})
+    .superRefine((r, ctx) => {
+      if (parseMemory(r.limits.memory)! < parseMemory(r.requests.memory)!) {
+        ctx.addIssue({ code: "custom", path: ["limits", "memory"], message: `expected a memory limit >= the request (${r.requests.memory}), or the pod cannot be scheduled` });
+      }
+      if (parseCpu(r.limits.cpu)! < parseCpu(r.requests.cpu)!) {
+        ctx.addIssue({ code: "custom", path: ["limits", "cpu"], message: `expected a CPU limit >= the request (${r.requests.cpu})` });
+      }
+    });
+
+/** Longest request the server may take; SIGTERM then waits this long plus a margin, within the server's own cap. */
+const SHUTDOWN_MARGIN_SECONDS = 5;
+const maxRequestSeconds = SERVER_LIMITS.shutdownGraceMs.max / 1000 - SHUTDOWN_MARGIN_SECONDS;
+
+/** One inference Deployment: where it runs, how big each pod is and how it scales. */
+export const inferenceServiceSettingsSchema = z
+  .object({
+    /** GPU node pool (default: the environment's first). Inference runs on GPU pools only: the load balancer targets GPU nodes. */
+    pool: z.string().min(1).optional(),
+    /** `nvidia.com/gpu` each pod requests. */
+    gpusPerPod: z
+      .number()
+      .int()
+      .min(1, "expected at least 1 GPU per pod: inference pods run on GPU pools, and a pod without a GPU would hold a GPU node and leave its GPU idle")
+      .max(8)
+      .default(1),
+    replicas: z
+      .object({ min: z.number().int().min(1).default(2), max: z.number().int().min(1).default(6) })
+      .strict()
+      .default({})
+      .refine((r) => r.max >= r.min, { message: "expected replicas.max >= replicas.min", path: ["max"] }),
+    /** HPA target: average in-flight requests per pod (the server's `inference_inflight_requests`). */
+    targetInflightPerPod: z.number().int().min(1).default(4),
+    /** HPA fallback target when no custom-metrics adapter answers: average CPU utilisation, percent of the request. */
+    targetCpuUtilization: z.number().int().min(10).max(100).default(70),
+    resources: resources({ cpu: ["2", "4"], memory: ["8Gi", "16Gi"] }),
+    /** The server's per-request timeout; termination waits longer than this, so no request is cut off. */
+    requestTimeoutSeconds: z
+      .number()
+      .int()
+      .min(SERVER_LIMITS.requestTimeoutMs.min / 1000)
+      .max(maxRequestSeconds, `expected at most ${maxRequestSeconds} s: the server waits at most ${SERVER_LIMITS.shutdownGraceMs.max / 1000} s on shutdown`)
+      .default(300),
+    /** Seconds the pod keeps serving after it is marked terminating, while the load balancer and kube-proxy stop sending to it. */
+    preStopSeconds: z.number().int().min(0).max(120).default(15),
+    /** Engine worker threads per pod; default: the CPU request rounded down (at least 1). */
+    workers: z.number().int().min(1).max(256).optional(),
+    /** Jobs that may wait for a worker before the server answers 429; default: the server's own (4 x workers). */
+    queueMax: z.number().int().min(0).max(100_000).optional(),
+  })
+  .strict();
+
+const modelSchema = <E extends readonly [string, ...string[]]>(engines: E) =>
+  z
+    .object({
+      engine: z.enum(engines),
+      /** S3 key prefix in the model bucket (source "s3"), or an absolute directory in the image (source "image"). */
+      location: z.string().min(1).optional(),
+    })
+    .strict();
+
+export const modelSettingsSchema = z
+  .object({
+    /** "image": built-in engines or models baked into the image; "s3": an init container copies them from the model bucket. */
+    source: z.enum(["image", "s3"]).default("image"),
+    stt: modelSchema(STT_ENGINES).default({ engine: "pocketsphinx" }),
+    tts: modelSchema(TTS_ENGINES).default({ engine: "flite" }),
+    /** Size of the pod-local volume the models are copied to (source "s3"). */
+    volumeSize: memory.default("20Gi"),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    for (const kind of ["stt", "tts"] as const) {
+      const { engine, location } = m[kind];
+      const path = [kind, "location"];
+      if (BUILTIN_ENGINES.includes(engine)) {
+        if (location) ctx.addIssue({ code: "custom", path, message: `expected no location: ${engine} is built into the image` });
+      } else if (!location) {
+        ctx.addIssue({ code: "custom", path, message: `expected the model's ${m.source === "s3" ? "S3 key prefix" : "directory in the image"} for engine ${engine}` });
+      } else if (m.source === "s3" && (location.startsWith("/") || location.split("/").includes(".."))) {
+        ctx.addIssue({ code: "custom", path, message: 'expected an S3 key prefix such as "models/whisper-small" (no leading "/", no "..")' });
+      } else if (m.source === "image" && !location.startsWith("/")) {
+        ctx.addIssue({ code: "custom", path, message: 'expected an absolute directory in the image, such as "/opt/models/whisper-small"' });
+      }
+    }
+  });
+
+export const licenseProxySettingsSchema = z
+  .object({
+    /** Each replica keeps its own lease and spool; two keep authorizing through a node loss. */
+    replicas: z.number().int().min(1).max(5).default(2),
+    /** Size of each replica's volume (lease + usage spool). */
+    storageSize: memory.default("10Gi"),
+    resources: resources({ cpu: ["100m", "1"], memory: ["256Mi", "512Mi"] }),
+  })
+  .strict();
+
+const imageRef = z
+  .object({
+    /** An immutable tag of the inference image in the environment's registry ("latest" is refused: it is not a pin). */
+    tag: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "expected a Docker image tag")
+      .refine((t) => t !== "latest", { message: 'expected an immutable tag, not "latest"' })
+      .optional(),
+    digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, "expected a digest like sha256:<64 hex digits>").optional(),
+  })
+  .strict()
+  .refine((i) => !(i.tag && i.digest), { message: "expected a tag or a digest, not both" });
+
+export const workloadsSettingsSchema = z
+  .object({
+    /** Overrides the inference image pin the registry construct holds. */
+    image: imageRef.default({}),
+    /** Run STT and TTS as separate services, each with its own pods and scaling (`stt`, `tts`); otherwise one service (`inference`). */
+    split: z.boolean().default(false),
+    inference: inferenceServiceSettingsSchema.default({}),
+    stt: inferenceServiceSettingsSchema.default({}),
+    tts: inferenceServiceSettingsSchema.default({}),
+    models: modelSettingsSchema.default({}),
+    licenseProxy: licenseProxySettingsSchema.default({}),
+    /** Namespace of the Prometheus that scrapes our pods: the only one the NetworkPolicies admit to the metrics ports. */
+    metricsScraperNamespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a Kubernetes namespace name")
+      .max(63)
+      .default("monitoring"),
+  })
+  .strict();
+
+export type InferenceServiceSettings = z.output<typeof inferenceServiceSettingsSchema>;
+export type InferenceServiceSettingsInput = z.input<typeof inferenceServiceSettingsSchema>;
+export type ModelSettings = z.output<typeof modelSettingsSchema>;
+export type ModelSettingsInput = z.input<typeof modelSettingsSchema>;
+export type LicenseProxySettings = z.output<typeof licenseProxySettingsSchema>;
+export type LicenseProxySettingsInput = z.input<typeof licenseProxySettingsSchema>;
+export type WorkloadsSettings = z.output<typeof workloadsSettingsSchema>;
+
+/** The services an environment runs: one combined service, or STT and TTS apart. */
+export function inferenceServicesOf(w: WorkloadsSettings): { key: "inference" | "stt" | "tts"; settings: InferenceServiceSettings }[] {
+  return w.split ? [{ key: "stt", settings: w.stt }, { key: "tts", settings: w.tts }] : [{ key: "inference", settings: w.inference }];
+}
+
+export interface PoolView {
+  readonly name: string;
+  readonly instanceTypes: readonly string[];
+}
+
+/**
+ * Cross-field checks against the environment's GPU pools (called from the environment schema):
+ * the pool exists and no pod asks for more GPUs than its nodes have.
+ */
+export function checkWorkloadPools(w: WorkloadsSettings, gpuPools: readonly PoolView[], fail: (path: (string | number)[], message: string) => void): void {
+  for (const { key, settings } of inferenceServicesOf(w)) {
+    const pool = gpuPools.find((p) => p.name === (settings.pool ?? gpuPools[0]?.name));
+    if (!pool) {
+      fail(["workloads", key, "pool"], `expected one of the environment's GPU pools (${gpuPools.map((p) => `"${p.name}"`).join(", ")})`);
+      continue;
+    }
+    const perNode = pool.instanceTypes.map((t) => GPU_INSTANCE_TYPES[t]?.gpusPerNode).filter((n): n is number => n !== undefined);
+    const smallest = Math.min(...perNode);
+    if (perNode.length > 0 && settings.gpusPerPod > smallest) {
+      fail(["workloads", key, "gpusPerPod"], `expected at most ${smallest}: the smallest node of pool "${pool.name}" has ${smallest} GPU(s)`);
+    }
+  }
+}

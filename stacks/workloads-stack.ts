@@ -1,0 +1,109 @@
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { Fn, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { EnvironmentConfig, INFERENCE_NODE_PORT } from "../constructs/config";
+import { RegistryImage } from "../constructs/registry/airgapped-registry";
+import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
+import { InferenceService } from "../constructs/workloads/inference-service";
+import { LicenseProxy } from "../constructs/workloads/license-proxy";
+import { Monitoring } from "../constructs/workloads/monitoring";
+import { WorkloadNamespace } from "../constructs/workloads/namespace";
+import { SPLIT_TTS_NODE_PORT } from "../constructs/workloads/contract";
+import { inferenceServicesOf } from "../constructs/workloads/settings";
+import { configureBackend } from "./backend";
+import { InfraStack } from "./infra-stack";
+
+export interface WorkloadsStackProps {
+  readonly env: EnvironmentConfig;
+  /** The environment's infra stack: cluster, registry and model bucket, referenced across stacks. */
+  readonly infra: InfraStack;
+}
+
+/**
+ * `<env>-workloads`: every Kubernetes object of one environment, deployed into the cluster of
+ * `<env>-infra`. The Kubernetes provider is configured from that stack's outputs (cross-stack
+ * references: Terraform reads them from the infra stack's state), and authenticates with a
+ * short-lived token from `aws eks get-token`, so no credential is stored in state or config.
+ *
+ * Deploy order: `<env>-infra` first. The objects are `kubernetes_manifest` resources, which read
+ * the cluster's API schema at plan time, so this stack can be planned only once the cluster exists.
+ */
+export class WorkloadsStack extends TerraformStack {
+  readonly namespace: WorkloadNamespace;
+  readonly licenseProxy: LicenseProxy;
+  readonly inferenceServices: InferenceService[];
+  readonly gpuAgents: GpuNodeAgents;
+
+  constructor(scope: Construct, id: string, props: WorkloadsStackProps) {
+    super(scope, id);
+    const { env, infra } = props;
+    const w = env.workloads;
+    configureBackend(this, env, id);
+    new KubernetesProvider(this, "kubernetes", {
+      host: infra.cluster.endpoint,
+      clusterCaCertificate: Fn.base64decode(infra.cluster.certificateAuthorityData),
+      exec: [
+        {
+          apiVersion: "client.authentication.k8s.io/v1beta1",
+          command: "aws",
+          args: ["eks", "get-token", "--cluster-name", infra.cluster.clusterName, "--region", env.region, "--output", "json"],
+        },
+      ],
+    });
+
+    const images = infra.registry.images;
+    const server = images.inferenceServer;
+    const image = w.image.digest ? `${server.repositoryUrl}@${w.image.digest}` : w.image.tag ? `${server.repositoryUrl}:${w.image.tag}` : server.imageUri;
+
+    this.namespace = new WorkloadNamespace(this, "namespace");
+    this.licenseProxy = new LicenseProxy(this, "license-proxy", {
+      namespace: this.namespace,
+      image,
+      license:
+        env.license.mode === "online"
+          ? { mode: "online", serverUrl: env.license.serverUrl!, serverCidrs: env.license.serverCidrs }
+          : { mode: "offline" },
+      settings: w.licenseProxy,
+      metricsScraperNamespace: w.metricsScraperNamespace,
+    });
+
+    const modelSync =
+      w.models.source === "s3" ? { image: modelSyncImage(images as Readonly<Record<string, RegistryImage | undefined>>), bucket: infra.modelBucket.bucketName, region: env.region } : undefined;
+    this.inferenceServices = inferenceServicesOf(w).map(({ key, settings }, i) => {
+      return new InferenceService(this, key, {
+        name: key,
+        namespace: this.namespace,
+        image,
+        settings: { ...settings, pool: settings.pool ?? env.nodePools.gpu[0].name },
+        models: w.models,
+        modelSync,
+        licenseProxyUrl: this.licenseProxy.url,
+        allowedSourceCidrs: [...new Set([...env.allowedClientCidrs, env.vpcCidr])],
+        nodePort: key === "tts" ? SPLIT_TTS_NODE_PORT : INFERENCE_NODE_PORT,
+        // One service account for all inference pods: the infra stack's Pod Identity association names it.
+        createServiceAccount: i === 0,
+        metricsScraperNamespace: w.metricsScraperNamespace,
+      });
+    });
+
+    this.gpuAgents = new GpuNodeAgents(this, "gpu", {
+      devicePluginImage: images.nvidiaDevicePlugin.imageUri,
+      dcgmExporterImage: images.dcgmExporter.imageUri,
+      // Bottlerocket's NVIDIA variants ship the device plugin on the host.
+      devicePluginPools: env.nodePools.gpu.filter((p) => p.amiType === "AL2023_x86_64_NVIDIA").map((p) => p.name),
+      metricsScraperNamespace: w.metricsScraperNamespace,
+    });
+    new Monitoring(this, "monitoring", { namespace: this.namespace, scrapeNamespaces: [this.namespace.name, this.gpuAgents.namespace.name] });
+  }
+}
+
+/** The aws-cli image of the model-sync init containers, from the registry's one image list. */
+function modelSyncImage(images: Readonly<Record<string, RegistryImage | undefined>>): string {
+  const awsCli = images.awsCli;
+  if (!awsCli) {
+    throw new Error(
+      'workloads.models.source "s3" needs an aws-cli image in the private registry: add an `awsCli` entry to IMAGES in constructs/registry/images.ts',
+    );
+  }
+  return awsCli.imageUri;
+}
