@@ -17,6 +17,12 @@ function synth(environmentsDir: string, outdir: string) {
   });
 }
 
+/** Every file under `dir`, by relative path, with its content. */
+function snapshot(dir: string): Record<string, string> {
+  const files = fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => fs.statSync(path.join(dir, f)).isFile());
+  return Object.fromEntries(files.sort().map((f) => [f, fs.readFileSync(path.join(dir, f), "utf8")]));
+}
+
 describe("compiled synth (dist/scripts/synth.js)", () => {
   let work: string;
   let goodDir: string;
@@ -50,15 +56,12 @@ describe("compiled synth (dist/scripts/synth.js)", () => {
     const outdir = path.join(work, "cdktf.out");
     const first = synth(goodDir, outdir);
     expect({ status: first.status, stderr: first.stderr }).toMatchObject({ status: 0 });
-    const stackFile = path.join(outdir, "stacks", "minimal-infra", "cdk.tf.json");
-    const before = fs.readFileSync(stackFile, "utf8");
-    expect(JSON.parse(before).resource.aws_vpc).toBeDefined();
+    expect(fs.existsSync(path.join(outdir, "stacks", "minimal-infra", "cdk.tf.json"))).toBe(true);
+    const before = snapshot(outdir);
 
     const second = synth(badDir, outdir);
     expect(second.status).not.toBe(0);
-    expect(fs.readFileSync(stackFile, "utf8")).toBe(before);
-    expect(fs.readdirSync(outdir).sort()).toEqual(["manifest.json", "stacks"]);
-    expect(fs.readdirSync(path.join(outdir, "stacks"))).toEqual(["minimal-infra"]);
+    expect(snapshot(outdir)).toEqual(before);
     expect(fs.readdirSync(work).sort()).toEqual(["bad", "cdktf.out", "good"]);
   });
 });
