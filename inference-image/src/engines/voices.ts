@@ -45,8 +45,8 @@ export const VOICE_ALIASES: Readonly<Record<string, FliteVoice>> = {
 
 /** aura-asteria-en / aura-2-thalia-en → "asteria" / "thalia"; undefined when not an Aura name. */
 function auraVoicePart(name: string): string | undefined {
-  const m = /^aura(?:-2)?-([a-z]+)(?:-[a-z]{2})?$/.exec(name);
-  return m ? m[1] : undefined;
+  if (!name.startsWith("aura-")) return undefined;
+  return name.replace(/^aura-(?:2-)?/, "").replace(/-[a-z]{2}$/, "");
 }
 
 /**

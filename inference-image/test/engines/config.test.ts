@@ -1,0 +1,158 @@
+/** Startup configuration and model directories: every mistake is a clear EngineConfigError, found before serving. */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createSpeech, engineConfigFromEnv, EngineConfigError, parseEngineConfig } from "../../src/engines";
+import { EngineInputError } from "../../src/engines/types";
+import { resolveVoice } from "../../src/engines/voices";
+
+jest.setTimeout(120_000);
+
+let scratch: string;
+beforeAll(() => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), "engines-config-"));
+});
+afterAll(() => {
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+function dirWith(name: string, files: Record<string, string>): string {
+  const dir = path.join(scratch, name);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [file, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), content);
+  }
+  return dir;
+}
+
+describe("engineConfigFromEnv", () => {
+  test("defaults: built-in engines, one worker per core, queue of 4 per worker", () => {
+    const cfg = engineConfigFromEnv({});
+    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en" });
+    expect(cfg.tts).toEqual({ engine: "flite" });
+    expect(cfg.workers).toBe(os.availableParallelism());
+    expect(cfg.queueMax).toBe(4 * cfg.workers);
+    expect(cfg.streamsPerWorker).toBe(8);
+  });
+
+  test("reads every variable", () => {
+    const cfg = engineConfigFromEnv({
+      STT_ENGINE: "sherpa-whisper",
+      STT_MODEL_DIR: "/models/whisper",
+      STT_LANGUAGE: "",
+      TTS_ENGINE: "sherpa-kokoro",
+      TTS_MODEL_DIR: "/models/kokoro",
+      TTS_DEFAULT_VOICE: "3",
+      WORKERS: "3",
+      QUEUE_MAX: "0",
+      STREAMS_PER_WORKER: "2",
+      SHERPA_THREADS: "2",
+    });
+    expect(cfg).toEqual({
+      stt: { engine: "sherpa-whisper", modelDir: "/models/whisper", language: "" },
+      tts: { engine: "sherpa-kokoro", modelDir: "/models/kokoro", defaultVoice: "3" },
+      workers: 3,
+      queueMax: 0,
+      streamsPerWorker: 2,
+      sherpaThreads: 2,
+    });
+  });
+
+  test.each([
+    [{ WORKERS: "two" }, /WORKERS: expected a whole number, got "two"/],
+    [{ WORKERS: "0" }, /WORKERS: Number must be greater than or equal to 1/],
+    [{ STT_ENGINE: "vosk" }, /STT_ENGINE: Invalid enum value.*pocketsphinx.*sherpa-whisper/],
+    [{ TTS_ENGINE: "espeak" }, /TTS_ENGINE: Invalid enum value.*flite/],
+    [{ STT_ENGINE: "sherpa-whisper" }, /STT_MODEL_DIR is required for STT_ENGINE=sherpa-whisper/],
+    [{ TTS_ENGINE: "sherpa-vits" }, /TTS_MODEL_DIR is required for TTS_ENGINE=sherpa-vits/],
+    [{ TTS_MODEL_DIR: "/models/x" }, /TTS_MODEL_DIR is not used by the built-in flite engine/],
+  ])("%j is refused with a message naming the variable", (env, message) => {
+    expect(() => engineConfigFromEnv(env)).toThrow(EngineConfigError);
+    expect(() => engineConfigFromEnv(env)).toThrow(message);
+  });
+});
+
+describe("createSpeech refuses bad model directories before serving", () => {
+  const sherpa = (stt: Record<string, unknown>) => parseEngineConfig({ stt: stt as never, tts: { engine: "flite" }, workers: 1 });
+
+  test("a directory that does not exist", async () => {
+    await expect(createSpeech(sherpa({ engine: "sherpa-whisper", modelDir: path.join(scratch, "nope") }))).rejects.toThrow(
+      /STT_MODEL_DIR=.*nope: cannot read the model directory for sherpa-whisper \(ENOENT\)/,
+    );
+  });
+
+  test("missing files are listed by their expected names", async () => {
+    const dir = dirWith("half-whisper", { "tiny.en-encoder.int8.onnx": "x" });
+    await expect(createSpeech(sherpa({ engine: "sherpa-whisper", modelDir: dir }))).rejects.toThrow(
+      /missing <name>-decoder\[\.int8\]\.onnx, <name>-tokens\.txt \(found: tiny\.en-encoder\.int8\.onnx\)/,
+    );
+    const transducer = dirWith("half-transducer", { "encoder.int8.onnx": "x", "tokens.txt": "a 0" });
+    await expect(createSpeech(sherpa({ engine: "sherpa-transducer", modelDir: transducer }))).rejects.toThrow(
+      /missing decoder\*\[\.int8\]\.onnx, joiner\*\[\.int8\]\.onnx/,
+    );
+    const kokoro = dirWith("half-kokoro", { "model.onnx": "x" });
+    await expect(createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "sherpa-kokoro", modelDir: kokoro }, workers: 1 }))).rejects.toThrow(
+      /TTS_MODEL_DIR=.*the sherpa-kokoro model directory is missing voices\.bin, tokens\.txt, espeak-ng-data\//,
+    );
+  });
+
+  test("a malformed model is reported with onnxruntime's reason, and this process survives it", async () => {
+    const dir = dirWith("bad-whisper", { "tiny.en-encoder.onnx": "not onnx", "tiny.en-decoder.onnx": "not onnx", "tiny.en-tokens.txt": "a 0\n" });
+    await expect(createSpeech(sherpa({ engine: "sherpa-whisper", modelDir: dir }))).rejects.toThrow(
+      /the mounted model could not be loaded \(SIGABRT\): Load model from .*tiny\.en-encoder\.onnx failed:Protobuf parsing failed/,
+    );
+    const vits = dirWith("bad-vits", { "voice.onnx": "garbage", "tokens.txt": "a 0\n" });
+    await expect(createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "sherpa-vits", modelDir: vits }, workers: 1 }))).rejects.toThrow(
+      /the mounted model could not be loaded/,
+    );
+  });
+
+  test("a multilingual language setting on an English-only Whisper model is refused", async () => {
+    const dir = dirWith("en-whisper", { "tiny.en-encoder.onnx": "x", "tiny.en-decoder.onnx": "x", "tiny.en-tokens.txt": "a 0\n" });
+    await expect(createSpeech(sherpa({ engine: "sherpa-whisper", modelDir: dir, language: "de" }))).rejects.toThrow(
+      /STT_LANGUAGE=de: the Whisper model in .* is English-only/,
+    );
+  });
+
+  test("pocketsphinx: missing model files name the Debian packages; a malformed model is refused", async () => {
+    const empty = dirWith("ps-empty", {});
+    await expect(createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx", modelDir: empty }, tts: { engine: "flite" }, workers: 1 }))).rejects.toThrow(
+      /pocketsphinx model files missing in .*ps-empty: en-us\/mdef, .*cmudict-en-us\.dict; install them with: apt-get install libpocketsphinx3 pocketsphinx-en-us/,
+    );
+    const garbage = dirWith(
+      "ps-garbage",
+      Object.fromEntries(["en-us/mdef", "en-us/means", "en-us/variances", "en-us/transition_matrices", "en-us/feat.params", "en-us.lm.bin", "cmudict-en-us.dict"].map((f) => [f, "garbage"])),
+    );
+    await expect(createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx", modelDir: garbage }, tts: { engine: "flite" }, workers: 1 }))).rejects.toThrow(
+      EngineConfigError,
+    );
+  });
+
+  test("an unknown default Flite voice is refused at start", async () => {
+    await expect(createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite", defaultVoice: "alloy" }, workers: 1 }))).rejects.toThrow(
+      /TTS_DEFAULT_VOICE: "alloy" is not a Flite voice/,
+    );
+  });
+});
+
+describe("resolveVoice", () => {
+  const flite = ["slt", "rms", "awb", "kal16", "kal"];
+  test.each([
+    [undefined, "slt"],
+    ["RMS", "rms"],
+    ["onyx", "rms"],
+    ["alloy", "slt"],
+    ["aura-orion-en", "rms"],
+    ["aura-2-thalia-en", "slt"],
+    ["aura-2-someone-new-en", "slt"],
+  ])("%s → %s on Flite", (requested, voice) => {
+    expect(resolveVoice(requested, flite, "slt")).toBe(voice);
+  });
+  test("aliases use the default voice on models without Flite voices; unknown names are refused", () => {
+    expect(resolveVoice("onyx", ["0", "1"], "1")).toBe("1");
+    expect(resolveVoice("0", ["0", "1"], "1")).toBe("0");
+    expect(() => resolveVoice("darth", flite, "slt")).toThrow(EngineInputError);
+    expect(() => resolveVoice("darth", flite, "slt")).toThrow(/unknown voice "darth"; known voices: slt, rms/);
+  });
+});

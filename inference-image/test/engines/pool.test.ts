@@ -1,0 +1,115 @@
+/** The worker pool under load: a full queue refuses at once, the event loop stays free, close() drains. */
+import { createSpeech, parseEngineConfig } from "../../src/engines";
+import { QueueFullError, type Speech, type Transcript } from "../../src/engines/types";
+import { synthesizeAll, toFloat } from "./helpers";
+
+jest.setTimeout(180_000);
+
+let speech: Speech;
+let longClip: Float32Array;
+
+beforeAll(async () => {
+  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, queueMax: 1 }));
+  // About 8 s of speech: seconds of decoding on this machine.
+  const sentence = "the quick brown fox jumps over the lazy dog and runs into the forest";
+  const one = toFloat(await synthesizeAll(speech, sentence));
+  longClip = new Float32Array(one.length * 2);
+  for (let i = 0; i < 2; i++) longClip.set(one, i * one.length);
+});
+
+afterAll(async () => {
+  await speech?.close();
+});
+
+/** setImmediate lag on the main thread, sampled until `until` settles. */
+async function measureLag(until: Promise<unknown>): Promise<number[]> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const lags: number[] = [];
+  while (!done) {
+    const t = performance.now();
+    await new Promise((resolve) => setImmediate(resolve));
+    lags.push(performance.now() - t);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return lags;
+}
+
+test("with the worker busy and the queue full, the next job fails fast with QueueFullError; the event loop stays responsive", async () => {
+  const running = speech.transcribe(longClip);
+  const queued = speech.transcribe(longClip);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(speech.stats()).toEqual({ queueDepth: 1, busyWorkers: 1, workers: 1 });
+
+  const t = performance.now();
+  const refused = await speech.transcribe(longClip).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  const refusedAfterMs = performance.now() - t;
+  expect(refused).toBeInstanceOf(QueueFullError);
+  expect((refused as QueueFullError).retryAfterS).toBeGreaterThanOrEqual(1);
+  expect(refusedAfterMs).toBeLessThan(100);
+  // Synthesis shares the same queue.
+  await expect(speech.synthesize("hello")[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(QueueFullError);
+
+  const lags = await measureLag(Promise.all([running, queued]));
+  lags.sort((a, b) => a - b);
+  expect(lags.length).toBeGreaterThan(20);
+  // Decoding runs in the worker: the main thread answers within milliseconds (generous bound for a loaded CI box).
+  expect(lags[Math.floor(lags.length * 0.99)]).toBeLessThan(50);
+  const [a, b] = await Promise.all([running, queued]);
+  expect(a.text).toContain("fox");
+  expect(b.text).toBe(a.text);
+  expect(speech.stats()).toEqual({ queueDepth: 0, busyWorkers: 0, workers: 1 });
+});
+
+test("a live session can open while the queue is full, and its audio is not stuck behind queued batch work", async () => {
+  const running = speech.transcribe(longClip);
+  const queued = speech.transcribe(longClip);
+  const session = await speech.openStream();
+  const results = await session.push(new Float32Array(1600));
+  expect(results).toEqual([]);
+  await session.close();
+  // The session's jobs went ahead of the queued batch job.
+  let queuedDone = false;
+  void queued.then(() => (queuedDone = true));
+  expect(queuedDone).toBe(false);
+  await Promise.all([running, queued]);
+});
+
+test("live sessions beyond STREAMS_PER_WORKER are refused with QueueFullError", async () => {
+  const small = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, streamsPerWorker: 1 }));
+  try {
+    const s1 = await small.openStream();
+    await expect(small.openStream()).rejects.toBeInstanceOf(QueueFullError);
+    await s1.close();
+    const s2 = await small.openStream();
+    await s2.close();
+  } finally {
+    await small.close();
+  }
+});
+
+test("stopping a synthesis early cancels the rest of the text", async () => {
+  const long = Array.from({ length: 40 }, (_, i) => `This is sentence number ${i + 1}.`).join(" ");
+  let received = 0;
+  for await (const chunk of speech.synthesize(long)) {
+    expect(chunk.length).toBeGreaterThan(0);
+    if (++received === 2) break;
+  }
+  expect(received).toBe(2);
+  // The worker is free again soon (the cancel lands between pieces), and serves the next job.
+  const t: Transcript = await speech.transcribe(new Float32Array(8000));
+  expect(t.text).toBe("");
+});
+
+test("close() finishes in-flight work, then refuses new work", async () => {
+  const own = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1 }));
+  const inFlight = own.transcribe(longClip.subarray(0, 16000 * 3));
+  const closing = own.close();
+  expect(own.ready).toBe(false);
+  await expect(own.transcribe(new Float32Array(160))).rejects.toThrow(/shutting down/);
+  await expect(inFlight).resolves.toMatchObject({ language: "en" });
+  await closing;
+});

@@ -1,0 +1,82 @@
+/** Live transcription: VAD-endpointed utterances give interims, then a final with speechFinal after trailing silence. */
+import { createSpeech, parseEngineConfig } from "../../src/engines";
+import type { Speech, StreamResult } from "../../src/engines/types";
+import { concat, silence, synthesizeAll, toFloat, wordErrorRate } from "./helpers";
+
+jest.setTimeout(120_000);
+
+let speech: Speech;
+
+beforeAll(async () => {
+  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1 }));
+});
+
+afterAll(async () => {
+  await speech?.close();
+});
+
+const first = "please call me back tomorrow morning at nine";
+const second = "the weather today is sunny and warm";
+
+test("two utterances separated by silence: interims, then finals with speechFinal and stream times", async () => {
+  const a = toFloat(await synthesizeAll(speech, first));
+  const b = toFloat(await synthesizeAll(speech, second));
+  const audio = concat(silence(0.5), a, silence(1.5), b, silence(1.5));
+  const session = await speech.openStream({ language: "en" });
+  const results: StreamResult[] = [];
+  // 100 ms frames, as a live client sends them.
+  for (let at = 0; at < audio.length; at += 1600) results.push(...(await session.push(audio.slice(at, at + 1600))));
+  const tail = await session.finalize();
+  await session.close();
+
+  const finals = results.filter((r) => r.isFinal);
+  expect(finals).toHaveLength(2);
+  expect(finals.every((r) => r.speechFinal)).toBe(true);
+  expect(wordErrorRate(first, finals[0].transcript.text)).toBeLessThanOrEqual(0.25);
+  expect(wordErrorRate(second, finals[1].transcript.text)).toBeLessThanOrEqual(0.25);
+
+  // Interims come before the first final, and the first one shortly after speech starts.
+  const firstFinal = results.indexOf(finals[0]);
+  const interims = results.slice(0, firstFinal).filter((r) => !r.isFinal);
+  expect(interims.length).toBeGreaterThanOrEqual(1);
+  expect(interims[0].transcript.text.length).toBeGreaterThan(0);
+
+  // Segment starts and word times are on the stream clock.
+  const secondStart = 0.5 + a.length / 16000 + 1.5;
+  expect(finals[0].start).toBeGreaterThan(0);
+  expect(finals[0].start).toBeLessThan(0.6);
+  expect(Math.abs(finals[1].start - secondStart)).toBeLessThan(0.7);
+  expect(finals[1].transcript.words[0].start).toBeGreaterThan(secondStart - 0.7);
+
+  // Nothing was in progress at Finalize: one empty final.
+  expect(tail).toEqual([expect.objectContaining({ isFinal: true, speechFinal: false })]);
+  expect(tail[0].transcript.text).toBe("");
+});
+
+test("Finalize mid-utterance returns the final at once, without speechFinal", async () => {
+  const a = toFloat(await synthesizeAll(speech, first));
+  const session = await speech.openStream();
+  const pushed: StreamResult[] = [];
+  const audio = concat(silence(0.3), a);
+  for (let at = 0; at < audio.length; at += 3200) pushed.push(...(await session.push(audio.slice(at, at + 3200))));
+  expect(pushed.filter((r) => r.isFinal)).toHaveLength(0);
+  const [final] = await session.finalize();
+  expect(final).toMatchObject({ isFinal: true, speechFinal: false });
+  expect(wordErrorRate(first, final.transcript.text)).toBeLessThanOrEqual(0.25);
+  await session.close();
+  await expect(session.push(new Float32Array(160))).rejects.toThrow(/closed/);
+});
+
+test("pushes sent without waiting are merged, and the results still arrive once", async () => {
+  const a = toFloat(await synthesizeAll(speech, second));
+  const audio = concat(silence(0.3), a, silence(1.2));
+  const session = await speech.openStream();
+  const pending: Promise<StreamResult[]>[] = [];
+  for (let at = 0; at < audio.length; at += 800) pending.push(session.push(audio.slice(at, at + 800)));
+  const results = (await Promise.all(pending)).flat();
+  await session.close();
+  const finals = results.filter((r) => r.isFinal);
+  expect(finals).toHaveLength(1);
+  expect(finals[0].speechFinal).toBe(true);
+  expect(wordErrorRate(second, finals[0].transcript.text)).toBeLessThanOrEqual(0.25);
+});
