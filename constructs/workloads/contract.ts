@@ -32,8 +32,8 @@ export const IMAGE_COMMANDS = {
   licenseProxy: ["node", "dist/license-proxy/main.js"],
 } as const;
 
-/** The non-root user the image runs as; pods pin it so `runAsNonRoot` can be checked by the kubelet. */
-export const IMAGE_UID = 10001;
+/** The non-root user the image runs as (`USER` in inference-image/Dockerfile); pods pin it so the kubelet can check `runAsNonRoot`. */
+export const IMAGE_UID = 1000;
 
 /** Environment variables the inference server reads (src/server/config.ts, auth.ts, src/engines/config.ts). */
 export const SERVER_ENV = {
