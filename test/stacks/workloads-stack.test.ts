@@ -17,9 +17,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
 const objectsOf = (env: string): KubeObj[] => kubeObjects(stacks[`${env}-workloads`]);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const podSpec = (w: KubeObj): any => w.spec.template.spec;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const containers = (w: KubeObj): any[] => [...(podSpec(w).initContainers ?? []), ...podSpec(w).containers];
 
 test("every environment has an infra and a workloads stack (8 in all)", () => {
