@@ -1,8 +1,12 @@
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { EnvironmentConfig } from "../constructs/config";
+import { GpuCluster, ModelBucket } from "../constructs/cluster";
+import { EnvironmentConfig, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/config";
+import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
+import { AirGappedRegistry } from "../constructs/registry";
 import { configureBackend } from "./backend";
 
 export interface InfraStackProps {
@@ -12,6 +16,12 @@ export interface InfraStackProps {
 /** `<env>-infra`: every AWS resource of one environment. */
 export class InfraStack extends TerraformStack {
   readonly network: PrivateNetwork;
+  readonly cluster: GpuCluster;
+  /** The Pod Identity role of the inference pods (the model bucket's only reader). */
+  readonly inferenceRole: IamRole;
+  readonly registry: AirGappedRegistry;
+  readonly modelBucket: ModelBucket;
+  readonly loadBalancer: InternalLoadBalancer;
 
   constructor(scope: Construct, id: string, props: InfraStackProps) {
     super(scope, id);
@@ -22,8 +32,10 @@ export class InfraStack extends TerraformStack {
       defaultTags: [{ tags: { ...env.tags, "voice-selfhost:environment": env.name, "managed-by": "cdktf" } }],
     });
 
+    const clusterName = `voice-selfhost-${env.name}`;
     this.network = new PrivateNetwork(this, "network", {
       name: env.name,
+      clusterName,
       cidr: env.vpcCidr,
       azs: env.availabilityZones,
       region: env.region,
@@ -34,5 +46,49 @@ export class InfraStack extends TerraformStack {
     new TerraformOutput(this, "vpc_id", { value: this.network.vpcId });
     new TerraformOutput(this, "private_subnet_ids", { value: this.network.privateSubnetIds });
     new TerraformOutput(this, "endpoint_security_group_id", { value: this.network.endpointSecurityGroupId });
+
+    this.cluster = new GpuCluster(this, "cluster", {
+      network: this.network,
+      name: clusterName,
+      kubernetesVersion: env.kubernetesVersion,
+      systemPool: env.nodePools.system,
+      gpuPools: env.nodePools.gpu,
+      publicEndpoint: env.cluster.publicEndpoint,
+      adminRoleArn: env.cluster.adminRoleArn,
+      serviceCidr: env.cluster.serviceCidr,
+      logRetentionDays: env.cluster.logRetentionDays,
+      // Instances launched by Auto Scaling do not get the provider's default tags.
+      tags: { ...env.tags, "voice-selfhost:environment": env.name },
+    });
+    this.inferenceRole = this.cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
+    this.registry = new AirGappedRegistry(this, "registry", {
+      network: this.network,
+      pullerRoleArns: [this.cluster.nodeRoleArn],
+      repositoryPrefix: `voice-selfhost/${env.name}`,
+      pullThroughCachePrefix: env.name,
+      region: env.region,
+    });
+    this.modelBucket = new ModelBucket(this, "models", { network: this.network, readerRoleArn: this.inferenceRole.arn, namePrefix: `${env.name}-models-` });
+    this.loadBalancer = new InternalLoadBalancer(this, "ingress", {
+      network: this.network,
+      allowedClientCidrs: env.allowedClientCidrs,
+      targets: { autoScalingGroupNames: this.cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: this.cluster.clusterSecurityGroupId },
+      certificateArn: env.ingress.certificateArn,
+      plainTcp: env.ingress.plainTcp,
+      port: env.ingress.port,
+      deletionProtection: env.deletionProtection,
+    });
+
+    new TerraformOutput(this, "cluster_name", { value: this.cluster.clusterName });
+    new TerraformOutput(this, "cluster_endpoint", { value: this.cluster.endpoint });
+    new TerraformOutput(this, "cluster_certificate_authority_data", { value: this.cluster.certificateAuthorityData });
+    new TerraformOutput(this, "node_role_arn", { value: this.cluster.nodeRoleArn });
+    new TerraformOutput(this, "inference_role_arn", { value: this.inferenceRole.arn });
+    new TerraformOutput(this, "repository_urls", {
+      value: Object.fromEntries(Object.entries(this.registry.images).map(([key, image]) => [key, image.repositoryUrl])),
+    });
+    new TerraformOutput(this, "inference_target_group_arn", { value: this.loadBalancer.targetGroupArn });
+    new TerraformOutput(this, "load_balancer_dns_name", { value: this.loadBalancer.dnsName });
+    new TerraformOutput(this, "model_bucket_name", { value: this.modelBucket.bucketName });
   }
 }

@@ -65,8 +65,9 @@ export function gpuInstanceType(name: string, where: string): GpuInstanceType {
     .sort((a, b) => a.distance - b.distance)
     .slice(0, 5)
     .map(({ candidate }) => candidate);
-  const hint = close.length > 0 ? `did you mean ${close.join(", ")}?` : `supported families: ${[...new Set(known.map((k) => k.split(".")[0]))].join(", ")}`;
-  throw new Error(`${where}: "${name}" is not a supported GPU instance type; ${hint} (the table is constructs/cluster/gpu-instance-types.ts)`);
+  const families = [...new Set(known.map((k) => k.split(".")[0]))].join(", ");
+  const hint = close.length > 0 ? `did you mean ${close.join(", ")}? ` : "";
+  throw new Error(`${where}: "${name}" is not a supported GPU instance type; ${hint}supported families: ${families} (constructs/cluster/gpu-instance-types.ts)`);
 }
 
 function editDistance(a: string, b: string): number {

@@ -64,7 +64,7 @@ export interface MirrorEntry {
 }
 
 /** Upstream registries ECR can cache without credentials. */
-const PULL_THROUGH_UPSTREAMS = { "ecr-public": "public.ecr.aws", k8s: "registry.k8s.io", quay: "quay.io" } as const;
+const PULL_THROUGH_UPSTREAMS = { ecr: "public.ecr.aws", k8s: "registry.k8s.io", quay: "quay.io" } as const;
 
 /**
  * Private ECR repositories for every image the cluster runs (IMAGES), so no node ever pulls from a

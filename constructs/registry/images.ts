@@ -6,7 +6,8 @@
  * Identity agent, the EBS CSI driver) are not listed: their images come from AWS's regional ECR
  * registries, reached through the same ECR and S3 endpoints.
  */
-import inferenceImagePackage from "../../inference-image/package.json";
+// Through the workspace link, so the compiler reads the version without copying the file into dist/.
+import inferenceImagePackage from "@voice-selfhost/inference-image/package.json";
 
 export interface ImageSpec {
   /** ECR repository name under the registry's prefix. */

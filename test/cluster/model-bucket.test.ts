@@ -1,0 +1,43 @@
+import { ModelBucket } from "../../constructs/cluster";
+import { fakeNetwork, only, synthJson, testStack } from "../support/synth";
+
+function synthBucket(mode: "connected" | "airgapped") {
+  const { stack } = testStack();
+  new ModelBucket(stack, "models", { network: fakeNetwork(mode), readerRoleArn: "arn:aws:iam::111122223333:role/inference" });
+  return synthJson(stack);
+}
+
+describe("ModelBucket with only the required props", () => {
+  const json = synthBucket("connected");
+  const policy = String(only(json, "aws_s3_bucket_policy").policy);
+
+  test("versioned, KMS-encrypted with its own rotating key, public access blocked, ACLs off", () => {
+    expect(only(json, "aws_s3_bucket")).toMatchObject({ bucket_prefix: "voice-models-", force_destroy: false });
+    expect(only(json, "aws_s3_bucket_versioning").versioning_configuration).toEqual({ status: "Enabled" });
+    expect(only(json, "aws_s3_bucket_server_side_encryption_configuration").rule).toEqual([
+      { apply_server_side_encryption_by_default: { sse_algorithm: "aws:kms", kms_master_key_id: expect.stringContaining("aws_kms_key.") }, bucket_key_enabled: true },
+    ]);
+    expect(only(json, "aws_kms_key")).toMatchObject({ enable_key_rotation: true });
+    expect(only(json, "aws_s3_bucket_public_access_block")).toMatchObject({
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
+    expect(only(json, "aws_s3_bucket_ownership_controls").rule).toEqual({ object_ownership: "BucketOwnerEnforced" });
+    expect(only(json, "aws_s3_bucket_lifecycle_configuration").rule).toEqual([expect.objectContaining({ noncurrent_version_expiration: [{ noncurrent_days: 90 }] })]);
+  });
+
+  test("TLS only, and readable by the inference role alone", () => {
+    expect(policy).toContain('"aws:SecureTransport" = "false"');
+    expect(policy).toContain('"Sid" = "InferencePodsRead"');
+    expect(policy).toMatch(/"Sid" = "DenyReadsByOthers".*"ArnNotEquals" = \{"aws:PrincipalArn" = "arn:aws:iam::111122223333:role\/inference"\}/);
+    expect(policy).not.toContain("aws:sourceVpce");
+    expect(String(only(json, "aws_kms_key_policy").policy)).toMatch(/InferencePodsDecryptThroughS3.*kms:ViaService/);
+  });
+
+  test("in air-gapped mode reads must come through the S3 gateway endpoint", () => {
+    const airgapped = String(only(synthBucket("airgapped"), "aws_s3_bucket_policy").policy);
+    expect(airgapped).toMatch(/"Sid" = "DenyReadsOutsideVpcEndpoint".*"StringNotEquals" = \{"aws:sourceVpce" = "vpce-s3gateway"\}/);
+  });
+});

@@ -1,0 +1,93 @@
+import { InternalLoadBalancer, TLS_POLICY } from "../../constructs/ingress";
+import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../../constructs/config";
+import { fakeNetwork, only, resources, synthJson, testStack } from "../support/synth";
+
+const required = {
+  network: fakeNetwork(),
+  allowedClientCidrs: ["10.0.0.0/8", "172.16.0.0/12"],
+  targets: { autoScalingGroupNames: ["asg-gpu-a", "asg-gpu-b"], nodeSecurityGroupId: "sg-nodes" },
+  certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/abc",
+};
+
+function synthLb(props: Partial<typeof required & { plainTcp: boolean; port: number }> = {}) {
+  const { stack } = testStack();
+  new InternalLoadBalancer(stack, "lb", { ...required, ...props });
+  return synthJson(stack);
+}
+
+describe("InternalLoadBalancer with only the required props", () => {
+  const json = synthLb();
+
+  test("an internal NLB in the private subnets, with its own security group and deletion protection", () => {
+    expect(only(json, "aws_lb")).toMatchObject({
+      internal: true,
+      load_balancer_type: "network",
+      subnets: required.network.privateSubnetIds,
+      security_groups: [expect.stringContaining("aws_security_group.lb_sg")],
+      enable_deletion_protection: true,
+      access_logs: { enabled: true, prefix: "nlb", bucket: expect.stringContaining("aws_s3_bucket.") },
+    });
+  });
+
+  test("clients only from the configured CIDRs on 443; the nodes admit the NodePort from the NLB only", () => {
+    const ingress = Object.values(resources(json, "aws_vpc_security_group_ingress_rule")) as Record<string, any>[];
+    const clients = ingress.filter((r) => r.cidr_ipv4);
+    expect(clients.map((r) => [r.cidr_ipv4, r.from_port, r.to_port])).toEqual([
+      ["10.0.0.0/8", 443, 443],
+      ["172.16.0.0/12", 443, 443],
+    ]);
+    expect(ingress.find((r) => r.security_group_id === "sg-nodes")).toMatchObject({
+      from_port: INFERENCE_NODE_PORT,
+      to_port: INFERENCE_NODE_PORT,
+      referenced_security_group_id: expect.stringContaining("aws_security_group.lb_sg"),
+    });
+    expect(only(json, "aws_vpc_security_group_egress_rule")).toMatchObject({ referenced_security_group_id: "sg-nodes", from_port: INFERENCE_NODE_PORT });
+    expect(JSON.stringify(json)).not.toContain("0.0.0.0/0");
+  });
+
+  test("TLS with the ACM certificate and a TLS 1.3 policy, forwarding to instance targets on the NodePort", () => {
+    expect(only(json, "aws_lb_listener")).toMatchObject({ protocol: "TLS", port: 443, certificate_arn: required.certificateArn, ssl_policy: TLS_POLICY });
+    expect(only(json, "aws_lb_target_group")).toMatchObject({
+      target_type: "instance",
+      protocol: "TCP",
+      port: INFERENCE_NODE_PORT,
+      preserve_client_ip: "false",
+      health_check: { protocol: "HTTP", path: INFERENCE_READINESS_PATH, port: "traffic-port" },
+    });
+    const attachments = Object.values(resources(json, "aws_autoscaling_attachment")).map((a) => a.autoscaling_group_name);
+    expect(attachments).toEqual(["asg-gpu-a", "asg-gpu-b"]);
+  });
+
+  test("access logs land in a TLS-only, encrypted, versioned bucket the log delivery service may write", () => {
+    expect(only(json, "aws_s3_bucket_public_access_block")).toMatchObject({ block_public_policy: true, restrict_public_buckets: true });
+    expect(only(json, "aws_s3_bucket_versioning").versioning_configuration).toEqual({ status: "Enabled" });
+    expect(only(json, "aws_s3_bucket_server_side_encryption_configuration").rule).toEqual([
+      expect.objectContaining({ apply_server_side_encryption_by_default: expect.objectContaining({ sse_algorithm: "aws:kms" }) }),
+    ]);
+    const policy = String(only(json, "aws_s3_bucket_policy").policy);
+    expect(policy).toContain('"aws:SecureTransport" = "false"');
+    expect(policy).toMatch(/"Sid" = "LogDeliveryWrite".*"Service" = "delivery.logs.amazonaws.com".*"s3:x-amz-acl" = "bucket-owner-full-control"/);
+    expect(String(only(json, "aws_kms_key_policy").policy)).toContain("LogDeliveryEncrypts");
+    expect(only(json, "aws_s3_bucket_lifecycle_configuration").rule).toEqual([expect.objectContaining({ expiration: [{ days: 365 }] })]);
+  });
+});
+
+describe("InternalLoadBalancer options and refusals", () => {
+  test("plain TCP only when asked: no certificate, no TLS policy, no access log bucket", () => {
+    const json = synthLb({ plainTcp: true, certificateArn: undefined, port: 8080 });
+    const listener = only(json, "aws_lb_listener");
+    expect(listener).toMatchObject({ protocol: "TCP", port: 8080 });
+    expect(listener.ssl_policy).toBeUndefined();
+    expect(resources(json, "aws_s3_bucket")).toEqual({});
+    expect(only(json, "aws_lb").access_logs).toBeUndefined();
+  });
+
+  test("refuses no certificate, an open CIDR, and no targets", () => {
+    const { stack } = testStack();
+    expect(() => new InternalLoadBalancer(stack, "a", { ...required, certificateArn: undefined })).toThrow(/certificateArn: expected an ACM certificate ARN/);
+    expect(() => new InternalLoadBalancer(stack, "b", { ...required, allowedClientCidrs: ["0.0.0.0/0"] })).toThrow(/0.0.0.0\/0 would admit anyone/);
+    expect(() => new InternalLoadBalancer(stack, "c", { ...required, targets: { ...required.targets, autoScalingGroupNames: [] } })).toThrow(
+      /autoScalingGroupNames: expected at least one/,
+    );
+  });
+});

@@ -1,0 +1,90 @@
+import * as fs from "fs";
+import * as path from "path";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { AirGappedRegistry, IMAGES } from "../../constructs/registry";
+import { fakeNetwork, only, resources, synthJson, testStack } from "../support/synth";
+
+const NODE_ROLE = "arn:aws:iam::111122223333:role/nodes";
+
+function synthRegistry(mode: "connected" | "airgapped") {
+  const { stack } = testStack();
+  const registry = new AirGappedRegistry(stack, "registry", { network: fakeNetwork(mode), pullerRoleArns: [NODE_ROLE] });
+  return { registry, json: synthJson(stack) };
+}
+
+describe("AirGappedRegistry with only the required props", () => {
+  const { registry, json } = synthRegistry("connected");
+  const repos = Object.values(resources(json, "aws_ecr_repository")) as Record<string, any>[];
+
+  test("one repository per image in the list: immutable, scanned on push, KMS with its own key", () => {
+    expect(repos.map((r) => r.name).sort()).toEqual(Object.values(IMAGES).map((i) => `voice-selfhost/${i.repository}`).sort());
+    for (const repo of repos) {
+      expect(repo).toMatchObject({ image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true }, force_delete: false });
+      expect(repo.encryption_configuration).toEqual([{ encryption_type: "KMS", kms_key: expect.stringContaining("aws_kms_key.registry_key") }]);
+    }
+    expect(only(json, "aws_kms_key")).toMatchObject({ enable_key_rotation: true });
+  });
+
+  test("lifecycle and pull policies on every repository: only the node role pulls", () => {
+    const lifecycles = Object.values(resources(json, "aws_ecr_lifecycle_policy"));
+    expect(lifecycles).toHaveLength(repos.length);
+    const rules = JSON.parse(String(lifecycles[0].policy)).rules;
+    expect(rules.map((r: any) => r.selection.tagStatus)).toEqual(["untagged", "any"]);
+    const policies = Object.values(resources(json, "aws_ecr_repository_policy")).map((p) => String(p.policy));
+    expect(policies).toHaveLength(repos.length);
+    expect(policies[0]).toMatch(/"Sid" = "NodesPull", "Effect" = "Allow", "Principal" = \{"AWS" = \["arn:aws:iam::111122223333:role\/nodes"\]\}/);
+    expect(policies[0]).toMatch(/"Sid" = "DenyPullsByOthers".*"ArnNotEquals" = \{"aws:PrincipalArn" = \["arn:aws:iam::111122223333:role\/nodes"\]\}/);
+    expect(policies[0]).not.toContain("aws:sourceVpce");
+  });
+
+  test("connected mode caches the registries that need no credentials", () => {
+    const rules = Object.values(resources(json, "aws_ecr_pull_through_cache_rule")).map((r) => r.upstream_registry_url).sort();
+    expect(rules).toEqual(["public.ecr.aws", "quay.io", "registry.k8s.io"]);
+  });
+
+  test("typed image URIs: pinned by digest where one is known", () => {
+    expect(registry.images.nvidiaDevicePlugin.imageUri).toMatch(/^\$\{TfToken\[TOKEN\.\d+\]\}@sha256:[0-9a-f]{64}$/);
+    expect(registry.images.inferenceServer.imageUri).toMatch(/:0\.\d+\.\d+$/);
+    expect(registry.images.clusterAutoscaler.tag).toBe("v1.31.5");
+  });
+
+  test("the mirror manifest pins upstream images and is written next to the stack", () => {
+    const plugin = registry.mirrorManifest.images.find((i) => i.name === "nvidiaDevicePlugin")!;
+    expect(plugin).toMatchObject({
+      source: `nvcr.io/nvidia/k8s-device-plugin:v0.17.1@${IMAGES.nvidiaDevicePlugin.digest}`,
+      repository: "voice-selfhost/nvidia/k8s-device-plugin",
+      tag: "v0.17.1",
+    });
+    for (const image of registry.mirrorManifest.images) {
+      expect(image.source === null ? image.build : image.digest ?? image.note).toBeTruthy();
+      if (image.digest) expect(image.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    }
+    const app = Testing.app();
+    const stack = new TerraformStack(app, "mirror-test");
+    new AwsProvider(stack, "aws", { region: "eu-west-1" });
+    new AirGappedRegistry(stack, "registry", { network: fakeNetwork("airgapped"), pullerRoleArns: [NODE_ROLE] });
+    app.synth();
+    const written = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", "mirror-test", "mirror-manifest.json"), "utf8"));
+    expect(written.mode).toBe("airgapped");
+    expect(written.images.map((i: { name: string }) => i.name)).toEqual(Object.keys(IMAGES));
+  });
+});
+
+describe("AirGappedRegistry in air-gapped mode", () => {
+  test("pulls only through the ECR endpoints, no pull-through caches", () => {
+    const { json } = synthRegistry("airgapped");
+    const policy = String(Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
+    expect(policy).toMatch(/"Sid" = "DenyPullsOutsideVpcEndpoints".*"aws:sourceVpce" = \["vpce-ecrapi", "vpce-ecrdkr"\]/);
+    expect(resources(json, "aws_ecr_pull_through_cache_rule")).toEqual({});
+  });
+
+  test("refuses a network that does not expose its ECR endpoints, and bad props", () => {
+    const { stack } = testStack();
+    expect(() => new AirGappedRegistry(stack, "r1", { network: fakeNetwork("airgapped", { interfaceEndpointIds: {} }), pullerRoleArns: [NODE_ROLE] })).toThrow(
+      /must expose its ecr.api and ecr.dkr endpoint ids/,
+    );
+    expect(() => new AirGappedRegistry(stack, "r2", { network: fakeNetwork(), pullerRoleArns: [] })).toThrow(/pullerRoleArns: expected at least/);
+    expect(() => new AirGappedRegistry(stack, "r3", { network: fakeNetwork(), pullerRoleArns: [NODE_ROLE], repositoryPrefix: "Bad Prefix" })).toThrow(/repositoryPrefix/);
+  });
+});

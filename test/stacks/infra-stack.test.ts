@@ -1,0 +1,89 @@
+/** What every `<env>-infra` stack must hold once the cluster, registry, model bucket and load balancer are wired in. */
+import * as path from "path";
+import { Testing } from "cdktf";
+import { loadEnvironments } from "../../constructs/config";
+import { IMAGES } from "../../constructs/registry";
+import { buildApp } from "../../main";
+import { InfraStack } from "../../stacks/infra-stack";
+import { resources, Synthesized } from "../support/synth";
+
+const environments = loadEnvironments(path.join(__dirname, "..", "..", "environments"));
+const app = buildApp({ environments, outdir: Testing.app().outdir });
+const stacks = environments.map((env) => {
+  const stack = app.node.findChild(`${env.name}-infra`) as InfraStack;
+  return { env, stack, json: JSON.parse(Testing.synth(stack)) as Synthesized };
+});
+
+describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, { env, stack, json }) => {
+  const all = <T = Record<string, any>>(type: string) => Object.values(resources(json, type)) as T[];
+
+  test("one private EKS cluster with encrypted secrets and audit logs", () => {
+    const clusters = all("aws_eks_cluster");
+    expect(clusters).toHaveLength(1);
+    expect(clusters[0].vpc_config).toMatchObject({ endpoint_private_access: true, endpoint_public_access: false });
+    expect(clusters[0].encryption_config.resources).toEqual(["secrets"]);
+    expect(clusters[0].enabled_cluster_log_types).toEqual(expect.arrayContaining(["api", "audit", "authenticator"]));
+    expect(clusters[0].name).toBe(`voice-selfhost-${env.name}`);
+  });
+
+  test("GPU node groups with an NVIDIA AMI and the GPU taint, one per configured pool", () => {
+    const gpu = all("aws_eks_node_group").filter((g) => g.taint);
+    expect(gpu).toHaveLength(env.nodePools.gpu.length);
+    for (const group of gpu) {
+      expect(group.ami_type).toMatch(/^(AL2023_x86_64_NVIDIA|BOTTLEROCKET_x86_64_NVIDIA)$/);
+      expect(group.taint).toEqual([{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }]);
+    }
+  });
+
+  test("every launch template requires IMDSv2 and encrypts its volumes", () => {
+    const templates = all("aws_launch_template");
+    expect(templates).toHaveLength(env.nodePools.gpu.length + 1);
+    for (const lt of templates) {
+      expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1 });
+      for (const device of lt.block_device_mappings) expect(device.ebs).toMatchObject({ encrypted: "true", kms_key_id: expect.any(String) });
+    }
+  });
+
+  test("ECR repositories are immutable, scanned and KMS-encrypted, one per image", () => {
+    const repos = all("aws_ecr_repository");
+    expect(repos).toHaveLength(Object.keys(IMAGES).length);
+    for (const repo of repos) {
+      expect(repo).toMatchObject({ image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true } });
+      expect(repo.encryption_configuration[0].encryption_type).toBe("KMS");
+      expect(repo.name.startsWith(`voice-selfhost/${env.name}/`)).toBe(true);
+    }
+    expect(all("aws_ecr_pull_through_cache_rule")).toHaveLength(env.mode === "connected" ? 3 : 0);
+  });
+
+  test("the load balancer is internal, TLS unless the environment says plain TCP, deletion-protected as configured", () => {
+    const [lb] = all("aws_lb");
+    expect(lb).toMatchObject({ internal: true, load_balancer_type: "network", enable_deletion_protection: env.deletionProtection });
+    expect(all("aws_lb_listener")[0].protocol).toBe(env.ingress.plainTcp ? "TCP" : "TLS");
+    expect(all("aws_autoscaling_attachment")).toHaveLength(env.nodePools.gpu.length);
+  });
+
+  test("the model bucket is read by the inference pods' role, through the gateway endpoint when air-gapped", () => {
+    const association = all("aws_eks_pod_identity_association");
+    expect(association).toEqual([expect.objectContaining({ namespace: "voice-selfhost", service_account: "inference-server" })]);
+    const policies = all("aws_s3_bucket_policy").map((p) => String(p.policy));
+    const modelPolicy = policies.find((p) => p.includes("InferencePodsRead"))!;
+    expect(modelPolicy.includes("aws:sourceVpce")).toBe(env.mode === "airgapped");
+  });
+
+  test("outputs and typed properties for the workloads stack", () => {
+    expect(Object.keys(json.output ?? {})).toEqual(
+      expect.arrayContaining([
+        "cluster_name",
+        "cluster_endpoint",
+        "cluster_certificate_authority_data",
+        "node_role_arn",
+        "repository_urls",
+        "inference_target_group_arn",
+        "model_bucket_name",
+      ]),
+    );
+    expect(stack.registry.images.inferenceServer.tag).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(stack.loadBalancer.nodePort).toBe(30080);
+    expect(stack.cluster.gpuPoolSpecs.map((p) => p.name)).toEqual(env.nodePools.gpu.map((p) => p.name));
+  });
+});
