@@ -1,0 +1,4 @@
+export * from "./cost";
+export * from "./diagram";
+export * from "./diff";
+export * from "./report";
