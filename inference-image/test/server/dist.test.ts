@@ -38,7 +38,7 @@ it("serves from the build output the image copies, and stops cleanly on SIGTERM"
   // The image's second entry point (the bin that /usr/local/bin/license-proxy runs).
   expect(existsSync(path.join(imageDir, "dist/license-proxy/cli.js"))).toBe(true);
 
-  const env = { ...process.env, PORT: "0", HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "info" };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", HOST: "127.0.0.1", WORKERS: "1", LOG_LEVEL: "info" };
   delete env.API_KEYS;
   delete env.API_KEYS_FILE;
   delete env.LICENSE_PROXY_URL;
