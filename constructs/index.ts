@@ -5,3 +5,4 @@ export * from "./cluster";
 export * from "./registry";
 export * from "./ingress";
 export * from "./shared";
+export * from "./workloads";

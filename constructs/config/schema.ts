@@ -4,6 +4,10 @@
  */
 import { z } from "zod";
 import { cidrsOverlap, parseCidr } from "./cidr";
+// Deep paths, not the policy index: the rules need only config/names, so there is no import cycle.
+import { MIN_REASON_LENGTH } from "../policy/engine";
+import { RULES } from "../policy/rules";
+import { checkWorkloadPools, workloadsSettingsSchema } from "../workloads/settings";
 
 const cidr = z
   .string()
@@ -128,6 +132,26 @@ export const environmentSchema = z
     flowLogRetentionDays: retentionDays.default(365),
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
     stateBackend: stateBackend.default({ type: "local" }),
+    /** Policy exceptions: each lets one rule fail for the named resources, with a reason the review report shows. */
+    policy: z
+      .object({
+        acknowledgements: z
+          .array(
+            z
+              .object({
+                rule: z.string().refine((id) => RULES.some((r) => r.id === id), { message: "expected a policy rule id such as VS-EKS-001 (see constructs/policy/rules)" }),
+                /** Construct path (that construct and everything under it) or glob, e.g. "prod-infra/cluster/**". */
+                resource: z.string().min(1),
+                reason: z.string().trim().min(MIN_REASON_LENGTH, `expected a reason of at least ${MIN_REASON_LENGTH} characters a reviewer can judge`),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({}),
+    /** The Kubernetes workloads of `<env>-workloads` (constructs/workloads/settings.ts). */
+    workloads: workloadsSettingsSchema.default({}),
   })
   .strict()
   .superRefine((env, ctx) => {
@@ -191,6 +215,7 @@ export const environmentSchema = z
     if (env.stateBackend.type === "s3" && env.stateBackend.dynamodbTable && env.stateBackend.useLockfile) {
       fail(["stateBackend", "dynamodbTable"], "expected either useLockfile or dynamodbTable, not both");
     }
+    checkWorkloadPools(env.workloads, env.nodePools.gpu, fail);
   });
 
 /** A validated environment, with defaults applied. */
