@@ -1,0 +1,161 @@
+/** `npm run review` and `npm run mirror`: reports, baseline diffs, cost, and the compiled synth on an insecure environment file. */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { JsonObject, StackView } from "../../constructs/policy";
+import { diffStacks, PRICE_TABLE } from "../../constructs/policy/review";
+import { buildApp } from "../../main";
+import { coverageProblem, planMirror, runningImages } from "../../scripts/mirror";
+import { review } from "../../scripts/review";
+import { container, deployment } from "../policy/fixtures";
+
+const root = path.join(__dirname, "..", "..");
+const environments = path.join(root, "environments");
+let work: string;
+beforeEach(() => (work = fs.mkdtempSync(path.join(os.tmpdir(), "review-test-"))));
+afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function copyEnvironments(edit?: (prod: Record<string, any>) => void): string {
+  const dir = path.join(work, `envs-${Math.random().toString(36).slice(2)}`);
+  fs.mkdirSync(dir);
+  for (const f of fs.readdirSync(environments)) fs.copyFileSync(path.join(environments, f), path.join(dir, f));
+  if (edit) {
+    const prod = JSON.parse(fs.readFileSync(path.join(dir, "prod.json"), "utf8"));
+    edit(prod);
+    fs.writeFileSync(path.join(dir, "prod.json"), JSON.stringify(prod));
+  }
+  return dir;
+}
+
+describe("review", () => {
+  test("writes a Markdown and a JSON report per stack of prod, with policy, cost estimate and a Mermaid topology", () => {
+    const out = path.join(work, "reports");
+    const { reports, files } = review({ environments: ["prod"], out, environmentsDir: environments });
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(["prod-infra.json", "prod-infra.md", "prod-workloads.json", "prod-workloads.md"]);
+    const infra = JSON.parse(fs.readFileSync(path.join(out, "prod-infra.json"), "utf8"));
+    expect(infra.policy.violations).toEqual([]);
+    expect(infra.cost.priceDate).toBe(PRICE_TABLE.asOf);
+    expect(infra.cost.totalMax).toBeGreaterThan(infra.cost.totalMin);
+    expect(infra.resources.map((g: { construct: string }) => g.construct)).toEqual(expect.arrayContaining(["prod-infra/network", "prod-infra/cluster"]));
+    const md = fs.readFileSync(path.join(out, "prod-infra.md"), "utf8");
+    expect(md).toContain("## Policy: **PASS**");
+    expect(md).toContain("ESTIMATE");
+    expect(md).toMatch(/```mermaid\nflowchart LR\n[\s\S]*eks\["EKS 1\.31 · API private only"\][\s\S]*license\(\["vendor license server 203\.0\.113\.0\/24"\]\)/);
+    const workloads = fs.readFileSync(path.join(out, "prod-workloads.md"), "utf8");
+    expect(workloads).toMatch(/\| VS-K8S-008 \| `prod-workloads\/gpu\/device-plugin` \|.*kubelet.*\| code \|/);
+    expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
+  }, 120_000);
+
+  test("a change to one node pool's max size shows in the diff and in the cost estimate", () => {
+    const baseline = path.join(work, "baseline.out");
+    process.env.ENVIRONMENTS_DIR = environments;
+    buildApp({ outdir: baseline }).synth();
+    delete process.env.ENVIRONMENTS_DIR;
+    const before = review({ environments: ["prod"], out: path.join(work, "r0"), environmentsDir: environments, baseline }).reports.find((r) => r.stack === "prod-infra")!;
+    expect(before.diff).toMatchObject({ added: [], removed: [], changed: [], statefulRisks: [] });
+
+    const changedDir = copyEnvironments((prod) => (prod.nodePools.gpu[0].maxSize = 16));
+    const after = review({ environments: ["prod"], out: path.join(work, "r1"), environmentsDir: changedDir, baseline }).reports.find((r) => r.stack === "prod-infra")!;
+    expect(after.diff!.changed).toEqual([
+      expect.objectContaining({ path: "prod-infra/cluster/pool-gpu-a10g/node-group", attributes: [expect.objectContaining({ attribute: "scaling_config.max_size", before: 12, after: 16, forcesReplacement: false })] }),
+    ]);
+    const eu = PRICE_TABLE.regions["eu-west-1"];
+    const perNode = eu.instances["g5.2xlarge"] * PRICE_TABLE.hoursPerMonth + 200 * eu.gp3PerGiBMonth;
+    expect(after.cost.totalMax - before.cost.totalMax).toBeCloseTo(4 * perNode, 1);
+    expect(after.cost.totalMin).toBe(before.cost.totalMin);
+    const md = fs.readFileSync(path.join(work, "r1", "prod-infra.md"), "utf8");
+    expect(md).toContain("| changed | `prod-infra/cluster/pool-gpu-a10g/node-group` | aws_eks_node_group | `scaling_config.max_size`: 12 → 16 |");
+  }, 180_000);
+
+  test("the diff flags stateful resources that a change destroys or replaces", () => {
+    const doc = (repoName: string, withBucket: boolean): JsonObject => ({
+      resource: {
+        aws_ecr_repository: { repo: { name: repoName, "//": { metadata: { path: "s/registry/repo" } } } },
+        aws_lb: { lb: { internal: true, "//": { metadata: { path: "s/lb" } } } },
+        ...(withBucket ? { aws_s3_bucket: { models: { bucket_prefix: "m-", "//": { metadata: { path: "s/models" } } } } } : {}),
+      },
+    });
+    const diff = diffStacks(doc("a/server", true), doc("b/server", false), "s");
+    expect(diff.statefulRisks).toEqual([
+      expect.objectContaining({ action: "destroy", path: "s/models", type: "aws_s3_bucket" }),
+      expect.objectContaining({ action: "replace", path: "s/registry/repo", attributes: ["name"] }),
+    ]);
+    expect(diffStacks(undefined, doc("a", false), "s")).toMatchObject({ baselineHadStack: false, removed: [], changed: [] });
+  });
+});
+
+describe("mirror", () => {
+  test("lists every image airgapped-workloads runs, each covered by the mirror manifest", () => {
+    const plan = planMirror("airgapped", environments);
+    expect(plan.problems).toEqual([]);
+    const workloads = JSON.parse(
+      (() => {
+        const out = path.join(work, "out");
+        process.env.ENVIRONMENTS_DIR = environments;
+        buildApp({ outdir: out, skipValidation: true }).synth();
+        delete process.env.ENVIRONMENTS_DIR;
+        return fs.readFileSync(path.join(out, "stacks", "airgapped-workloads", "cdk.tf.json"), "utf8");
+      })(),
+    );
+    const images = new StackView("airgapped-workloads", workloads).resources.flatMap((r) => {
+      const spec = r.object?.spec as { template?: { spec?: { containers?: { image: string }[]; initContainers?: { image: string }[] } } } | undefined;
+      return [...(spec?.template?.spec?.containers ?? []), ...(spec?.template?.spec?.initContainers ?? [])].map((c) => c.image);
+    });
+    expect(images.length).toBeGreaterThan(0);
+    expect(plan.running.map((r) => r.image).sort()).toEqual(images.sort());
+    for (const r of plan.running) expect(plan.manifest.images.map((e) => e.repository)).toContain(r.repository);
+  }, 120_000);
+
+  test("a workload image the manifest lacks is a problem, named with its workload", () => {
+    const plan = planMirror("airgapped", environments);
+    const infra = new StackView("airgapped-infra", { resource: {}, output: {} });
+    const publicImage = new StackView("w", { resource: { kubernetes_manifest: { x: { ...deployment("x", { containers: [container({ image: "docker.io/library/redis:7" })] }), "//": { metadata: { path: "w/x" } } } } } });
+    const [running] = runningImages(infra, [publicImage]);
+    expect(coverageProblem(running, plan.manifest)).toMatch(/^w\/x container app runs docker\.io\/library\/redis:7, which is not an ECR repository/);
+    const wrongTag = { ...plan.running[0], tag: "9.9.9", digest: undefined };
+    expect(coverageProblem(wrongTag, plan.manifest)).toMatch(/but the manifest mirrors tag/);
+  }, 120_000);
+});
+
+describe("compiled synth on an insecure environment file (dist/scripts/synth.js)", () => {
+  const synthJs = path.join(root, "dist", "scripts", "synth.js");
+  const synth = (dir: string, outdir: string) =>
+    spawnSync(process.execPath, [synthJs], { cwd: root, env: { ...process.env, ENVIRONMENTS_DIR: dir, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" }, encoding: "utf8", timeout: 120_000 });
+  const write = (doc: object) => {
+    const dir = fs.mkdtempSync(path.join(work, "envs-"));
+    fs.writeFileSync(path.join(dir, "insecure.json"), JSON.stringify(doc));
+    return dir;
+  };
+  const prod = () => ({ ...JSON.parse(fs.readFileSync(path.join(environments, "prod.json"), "utf8")), name: "insecure", stateBackend: { type: "local" } });
+  beforeAll(() => {
+    if (!fs.existsSync(synthJs)) throw new Error(`${synthJs} is missing: run \`npm run build\` first (npm test does)`);
+  });
+
+  test("the schema refuses a public endpoint in air-gapped mode and 0.0.0.0/0 clients, naming the fields", () => {
+    const air = JSON.parse(fs.readFileSync(path.join(environments, "airgapped.json"), "utf8"));
+    const result = synth(write({ ...air, name: "insecure", allowedClientCidrs: ["0.0.0.0/0"], cluster: { ...air.cluster, publicEndpoint: { enabled: true, cidrs: ["198.51.100.0/24"] } } }), path.join(work, "out"));
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('field "allowedClientCidrs[0]"');
+    expect(result.stderr).toContain('field "cluster.publicEndpoint.enabled"');
+  }, 120_000);
+
+  test("a public endpoint the schema allows fails on policy with the rule id; acknowledging it lets it through and the review shows it", () => {
+    const doc = prod();
+    doc.cluster = { ...doc.cluster, publicEndpoint: { enabled: true, cidrs: ["198.51.100.0/24"] } };
+    const outdir = path.join(work, "out");
+    const failed = synth(write(doc), outdir);
+    expect(failed.status).not.toBe(0);
+    expect(failed.stderr).toMatch(/VS-EKS-001 insecure-infra\/cluster\/cluster \(aws_eks_cluster\.\S+\): endpoint_public_access is true\. .* Fix: /);
+    expect(fs.existsSync(outdir)).toBe(false);
+
+    const reason = "operators reach the API from the SOC range only, approved in CHG-4711";
+    doc.policy = { acknowledgements: [{ rule: "VS-EKS-001", resource: "insecure-infra/cluster", reason }] };
+    const dir = write(doc);
+    const passed = synth(dir, outdir);
+    expect({ status: passed.status, stderr: passed.stderr }).toMatchObject({ status: 0 });
+    const [infra] = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports;
+    expect(infra.policy.acknowledged).toEqual([expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) })]);
+    expect(fs.readFileSync(path.join(work, "reports", "insecure-infra.md"), "utf8")).toContain(`| VS-EKS-001 | \`insecure-infra/cluster/cluster\` | endpoint_public_access is true | ${reason} | environments/insecure.json |`);
+  }, 180_000);
+});
