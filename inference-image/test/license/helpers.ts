@@ -8,10 +8,17 @@ import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type { UsageRecord } from "../../src/shared/license-protocol";
 
-const IMAGE = join(__dirname, "..", "..");
+/** The image workspace: found by walking up, so the benchmark can use these helpers from a compiled copy too. */
+function imageRoot(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, "src", "license-proxy", "main.ts"))) return dir;
+  }
+  throw new Error(`cannot find the inference-image workspace above ${__dirname}`);
+}
+const IMAGE = imageRoot();
 const SRC = join(IMAGE, "src");
 const SOURCES = [join(SRC, "license-proxy"), join(SRC, "shared")];
 

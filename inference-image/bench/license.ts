@@ -1,0 +1,117 @@
+/**
+ * License proxy figures, medians over several runs:
+ *  1. authorize decisions per second, and p50/p99 latency as an inference server sees them (HTTP
+ *     keep-alive to a real proxy process): one connection in a loop (the latency one request adds),
+ *     and 32 concurrent connections (throughput);
+ *  2. spool appends per second with fsync on: single-record appends from many concurrent callers
+ *     (group commit), in-process, and through POST /v1/usage.
+ *
+ *   npx tsc --outDir inference-image/node_modules/.cache/lp-bench --rootDir inference-image --module commonjs \
+ *     --target es2022 --moduleResolution node --esModuleInterop --skipLibCheck --types node inference-image/bench/license.ts
+ *   node inference-image/node_modules/.cache/lp-bench/bench/license.js [runs] [seconds]     (default 3 runs of 3 s)
+ */
+import { writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { join } from "node:path";
+import { silentLogger } from "../src/shared/log";
+import { Spool } from "../src/license-proxy/spool";
+import { generateSigningKey, mintLease } from "../src/license-proxy/tools/mint";
+import { buildProxy, ProxyProcess, tempDir, usageRecord } from "../test/license/helpers";
+
+const runs = Number(process.argv[2] ?? 3);
+const seconds = Number(process.argv[3] ?? 3);
+if (!Number.isInteger(runs) || runs < 1 || !(seconds > 0)) {
+  console.error("usage: license.js [runs >= 1] [seconds > 0]");
+  process.exit(2);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+function post(agent: Agent, port: number, path: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Closed-loop load: `concurrency` clients each send, wait, send again, for `seconds`. */
+async function load(port: number, path: string, body: () => string, concurrency: number, expectStatus: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies: number[] = [];
+  const end = Date.now() + seconds * 1000;
+  const client = async () => {
+    while (Date.now() < end) {
+      const t0 = process.hrtime.bigint();
+      const status = await post(agent, port, path, body());
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (status !== expectStatus) throw new Error(`${path} answered ${status}`);
+    }
+  };
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: concurrency }, client));
+  const elapsed = (Date.now() - t0) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+}
+
+async function spoolAppends(concurrency: number): Promise<number> {
+  const spool = await Spool.open(tempDir("bench-spool"), silentLogger);
+  let n = 0;
+  const end = Date.now() + seconds * 1000;
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        await spool.append([usageRecord()]);
+        n++;
+      }
+    }),
+  );
+  const rate = n / ((Date.now() - t0) / 1000);
+  await spool.close();
+  return rate;
+}
+
+async function main() {
+  const build = buildProxy();
+  const vendor = generateSigningKey();
+  const dir = tempDir("bench");
+  const license = join(dir, "license.jwt");
+  writeFileSync(license, await mintLease(vendor, { sub: "lic-bench", exp: Math.floor(Date.now() / 1000) + 86400 }));
+  const proxy = await ProxyProcess.start(build, { STATE_DIR: join(dir, "state"), LICENSE_FILE: license, LICENSE_PUBLIC_KEY: vendor.publicPem });
+  const authorizeBody = () => JSON.stringify({ feature: "stt", model: "whisper-small" });
+  const usageBody = () => JSON.stringify({ records: [usageRecord()] });
+  const rows: Record<string, number[]> = {};
+  const add = (k: string, v: number) => (rows[k] ??= []).push(v);
+  try {
+    await load(proxy.port, "/v1/authorize", authorizeBody, 4, 200); // warm-up
+    for (let r = 0; r < runs; r++) {
+      const one = await load(proxy.port, "/v1/authorize", authorizeBody, 1, 200);
+      add("authorize, 1 connection: decisions/s", one.perSecond);
+      add("authorize, 1 connection: p50 ms", one.p50);
+      add("authorize, 1 connection: p99 ms", one.p99);
+      const many = await load(proxy.port, "/v1/authorize", authorizeBody, 32, 200);
+      add("authorize, 32 connections: decisions/s", many.perSecond);
+      add("authorize, 32 connections: p99 ms", many.p99);
+      for (const c of [1, 16, 64, 256]) add(`spool appends/s (fsync), ${c} concurrent, in-process`, await spoolAppends(c));
+      const usage = await load(proxy.port, "/v1/usage", usageBody, 64, 202);
+      add("POST /v1/usage, 1 record, 64 connections: records/s", usage.perSecond);
+      add("POST /v1/usage, 64 connections: p99 ms", usage.p99);
+    }
+  } finally {
+    await proxy.kill("SIGTERM");
+  }
+  console.log(`license proxy bench: median of ${runs} runs of ${seconds}s`);
+  for (const [k, v] of Object.entries(rows)) console.log(`  ${k.padEnd(58)} ${median(v).toFixed(k.includes("ms") ? 3 : 0)}`);
+}
+
+main().catch((e: Error) => {
+  console.error(e.stack ?? e.message);
+  process.exit(1);
+});
