@@ -2,7 +2,7 @@ import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy
 import { EcrPullThroughCacheRule } from "@cdktf/provider-aws/lib/ecr-pull-through-cache-rule";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { EcrRepositoryPolicy } from "@cdktf/provider-aws/lib/ecr-repository-policy";
-import { TerraformStack } from "cdktf";
+import { TerraformLocal, TerraformStack } from "cdktf";
 // cdktf's hook for writing files next to a stack's output (its own assets use it); not re-exported from the package root.
 import { addCustomSynthesis } from "cdktf/lib/synthesize/synthesizer";
 import { Construct } from "constructs";
@@ -128,7 +128,8 @@ export class AirGappedRegistry extends Construct {
         Condition: { StringNotEquals: { "aws:sourceVpce": endpointIds } },
       });
     }
-    const repositoryPolicy = policyDocument(statements);
+    // One document for every repository, held in a local so it is written (and resolved) once.
+    const repositoryPolicy = new TerraformLocal(this, "repository-policy", policyDocument(statements)).asString;
     const lifecyclePolicy = JSON.stringify({
       rules: [
         {

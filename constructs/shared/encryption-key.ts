@@ -1,6 +1,6 @@
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { KmsKeyPolicy } from "@cdktf/provider-aws/lib/kms-key-policy";
-import { Lazy } from "cdktf";
+import { Lazy, TerraformLocal } from "cdktf";
 import { Construct } from "constructs";
 import { arnParts, policyDocument, PolicyStatement } from "./arn";
 
@@ -35,7 +35,11 @@ export class EncryptionKey extends Construct {
       tags: props.tags,
     });
     this.arn = this.key.arn;
-    ({ account: this.account, region: this.region, partition: this.partition } = arnParts(this.key.arn));
+    // Locals keep every policy that names the account short, and cheap to resolve at synth.
+    const parts = arnParts(this.key.arn);
+    this.account = new TerraformLocal(this, "account", parts.account).asString;
+    this.region = new TerraformLocal(this, "region", parts.region).asString;
+    this.partition = new TerraformLocal(this, "partition", parts.partition).asString;
     this.statements.push({
       // Without this the key would be unmanageable; IAM policies in the account decide who administers it.
       Sid: "AccountAdministers",

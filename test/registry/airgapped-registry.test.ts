@@ -3,7 +3,7 @@ import * as path from "path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { AirGappedRegistry, IMAGES } from "../../constructs/registry";
-import { fakeNetwork, only, resources, synthJson, testStack } from "../support/synth";
+import { fakeNetwork, only, policyText, resources, synthJson, testStack } from "../support/synth";
 
 const NODE_ROLE = "arn:aws:iam::111122223333:role/nodes";
 
@@ -31,7 +31,7 @@ describe("AirGappedRegistry with only the required props", () => {
     expect(lifecycles).toHaveLength(repos.length);
     const rules = JSON.parse(String(lifecycles[0].policy)).rules;
     expect(rules.map((r: any) => r.selection.tagStatus)).toEqual(["untagged", "any"]);
-    const policies = Object.values(resources(json, "aws_ecr_repository_policy")).map((p) => String(p.policy));
+    const policies = Object.values(resources(json, "aws_ecr_repository_policy")).map((p) => policyText(json, p.policy));
     expect(policies).toHaveLength(repos.length);
     expect(policies[0]).toMatch(/"Sid" = "NodesPull", "Effect" = "Allow", "Principal" = \{"AWS" = \["arn:aws:iam::111122223333:role\/nodes"\]\}/);
     expect(policies[0]).toMatch(/"Sid" = "DenyPullsByOthers".*"ArnNotEquals" = \{"aws:PrincipalArn" = \["arn:aws:iam::111122223333:role\/nodes"\]\}/);
@@ -74,7 +74,7 @@ describe("AirGappedRegistry with only the required props", () => {
 describe("AirGappedRegistry in air-gapped mode", () => {
   test("pulls only through the ECR endpoints, no pull-through caches", () => {
     const { json } = synthRegistry("airgapped");
-    const policy = String(Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
+    const policy = policyText(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
     expect(policy).toMatch(/"Sid" = "DenyPullsOutsideVpcEndpoints".*"aws:sourceVpce" = \["vpce-ecrapi", "vpce-ecrdkr"\]/);
     expect(resources(json, "aws_ecr_pull_through_cache_rule")).toEqual({});
   });

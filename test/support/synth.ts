@@ -21,7 +21,11 @@ export function testStack(): { app: App; stack: TerraformStack } {
   return { app, stack: new TerraformStack(app, "test") };
 }
 
-export type Synthesized = { resource: Record<string, Record<string, Record<string, unknown>>>; output?: Record<string, unknown> };
+export type Synthesized = {
+  resource: Record<string, Record<string, Record<string, unknown>>>;
+  output?: Record<string, unknown>;
+  locals?: Record<string, unknown>;
+};
 
 export function synthJson(stack: TerraformStack): Synthesized {
   return JSON.parse(Testing.synth(stack)) as Synthesized;
@@ -38,7 +42,9 @@ export function only(json: Synthesized, type: string): Record<string, unknown> {
   return all[0];
 }
 
-/** Parses a policy the way Terraform would see it: `${jsonencode(...)}` is shown by cdktf as an HCL expression, so we look at its text. */
-export function policyText(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value);
+/** A policy's text (an HCL `jsonencode(...)` expression), following one `${local.x}` reference. */
+export function policyText(json: Synthesized, value: unknown): string {
+  const text = String(value);
+  const local = /^\$\{local\.([^}]+)\}$/.exec(text);
+  return local ? String(json.locals?.[local[1]]) : text;
 }
