@@ -26,6 +26,8 @@ export interface TtsEngine {
   readonly defaultVoice: string;
   /** Synthesize one sentence or clause; `voice` is already resolved against info.voices. */
   synthesize(text: string, voice: string, speed: number): Int16Array;
+  /** Called when the worker has nothing to do: prepare what the next request would otherwise wait for. */
+  idle?(): void;
 }
 
 /** Assemble a transcript from words; confidence is the mean word confidence (0 for no words). */

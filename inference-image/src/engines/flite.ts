@@ -62,10 +62,13 @@ class MemoryFile {
   }
 }
 
-/** Run the flite program once with `args` and return what it wrote to OUTPUT_NAME. */
-function runFlite(module: WasmModule, args: string[]): Uint8Array {
+/**
+ * Instantiate the flite program; the returned function runs it once with `args` and returns what it
+ * wrote to OUTPUT_NAME. Instantiation is split from the run so it can happen while the worker is idle.
+ */
+function instantiateFlite(module: WasmModule): (args: string[]) => Uint8Array {
   const enc = new TextEncoder();
-  const argv = ["flite", ...args].map((a) => enc.encode(a + "\0"));
+  let argv: Uint8Array[] = [];
   let memory: { buffer: ArrayBuffer } | undefined;
   let output: MemoryFile | undefined;
   const view = () => new DataView(memory!.buffer);
@@ -171,15 +174,18 @@ function runFlite(module: WasmModule, args: string[]): Uint8Array {
 
   const instance = new wasm.Instance(module, { wasi_snapshot_preview1: wasi });
   memory = instance.exports.memory as { buffer: ArrayBuffer };
-  let code = 0;
-  try {
-    (instance.exports._start as () => void)();
-  } catch (err) {
-    if (!(err instanceof ProcExit)) throw err;
-    code = err.code;
-  }
-  if (code !== 0 || !output) throw new Error(`flite exited with code ${code}`);
-  return output.bytes();
+  return (args) => {
+    argv = ["flite", ...args].map((a) => enc.encode(a + "\0"));
+    let code = 0;
+    try {
+      (instance.exports._start as () => void)();
+    } catch (err) {
+      if (!(err instanceof ProcExit)) throw err;
+      code = err.code;
+    }
+    if (code !== 0 || !output) throw new Error(`flite exited with code ${code}`);
+    return output.bytes();
+  };
 }
 
 /** The PCM samples and rate of a 16-bit mono RIFF/WAVE file as flite writes it. */
@@ -232,6 +238,8 @@ export class FliteTts implements TtsEngine {
   readonly info: ModelInfo = { id: "flite", kind: "tts", engine: "flite", sampleRate: SAMPLE_RATE, languages: ["en"], voices: [...FLITE_VOICES] };
   readonly defaultVoice: string;
   private readonly module: WasmModule;
+  /** A fresh instance made ahead of time (a WASI program's _start runs once per instance). */
+  private spare?: (args: string[]) => Uint8Array;
 
   constructor(defaultVoice = "slt") {
     if (!(FLITE_VOICES as readonly string[]).includes(defaultVoice)) {
@@ -250,9 +258,15 @@ export class FliteTts implements TtsEngine {
   synthesize(text: string, voice: string, speed: number): Int16Array {
     // "-t" makes flite take the next argument as text even when it looks like an option or a file name.
     const args = ["-voice", voice, "--setf", `duration_stretch=${(1 / speed).toFixed(4)}`, "-t", text, OUTPUT_NAME];
-    const { rate, pcm } = parseFliteWav(runFlite(this.module, args));
+    const run = this.spare ?? instantiateFlite(this.module);
+    this.spare = undefined;
+    const { rate, pcm } = parseFliteWav(run(args));
     if (rate === SAMPLE_RATE) return pcm;
     if (rate === SAMPLE_RATE / 2) return upsample2x(pcm);
     throw new Error(`flite voice ${voice} produced ${rate} Hz audio`);
+  }
+
+  idle(): void {
+    this.spare ??= instantiateFlite(this.module);
   }
 }

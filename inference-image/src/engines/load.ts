@@ -13,7 +13,11 @@ export interface Engines {
 }
 
 export function loadEngines(config: EngineConfig): Engines {
-  const stt = config.stt.engine === "pocketsphinx" ? new PocketsphinxStt(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR) : new SherpaStt(config);
-  const tts = config.tts.engine === "flite" ? new FliteTts(config.tts.defaultVoice) : new SherpaTts(config);
+  const stt: SttEngine = config.stt.engine === "pocketsphinx" ? new PocketsphinxStt(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR) : new SherpaStt(config);
+  const tts: TtsEngine = config.tts.engine === "flite" ? new FliteTts(config.tts.defaultVoice) : new SherpaTts(config);
+  // The first call of each engine pays for lazy compilation and page faults: pay it now, not on the first request.
+  tts.synthesize("Ready.", tts.defaultVoice, 1);
+  stt.transcribe(new Float32Array(stt.info.sampleRate / 2));
+  tts.idle?.();
   return { stt, tts, vadModel: sileroModelPath() };
 }

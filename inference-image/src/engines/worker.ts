@@ -69,10 +69,13 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
       cancelled.add(msg.id);
       return;
     }
-    run(msg).then(
-      (value) => post({ type: "result", id: msg.id, value }),
-      (err: Error) => post({ type: "error", id: msg.id, name: err.name, message: err.message }),
-    );
+    run(msg)
+      .then(
+        (value) => post({ type: "result", id: msg.id, value }),
+        (err: Error) => post({ type: "error", id: msg.id, name: err.name, message: err.message }),
+      )
+      // After answering, so the pool is never kept waiting for it.
+      .then(() => setImmediate(() => engines.tts.idle?.()));
   });
 }
 

@@ -49,7 +49,7 @@ test("with the worker busy and the queue full, the next job fails fast with Queu
   const refusedAfterMs = performance.now() - t;
   expect(refused).toBeInstanceOf(QueueFullError);
   expect((refused as QueueFullError).retryAfterS).toBeGreaterThanOrEqual(1);
-  expect(refusedAfterMs).toBeLessThan(100);
+  expect(refusedAfterMs).toBeLessThan(250);
   // Synthesis shares the same queue.
   await expect(speech.synthesize("hello")[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(QueueFullError);
 
@@ -57,7 +57,7 @@ test("with the worker busy and the queue full, the next job fails fast with Queu
   lags.sort((a, b) => a - b);
   expect(lags.length).toBeGreaterThan(20);
   // Decoding runs in the worker: the main thread answers within milliseconds (generous bound for a loaded CI box).
-  expect(lags[Math.floor(lags.length * 0.99)]).toBeLessThan(50);
+  expect(lags[Math.floor(lags.length * 0.99)]).toBeLessThan(100);
   const [a, b] = await Promise.all([running, queued]);
   expect(a.text).toContain("fox");
   expect(b.text).toBe(a.text);
