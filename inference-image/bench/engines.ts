@@ -1,6 +1,6 @@
 /**
  * Engine benchmark, through the worker pool as the API uses it (one worker, one request at a time):
- *   npx tsc -p inference-image/bench/tsconfig.engines.json && node inference-image/dist/_bench/bench/engines.js
+ *   npm run bench:engines -w inference-image
  * STT real-time factor on a 5 s clip, TTS time to first chunk for a 10-word sentence and TTS real-time
  * factor, and word error rate over ten Flite-synthesized sentences. Medians of RUNS runs after a warm-up.
  */
