@@ -78,7 +78,13 @@ export function synthesizeRef(ref: string, scratch: string): string {
   try {
     fs.symlinkSync(path.join(root, "node_modules"), path.join(tree, "node_modules"), "dir");
     const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
-    execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: tree, stdio: "pipe" });
+    try {
+      execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: tree, stdio: "pipe" });
+    } catch (err) {
+      // tsc still emits on type errors; an old commit with a type error can still show what it would have deployed.
+      if (!fs.existsSync(path.join(tree, "dist", "main.js"))) throw err;
+      console.warn(`--baseline-ref ${ref}: the ref has type errors; synthesizing from what tsc emitted:\n${String((err as { stdout?: Buffer }).stdout ?? "").trim()}`);
+    }
     const entry = fs.existsSync(path.join(tree, "dist", "scripts", "synth.js")) ? "dist/scripts/synth.js" : "dist/main.js";
     execFileSync(process.execPath, [entry], {
       cwd: tree,

@@ -89,6 +89,11 @@ export function groupResources(stack: StackView): ResourceGroup[] {
   return [...groups.values()];
 }
 
+/** Long values (policy documents) are cut in the Markdown; the JSON report keeps them whole. */
+const brief = (value: unknown) => {
+  const text = show(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+};
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 
@@ -135,7 +140,7 @@ export function renderMarkdown(r: StackReport): string {
       for (const a of d.added) out.push(`| added | \`${a.path}\` | ${a.selector} | |`);
       for (const a of d.removed) out.push(`| removed | \`${a.path}\` | ${a.selector} | |`);
       for (const c of d.changed) {
-        const attrs = c.attributes.map((a) => `\`${a.attribute}\`: ${cell(show(a.before))} → ${cell(show(a.after))}${a.forcesReplacement ? " (forces replacement)" : ""}`);
+        const attrs = c.attributes.map((a) => `\`${a.attribute}\`: ${cell(brief(a.before))} → ${cell(brief(a.after))}${a.forcesReplacement ? " (forces replacement)" : ""}`);
         out.push(`| changed | \`${c.path}\` | ${c.selector} | ${attrs.join("<br>")} |`);
       }
       out.push("");
