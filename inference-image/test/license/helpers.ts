@@ -62,8 +62,16 @@ export function buildProxy(): string {
   return out;
 }
 
+const tempDirs: string[] = [];
+process.once("exit", () => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A scratch folder, removed when this process exits. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `lp-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `lp-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export interface LogLine {
