@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { silentLogger } from "../src/shared/log";
 import { Spool } from "../src/license-proxy/spool";
 import { generateSigningKey, mintLease } from "../src/license-proxy/tools/mint";
-import { buildProxy, ProxyProcess, tempDir, usageRecord } from "../test/license/helpers";
+import { buildProxy, cleanUp, ProxyProcess, tempDir, usageRecord } from "../test/license/helpers";
 
 const runs = Number(process.argv[2] ?? 3);
 const seconds = Number(process.argv[3] ?? 3);
@@ -106,6 +106,7 @@ async function main() {
     }
   } finally {
     await proxy.kill("SIGTERM");
+    cleanUp();
   }
   console.log(`license proxy bench: median of ${runs} runs of ${seconds}s`);
   for (const [k, v] of Object.entries(rows)) console.log(`  ${k.padEnd(58)} ${median(v).toFixed(k.includes("ms") ? 3 : 0)}`);

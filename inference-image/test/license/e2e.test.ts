@@ -8,7 +8,7 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { join, resolve } from "node:path";
 import { FakeUpstream } from "./fake-upstream";
-import { health, ProxyProcess, tempDir, waitFor } from "./helpers";
+import { cleanUp, health, ProxyProcess, tempDir, waitFor } from "./helpers";
 
 jest.setTimeout(300_000);
 
@@ -26,6 +26,7 @@ afterAll(async () => {
   }
   await proxy?.kill();
   await upstream?.stop();
+  cleanUp();
 });
 
 function startServer(proxyUrl: string): Promise<string> {

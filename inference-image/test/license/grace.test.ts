@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateSigningKey, mintLease } from "../../src/license-proxy/tools/mint";
 import { FakeUpstream } from "./fake-upstream";
-import { authorize, buildProxy, call, DEAD_URL, destroyAgent, health, ProxyProcess, sleepUntil, tempDir, waitFor } from "./helpers";
+import { authorize, buildProxy, call, DEAD_URL, cleanUp, health, ProxyProcess, sleepUntil, tempDir, waitFor } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -19,7 +19,7 @@ beforeAll(() => {
 afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill()));
 });
-afterAll(() => destroyAgent());
+afterAll(() => cleanUp());
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 

@@ -63,11 +63,8 @@ export function buildProxy(): string {
 }
 
 const tempDirs: string[] = [];
-process.once("exit", () => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
 
-/** A scratch folder, removed when this process exits. */
+/** A scratch folder, removed by cleanUp(). */
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `lp-${prefix}-`));
   tempDirs.push(dir);
@@ -140,8 +137,10 @@ export class ProxyProcess {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-export function destroyAgent(): void {
+/** Close kept-alive sockets and remove scratch folders: call in afterAll, after the proxies are stopped. */
+export function cleanUp(): void {
   agent.destroy();
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 export function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadOrCreateInstallationKey, verifyUsageExport } from "../../src/license-proxy/usage-export";
 import { generateSigningKey, mintLease } from "../../src/license-proxy/tools/mint";
-import { authorize, buildProxy, call, destroyAgent, health, ProxyProcess, sleepUntil, tempDir, usageRecord, waitFor } from "./helpers";
+import { authorize, buildProxy, call, cleanUp, health, ProxyProcess, sleepUntil, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -21,7 +21,7 @@ beforeAll(() => {
 afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill()));
 });
-afterAll(() => destroyAgent());
+afterAll(() => cleanUp());
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 

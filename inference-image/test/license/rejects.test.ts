@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { encodeFrame } from "../../src/license-proxy/spool";
 import { generateSigningKey, mintLease } from "../../src/license-proxy/tools/mint";
 import { FakeUpstream } from "./fake-upstream";
-import { authorize, buildProxy, call, DEAD_URL, destroyAgent, health, ProxyProcess, tempDir, usageRecord, waitFor } from "./helpers";
+import { authorize, buildProxy, call, DEAD_URL, cleanUp, health, ProxyProcess, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -21,7 +21,7 @@ beforeAll(() => {
 afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill()));
 });
-afterAll(() => destroyAgent());
+afterAll(() => cleanUp());
 
 async function start(env: Record<string, string>): Promise<ProxyProcess> {
   const p = await ProxyProcess.start(build, env);

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FakeUpstream } from "./fake-upstream";
-import { buildProxy, call, destroyAgent, health, ProxyProcess, tempDir, usageRecord, waitFor } from "./helpers";
+import { buildProxy, call, cleanUp, health, ProxyProcess, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(180_000);
 
@@ -25,7 +25,7 @@ afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill()));
   await upstream.stop();
 });
-afterAll(() => destroyAgent());
+afterAll(() => cleanUp());
 
 async function start(dir: string, extra: Record<string, string> = {}): Promise<ProxyProcess> {
   const p = await ProxyProcess.start(build, {

@@ -6,7 +6,7 @@
  */
 import type { UsageRecord } from "../../src/shared/license-protocol";
 import { FakeUpstream } from "./fake-upstream";
-import { buildProxy, call, destroyAgent, health, ProxyProcess, sleep, tempDir, usageRecord, waitFor } from "./helpers";
+import { buildProxy, call, cleanUp, health, ProxyProcess, sleep, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(240_000);
 
@@ -24,7 +24,7 @@ afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill()));
   await upstream.stop();
 });
-afterAll(() => destroyAgent());
+afterAll(() => cleanUp());
 
 const TOTAL = 10_000;
 const PER_REQUEST = 5;
