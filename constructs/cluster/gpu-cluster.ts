@@ -9,13 +9,14 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { cidrsOverlap, parseCidr } from "../config/cidr";
-import { clusterSettingsSchema, GpuPoolInput, gpuPoolSchema, SystemPoolInput, systemPoolSchema } from "../config/sub-schemas";
+import { clusterSettingsSchema, GpuPoolInput, SystemPoolInput, systemPoolSchema } from "../config/sub-schemas";
 import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
-import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
+import { GpuInstanceType } from "./gpu-instance-types";
 import { NodeAmiType, NodePool } from "./node-pool";
+import { checkSizes, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools, rolePrefix } from "./pools";
 
 export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
 
@@ -122,42 +123,14 @@ export class GpuCluster extends Construct {
     }
     const systemPool = parseProps(systemPoolSchema, props.systemPool ?? {}, `${where}: systemPool`);
     checkSizes(`${where}: systemPool`, systemPool);
-    const gpuPoolInputs = props.gpuPools ?? [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2 }];
-    if (gpuPoolInputs.length === 0) throw new Error(`${where}: gpuPools: expected at least one GPU pool`);
-    const gpuPools = gpuPoolInputs.map((pool, i) => parseProps(gpuPoolSchema, pool, `${where}: gpuPools[${i}]`));
-    this.gpuPoolSpecs = gpuPools.map((pool, i) => {
-      checkSizes(`${where}: gpuPools[${i}]`, pool);
-      return { name: pool.name, instanceTypes: pool.instanceTypes, gpu: poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes) };
-    });
-    const names = gpuPools.map((p) => p.name);
-    names.forEach((n, i) => {
-      if (n === "system" || names.indexOf(n) !== i) throw new Error(`${where}: gpuPools[${i}].name: "${n}" is used twice (or is the reserved name "system")`);
-    });
+    const { pools: gpuPools, gpus } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
+    this.gpuPoolSpecs = gpuPools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: gpus[i] }));
 
     this.encryptionKey = new EncryptionKey(this, "key", { description: `EKS cluster ${this.name}: secrets, control-plane logs, node volumes`, tags: this.tags });
     const key = this.encryptionKey;
     const logGroupName = `/aws/eks/${this.name}/cluster`;
     key.allowLogGroup("CloudWatchLogsEncryptsControlPlaneLogs", logGroupName);
-    // Node volumes are created by EC2 Auto Scaling's service-linked role. Matching it by aws:PrincipalArn rather
-    // than naming it as principal keeps the policy valid in accounts where that role does not exist yet.
-    const autoscalingRole = `arn:${key.partition}:iam::${key.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
-    const fromAutoscaling = { ArnEquals: { "aws:PrincipalArn": autoscalingRole }, StringEquals: { "kms:CallerAccount": key.account } };
-    key.addStatement({
-      Sid: "AutoScalingUsesKeyForNodeVolumes",
-      Effect: "Allow",
-      Principal: { AWS: "*" },
-      Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-      Resource: "*",
-      Condition: fromAutoscaling,
-    });
-    key.addStatement({
-      Sid: "AutoScalingGrantsEc2ForAttachedVolumes",
-      Effect: "Allow",
-      Principal: { AWS: "*" },
-      Action: "kms:CreateGrant",
-      Resource: "*",
-      Condition: { ...fromAutoscaling, Bool: { "kms:GrantIsForAWSResource": true } },
-    });
+    grantNodeVolumes(key);
 
     this.logGroup = new CloudwatchLogGroup(this, "control-plane-logs", {
       name: logGroupName,
@@ -310,30 +283,4 @@ function checkPublicEndpoint(where: string, endpoint: { enabled: boolean; cidrs:
   endpoint.cidrs.forEach((c, i) => {
     if (parseCidr(c)?.prefix === 0) throw new Error(`${where}: publicEndpoint.cidrs[${i}]: ${c} opens the API to the internet; name narrower CIDRs`);
   });
-}
-
-function checkSizes(where: string, pool: { minSize: number; maxSize: number; desiredSize?: number }): void {
-  if (pool.maxSize < pool.minSize) throw new Error(`${where}.maxSize: expected maxSize >= minSize (${pool.minSize}), found ${pool.maxSize}`);
-  if (pool.desiredSize !== undefined && (pool.desiredSize < pool.minSize || pool.desiredSize > pool.maxSize)) {
-    throw new Error(`${where}.desiredSize: expected between minSize (${pool.minSize}) and maxSize (${pool.maxSize}), found ${pool.desiredSize}`);
-  }
-}
-
-/** The autoscaler builds a scale-from-zero node template per pool, so every type of a pool must carry the same GPUs. */
-function poolGpu(where: string, instanceTypes: string[]): GpuInstanceType {
-  const gpus = instanceTypes.map((t) => gpuInstanceType(t, where));
-  const first = gpus[0];
-  gpus.forEach((gpu, i) => {
-    if (gpu.gpuModel !== first.gpuModel || gpu.gpusPerNode !== first.gpusPerNode) {
-      throw new Error(
-        `${where}: instance types of one pool must carry the same GPUs; ${instanceTypes[0]} has ${first.gpusPerNode}x ${first.gpuModel}, ${instanceTypes[i]} has ${gpu.gpusPerNode}x ${gpu.gpuModel}`,
-      );
-    }
-  });
-  return first;
-}
-
-/** IAM role name prefixes are limited to 38 characters; Terraform appends a unique suffix. */
-function rolePrefix(cluster: string, purpose: string): string {
-  return `${cluster.slice(0, 37 - purpose.length - 1)}-${purpose}-`.slice(0, 38);
 }

@@ -6,8 +6,7 @@
  * Identity agent, the EBS CSI driver) are not listed: their images come from AWS's regional ECR
  * registries, reached through the same ECR and S3 endpoints.
  */
-// Through the workspace link, so the compiler reads the version without copying the file into dist/.
-import inferenceImagePackage from "@voice-selfhost/inference-image/package.json";
+import { INFERENCE_IMAGE_VERSION } from "../workloads/contract";
 
 export interface ImageSpec {
   /** ECR repository name under the registry's prefix. */
@@ -28,7 +27,7 @@ export interface ImageSpec {
 export const IMAGES = {
   inferenceServer: {
     repository: "inference-server",
-    tag: inferenceImagePackage.version,
+    tag: INFERENCE_IMAGE_VERSION,
     digest: undefined,
     build: "inference-image",
     purpose: "the inference server and the license proxy (one image, two entry points)",

@@ -5,6 +5,13 @@
  * test/workloads/contract.test.ts reads the image's sources to prove every one still matches.
  */
 
+/**
+ * The inference image's release (`version` in inference-image/package.json): the default tag the
+ * registry and workloads use. A constant, not an import of that file, so the packed construct
+ * library stands alone.
+ */
+export const INFERENCE_IMAGE_VERSION = "0.1.0";
+
 /** The inference server's listening port (`PORT`, default 8080 in src/server/config.ts). */
 export const INFERENCE_PORT = 8080;
 /** The license proxy's listening port (`PORT`, default 3369 in src/license-proxy/config.ts). */

@@ -10,6 +10,7 @@ import {
   IMAGE_COMMANDS,
   IMAGE_UID,
   INFERENCE_HEALTH,
+  INFERENCE_IMAGE_VERSION,
   INFERENCE_PORT,
   LICENSE_PROXY_HEALTH,
   LICENSE_PROXY_PORT,
@@ -28,6 +29,10 @@ const image = path.resolve(__dirname, "../../inference-image");
 const read = (file: string) => fs.readFileSync(path.join(image, file), "utf8");
 const serverSources = ["src/server/config.ts", "src/server/auth.ts", "src/engines/config.ts", "src/server/app.ts"].map(read).join("\n");
 const proxySources = ["src/license-proxy/config.ts", "src/license-proxy/server.ts"].map(read).join("\n");
+
+test("the image version: the workspace's package version", () => {
+  expect(JSON.parse(read("package.json")).version).toBe(INFERENCE_IMAGE_VERSION);
+});
 
 test("ports: the programs' defaults", () => {
   expect(read("src/server/config.ts")).toMatch(new RegExp(`PORT: int\\(${INFERENCE_PORT},`));

@@ -1,0 +1,80 @@
+/**
+ * What GpuCluster and ExistingCluster share about node pools: resolving GPU pool props (defaults,
+ * sizes, the GPU table) and the key grants that encrypted node volumes need. Internal: not exported
+ * from the package.
+ */
+import { GpuPoolInput, gpuPoolSchema } from "../config/sub-schemas";
+import { EncryptionKey } from "../shared/encryption-key";
+import { parseProps } from "../shared/validate";
+import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
+
+export type ResolvedGpuPool = ReturnType<typeof gpuPoolSchema.parse>;
+
+/** The default when a caller names no GPU pool: one pool `gpu` of g5.xlarge scaling from 0 to 2 nodes. */
+export const DEFAULT_GPU_POOLS: GpuPoolInput[] = [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2 }];
+
+/** Parses and checks GPU pools, so a typo in an instance type or a size fails at synth with the pool's index. */
+export function resolveGpuPools(where: string, inputs: GpuPoolInput[]): { pools: ResolvedGpuPool[]; gpus: GpuInstanceType[] } {
+  if (inputs.length === 0) throw new Error(`${where}: gpuPools: expected at least one GPU pool`);
+  const pools = inputs.map((pool, i) => parseProps(gpuPoolSchema, pool, `${where}: gpuPools[${i}]`));
+  const gpus = pools.map((pool, i) => {
+    checkSizes(`${where}: gpuPools[${i}]`, pool);
+    return poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes);
+  });
+  const names = pools.map((p) => p.name);
+  names.forEach((n, i) => {
+    if (n === "system" || names.indexOf(n) !== i) throw new Error(`${where}: gpuPools[${i}].name: "${n}" is used twice (or is the reserved name "system")`);
+  });
+  return { pools, gpus };
+}
+
+export function checkSizes(where: string, pool: { minSize: number; maxSize: number; desiredSize?: number }): void {
+  if (pool.maxSize < pool.minSize) throw new Error(`${where}.maxSize: expected maxSize >= minSize (${pool.minSize}), found ${pool.maxSize}`);
+  if (pool.desiredSize !== undefined && (pool.desiredSize < pool.minSize || pool.desiredSize > pool.maxSize)) {
+    throw new Error(`${where}.desiredSize: expected between minSize (${pool.minSize}) and maxSize (${pool.maxSize}), found ${pool.desiredSize}`);
+  }
+}
+
+/** The autoscaler builds a scale-from-zero node template per pool, so every type of a pool must carry the same GPUs. */
+function poolGpu(where: string, instanceTypes: string[]): GpuInstanceType {
+  const gpus = instanceTypes.map((t) => gpuInstanceType(t, where));
+  const first = gpus[0];
+  gpus.forEach((gpu, i) => {
+    if (gpu.gpuModel !== first.gpuModel || gpu.gpusPerNode !== first.gpusPerNode) {
+      throw new Error(
+        `${where}: instance types of one pool must carry the same GPUs; ${instanceTypes[0]} has ${first.gpusPerNode}x ${first.gpuModel}, ${instanceTypes[i]} has ${gpu.gpusPerNode}x ${gpu.gpuModel}`,
+      );
+    }
+  });
+  return first;
+}
+
+/**
+ * Node volumes are created by EC2 Auto Scaling's service-linked role. Matching it by aws:PrincipalArn rather
+ * than naming it as principal keeps the policy valid in accounts where that role does not exist yet.
+ */
+export function grantNodeVolumes(key: EncryptionKey): void {
+  const autoscalingRole = `arn:${key.partition}:iam::${key.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
+  const fromAutoscaling = { ArnEquals: { "aws:PrincipalArn": autoscalingRole }, StringEquals: { "kms:CallerAccount": key.account } };
+  key.addStatement({
+    Sid: "AutoScalingUsesKeyForNodeVolumes",
+    Effect: "Allow",
+    Principal: { AWS: "*" },
+    Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+    Resource: "*",
+    Condition: fromAutoscaling,
+  });
+  key.addStatement({
+    Sid: "AutoScalingGrantsEc2ForAttachedVolumes",
+    Effect: "Allow",
+    Principal: { AWS: "*" },
+    Action: "kms:CreateGrant",
+    Resource: "*",
+    Condition: { ...fromAutoscaling, Bool: { "kms:GrantIsForAWSResource": true } },
+  });
+}
+
+/** IAM role name prefixes are limited to 38 characters; Terraform appends a unique suffix. */
+export function rolePrefix(cluster: string, purpose: string): string {
+  return `${cluster.slice(0, 37 - purpose.length - 1)}-${purpose}-`.slice(0, 38);
+}
