@@ -171,15 +171,27 @@ export class WorkerPool implements Speech {
         return;
       }
       if (this.closing) return reject(new Error("the engine pool is shutting down"));
-      const free = this.slots.find((s) => s.loaded && !s.current && s.pinned.length === 0);
+      const free = this.freeSlot();
       if (free) {
         this.queue.push(pending);
         this.dispatch(free);
         return;
       }
-      if (this.queue.length >= this.config.queueMax) return reject(new QueueFullError(this.retryAfter()));
+      if (this.queueFull()) return reject(new QueueFullError(this.retryAfter()));
       this.queue.push(pending);
     });
+  }
+
+  admit(): void {
+    if (!this.freeSlot() && this.queueFull()) throw new QueueFullError(this.retryAfter());
+  }
+
+  private freeSlot(): Slot | undefined {
+    return this.slots.find((s) => s.loaded && !s.current && s.pinned.length === 0);
+  }
+
+  private queueFull(): boolean {
+    return this.queue.length >= this.config.queueMax;
   }
 
   /** Merge audio into a session's push that is still waiting for its worker, so a fast sender cannot pile up jobs. */

@@ -88,6 +88,11 @@ export interface Speech {
   /** PCM 16-bit mono chunks at `tts.sampleRate`, yielded as they are synthesized. */
   synthesize(text: string, options?: SynthesizeOptions): AsyncIterable<Int16Array>;
   openStream(options?: TranscribeOptions): Promise<SttStreamSession>;
+  /**
+   * Throws QueueFullError when a batch job submitted now would be refused, so the API can answer 429
+   * before it reads and decodes a request body. Passing is no reservation: the job itself may still be refused.
+   */
+  admit(): void;
   /** For metrics: queued jobs, busy workers, pool size. */
   stats(): { queueDepth: number; busyWorkers: number; workers: number };
   /** Finish in-flight work, then stop the workers. */

@@ -131,6 +131,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       if (route.feature) {
         if (shuttingDown) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
         license.check(route.feature);
+        // Refuse while the body is still unread: a full queue must cost the client no upload and us no decode.
+        speech.admit();
         metrics.inflight.inc();
         counted = true;
       }

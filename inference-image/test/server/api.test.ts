@@ -1,4 +1,5 @@
 /** The HTTP API over real HTTP with the real built-in engines (pocketsphinx + Flite). */
+import { connect } from "node:net";
 import { WebSocket } from "ws";
 import { encodeWav, floatToInt16, int16ToFloat, resample } from "../../src/server/audio";
 import { auth, KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav, wer } from "./helpers";
@@ -293,6 +294,58 @@ describe("saturation", () => {
       const refused = results.find((r) => r.status === 429)!;
       expect(Number(refused.retry)).toBeGreaterThanOrEqual(1);
       expect(refused.body).toMatchObject({ err_code: "TOO_MANY_REQUESTS" });
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
+describe("admission", () => {
+  /** Send only the request head of a large upload and wait for the status line: a server that reads the body first would never answer. */
+  function headOnly(port: number, path: string, headers: Record<string, string>): Promise<{ head: string; ms: number }> {
+    return new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const socket = connect(port, "127.0.0.1", () => {
+        const lines = [`POST ${path} HTTP/1.1`, "host: 127.0.0.1", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), "", ""];
+        socket.write(lines.join("\r\n"));
+      });
+      let text = "";
+      socket.on("data", (d: Buffer) => {
+        text += d.toString("latin1");
+        if (text.includes("\r\n\r\n")) {
+          socket.destroy();
+          resolve({ head: text, ms: performance.now() - t0 });
+        }
+      });
+      socket.on("error", reject);
+      socket.setTimeout(30_000, () => {
+        socket.destroy();
+        reject(new Error(`no answer before the body was sent; got: ${text}`));
+      });
+    });
+  }
+
+  it("answers 429 with Retry-After before reading the body while the queue is full", async () => {
+    const small = await startServer({ workers: 1, queueMax: 0 });
+    try {
+      // Keep the only worker busy for seconds with a long clip.
+      const one = int16ToFloat(parseWav(speechWav).samples);
+      const long = new Float32Array(one.length * 3);
+      for (let i = 0; i < 3; i++) long.set(one, i * one.length);
+      const busy = small.speech.transcribe(long);
+      await new Promise((r) => setTimeout(r, 100));
+      const common = { ...auth, "content-length": String(40 * 1024 * 1024) };
+      const stt = await headOnly(small.address.port, "/v1/listen", { ...common, "content-type": "audio/wav" });
+      const tts = await headOnly(small.address.port, "/v1/audio/speech", { ...common, "content-type": "application/json" });
+      for (const r of [stt, tts]) {
+        expect(r.head).toMatch(/^HTTP\/1\.1 429 /);
+        expect(Number(/\r\nretry-after: (\d+)/i.exec(r.head)?.[1])).toBeGreaterThanOrEqual(1);
+        // Generous for a loaded machine; reading 40 MiB that was never sent would not answer at all.
+        expect(r.ms).toBeLessThan(5000);
+      }
+      expect((await busy).text).toContain("fox");
+      // Once the worker is free the same request is admitted again.
+      expect((await post(small.base, "/v1/listen", speechWav, { "content-type": "audio/wav" })).status).toBe(200);
     } finally {
       await small.stop();
     }
