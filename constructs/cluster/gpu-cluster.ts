@@ -16,7 +16,7 @@ import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
 import { GpuInstanceType } from "./gpu-instance-types";
 import { NodeAmiType, NodePool } from "./node-pool";
-import { checkSizes, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools, rolePrefix } from "./pools";
+import { checkSizes, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools, rolePrefix } from "./pools";
 
 export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
 
@@ -158,16 +158,9 @@ export class GpuCluster extends Construct {
       Resource: "*",
     });
 
-    this.nodeRole = new IamRole(this, "node-role", {
-      namePrefix: rolePrefix(this.name, "node"),
-      description: `EKS nodes of ${this.name}`,
-      assumeRolePolicy: trustPolicy("ec2.amazonaws.com"),
-      tags: this.tags,
-    });
+    const { role: nodeRole, attachments: nodePolicies } = createNodeRole(this, this.name, this.tags);
+    this.nodeRole = nodeRole;
     this.nodeRoleArn = this.nodeRole.arn;
-    const nodePolicies = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"].map(
-      (policy) => new IamRolePolicyAttachment(this, `node-${policy}`, { role: this.nodeRole.name, policyArn: managedPolicyArn(this.nodeRole.arn, policy) }),
-    );
 
     const logTypes: ControlPlaneLogType[] = ["api", "audit", "authenticator", ...(props.extraLogTypes ?? [])];
     this.cluster = new EksCluster(this, "cluster", {

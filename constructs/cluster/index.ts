@@ -1,4 +1,5 @@
 export * from "./gpu-instance-types";
 export * from "./node-pool";
 export * from "./gpu-cluster";
+export * from "./existing-cluster";
 export * from "./model-bucket";

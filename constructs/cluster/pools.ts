@@ -3,7 +3,11 @@
  * sizes, the GPU table) and the key grants that encrypted node volumes need. Internal: not exported
  * from the package.
  */
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { Construct } from "constructs";
 import { GpuPoolInput, gpuPoolSchema } from "../config/sub-schemas";
+import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
 import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
@@ -77,4 +81,21 @@ export function grantNodeVolumes(key: EncryptionKey): void {
 /** IAM role name prefixes are limited to 38 characters; Terraform appends a unique suffix. */
 export function rolePrefix(cluster: string, purpose: string): string {
   return `${cluster.slice(0, 37 - purpose.length - 1)}-${purpose}-`.slice(0, 38);
+}
+
+/**
+ * The node role of a cluster's node groups, with only the AWS managed policies a node needs: joining
+ * (worker), pulling images (ECR pull only) and pod networking (CNI, see GpuCluster for why it stays here).
+ */
+export function createNodeRole(scope: Construct, clusterName: string, tags: Record<string, string>): { role: IamRole; attachments: IamRolePolicyAttachment[] } {
+  const role = new IamRole(scope, "node-role", {
+    namePrefix: rolePrefix(clusterName, "node"),
+    description: `EKS nodes of ${clusterName}`,
+    assumeRolePolicy: trustPolicy("ec2.amazonaws.com"),
+    tags,
+  });
+  const attachments = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"].map(
+    (policy) => new IamRolePolicyAttachment(scope, `node-${policy}`, { role: role.name, policyArn: managedPolicyArn(role.arn, policy) }),
+  );
+  return { role, attachments };
 }

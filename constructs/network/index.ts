@@ -1,3 +1,4 @@
 export * from "./types";
 export * from "./endpoints";
+export * from "./existing-network";
 export * from "./private-network";

@@ -18,7 +18,9 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { CLOUDWATCH_RETENTION_DAYS, formatCidr, parseCidr, subnetOf } from "../config";
+import { regionOfAzs } from "./azs";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "./endpoints";
+import { ExistingNetwork, ExistingNetworkProps } from "./existing-network";
 import { NetworkRefs } from "./types";
 
 export interface PrivateNetworkProps {
@@ -70,6 +72,14 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
   readonly flowLogKeyArn: string;
 
   readonly vpc: Vpc;
+
+  /**
+   * A VPC that exists already (bring your own): checks what the caller declares at synth and
+   * returns NetworkRefs for the other constructs; creates nothing. See ExistingNetwork.
+   */
+  static fromExisting(scope: Construct, id: string, props: ExistingNetworkProps): ExistingNetwork {
+    return new ExistingNetwork(scope, id, props);
+  }
 
   constructor(scope: Construct, id: string, props: PrivateNetworkProps) {
     super(scope, id);
@@ -304,12 +314,7 @@ function planNetwork(path: string, props: PrivateNetworkProps): NetworkPlan {
   if (props.azs.length < 2 || props.azs.length > 3) fail(`azs: expected 2 or 3 availability zones, found ${props.azs.length}`);
   if (new Set(props.azs).size !== props.azs.length) fail(`azs: expected distinct availability zones, found ${props.azs.join(", ")}`);
 
-  const azRegion = /^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)[a-z]$/;
-  const regions = props.azs.map((az) => azRegion.exec(az)?.[1] ?? fail(`azs: expected AZ names like eu-west-1a, found "${az}"`));
-  const region = props.region ?? regions[0];
-  regions.forEach((r, i) => {
-    if (r !== region) fail(`azs: expected every AZ in region ${region}, found "${props.azs[i]}"`);
-  });
+  const region = regionOfAzs(props.azs, (message) => fail(`azs: ${message}`), props.region);
 
   const retention = props.flowLogRetentionDays ?? 365;
   if (!CLOUDWATCH_RETENTION_DAYS.includes(retention)) {

@@ -2,6 +2,7 @@ import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy
 import { EcrPullThroughCacheRule } from "@cdktf/provider-aws/lib/ecr-pull-through-cache-rule";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { EcrRepositoryPolicy } from "@cdktf/provider-aws/lib/ecr-repository-policy";
+import { DataAwsEcrRepository } from "@cdktf/provider-aws/lib/data-aws-ecr-repository";
 import { TerraformLocal, TerraformStack } from "cdktf";
 // cdktf's hook for writing files next to a stack's output (its own assets use it); not re-exported from the package root.
 import { addCustomSynthesis } from "cdktf/lib/synthesize/synthesizer";
@@ -30,6 +31,13 @@ export interface AirGappedRegistryProps {
   readonly maxImagesPerRepository?: number;
   /** Pull-through cache rule prefix (connected mode); default from repositoryPrefix. At most 20 characters. */
   readonly pullThroughCachePrefix?: string;
+  /**
+   * Repositories that exist already (bring your own), by image key, e.g. `{ nvidiaDevicePlugin: "platform/nvidia/k8s-device-plugin" }`:
+   * read with a data source instead of created. Their policies, encryption and lifecycle stay the owner's; the
+   * mirror manifest names them. Images not listed get a repository of ours.
+   */
+  readonly existingRepositories?: Readonly<Partial<Record<ImageKey, string>>>;
+  /** Tags for the repositories and the key. */
   readonly tags?: Record<string, string>;
 }
 
@@ -80,7 +88,8 @@ const PULL_THROUGH_UPSTREAMS = { ecr: "public.ecr.aws", k8s: "registry.k8s.io", 
  */
 export class AirGappedRegistry extends Construct {
   readonly encryptionKey: EncryptionKey;
-  readonly repositories: Readonly<Record<ImageKey, EcrRepository>>;
+  /** The repositories created here; images in `existingRepositories` have none. */
+  readonly repositories: Readonly<Partial<Record<ImageKey, EcrRepository>>>;
   readonly images: Readonly<Record<ImageKey, RegistryImage>>;
   readonly mirrorManifest: MirrorManifest;
   readonly pullThroughCacheRules: EcrPullThroughCacheRule[];
@@ -101,6 +110,14 @@ export class AirGappedRegistry extends Construct {
       inferenceServer: { ...IMAGES.inferenceServer, tag: props.inferenceImageTag ?? IMAGES.inferenceServer.tag },
     };
     const keys = Object.keys(specs) as ImageKey[];
+    const existing = props.existingRepositories ?? {};
+    for (const [key, name] of Object.entries(existing)) {
+      if (!keys.includes(key as ImageKey)) throw new Error(`${where}: existingRepositories: unknown image "${key}"; expected keys of IMAGES (${keys.join(", ")})`);
+      const named = name ?? "";
+      if (/\.amazonaws\.com/.test(named) || !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(named)) {
+        throw new Error(`${where}: existingRepositories.${key}: expected an ECR repository name like team/nvidia/k8s-device-plugin (no registry host), found "${name}"`);
+      }
+    }
 
     const pullActions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
     const statements: PolicyStatement[] = [
@@ -147,11 +164,18 @@ export class AirGappedRegistry extends Construct {
       ],
     });
 
-    const repositories = {} as Record<ImageKey, EcrRepository>;
+    const repositories: Partial<Record<ImageKey, EcrRepository>> = {};
     const images = {} as Record<ImageKey, RegistryImage>;
+    const repositoryNames = Object.fromEntries(keys.map((key) => [key, existing[key] ?? `${prefix}/${specs[key].repository}`])) as Record<ImageKey, string>;
     for (const key of keys) {
       const spec = specs[key];
-      const repositoryName = `${prefix}/${spec.repository}`;
+      const repositoryName = repositoryNames[key];
+      const existingName = existing[key];
+      if (existingName) {
+        const repository = new DataAwsEcrRepository(this, `existing-${key}`, { name: existingName });
+        images[key] = registryImage(repositoryName, repository.repositoryUrl, spec);
+        continue;
+      }
       const repository = new EcrRepository(this, `repo-${key}`, {
         name: repositoryName,
         imageTagMutability: "IMMUTABLE",
@@ -164,13 +188,7 @@ export class AirGappedRegistry extends Construct {
       new EcrRepositoryPolicy(this, `policy-${key}`, { repository: repository.name, policy: repositoryPolicy });
       new EcrLifecyclePolicy(this, `lifecycle-${key}`, { repository: repository.name, policy: lifecyclePolicy });
       repositories[key] = repository;
-      images[key] = {
-        repositoryName,
-        repositoryUrl: repository.repositoryUrl,
-        tag: spec.tag,
-        digest: spec.digest,
-        imageUri: spec.digest ? `${repository.repositoryUrl}@${spec.digest}` : `${repository.repositoryUrl}:${spec.tag}`,
-      };
+      images[key] = registryImage(repositoryName, repository.repositoryUrl, spec);
     }
     this.repositories = repositories;
     this.images = images;
@@ -189,7 +207,7 @@ export class AirGappedRegistry extends Construct {
     this.mirrorManifest = {
       registry: `<account>.dkr.ecr.${props.region ?? "<region>"}.amazonaws.com (the stack's registry outputs give the full repository URLs)`,
       mode: props.network.mode,
-      images: keys.map((key) => mirrorEntry(key, specs[key], `${prefix}/${specs[key].repository}`)),
+      images: keys.map((key) => mirrorEntry(key, specs[key], repositoryNames[key])),
     };
     const manifest = this.mirrorManifest;
     const stack = TerraformStack.of(this);
@@ -201,6 +219,11 @@ export class AirGappedRegistry extends Construct {
       },
     });
   }
+}
+
+function registryImage(repositoryName: string, repositoryUrl: string, spec: ImageSpec): RegistryImage {
+  const imageUri = spec.digest ? `${repositoryUrl}@${spec.digest}` : `${repositoryUrl}:${spec.tag}`;
+  return { repositoryName, repositoryUrl, tag: spec.tag, digest: spec.digest, imageUri };
 }
 
 function mirrorEntry(name: ImageKey, spec: ImageSpec, repository: string): MirrorEntry {
