@@ -1,0 +1,62 @@
+/**
+ * (c) An air-gapped environment: no internet gateway, NAT or route out of the VPC; nodes join and
+ * pull through VPC endpoints, images come only from the private registry (pulls pinned to the ECR
+ * endpoints), model weights from a bucket readable only through the S3 gateway endpoint, and the
+ * license proxy runs on an offline license file.
+ */
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { App, Fn, TerraformStack } from "cdktf";
+import {
+  AirGappedRegistry,
+  GpuCluster,
+  GpuNodeAgents,
+  INFERENCE_SERVICE_ACCOUNT,
+  InferenceService,
+  InternalLoadBalancer,
+  LicenseProxy,
+  ModelBucket,
+  PrivateNetwork,
+  WORKLOAD_NAMESPACE,
+  WorkloadNamespace,
+} from "voice-selfhost";
+
+const region = "eu-central-1";
+const app = new App();
+
+const infra = new TerraformStack(app, "isolated-infra");
+new AwsProvider(infra, "aws", { region });
+const network = new PrivateNetwork(infra, "network", { cidr: "10.90.0.0/16", azs: ["eu-central-1a", "eu-central-1b"], mode: "airgapped", clusterName: "isolated" });
+const cluster = new GpuCluster(infra, "cluster", {
+  network,
+  name: "isolated",
+  gpuPools: [{ name: "gpu", instanceTypes: ["g6e.xlarge"], minSize: 1, maxSize: 2, amiType: "BOTTLEROCKET_x86_64_NVIDIA" }],
+});
+const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
+const registry = new AirGappedRegistry(infra, "registry", { network, pullerRoleArns: [cluster.nodeRoleArn], repositoryPrefix: "isolated", region });
+new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "isolated-models-" });
+new InternalLoadBalancer(infra, "ingress", {
+  network,
+  allowedClientCidrs: ["10.90.0.0/16"],
+  targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
+  certificateArn: "arn:aws:acm:eu-central-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+});
+
+const workloads = new TerraformStack(app, "isolated-workloads");
+new KubernetesProvider(workloads, "kubernetes", {
+  host: cluster.endpoint,
+  clusterCaCertificate: Fn.base64decode(cluster.certificateAuthorityData),
+  exec: [{ apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", cluster.clusterName, "--region", region] }],
+});
+const namespace = new WorkloadNamespace(workloads, "namespace");
+const image = registry.images.inferenceServer.imageUri;
+const licenseProxy = new LicenseProxy(workloads, "license-proxy", { namespace, image, license: { mode: "offline" } });
+new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: ["10.90.0.0/16"] });
+// Bottlerocket's NVIDIA variant ships the device plugin: only the DCGM exporter runs as a DaemonSet.
+new GpuNodeAgents(workloads, "gpu", {
+  devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
+  dcgmExporterImage: registry.images.dcgmExporter.imageUri,
+  devicePluginPools: [],
+});
+
+app.synth();

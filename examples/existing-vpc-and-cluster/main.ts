@@ -1,0 +1,79 @@
+/**
+ * (b) GPU node groups and the inference service added to a VPC and an EKS cluster the platform
+ * team already runs. Nothing here creates a network or a cluster: the VPC is declared (and checked
+ * at synth), the cluster is read by name, so one stack can hold both the AWS and the Kubernetes side.
+ */
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { App, Fn, TerraformStack } from "cdktf";
+import {
+  AirGappedRegistry,
+  ExistingCluster,
+  GpuNodeAgents,
+  InferenceService,
+  InternalLoadBalancer,
+  LicenseProxy,
+  PrivateNetwork,
+  WorkloadNamespace,
+} from "voice-selfhost";
+
+const region = "eu-west-1";
+const app = new App();
+const stack = new TerraformStack(app, "speech-on-shared-cluster");
+new AwsProvider(stack, "aws", { region });
+
+// The shared VPC, as the network team hands it over.
+const network = PrivateNetwork.fromExisting(stack, "network", {
+  vpcId: "vpc-0a1b2c3d4e5f60000",
+  vpcCidr: "10.60.0.0/16",
+  mode: "connected",
+  privateSubnets: [
+    { subnetId: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a" },
+    { subnetId: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b" },
+  ],
+  endpointSecurityGroupId: "sg-0a1b2c3d4e5f60000",
+  s3GatewayEndpointId: "vpce-0a1b2c3d4e5f6aaaa",
+  interfaceEndpointIds: { "ecr.api": "vpce-0a1b2c3d4e5f6bbbb", "ecr.dkr": "vpce-0a1b2c3d4e5f6cccc" },
+});
+const cluster = new ExistingCluster(stack, "cluster", {
+  clusterName: "platform-eks",
+  network,
+  gpuPools: [{ name: "speech-l4", instanceTypes: ["g6.xlarge", "g6.2xlarge"], minSize: 0, maxSize: 6 }],
+});
+// The team's own repository for the device plugin; ours for the rest.
+const registry = new AirGappedRegistry(stack, "registry", {
+  network,
+  pullerRoleArns: [cluster.nodeRoleArn],
+  repositoryPrefix: "speech",
+  region,
+  existingRepositories: { nvidiaDevicePlugin: "platform/nvidia/k8s-device-plugin" },
+});
+new InternalLoadBalancer(stack, "ingress", {
+  network,
+  allowedClientCidrs: ["10.60.0.0/16"],
+  targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
+  certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+});
+
+new KubernetesProvider(stack, "kubernetes", {
+  host: cluster.endpoint,
+  clusterCaCertificate: Fn.base64decode(cluster.certificateAuthorityData),
+  exec: [{ apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", cluster.clusterName, "--region", region] }],
+});
+const namespace = new WorkloadNamespace(stack, "namespace");
+const image = registry.images.inferenceServer.imageUri;
+const licenseProxy = new LicenseProxy(stack, "license-proxy", { namespace, image, license: { mode: "offline" } });
+new InferenceService(stack, "inference", {
+  namespace,
+  image,
+  settings: { pool: "speech-l4" },
+  licenseProxyUrl: licenseProxy.url,
+  allowedSourceCidrs: ["10.60.0.0/16"],
+});
+new GpuNodeAgents(stack, "gpu", {
+  devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
+  dcgmExporterImage: registry.images.dcgmExporter.imageUri,
+  devicePluginPools: ["speech-l4"],
+});
+
+app.synth();

@@ -1,0 +1,69 @@
+/**
+ * (a) The whole stack in a new VPC: network, private GPU cluster, private registry, internal load
+ * balancer and model bucket in `platform-infra`; the inference service, license proxy and GPU agents
+ * in `platform-workloads`, whose Kubernetes provider reads the cluster from the infra stack.
+ */
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { App, Fn, TerraformStack } from "cdktf";
+import {
+  AirGappedRegistry,
+  GpuCluster,
+  GpuNodeAgents,
+  INFERENCE_SERVICE_ACCOUNT,
+  InferenceService,
+  InternalLoadBalancer,
+  LicenseProxy,
+  ModelBucket,
+  PrivateNetwork,
+  WORKLOAD_NAMESPACE,
+  WorkloadNamespace,
+} from "voice-selfhost";
+
+const region = "eu-west-1";
+const app = new App();
+
+const infra = new TerraformStack(app, "platform-infra");
+new AwsProvider(infra, "aws", { region });
+const network = new PrivateNetwork(infra, "network", {
+  cidr: "10.70.0.0/16",
+  azs: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+  mode: "connected",
+  clusterName: "speech",
+});
+const cluster = new GpuCluster(infra, "cluster", {
+  network,
+  name: "speech",
+  gpuPools: [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 1, maxSize: 4 }],
+  adminRoleArn: "arn:aws:iam::111122223333:role/platform-admin",
+});
+const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
+const registry = new AirGappedRegistry(infra, "registry", { network, pullerRoleArns: [cluster.nodeRoleArn], repositoryPrefix: "speech", region });
+new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "speech-models-" });
+new InternalLoadBalancer(infra, "ingress", {
+  network,
+  allowedClientCidrs: ["10.0.0.0/8"],
+  targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
+  certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+});
+
+const workloads = new TerraformStack(app, "platform-workloads");
+new KubernetesProvider(workloads, "kubernetes", {
+  host: cluster.endpoint,
+  clusterCaCertificate: Fn.base64decode(cluster.certificateAuthorityData),
+  exec: [{ apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", cluster.clusterName, "--region", region] }],
+});
+const namespace = new WorkloadNamespace(workloads, "namespace");
+const image = registry.images.inferenceServer.imageUri;
+const licenseProxy = new LicenseProxy(workloads, "license-proxy", {
+  namespace,
+  image,
+  license: { mode: "online", serverUrl: "https://license.example.com", serverCidrs: ["203.0.113.0/24"] },
+});
+new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: ["10.0.0.0/8", "10.70.0.0/16"] });
+new GpuNodeAgents(workloads, "gpu", {
+  devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
+  dcgmExporterImage: registry.images.dcgmExporter.imageUri,
+});
+
+app.synth();
