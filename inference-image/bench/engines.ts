@@ -5,7 +5,7 @@
  * factor, and word error rate over ten Flite-synthesized sentences. Medians of RUNS runs after a warm-up.
  */
 import os from "node:os";
-import { createSpeech, parseEngineConfig } from "../src/engines";
+import { createSpeech, engineConfigFromEnv } from "../src/engines";
 import { SENTENCES, synthesizeAll, toFloat, wordErrorRate } from "../test/engines/helpers";
 
 const RUNS = Number(process.env.RUNS ?? 9);
@@ -19,7 +19,9 @@ const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1 }));
+  // The built-in engines with the search settings the environment gives (POCKETSPHINX_*), as the server reads them.
+  const config = engineConfigFromEnv({ ...process.env, STT_ENGINE: "pocketsphinx", TTS_ENGINE: "flite", WORKERS: "1" });
+  const speech = await createSpeech(config);
   const startupS = (performance.now() - started) / 1000;
 
   // A 5 s clip of continuous speech: sentences back to back, cut at exactly 5 s.
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
 
   const summary = {
     machine: { cpus: os.availableParallelism(), loadavg1m: round(os.loadavg()[0], 2) },
+    pocketsphinx: config.stt.pocketsphinx,
     runs: RUNS,
     startupS: round(startupS, 2),
     stt: { clipS: 5, rtfMedian: round(median(sttRtf)), rtfMin: round(Math.min(...sttRtf)), rtfMax: round(Math.max(...sttRtf)) },

@@ -16,6 +16,29 @@ export const DEFAULT_POCKETSPHINX_MODEL_DIR = "/usr/share/pocketsphinx/model/en-
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
+/**
+ * pocketsphinx search settings (speed against accuracy). The two pruning defaults are the measured
+ * choice in BENCHMARKS.md (about 1.6x faster than the library's, WER still ~10% on Flite speech);
+ * the other settings keep the library's own default unless set.
+ */
+export const pocketsphinxSchema = z.object({
+  /** Most HMMs (senone sequences) evaluated per frame; fewer is faster. -1 = no limit. */
+  maxhmmpf: z.number().int().min(-1).max(1_000_000).default(2000),
+  /** Most distinct words allowed to end per frame. -1 = no limit. */
+  maxwpf: z.number().int().min(-1).max(100_000).default(10),
+  /** Frame downsampling: 2 evaluates acoustic scores every other frame. */
+  ds: z.number().int().min(1).max(4).optional(),
+  /** Gaussians kept per frame in the acoustic model. */
+  topn: z.number().int().min(1).max(64).optional(),
+  /** Phone-loop lookahead window (frames); 0 turns the lookahead off. */
+  plWindow: z.number().int().min(0).max(100).optional(),
+  /** Second (flat-lexicon) search pass: more accurate, slower. */
+  fwdflat: z.boolean().optional(),
+  /** Lattice best-path pass: more accurate, gives word posteriors. */
+  bestpath: z.boolean().optional(),
+});
+export type PocketsphinxSettings = z.infer<typeof pocketsphinxSchema>;
+
 export const engineConfigSchema = z
   .object({
     stt: z.object({
@@ -24,6 +47,7 @@ export const engineConfigSchema = z
       modelDir: z.string().min(1).optional(),
       /** Whisper only: the language the model is told to transcribe ("" lets it detect). */
       language: z.string().default("en"),
+      pocketsphinx: pocketsphinxSchema.default({}),
     }),
     tts: z.object({
       engine: z.enum(TTS_ENGINES),
@@ -67,6 +91,13 @@ const ENV_NAMES: Record<string, string> = {
   "stt.engine": "STT_ENGINE",
   "stt.modelDir": "STT_MODEL_DIR",
   "stt.language": "STT_LANGUAGE",
+  "stt.pocketsphinx.maxhmmpf": "POCKETSPHINX_MAXHMMPF",
+  "stt.pocketsphinx.maxwpf": "POCKETSPHINX_MAXWPF",
+  "stt.pocketsphinx.ds": "POCKETSPHINX_DS",
+  "stt.pocketsphinx.topn": "POCKETSPHINX_TOPN",
+  "stt.pocketsphinx.plWindow": "POCKETSPHINX_PL_WINDOW",
+  "stt.pocketsphinx.fwdflat": "POCKETSPHINX_FWDFLAT",
+  "stt.pocketsphinx.bestpath": "POCKETSPHINX_BESTPATH",
   "tts.engine": "TTS_ENGINE",
   "tts.modelDir": "TTS_MODEL_DIR",
   "tts.defaultVoice": "TTS_DEFAULT_VOICE",
@@ -102,8 +133,16 @@ export function parseEngineConfig(input: Partial<EngineConfigInput> & Pick<Engin
 function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return undefined;
-  if (!/^\d+$/.test(raw.trim())) throw new EngineConfigError(`invalid engine configuration: ${name}: expected a whole number, got "${raw.slice(0, 40)}"`);
+  if (!/^-?\d+$/.test(raw.trim())) throw new EngineConfigError(`invalid engine configuration: ${name}: expected a whole number, got "${raw.slice(0, 40)}"`);
   return Number(raw.trim());
+}
+
+function boolFromEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return undefined;
+  if (raw === "true" || raw === "yes") return true;
+  if (raw === "false" || raw === "no") return false;
+  throw new EngineConfigError(`invalid engine configuration: ${name}: expected true or false, got "${env[name]!.slice(0, 40)}"`);
 }
 
 function strFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -114,7 +153,8 @@ function strFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
 /**
  * Read the engine configuration from environment variables: STT_ENGINE (default pocketsphinx),
  * STT_MODEL_DIR, STT_LANGUAGE, TTS_ENGINE (default flite), TTS_MODEL_DIR, TTS_DEFAULT_VOICE,
- * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS), STREAMS_PER_WORKER (8), SHERPA_THREADS (1).
+ * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS), STREAMS_PER_WORKER (8), SHERPA_THREADS (1),
+ * and the pocketsphinx search settings POCKETSPHINX_MAXHMMPF, _MAXWPF, _DS, _TOPN, _PL_WINDOW, _FWDFLAT, _BESTPATH.
  */
 export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   return parseEngineConfig({
@@ -122,6 +162,15 @@ export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Engin
       engine: (strFromEnv(env, "STT_ENGINE") ?? "pocketsphinx") as SttEngineName,
       modelDir: strFromEnv(env, "STT_MODEL_DIR"),
       language: env.STT_LANGUAGE?.trim(),
+      pocketsphinx: {
+        maxhmmpf: intFromEnv(env, "POCKETSPHINX_MAXHMMPF"),
+        maxwpf: intFromEnv(env, "POCKETSPHINX_MAXWPF"),
+        ds: intFromEnv(env, "POCKETSPHINX_DS"),
+        topn: intFromEnv(env, "POCKETSPHINX_TOPN"),
+        plWindow: intFromEnv(env, "POCKETSPHINX_PL_WINDOW"),
+        fwdflat: boolFromEnv(env, "POCKETSPHINX_FWDFLAT"),
+        bestpath: boolFromEnv(env, "POCKETSPHINX_BESTPATH"),
+      },
     },
     tts: {
       engine: (strFromEnv(env, "TTS_ENGINE") ?? "flite") as TtsEngineName,

@@ -13,7 +13,7 @@ export interface Engines {
 }
 
 export function loadEngines(config: EngineConfig): Engines {
-  const stt: SttEngine = config.stt.engine === "pocketsphinx" ? new PocketsphinxStt(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR) : new SherpaStt(config);
+  const stt: SttEngine = config.stt.engine === "pocketsphinx" ? new PocketsphinxStt(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR, config.stt.pocketsphinx) : new SherpaStt(config);
   const tts: TtsEngine = config.tts.engine === "flite" ? new FliteTts(config.tts.defaultVoice) : new SherpaTts(config);
   // The first call of each engine pays for lazy compilation and page faults: pay it now, not on the first request.
   tts.synthesize("Ready.", tts.defaultVoice, 1);

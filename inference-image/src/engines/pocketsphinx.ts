@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import koffi from "koffi";
-import { EngineConfigError } from "./config";
+import { EngineConfigError, type PocketsphinxSettings } from "./config";
 import { checkPocketsphinxModel, POCKETSPHINX_INSTALL_HINT as INSTALL_HINT } from "./model-files";
 import { floatToInt16, makeTranscript, type SttEngine, type UtteranceDecoder } from "./engine";
 import type { ModelInfo, Transcript, Word } from "./types";
@@ -155,12 +155,29 @@ class Decoder implements UtteranceDecoder {
   }
 }
 
+/** The command-line flags for the settings that are set (unset ones keep the library default). */
+export function searchArgs(s: Partial<PocketsphinxSettings>): string[] {
+  const flags: [string, number | boolean | undefined][] = [
+    ["-maxhmmpf", s.maxhmmpf],
+    ["-maxwpf", s.maxwpf],
+    ["-ds", s.ds],
+    ["-topn", s.topn],
+    ["-pl_window", s.plWindow],
+    ["-fwdflat", s.fwdflat],
+    ["-bestpath", s.bestpath],
+  ];
+  return flags.flatMap(([flag, v]) => (v === undefined ? [] : [flag, typeof v === "boolean" ? (v ? "yes" : "no") : String(v)]));
+}
+
 export class PocketsphinxStt implements SttEngine {
   readonly info: ModelInfo = { id: "pocketsphinx-en-us", kind: "stt", engine: "pocketsphinx", sampleRate: SAMPLE_RATE, languages: ["en"] };
   private readonly n: Native;
   private readonly batch: Decoder;
 
-  constructor(private readonly modelDir: string) {
+  constructor(
+    private readonly modelDir: string,
+    private readonly settings: PocketsphinxSettings,
+  ) {
     this.n = loadNative();
     checkPocketsphinxModel(modelDir);
     this.batch = this.newDecoder();
@@ -180,6 +197,7 @@ export class PocketsphinxStt implements SttEngine {
       "-lm", path.join(this.modelDir, "en-us.lm.bin"),
       "-dict", path.join(this.modelDir, "cmudict-en-us.dict"),
       "-samprate", String(SAMPLE_RATE),
+      ...searchArgs(this.settings),
     ];
     const cfg = this.n.cmdLnParse(null, this.n.psArgs(), argv.length, argv, 1);
     if (!cfg) throw new EngineConfigError(`pocketsphinx rejected its configuration for ${this.modelDir}`);

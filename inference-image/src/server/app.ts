@@ -168,7 +168,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     }
   };
 
-  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: 60_000 }, (req, res) => void handle(req, res));
+  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: 60_000, noDelay: true }, (req, res) => void handle(req, res));
   server.on("upgrade", (req, socket, head) => void live.handleUpgrade(req, socket, head));
   server.on("clientError", (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"message":"malformed HTTP request","type":"invalid_request_error","code":"bad_request"}}');

@@ -46,13 +46,14 @@ export async function streamSpeech(ctx: RequestContext, text: string, options: S
     "transfer-encoding": "chunked",
     ...out.headers,
   });
-  if (out.container === "wav") res.write(wavHeader(out.sampleRate));
   let next = first;
   let firstByte = true;
   try {
     while (!next.done) {
       engineSamples += next.value.length;
-      if (!(await write(res, convert(next.value)))) return;
+      const pcm = convert(next.value);
+      // Headers, WAV header and the first audio leave in one write, so the first packet carries audio.
+      if (!(await write(res, firstByte && out.container === "wav" ? Buffer.concat([wavHeader(out.sampleRate), pcm]) : pcm))) return;
       if (firstByte) {
         metrics.ttsFirstByte.observe((performance.now() - ctx.startedAt) / 1000);
         firstByte = false;

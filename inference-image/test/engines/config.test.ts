@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createSpeech, engineConfigFromEnv, EngineConfigError, parseEngineConfig } from "../../src/engines";
+import { searchArgs } from "../../src/engines/pocketsphinx";
 import { EngineInputError } from "../../src/engines/types";
 import { resolveVoice } from "../../src/engines/voices";
 
@@ -29,7 +30,7 @@ function dirWith(name: string, files: Record<string, string>): string {
 describe("engineConfigFromEnv", () => {
   test("defaults: built-in engines, one worker per core, queue of 4 per worker", () => {
     const cfg = engineConfigFromEnv({});
-    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en" });
+    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en", pocketsphinx: { maxhmmpf: 2000, maxwpf: 10 } });
     expect(cfg.tts).toEqual({ engine: "flite" });
     expect(cfg.workers).toBe(os.availableParallelism());
     expect(cfg.queueMax).toBe(4 * cfg.workers);
@@ -48,9 +49,21 @@ describe("engineConfigFromEnv", () => {
       QUEUE_MAX: "0",
       STREAMS_PER_WORKER: "2",
       SHERPA_THREADS: "2",
+      POCKETSPHINX_MAXHMMPF: "-1",
+      POCKETSPHINX_MAXWPF: "20",
+      POCKETSPHINX_DS: "2",
+      POCKETSPHINX_TOPN: "2",
+      POCKETSPHINX_PL_WINDOW: "0",
+      POCKETSPHINX_FWDFLAT: "no",
+      POCKETSPHINX_BESTPATH: "true",
     });
     expect(cfg).toEqual({
-      stt: { engine: "sherpa-whisper", modelDir: "/models/whisper", language: "" },
+      stt: {
+        engine: "sherpa-whisper",
+        modelDir: "/models/whisper",
+        language: "",
+        pocketsphinx: { maxhmmpf: -1, maxwpf: 20, ds: 2, topn: 2, plWindow: 0, fwdflat: false, bestpath: true },
+      },
       tts: { engine: "sherpa-kokoro", modelDir: "/models/kokoro", defaultVoice: "3" },
       workers: 3,
       queueMax: 0,
@@ -67,10 +80,18 @@ describe("engineConfigFromEnv", () => {
     [{ STT_ENGINE: "sherpa-whisper" }, /STT_MODEL_DIR is required for STT_ENGINE=sherpa-whisper/],
     [{ TTS_ENGINE: "sherpa-vits" }, /TTS_MODEL_DIR is required for TTS_ENGINE=sherpa-vits/],
     [{ TTS_MODEL_DIR: "/models/x" }, /TTS_MODEL_DIR is not used by the built-in flite engine/],
+    [{ POCKETSPHINX_DS: "9" }, /POCKETSPHINX_DS: Number must be less than or equal to 4/],
+    [{ POCKETSPHINX_MAXHMMPF: "lots" }, /POCKETSPHINX_MAXHMMPF: expected a whole number/],
+    [{ POCKETSPHINX_FWDFLAT: "maybe" }, /POCKETSPHINX_FWDFLAT: expected true or false, got "maybe"/],
   ])("%j is refused with a message naming the variable", (env, message) => {
     expect(() => engineConfigFromEnv(env)).toThrow(EngineConfigError);
     expect(() => engineConfigFromEnv(env)).toThrow(message);
   });
+});
+
+test("pocketsphinx flags: only the settings that are set, booleans as yes/no", () => {
+  expect(searchArgs({ maxhmmpf: 2000, maxwpf: 10 })).toEqual(["-maxhmmpf", "2000", "-maxwpf", "10"]);
+  expect(searchArgs({ maxhmmpf: -1, maxwpf: -1, ds: 2, fwdflat: false, bestpath: true })).toEqual(["-maxhmmpf", "-1", "-maxwpf", "-1", "-ds", "2", "-fwdflat", "no", "-bestpath", "yes"]);
 });
 
 describe("createSpeech refuses bad model directories before serving", () => {
