@@ -3,6 +3,7 @@ import { App, TerraformStack } from "cdktf";
 import * as path from "path";
 import { ConfigError, EnvironmentConfig, loadEnvironments } from "./constructs/config";
 import { enforcePolicy } from "./constructs/policy";
+import { setTokenStackTraces, stackTracesWanted } from "./constructs/shared/stack-traces";
 import { InfraStack } from "./stacks/infra-stack";
 import { WorkloadsStack } from "./stacks/workloads-stack";
 
@@ -17,7 +18,9 @@ export interface BuildOptions {
 
 export function buildApp(options: BuildOptions = {}): App {
   const environments = options.environments ?? loadEnvironments(path.resolve(process.env.ENVIRONMENTS_DIR ?? "environments"));
-  const app = new App({ outdir: options.outdir, skipValidation: options.skipValidation ?? false });
+  // Stack traces cost ~15% of synth and serve only debugging: VOICE_SELFHOST_STACK_TRACES=1 keeps them.
+  const stackTraces = setTokenStackTraces(stackTracesWanted());
+  const app = new App({ outdir: options.outdir, skipValidation: options.skipValidation ?? false, stackTraces });
   for (const env of environments) {
     const infra = new InfraStack(app, `${env.name}-infra`, { env });
     new WorkloadsStack(app, `${env.name}-workloads`, { env, infra });

@@ -18,6 +18,7 @@ export function enforcePolicy(stack: TerraformStack, options: PolicyOptions = {}
   if (problems.length) throw new Error(`policy for stack ${stack.node.path}:\n  ${problems.join("\n  ")}`);
   if (configured.has(stack)) throw new Error(`policy for stack ${stack.node.path} is already enforced`);
   configured.set(stack, options);
+  serializeOncePerSynthesis(stack);
   stack.node.addValidation({
     validate: () => {
       const report = checkStack(stack);
@@ -28,6 +29,30 @@ export function enforcePolicy(stack: TerraformStack, options: PolicyOptions = {}
       ];
     },
   });
+}
+
+/**
+ * cdktf's synthesizer runs the stack's validations and then serializes the stack; the policy check is
+ * one of those validations and needs the same document, so without this every stack is serialized
+ * (every token resolved) twice. Within one `synthesize` pass of this stack, the first `toTerraform()`
+ * is kept and handed to the later call: nothing between the validations and the write may change the
+ * stack. Outside a pass (tests, the review script) every call serializes afresh.
+ */
+function serializeOncePerSynthesis(stack: TerraformStack): void {
+  const synthesizer = stack.synthesizer;
+  const serialize = stack.toTerraform.bind(stack);
+  let pass: { document?: ReturnType<TerraformStack["toTerraform"]> } | undefined;
+  stack.toTerraform = () => (pass ? (pass.document ??= serialize()) : serialize());
+  stack.synthesizer = {
+    synthesize: (session) => {
+      pass = {};
+      try {
+        synthesizer.synthesize(session);
+      } finally {
+        pass = undefined;
+      }
+    },
+  };
 }
 
 /**

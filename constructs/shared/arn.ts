@@ -1,4 +1,4 @@
-import { Fn } from "cdktf";
+import { Fn, Token } from "cdktf";
 
 /**
  * The account, region and partition of whatever an ARN names, as Terraform expressions. Reading them
@@ -21,9 +21,28 @@ export interface PolicyStatement {
   readonly Condition?: Record<string, Record<string, unknown>>;
 }
 
-/** Serialized with `Fn.jsonencode`, so Terraform references inside the statements resolve at plan time. */
+/**
+ * The policy as JSON text in which Terraform references become `${...}` interpolations, resolved at
+ * plan time (the provider checks the result is valid JSON). Not `Fn.jsonencode`: cdktf resolves a
+ * jsonencode argument once per nesting level, which made policies about half of all synth time.
+ * References must render without quotes or backslashes (ARNs, ids, names do). A document holding
+ * literal template syntax (an IAM variable such as `${aws:username}`) or a non-string token takes
+ * `Fn.jsonencode`, which escapes and encodes those.
+ */
 export function policyDocument(statements: readonly PolicyStatement[]): string {
-  return Fn.jsonencode({ Version: "2012-10-17", Statement: statements });
+  const document = { Version: "2012-10-17", Statement: statements };
+  return plainStringsOnly(document) ? JSON.stringify(document) : Fn.jsonencode(document);
+}
+
+/** cdktf encodes a string reference as `${TfToken[TOKEN.n]}`; any other `${` or `%{` is template syntax Terraform would expand. */
+const LITERAL_TEMPLATE = /\$\{(?!TfToken\[TOKEN\.\d+\]\})|%\{/;
+
+function plainStringsOnly(value: unknown): boolean {
+  if (typeof value === "string") return !LITERAL_TEMPLATE.test(value);
+  if (Token.isUnresolved(value)) return false;
+  if (Array.isArray(value)) return value.every(plainStringsOnly);
+  if (value !== null && typeof value === "object") return Object.values(value).every(plainStringsOnly);
+  return true;
 }
 
 /** A role trust policy for one AWS service principal. */

@@ -1,5 +1,5 @@
 import { ModelBucket } from "../../constructs/cluster";
-import { fakeNetwork, only, synthJson, testStack } from "../support/synth";
+import { fakeNetwork, only, policyStatements, synthJson, testStack } from "../support/synth";
 
 function synthBucket(mode: "connected" | "airgapped") {
   const { stack } = testStack();
@@ -9,7 +9,7 @@ function synthBucket(mode: "connected" | "airgapped") {
 
 describe("ModelBucket with only the required props", () => {
   const json = synthBucket("connected");
-  const policy = String(only(json, "aws_s3_bucket_policy").policy);
+  const policy = policyStatements(json, only(json, "aws_s3_bucket_policy").policy);
 
   test("versioned, KMS-encrypted with its own rotating key, public access blocked, ACLs off", () => {
     expect(only(json, "aws_s3_bucket")).toMatchObject({ bucket_prefix: "voice-models-", force_destroy: false });
@@ -29,15 +29,20 @@ describe("ModelBucket with only the required props", () => {
   });
 
   test("TLS only, and readable by the inference role alone", () => {
-    expect(policy).toContain('"aws:SecureTransport" = "false"');
-    expect(policy).toContain('"Sid" = "InferencePodsRead"');
-    expect(policy).toMatch(/"Sid" = "DenyReadsByOthers".*"ArnNotEquals" = \{"aws:PrincipalArn" = "arn:aws:iam::111122223333:role\/inference"\}/);
-    expect(policy).not.toContain("aws:sourceVpce");
-    expect(String(only(json, "aws_kms_key_policy").policy)).toMatch(/InferencePodsDecryptThroughS3.*kms:ViaService/);
+    expect(policy.DenyInsecureTransport).toMatchObject({ Effect: "Deny", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(policy.InferencePodsRead).toMatchObject({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::111122223333:role/inference" } });
+    expect(policy.DenyReadsByOthers).toMatchObject({ Effect: "Deny", Condition: { ArnNotEquals: { "aws:PrincipalArn": "arn:aws:iam::111122223333:role/inference" } } });
+    expect(policy.DenyReadsOutsideVpcEndpoint).toBeUndefined();
+    expect(policyStatements(json, only(json, "aws_kms_key_policy").policy).InferencePodsDecryptThroughS3.Condition).toEqual({
+      StringEquals: { "kms:ViaService": expect.stringMatching(/^s3\.\$\{local\.[^}]+\}\.amazonaws\.com$/) },
+    });
   });
 
   test("in air-gapped mode reads must come through the S3 gateway endpoint", () => {
-    const airgapped = String(only(synthBucket("airgapped"), "aws_s3_bucket_policy").policy);
-    expect(airgapped).toMatch(/"Sid" = "DenyReadsOutsideVpcEndpoint".*"StringNotEquals" = \{"aws:sourceVpce" = "vpce-s3gateway"\}/);
+    const airgapped = synthBucket("airgapped");
+    expect(policyStatements(airgapped, only(airgapped, "aws_s3_bucket_policy").policy).DenyReadsOutsideVpcEndpoint).toMatchObject({
+      Effect: "Deny",
+      Condition: { StringNotEquals: { "aws:sourceVpce": "vpce-s3gateway" } },
+    });
   });
 });

@@ -3,7 +3,7 @@ import * as path from "path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { AirGappedRegistry, IMAGES } from "../../constructs/registry";
-import { fakeNetwork, only, policyText, resources, synthJson, testStack } from "../support/synth";
+import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 const NODE_ROLE = "arn:aws:iam::111122223333:role/nodes";
 
@@ -31,11 +31,11 @@ describe("AirGappedRegistry with only the required props", () => {
     expect(lifecycles).toHaveLength(repos.length);
     const rules = JSON.parse(String(lifecycles[0].policy)).rules;
     expect(rules.map((r: any) => r.selection.tagStatus)).toEqual(["untagged", "any"]);
-    const policies = Object.values(resources(json, "aws_ecr_repository_policy")).map((p) => policyText(json, p.policy));
+    const policies = Object.values(resources(json, "aws_ecr_repository_policy")).map((p) => policyStatements(json, p.policy));
     expect(policies).toHaveLength(repos.length);
-    expect(policies[0]).toMatch(/"Sid" = "NodesPull", "Effect" = "Allow", "Principal" = \{"AWS" = \["arn:aws:iam::111122223333:role\/nodes"\]\}/);
-    expect(policies[0]).toMatch(/"Sid" = "DenyPullsByOthers".*"ArnNotEquals" = \{"aws:PrincipalArn" = \["arn:aws:iam::111122223333:role\/nodes"\]\}/);
-    expect(policies[0]).not.toContain("aws:sourceVpce");
+    expect(policies[0].NodesPull).toMatchObject({ Effect: "Allow", Principal: { AWS: [NODE_ROLE] } });
+    expect(policies[0].DenyPullsByOthers).toMatchObject({ Effect: "Deny", Condition: { ArnNotEquals: { "aws:PrincipalArn": [NODE_ROLE] } } });
+    expect(policies[0].DenyPullsOutsideVpcEndpoints).toBeUndefined();
   });
 
   test("connected mode caches the registries that need no credentials", () => {
@@ -74,8 +74,8 @@ describe("AirGappedRegistry with only the required props", () => {
 describe("AirGappedRegistry in air-gapped mode", () => {
   test("pulls only through the ECR endpoints, no pull-through caches", () => {
     const { json } = synthRegistry("airgapped");
-    const policy = policyText(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
-    expect(policy).toMatch(/"Sid" = "DenyPullsOutsideVpcEndpoints".*"aws:sourceVpce" = \["vpce-ecrapi", "vpce-ecrdkr"\]/);
+    const policy = policyStatements(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
+    expect(policy.DenyPullsOutsideVpcEndpoints).toMatchObject({ Effect: "Deny", Condition: { StringNotEquals: { "aws:sourceVpce": ["vpce-ecrapi", "vpce-ecrdkr"] } } });
     expect(resources(json, "aws_ecr_pull_through_cache_rule")).toEqual({});
   });
 

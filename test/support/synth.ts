@@ -42,9 +42,25 @@ export function only(json: Synthesized, type: string): Record<string, unknown> {
   return all[0];
 }
 
-/** A policy's text (an HCL `jsonencode(...)` expression), following one `${local.x}` reference. */
+/** A policy's JSON text, following one `${local.x}` reference. */
 export function policyText(json: Synthesized, value: unknown): string {
   const text = String(value);
   const local = /^\$\{local\.([^}]+)\}$/.exec(text);
   return local ? String(json.locals?.[local[1]]) : text;
+}
+
+export interface Statement {
+  Sid?: string;
+  Effect: string;
+  Principal?: unknown;
+  Action: string | string[];
+  Resource?: string | string[];
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** A policy's statements by Sid (the policy is JSON text with `${...}` references left as they are). */
+export function policyStatements(json: Synthesized, value: unknown): Record<string, Statement> {
+  const document = JSON.parse(policyText(json, value)) as { Version: string; Statement: Statement[] };
+  expect(document.Version).toBe("2012-10-17");
+  return Object.fromEntries(document.Statement.map((s, i) => [s.Sid ?? `#${i}`, s]));
 }
