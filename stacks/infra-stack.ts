@@ -8,6 +8,7 @@ import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
 import { AirGappedRegistry } from "../constructs/registry";
 import { configureBackend } from "./backend";
+import { inferenceEndpoints } from "./inference-endpoints";
 
 export interface InfraStackProps {
   readonly env: EnvironmentConfig;
@@ -75,7 +76,7 @@ export class InfraStack extends TerraformStack {
       targets: { autoScalingGroupNames: this.cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: this.cluster.clusterSecurityGroupId },
       certificateArn: env.ingress.certificateArn,
       plainTcp: env.ingress.plainTcp,
-      port: env.ingress.port,
+      services: inferenceEndpoints(env),
       deletionProtection: env.deletionProtection,
     });
 
@@ -87,7 +88,9 @@ export class InfraStack extends TerraformStack {
     new TerraformOutput(this, "repository_urls", {
       value: Object.fromEntries(Object.entries(this.registry.images).map(([key, image]) => [key, image.repositoryUrl])),
     });
-    new TerraformOutput(this, "inference_target_group_arn", { value: this.loadBalancer.targetGroupArn });
+    new TerraformOutput(this, "target_group_arns", {
+      value: Object.fromEntries(Object.entries(this.loadBalancer.targetGroups).map(([name, group]) => [name, group.arn])),
+    });
     new TerraformOutput(this, "load_balancer_dns_name", { value: this.loadBalancer.dnsName });
     new TerraformOutput(this, "model_bucket_name", { value: this.modelBucket.bucketName });
   }

@@ -1,14 +1,13 @@
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { EnvironmentConfig, INFERENCE_NODE_PORT } from "../constructs/config";
+import { EnvironmentConfig, INFERENCE_NODE_PORTS } from "../constructs/config";
 import { RegistryImage } from "../constructs/registry/airgapped-registry";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";
 import { LicenseProxy } from "../constructs/workloads/license-proxy";
 import { Monitoring } from "../constructs/workloads/monitoring";
 import { WorkloadNamespace } from "../constructs/workloads/namespace";
-import { SPLIT_TTS_NODE_PORT } from "../constructs/workloads/contract";
 import { inferenceServicesOf } from "../constructs/workloads/settings";
 import { configureBackend } from "./backend";
 import { InfraStack } from "./infra-stack";
@@ -79,7 +78,8 @@ export class WorkloadsStack extends TerraformStack {
         modelSync,
         licenseProxyUrl: this.licenseProxy.url,
         allowedSourceCidrs: [...new Set([...env.allowedClientCidrs, env.vpcCidr])],
-        nodePort: key === "tts" ? SPLIT_TTS_NODE_PORT : INFERENCE_NODE_PORT,
+        // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
+        nodePort: INFERENCE_NODE_PORTS[key],
         // One service account for all inference pods: the infra stack's Pod Identity association names it.
         createServiceAccount: i === 0,
         metricsScraperNamespace: w.metricsScraperNamespace,

@@ -10,8 +10,16 @@ export const INFERENCE_SERVICE_ACCOUNT = "inference-server";
 /** Service account of the license proxy pods. */
 export const LICENSE_PROXY_SERVICE_ACCOUNT = "license-proxy";
 
-/** The inference Service's fixed NodePort: the internal NLB forwards to it on every GPU node. */
-export const INFERENCE_NODE_PORT = 30080;
+/**
+ * Fixed NodePort of each inference Service, by Service name: `inference` when STT and TTS run
+ * together, `stt` and `tts` when they run apart. The internal NLB has one listener and target group
+ * per Service and forwards to its NodePort on every GPU node.
+ */
+export const INFERENCE_NODE_PORTS = { inference: 30080, stt: 30080, tts: 30081 } as const;
+/** Names an inference service may take: one combined service, or STT and TTS apart. */
+export type InferenceServiceName = keyof typeof INFERENCE_NODE_PORTS;
+/** The combined inference Service's NodePort. */
+export const INFERENCE_NODE_PORT = INFERENCE_NODE_PORTS.inference;
 /** The inference server's readiness path: the NLB health check and the pods' readiness probe. */
 export const INFERENCE_READINESS_PATH = "/health/ready";
 

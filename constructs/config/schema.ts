@@ -102,6 +102,8 @@ const ingress = z
     /** Plain TCP instead of TLS: only for environments that say so explicitly (e.g. dev). */
     plainTcp: z.boolean().default(false),
     port: z.number().int().min(1).max(65535).default(443),
+    /** Listener port of the TTS Service when STT and TTS run apart (workloads.split); STT keeps `port`. An NLB routes by port only. */
+    ttsPort: z.number().int().min(1).max(65535).default(8443),
   })
   .strict();
 
@@ -215,6 +217,9 @@ export const environmentSchema = z
     if (env.stateBackend.type === "s3" && env.stateBackend.dynamodbTable && env.stateBackend.useLockfile) {
       fail(["stateBackend", "dynamodbTable"], "expected either useLockfile or dynamodbTable, not both");
     }
+    if (env.workloads.split && env.ingress.ttsPort === env.ingress.port) {
+      fail(["ingress", "ttsPort"], `expected a port other than ingress.port (${env.ingress.port}): with workloads.split, STT and TTS each need a listener`);
+    }
     checkWorkloadPools(env.workloads, env.nodePools.gpu, fail);
   });
 
@@ -222,5 +227,7 @@ export const environmentSchema = z
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
 /** What an environment file may contain (defaults not yet applied). */
 export type EnvironmentInput = z.input<typeof environmentSchema>;
+/** A GPU node pool as an environment file declares it, with defaults applied. */
 export type GpuPoolConfig = EnvironmentConfig["nodePools"]["gpu"][number];
+/** The system (CPU) node pool as an environment file declares it, with defaults applied. */
 export type SystemPoolConfig = EnvironmentConfig["nodePools"]["system"];

@@ -23,6 +23,17 @@ export interface LoadBalancerTargets {
   readonly nodeSecurityGroupId: string;
 }
 
+/** One Kubernetes Service the load balancer fronts: its own listener, target group and health check. */
+export interface LoadBalancedService {
+  /** Names the listener and target group: lowercase letters, digits and hyphens, e.g. `inference`, `stt`, `tts`. */
+  readonly name: string;
+  /** The listener port clients connect to. */
+  readonly port: number;
+  /** The Service's NodePort on every target node (30000-32767). */
+  readonly nodePort: number;
+}
+
+/** Props of InternalLoadBalancer: the network, who may connect, and the targets. */
 export interface InternalLoadBalancerProps {
   readonly network: NetworkRefs;
   /** The only sources admitted on the listener port; 0.0.0.0/0 is refused. */
@@ -32,10 +43,11 @@ export interface InternalLoadBalancerProps {
   readonly certificateArn?: string;
   /** Plain TCP instead of TLS (no certificate, no access logs): only for environments that ask for it, like dev. */
   readonly plainTcp?: boolean;
-  /** Listener port; default 443. */
-  readonly port?: number;
-  /** The inference Service's NodePort on the nodes; default INFERENCE_NODE_PORT. */
-  readonly nodePort?: number;
+  /**
+   * The Services behind the load balancer, each on its own listener port; default one Service
+   * `inference` on 443 forwarding to INFERENCE_NODE_PORT. Ports and NodePorts must be distinct.
+   */
+  readonly services?: LoadBalancedService[];
   /** Refuse deletion through the API; default true. */
   readonly deletionProtection?: boolean;
   /** Days access logs are kept; default 365. */
@@ -47,12 +59,15 @@ export interface InternalLoadBalancerProps {
 
 /**
  * An internal Network Load Balancer in front of the inference server: private subnets only, its own
- * security group admitting only the configured client CIDRs on the listener port, TLS terminated
+ * security group admitting only the configured client CIDRs on the listener ports, TLS terminated
  * with an ACM certificate and a TLS 1.3/1.2 policy, a health check on the server's readiness path,
  * access logs to an encrypted, TLS-only bucket, and deletion protection.
  *
- * How pods become targets: the GPU node groups' Auto Scaling groups are attached to an instance
- * target group, and the inference Service listens on a fixed NodePort (INFERENCE_NODE_PORT). That
+ * One listener, target group and health check per Service it fronts: an NLB routes by port, not by
+ * path, so when STT and TTS run apart each gets its own listener port (and scales on its own).
+ *
+ * How pods become targets: the GPU node groups' Auto Scaling groups are attached to each instance
+ * target group, and each Service listens on a fixed NodePort (INFERENCE_NODE_PORTS). That
  * needs no in-cluster controller: the AWS Load Balancer Controller would be one more image to mirror
  * and an IAM role with broad ELB rights, and in air-gapped mode it would also need VPC endpoint
  * wiring and hop-limit-2 IMDS. Nodes join and leave the target group with their Auto Scaling group;
@@ -63,12 +78,11 @@ export interface InternalLoadBalancerProps {
  */
 export class InternalLoadBalancer extends Construct {
   readonly loadBalancer: Lb;
-  readonly targetGroup: LbTargetGroup;
-  readonly targetGroupArn: string;
+  readonly services: readonly LoadBalancedService[];
+  /** Target group of each Service, by Service name. */
+  readonly targetGroups: Readonly<Record<string, LbTargetGroup>>;
   readonly securityGroup: SecurityGroup;
   readonly dnsName: string;
-  readonly port: number;
-  readonly nodePort: number;
   /** Undefined in plain TCP mode: NLBs write access logs for TLS listeners only. */
   readonly accessLogBucket?: SecureBucket;
 
@@ -84,9 +98,8 @@ export class InternalLoadBalancer extends Construct {
       if (cidr.prefix === 0) throw new Error(`${where}: allowedClientCidrs[${i}]: 0.0.0.0/0 would admit anyone; name the client networks`);
     });
     if (props.targets.autoScalingGroupNames.length === 0) throw new Error(`${where}: targets.autoScalingGroupNames: expected at least one Auto Scaling group`);
-    this.port = props.port ?? 443;
-    this.nodePort = props.nodePort ?? INFERENCE_NODE_PORT;
-    if (this.nodePort < 30000 || this.nodePort > 32767) throw new Error(`${where}: nodePort: expected 30000-32767 (the Kubernetes NodePort range), found ${this.nodePort}`);
+    this.services = props.services ?? [{ name: "inference", port: 443, nodePort: INFERENCE_NODE_PORT }];
+    checkServices(where, this.services);
 
     this.securityGroup = new SecurityGroup(this, "sg", {
       vpcId: props.network.vpcId,
@@ -94,32 +107,34 @@ export class InternalLoadBalancer extends Construct {
       description: "Internal NLB of the inference service: clients in, NodePort out",
       tags: props.tags,
     });
-    props.allowedClientCidrs.forEach((cidr, i) => {
-      new VpcSecurityGroupIngressRule(this, `client-${i}`, {
-        securityGroupId: this.securityGroup.id,
-        description: `Clients ${cidr}`,
-        ipProtocol: "tcp",
-        fromPort: this.port,
-        toPort: this.port,
-        cidrIpv4: cidr,
+    for (const { name, port, nodePort } of this.services) {
+      props.allowedClientCidrs.forEach((cidr, i) => {
+        new VpcSecurityGroupIngressRule(this, `${name}-client-${i}`, {
+          securityGroupId: this.securityGroup.id,
+          description: `Clients ${cidr} to ${name}`,
+          ipProtocol: "tcp",
+          fromPort: port,
+          toPort: port,
+          cidrIpv4: cidr,
+        });
       });
-    });
-    new VpcSecurityGroupEgressRule(this, "to-nodes", {
-      securityGroupId: this.securityGroup.id,
-      description: "Traffic and health checks to the inference NodePort",
-      ipProtocol: "tcp",
-      fromPort: this.nodePort,
-      toPort: this.nodePort,
-      referencedSecurityGroupId: props.targets.nodeSecurityGroupId,
-    });
-    new VpcSecurityGroupIngressRule(this, "nodes-from-nlb", {
-      securityGroupId: props.targets.nodeSecurityGroupId,
-      description: "Inference NodePort from the internal NLB",
-      ipProtocol: "tcp",
-      fromPort: this.nodePort,
-      toPort: this.nodePort,
-      referencedSecurityGroupId: this.securityGroup.id,
-    });
+      new VpcSecurityGroupEgressRule(this, `${name}-to-nodes`, {
+        securityGroupId: this.securityGroup.id,
+        description: `Traffic and health checks to the ${name} NodePort`,
+        ipProtocol: "tcp",
+        fromPort: nodePort,
+        toPort: nodePort,
+        referencedSecurityGroupId: props.targets.nodeSecurityGroupId,
+      });
+      new VpcSecurityGroupIngressRule(this, `${name}-nodes-from-nlb`, {
+        securityGroupId: props.targets.nodeSecurityGroupId,
+        description: `The ${name} NodePort from the internal NLB`,
+        ipProtocol: "tcp",
+        fromPort: nodePort,
+        toPort: nodePort,
+        referencedSecurityGroupId: this.securityGroup.id,
+      });
+    }
 
     if (!plainTcp) this.accessLogBucket = this.createAccessLogBucket(props);
 
@@ -139,41 +154,44 @@ export class InternalLoadBalancer extends Construct {
     });
     this.dnsName = this.loadBalancer.dnsName;
 
-    this.targetGroup = new LbTargetGroup(this, "targets", {
-      namePrefix: "voice-",
-      vpcId: props.network.vpcId,
-      targetType: "instance",
-      protocol: "TCP",
-      port: this.nodePort,
-      preserveClientIp: "false",
-      deregistrationDelay: "60",
-      healthCheck: {
-        protocol: "HTTP",
-        port: "traffic-port",
-        path: INFERENCE_READINESS_PATH,
-        matcher: "200",
-        interval: 10,
-        healthyThreshold: 3,
-        unhealthyThreshold: 3,
-      },
-      tags: props.tags,
-      lifecycle: { createBeforeDestroy: true },
-    });
-    this.targetGroupArn = this.targetGroup.arn;
-
-    new LbListener(this, "listener", {
-      loadBalancerArn: this.loadBalancer.arn,
-      port: this.port,
-      protocol: plainTcp ? "TCP" : "TLS",
-      certificateArn: plainTcp ? undefined : props.certificateArn,
-      sslPolicy: plainTcp ? undefined : TLS_POLICY,
-      defaultAction: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
-      tags: props.tags,
-    });
-
-    props.targets.autoScalingGroupNames.forEach((asg, i) => {
-      new AutoscalingAttachment(this, `targets-${i}`, { autoscalingGroupName: asg, lbTargetGroupArn: this.targetGroup.arn });
-    });
+    const targetGroups: Record<string, LbTargetGroup> = {};
+    for (const { name, port, nodePort } of this.services) {
+      const targetGroup = new LbTargetGroup(this, `${name}-targets`, {
+        namePrefix: "voice-",
+        vpcId: props.network.vpcId,
+        targetType: "instance",
+        protocol: "TCP",
+        port: nodePort,
+        preserveClientIp: "false",
+        deregistrationDelay: "60",
+        // Each Service's own pods answer on its NodePort: a node is healthy for a Service only if one of its pods is ready there.
+        healthCheck: {
+          protocol: "HTTP",
+          port: "traffic-port",
+          path: INFERENCE_READINESS_PATH,
+          matcher: "200",
+          interval: 10,
+          healthyThreshold: 3,
+          unhealthyThreshold: 3,
+        },
+        tags: { ...props.tags, "voice-selfhost:service": name },
+        lifecycle: { createBeforeDestroy: true },
+      });
+      targetGroups[name] = targetGroup;
+      new LbListener(this, `${name}-listener`, {
+        loadBalancerArn: this.loadBalancer.arn,
+        port,
+        protocol: plainTcp ? "TCP" : "TLS",
+        certificateArn: plainTcp ? undefined : props.certificateArn,
+        sslPolicy: plainTcp ? undefined : TLS_POLICY,
+        defaultAction: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+        tags: props.tags,
+      });
+      props.targets.autoScalingGroupNames.forEach((asg, i) => {
+        new AutoscalingAttachment(this, `${name}-targets-${i}`, { autoscalingGroupName: asg, lbTargetGroupArn: targetGroup.arn });
+      });
+    }
+    this.targetGroups = targetGroups;
   }
 
   /** NLB access logs are delivered by the log delivery service, which may use a customer-managed key when the key policy lets it. */
@@ -210,4 +228,22 @@ export class InternalLoadBalancer extends Construct {
     });
     return bucket;
   }
+}
+
+function checkServices(where: string, services: readonly LoadBalancedService[]): void {
+  if (services.length === 0) throw new Error(`${where}: services: expected at least one Service to front`);
+  const seen = { name: new Set<string>(), port: new Set<number>(), nodePort: new Set<number>() };
+  services.forEach((s, i) => {
+    const at = `${where}: services[${i}]`;
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(s.name)) throw new Error(`${at}.name: expected lowercase letters, digits and hyphens, found "${s.name}"`);
+    if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new Error(`${at}.port: expected a port 1-65535, found ${s.port}`);
+    if (!Number.isInteger(s.nodePort) || s.nodePort < 30000 || s.nodePort > 32767) {
+      throw new Error(`${at}.nodePort: expected 30000-32767 (the Kubernetes NodePort range), found ${s.nodePort}`);
+    }
+    for (const key of ["name", "port", "nodePort"] as const) {
+      const value = s[key] as never;
+      if (seen[key].has(value)) throw new Error(`${at}.${key}: ${s[key]} is used by another Service; each needs its own`);
+      seen[key].add(value);
+    }
+  });
 }

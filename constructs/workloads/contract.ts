@@ -17,12 +17,6 @@ export const INFERENCE_PORT = 8080;
 /** The license proxy's listening port (`PORT`, default 3369 in src/license-proxy/config.ts). */
 export const LICENSE_PROXY_PORT = 3369;
 
-/**
- * NodePort of the TTS service when STT and TTS run apart (the STT service keeps the shared
- * INFERENCE_NODE_PORT). The internal load balancer needs a listener and target group for it.
- */
-export const SPLIT_TTS_NODE_PORT = 30081;
-
 /** Health routes of the inference server (src/server/app.ts). */
 export const INFERENCE_HEALTH = { live: "/health/live", ready: "/health/ready" } as const;
 /** The license proxy's health route (src/license-proxy/server.ts). */

@@ -1,6 +1,6 @@
-import { InternalLoadBalancer, TLS_POLICY } from "../../constructs/ingress";
+import { InternalLoadBalancer, LoadBalancedService, TLS_POLICY } from "../../constructs/ingress";
 import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../../constructs/config";
-import { fakeNetwork, only, resources, synthJson, testStack } from "../support/synth";
+import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 const required = {
   network: fakeNetwork(),
@@ -9,7 +9,7 @@ const required = {
   certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/abc",
 };
 
-function synthLb(props: Partial<typeof required & { plainTcp: boolean; port: number }> = {}) {
+function synthLb(props: Partial<typeof required & { plainTcp: boolean; services: LoadBalancedService[] }> = {}) {
   const { stack } = testStack();
   new InternalLoadBalancer(stack, "lb", { ...required, ...props });
   return synthJson(stack);
@@ -64,17 +64,21 @@ describe("InternalLoadBalancer with only the required props", () => {
     expect(only(json, "aws_s3_bucket_server_side_encryption_configuration").rule).toEqual([
       expect.objectContaining({ apply_server_side_encryption_by_default: expect.objectContaining({ sse_algorithm: "aws:kms" }) }),
     ]);
-    const policy = String(only(json, "aws_s3_bucket_policy").policy);
-    expect(policy).toContain('"aws:SecureTransport" = "false"');
-    expect(policy).toMatch(/"Sid" = "LogDeliveryWrite".*"Service" = "delivery.logs.amazonaws.com".*"s3:x-amz-acl" = "bucket-owner-full-control"/);
-    expect(String(only(json, "aws_kms_key_policy").policy)).toContain("LogDeliveryEncrypts");
+    const policy = policyStatements(json, only(json, "aws_s3_bucket_policy").policy);
+    expect(policy.DenyInsecureTransport).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(policy.LogDeliveryWrite).toMatchObject({
+      Effect: "Allow",
+      Principal: { Service: "delivery.logs.amazonaws.com" },
+      Condition: { StringEquals: { "s3:x-amz-acl": "bucket-owner-full-control" } },
+    });
+    expect(policyStatements(json, only(json, "aws_kms_key_policy").policy).LogDeliveryEncrypts).toMatchObject({ Principal: { Service: "delivery.logs.amazonaws.com" } });
     expect(only(json, "aws_s3_bucket_lifecycle_configuration").rule).toEqual([expect.objectContaining({ expiration: [{ days: 365 }] })]);
   });
 });
 
 describe("InternalLoadBalancer options and refusals", () => {
   test("plain TCP only when asked: no certificate, no TLS policy, no access log bucket", () => {
-    const json = synthLb({ plainTcp: true, certificateArn: undefined, port: 8080 });
+    const json = synthLb({ plainTcp: true, certificateArn: undefined, services: [{ name: "inference", port: 8080, nodePort: INFERENCE_NODE_PORT }] });
     const listener = only(json, "aws_lb_listener");
     expect(listener).toMatchObject({ protocol: "TCP", port: 8080 });
     expect(listener.ssl_policy).toBeUndefined();
@@ -89,5 +93,38 @@ describe("InternalLoadBalancer options and refusals", () => {
     expect(() => new InternalLoadBalancer(stack, "c", { ...required, targets: { ...required.targets, autoScalingGroupNames: [] } })).toThrow(
       /autoScalingGroupNames: expected at least one/,
     );
+  });
+
+  test("several Services: a listener, target group, health check and node rule each, every ASG attached to every group", () => {
+    const services = [
+      { name: "stt", port: 443, nodePort: 30080 },
+      { name: "tts", port: 8443, nodePort: 30081 },
+    ];
+    const json = synthLb({ services });
+    const groups = resources(json, "aws_lb_target_group") as Record<string, Record<string, any>>;
+    const listeners = Object.values(resources(json, "aws_lb_listener")) as Record<string, any>[];
+    expect(listeners.map((l) => l.port)).toEqual([443, 8443]);
+    for (const { name, port, nodePort } of services) {
+      const listener = listeners.find((l) => l.port === port)!;
+      expect(listener).toMatchObject({ protocol: "TLS", ssl_policy: TLS_POLICY });
+      const group = groups[/aws_lb_target_group\.([^.]+)\.arn/.exec(listener.default_action[0].target_group_arn)![1]];
+      expect(group).toMatchObject({ port: nodePort, tags: { "voice-selfhost:service": name }, health_check: { path: INFERENCE_READINESS_PATH, port: "traffic-port" } });
+      const attached = Object.values(resources(json, "aws_autoscaling_attachment")).filter((a) => String(a.lb_target_group_arn).includes(`${listener.default_action[0].target_group_arn.split(".")[1]}.`));
+      expect(attached.map((a) => a.autoscaling_group_name)).toEqual(required.targets.autoScalingGroupNames);
+    }
+    const ingress = Object.values(resources(json, "aws_vpc_security_group_ingress_rule")) as Record<string, any>[];
+    expect(ingress.filter((r) => r.security_group_id === "sg-nodes").map((r) => r.from_port)).toEqual([30080, 30081]);
+    expect(ingress.filter((r) => r.cidr_ipv4).map((r) => r.from_port)).toEqual([443, 443, 8443, 8443]);
+    expect(Object.values(resources(json, "aws_vpc_security_group_egress_rule")).map((r) => r.from_port)).toEqual([30080, 30081]);
+  });
+
+  test("refuses Services that would collide or fall outside the NodePort range", () => {
+    const { stack } = testStack();
+    const lb = (id: string, services: LoadBalancedService[]) => () => new InternalLoadBalancer(stack, id, { ...required, services });
+    expect(lb("a", [])).toThrow(/services: expected at least one Service/);
+    expect(lb("b", [{ name: "stt", port: 443, nodePort: 8080 }])).toThrow(/services\[0\]\.nodePort: expected 30000-32767/);
+    expect(lb("c", [{ name: "stt", port: 443, nodePort: 30080 }, { name: "tts", port: 443, nodePort: 30081 }])).toThrow(/services\[1\]\.port: 443 is used by another Service/);
+    expect(lb("d", [{ name: "stt", port: 443, nodePort: 30080 }, { name: "tts", port: 8443, nodePort: 30080 }])).toThrow(/services\[1\]\.nodePort: 30080 is used/);
+    expect(lb("e", [{ name: "STT", port: 443, nodePort: 30080 }])).toThrow(/services\[0\]\.name: expected lowercase/);
   });
 });

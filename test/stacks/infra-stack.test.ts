@@ -78,12 +78,12 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
         "cluster_certificate_authority_data",
         "node_role_arn",
         "repository_urls",
-        "inference_target_group_arn",
+        "target_group_arns",
         "model_bucket_name",
       ]),
     );
     expect(stack.registry.images.inferenceServer.tag).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(stack.loadBalancer.nodePort).toBe(30080);
+    expect(stack.loadBalancer.services).toEqual([{ name: "inference", port: env.ingress.port, nodePort: 30080 }]);
     expect(stack.cluster.gpuPoolSpecs.map((p) => p.name)).toEqual(env.nodePools.gpu.map((p) => p.name));
   });
 });
