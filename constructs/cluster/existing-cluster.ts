@@ -9,6 +9,7 @@ import { GpuPoolSpec } from "./gpu-cluster";
 import { NodeAmiType, NodePool } from "./node-pool";
 import { createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools } from "./pools";
 
+/** Props of ExistingCluster: the cluster's name and network, and the GPU pools to add. */
 export interface ExistingClusterProps {
   /** Name of the EKS cluster to attach to (`aws eks list-clusters`). Checked for form at synth, for existence at plan. */
   readonly clusterName: string;

@@ -18,8 +18,10 @@ import { GpuInstanceType } from "./gpu-instance-types";
 import { NodeAmiType, NodePool } from "./node-pool";
 import { checkSizes, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools, rolePrefix } from "./pools";
 
+/** EKS control-plane log types. */
 export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
 
+/** Props of GpuCluster: only `network` is required; the rest has secure defaults. */
 export interface GpuClusterProps {
   /** Where the control plane's interfaces and every node live: the network's private subnets. */
   readonly network: NetworkRefs;

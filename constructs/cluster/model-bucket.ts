@@ -3,6 +3,7 @@ import { NetworkRefs } from "../network/types";
 import { EncryptionKey } from "../shared/encryption-key";
 import { SecureBucket } from "../shared/secure-bucket";
 
+/** Props of ModelBucket. */
 export interface ModelBucketProps {
   readonly network: NetworkRefs;
   /** The only principal that may read models: the inference pods' Pod Identity role (GpuCluster.addPodIdentityRole). */

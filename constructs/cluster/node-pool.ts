@@ -7,8 +7,10 @@ import { GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../config/names";
 import { EncryptionKey } from "../shared/encryption-key";
 import { GpuInstanceType } from "./gpu-instance-types";
 
+/** EKS AMI types a pool may use: standard AL2023 for the system pool, NVIDIA variants for GPU pools. */
 export type NodeAmiType = "AL2023_x86_64_STANDARD" | "AL2023_x86_64_NVIDIA" | "BOTTLEROCKET_x86_64_NVIDIA";
 
+/** Props of NodePool (normally filled in by GpuCluster or ExistingCluster). */
 export interface NodePoolProps {
   /** The cluster as a literal: it becomes part of tag keys, which cannot hold Terraform references. */
   readonly clusterName: string;

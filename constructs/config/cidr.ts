@@ -20,11 +20,13 @@ export function parseCidr(text: string): Ipv4Cidr | undefined {
   return network === address ? { network, prefix } : undefined;
 }
 
+/** CIDR notation of a parsed block, e.g. `10.20.0.0/16`. */
 export function formatCidr(cidr: Ipv4Cidr): string {
   const n = cidr.network;
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${cidr.prefix}`;
 }
 
+/** Whether two IPv4 blocks share any address. */
 export function cidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
   const mask = prefixMask(Math.min(a.prefix, b.prefix));
   return ((a.network & mask) >>> 0) === ((b.network & mask) >>> 0);

@@ -12,5 +12,7 @@ export const systemPoolSchema = shape.nodePools.shape.system;
 export const clusterSettingsSchema = shape.cluster;
 export const ingressSettingsSchema = shape.ingress;
 
+/** A GPU pool as construct props take it (schema input: defaults may be left out). */
 export type GpuPoolInput = z.input<typeof gpuPoolSchema>;
+/** The system pool as construct props take it (schema input: defaults may be left out). */
 export type SystemPoolInput = z.input<typeof systemPoolSchema>;

@@ -20,11 +20,13 @@ export const INTERFACE_ENDPOINT_SERVICES = [
   "ec2messages",
 ] as const;
 
+/** One of INTERFACE_ENDPOINT_SERVICES. */
 export type InterfaceEndpointService = (typeof INTERFACE_ENDPOINT_SERVICES)[number];
 
 /** Gateway endpoints (free, attached to route tables): S3 carries ECR image layers and model weights. */
 export const GATEWAY_ENDPOINT_SERVICES = ["s3"] as const;
 
+/** One of GATEWAY_ENDPOINT_SERVICES. */
 export type GatewayEndpointService = (typeof GATEWAY_ENDPOINT_SERVICES)[number];
 
 /** `com.amazonaws.<region>.<service>`, the service name AWS gives regional endpoint services. */

@@ -23,6 +23,7 @@ import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointServ
 import { ExistingNetwork, ExistingNetworkProps } from "./existing-network";
 import { NetworkRefs } from "./types";
 
+/** Props of PrivateNetwork: only `cidr`, `azs` and `mode` are required; the rest has secure defaults. */
 export interface PrivateNetworkProps {
   /** VPC CIDR, /16 to /24. Private subnets get a quarter each; the last quarter holds the small NAT subnets. */
   readonly cidr: string;

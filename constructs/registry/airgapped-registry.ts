@@ -14,6 +14,7 @@ import { policyDocument, PolicyStatement } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { ImageKey, IMAGES, ImageSpec, upstreamReference } from "./images";
 
+/** Props of AirGappedRegistry: `network` and `pullerRoleArns` are required. */
 export interface AirGappedRegistryProps {
   /** Its mode decides pull-through caches (connected) or VPC-endpoint-only pulls (air-gapped). */
   readonly network: NetworkRefs;
@@ -58,6 +59,7 @@ export interface MirrorManifest {
   readonly images: MirrorEntry[];
 }
 
+/** One image of the mirror manifest: where it comes from and where it goes. */
 export interface MirrorEntry {
   readonly name: ImageKey;
   readonly purpose: string;

@@ -8,6 +8,7 @@
  */
 import { INFERENCE_IMAGE_VERSION } from "../workloads/contract";
 
+/** One container image the stacks run, as IMAGES lists it. */
 export interface ImageSpec {
   /** ECR repository name under the registry's prefix. */
   readonly repository: string;
@@ -58,6 +59,7 @@ export const IMAGES = {
   },
 } as const satisfies Record<string, ImageSpec>;
 
+/** The key of an image in IMAGES (e.g. `nvidiaDevicePlugin`). */
 export type ImageKey = keyof typeof IMAGES;
 
 /** `upstream:tag@digest` (or `upstream:tag` when no digest is pinned); undefined for images built here. */

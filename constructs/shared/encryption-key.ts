@@ -4,6 +4,7 @@ import { Lazy, TerraformLocal } from "cdktf";
 import { Construct } from "constructs";
 import { arnParts, policyDocument, PolicyStatement } from "./arn";
 
+/** Props of EncryptionKey. */
 export interface EncryptionKeyProps {
   readonly description: string;
   /** Days a scheduled deletion waits (7-30); default 30, the longest window to notice a mistake. */
@@ -54,6 +55,7 @@ export class EncryptionKey extends Construct {
     });
   }
 
+  /** Adds a statement to the key policy (before synth); Sids must be unique. */
   addStatement(statement: PolicyStatement): void {
     if (this.statements.some((s) => s.Sid === statement.Sid)) throw new Error(`EncryptionKey ${this.node.path}: duplicate statement id ${statement.Sid}`);
     this.statements.push(statement);

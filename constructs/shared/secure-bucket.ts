@@ -10,6 +10,7 @@ import { Construct } from "constructs";
 import { policyDocument, PolicyStatement } from "./arn";
 import { EncryptionKey } from "./encryption-key";
 
+/** Props of SecureBucket. */
 export interface SecureBucketProps {
   /** Bucket name prefix (S3 adds a unique suffix, so names never collide across accounts); at most 37 characters. */
   readonly namePrefix: string;
@@ -91,6 +92,7 @@ export class SecureBucket extends Construct {
     });
   }
 
+  /** Adds a statement to the bucket policy (before synth); Sids must be unique. */
   addStatement(statement: PolicyStatement): void {
     if (this.statements.some((s) => s.Sid === statement.Sid)) throw new Error(`SecureBucket ${this.node.path}: duplicate statement id ${statement.Sid}`);
     this.statements.push(statement);

@@ -10,6 +10,7 @@ import { checkImagePinned } from "./inference-service";
 import { objectLabels, selectorLabels } from "./labels";
 import { namespaced, networkPolicy, WorkloadNamespace } from "./namespace";
 
+/** Props of GpuNodeAgents: the two images, from the private registry. */
 export interface GpuNodeAgentsProps {
   /** The NVIDIA device plugin image, from the environment's private registry, pinned. */
   readonly devicePluginImage: string;

@@ -37,6 +37,7 @@ export interface ModelSyncProps {
   readonly region: string;
 }
 
+/** Props of InferenceService: the image, the license proxy's URL and the allowed sources are required. */
 export interface InferenceServiceProps {
   /** Name of the Deployment, Service and the rest. Default `inference`; `stt` / `tts` when the two run apart. */
   readonly name?: string;

@@ -12,6 +12,7 @@ export function selectorLabels(name: string, component: Component): Record<strin
   return { [NAME_LABEL]: name, [COMPONENT_LABEL]: component };
 }
 
+/** The recommended Kubernetes labels of one object of a component. */
 export function objectLabels(name: string, component: Component): Record<string, string> {
   return { ...selectorLabels(name, component), "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "cdktf" };
 }

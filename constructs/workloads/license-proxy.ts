@@ -18,12 +18,14 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_M
 import { LicenseProxySettings, LicenseProxySettingsInput, licenseProxySettingsSchema } from "./settings";
 import { EncryptedStorageClass } from "./storage-class";
 
+/** Online (with the license server's URL and addresses) or offline (a mounted license file). */
 export type LicenseProxyMode =
   /** Leases from the vendor's license server; the proxy's only egress is to `serverCidrs` on 443. */
   | { readonly mode: "online"; readonly serverUrl: string; readonly serverCidrs: string[] }
   /** An offline license file from a Secret; the proxy has no egress at all. */
   | { readonly mode: "offline" };
 
+/** Props of LicenseProxy: the image and the license mode are required. */
 export interface LicenseProxyProps {
   /** Default `license-proxy`. */
   readonly name?: string;

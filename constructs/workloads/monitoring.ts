@@ -5,6 +5,7 @@ import { DCGM_METRICS, METRICS, QUEUE_FULL_REASON } from "./contract";
 import { objectLabels } from "./labels";
 import { NamespaceRef, namespaced, namespaceRef } from "./namespace";
 
+/** Props of Monitoring; every field has a default. */
 export interface MonitoringProps {
   /** Where the ConfigMaps go. Default: the existing namespace `voice-selfhost`. */
   readonly namespace?: NamespaceRef | string;

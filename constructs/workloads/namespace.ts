@@ -30,8 +30,10 @@ export function networkPolicy(scope: Construct, ns: NamespaceRef, name: string, 
   return namespaced(scope, `policy-${name}`, ns, policy);
 }
 
+/** Pod Security Admission levels. */
 export type PodSecurityLevel = "restricted" | "baseline" | "privileged";
 
+/** Props of WorkloadNamespace. */
 export interface WorkloadNamespaceProps {
   /** Default: `voice-selfhost` (the name the infra stack's Pod Identity associations use). */
   readonly name?: string;

@@ -8,6 +8,7 @@ import type { IIoK8sApiCoreV1Volume } from "kubernetes-models/v1/Volume";
 import type { IIoK8sApiCoreV1VolumeMount } from "kubernetes-models/v1/VolumeMount";
 import { IMAGE_UID } from "./contract";
 
+/** A pod security context that meets the `restricted` Pod Security Standard. */
 export function restrictedPodSecurityContext(uid: number = IMAGE_UID): IIoK8sApiCoreV1PodSecurityContext {
   return {
     runAsNonRoot: true,
@@ -20,6 +21,7 @@ export function restrictedPodSecurityContext(uid: number = IMAGE_UID): IIoK8sApi
   };
 }
 
+/** A container security context that meets the `restricted` Pod Security Standard (read-only root, no privileges, no capabilities). */
 export function restrictedContainerSecurityContext(uid: number = IMAGE_UID): IIoK8sApiCoreV1SecurityContext {
   return {
     runAsNonRoot: true,

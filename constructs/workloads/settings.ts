@@ -148,12 +148,19 @@ export const workloadsSettingsSchema = z
   })
   .strict();
 
+/** An inference service's settings, with defaults applied. */
 export type InferenceServiceSettings = z.output<typeof inferenceServiceSettingsSchema>;
+/** An inference service's settings as props take them (defaults may be left out). */
 export type InferenceServiceSettingsInput = z.input<typeof inferenceServiceSettingsSchema>;
+/** Engines and model source, with defaults applied. */
 export type ModelSettings = z.output<typeof modelSettingsSchema>;
+/** Engines and model source as props take them (defaults may be left out). */
 export type ModelSettingsInput = z.input<typeof modelSettingsSchema>;
+/** License proxy settings, with defaults applied. */
 export type LicenseProxySettings = z.output<typeof licenseProxySettingsSchema>;
+/** License proxy settings as props take them (defaults may be left out). */
 export type LicenseProxySettingsInput = z.input<typeof licenseProxySettingsSchema>;
+/** The `workloads` section of an environment file, with defaults applied. */
 export type WorkloadsSettings = z.output<typeof workloadsSettingsSchema>;
 
 /** The services an environment runs: one combined service, or STT and TTS apart. */
@@ -161,6 +168,7 @@ export function inferenceServicesOf(w: WorkloadsSettings): { key: "inference" | 
   return w.split ? [{ key: "stt", settings: w.stt }, { key: "tts", settings: w.tts }] : [{ key: "inference", settings: w.inference }];
 }
 
+/** What the workload checks need to know of a node pool. */
 export interface PoolView {
   readonly name: string;
   readonly instanceTypes: readonly string[];

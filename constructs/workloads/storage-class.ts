@@ -3,6 +3,7 @@ import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
 import { k8sObject } from "./manifest";
 
+/** Props of EncryptedStorageClass. */
 export interface EncryptedStorageClassProps {
   /** Default `voice-selfhost-gp3-encrypted`. */
   readonly name?: string;
