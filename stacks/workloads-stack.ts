@@ -2,12 +2,12 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { EnvironmentConfig, INFERENCE_NODE_PORTS } from "../constructs/config";
-import { RegistryImage } from "../constructs/registry/airgapped-registry";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";
 import { LicenseProxy } from "../constructs/workloads/license-proxy";
 import { Monitoring } from "../constructs/workloads/monitoring";
 import { WorkloadNamespace } from "../constructs/workloads/namespace";
+import { EncryptedStorageClass } from "../constructs/workloads/storage-class";
 import { inferenceServicesOf } from "../constructs/workloads/settings";
 import { configureBackend } from "./backend";
 import { InfraStack } from "./infra-stack";
@@ -63,11 +63,12 @@ export class WorkloadsStack extends TerraformStack {
           ? { mode: "online", serverUrl: env.license.serverUrl!, serverCidrs: env.license.serverCidrs }
           : { mode: "offline" },
       settings: w.licenseProxy,
+      // The cluster's key, which lets the EBS CSI driver's role encrypt with it (a cross-stack reference to the infra stack).
+      storageClass: new EncryptedStorageClass(this, "storage-class", { kmsKeyArn: infra.cluster.volumeKeyArn }),
       metricsScraperNamespace: w.metricsScraperNamespace,
     });
 
-    const modelSync =
-      w.models.source === "s3" ? { image: modelSyncImage(images as Readonly<Record<string, RegistryImage | undefined>>), bucket: infra.modelBucket.bucketName, region: env.region } : undefined;
+    const modelSync = w.models.source === "s3" ? { image: images.awsCli.imageUri, bucket: infra.modelBucket.bucketName, region: env.region } : undefined;
     this.inferenceServices = inferenceServicesOf(w).map(({ key, settings }, i) => {
       return new InferenceService(this, key, {
         name: key,
@@ -95,15 +96,4 @@ export class WorkloadsStack extends TerraformStack {
     });
     new Monitoring(this, "monitoring", { namespace: this.namespace, scrapeNamespaces: [this.namespace.name, this.gpuAgents.namespace.name] });
   }
-}
-
-/** The aws-cli image of the model-sync init containers, from the registry's one image list. */
-function modelSyncImage(images: Readonly<Record<string, RegistryImage | undefined>>): string {
-  const awsCli = images.awsCli;
-  if (!awsCli) {
-    throw new Error(
-      'workloads.models.source "s3" needs an aws-cli image in the private registry: add an `awsCli` entry to IMAGES in constructs/registry/images.ts',
-    );
-  }
-  return awsCli.imageUri;
 }

@@ -95,8 +95,15 @@ export class GpuCluster extends Construct {
   readonly clusterRole: IamRole;
   readonly nodeRole: IamRole;
   readonly nodeRoleArn: string;
-  /** Encrypts secrets, control-plane logs and node volumes. */
+  /** Encrypts secrets, control-plane logs, node volumes and persistent volumes. */
   readonly encryptionKey: EncryptionKey;
+  /**
+   * The key for persistent volumes the EBS CSI driver creates (the cluster key, whose policy lets the
+   * driver's role use it): pass it to EncryptedStorageClass's `kmsKeyArn`.
+   */
+  readonly volumeKeyArn: string;
+  /** The EBS CSI driver controller's Pod Identity role. */
+  readonly ebsCsiRole: IamRole;
   readonly logGroup: CloudwatchLogGroup;
   readonly systemPool: NodePool;
   readonly gpuPools: NodePool[];
@@ -231,6 +238,24 @@ export class GpuCluster extends Construct {
     const afterNodes = [this.systemPool.nodeGroup];
     addon("coredns", { dependsOn: afterNodes });
     const ebsCsiRole = this.podIdentityRole("ebs-csi", { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" });
+    this.ebsCsiRole = ebsCsiRole;
+    // The driver creates volumes encrypted with this key and lets EC2 attach them through grants (what the EBS CSI docs ask of a customer-managed key).
+    key.addStatement({
+      Sid: "EbsCsiDriverEncryptsVolumes",
+      Effect: "Allow",
+      Principal: { AWS: ebsCsiRole.arn },
+      Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+      Resource: "*",
+    });
+    key.addStatement({
+      Sid: "EbsCsiDriverGrantsForAttachedVolumes",
+      Effect: "Allow",
+      Principal: { AWS: ebsCsiRole.arn },
+      Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+      Resource: "*",
+      Condition: { Bool: { "kms:GrantIsForAWSResource": true } },
+    });
+    this.volumeKeyArn = key.arn;
     new IamRolePolicyAttachment(this, "ebs-csi-policy", {
       role: ebsCsiRole.name,
       policyArn: managedPolicyArn(ebsCsiRole.arn, "service-role/AmazonEBSCSIDriverPolicy"),

@@ -75,13 +75,3 @@ test("split: STT and TTS run as separate services with their own scaling, each o
     fs.rmSync(outdir, { recursive: true, force: true });
   }
 }, 120_000);
-
-test("models from S3 need an aws-cli image in the registry's one image list, and say so", () => {
-  const env = load({ models: { source: "s3", stt: { engine: "sherpa-whisper", location: "models/whisper" } } }).load();
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "workloads-s3-"));
-  try {
-    expect(() => buildApp({ outdir, environments: [env] })).toThrow(/aws-cli image in the private registry: add an `awsCli` entry to IMAGES/);
-  } finally {
-    fs.rmSync(outdir, { recursive: true, force: true });
-  }
-}, 120_000);
