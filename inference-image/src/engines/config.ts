@@ -58,6 +58,11 @@ export const engineConfigSchema = z
     workers: positiveInt(256),
     /** Jobs that may wait for a free worker; beyond this a request is refused at once. */
     queueMax: z.number().int().min(0).max(100_000),
+    /**
+     * Niceness of the engine threads (Linux): above the event loop's 0, so when every core decodes, the
+     * scheduler still runs the main thread at once and health checks and new requests are answered.
+     */
+    workerNice: z.number().int().min(0).max(19),
     /** Live sessions per worker; each holds a decoder, so this bounds memory. */
     streamsPerWorker: positiveInt(1024),
     /** onnxruntime threads per worker for sherpa models (the pool already runs one worker per core). */
@@ -103,6 +108,7 @@ const ENV_NAMES: Record<string, string> = {
   "tts.defaultVoice": "TTS_DEFAULT_VOICE",
   workers: "WORKERS",
   queueMax: "QUEUE_MAX",
+  workerNice: "WORKER_NICE",
   streamsPerWorker: "STREAMS_PER_WORKER",
   sherpaThreads: "SHERPA_THREADS",
 };
@@ -123,6 +129,7 @@ export function parseEngineConfig(input: Partial<EngineConfigInput> & Pick<Engin
     ...input,
     workers,
     queueMax: input.queueMax ?? 4 * workers,
+    workerNice: input.workerNice ?? 10,
     streamsPerWorker: input.streamsPerWorker ?? 8,
     sherpaThreads: input.sherpaThreads ?? 1,
   });
@@ -153,7 +160,7 @@ function strFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
 /**
  * Read the engine configuration from environment variables: STT_ENGINE (default pocketsphinx),
  * STT_MODEL_DIR, STT_LANGUAGE, TTS_ENGINE (default flite), TTS_MODEL_DIR, TTS_DEFAULT_VOICE,
- * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS), STREAMS_PER_WORKER (8), SHERPA_THREADS (1),
+ * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS), WORKER_NICE (10), STREAMS_PER_WORKER (8), SHERPA_THREADS (1),
  * and the pocketsphinx search settings POCKETSPHINX_MAXHMMPF, _MAXWPF, _DS, _TOPN, _PL_WINDOW, _FWDFLAT, _BESTPATH.
  */
 export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -179,6 +186,7 @@ export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Engin
     },
     workers: intFromEnv(env, "WORKERS"),
     queueMax: intFromEnv(env, "QUEUE_MAX"),
+    workerNice: intFromEnv(env, "WORKER_NICE"),
     streamsPerWorker: intFromEnv(env, "STREAMS_PER_WORKER"),
     sherpaThreads: intFromEnv(env, "SHERPA_THREADS"),
   });

@@ -3,6 +3,8 @@
  * plain process (not a thread) it is the startup probe: it loads the models and exits 0, or prints the
  * error and exits 1, so a malformed model that aborts onnxruntime cannot take the server down with it.
  */
+import fs from "node:fs";
+import os from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { EngineConfig } from "./config";
 import type { UtteranceDecoder } from "./engine";
@@ -79,6 +81,21 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
   });
 }
 
+/**
+ * Lower this thread's scheduling priority only (on Linux, setpriority() with a thread id applies to that
+ * thread), so decoding never delays the event loop thread. Elsewhere, or if /proc is not mounted, the
+ * thread keeps the normal priority: slower health answers under load, nothing worse.
+ */
+function lowerThreadPriority(nice: number): void {
+  if (nice === 0 || process.platform !== "linux") return;
+  try {
+    const tid = Number(fs.readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, nice);
+  } catch {
+    // Best effort by design (see above).
+  }
+}
+
 function describe(err: unknown): { name: string; message: string } {
   const e = err instanceof Error ? err : new Error(String(err));
   return { name: e.name, message: e.message };
@@ -87,6 +104,7 @@ function describe(err: unknown): { name: string; message: string } {
 if (!isMainThread && parentPort) {
   const port = parentPort;
   try {
+    lowerThreadPriority((workerData.config as EngineConfig).workerNice);
     const engines = loadEngines(workerData.config as EngineConfig);
     serve(engines, port);
     port.postMessage({ type: "ready", stt: engines.stt.info, tts: engines.tts.info, defaultVoice: engines.tts.defaultVoice } satisfies FromWorker);

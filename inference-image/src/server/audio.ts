@@ -125,8 +125,35 @@ function sampleReader(b: Buffer, format: SampleFormat): (offset: number) => numb
   }
 }
 
-/** Decode a complete WAV file. Truncated, malformed or unsupported files are 400/415 HttpErrors. */
-export function decodeWav(buf: Buffer): Pcm {
+/**
+ * A request body checked and located but not yet decoded: decoding is linear in its size, so the
+ * caller does it in slices (see prepareStt) instead of blocking the event loop on a large upload.
+ */
+export interface EncodedAudio {
+  /** Interleaved PCM frames (whole frames only). */
+  data: Buffer;
+  format: Pick<WavFormat, "format" | "channels">;
+  sampleRate: number;
+  channels: number;
+  frames: number;
+}
+
+function encoded(data: Buffer, format: Pick<WavFormat, "format" | "channels">, sampleRate: number): EncodedAudio {
+  const frameBytes = (format.format.bits / 8) * format.channels;
+  const frames = Math.floor(data.length / frameBytes);
+  return { data: data.subarray(0, frames * frameBytes), format, sampleRate, channels: format.channels, frames };
+}
+
+/** Mono samples of frames [from, to). */
+export function framesToMono(audio: EncodedAudio, from: number, to: number): Float32Array {
+  const frameBytes = (audio.format.format.bits / 8) * audio.format.channels;
+  return pcmToMono(audio.data.subarray(from * frameBytes, to * frameBytes), audio.format);
+}
+
+const toPcm = (audio: EncodedAudio): Pcm => ({ samples: framesToMono(audio, 0, audio.frames), sampleRate: audio.sampleRate, channels: audio.channels });
+
+/** Check a complete WAV file. Truncated, malformed or unsupported files are 400/415 HttpErrors. */
+export function inspectWav(buf: Buffer): EncodedAudio {
   const header = parseWavHeader(buf);
   if (!header) throw invalid("truncated WAV: the file ends before its audio data starts");
   const { fmt, dataOffset, dataBytes } = header;
@@ -136,7 +163,7 @@ export function decodeWav(buf: Buffer): Pcm {
   }
   const data = buf.subarray(dataOffset, dataOffset + (dataBytes ?? available));
   if (data.length < fmt.blockAlign) throw invalid("the WAV file contains no audio samples");
-  return { samples: pcmToMono(data, fmt), sampleRate: fmt.sampleRate, channels: fmt.channels };
+  return encoded(data, fmt, fmt.sampleRate);
 }
 
 export function parseRate(value: string | undefined, name = "sample_rate"): number {
@@ -147,17 +174,11 @@ export function parseRate(value: string | undefined, name = "sample_rate"): numb
   return rate;
 }
 
-/** Decode raw little-endian 16-bit PCM (Deepgram's encoding=linear16). */
-export function decodeLinear16(buf: Buffer, sampleRate: number, channels = 1): Pcm {
-  if (buf.length < 2 * channels) throw invalid("the request contains no audio samples");
-  return { samples: pcmToMono(buf, { format: { kind: "int", bits: 16 }, channels }), sampleRate, channels };
-}
-
-/** Decode a request body: WAV by its header, otherwise raw linear16 when the caller says so, otherwise 415. */
-export function decodeAudio(buf: Buffer, raw?: { encoding: string; sampleRate?: string; channels?: string }): Pcm {
+/** Check a request body: WAV by its header, otherwise raw little-endian linear16 when the caller says so, otherwise 415. */
+export function inspectAudio(buf: Buffer, raw?: { encoding: string; sampleRate?: string; channels?: string }): EncodedAudio {
   if (buf.length === 0) throw invalid("the request body is empty: send audio");
   const container = sniffContainer(buf);
-  if (container === "wav") return decodeWav(buf);
+  if (container === "wav") return inspectWav(buf);
   if (raw) {
     if (raw.encoding !== "linear16") throw unsupported(`unsupported encoding "${raw.encoding}"`);
     const channels = raw.channels === undefined ? 1 : Number(raw.channels);
@@ -165,9 +186,16 @@ export function decodeAudio(buf: Buffer, raw?: { encoding: string; sampleRate?: 
       throw new HttpError(400, "invalid_parameter", `channels must be an integer from 1 to ${MAX_CHANNELS}`);
     }
     if (raw.sampleRate === undefined) throw new HttpError(400, "invalid_parameter", "encoding=linear16 needs sample_rate");
-    return decodeLinear16(buf, parseRate(raw.sampleRate), channels);
+    const sampleRate = parseRate(raw.sampleRate);
+    if (buf.length < 2 * channels) throw invalid("the request contains no audio samples");
+    return encoded(buf, { format: { kind: "int", bits: 16 }, channels }, sampleRate);
   }
   throw unsupported(container ? `unsupported audio container "${container}"` : "the body is not a recognised audio format");
+}
+
+/** Decode a whole body at once (small inputs; the request path decodes in slices through prepareStt). */
+export function decodeAudio(buf: Buffer, raw?: { encoding: string; sampleRate?: string; channels?: string }): Pcm {
+  return toPcm(inspectAudio(buf, raw));
 }
 
 const KERNEL_ZEROS = 8;

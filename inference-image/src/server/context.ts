@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Speech } from "../engines/types";
 import type { Feature } from "../shared/license-protocol";
 import type { Logger } from "../shared/log";
-import { type Pcm, Resampler } from "./audio";
+import { type EncodedAudio, framesToMono, Resampler } from "./audio";
 import type { ServerConfig } from "./config";
 import { HttpError } from "./errors";
 import type { LicenseGate } from "./license";
@@ -42,30 +42,30 @@ export interface SttInput {
   channels: number;
 }
 
-/** Resample in ~1 s slices, yielding between them so long uploads never stall health checks. */
-export async function resampleYielding(samples: Float32Array, inRate: number, outRate: number): Promise<Float32Array> {
-  if (inRate === outRate) return samples;
-  const r = new Resampler(inRate, outRate);
-  const parts: Float32Array[] = [];
-  for (let i = 0; i < samples.length; i += inRate) {
-    parts.push(r.process(samples.subarray(i, i + inRate)));
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  parts.push(r.flush());
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
-export async function prepareStt(ctx: Deps, pcm: Pcm): Promise<SttInput> {
-  const durationS = pcm.samples.length / pcm.sampleRate;
+/**
+ * Decode, mix and resample in ~1 s slices, yielding to the event loop between them: a large upload
+ * (MAX_BODY_BYTES is tens of MB) would otherwise hold the main thread for hundreds of milliseconds,
+ * and health checks and every other request with it. The duration limit is checked before any decoding.
+ */
+export async function prepareStt(ctx: Deps, audio: EncodedAudio): Promise<SttInput> {
+  const durationS = audio.frames / audio.sampleRate;
   if (durationS > ctx.config.MAX_AUDIO_SECONDS) {
     throw new HttpError(413, "audio_too_long", `the audio lasts ${durationS.toFixed(1)} s; the limit is ${ctx.config.MAX_AUDIO_SECONDS} s`);
   }
-  const samples = await resampleYielding(pcm.samples, pcm.sampleRate, ctx.speech.stt.sampleRate);
-  return { samples, durationS, channels: pcm.channels };
+  const outRate = ctx.speech.stt.sampleRate;
+  const resampler = audio.sampleRate === outRate ? undefined : new Resampler(audio.sampleRate, outRate);
+  const parts: Float32Array[] = [];
+  for (let from = 0; from < audio.frames; from += audio.sampleRate) {
+    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const mono = framesToMono(audio, from, Math.min(audio.frames, from + audio.sampleRate));
+    parts.push(resampler ? resampler.process(mono) : mono);
+  }
+  if (resampler) parts.push(resampler.flush());
+  const samples = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    samples.set(p, offset);
+    offset += p.length;
+  }
+  return { samples, durationS, channels: audio.channels };
 }

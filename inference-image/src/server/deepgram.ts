@@ -1,6 +1,6 @@
 /** Deepgram-compatible REST routes: POST /v1/listen (raw audio body) and POST /v1/speak (JSON {text}). */
 import { createHash } from "node:crypto";
-import { decodeAudio, parseRate } from "./audio";
+import { inspectAudio, parseRate } from "./audio";
 import { prepareStt, type RequestContext } from "./context";
 import { HttpError } from "./errors";
 import { deepgramResponse, type DeepgramWarning } from "./formats";
@@ -34,19 +34,21 @@ export async function listen(ctx: RequestContext): Promise<void> {
   ctx.usage.model = model.id;
   const warnings = unperformedWarnings(query);
   ctx.usage.features.push(...warnings.map((w) => w.parameter));
-  const body = await readBody(ctx.req, ctx.config.MAX_BODY_BYTES);
+  // Hashed as it arrives rather than in one pass over a possibly large body on the event loop.
+  const hash = createHash("sha256");
+  const body = await readBody(ctx.req, ctx.config.MAX_BODY_BYTES, (chunk) => hash.update(chunk));
   const encoding = query.get("encoding");
-  const pcm = decodeAudio(
+  const audio = inspectAudio(
     body,
     encoding === null ? undefined : { encoding, sampleRate: query.get("sample_rate") ?? undefined, channels: query.get("channels") ?? undefined },
   );
-  const input = await prepareStt(ctx, pcm);
+  const input = await prepareStt(ctx, audio);
   ctx.usage.audioSeconds = input.durationS;
   const t0 = performance.now();
   const t = await ctx.speech.transcribe(input.samples, { language: query.get("language") ?? undefined });
   ctx.metrics.realTimeFactor.observe({ feature: "stt" }, (performance.now() - t0) / 1000 / Math.max(input.durationS, 1e-3));
   ctx.metrics.audioSeconds.inc({ feature: "stt" }, input.durationS);
-  const sha256 = createHash("sha256").update(body).digest("hex");
+  const sha256 = hash.digest("hex");
   sendJson(ctx.res, 200, deepgramResponse({ t, model, requestId: ctx.requestId, sha256, channels: input.channels, warnings }));
 }
 

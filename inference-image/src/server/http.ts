@@ -2,8 +2,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HttpError } from "./errors";
 
-/** Read the whole body, refusing (413) as soon as it passes `maxBytes` instead of buffering it all. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** Read the whole body, refusing (413) as soon as it passes `maxBytes` instead of buffering it all; `onChunk` sees each piece as it arrives. */
+export function readBody(req: IncomingMessage, maxBytes: number, onChunk?: (chunk: Buffer) => void): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
     return Promise.reject(new HttpError(413, "body_too_large", `request body is ${declared} bytes; the limit is ${maxBytes}`));
@@ -20,6 +20,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
         return;
       }
       chunks.push(chunk);
+      onChunk?.(chunk);
     });
     req.on("end", () => resolve(Buffer.concat(chunks, size)));
     req.on("error", reject);

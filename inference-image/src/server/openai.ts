@@ -1,6 +1,6 @@
 /** OpenAI-compatible routes: POST /v1/audio/transcriptions (multipart) and POST /v1/audio/speech (JSON). */
 import busboy from "busboy";
-import { decodeAudio } from "./audio";
+import { inspectAudio } from "./audio";
 import { prepareStt, type RequestContext } from "./context";
 import { HttpError } from "./errors";
 import { toSrt, toVerboseJson, toVtt } from "./formats";
@@ -85,7 +85,7 @@ export async function transcriptions(ctx: RequestContext): Promise<void> {
   if (!form.file) throw new HttpError(400, "missing_file", "the `file` part is missing");
   const language = field(form, "language") || undefined;
 
-  const input = await prepareStt(ctx, decodeAudio(form.file));
+  const input = await prepareStt(ctx, inspectAudio(form.file));
   ctx.usage.audioSeconds = input.durationS;
   ctx.usage.features.push(`format:${format}`, ...granularities.map((g) => `timestamps:${g}`), ...(stream ? ["stream"] : []));
   const t0 = performance.now();

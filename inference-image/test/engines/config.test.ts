@@ -47,6 +47,7 @@ describe("engineConfigFromEnv", () => {
       TTS_DEFAULT_VOICE: "3",
       WORKERS: "3",
       QUEUE_MAX: "0",
+      WORKER_NICE: "5",
       STREAMS_PER_WORKER: "2",
       SHERPA_THREADS: "2",
       POCKETSPHINX_MAXHMMPF: "-1",
@@ -67,6 +68,7 @@ describe("engineConfigFromEnv", () => {
       tts: { engine: "sherpa-kokoro", modelDir: "/models/kokoro", defaultVoice: "3" },
       workers: 3,
       queueMax: 0,
+      workerNice: 5,
       streamsPerWorker: 2,
       sherpaThreads: 2,
     });
@@ -80,6 +82,7 @@ describe("engineConfigFromEnv", () => {
     [{ STT_ENGINE: "sherpa-whisper" }, /STT_MODEL_DIR is required for STT_ENGINE=sherpa-whisper/],
     [{ TTS_ENGINE: "sherpa-vits" }, /TTS_MODEL_DIR is required for TTS_ENGINE=sherpa-vits/],
     [{ TTS_MODEL_DIR: "/models/x" }, /TTS_MODEL_DIR is not used by the built-in flite engine/],
+    [{ WORKER_NICE: "20" }, /WORKER_NICE: Number must be less than or equal to 19/],
     [{ POCKETSPHINX_DS: "9" }, /POCKETSPHINX_DS: Number must be less than or equal to 4/],
     [{ POCKETSPHINX_MAXHMMPF: "lots" }, /POCKETSPHINX_MAXHMMPF: expected a whole number/],
     [{ POCKETSPHINX_FWDFLAT: "maybe" }, /POCKETSPHINX_FWDFLAT: expected true or false, got "maybe"/],

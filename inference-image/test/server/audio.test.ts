@@ -1,4 +1,4 @@
-import { decodeAudio, decodeWav, encodeWav, floatToInt16, resample, Resampler, wavHeader } from "../../src/server/audio";
+import { decodeAudio, encodeWav, floatToInt16, resample, Resampler, wavHeader } from "../../src/server/audio";
 import { HttpError } from "../../src/server/errors";
 
 function sine(freq: number, rate: number, seconds: number, amp = 0.5): Float32Array {
@@ -55,7 +55,7 @@ describe("WAV decoding", () => {
     data.writeInt16LE(-16384, 2);
     data.writeInt16LE(8192, 4);
     data.writeInt16LE(8192, 6);
-    const pcm = decodeWav(wav({ bits: 16, channels: 2, rate: 16000, data }));
+    const pcm = decodeAudio(wav({ bits: 16, channels: 2, rate: 16000, data }));
     expect(pcm.sampleRate).toBe(16000);
     expect(pcm.channels).toBe(2);
     expect(Array.from(pcm.samples)).toEqual([0, 0.25]);
@@ -65,31 +65,31 @@ describe("WAV decoding", () => {
     const f = Buffer.alloc(8);
     f.writeFloatLE(0.5, 0);
     f.writeFloatLE(-0.25, 4);
-    expect(Array.from(decodeWav(wav({ tag: 3, bits: 32, channels: 1, rate: 8000, data: f })).samples)).toEqual([0.5, -0.25]);
+    expect(Array.from(decodeAudio(wav({ tag: 3, bits: 32, channels: 1, rate: 8000, data: f })).samples)).toEqual([0.5, -0.25]);
     const i24 = Buffer.alloc(3);
     i24.writeIntLE(-4194304, 0, 3);
-    expect(decodeWav(wav({ bits: 24, channels: 1, rate: 48000, data: i24 })).samples[0]).toBeCloseTo(-0.5, 6);
-    expect(decodeWav(wav({ bits: 8, channels: 1, rate: 22050, data: Buffer.from([192]) })).samples[0]).toBeCloseTo(0.5, 6);
+    expect(decodeAudio(wav({ bits: 24, channels: 1, rate: 48000, data: i24 })).samples[0]).toBeCloseTo(-0.5, 6);
+    expect(decodeAudio(wav({ bits: 8, channels: 1, rate: 22050, data: Buffer.from([192]) })).samples[0]).toBeCloseTo(0.5, 6);
   });
 
   it("reads a streamed WAV (sizes 0xFFFFFFFF) to the end, as this server writes it", () => {
     const samples = floatToInt16(sine(440, 16000, 0.1));
     const body = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-    const pcm = decodeWav(Buffer.concat([wavHeader(16000), body]));
+    const pcm = decodeAudio(Buffer.concat([wavHeader(16000), body]));
     expect(pcm.samples.length).toBe(samples.length);
-    expect(decodeWav(encodeWav(samples, 16000)).samples.length).toBe(samples.length);
+    expect(decodeAudio(encodeWav(samples, 16000)).samples.length).toBe(samples.length);
   });
 
   it("refuses truncated, empty, garbage and unsupported input with 400/415 naming the problem", () => {
     const data = Buffer.alloc(100);
-    expectHttpError(() => decodeWav(wav({ bits: 16, channels: 1, rate: 16000, data, dataSize: 10_000 })), 400, /truncated WAV.*10000 bytes/);
-    expectHttpError(() => decodeWav(wav({ bits: 16, channels: 1, rate: 16000, data }).subarray(0, 30)), 400, /truncated WAV/);
-    expectHttpError(() => decodeWav(wav({ bits: 16, channels: 1, rate: 16000, data: Buffer.alloc(0) })), 400, /no audio/);
+    expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data, dataSize: 10_000 })), 400, /truncated WAV.*10000 bytes/);
+    expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data }).subarray(0, 30)), 400, /truncated WAV/);
+    expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data: Buffer.alloc(0) })), 400, /no audio/);
     expectHttpError(() => decodeAudio(Buffer.alloc(0)), 400, /empty/);
     expectHttpError(() => decodeAudio(Buffer.from("hello, this is not audio at all")), 415, /not a recognised audio format.*Supported: WAV/);
     expectHttpError(() => decodeAudio(Buffer.from("ID3\u0004\u0000 mp3 bytes")), 415, /"mp3"/);
-    expectHttpError(() => decodeWav(wav({ bits: 16, channels: 1, rate: 96000, data })), 415, /sample rate 96000/);
-    expectHttpError(() => decodeWav(wav({ tag: 2, bits: 4, channels: 1, rate: 16000, data })), 415, /format tag 2/);
+    expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 96000, data })), 415, /sample rate 96000/);
+    expectHttpError(() => decodeAudio(wav({ tag: 2, bits: 4, channels: 1, rate: 16000, data })), 415, /format tag 2/);
     expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "linear16" }), 400, /needs sample_rate/);
     expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "mulaw", sampleRate: "8000" }), 415, /encoding "mulaw"/);
   });
