@@ -15,9 +15,10 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Fn } from "cdktf";
+import { Fn, Lazy, TerraformLocal } from "cdktf";
 import { Construct } from "constructs";
 import { CLOUDWATCH_RETENTION_DAYS, formatCidr, parseCidr, subnetOf } from "../config";
+import { policyDocument, PolicyStatement } from "../shared/arn";
 import { regionOfAzs } from "./azs";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "./endpoints";
 import { ExistingNetwork, ExistingNetworkProps } from "./existing-network";
@@ -69,6 +70,8 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
   /** Interface endpoint ids by service, for `aws:sourceVpce` conditions in resource policies. */
   readonly interfaceEndpointIds: Readonly<Partial<Record<InterfaceEndpointService, string>>>;
   readonly flowLogGroupName: string;
+  /** What the S3 gateway endpoint's policy admits in air-gapped mode, beyond ECR's image layers (see allowS3Reads). */
+  private readonly s3Reads: PolicyStatement[] = [];
   /** ARN of the customer-managed key that encrypts the flow logs. */
   readonly flowLogKeyArn: string;
 
@@ -166,11 +169,28 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
       this.natGatewayIds = [];
     }
 
+    // Air-gapped, the endpoint is the VPC's only path to S3, so its policy is an allow-list: ECR's image layers
+    // (the one S3 read EKS nodes need to join and pull, add-on images included) and the buckets allowS3Reads names.
+    // Connected, it keeps AWS's default policy: it carries all of the VPC's S3 traffic in the region (OS package
+    // repositories, the SSM agent, workloads' own buckets), and an allow-list there would break those silently.
+    const s3Policy = () => {
+      // A local: the policy is JSON text, and the split(":") expression would put quotes inside it.
+      const layerPartition = new TerraformLocal(this, "s3-partition", partition).asString;
+      const ecrLayers: PolicyStatement = {
+        Sid: "EcrImageLayers",
+        Effect: "Allow",
+        Principal: "*",
+        Action: "s3:GetObject",
+        Resource: `arn:${layerPartition}:s3:::prod-${plan.region}-starport-layer-bucket/*`,
+      };
+      return Lazy.stringValue({ produce: () => policyDocument([ecrLayers, ...this.s3Reads]) });
+    };
     const s3 = new VpcEndpoint(this, "s3", {
       vpcId: this.vpc.id,
       serviceName: endpointServiceName(plan.region, "s3"),
       vpcEndpointType: "Gateway",
       routeTableIds: this.privateRouteTableIds,
+      policy: props.mode === "airgapped" ? s3Policy() : undefined,
       tags: tagged("s3"),
     });
     this.s3GatewayEndpointId = s3.id;
@@ -293,6 +313,22 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
       iamRoleArn: role.arn,
       maxAggregationInterval: 60,
       tags: tagged("flow-log"),
+    });
+  }
+
+  /**
+   * Lets requests through the S3 gateway endpoint read `bucketArns` (objects and listings). Only
+   * air-gapped networks restrict the endpoint; on a connected one this changes nothing. Bucket
+   * policies still decide who may read.
+   */
+  allowS3Reads(sid: string, bucketArns: string[]): void {
+    if (this.s3Reads.some((s) => s.Sid === sid)) throw new Error(`PrivateNetwork ${this.node.path}: allowS3Reads: duplicate statement id ${sid}`);
+    this.s3Reads.push({
+      Sid: sid,
+      Effect: "Allow",
+      Principal: "*",
+      Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
+      Resource: bucketArns.flatMap((arn) => [arn, `${arn}/*`]),
     });
   }
 }
