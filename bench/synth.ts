@@ -2,6 +2,8 @@
  * Synth speed against a fixed yardstick, in one run: the median wall time of fresh processes that
  * (a) synthesize every environment with the compiled app, and (b) merely require the AWS provider
  * from its package root. The ratio a/b is what we track; it holds across machines of different speed.
+ * Targets: under 0.5 for the whole app (issue 6, eight stacks: it fails the run), and the stricter 0.4
+ * the infra-only app had (issue 3), reported alongside.
  *
  *   npm run build && node dist/bench/synth.js [runs]     (default 7 runs each, interleaved)
  */
@@ -10,7 +12,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const TARGET_RATIO = 0.4;
+/** Required: the all-environment synth (eight stacks) under half the provider root's load time. */
+const TARGET_RATIO = 0.5;
+/** Reported too: the stricter target the infra stacks alone had. */
+const STRETCH_RATIO = 0.4;
 const root = path.resolve(__dirname, "..", "..");
 const runs = Number(process.argv[2] ?? 7);
 if (!Number.isInteger(runs) || runs < 1) {
@@ -60,7 +65,7 @@ try {
   console.log(`runs: ${runs} each, interleaved, on ${os.cpus().length} CPU(s)`);
   console.log(`(a) synth ${stacks} stacks (node dist/scripts/synth.js): ${fmt(synth)}`);
   console.log(`(b) require("@cdktf/provider-aws") from the package root: ${fmt(requireRoot)}`);
-  console.log(`ratio a/b: ${ratio.toFixed(3)} (target < ${TARGET_RATIO}) ${ratio < TARGET_RATIO ? "OK" : "OVER TARGET"}`);
+  console.log(`ratio a/b: ${ratio.toFixed(3)} (target < ${TARGET_RATIO}: ${ratio < TARGET_RATIO ? "OK" : "OVER TARGET"}; stretch < ${STRETCH_RATIO}: ${ratio < STRETCH_RATIO ? "OK" : "over"})`);
   process.exitCode = ratio < TARGET_RATIO ? 0 : 1;
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
