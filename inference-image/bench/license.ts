@@ -1,18 +1,19 @@
 /**
  * License proxy figures, medians over several runs:
- *  1. authorize decisions per second, and p50/p99 latency as an inference server sees them (HTTP
- *     keep-alive to a real proxy process): one connection in a loop (the latency one request adds),
- *     and 32 concurrent connections (throughput);
- *  2. spool appends per second with fsync on: single-record appends from many concurrent callers
+ *  1. what the license adds to an inference request: the server's ProxyLicense, started against a
+ *     real proxy process, answers check() from its cached decision and buffers record() for a
+ *     background upload; both are synchronous (no round trip can hide in them), timed per call;
+ *  2. authorize decisions per second and p50/p99 over HTTP keep-alive to the proxy (the background
+ *     refresh's cost, not on the request path): one connection in a loop, and 32 concurrent ones;
+ *  3. spool appends per second with fsync on: single-record appends from many concurrent callers
  *     (group commit), in-process, and through POST /v1/usage.
  *
- *   npx tsc --outDir inference-image/node_modules/.cache/lp-bench --rootDir inference-image --module commonjs \
- *     --target es2022 --moduleResolution node --esModuleInterop --skipLibCheck --types node inference-image/bench/license.ts
- *   node inference-image/node_modules/.cache/lp-bench/bench/license.js [runs] [seconds]     (default 3 runs of 3 s)
+ *   npm run bench:license -w inference-image [-- runs seconds]     (default 3 runs of 3 s)
  */
 import { writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
+import { ProxyLicense } from "../src/server/license";
 import { silentLogger } from "../src/shared/log";
 import { Spool } from "../src/license-proxy/spool";
 import { generateSigningKey, mintLease } from "../src/license-proxy/tools/mint";
@@ -60,6 +61,27 @@ async function load(port: number, path: string, body: () => string, concurrency:
   return { perSecond: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
 }
 
+/** Per-request cost of the license hook in the server: check() then record(), as app.ts calls them. */
+async function requestPathCost(port: number): Promise<{ p50: number; p99: number; max: number; calls: number }> {
+  const gate = new ProxyLicense({ url: `http://127.0.0.1:${port}`, models: { stt: "whisper-small", "stt-live": "whisper-small", tts: "flite" }, logger: silentLogger });
+  await gate.start();
+  const latencies: number[] = [];
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    for (let i = 0; i < 1000; i++) {
+      const t0 = process.hrtime.bigint();
+      gate.check("stt");
+      gate.record({ model: "whisper-small", features: ["stt"], status_code: 200, audio_seconds: 5, characters: 0 });
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    // Let the background refresh and usage upload run, as they would between requests.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await gate.close();
+  latencies.sort((a, b) => a - b);
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies[latencies.length - 1], calls: latencies.length };
+}
+
 async function spoolAppends(concurrency: number): Promise<number> {
   const spool = await Spool.open(tempDir("bench-spool"), silentLogger);
   let n = 0;
@@ -92,6 +114,10 @@ async function main() {
   try {
     await load(proxy.port, "/v1/authorize", authorizeBody, 4, 200); // warm-up
     for (let r = 0; r < runs; r++) {
+      const hook = await requestPathCost(proxy.port);
+      add("request path: check() + record() p50 ms", hook.p50);
+      add("request path: check() + record() p99 ms", hook.p99);
+      add("request path: check() + record() max ms", hook.max);
       const one = await load(proxy.port, "/v1/authorize", authorizeBody, 1, 200);
       add("authorize, 1 connection: decisions/s", one.perSecond);
       add("authorize, 1 connection: p50 ms", one.p50);
