@@ -17,6 +17,7 @@ export const LICENSE_PROXY_SERVICE_ACCOUNT = "license-proxy";
  */
 export const INFERENCE_NODE_PORTS = { inference: 30080, stt: 30080, tts: 30081 } as const;
 /** Names an inference service may take: one combined service, or STT and TTS apart. */
+/** `inference`, `stt` or `tts`: the names the inference Services and their load balancer listeners share. */
 export type InferenceServiceName = keyof typeof INFERENCE_NODE_PORTS;
 /** The combined inference Service's NodePort. */
 export const INFERENCE_NODE_PORT = INFERENCE_NODE_PORTS.inference;

@@ -10,6 +10,7 @@
 // `import = require` keeps the module object itself (no interop copy), so the assignment below reaches cdktf.
 import stackTrace = require("cdktf/lib/tokens/private/stack-trace");
 
+/** The environment variable that keeps cdktf's stack traces on (`1`). */
 export const STACK_TRACES_ENV = "VOICE_SELFHOST_STACK_TRACES";
 
 /** Whether this process keeps cdktf's stack traces (VOICE_SELFHOST_STACK_TRACES=1). */
