@@ -335,9 +335,11 @@ describe("admission", () => {
       const busy = small.speech.transcribe(long);
       await new Promise((r) => setTimeout(r, 100));
       const common = { ...auth, "content-length": String(40 * 1024 * 1024) };
-      const stt = await headOnly(small.address.port, "/v1/listen", { ...common, "content-type": "audio/wav" });
-      const tts = await headOnly(small.address.port, "/v1/audio/speech", { ...common, "content-type": "application/json" });
-      for (const r of [stt, tts]) {
+      const refused = await Promise.all([
+        headOnly(small.address.port, "/v1/listen", { ...common, "content-type": "audio/wav" }),
+        headOnly(small.address.port, "/v1/audio/speech", { ...common, "content-type": "application/json" }),
+      ]);
+      for (const r of refused) {
         expect(r.head).toMatch(/^HTTP\/1\.1 429 /);
         expect(Number(/\r\nretry-after: (\d+)/i.exec(r.head)?.[1])).toBeGreaterThanOrEqual(1);
         // Generous for a loaded machine; reading 40 MiB that was never sent would not answer at all.
