@@ -1,4 +1,4 @@
-/** The construct library platform teams import: `import { PrivateNetwork } from "voice-selfhost/constructs"`. */
+/** The construct library platform teams import: `import { PrivateNetwork, enforcePolicy } from "voice-selfhost"`. */
 export * from "./config";
 export * from "./network";
 export * from "./cluster";
@@ -6,3 +6,6 @@ export * from "./registry";
 export * from "./ingress";
 export * from "./shared";
 export * from "./workloads";
+// The policy layer's public surface: enforce the rules on your own stacks, and declare exceptions in code.
+export { acknowledgePolicy, enforcePolicy } from "./policy";
+export type { Acknowledgement, NetworkMode, PolicyOptions } from "./policy";

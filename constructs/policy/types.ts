@@ -1,6 +1,7 @@
 /** The vocabulary of the policy layer: rules, what they see, and what they report. */
 import type { StackView, TfResource } from "./stack-view";
 
+/** `airgapped` turns on the rules that forbid any route or image from outside the VPC. */
 export type NetworkMode = "connected" | "airgapped";
 
 /** "This rule may fail for this resource, and here is why that is acceptable." */
