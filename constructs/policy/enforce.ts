@@ -75,11 +75,6 @@ export function codeAcknowledgements(stack: TerraformStack): Acknowledgement[] {
   );
 }
 
-/** The options enforcePolicy was given for `stack`, if any. */
-export function policyOptionsOf(stack: TerraformStack): PolicyOptions | undefined {
-  return configured.get(stack);
-}
-
 /** Evaluates `stack` as it synthesizes, with its environment's and its constructs' acknowledgements. */
 export function checkStack(stack: TerraformStack, document: JsonObject = stack.toTerraform() as JsonObject): PolicyReport {
   const options = configured.get(stack) ?? {};
