@@ -7,27 +7,14 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateSigningKey, mintLease } from "../../src/license-proxy/tools/mint";
 import { FakeUpstream } from "./fake-upstream";
-import { authorize, buildProxy, call, DEAD_URL, cleanUp, health, ProxyProcess, sleepUntil, tempDir, waitFor } from "./helpers";
+import { proxyHarness } from "./harness";
+import { authorize, call, DEAD_URL, health, sleepUntil, tempDir, waitFor } from "./helpers";
 
 jest.setTimeout(120_000);
 
-let build: string;
-const procs: ProxyProcess[] = [];
-beforeAll(() => {
-  build = buildProxy();
-});
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-});
-afterAll(() => cleanUp());
+const { start } = proxyHarness();
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
-
-async function start(env: Record<string, string>): Promise<ProxyProcess> {
-  const p = await ProxyProcess.start(build, env);
-  procs.push(p);
-  return p;
-}
 
 /** Whether `unixSeconds` is clearly past (true), clearly ahead (false), or too close to call on a loaded machine (undefined). */
 function pastClearly(unixSeconds: number): boolean | undefined {

@@ -9,24 +9,17 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadOrCreateInstallationKey, verifyUsageExport } from "../../src/license-proxy/usage-export";
 import { generateSigningKey, mintLease } from "../../src/license-proxy/tools/mint";
-import { authorize, buildProxy, call, cleanUp, health, ProxyProcess, sleepUntil, tempDir, usageRecord, waitFor } from "./helpers";
+import { proxyHarness } from "./harness";
+import { authorize, call, health, sleepUntil, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(120_000);
 
-let build: string;
-const procs: ProxyProcess[] = [];
-beforeAll(() => {
-  build = buildProxy();
-});
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-});
-afterAll(() => cleanUp());
+const lp = proxyHarness();
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [join(build, "license-proxy", "cli.js"), ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } });
+  const r = spawnSync(process.execPath, [join(lp.build, "license-proxy", "cli.js"), ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -39,8 +32,7 @@ test("offline license: serves until exp with no network, exports usage to a sign
   const licenseFile = join(dir, "license.jwt");
   writeFileSync(licenseFile, await mintLease(vendor, { sub: "lic-airgap", exp, grace_s: 86400, features: ["stt", "tts"] }));
   const env = { STATE_DIR: join(dir, "state"), LICENSE_FILE: licenseFile, LICENSE_PUBLIC_KEY_FILE: keyFile, LICENSE_RENEW_INTERVAL_SECONDS: "0.3" };
-  const proxy = await ProxyProcess.start(build, env);
-  procs.push(proxy);
+  const proxy = await lp.start(env);
 
   const h = await health(proxy.port);
   // Offline there is nothing to renew from, so no grace: serving ends at the license's own exp.
@@ -93,7 +85,6 @@ test("offline license: serves until exp with no network, exports usage to a sign
   const direct = cli(["export-usage", "--out", join(dir, "direct.jws"), "--state-dir", env.STATE_DIR]);
   expect(direct).toMatchObject({ code: 0, stdout: expect.stringContaining("exported 10 usage records") });
   expect((await verifyUsageExport(readFileSync(join(dir, "direct.jws"), "utf8"))).records).toHaveLength(10);
-  const restarted = await ProxyProcess.start(build, env);
-  procs.push(restarted);
+  const restarted = await lp.start(env);
   expect((await health(restarted.port)).body.spool_depth).toBe(0);
 });

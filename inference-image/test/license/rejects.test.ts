@@ -9,28 +9,16 @@ import { join } from "node:path";
 import { encodeFrame } from "../../src/license-proxy/spool";
 import { generateSigningKey, mintLease } from "../../src/license-proxy/tools/mint";
 import { FakeUpstream } from "./fake-upstream";
-import { authorize, buildProxy, call, DEAD_URL, cleanUp, health, ProxyProcess, tempDir, usageRecord, waitFor } from "./helpers";
+import { proxyHarness } from "./harness";
+import { authorize, call, DEAD_URL, health, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(120_000);
 
-let build: string;
-const procs: ProxyProcess[] = [];
-beforeAll(() => {
-  build = buildProxy();
-});
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-});
-afterAll(() => cleanUp());
-
-async function start(env: Record<string, string>): Promise<ProxyProcess> {
-  const p = await ProxyProcess.start(build, env);
-  procs.push(p);
-  return p;
-}
+const lp = proxyHarness();
+const { start } = lp;
 
 function verifyCli(file: string, publicPem: string) {
-  const r = spawnSync(process.execPath, [join(build, "license-proxy", "cli.js"), "verify-license", file], {
+  const r = spawnSync(process.execPath, [join(lp.build, "license-proxy", "cli.js"), "verify-license", file], {
     encoding: "utf8",
     env: { PATH: process.env.PATH ?? "", LICENSE_PUBLIC_KEY: publicPem },
   });
@@ -166,14 +154,14 @@ test("bad configuration stops start-up with a clear message and never prints the
     [{ ...base, LICENSE_KEY: "", LICENSE_KEY_FILE: "/nonexistent/key" }, /LICENSE_KEY_FILE: cannot read \/nonexistent\/key: ENOENT/],
   ];
   for (const [env, message] of cases) {
-    const p = await ProxyProcess.start(build, env, { expectExit: true });
+    const p = await start(env, { expectExit: true });
     expect(await p.exited()).toBe(2);
     expect(p.stderr).toMatch(message);
     expect(p.stderr + JSON.stringify(p.logs)).not.toContain(secret);
   }
 
   const first = await start(base);
-  const second = await ProxyProcess.start(build, base, { expectExit: true });
+  const second = await start(base, { expectExit: true });
   expect(await second.exited()).toBe(1);
   expect(second.stderr).toContain(`another license proxy (pid ${first.child.pid}) owns this STATE_DIR`);
   expect((await health(first.port)).status).toBe(200);

@@ -6,66 +6,50 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FakeUpstream } from "./fake-upstream";
-import { buildProxy, call, cleanUp, health, ProxyProcess, tempDir, usageRecord, waitFor } from "./helpers";
+import { proxyHarness } from "./harness";
+import { call, health, ProxyProcess, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(180_000);
 
-let build: string;
-let upstream: FakeUpstream;
-const procs: ProxyProcess[] = [];
-beforeAll(() => {
-  build = buildProxy();
-});
-beforeEach(async () => {
-  upstream = new FakeUpstream();
-  await upstream.start();
-});
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-  await upstream.stop();
-});
-afterAll(() => cleanUp());
+const lp = proxyHarness({ upstream: true });
 
 async function start(dir: string, extra: Record<string, string> = {}): Promise<ProxyProcess> {
-  const p = await ProxyProcess.start(build, {
+  return lp.start({
     STATE_DIR: dir,
-    LICENSE_SERVER_URL: upstream.url,
-    LICENSE_KEY: upstream.licenseKey,
-    LICENSE_PUBLIC_KEY: upstream.key.publicPem,
+    LICENSE_SERVER_URL: lp.upstream.url,
+    LICENSE_KEY: lp.upstream.licenseKey,
+    LICENSE_PUBLIC_KEY: lp.upstream.key.publicPem,
     USAGE_UPLOAD_INTERVAL_SECONDS: "0.2",
     USAGE_RETRY_MAX_SECONDS: "2",
     UPSTREAM_TIMEOUT_SECONDS: "0.5",
     ...extra,
   });
-  procs.push(p);
-  return p;
 }
 
 test("500s, timeouts and partial acceptance: backoff between failures, nothing lost, no duplicate after a clean ack", async () => {
-  upstream.faults.usage500s = 3;
-  upstream.faults.usageSlow = 2;
-  upstream.faults.slowMs = 2000;
-  upstream.faults.acceptAtMost = 350;
+  lp.upstream.faults.usage500s = 3;
+  lp.upstream.faults.usageSlow = 2;
+  lp.upstream.faults.slowMs = 2000;
+  lp.upstream.faults.acceptAtMost = 350;
   const dir = tempDir("faults");
   const records = Array.from({ length: 3000 }, () => usageRecord());
   const proxy = await start(dir, { USAGE_BATCH_SIZE: "1000" });
   for (let i = 0; i < records.length; i += 1000) {
     expect((await call(proxy.port, "POST", "/v1/usage", { records: records.slice(i, i + 1000) })).status).toBe(202);
   }
-  await waitFor("every record upstream", () => upstream.records.size === records.length, 120_000);
+  await waitFor("every record upstream", () => lp.upstream.records.size === records.length, 120_000);
   await waitFor("an empty spool", async () => (await health(proxy.port)).body.spool_depth === 0 || undefined);
 
   const sent = new Set(records.map((r) => r.id));
-  for (const id of upstream.records.keys()) expect(sent.has(id)).toBe(true);
-  expect(upstream.duplicatesAfterCleanAck).toBe(0);
+  for (const id of lp.upstream.records.keys()) expect(sent.has(id)).toBe(true);
+  expect(lp.upstream.duplicatesAfterCleanAck).toBe(0);
   // Only answers the proxy never received (timeouts) can explain a re-sent record.
-  const slowIds = upstream.usageLog.filter((u) => u.outcome === "slow").reduce((n, u) => n + Math.min(u.ids.length, 350), 0);
-  expect(upstream.duplicateUploads).toBeLessThanOrEqual(slowIds);
-  for (const batch of upstream.usageLog) expect(batch.ids.length).toBeLessThanOrEqual(1000);
+  const slowIds = lp.upstream.usageLog.filter((u) => u.outcome === "slow").reduce((n, u) => n + Math.min(u.ids.length, 350), 0);
+  expect(lp.upstream.duplicateUploads).toBeLessThanOrEqual(slowIds);
+  for (const batch of lp.upstream.usageLog) expect(batch.ids.length).toBeLessThanOrEqual(1000);
 
   // Backoff: the five failures in a row (3 x 500, 2 x timeout) are spaced by a growing, jittered delay (>= half the window: 0.5 s, 1 s, 1 s, 1 s).
-  const failures = upstream.usageLog.filter((u) => u.outcome !== "accepted").slice(0, 5);
+  const failures = lp.upstream.usageLog.filter((u) => u.outcome !== "accepted").slice(0, 5);
   expect(failures.map((f) => f.outcome)).toEqual(["500", "500", "500", "slow", "slow"]);
   const gaps = failures.slice(1).map((f, i) => f.at - failures[i].at);
   expect(gaps[0]).toBeGreaterThanOrEqual(450);
@@ -80,7 +64,7 @@ test("500s, timeouts and partial acceptance: backoff between failures, nothing l
 
 test("the usage record shape: exactly these keys are stored and uploaded, and anything else is refused", async () => {
   const keys = ["audio_seconds", "characters", "features", "id", "model", "status_code", "timestamp"];
-  upstream.faults.down = true;
+  lp.upstream.faults.down = true;
   const dir = tempDir("shape");
   const proxy = await start(dir);
   const record = usageRecord({ features: ["stt", "diarize"], audio_seconds: 12.5, characters: 180, status_code: 200 });
@@ -101,9 +85,9 @@ test("the usage record shape: exactly these keys are stored and uploaded, and an
   delete missing.audio_seconds;
   expect((await call(proxy.port, "POST", "/v1/usage", { records: [missing] })).status).toBe(400);
 
-  upstream.faults.down = false;
-  await waitFor("the upload", () => upstream.rawBatches.length > 0);
-  const uploaded = upstream.rawBatches[0] as { records: Record<string, unknown>[] };
+  lp.upstream.faults.down = false;
+  await waitFor("the upload", () => lp.upstream.rawBatches.length > 0);
+  const uploaded = lp.upstream.rawBatches[0] as { records: Record<string, unknown>[] };
   expect(Object.keys(uploaded)).toEqual(["records"]);
   expect(uploaded.records).toHaveLength(1);
   expect(Object.keys(uploaded.records[0]).sort()).toEqual(keys);

@@ -5,26 +5,12 @@
  * not hide duplicates the proxy sends.
  */
 import type { UsageRecord } from "../../src/shared/license-protocol";
-import { FakeUpstream } from "./fake-upstream";
-import { buildProxy, call, cleanUp, health, ProxyProcess, sleep, tempDir, usageRecord, waitFor } from "./helpers";
+import { proxyHarness } from "./harness";
+import { call, health, ProxyProcess, sleep, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(240_000);
 
-let build: string;
-let upstream: FakeUpstream;
-const procs: ProxyProcess[] = [];
-beforeAll(() => {
-  build = buildProxy();
-});
-beforeEach(async () => {
-  upstream = new FakeUpstream();
-  await upstream.start();
-});
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-  await upstream.stop();
-});
-afterAll(() => cleanUp());
+const lp = proxyHarness({ upstream: true });
 
 const TOTAL = 10_000;
 const PER_REQUEST = 5;
@@ -32,9 +18,9 @@ const PER_REQUEST = 5;
 function envFor(dir: string): Record<string, string> {
   return {
     STATE_DIR: dir,
-    LICENSE_SERVER_URL: upstream.url,
-    LICENSE_KEY: upstream.licenseKey,
-    LICENSE_PUBLIC_KEY: upstream.key.publicPem,
+    LICENSE_SERVER_URL: lp.upstream.url,
+    LICENSE_KEY: lp.upstream.licenseKey,
+    LICENSE_PUBLIC_KEY: lp.upstream.key.publicPem,
     USAGE_UPLOAD_INTERVAL_SECONDS: "0.2",
     USAGE_RETRY_MAX_SECONDS: "1",
     LICENSE_RETRY_MAX_SECONDS: "1",
@@ -43,9 +29,7 @@ function envFor(dir: string): Record<string, string> {
 }
 
 async function start(dir: string): Promise<ProxyProcess> {
-  const p = await ProxyProcess.start(build, envFor(dir));
-  procs.push(p);
-  return p;
+  return lp.start(envFor(dir));
 }
 
 /**
@@ -90,12 +74,12 @@ async function resend(port: number, records: UsageRecord[], acked: Set<string>):
 
 function expectDeliveredExactly(records: UsageRecord[]) {
   const sent = new Map(records.map((r) => [r.id, r]));
-  expect(upstream.records.size).toBe(records.length);
-  for (const [id, rec] of upstream.records) expect(rec).toEqual(sent.get(id));
+  expect(lp.upstream.records.size).toBe(records.length);
+  for (const [id, rec] of lp.upstream.records) expect(rec).toEqual(sent.get(id));
 }
 
 test("SIGKILL mid-stream with the upstream down: after restart every acknowledged record is uploaded exactly once", async () => {
-  upstream.faults.down = true;
+  lp.upstream.faults.down = true;
   const dir = tempDir("crash-down");
   const records = Array.from({ length: TOTAL }, () => usageRecord());
   const first = await start(dir);
@@ -111,24 +95,24 @@ test("SIGKILL mid-stream with the upstream down: after restart every acknowledge
 
   await resend(second.port, records, acked);
   expect((await health(second.port)).body.spool_depth).toBe(TOTAL);
-  upstream.faults.down = false;
-  await waitFor("all records upstream", () => upstream.records.size === TOTAL, 120_000);
+  lp.upstream.faults.down = false;
+  await waitFor("all records upstream", () => lp.upstream.records.size === TOTAL, 120_000);
   await waitFor("an empty spool", async () => (await health(second.port)).body.spool_depth === 0 || undefined);
 
   expectDeliveredExactly(records);
   // The upstream was unreachable until every record was spooled, so no upload can have been lost in flight: exactly once, raw count.
-  for (const id of acked) expect(upstream.uploads.get(id)).toBe(1);
-  expect(upstream.duplicateUploads).toBe(0);
+  for (const id of acked) expect(lp.upstream.uploads.get(id)).toBe(1);
+  expect(lp.upstream.duplicateUploads).toBe(0);
 
   // Settled records stay settled: across more upload rounds and another SIGKILL, nothing is sent again.
-  const batches = upstream.usageLog.length;
+  const batches = lp.upstream.usageLog.length;
   await sleep(1000);
   await second.kill("SIGKILL");
   const third = await start(dir);
   expect((await health(third.port)).body.spool_depth).toBe(0);
   await sleep(1000);
-  expect(upstream.usageLog.length).toBe(batches);
-  expect(upstream.duplicateUploads).toBe(0);
+  expect(lp.upstream.usageLog.length).toBe(batches);
+  expect(lp.upstream.duplicateUploads).toBe(0);
 });
 
 test("SIGKILL mid-stream with the upstream up: acknowledged records all arrive, none invented, at most one batch re-sent", async () => {
@@ -139,12 +123,12 @@ test("SIGKILL mid-stream with the upstream up: acknowledged records all arrive, 
 
   const second = await start(dir);
   await resend(second.port, records, acked);
-  await waitFor("all records upstream", () => upstream.records.size === TOTAL, 120_000);
+  await waitFor("all records upstream", () => lp.upstream.records.size === TOTAL, 120_000);
   await waitFor("an empty spool", async () => (await health(second.port)).body.spool_depth === 0 || undefined);
 
   expectDeliveredExactly(records);
-  for (const id of acked) expect(upstream.records.has(id)).toBe(true);
+  for (const id of acked) expect(lp.upstream.records.has(id)).toBe(true);
   // At-least-once: only a batch in flight at the kill (acked upstream, not yet marked) may be sent again.
-  expect(upstream.duplicateUploads).toBeLessThanOrEqual(1000);
-  expect(upstream.duplicatesAfterCleanAck).toBeLessThanOrEqual(1000);
+  expect(lp.upstream.duplicateUploads).toBeLessThanOrEqual(1000);
+  expect(lp.upstream.duplicatesAfterCleanAck).toBeLessThanOrEqual(1000);
 });
