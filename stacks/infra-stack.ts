@@ -2,7 +2,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { GpuCluster, ModelBucket } from "../constructs/cluster";
+import { ClusterAutoscalerRole, GpuCluster, ModelBucket } from "../constructs/cluster";
 import { EnvironmentConfig, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/config";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
@@ -20,6 +20,8 @@ export class InfraStack extends TerraformStack {
   readonly cluster: GpuCluster;
   /** The Pod Identity role of the inference pods (the model bucket's only reader). */
   readonly inferenceRole: IamRole;
+  /** The cluster autoscaler's Pod Identity role (scales only this cluster's tagged node groups). */
+  readonly autoscalerRole: ClusterAutoscalerRole;
   readonly registry: AirGappedRegistry;
   readonly modelBucket: ModelBucket;
   readonly loadBalancer: InternalLoadBalancer;
@@ -62,6 +64,7 @@ export class InfraStack extends TerraformStack {
       tags: { ...env.tags, "voice-selfhost:environment": env.name },
     });
     this.inferenceRole = this.cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
+    this.autoscalerRole = new ClusterAutoscalerRole(this, "cluster-autoscaler", { cluster: this.cluster });
     this.registry = new AirGappedRegistry(this, "registry", {
       network: this.network,
       pullerRoleArns: [this.cluster.nodeRoleArn],

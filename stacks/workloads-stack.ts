@@ -2,6 +2,7 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { EnvironmentConfig, INFERENCE_NODE_PORTS } from "../constructs/config";
+import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";
 import { LicenseProxy } from "../constructs/workloads/license-proxy";
@@ -32,6 +33,7 @@ export class WorkloadsStack extends TerraformStack {
   readonly licenseProxy: LicenseProxy;
   readonly inferenceServices: InferenceService[];
   readonly gpuAgents: GpuNodeAgents;
+  readonly clusterAutoscaler: ClusterAutoscaler;
 
   constructor(scope: Construct, id: string, props: WorkloadsStackProps) {
     super(scope, id);
@@ -94,6 +96,18 @@ export class WorkloadsStack extends TerraformStack {
       devicePluginPools: env.nodePools.gpu.filter((p) => p.amiType === "AL2023_x86_64_NVIDIA").map((p) => p.name),
       metricsScraperNamespace: w.metricsScraperNamespace,
     });
-    new Monitoring(this, "monitoring", { namespace: this.namespace, scrapeNamespaces: [this.namespace.name, this.gpuAgents.namespace.name] });
+    this.clusterAutoscaler = new ClusterAutoscaler(this, "cluster-autoscaler", {
+      image: images.clusterAutoscaler.imageUri,
+      clusterName: infra.cluster.name,
+      region: env.region,
+      // The API server's private endpoint and the AWS API endpoints are in the VPC; the `kubernetes` Service address is in the service CIDR.
+      apiCidrs: [env.vpcCidr, env.cluster.serviceCidr],
+      identity: infra.autoscalerRole,
+      metricsScraperNamespace: w.metricsScraperNamespace,
+    });
+    new Monitoring(this, "monitoring", {
+      namespace: this.namespace,
+      scrapeNamespaces: [this.namespace.name, this.gpuAgents.namespace.name, this.clusterAutoscaler.namespace.name],
+    });
   }
 }

@@ -3,3 +3,4 @@ export * from "./node-pool";
 export * from "./gpu-cluster";
 export * from "./existing-cluster";
 export * from "./model-bucket";
+export * from "./cluster-autoscaler-role";

@@ -3,7 +3,7 @@ import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../config/names";
+import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../config/names";
 import { EncryptionKey } from "../shared/encryption-key";
 import { GpuInstanceType } from "./gpu-instance-types";
 
@@ -124,8 +124,8 @@ export class NodePool extends Construct {
  * pool up from zero nodes: without a live node it cannot see the GPU count, labels or taint otherwise.
  */
 function autoscalerTagsFor(clusterName: string, labels: Record<string, string>, gpu: GpuInstanceType | undefined): Record<string, string> {
-  const prefix = "k8s.io/cluster-autoscaler";
-  const tags: Record<string, string> = { [`${prefix}/enabled`]: "true", [`${prefix}/${clusterName}`]: "owned" };
+  const prefix = AUTOSCALER_TAG_PREFIX;
+  const tags = autoscalerDiscoveryTags(clusterName);
   if (!gpu) return tags;
   tags[`${prefix}/node-template/resources/${GPU_RESOURCE}`] = String(gpu.gpusPerNode);
   for (const [key, value] of Object.entries(labels)) tags[`${prefix}/node-template/label/${key}`] = value;

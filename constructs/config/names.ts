@@ -38,3 +38,18 @@ export const NODE_LABELS = {
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
 /** The extended resource the NVIDIA device plugin advertises. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
+
+/** The namespace and service account of the cluster autoscaler; its Pod Identity association names both. */
+export const CLUSTER_AUTOSCALER_NAMESPACE = "cluster-autoscaler";
+export const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
+/** Prefix of every Cluster Autoscaler tag on an Auto Scaling group (discovery and node-template hints). */
+export const AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler";
+
+/**
+ * The tags by which the cluster autoscaler discovers a cluster's Auto Scaling groups. The node pools
+ * carry them, the autoscaler's `--node-group-auto-discovery` names their keys and its IAM policy
+ * scopes the mutating calls to groups tagged so: all three from here, so they cannot drift apart.
+ */
+export function autoscalerDiscoveryTags(clusterName: string): Record<string, string> {
+  return { [`${AUTOSCALER_TAG_PREFIX}/enabled`]: "true", [`${AUTOSCALER_TAG_PREFIX}/${clusterName}`]: "owned" };
+}

@@ -9,3 +9,4 @@ export * from "./inference-service";
 export * from "./license-proxy";
 export * from "./gpu-node-agents";
 export * from "./monitoring";
+export * from "./cluster-autoscaler";

@@ -69,7 +69,7 @@ export interface InferenceServiceProps {
 /** Addresses a pod may reach on 443 for S3 through the gateway endpoint: public ones only (S3 has no private addresses). */
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 /** The EKS Pod Identity agent, on every node's link-local address: where the AWS SDK gets the pod's credentials. */
-const POD_IDENTITY_AGENT = "169.254.170.23/32";
+export const POD_IDENTITY_AGENT = "169.254.170.23/32";
 
 /**
  * The inference server: a Deployment on a GPU pool behind
