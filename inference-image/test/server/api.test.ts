@@ -2,7 +2,8 @@
 import { connect } from "node:net";
 import { WebSocket } from "ws";
 import { encodeWav, floatToInt16, int16ToFloat, resample } from "../../src/server/audio";
-import { auth, KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav, wer } from "./helpers";
+import { auth, KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
+import { wordErrorRate } from "../engines/helpers";
 
 jest.setTimeout(120_000);
 
@@ -103,13 +104,13 @@ describe("transcription", () => {
     const res = await post(s.base, "/v1/audio/transcriptions", form(speechWav, { model: "whisper-1", language: "en" }));
     expect(res.status).toBe(200);
     const body = (await res.json()) as { text: string; usage: { seconds: number } };
-    expect(wer(SENTENCE, body.text)).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SENTENCE, body.text)).toBeLessThanOrEqual(0.25);
     expect(body.usage.seconds).toBeGreaterThan(2);
   });
 
   it("answers text, srt, vtt and verbose_json with word timestamps", async () => {
     const text = await post(s.base, "/v1/audio/transcriptions", form(speechWav, { model: "gpt-4o-transcribe", response_format: "text" }));
-    expect(wer(SENTENCE, await text.text())).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SENTENCE, await text.text())).toBeLessThanOrEqual(0.25);
     const srt = await (await post(s.base, "/v1/audio/transcriptions", form(speechWav, { model: "whisper-1", response_format: "srt" }))).text();
     expect(srt).toMatch(/^1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n\S/);
     const vtt = await (await post(s.base, "/v1/audio/transcriptions", form(speechWav, { model: "whisper-1", response_format: "vtt" }))).text();
@@ -132,7 +133,7 @@ describe("transcription", () => {
       results: { channels: { alternatives: { transcript: string; confidence: number; words: { word: string; start: number }[] }[] }[] };
     };
     const alt = body.results.channels[0].alternatives[0];
-    expect(wer(SENTENCE, alt.transcript)).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SENTENCE, alt.transcript)).toBeLessThanOrEqual(0.25);
     expect(alt.words.length).toBeGreaterThan(8);
     expect(body.metadata.channels).toBe(2);
     expect(body.metadata.model_info[body.metadata.models[0]]).toBeDefined();
@@ -143,7 +144,7 @@ describe("transcription", () => {
     const r2 = await post(s.base, `/v1/listen?encoding=linear16&sample_rate=${s.speech.tts.sampleRate}`, rawBody, { "content-type": "application/octet-stream", authorization: `Token ${KEY}` });
     expect(r2.status).toBe(200);
     const b2 = (await r2.json()) as typeof body;
-    expect(wer(SENTENCE, b2.results.channels[0].alternatives[0].transcript)).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SENTENCE, b2.results.channels[0].alternatives[0].transcript)).toBeLessThanOrEqual(0.25);
   });
 });
 

@@ -48,21 +48,6 @@ export const auth = { authorization: `Bearer ${KEY}` };
 
 export const SENTENCE = "the quick brown fox jumps over the lazy dog near the river bank";
 
-/** Word error rate (word-level Levenshtein / reference length). */
-export function wer(reference: string, hypothesis: string): number {
-  const norm = (s: string) => s.toLowerCase().replace(/[^a-z' ]/g, " ").split(/\s+/).filter(Boolean);
-  const r = norm(reference);
-  const h = norm(hypothesis);
-  const d = Array.from({ length: r.length + 1 }, (_, i) => [i, ...new Array<number>(h.length).fill(0)]);
-  for (let j = 1; j <= h.length; j++) d[0][j] = j;
-  for (let i = 1; i <= r.length; i++) {
-    for (let j = 1; j <= h.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (r[i - 1] === h[j - 1] ? 0 : 1));
-    }
-  }
-  return d[r.length][h.length] / r.length;
-}
-
 /** Parse a PCM16 mono WAV (as this server writes it, sizes possibly 0xFFFFFFFF). */
 export function parseWav(buf: Buffer): { sampleRate: number; channels: number; bits: number; samples: Int16Array } {
   expect(buf.toString("latin1", 0, 4)).toBe("RIFF");

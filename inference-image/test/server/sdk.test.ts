@@ -1,7 +1,8 @@
 /** The official `openai` and `@deepgram/sdk` clients, unchanged, pointed at the server. */
 import { DeepgramClient } from "@deepgram/sdk";
 import OpenAI, { toFile } from "openai";
-import { KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav, wer } from "./helpers";
+import { KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
+import { wordErrorRate } from "../engines/helpers";
 
 jest.setTimeout(120_000);
 
@@ -22,7 +23,7 @@ describe("openai SDK", () => {
 
   it("transcribes a file", async () => {
     const t = await client().audio.transcriptions.create({ file: await toFile(wav, "speech.wav"), model: "whisper-1" });
-    expect(wer(SENTENCE, t.text)).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SENTENCE, t.text)).toBeLessThanOrEqual(0.25);
   });
 
   it("gets verbose_json with word timestamps", async () => {
@@ -55,7 +56,7 @@ describe("@deepgram/sdk", () => {
   it("transcribes a file", async () => {
     const res = await client().listen.v1.media.transcribeFile(wav, { model: "nova-3", punctuate: true });
     if (!("results" in res)) throw new Error("expected a synchronous result");
-    expect(wer(SENTENCE, res.results.channels[0].alternatives?.[0].transcript ?? "")).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SENTENCE, res.results.channels[0].alternatives?.[0].transcript ?? "")).toBeLessThanOrEqual(0.25);
     expect(res.metadata.request_id).toBeTruthy();
   });
 
@@ -95,7 +96,7 @@ describe("@deepgram/sdk", () => {
     await closed;
     const results = messages.filter((m) => m.type === "Results");
     const finals = results.filter((m) => m.is_final).map((m) => m.channel?.alternatives[0].transcript ?? "");
-    expect(wer(SENTENCE, finals.join(" "))).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SENTENCE, finals.join(" "))).toBeLessThanOrEqual(0.25);
     expect(results.some((m) => !m.is_final)).toBe(true);
     expect(messages[messages.length - 1].type).toBe("Metadata");
   });
