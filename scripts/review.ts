@@ -122,11 +122,10 @@ export function review(options: ReviewOptions): ReviewResult {
       const app = buildApp({ environments: [env], outdir, skipValidation: true });
       app.synth();
       const stacks = app.node.children.filter((c): c is TerraformStack => TerraformStack.isStack(c));
-      const documents = new Map(stacks.map((s) => [s.node.id, readStack(outdir, s.node.id)!]));
-      const diagram = topologyDiagram(env.mode, stacks.map((s) => new StackView(s.node.id, documents.get(s.node.id)!)));
-      for (const stack of stacks) {
-        const document = documents.get(stack.node.id)!;
-        const view = new StackView(stack.node.id, document);
+      const views = new Map(stacks.map((s) => [s, new StackView(s.node.id, readStack(outdir, s.node.id)!)]));
+      const diagram = topologyDiagram(env.mode, [...views.values()]);
+      for (const [stack, view] of views) {
+        const { document } = view;
         reports.push({
           stack: stack.node.id,
           environment: env.name,
