@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TerraformStack } from "cdktf";
-import { ConfigError, EnvironmentConfig, loadEnvironments } from "../constructs/config";
+import { EnvironmentConfig, loadEnvironments } from "../constructs/config";
 import { checkStack, JsonObject, StackView } from "../constructs/policy";
 import { diffStacks, estimateCost, groupResources, renderMarkdown, StackReport, topologyDiagram } from "../constructs/policy/review";
 import { buildApp } from "../main";
@@ -166,7 +166,7 @@ if (require.main === module) {
     console.log(`wrote ${reports.length * 2} report files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (reports.some((r) => r.policy.violations.length)) process.exit(1);
   } catch (err) {
-    console.error(err instanceof ConfigError || err instanceof UsageError || err instanceof Error ? err.message : String(err));
+    console.error(err instanceof Error ? err.message : String(err));
     process.exit(err instanceof UsageError ? 2 : 1);
   }
 }

@@ -4,7 +4,6 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../constructs/config";
 import { buildApp } from "../main";
 
 export function synthAll(outdir: string): string[] {
@@ -27,7 +26,7 @@ if (require.main === module) {
     const stacks = synthAll(outdir);
     console.log(`synthesized ${stacks.length} stacks into ${path.relative(process.cwd(), outdir) || "."}: ${stacks.join(", ")}`);
   } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err));
+    console.error(err instanceof Error ? err.message : String(err));
     process.exit(1);
   }
 }
