@@ -1,8 +1,8 @@
 /** The four `<env>-workloads` stacks, synthesized from environments/ exactly as `npm run synth` does. */
 import * as fs from "fs";
 import * as path from "path";
-import { GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, WORKLOAD_NAMESPACE } from "../../constructs/config";
-import { find, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "../workloads/support";
+import { CLUSTER_AUTOSCALER_NAMESPACE, GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, WORKLOAD_NAMESPACE } from "../../constructs/config";
+import { find, isInference, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "../workloads/support";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];
 const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet"];
@@ -90,7 +90,9 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
     }
     const namespaces = Object.fromEntries(find(objectsOf(env), "Namespace").map((n) => [n.metadata.name, n.metadata.labels!]));
     expect(namespaces[WORKLOAD_NAMESPACE]["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-    const others = workloads.filter((w) => w.metadata.namespace !== WORKLOAD_NAMESPACE);
+    // The cluster autoscaler's namespace is restricted too (test/workloads/cluster-autoscaler.test.ts); only the GPU agents' is an exception.
+    expect(namespaces[CLUSTER_AUTOSCALER_NAMESPACE]["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const others = workloads.filter((w) => w.metadata.namespace !== WORKLOAD_NAMESPACE && w.metadata.namespace !== CLUSTER_AUTOSCALER_NAMESPACE);
     for (const w of others) {
       const ns = namespaces[w.metadata.namespace!];
       expect(ns["pod-security.kubernetes.io/enforce"]).toBe("privileged");
@@ -105,7 +107,7 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
       const deny = find(objects, "NetworkPolicy", "default-deny").find((p) => p.metadata.namespace === ns.metadata.name);
       expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
     }
-    const deployments = find(objects, "Deployment");
+    const deployments = find(objects, "Deployment").filter(isInference);
     for (const d of deployments) {
       const labels = d.spec.template.metadata.labels;
       const selects = (o: KubeObj) => Object.entries(o.spec.selector.matchLabels).every(([k, v]) => labels[k] === v);
@@ -154,7 +156,7 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
     expect(find(objectsOf(env), "Secret")).toHaveLength(0);
     expect(json).not.toContain("kubernetes_secret");
     expect(Object.keys(stacks[`${env}-workloads`]).filter((k) => k === "variable")).toHaveLength(0);
-    const d = find(objectsOf(env), "Deployment")[0];
+    const d = find(objectsOf(env), "Deployment").filter(isInference)[0];
     expect(podSpec(d).volumes).toContainEqual({ name: "api-keys", secret: { secretName: "inference-api-keys", defaultMode: 0o440 } });
   });
 });

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { ConfigError, loadEnvironmentFile } from "../../constructs/config";
 import { buildApp } from "../../main";
-import { find, kubeObjects, StackJson, validateKubeObject } from "./support";
+import { find, isInference, kubeObjects, StackJson, validateKubeObject } from "./support";
 
 const base = JSON.parse(fs.readFileSync(path.resolve(__dirname, "../../environments/staging.json"), "utf8")) as Record<string, unknown>;
 let dir: string;
@@ -64,7 +64,7 @@ test("split: STT and TTS run as separate services with their own scaling, each o
     buildApp({ outdir, environments: [env] }).synth();
     const objects = kubeObjects(JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "staging-workloads", "cdk.tf.json"), "utf8")) as StackJson);
     objects.forEach(validateKubeObject);
-    expect(find(objects, "Deployment").map((d) => d.metadata.name).sort()).toEqual(["stt", "tts"]);
+    expect(find(objects, "Deployment").filter(isInference).map((d) => d.metadata.name).sort()).toEqual(["stt", "tts"]);
     const hpa = (name: string) => find(objects, "HorizontalPodAutoscaler", name)[0].spec;
     expect([hpa("stt").minReplicas, hpa("stt").maxReplicas]).toEqual([2, 10]);
     expect([hpa("tts").minReplicas, hpa("tts").maxReplicas, hpa("tts").metrics[0].pods.target.averageValue]).toEqual([3, 4, "8"]);

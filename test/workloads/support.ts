@@ -30,6 +30,9 @@ export function find(objects: KubeObj[], kind: string, name?: string): KubeObj[]
   return objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 }
 
+/** An object of an inference service (combined, stt or tts), as opposed to the license proxy, the GPU agents or the cluster autoscaler. */
+export const isInference = (o: KubeObj): boolean => o.metadata.labels?.["app.kubernetes.io/component"] === "inference";
+
 /**
  * Validates an object against the Kubernetes OpenAPI schema with kubernetes-models: the model class
  * is looked up by apiVersion and kind (`apps/v1` Deployment -> kubernetes-models/apps/v1/Deployment).
