@@ -21,7 +21,7 @@ const positiveInt = (max: number) => z.number().int().min(1).max(max);
  * choice in BENCHMARKS.md (about 1.6x faster than the library's, WER still ~10% on Flite speech);
  * the other settings keep the library's own default unless set.
  */
-export const pocketsphinxSchema = z.object({
+const pocketsphinxSchema = z.object({
   /** Most HMMs (senone sequences) evaluated per frame; fewer is faster. -1 = no limit. */
   maxhmmpf: z.number().int().min(-1).max(1_000_000).default(2000),
   /** Most distinct words allowed to end per frame. -1 = no limit. */
@@ -39,7 +39,7 @@ export const pocketsphinxSchema = z.object({
 });
 export type PocketsphinxSettings = z.infer<typeof pocketsphinxSchema>;
 
-export const engineConfigSchema = z
+const engineConfigSchema = z
   .object({
     stt: z.object({
       engine: z.enum(STT_ENGINES),

@@ -189,7 +189,7 @@ function instantiateFlite(module: WasmModule): (args: string[]) => Uint8Array {
 }
 
 /** The PCM samples and rate of a 16-bit mono RIFF/WAVE file as flite writes it. */
-export function parseFliteWav(wav: Uint8Array): { rate: number; pcm: Int16Array } {
+function parseFliteWav(wav: Uint8Array): { rate: number; pcm: Int16Array } {
   const dv = new DataView(wav.buffer, wav.byteOffset, wav.byteLength);
   const tag = (at: number) => String.fromCharCode(...wav.subarray(at, at + 4));
   if (wav.length < 12 || tag(0) !== "RIFF" || tag(8) !== "WAVE") throw new Error("flite wrote no WAV data");
@@ -222,7 +222,7 @@ const HALF_TAPS = (() => {
 })();
 
 /** 2x upsampling for kal, Flite's one 8 kHz voice: even outputs are the input, odd ones are interpolated. */
-export function upsample2x(pcm: Int16Array): Int16Array {
+function upsample2x(pcm: Int16Array): Int16Array {
   const out = new Int16Array(pcm.length * 2);
   const at = (i: number) => pcm[Math.min(pcm.length - 1, Math.max(0, i))];
   for (let i = 0; i < pcm.length; i++) {

@@ -9,7 +9,7 @@ import { EngineConfigError, type SttEngineName, type TtsEngineName } from "./con
 export const POCKETSPHINX_INSTALL_HINT = "install them with: apt-get install libpocketsphinx3 pocketsphinx-en-us";
 
 /** The files pocketsphinx needs in a model directory laid out like Debian's pocketsphinx-en-us. */
-export const POCKETSPHINX_FILES = ["en-us/mdef", "en-us/means", "en-us/variances", "en-us/transition_matrices", "en-us/feat.params", "en-us.lm.bin", "cmudict-en-us.dict"];
+const POCKETSPHINX_FILES = ["en-us/mdef", "en-us/means", "en-us/variances", "en-us/transition_matrices", "en-us/feat.params", "en-us.lm.bin", "cmudict-en-us.dict"];
 
 export function checkPocketsphinxModel(modelDir: string): void {
   const missing = POCKETSPHINX_FILES.filter((f) => !fs.existsSync(path.join(modelDir, f)));

@@ -10,7 +10,7 @@ import { SpeechDetector, VAD_WINDOW } from "./vad";
 /** Audio kept from before VAD confirms speech: its minimum speech duration plus a margin. */
 const PREROLL_S = 0.6;
 /** An interim result for every this much new speech. */
-export const INTERIM_EVERY_S = 0.75;
+const INTERIM_EVERY_S = 0.75;
 /** Longer utterances are cut into finals (speech_final false) so results keep coming. */
 const MAX_UTTERANCE_S = 30;
 

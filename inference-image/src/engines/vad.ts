@@ -19,7 +19,7 @@ export interface VadSettings {
   minSpeechS: number;
 }
 
-export const DEFAULT_VAD: VadSettings = { threshold: 0.5, minSilenceS: 0.5, minSpeechS: 0.25 };
+const DEFAULT_VAD: VadSettings = { threshold: 0.5, minSilenceS: 0.5, minSpeechS: 0.25 };
 
 export function sileroModelPath(): string {
   let pkgMain: string;

@@ -11,7 +11,7 @@ import { z } from "zod";
 export const LEASE_ISSUER = "voice-selfhost-licensing";
 export const LEASE_AUDIENCE = "voice-selfhost-license-proxy";
 
-export const leaseClaimsSchema = z
+const leaseClaimsSchema = z
   .object({
     iss: z.literal(LEASE_ISSUER),
     aud: z.union([z.literal(LEASE_AUDIENCE), z.array(z.string()).refine((a) => a.includes(LEASE_AUDIENCE))]),

@@ -60,7 +60,7 @@ export interface ProxyDeps {
   log: Logger;
 }
 
-export function healthBody(deps: Pick<ProxyDeps, "license" | "spool">) {
+function healthBody(deps: Pick<ProxyDeps, "license" | "spool">) {
   const s = deps.license.status();
   return {
     status: s.license_valid ? (s.grace_period_active ? "grace" : "ok") : "unlicensed",

@@ -14,7 +14,7 @@ import { writeFileAtomic } from "./files";
 import { jwkThumbprint } from "./lease";
 import type { Spool } from "./spool";
 
-export const USAGE_EXPORT_TYPE = "voice-selfhost-usage-export+jws";
+const USAGE_EXPORT_TYPE = "voice-selfhost-usage-export+jws";
 
 export interface InstallationKey {
   privateKey: KeyObject;

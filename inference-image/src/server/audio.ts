@@ -4,8 +4,8 @@
  */
 import { HttpError } from "./errors";
 
-export const MIN_RATE = 8000;
-export const MAX_RATE = 48000;
+const MIN_RATE = 8000;
+const MAX_RATE = 48000;
 const MAX_CHANNELS = 8;
 
 export const SUPPORTED_INPUT =
@@ -33,7 +33,7 @@ const unsupported = (what: string) => new HttpError(415, "unsupported_audio", `$
 const invalid = (what: string) => new HttpError(400, "invalid_audio", what);
 
 /** Names a container by its magic bytes, so a 415 can say what was sent. */
-export function sniffContainer(buf: Buffer): string | undefined {
+function sniffContainer(buf: Buffer): string | undefined {
   const ascii = (start: number, end: number) => buf.subarray(start, end).toString("latin1");
   if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WAVE") return "wav";
   if (ascii(0, 4) === "RIFF") return "riff";
@@ -153,7 +153,7 @@ export function framesToMono(audio: EncodedAudio, from: number, to: number): Flo
 const toPcm = (audio: EncodedAudio): Pcm => ({ samples: framesToMono(audio, 0, audio.frames), sampleRate: audio.sampleRate, channels: audio.channels });
 
 /** Check a complete WAV file. Truncated, malformed or unsupported files are 400/415 HttpErrors. */
-export function inspectWav(buf: Buffer): EncodedAudio {
+function inspectWav(buf: Buffer): EncodedAudio {
   const header = parseWavHeader(buf);
   if (!header) throw invalid("truncated WAV: the file ends before its audio data starts");
   const { fmt, dataOffset, dataBytes } = header;

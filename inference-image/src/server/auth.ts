@@ -57,7 +57,7 @@ export function generateApiKey(): string {
 }
 
 /** `Authorization: Bearer <k>` or `Token <k>` (either case). */
-export function keyFromHeader(req: IncomingMessage): string | undefined {
+function keyFromHeader(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (!header) return undefined;
   const m = /^(bearer|token)\s+(\S+)\s*$/i.exec(header);
@@ -68,7 +68,7 @@ export function keyFromHeader(req: IncomingMessage): string | undefined {
  * Browsers cannot set headers on WebSockets, so Deepgram's SDK sends `Sec-WebSocket-Protocol: token, <key>`
  * (or `bearer, <token>`). Returns the key and the protocol to echo back.
  */
-export function keyFromSubprotocol(req: IncomingMessage): { key: string; protocol: string } | undefined {
+function keyFromSubprotocol(req: IncomingMessage): { key: string; protocol: string } | undefined {
   const header = req.headers["sec-websocket-protocol"];
   if (!header) return undefined;
   const parts = header.split(",").map((p) => p.trim());

@@ -92,7 +92,7 @@ export function deepgramModelInfo(model: ModelInfo): { name: string; version: st
   return { name: model.id, version: "1", arch: model.engine };
 }
 
-export function deepgramWords(words: Word[]): Record<string, unknown>[] {
+function deepgramWords(words: Word[]): Record<string, unknown>[] {
   return words.map((w) => ({ word: w.word, start: round(w.start), end: round(w.end), confidence: round(w.confidence), punctuated_word: w.word }));
 }
 

@@ -13,7 +13,7 @@ interface Alias {
   owner: "openai" | "deepgram";
 }
 
-export const MODEL_ALIASES: readonly Alias[] = [
+const MODEL_ALIASES: readonly Alias[] = [
   { name: "whisper-1", kind: "stt", owner: "openai" },
   { name: "gpt-4o-transcribe", kind: "stt", owner: "openai" },
   { name: "gpt-4o-mini-transcribe", kind: "stt", owner: "openai" },

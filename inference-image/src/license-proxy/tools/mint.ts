@@ -21,7 +21,7 @@ export interface SigningKey {
   kid: string;
 }
 
-export function signingKeyFrom(privateKey: KeyObject): SigningKey {
+function signingKeyFrom(privateKey: KeyObject): SigningKey {
   const publicKey = createPublicKey(privateKey);
   return {
     privateKey,
