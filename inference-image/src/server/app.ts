@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { EngineInputError, QueueFullError, type Speech } from "../engines/types";
+import type { Speech } from "../engines/types";
 import type { Feature } from "../shared/license-protocol";
 import { type Logger, silentLogger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
@@ -17,7 +17,7 @@ import { type ApiKeys, authenticate } from "./auth";
 import type { ServerConfig } from "./config";
 import type { Deps, RequestContext } from "./context";
 import { listen, speak } from "./deepgram";
-import { type ErrorFamily, errorBody, HttpError } from "./errors";
+import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
@@ -203,15 +203,4 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       await license.close();
     },
   };
-}
-
-function toHttpError(err: unknown, logger: Logger, requestId: string): HttpError {
-  if (err instanceof HttpError) return err;
-  if (err instanceof QueueFullError) {
-    return new HttpError(429, "too_many_requests", "server busy: the work queue is full; retry shortly", { "retry-after": String(Math.max(1, Math.ceil(err.retryAfterS))) });
-  }
-  if (err instanceof EngineInputError) return new HttpError(400, "invalid_parameter", err.message);
-  // Engine and internal errors: log the kind, never request content, and answer without a stack trace.
-  logger.error("request failed", { request_id: requestId, error: (err as Error)?.name, detail: (err as Error)?.message });
-  return new HttpError(500, "internal_error", "internal server error");
 }

@@ -1,3 +1,6 @@
+import { EngineInputError, QueueFullError } from "../engines/types";
+import type { Logger } from "../shared/log";
+
 /**
  * One error type for every refusal, rendered per route family:
  *  - OpenAI routes and everything else: `{error: {message, type, code}}` (what the openai SDK parses);
@@ -13,6 +16,21 @@ export class HttpError extends Error {
     super(message);
     this.name = "HttpError";
   }
+}
+
+/**
+ * Maps anything a handler threw to the error the client sees: engine refusals keep their meaning
+ * (429 with a whole-second Retry-After, 400), anything else is logged by kind (never request
+ * content) and answered without a stack trace.
+ */
+export function toHttpError(err: unknown, logger: Logger, requestId: string): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof QueueFullError) {
+    return new HttpError(429, "too_many_requests", "server busy: the work queue is full; retry shortly", { "retry-after": String(Math.max(1, Math.ceil(err.retryAfterS))) });
+  }
+  if (err instanceof EngineInputError) return new HttpError(400, "invalid_parameter", err.message);
+  logger.error("request failed", { request_id: requestId, error: (err as Error)?.name, detail: (err as Error)?.message });
+  return new HttpError(500, "internal_error", "internal server error");
 }
 
 export type ErrorFamily = "openai" | "deepgram";

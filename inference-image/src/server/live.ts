@@ -9,12 +9,12 @@ import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import { EngineInputError, QueueFullError, type ModelInfo, type SttStreamSession, type StreamResult } from "../engines/types";
+import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamResult } from "../engines/types";
 import { parseRate, parseWavHeader, pcmToMono, Resampler, SUPPORTED_INPUT, type WavFormat } from "./audio";
 import { type ApiKeys, authenticate } from "./auth";
 import type { Deps } from "./context";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
-import { errorBody, HttpError } from "./errors";
+import { errorBody, HttpError, toHttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
 import { resolveModel } from "./models";
@@ -86,7 +86,7 @@ export class LiveEndpoint {
         void live.done.then(() => this.sessions.delete(live));
       });
     } catch (err) {
-      const e = toHttpError(err);
+      const e = toHttpError(err, this.deps.logger, requestId);
       this.deps.metrics.rejected.inc({ reason: e.code });
       this.deps.metrics.requestDuration.observe({ route: ROUTE, method: "GET", status: String(e.status) }, 0);
       rejectUpgrade(socket, e, requestId);
@@ -123,13 +123,6 @@ export class LiveEndpoint {
     await Promise.all([...this.sessions].map((s) => s.end(1001, "server shutting down")));
     this.wss.close();
   }
-}
-
-function toHttpError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
-  if (err instanceof QueueFullError) return new HttpError(429, "too_many_requests", err.message, { "retry-after": String(err.retryAfterS) });
-  if (err instanceof EngineInputError) return new HttpError(400, "invalid_parameter", err.message);
-  return new HttpError(500, "internal_error", "internal error");
 }
 
 function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string): void {
