@@ -3,3 +3,4 @@ export * from "./schema";
 export * from "./load";
 export * from "./names";
 export * from "./sub-schemas";
+export * from "./regions";

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { cidrsOverlap, parseCidr } from "./cidr";
+import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "./regions";
 // Deep paths, not the policy index: the rules need only config/names, so there is no import cycle.
 import { MIN_REASON_LENGTH } from "../policy/engine";
 import { RULES } from "../policy/rules";
@@ -110,8 +111,8 @@ const ingress = z
 export const environmentSchema = z
   .object({
     name,
-    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, "expected an AWS region like eu-west-1"),
-    availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$/, "expected an AZ like eu-west-1a")).min(2).max(3),
+    region: z.string().regex(AWS_REGION_PATTERN, "expected an AWS region like eu-west-1"),
+    availabilityZones: z.array(z.string().regex(AWS_AZ_PATTERN, "expected an AZ like eu-west-1a")).min(2).max(3),
     vpcCidr: cidr,
     mode: z.enum(["connected", "airgapped"]),
     /** NAT gateways in connected mode: one per AZ (prod) or a single one (dev, to save cost). */

@@ -7,6 +7,7 @@ import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
 import { parseCidr } from "../config/cidr";
+import { AWS_REGION_PATTERN } from "../config/regions";
 import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, NODE_LABELS } from "../config/names";
 import { METRICS_PATH } from "./contract";
 import { checkImagePinned, POD_IDENTITY_AGENT } from "./inference-service";
@@ -77,7 +78,7 @@ export class ClusterAutoscaler extends Construct {
     if (!/^[A-Za-z0-9][A-Za-z0-9-_]{0,99}$/.test(props.clusterName)) {
       throw new Error(`${where} clusterName: expected the EKS cluster name as a literal (1-100 letters, digits, - or _), found "${props.clusterName}"`);
     }
-    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(props.region)) throw new Error(`${where} region: expected an AWS region such as eu-west-1, found "${props.region}"`);
+    if (!AWS_REGION_PATTERN.test(props.region)) throw new Error(`${where} region: expected an AWS region such as eu-west-1, found "${props.region}"`);
     if (props.apiCidrs.length === 0) throw new Error(`${where} apiCidrs: expected the CIDRs of the Kubernetes API server and the AWS API endpoints (the pod's only egress)`);
     props.apiCidrs.forEach((c) => {
       const cidr = parseCidr(c);
