@@ -69,7 +69,8 @@ test("health and metrics routes", () => {
 test("every metric the HPA, alerts and dashboard use is exported under that exact name", () => {
   const exported = read("src/server/metrics.ts") + read("src/license-proxy/metrics.ts");
   for (const name of Object.values(METRICS)) expect(exported).toContain(`name: "${name}"`);
-  expect(read("src/server/app.ts")).toContain(`"${QUEUE_FULL_REASON}"`);
+  // The 429's error code is the metric's reason label (app.ts and live.ts count rejections by it).
+  expect(read("src/server/errors.ts")).toContain(`"${QUEUE_FULL_REASON}"`);
   expect(Object.values(DCGM_METRICS).every((m) => m.startsWith("DCGM_FI_DEV_"))).toBe(true);
 });
 
