@@ -9,6 +9,7 @@ import type { PodIdentityRoleOptions } from "./gpu-cluster";
 export interface PodIdentityCluster {
   /** The cluster name as a literal: it is part of the discovery tag keys. */
   readonly name: string;
+  /** Creates a role that pods of one service account assume through Pod Identity (GpuCluster has this). */
   addPodIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole;
 }
 
