@@ -9,7 +9,7 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { cidrsOverlap, parseCidr } from "../config/cidr";
-import { clusterSettingsSchema, GpuPoolInput, SystemPoolInput, systemPoolSchema } from "../config/sub-schemas";
+import { clusterSettingsSchema, GpuPoolInput, SystemPoolInput, systemPoolSchema } from "../config/schema";
 import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";

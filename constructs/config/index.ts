@@ -2,5 +2,4 @@ export * from "./cidr";
 export * from "./schema";
 export * from "./load";
 export * from "./names";
-export * from "./sub-schemas";
 export * from "./regions";

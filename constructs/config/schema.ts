@@ -39,7 +39,8 @@ const poolSize = {
   desiredSize: z.number().int().min(0).optional(),
 };
 
-const systemPool = z
+/** The system (CPU) node pool; constructs parse their props with it, so library callers get the same defaults and checks. */
+export const systemPoolSchema = z
   .object({
     instanceTypes: z.array(z.string().min(1)).min(1).default(["m6i.large"]),
     capacityType: capacityType.default("ON_DEMAND"),
@@ -50,7 +51,8 @@ const systemPool = z
   })
   .strict();
 
-const gpuPool = z
+/** One GPU node pool; shared by the environment file and the cluster constructs' props. */
+export const gpuPoolSchema = z
   .object({
     name,
     instanceTypes: z.array(z.string().min(1)).min(1),
@@ -78,7 +80,8 @@ const stateBackend = z.discriminatedUnion("type", [
     .strict(),
 ]);
 
-const cluster = z
+/** EKS cluster settings; shared by the environment file and GpuCluster's props. */
+export const clusterSettingsSchema = z
   .object({
     /** Public API endpoint: off unless explicitly enabled for named CIDRs. */
     publicEndpoint: z
@@ -118,7 +121,7 @@ export const environmentSchema = z
     /** NAT gateways in connected mode: one per AZ (prod) or a single one (dev, to save cost). */
     natGateways: z.enum(["perAz", "single"]).default("perAz"),
     kubernetesVersion: z.string().regex(/^1\.\d{2}$/, "expected a Kubernetes minor version like 1.31").default("1.31"),
-    nodePools: z.object({ system: systemPool.default({}), gpu: z.array(gpuPool).min(1) }).strict(),
+    nodePools: z.object({ system: systemPoolSchema.default({}), gpu: z.array(gpuPoolSchema).min(1) }).strict(),
     license: z
       .object({
         mode: z.enum(["online", "offline"]),
@@ -128,7 +131,7 @@ export const environmentSchema = z
       })
       .strict(),
     allowedClientCidrs: z.array(cidr).min(1),
-    cluster: cluster.default({}),
+    cluster: clusterSettingsSchema.default({}),
     ingress: ingress.default({}),
     /** Keep the load balancer and stateful resources from being deleted by accident. */
     deletionProtection: z.boolean().default(true),
@@ -232,3 +235,7 @@ export type EnvironmentInput = z.input<typeof environmentSchema>;
 export type GpuPoolConfig = EnvironmentConfig["nodePools"]["gpu"][number];
 /** The system (CPU) node pool as an environment file declares it, with defaults applied. */
 export type SystemPoolConfig = EnvironmentConfig["nodePools"]["system"];
+/** A GPU pool as construct props take it (schema input: defaults may be left out). */
+export type GpuPoolInput = z.input<typeof gpuPoolSchema>;
+/** The system pool as construct props take it (schema input: defaults may be left out). */
+export type SystemPoolInput = z.input<typeof systemPoolSchema>;
