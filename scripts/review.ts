@@ -132,7 +132,7 @@ export function review(options: ReviewOptions): ReviewResult {
           mode: env.mode,
           region: view.region ?? env.region,
           resourceCount: view.resources.length,
-          policy: checkStack(stack, document),
+          policy: checkStack(stack, view),
           diff: baselineDir ? { baseline: baselineName!, ...diffStacks(readStack(baselineDir, stack.node.id), document, stack.node.id) } : null,
           cost: estimateCost(view),
           diagram,

@@ -75,9 +75,12 @@ export function codeAcknowledgements(stack: TerraformStack): Acknowledgement[] {
   );
 }
 
-/** Evaluates `stack` as it synthesizes, with its environment's and its constructs' acknowledgements. */
-export function checkStack(stack: TerraformStack, document: JsonObject = stack.toTerraform() as JsonObject): PolicyReport {
+/**
+ * Evaluates `stack` as it synthesizes, with its environment's and its constructs' acknowledgements.
+ * A caller that already holds the synthesized stack as a view (the review) passes it, so it is not parsed again.
+ */
+export function checkStack(stack: TerraformStack, view: StackView = new StackView(stack.node.id, stack.toTerraform() as JsonObject)): PolicyReport {
   const options = configured.get(stack) ?? {};
   const acknowledgements = [...(options.acknowledgements ?? []), ...codeAcknowledgements(stack)];
-  return evaluate(new StackView(stack.node.id, document), { ...options, acknowledgements });
+  return evaluate(view, { ...options, acknowledgements });
 }
