@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages the built-in speech engine needs (pocketsphinx, loaded in-process through koffi).
+# --container-tools adds Debian's OCI tools, for building and running the image without a Docker
+# daemon (scripts/image-build.sh, inference-image/test/image): buildah builds, podman (with runc)
+# runs, mmdebstrap makes the stand-in base image, podman-compose runs compose.yaml.
 set -euo pipefail
 packages=(libpocketsphinx3 pocketsphinx-en-us)
+case "${1:-}" in
+  "") ;;
+  # netavark and aardvark-dns are recommends, not dependencies: compose services find each other by name through them.
+  --container-tools) packages+=(buildah podman runc netavark aardvark-dns mmdebstrap podman-compose) ;;
+  *) echo "usage: $0 [--container-tools]" >&2; exit 2 ;;
+esac
 if dpkg -s "${packages[@]}" >/dev/null 2>&1; then exit 0; fi
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
