@@ -89,6 +89,7 @@ stand_in_base() {
 
 args=(-f inference-image/Dockerfile -t "$tag")
 if $stand_in; then
+  [ "$builder" = buildah ] || { echo "--stand-in makes the base with podman: build with buildah (IMAGE_BUILDER=buildah)" >&2; exit 2; }
   base="$(stand_in_base)"
   args+=(--build-arg "NODE_IMAGE=$base")
 fi

@@ -59,9 +59,17 @@ describeWithImage("the inference image", ["podman"], () => {
 
   it("passes its own HEALTHCHECK", () => {
     expect(podman(["healthcheck", "run", server], { allowFail: true })).toMatchObject({ code: 0 });
+    // The same check in a container where nothing listens: unhealthy (exit 1), not an error.
+    const idle = `vs-image-idle-${suffix}`;
+    try {
+      podman(["run", "-d", "--name", idle, ...RUN_LIMITS, ...READ_ONLY, IMAGE, "sleep", "300"]);
+      expect(podman(["healthcheck", "run", idle], { allowFail: true })).toMatchObject({ code: 1, stdout: expect.stringContaining("unhealthy") });
+    } finally {
+      podman(["rm", "-f", "-t", "0", idle], { allowFail: true });
+    }
   });
 
-  it("starts the license-proxy entry point, which answers /health with an offline license", async () => {
+  it("starts the license-proxy entry point, which answers /health with an offline license and passes the same HEALTHCHECK", async () => {
     const dir = sharedDir("vs-image-license-");
     dirs.push(dir);
     const minted = mintOfflineLicense(dir, "lic-image-test");
@@ -81,6 +89,7 @@ describeWithImage("the inference image", ["podman"], () => {
       return res.ok && ((await res.json()) as Record<string, unknown>);
     });
     expect(health).toMatchObject({ status: "ok", mode: "offline", license_valid: true, license_id: "lic-image-test" });
+    expect(podman(["healthcheck", "run", proxy], { allowFail: true })).toMatchObject({ code: 0 });
   });
 
   it("lets a request in flight finish on SIGTERM, then exits 0", async () => {
