@@ -5,15 +5,18 @@
 # runs, mmdebstrap makes the stand-in base image, podman-compose runs compose.yaml.
 set -euo pipefail
 packages=(libpocketsphinx3 pocketsphinx-en-us)
+container_tools=()
 case "${1:-}" in
   "") ;;
-  # netavark and aardvark-dns are recommends, not dependencies: compose services find each other by name through them.
-  --container-tools) packages+=(buildah podman runc netavark aardvark-dns mmdebstrap podman-compose) ;;
+  --container-tools) container_tools=(buildah podman runc mmdebstrap podman-compose) ;;
   *) echo "usage: $0 [--container-tools]" >&2; exit 2 ;;
 esac
-if dpkg -s "${packages[@]}" >/dev/null 2>&1; then exit 0; fi
+if dpkg -s "${packages[@]}" "${container_tools[@]}" >/dev/null 2>&1; then exit 0; fi
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo_cmd apt-get update -qq
 $sudo_cmd apt-get install -y -qq --no-install-recommends "${packages[@]}"
+# With their recommends: published ports and compose's service names need iptables, netavark and
+# aardvark-dns, which podman only recommends.
+if [ ${#container_tools[@]} -gt 0 ]; then $sudo_cmd apt-get install -y -qq "${container_tools[@]}"; fi
