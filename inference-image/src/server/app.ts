@@ -9,16 +9,17 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Speech } from "../engines/types";
 import type { Feature } from "../shared/license-protocol";
 import { type Logger, silentLogger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
 import { type ApiKeys, authenticate } from "./auth";
-import type { ServerConfig } from "./config";
+import { headersTimeoutMs, type ServerConfig } from "./config";
 import type { Deps, RequestContext } from "./context";
 import { listen, speak } from "./deepgram";
 import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
-import { sendJson } from "./http";
+import { rawJsonResponse, requestTarget, sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
 import { createServerMetrics, type ServerMetrics } from "./metrics";
@@ -102,18 +103,19 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const startedAt = performance.now();
     const requestId = randomUUID();
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const samePath = routes.filter((r) => r.path === url.pathname);
+    const url = requestTarget(req);
+    const pathname = url?.pathname ?? "";
+    const samePath = routes.filter((r) => r.path === pathname);
     const route = samePath.find((r) => r.method === req.method);
     const family: ErrorFamily = route?.family ?? samePath[0]?.family ?? "openai";
-    const label = route?.path ?? (samePath.length > 0 ? url.pathname : "unmatched");
+    const label = route?.path ?? (samePath.length > 0 ? pathname : "unmatched");
     res.setHeader(family === "deepgram" ? "dg-request-id" : "x-request-id", requestId);
     if (shuttingDown) res.setHeader("connection", "close");
     const ctx: RequestContext = {
       ...deps,
       req,
       res,
-      query: url.searchParams,
+      query: url?.searchParams ?? new URLSearchParams(),
       requestId,
       startedAt,
       usage: { feature: route?.feature ?? "stt", model: "", features: route?.feature ? [route.feature] : [], audioSeconds: 0, characters: 0 },
@@ -122,10 +124,13 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     let counted = false;
     let timer: NodeJS.Timeout | undefined;
     try {
+      if (!url) throw new HttpError(400, "invalid_request_target", "the request-target is not a valid path");
       if (!route) {
-        if (samePath.length > 0) throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname}`, { allow: samePath.map((r) => r.method).join(", ") });
-        if (url.pathname === "/v1/listen") throw new HttpError(426, "upgrade_required", "GET /v1/listen is a WebSocket: send an Upgrade request");
-        throw new HttpError(404, "not_found", `no route ${req.method} ${url.pathname.slice(0, 128)}`);
+        if (pathname === "/v1/listen" && req.method === "GET") {
+          throw new HttpError(426, "upgrade_required", "GET /v1/listen is a WebSocket: send an Upgrade request", { upgrade: "websocket", connection: "Upgrade" });
+        }
+        if (samePath.length > 0) throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${pathname}`, { allow: samePath.map((r) => r.method).join(", ") });
+        throw new HttpError(404, "not_found", `no route ${req.method} ${pathname.slice(0, 128)}`);
       }
       if (route.auth) authenticate(keys, req, false);
       if (route.feature) {
@@ -168,11 +173,31 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     }
   };
 
-  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: 60_000, noDelay: true }, (req, res) => void handle(req, res));
-  server.on("upgrade", (req, socket, head) => void live.handleUpgrade(req, socket, head));
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"message":"malformed HTTP request","type":"invalid_request_error","code":"bad_request"}}');
-    else socket.destroy();
+  // The one place every request's and every upgrade's failure ends: whatever escapes a handler closes
+  // that connection (logged by kind), and never reaches the process.
+  const lastResort = (socket: Duplex, err: unknown) => {
+    logger.error("request failed outside its handler", { error: (err as Error)?.name, detail: (err as Error)?.message });
+    socket.destroy();
+  };
+  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: headersTimeoutMs(config), noDelay: true }, (req, res) => {
+    handle(req, res).catch((err: unknown) => lastResort(res.socket ?? req.socket, err));
+  });
+  server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
+    // node:http hands the socket over without its own error listener: a reset (ECONNRESET) would be fatal.
+    socket.on("error", () => socket.destroy());
+    if (!requestTarget(req)) {
+      socket.end(rawJsonResponse(400, errorBody(new HttpError(400, "invalid_request_target", "the request-target is not a valid path"), "deepgram", randomUUID())));
+      return;
+    }
+    live.handleUpgrade(req, socket, head).catch((err: unknown) => lastResort(socket, err));
+  });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || err.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const [status, message] = err.code === "HPE_HEADER_OVERFLOW" ? [431, "the request headers are too large"] : [400, "malformed HTTP request"];
+    socket.end(rawJsonResponse(status, errorBody(new HttpError(status, status === 431 ? "headers_too_large" : "bad_request", message), "openai", "")));
   });
 
   return {

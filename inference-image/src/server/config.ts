@@ -32,4 +32,10 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   return parsed.data;
 }
 
+/**
+ * node:http refuses (at start) a headersTimeout above requestTimeout: headers get at most 60 s, and never
+ * longer than the whole request may take, so any valid REQUEST_TIMEOUT_MS starts.
+ */
+export const headersTimeoutMs = (config: ServerConfig): number => Math.min(60_000, config.REQUEST_TIMEOUT_MS);
+
 export const defaultServerConfig = (): ServerConfig => serverConfigFromEnv({});
