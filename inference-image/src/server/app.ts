@@ -122,6 +122,18 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     };
     inFlight++;
     let counted = false;
+    let recorded = false;
+    const recordUsage = (status: number) => {
+      if (!counted || recorded) return;
+      recorded = true;
+      license.record({
+        model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
+        features: ctx.usage.features,
+        status_code: status,
+        audio_seconds: ctx.usage.audioSeconds,
+        characters: ctx.usage.characters,
+      });
+    };
     let timer: NodeJS.Timeout | undefined;
     try {
       if (!url) throw new HttpError(400, "invalid_request_target", "the request-target is not a valid path");
@@ -140,6 +152,13 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         speech.admit();
         metrics.inflight.inc();
         counted = true;
+        // Record usage (into the write-ahead file) just before the response's last bytes go out, so a
+        // client that saw its answer is never missing from usage, even if the server dies right after.
+        const end = res.end as (...args: unknown[]) => ServerResponse;
+        res.end = ((...args: unknown[]) => {
+          recordUsage(res.statusCode);
+          return end.apply(res, args);
+        }) as ServerResponse["end"];
       }
       const work = Promise.resolve(route.handler(ctx));
       // The engine job cannot be cancelled; after a timeout its late result is dropped (writes check headersSent).
@@ -161,13 +180,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       metrics.requestDuration.observe({ route: label, method: req.method ?? "", status: String(status) }, (performance.now() - startedAt) / 1000);
       if (counted) {
         metrics.inflight.dec();
-        license.record({
-          model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
-          features: ctx.usage.features,
-          status_code: status,
-          audio_seconds: ctx.usage.audioSeconds,
-          characters: ctx.usage.characters,
-        });
+        recordUsage(status);
       }
       if (--inFlight === 0 && drained) drained();
     }
@@ -215,6 +228,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
+      const closeStarted = Date.now();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const requestsDone = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
@@ -225,7 +239,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       if (outcome === "timeout") logger.warn("shutdown grace ended with work in flight; closing connections", { in_flight: inFlight });
       server.closeAllConnections();
       await stopped;
-      await license.close();
+      // Usage keeps being retried for what is left of the grace (at least 1 s).
+      await license.close(Math.max(1000, config.SHUTDOWN_GRACE_MS - (Date.now() - closeStarted)));
     },
   };
 }

@@ -7,6 +7,11 @@ const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: z.string().default("0.0.0.0"),
   LICENSE_PROXY_URL: z.string().url().optional(),
+  /**
+   * Where usage records are written ahead (usage-wal.jsonl) until the proxy acknowledges them, so a
+   * killed server loses none; in Kubernetes an emptyDir. Unset: records live in memory only.
+   */
+  USAGE_WAL_DIR: z.string().min(1).optional(),
   /** Largest request body (bytes); larger bodies get 413. 50 MiB holds ~26 min of 16 kHz 16-bit mono. */
   MAX_BODY_BYTES: int(50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   /** Longest audio accepted in one request or live session (seconds). */

@@ -61,6 +61,14 @@ export function createServerMetrics(speech: Speech, license: LicenseGate): Serve
     },
   });
   new Gauge({
+    name: "inference_usage_records_invalid",
+    help: "Usage records dropped because they break the license proxy's contract (checked here, or refused by the proxy)",
+    ...reg,
+    collect() {
+      this.set(license.usageBacklog().invalid);
+    },
+  });
+  new Gauge({
     name: "inference_usage_records_dropped",
     help: "Usage records dropped because the in-memory buffer was full (proxy unreachable for long)",
     ...reg,
