@@ -127,6 +127,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       if (!counted || recorded) return;
       recorded = true;
       license.record({
+        id: requestId,
         model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
         features: ctx.usage.features,
         status_code: status,

@@ -30,13 +30,16 @@ export interface LicenseStatus {
 export interface LicenseGate {
   /** Throws a 403 (denied) or 503 (not yet known) HttpError when `feature` may not be served now. */
   check(feature: Feature): void;
-  record(usage: Omit<UsageRecord, "id" | "timestamp">): void;
+  /** `id` defaults to a fresh UUID; the server passes the request id, so a client can find its request's record. */
+  record(usage: UsageInput): void;
   status(): LicenseStatus;
   /** Records waiting for acknowledgement, dropped because the buffer was full, and dropped as invalid (the proxy would refuse them). */
   usageBacklog(): UsageBacklog;
   /** Deliver what is buffered, retrying until `deadlineMs` has passed. */
   close(deadlineMs?: number): Promise<void>;
 }
+
+export type UsageInput = Omit<UsageRecord, "id" | "timestamp"> & { id?: string };
 
 export interface UsageBacklog {
   pending: number;
@@ -195,9 +198,9 @@ export class ProxyLicense implements LicenseGate {
     return all.find((s) => s.allowed) ?? all[0];
   }
 
-  record(usage: Omit<UsageRecord, "id" | "timestamp">): void {
+  record(usage: UsageInput): void {
     // Features are a set: repeated fields (31 timestamp_granularities[]) must not grow the record past the contract.
-    const candidate = { id: randomUUID(), timestamp: new Date().toISOString(), ...usage, features: [...new Set(usage.features)] };
+    const candidate = { ...usage, id: usage.id ?? randomUUID(), timestamp: new Date().toISOString(), features: [...new Set(usage.features)] };
     const parsed = usageRecordSchema.safeParse(candidate);
     if (!parsed.success) {
       this.invalid++;
