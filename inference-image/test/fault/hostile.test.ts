@@ -4,25 +4,17 @@
  * seeded fuzz of mutated requests. Each gets a 4xx or a closed socket; the process never stops.
  */
 import { randomBytes } from "node:crypto";
-import { type ProxyProcess, sleep } from "../license/helpers";
-import { buildServer, KEY, rawExchange, startServer, statusOf, writeThenReset } from "./helpers";
+import { sleep } from "../license/helpers";
+import { serverHarness } from "./harness";
+import { KEY, rawExchange, statusOf, writeThenReset } from "./helpers";
 
 jest.setTimeout(120_000);
 
-let server: ProxyProcess;
-
-beforeAll(async () => {
-  buildServer();
-  server = await startServer();
-});
-
-afterAll(async () => {
-  await server?.kill();
-});
+const h = serverHarness();
 
 afterEach(() => {
   // Every test leaves the process running; a crash names the test that caused it.
-  expect(server.alive).toBe(true);
+  expect(h.server.alive).toBe(true);
 });
 
 const upgrade = (target: string, key?: string) =>
@@ -80,66 +72,66 @@ const postHead = (length: number | "chunked") =>
   ].join("\r\n");
 
 async function inflight(): Promise<number> {
-  const text = await (await fetch(`${server.base}/metrics`)).text();
+  const text = await (await fetch(`${h.server.base}/metrics`)).text();
   return Number(/^inference_inflight_requests (\S+)$/m.exec(text)?.[1] ?? NaN);
 }
 
 it("answers malformed request-targets with 400, on plain requests and on upgrades", async () => {
   for (const target of ["//", "http://[", "//[::1", "http://a b"]) {
-    const answer = await rawExchange(server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const answer = await rawExchange(h.server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     expect([400, 404]).toContain(statusOf(answer));
     expect(answer).toMatch(/"error"/);
   }
   for (const target of ["//", "http://["]) {
-    const answer = await rawExchange(server.port, upgrade(target, KEY));
+    const answer = await rawExchange(h.server.port, upgrade(target, KEY));
     expect(statusOf(answer)).toBe(400);
     expect(answer).toContain("INVALID_REQUEST_TARGET");
   }
-  const plain = await fetch(`${server.base}//`);
+  const plain = await fetch(`${h.server.base}//`);
   expect(plain.status).toBe(400);
 });
 
 it("survives a TCP reset right after an upgrade: unauthenticated, wrong path, and authenticated", async () => {
   for (let i = 0; i < 10; i++) {
-    await writeThenReset(server.port, upgrade("/v1/listen"), i % 3);
-    await writeThenReset(server.port, upgrade("/nowhere"), i % 3);
-    await writeThenReset(server.port, upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY), i * 5);
-    await writeThenReset(server.port, upgrade("//", KEY), 0);
+    await writeThenReset(h.server.port, upgrade("/v1/listen"), i % 3);
+    await writeThenReset(h.server.port, upgrade("/nowhere"), i % 3);
+    await writeThenReset(h.server.port, upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY), i * 5);
+    await writeThenReset(h.server.port, upgrade("//", KEY), 0);
   }
   await sleep(300);
-  expect((await fetch(`${server.base}/health/live`)).status).toBe(200);
+  expect((await fetch(`${h.server.base}/health/live`)).status).toBe(200);
 });
 
 it("answers a multipart body that ends inside the file part with 400, with Content-Length and chunked", async () => {
   const full = multipart([["model", "whisper-1"]], wav());
   const cut = full.subarray(0, full.length - 2000);
-  const a = await rawExchange(server.port, Buffer.concat([Buffer.from(postHead(cut.length)), cut]));
+  const a = await rawExchange(h.server.port, Buffer.concat([Buffer.from(postHead(cut.length)), cut]));
   expect(statusOf(a)).toBe(400);
   expect(a).toContain("invalid_multipart");
   const chunked = Buffer.concat([Buffer.from(postHead("chunked")), Buffer.from(`${cut.length.toString(16)}\r\n`), cut, Buffer.from("\r\n0\r\n\r\n")]);
-  const b = await rawExchange(server.port, chunked);
+  const b = await rawExchange(h.server.port, chunked);
   expect(statusOf(b)).toBe(400);
   expect(b).toContain("invalid_multipart");
   // The same body, complete, is served: the refusals above were for the truncation.
-  const ok = await rawExchange(server.port, Buffer.concat([Buffer.from(postHead(full.length)), full]), { timeoutMs: 30_000 });
+  const ok = await rawExchange(h.server.port, Buffer.concat([Buffer.from(postHead(full.length)), full]), { timeoutMs: 30_000 });
   expect(statusOf(ok)).toBe(200);
 });
 
 it("releases an upload aborted mid-body at once: the in-flight gauge returns to 0", async () => {
   const full = multipart([["model", "whisper-1"]], Buffer.alloc(4 * 1024 * 1024, 1));
   // Declared longer than sent, then reset; and chunked without its last chunk, then reset.
-  await writeThenReset(server.port, Buffer.concat([Buffer.from(postHead(full.length)), full.subarray(0, full.length >> 1)]), 200);
-  await writeThenReset(server.port, Buffer.concat([Buffer.from(postHead("chunked")), Buffer.from(`${(full.length >> 1).toString(16)}\r\n`), full.subarray(0, full.length >> 1)]), 200);
+  await writeThenReset(h.server.port, Buffer.concat([Buffer.from(postHead(full.length)), full.subarray(0, full.length >> 1)]), 200);
+  await writeThenReset(h.server.port, Buffer.concat([Buffer.from(postHead("chunked")), Buffer.from(`${(full.length >> 1).toString(16)}\r\n`), full.subarray(0, full.length >> 1)]), 200);
   const deadline = Date.now() + 2000;
   while ((await inflight()) !== 0 && Date.now() < deadline) await sleep(50);
   expect(await inflight()).toBe(0);
 });
 
 it("answers GET /v1/listen without an upgrade with 426 and oversized headers with 431", async () => {
-  const listen = await fetch(`${server.base}/v1/listen`, { headers: { authorization: `Token ${KEY}` } });
+  const listen = await fetch(`${h.server.base}/v1/listen`, { headers: { authorization: `Token ${KEY}` } });
   expect(listen.status).toBe(426);
   expect(listen.headers.get("upgrade")).toBe("websocket");
-  const big = await rawExchange(server.port, `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(32 * 1024)}\r\n\r\n`);
+  const big = await rawExchange(h.server.port, `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(32 * 1024)}\r\n\r\n`);
   expect(statusOf(big)).toBe(431);
 });
 
@@ -165,9 +157,9 @@ it("stays up under a seeded fuzz of mutated and garbage requests", async () => {
     const kind = rand(4);
     if (kind === 0) for (let k = 0; k < 1 + rand(8); k++) bytes[rand(bytes.length)] = rand(256);
     const payload = kind === 1 ? randomBytes(1 + rand(512)) : kind === 2 ? bytes.subarray(0, rand(bytes.length)) : bytes;
-    work.push(rand(2) === 0 ? rawExchange(server.port, payload, { timeoutMs: 300, end: true }) : writeThenReset(server.port, payload, rand(20)));
+    work.push(rand(2) === 0 ? rawExchange(h.server.port, payload, { timeoutMs: 300, end: true }) : writeThenReset(h.server.port, payload, rand(20)));
     if (work.length >= 32) await Promise.all(work.splice(0));
   }
   await Promise.all(work);
-  expect((await fetch(`${server.base}/health/live`)).status).toBe(200);
+  expect((await fetch(`${h.server.base}/health/live`)).status).toBe(200);
 });

@@ -5,21 +5,12 @@
  */
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
-import type { ProxyProcess } from "../license/helpers";
-import { buildServer, KEY, startServer } from "./helpers";
+import { serverHarness } from "./harness";
+import { KEY } from "./helpers";
 
 jest.setTimeout(180_000);
 
-let server: ProxyProcess;
-
-beforeAll(async () => {
-  buildServer();
-  server = await startServer();
-});
-
-afterAll(async () => {
-  await server?.kill();
-});
+const h = serverHarness();
 
 const rssMiB = (pid: number) => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) / 1024;
 
@@ -47,10 +38,10 @@ function session(port: number): Promise<void> {
 }
 
 it("keeps RSS after 200 sequential live sessions within 100 MB of RSS after the tenth", async () => {
-  const pid = server.child.pid!;
+  const pid = h.server.child.pid!;
   let afterTenth = 0;
   for (let i = 1; i <= 200; i++) {
-    await session(server.port);
+    await session(h.server.port);
     if (i === 10) afterTenth = rssMiB(pid);
   }
   const afterLast = rssMiB(pid);
