@@ -24,6 +24,7 @@ import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
 import { createServerMetrics, type ServerMetrics } from "./metrics";
 import { modelList } from "./models";
+import { BodyBudget } from "./uploads";
 import { speech as openaiSpeech, transcriptions } from "./openai";
 import { openApiDocument } from "./openapi";
 
@@ -61,6 +62,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const metrics = createServerMetrics(speech, license);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
+  const bodies = new BodyBudget(config.MAX_BUFFERED_BODY_BYTES, config.MAX_BODY_BYTES);
   const created = Math.floor(Date.now() / 1000);
   let inFlight = 0;
   let shuttingDown = false;
@@ -123,6 +125,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     inFlight++;
     let counted = false;
     let recorded = false;
+    let releaseBody: (() => void) | undefined;
     const recordUsage = (status: number) => {
       if (!counted || recorded) return;
       recorded = true;
@@ -151,6 +154,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         license.check(route.feature);
         // Refuse while the body is still unread: a full queue must cost the client no upload and us no decode.
         speech.admit();
+        releaseBody = bodies.admit(req);
         metrics.inflight.inc();
         counted = true;
         // Record usage (into the write-ahead file) just before the response's last bytes go out, so a
@@ -177,6 +181,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       else res.destroy();
     } finally {
       clearTimeout(timer);
+      releaseBody?.();
       const status = res.headersSent ? res.statusCode : 499;
       metrics.requestDuration.observe({ route: label, method: req.method ?? "", status: String(status) }, (performance.now() - startedAt) / 1000);
       if (counted) {

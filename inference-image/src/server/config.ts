@@ -14,6 +14,11 @@ const schema = z.object({
   USAGE_WAL_DIR: z.string().min(1).optional(),
   /** Largest request body (bytes); larger bodies get 413. 50 MiB holds ~26 min of 16 kHz 16-bit mono. */
   MAX_BODY_BYTES: int(50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  /**
+   * Room for the bodies of all requests being received at once (each reserves its Content-Length, a
+   * chunked one MAX_BODY_BYTES); past it speech requests get 429. At least MAX_BODY_BYTES.
+   */
+  MAX_BUFFERED_BODY_BYTES: int(256 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
   /** Longest audio accepted in one request or live session (seconds). */
   MAX_AUDIO_SECONDS: int(600, 1, 24 * 3600),
   /** Longest text for speech (characters); OpenAI's own limit is 4096. */
@@ -29,7 +34,9 @@ const schema = z.object({
 export type ServerConfig = z.infer<typeof schema>;
 
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
-  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k in schema.shape && v !== "")));
+  const parsed = schema
+    .refine((c) => c.MAX_BUFFERED_BODY_BYTES >= c.MAX_BODY_BYTES, { message: "must be at least MAX_BODY_BYTES", path: ["MAX_BUFFERED_BODY_BYTES"] })
+    .safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k in schema.shape && v !== "")));
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`invalid server configuration: ${issues}`);

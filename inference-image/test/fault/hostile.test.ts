@@ -4,13 +4,16 @@
  * seeded fuzz of mutated requests. Each gets a 4xx or a closed socket; the process never stops.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { sleep } from "../license/helpers";
 import { serverHarness } from "./harness";
 import { KEY, rawExchange, statusOf, writeThenReset } from "./helpers";
 
 jest.setTimeout(120_000);
 
-const h = serverHarness();
+// A small body budget, so the admission test needs only a few uploads: 3 bodies of 12 MiB at once.
+const h = serverHarness({ MAX_BODY_BYTES: String(16 << 20), MAX_BUFFERED_BODY_BYTES: String(36 << 20) });
 
 afterEach(() => {
   // Every test leaves the process running; a crash names the test that caused it.
@@ -125,6 +128,47 @@ it("releases an upload aborted mid-body at once: the in-flight gauge returns to 
   const deadline = Date.now() + 2000;
   while ((await inflight()) !== 0 && Date.now() < deadline) await sleep(50);
   expect(await inflight()).toBe(0);
+});
+
+it("bounds the bodies being buffered: past the budget uploads get 429 before sending, and a reset gives the room back", async () => {
+  const size = 12 << 20;
+  const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${h.server.child.pid}/status`, "utf8"))?.[1]) * 1024;
+  const before = rss();
+  const sockets: { socket: Socket; answer: string }[] = [];
+  for (let i = 0; i < 20; i++) {
+    const socket = connect(h.server.port, "127.0.0.1");
+    const entry = { socket, answer: "" };
+    socket.on("data", (c: Buffer) => (entry.answer += c.toString("latin1")));
+    socket.on("error", () => undefined);
+    socket.write(postHead(size));
+    sockets.push(entry);
+  }
+  await sleep(500);
+  const refused = sockets.filter((s) => statusOf(s.answer) === 429);
+  const admitted = sockets.filter((s) => s.answer === "");
+  expect(refused.length).toBe(17);
+  expect(refused[0].answer).toContain("too_many_uploads");
+  expect(admitted.length).toBe(3);
+  // The admitted ones send all but their last byte: buffered, not yet complete.
+  const body = Buffer.alloc(size - 1, 7);
+  await Promise.all(admitted.map((s) => new Promise((r) => s.socket.write(body, r))));
+  await sleep(300);
+  expect(rss() - before).toBeLessThan(3 * size + (64 << 20));
+  for (const s of sockets) s.socket.resetAndDestroy();
+  const deadline = Date.now() + 2000;
+  while ((await inflight()) !== 0 && Date.now() < deadline) await sleep(50);
+  expect(await inflight()).toBe(0);
+  // The room is back: three more uploads of the same size are admitted (no answer while they send).
+  const again = Array.from({ length: 3 }, () => {
+    const entry = { socket: connect(h.server.port, "127.0.0.1"), answer: "" };
+    entry.socket.on("data", (c: Buffer) => (entry.answer += c.toString("latin1")));
+    entry.socket.on("error", () => undefined);
+    entry.socket.write(postHead(size));
+    return entry;
+  });
+  await sleep(500);
+  expect(again.map((s) => s.answer)).toEqual(["", "", ""]);
+  for (const s of again) s.socket.resetAndDestroy();
 });
 
 it("answers GET /v1/listen without an upgrade with 426 and oversized headers with 431", async () => {
