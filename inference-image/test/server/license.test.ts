@@ -153,6 +153,21 @@ describe("license hook", () => {
     expect(await (await fetch(`${s.base}/metrics`)).text()).toMatch(/^inference_usage_records_invalid 2$/m);
   });
 
+  it("answers a retryable 503, not a 403, while the proxy has no lease yet (its cold start)", async () => {
+    const allowed = proxy.decision;
+    proxy.decision = { allowed: false, code: "NO_LICENSE", message: "no lease yet" };
+    try {
+      await until(async () => (await fetch(`${s.base}/health/ready`)).status === 503);
+      const res = await fetch(`${s.base}/v1/speak`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ text: "hi" }) });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(await res.json()).toMatchObject({ err_code: "NO_LICENSE" });
+    } finally {
+      proxy.decision = allowed;
+    }
+    await until(async () => (await fetch(`${s.base}/health/ready`)).status === 200);
+  });
+
   it("refuses with 403 and the proxy's code and message when the license is denied, and is not ready", async () => {
     proxy.decision = { allowed: false, code: "NOT_ENTITLED", message: "this license does not include speech" };
     await until(async () => (await fetch(`${s.base}/health/ready`)).status === 503);
