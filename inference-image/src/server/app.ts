@@ -124,20 +124,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     };
     inFlight++;
     let counted = false;
-    let recorded = false;
     let releaseBody: (() => void) | undefined;
-    const recordUsage = (status: number) => {
-      if (!counted || recorded) return;
-      recorded = true;
-      license.record({
-        id: requestId,
-        model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
-        features: ctx.usage.features,
-        status_code: status,
-        audio_seconds: ctx.usage.audioSeconds,
-        characters: ctx.usage.characters,
-      });
-    };
     let timer: NodeJS.Timeout | undefined;
     try {
       if (!url) throw new HttpError(400, "invalid_request_target", "the request-target is not a valid path");
@@ -157,13 +144,6 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         releaseBody = bodies.admit(req);
         metrics.inflight.inc();
         counted = true;
-        // Record usage (into the write-ahead file) just before the response's last bytes go out, so a
-        // client that saw its answer is never missing from usage, even if the server dies right after.
-        const end = res.end as (...args: unknown[]) => ServerResponse;
-        res.end = ((...args: unknown[]) => {
-          recordUsage(res.statusCode);
-          return end.apply(res, args);
-        }) as ServerResponse["end"];
       }
       const work = Promise.resolve(route.handler(ctx));
       // The engine job cannot be cancelled; after a timeout its late result is dropped (writes check headersSent).
@@ -186,7 +166,16 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       metrics.requestDuration.observe({ route: label, method: req.method ?? "", status: String(status) }, (performance.now() - startedAt) / 1000);
       if (counted) {
         metrics.inflight.dec();
-        recordUsage(status);
+        // Within the same turn of the event loop as the response's last write (no I/O in between), and
+        // written ahead to USAGE_WAL_DIR: a client that saw its answer is not missing from usage.
+        license.record({
+          id: requestId,
+          model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
+          features: ctx.usage.features,
+          status_code: status,
+          audio_seconds: ctx.usage.audioSeconds,
+          characters: ctx.usage.characters,
+        });
       }
       if (--inFlight === 0 && drained) drained();
     }

@@ -1,7 +1,7 @@
 /**
  * The server's usage write-ahead file: every completed request's record is appended (one JSON line,
- * a synchronous write(2) into the page cache) before its response is finished, and the file is cut
- * back once the license proxy has acknowledged what it holds. A SIGKILL of the server loses nothing
+ * a synchronous write(2) into the page cache) in the same event-loop turn as its response's last
+ * write, and the file is cut back once the license proxy has acknowledged what it holds. A SIGKILL of the server loses nothing
  * that was written (the kernel keeps the page cache); the next start replays the file. It is not
  * fsynced: a machine crash can lose the last seconds, which an emptyDir would lose anyway.
  *
