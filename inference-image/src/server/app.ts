@@ -204,8 +204,13 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       socket.destroy();
       return;
     }
-    const [status, message] = err.code === "HPE_HEADER_OVERFLOW" ? [431, "the request headers are too large"] : [400, "malformed HTTP request"];
-    socket.end(rawJsonResponse(status, errorBody(new HttpError(status, status === 431 ? "headers_too_large" : "bad_request", message), "openai", "")));
+    const [status, code, message] =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "headers_too_large", "the request headers are too large"]
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "request_timeout", `the request was not received within ${config.REQUEST_TIMEOUT_MS} ms`]
+          : [400, "bad_request", "malformed HTTP request"];
+    socket.end(rawJsonResponse(status, errorBody(new HttpError(status, code, message), "openai", "")));
   });
 
   return {
