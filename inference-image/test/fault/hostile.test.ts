@@ -100,6 +100,8 @@ it("survives a TCP reset right after an upgrade: unauthenticated, wrong path, an
     await writeThenReset(h.server.port, upgrade("/nowhere"), i % 3);
     await writeThenReset(h.server.port, upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY), i * 5);
     await writeThenReset(h.server.port, upgrade("//", KEY), 0);
+    // An accepted session whose client then sends bytes that are not WebSocket frames, then resets.
+    await writeThenReset(h.server.port, Buffer.concat([Buffer.from(upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY)), randomBytes(64)]), 30);
   }
   await sleep(300);
   expect((await fetch(`${h.server.base}/health/live`)).status).toBe(200);
