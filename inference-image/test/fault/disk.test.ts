@@ -69,6 +69,7 @@ afterAll(async () => {
   const full = await health(port);
   expect(full.body.status).toBe("spool_unwritable");
   expect(full.body.spool_error).toMatch(/ENOSPC/);
+  expect((await call(port, "GET", "/metrics")).body).toMatch(/^license_proxy_spool_writable 0$/m);
 
   // Renewals do not need the disk: they keep succeeding while it is full.
   const leases = upstream.leaseRequests;
@@ -81,6 +82,7 @@ afterAll(async () => {
   const after = [usageRecord()];
   expect((await call(port, "POST", "/v1/usage", { records: after })).status).toBe(202);
   expect((await health(port)).body.status).toBe("ok");
+  expect((await call(port, "GET", "/metrics")).body).toMatch(/^license_proxy_spool_writable 1$/m);
   await waitFor("the new record upstream", () => upstream.records.has(after[0].id));
   expect(acked.filter((id) => !upstream.records.has(id))).toEqual([]);
 });
