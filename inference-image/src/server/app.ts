@@ -59,10 +59,10 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const { speech, config, keys } = options;
   const logger = options.logger ?? silentLogger;
   const license = options.license ?? new LocalLicense();
-  const metrics = createServerMetrics(speech, license);
+  const bodies = new BodyBudget(config.MAX_BUFFERED_BODY_BYTES, config.MAX_BODY_BYTES);
+  const metrics = createServerMetrics(speech, license, bodies);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
-  const bodies = new BodyBudget(config.MAX_BUFFERED_BODY_BYTES, config.MAX_BODY_BYTES);
   const created = Math.floor(Date.now() / 1000);
   let inFlight = 0;
   let shuttingDown = false;

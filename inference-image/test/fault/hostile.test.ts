@@ -74,10 +74,11 @@ const postHead = (length: number | "chunked") =>
     "",
   ].join("\r\n");
 
-async function inflight(): Promise<number> {
+async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${h.server.base}/metrics`)).text();
-  return Number(/^inference_inflight_requests (\S+)$/m.exec(text)?.[1] ?? NaN);
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
 }
+const inflight = () => metric("inference_inflight_requests");
 
 it("answers malformed request-targets with 400, on plain requests and on upgrades", async () => {
   for (const target of ["//", "http://[", "//[::1", "http://a b"]) {
@@ -151,6 +152,7 @@ it("bounds the bodies being buffered: past the budget uploads get 429 before sen
   expect(refused.length).toBe(17);
   expect(refused[0].answer).toContain("too_many_uploads");
   expect(admitted.length).toBe(3);
+  expect(await metric("inference_request_body_bytes_reserved")).toBe(3 * size);
   // The admitted ones send all but their last byte: buffered, not yet complete.
   const body = Buffer.alloc(size - 1, 7);
   await Promise.all(admitted.map((s) => new Promise((r) => s.socket.write(body, r))));
@@ -160,6 +162,7 @@ it("bounds the bodies being buffered: past the budget uploads get 429 before sen
   const deadline = Date.now() + 2000;
   while ((await inflight()) !== 0 && Date.now() < deadline) await sleep(50);
   expect(await inflight()).toBe(0);
+  expect(await metric("inference_request_body_bytes_reserved")).toBe(0);
   // The room is back: three more uploads of the same size are admitted (no answer while they send).
   const again = Array.from({ length: 3 }, () => {
     const entry = { socket: connect(h.server.port, "127.0.0.1"), answer: "" };
