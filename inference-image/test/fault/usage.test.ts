@@ -48,8 +48,8 @@ async function proxyDown(): Promise<void> {
   proxy = undefined;
 }
 
-async function serverUp(): Promise<ProxyProcess> {
-  const s = await startServer({ LICENSE_PROXY_URL: `http://127.0.0.1:${proxyPort}`, USAGE_WAL_DIR: walDir, SHUTDOWN_GRACE_MS: "8000" });
+async function serverUp(graceMs = 8000): Promise<ProxyProcess> {
+  const s = await startServer({ LICENSE_PROXY_URL: `http://127.0.0.1:${proxyPort}`, USAGE_WAL_DIR: walDir, SHUTDOWN_GRACE_MS: String(graceMs) });
   started.push(s);
   await waitFor("the server to be ready", async () => (await fetch(`${s.base}/health/ready`)).status === 200, 20_000);
   return s;
@@ -152,5 +152,18 @@ it("loses none on a graceful stop during a proxy outage: it keeps retrying withi
   await proxyUp();
   expect(await server.exited()).toBe(0);
   // Delivered by the stopping server itself, not by a later start.
+  await expectAllArrive(t.completed);
+});
+
+it("keeps what a graceful stop could not deliver (an outage longer than the grace) for the next start", async () => {
+  const server = await serverUp(1500);
+  await proxyDown();
+  const t = traffic(server);
+  await t.stopAfter(800, async () => server.child.kill("SIGTERM"));
+  expect(t.completed.length).toBeGreaterThan(0);
+  expect(await server.exited()).toBe(0);
+  expect(server.logs.some((l) => l.msg === "usage records left in the write-ahead file for the next start")).toBe(true);
+  await proxyUp();
+  await serverUp();
   await expectAllArrive(t.completed);
 });
