@@ -111,7 +111,8 @@ export class ProxyLicense implements LicenseGate {
     if (opts.walDir) {
       const { wal, replay } = UsageWal.open(opts.walDir, opts.logger);
       this.wal = wal;
-      this.buffer.push(...replay.slice(-this.maxBuffered));
+      // A loop, not push(...): a spread of 100,000 arguments can overflow the stack.
+      for (const r of replay.slice(-this.maxBuffered)) this.buffer.push(r);
     }
   }
 
