@@ -261,7 +261,10 @@ export class ProxyLicense implements LicenseGate {
         const done = await this.send(batch);
         // Remove exactly the acknowledged (or refused) records; the oldest may have been dropped meanwhile.
         const sent = new Set(done.map((r) => r.id));
-        for (let i = this.buffer.length - 1; i >= 0; i--) if (sent.has(this.buffer[i].id)) this.buffer.splice(i, 1);
+        // One pass (the backlog can hold 100,000 records after an outage; a splice per record is quadratic).
+        let kept = 0;
+        for (const r of this.buffer) if (!sent.has(r.id)) this.buffer[kept++] = r;
+        this.buffer.length = kept;
         this.acknowledged();
         this.backoffMs = 0;
         this.nextFlushAt = 0;
