@@ -1,5 +1,4 @@
 /** The construct library platform teams import: `import { PrivateNetwork, enforcePolicy } from "voice-selfhost"`. */
-export * from "./config";
 export * from "./network";
 export * from "./cluster";
 export * from "./registry";

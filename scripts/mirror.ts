@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TerraformStack } from "cdktf";
-import { loadEnvironments } from "../constructs/config";
+import { loadEnvironments } from "../app";
 import { containersOf, JsonObject, podSpecOf, StackView } from "../constructs/policy";
 import { MirrorEntry, MirrorManifest } from "../constructs/registry/airgapped-registry";
 import { buildApp } from "../main";

@@ -1,7 +1,8 @@
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { EnvironmentConfig, INFERENCE_NODE_PORTS } from "../constructs/config";
+import { EnvironmentConfig } from "../app";
+import { INFERENCE_NODE_PORTS } from "../constructs/shared";
 import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";

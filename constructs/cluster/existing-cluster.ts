@@ -2,7 +2,7 @@ import { DataAwsEksCluster } from "@cdktf/provider-aws/lib/data-aws-eks-cluster"
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { Fn, Op, TerraformSelf, Token } from "cdktf";
 import { Construct } from "constructs";
-import { GpuPoolInput } from "../config/schema";
+import { GpuPoolInput } from "./settings";
 import { NetworkRefs } from "../network/types";
 import { EncryptionKey } from "../shared/encryption-key";
 import { GpuPoolSpec } from "./gpu-cluster";

@@ -4,3 +4,4 @@ export * from "./gpu-cluster";
 export * from "./existing-cluster";
 export * from "./model-bucket";
 export * from "./cluster-autoscaler-role";
+export * from "./settings";

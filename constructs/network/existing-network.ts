@@ -1,6 +1,6 @@
 import { Token } from "cdktf";
 import { Construct } from "constructs";
-import { parseCidr } from "../config/cidr";
+import { parseCidr } from "../shared/cidr";
 import { INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "./endpoints";
 import { regionOfAzs } from "./azs";
 import { NetworkRefs } from "./types";

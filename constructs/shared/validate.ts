@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseCidr } from "./cidr";
 
 /** Parses construct props through a config sub-schema, so a library caller gets the same defaults and checks as an environment file. */
 export function parseProps<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.output<S> {
@@ -10,3 +11,24 @@ export function parseProps<S extends z.ZodTypeAny>(schema: S, value: unknown, wh
   });
   throw new Error(problems.join("\n"));
 }
+
+/** An IPv4 CIDR with no host bits set; the one zod check every construct's props schema and the environment file share. */
+export const cidrSchema = z.string().refine((value) => parseCidr(value) !== undefined, {
+  message: "expected an IPv4 CIDR with no host bits set, like 10.20.0.0/16",
+});
+
+/** The retention periods CloudWatch Logs accepts; any other number would fail only at apply time. */
+export const CLOUDWATCH_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/** Days of log retention that CloudWatch Logs accepts. */
+export const retentionDaysSchema = z
+  .number()
+  .int()
+  .refine((days) => CLOUDWATCH_RETENTION_DAYS.includes(days), {
+    message: `expected one of CloudWatch Logs' retention periods (${CLOUDWATCH_RETENTION_DAYS.join(", ")})`,
+  });
+
+/** An environment's or a node pool's name: lowercase letters, digits and dashes, 2-24 characters (it prefixes AWS resource names). */
+export const nameSchema = z.string().regex(/^[a-z][a-z0-9-]{1,23}$/, "expected lowercase letters, digits and dashes, 2-24 characters");

@@ -6,9 +6,9 @@ import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { parseCidr } from "../config/cidr";
-import { AWS_REGION_PATTERN } from "../config/regions";
-import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, NODE_LABELS } from "../config/names";
+import { parseCidr } from "../shared/cidr";
+import { AWS_REGION_PATTERN } from "../shared/regions";
+import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
 import { METRICS_PATH } from "./contract";
 import { checkImagePinned, POD_IDENTITY_AGENT } from "./inference-service";
 import { objectLabels, selectorLabels } from "./labels";

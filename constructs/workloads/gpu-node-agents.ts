@@ -3,7 +3,7 @@ import type { IService } from "kubernetes-models/v1/Service";
 import type { IIoK8sApiCoreV1Affinity } from "kubernetes-models/v1/Affinity";
 import type { IIoK8sApiCoreV1Toleration } from "kubernetes-models/v1/Toleration";
 import { Construct } from "constructs";
-import { GPU_TAINT, NODE_LABELS } from "../config/names";
+import { GPU_TAINT, NODE_LABELS } from "../shared/names";
 import { acknowledgePolicy } from "../policy/enforce";
 import { DCGM_EXPORTER_PORT, METRICS_PATH } from "./contract";
 import { checkImagePinned } from "./inference-service";

@@ -3,7 +3,7 @@ import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/Netw
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { WORKLOAD_NAMESPACE } from "../config/names";
+import { WORKLOAD_NAMESPACE } from "../shared/names";
 import { PART_OF } from "./labels";
 import { KubeObject, k8sObject } from "./manifest";
 

@@ -1,5 +1,5 @@
 import { GpuCluster, GPU_INSTANCE_TYPES, gpuInstanceType } from "../../constructs/cluster";
-import { GPU_TAINT, NODE_LABELS } from "../../constructs/config";
+import { GPU_TAINT, NODE_LABELS } from "../../constructs/shared";
 import { fakeNetwork, only, resources, synthJson, testStack } from "../support/synth";
 
 function synthCluster(props: Partial<ConstructorParameters<typeof GpuCluster>[2]> = {}) {

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, loadEnvironmentFile, loadEnvironments } from "../../constructs/config";
+import { ConfigError, loadEnvironmentFile, loadEnvironments } from "../../app";
 
 const fixtures = path.join(__dirname, "..", "fixtures", "config");
 const invalid = (name: string) => path.join(fixtures, "invalid", `${name}.json`);

@@ -1,5 +1,5 @@
 import { InternalLoadBalancer, LoadBalancedService, TLS_POLICY } from "../../constructs/ingress";
-import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../../constructs/config";
+import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../../constructs/shared";
 import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 const required = {

@@ -1,5 +1,5 @@
 /** A Mermaid flowchart of one environment's topology, drawn from its synthesized stacks (GitHub renders it in a PR). */
-import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../config/names";
+import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../shared/names";
 import { blocks, podSpecOf, StackView, valueAt } from "../stack-view";
 
 /** Mermaid node ids: letters, digits and underscores only. */

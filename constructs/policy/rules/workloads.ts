@@ -1,5 +1,5 @@
 /** Rules for Kubernetes objects (deployed as kubernetes_manifest): pod hardening, isolation, availability, secrets, images. */
-import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../config/names";
+import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../shared/names";
 import { Container, containersOf, describe, K8sObject, PodSpec, podSpecOf, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
 import { PolicyContext, PolicyRule } from "../types";
 

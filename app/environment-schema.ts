@@ -1,67 +1,16 @@
 /**
- * The environment file schema: the single source of truth for what an environment may say.
+ * The app's environment file schema: what an environment may say. It composes the constructs'
+ * own settings schemas (constructs/<folder>/settings.ts) and adds the cross-field checks of one file.
  * Types are inferred from it; defaults are the secure, production-minded choice.
  */
 import { z } from "zod";
-import { cidrsOverlap, parseCidr } from "./cidr";
-import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "./regions";
-// Deep paths, not the policy index: the rules need only config/names, so there is no import cycle.
-import { MIN_REASON_LENGTH } from "../policy/engine";
-import { RULES } from "../policy/rules";
-import { checkWorkloadPools, workloadsSettingsSchema } from "../workloads/settings";
-
-const cidr = z
-  .string()
-  .refine((value) => parseCidr(value) !== undefined, {
-    message: "expected an IPv4 CIDR with no host bits set, like 10.20.0.0/16",
-  });
-
-const name = z.string().regex(/^[a-z][a-z0-9-]{1,23}$/, "expected lowercase letters, digits and dashes, 2-24 characters");
-
-const capacityType = z.enum(["ON_DEMAND", "SPOT"]);
-
-/** The retention periods CloudWatch Logs accepts; any other number would fail only at apply time. */
-export const CLOUDWATCH_RETENTION_DAYS: readonly number[] = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
-
-const retentionDays = z
-  .number()
-  .int()
-  .refine((days) => CLOUDWATCH_RETENTION_DAYS.includes(days), {
-    message: `expected one of CloudWatch Logs' retention periods (${CLOUDWATCH_RETENTION_DAYS.join(", ")})`,
-  });
-
-const poolSize = {
-  /** Smallest node count; 0 lets a GPU pool scale from zero. */
-  minSize: z.number().int().min(0),
-  maxSize: z.number().int().min(1, "a pool with max 0 can never run a pod: expected maxSize >= 1"),
-  desiredSize: z.number().int().min(0).optional(),
-};
-
-/** The system (CPU) node pool; constructs parse their props with it, so library callers get the same defaults and checks. */
-export const systemPoolSchema = z
-  .object({
-    instanceTypes: z.array(z.string().min(1)).min(1).default(["m6i.large"]),
-    capacityType: capacityType.default("ON_DEMAND"),
-    minSize: poolSize.minSize.default(2),
-    maxSize: poolSize.maxSize.default(4),
-    desiredSize: poolSize.desiredSize,
-    diskSizeGiB: z.number().int().min(20).max(1000).default(50),
-  })
-  .strict();
-
-/** One GPU node pool; shared by the environment file and the cluster constructs' props. */
-export const gpuPoolSchema = z
-  .object({
-    name,
-    instanceTypes: z.array(z.string().min(1)).min(1),
-    capacityType: capacityType.default("ON_DEMAND"),
-    ...poolSize,
-    amiType: z.enum(["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]).default("AL2023_x86_64_NVIDIA"),
-    diskSizeGiB: z.number().int().min(50).max(2000).default(200),
-  })
-  .strict();
+import { clusterSettingsSchema, gpuPoolSchema, systemPoolSchema } from "../constructs/cluster/settings";
+import { MIN_REASON_LENGTH } from "../constructs/policy/engine";
+import { RULES } from "../constructs/policy/rules";
+import { cidrsOverlap, parseCidr } from "../constructs/shared/cidr";
+import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/shared/regions";
+import { cidrSchema as cidr, nameSchema as name, retentionDaysSchema as retentionDays } from "../constructs/shared/validate";
+import { checkWorkloadPools, workloadsSettingsSchema } from "../constructs/workloads/settings";
 
 const stateBackend = z.discriminatedUnion("type", [
   z.object({ type: z.literal("local"), path: z.string().min(1).optional() }).strict(),
@@ -79,25 +28,6 @@ const stateBackend = z.discriminatedUnion("type", [
     })
     .strict(),
 ]);
-
-/** EKS cluster settings; shared by the environment file and GpuCluster's props. */
-export const clusterSettingsSchema = z
-  .object({
-    /** Public API endpoint: off unless explicitly enabled for named CIDRs. */
-    publicEndpoint: z
-      .object({ enabled: z.boolean().default(false), cidrs: z.array(cidr).default([]) })
-      .strict()
-      .default({}),
-    /** IAM role granted cluster-admin through an EKS access entry. */
-    adminRoleArn: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "expected an IAM role ARN")
-      .optional(),
-    /** Kubernetes service CIDR; must not overlap the VPC. */
-    serviceCidr: cidr.default("172.20.0.0/16"),
-    logRetentionDays: retentionDays.default(365),
-  })
-  .strict();
 
 const ingress = z
   .object({
@@ -231,11 +161,4 @@ export const environmentSchema = z
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
 /** What an environment file may contain (defaults not yet applied). */
 export type EnvironmentInput = z.input<typeof environmentSchema>;
-/** A GPU node pool as an environment file declares it, with defaults applied. */
-export type GpuPoolConfig = EnvironmentConfig["nodePools"]["gpu"][number];
-/** The system (CPU) node pool as an environment file declares it, with defaults applied. */
-export type SystemPoolConfig = EnvironmentConfig["nodePools"]["system"];
-/** A GPU pool as construct props take it (schema input: defaults may be left out). */
-export type GpuPoolInput = z.input<typeof gpuPoolSchema>;
-/** The system pool as construct props take it (schema input: defaults may be left out). */
-export type SystemPoolInput = z.input<typeof systemPoolSchema>;
+export type { GpuPoolConfig, SystemPoolConfig } from "../constructs/cluster/settings";
