@@ -74,7 +74,6 @@ export class InfraStack extends TerraformStack {
       region: env.region,
     });
     this.modelBucket = new ModelBucket(this, "models", { network: this.network, readerRoleArn: this.inferenceRole.arn, namePrefix: `${env.name}-models-` });
-    this.network.allowS3Reads("ModelBucket", [this.modelBucket.bucketArn]);
     this.loadBalancer = new InternalLoadBalancer(this, "ingress", {
       network: this.network,
       allowedClientCidrs: env.allowedClientCidrs,

@@ -81,7 +81,8 @@ export class WorkloadsStack extends TerraformStack {
         models: w.models,
         modelSync,
         licenseProxyUrl: this.licenseProxy.url,
-        allowedSourceCidrs: [...new Set([...env.allowedClientCidrs, env.vpcCidr])],
+        // What the pods really receive: the clients (their IP is preserved) and the load balancer's health checks.
+        allowedSourceCidrs: [...infra.loadBalancer.targetSourceCidrs],
         // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
         nodePort: INFERENCE_NODE_PORTS[key],
         // One service account for all inference pods: the infra stack's Pod Identity association names it.
@@ -99,10 +100,9 @@ export class WorkloadsStack extends TerraformStack {
     });
     this.clusterAutoscaler = new ClusterAutoscaler(this, "cluster-autoscaler", {
       image: images.clusterAutoscaler.imageUri,
-      clusterName: infra.cluster.name,
+      // The API calls go to the cluster's VPC (private endpoint, AWS API endpoints) and its service CIDR (the `kubernetes` Service).
+      cluster: infra.cluster,
       region: env.region,
-      // The API server's private endpoint and the AWS API endpoints are in the VPC; the `kubernetes` Service address is in the service CIDR.
-      apiCidrs: [env.vpcCidr, env.cluster.serviceCidr],
       identity: infra.autoscalerRole,
       metricsScraperNamespace: w.metricsScraperNamespace,
     });

@@ -3,7 +3,6 @@ import { EksAccessEntry } from "@cdktf/provider-aws/lib/eks-access-entry";
 import { EksAccessPolicyAssociation } from "@cdktf/provider-aws/lib/eks-access-policy-association";
 import { EksAddon, EksAddonConfig } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
-import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { ITerraformDependable } from "cdktf";
@@ -13,10 +12,11 @@ import { clusterSettingsSchema, GpuPoolInput, SystemPoolInput, systemPoolSchema 
 import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
+import { EKS_CLUSTER_NAME_PATTERN } from "../shared/names";
 import { parseProps } from "../shared/validate";
-import { GpuInstanceType } from "./gpu-instance-types";
 import { NodeAmiType, NodePool } from "./node-pool";
-import { checkSizes, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools, rolePrefix } from "./pools";
+import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
+import { addPodIdentityRole, checkSizes, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
 
 /** EKS control-plane log types. */
 export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
@@ -50,20 +50,6 @@ export interface GpuClusterProps {
   readonly tags?: Record<string, string>;
 }
 
-/** A resolved GPU pool: its config with defaults applied, and what its instance type carries. */
-export interface GpuPoolSpec {
-  readonly name: string;
-  readonly instanceTypes: string[];
-  readonly gpu: GpuInstanceType;
-}
-
-/** A workload role assumed through EKS Pod Identity by one service account. */
-export interface PodIdentityRoleOptions {
-  readonly namespace: string;
-  readonly serviceAccount: string;
-  readonly description?: string;
-}
-
 /**
  * A private EKS cluster for GPU inference:
  * - API endpoint private only (public only by explicit, CIDR-restricted opt-in), secrets
@@ -82,7 +68,7 @@ export interface PodIdentityRoleOptions {
  *   coredns, and the EBS CSI driver with its own Pod Identity role.
  * - A system CPU node pool and one node pool per GPU pool (see NodePool).
  */
-export class GpuCluster extends Construct {
+export class GpuCluster extends Construct implements ClusterRefs {
   /** The cluster name as a literal (for names and tags). */
   readonly name: string;
   readonly cluster: EksCluster;
@@ -90,6 +76,8 @@ export class GpuCluster extends Construct {
   readonly clusterName: string;
   readonly endpoint: string;
   readonly certificateAuthorityData: string;
+  readonly network: NetworkRefs;
+  readonly serviceCidr: string;
   /** The security group EKS creates for the control plane and attaches to every node. */
   readonly clusterSecurityGroupId: string;
   readonly clusterRole: IamRole;
@@ -117,7 +105,7 @@ export class GpuCluster extends Construct {
     super(scope, id);
     const where = `GpuCluster ${this.node.path}`;
     this.name = props.name ?? this.node.path.replace(/[^A-Za-z0-9-]+/g, "-");
-    if (!/^[A-Za-z0-9][A-Za-z0-9-_]{0,99}$/.test(this.name)) throw new Error(`${where}: name: expected 1-100 letters, digits, - or _, found "${this.name}"`);
+    if (!EKS_CLUSTER_NAME_PATTERN.test(this.name)) throw new Error(`${where}: name: expected 1-100 letters, digits, - or _, found "${this.name}"`);
     this.tags = { ...props.tags, "voice-selfhost:cluster": this.name };
 
     const settings = parseProps(
@@ -126,6 +114,8 @@ export class GpuCluster extends Construct {
       where,
     );
     checkPublicEndpoint(where, settings.publicEndpoint, props.network.mode);
+    this.network = props.network;
+    this.serviceCidr = settings.serviceCidr;
     const vpc = parseCidr(props.network.vpcCidr);
     if (vpc && cidrsOverlap(vpc, parseCidr(settings.serviceCidr)!)) {
       throw new Error(`${where}: serviceCidr: ${settings.serviceCidr} overlaps the VPC (${props.network.vpcCidr}); pick a range outside it`);
@@ -237,7 +227,7 @@ export class GpuCluster extends Construct {
 
     const afterNodes = [this.systemPool.nodeGroup];
     addon("coredns", { dependsOn: afterNodes });
-    const ebsCsiRole = this.podIdentityRole("ebs-csi", { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" });
+    const ebsCsiRole = podIdentityRole(this, "ebs-csi", { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" }, this.tags);
     this.ebsCsiRole = ebsCsiRole;
     // The driver creates volumes encrypted with this key and lets EC2 attach them through grants (what the EBS CSI docs ask of a customer-managed key).
     key.addStatement({
@@ -272,25 +262,7 @@ export class GpuCluster extends Construct {
    * it in resource policies (e.g. the model bucket's).
    */
   addPodIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole {
-    const role = this.podIdentityRole(id, options);
-    new EksPodIdentityAssociation(this, `${id}-pod-identity`, {
-      clusterName: this.clusterName,
-      namespace: options.namespace,
-      serviceAccount: options.serviceAccount,
-      roleArn: role.arn,
-      tags: this.tags,
-      dependsOn: [this.podIdentityAgent],
-    });
-    return role;
-  }
-
-  private podIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole {
-    return new IamRole(this, `${id}-role`, {
-      namePrefix: rolePrefix(this.name, id),
-      description: options.description ?? `Pod Identity role of ${options.namespace}/${options.serviceAccount} in ${this.name}`,
-      assumeRolePolicy: trustPolicy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
-      tags: { ...this.tags, "voice-selfhost:service-account": `${options.namespace}/${options.serviceAccount}` },
-    });
+    return addPodIdentityRole(this, id, options, this.tags, [this.podIdentityAgent]);
   }
 }
 

@@ -10,6 +10,8 @@ export interface ModelBucketProps {
   readonly readerRoleArn: string;
   /** Bucket name prefix (a unique suffix is added); default `voice-models-`. */
   readonly namePrefix?: string;
+  /** Statement id under which the bucket registers its reads with the network's S3 gateway endpoint; default `ModelBucket` (name a second bucket in the same network). */
+  readonly s3ReadSid?: string;
   /** Days a replaced model version is kept for rollback; default 90. */
   readonly noncurrentVersionDays?: number;
   readonly tags?: Record<string, string>;
@@ -20,6 +22,8 @@ export interface ModelBucketProps {
  * only, public access blocked. Reading objects is denied to every principal but the reader role,
  * and in air-gapped mode to every request that does not come through the VPC's S3 gateway endpoint.
  * Uploads are left to the account's IAM policies: operators publish models, pods only read them.
+ * It registers its reads with the network's S3 gateway endpoint itself (NetworkRefs.allowS3Reads):
+ * air-gapped, the endpoint admits nothing else.
  */
 export class ModelBucket extends Construct {
   readonly bucket: SecureBucket;
@@ -67,6 +71,7 @@ export class ModelBucket extends Construct {
         Condition: { StringNotEquals: { "aws:sourceVpce": props.network.s3GatewayEndpointId } },
       });
     }
+    props.network.allowS3Reads(props.s3ReadSid ?? "ModelBucket", [this.bucket.arn]);
     // Reading an SSE-KMS object needs kms:Decrypt; granted here so the role needs no policy of its own, and only via S3.
     key.addStatement({
       Sid: "InferencePodsDecryptThroughS3",

@@ -1,16 +1,19 @@
 /**
- * What GpuCluster and ExistingCluster share about node pools: resolving GPU pool props (defaults,
- * sizes, the GPU table) and the key grants that encrypted node volumes need. Internal: not exported
- * from the package.
+ * What GpuCluster and ExistingCluster share: resolving GPU pool props (defaults, sizes, the GPU
+ * table), the key grants that encrypted node volumes need, the node role and Pod Identity roles.
+ * Internal: not exported from the package.
  */
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { GpuPoolInput, gpuPoolSchema } from "./settings";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
 import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
+import { ClusterRefs, PodIdentityRoleOptions } from "./types";
 
 export type ResolvedGpuPool = ReturnType<typeof gpuPoolSchema.parse>;
 
@@ -98,4 +101,34 @@ export function createNodeRole(scope: Construct, clusterName: string, tags: Reco
     (policy) => new IamRolePolicyAttachment(scope, `node-${policy}`, { role: role.name, policyArn: managedPolicyArn(role.arn, policy) }),
   );
   return { role, attachments };
+}
+
+/** A role that pods of one service account assume through EKS Pod Identity, created under the cluster construct. */
+export function podIdentityRole(cluster: Construct & Pick<ClusterRefs, "name">, id: string, options: PodIdentityRoleOptions, tags: Record<string, string>): IamRole {
+  return new IamRole(cluster, `${id}-role`, {
+    namePrefix: rolePrefix(cluster.name, id),
+    description: options.description ?? `Pod Identity role of ${options.namespace}/${options.serviceAccount} in ${cluster.name}`,
+    assumeRolePolicy: trustPolicy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+    tags: { ...tags, "voice-selfhost:service-account": `${options.namespace}/${options.serviceAccount}` },
+  });
+}
+
+/** ClusterRefs.addPodIdentityRole for both clusters: the role and the association that gives it to the service account. */
+export function addPodIdentityRole(
+  cluster: Construct & Pick<ClusterRefs, "name" | "clusterName">,
+  id: string,
+  options: PodIdentityRoleOptions,
+  tags: Record<string, string>,
+  dependsOn?: ITerraformDependable[],
+): IamRole {
+  const role = podIdentityRole(cluster, id, options, tags);
+  new EksPodIdentityAssociation(cluster, `${id}-pod-identity`, {
+    clusterName: cluster.clusterName,
+    namespace: options.namespace,
+    serviceAccount: options.serviceAccount,
+    roleArn: role.arn,
+    tags,
+    dependsOn,
+  });
+  return role;
 }

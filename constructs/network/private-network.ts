@@ -21,7 +21,7 @@ import { formatCidr, parseCidr, subnetOf } from "../shared/cidr";
 import { CLOUDWATCH_RETENTION_DAYS } from "../shared/validate";
 import { policyDocument, PolicyStatement } from "../shared/arn";
 import { regionOfAzs } from "./azs";
-import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "./endpoints";
+import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService, s3ReadStatement } from "./endpoints";
 import { ExistingNetwork, ExistingNetworkProps } from "./existing-network";
 import { NetworkRefs } from "./types";
 
@@ -62,6 +62,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
   readonly mode: "connected" | "airgapped";
   readonly region: string;
   readonly privateSubnetIds: string[];
+  readonly privateSubnetCidrs: string[];
   /** NAT-only public subnets, one per AZ; empty in air-gapped mode. */
   readonly publicSubnetIds: string[];
   readonly privateRouteTableIds: string[];
@@ -127,6 +128,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
         }),
     );
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
+    this.privateSubnetCidrs = plan.privateCidrs;
 
     const privateRouteTables = privateSubnets.map((subnet, i) => {
       const table = new RouteTable(this, `private-rt-${i}`, { vpcId: this.vpc.id, tags: tagged(`private-${props.azs[i]}`) });
@@ -324,13 +326,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
    */
   allowS3Reads(sid: string, bucketArns: string[]): void {
     if (this.s3Reads.some((s) => s.Sid === sid)) throw new Error(`PrivateNetwork ${this.node.path}: allowS3Reads: duplicate statement id ${sid}`);
-    this.s3Reads.push({
-      Sid: sid,
-      Effect: "Allow",
-      Principal: "*",
-      Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
-      Resource: bucketArns.flatMap((arn) => [arn, `${arn}/*`]),
-    });
+    this.s3Reads.push(s3ReadStatement(sid, bucketArns));
   }
 }
 

@@ -34,8 +34,9 @@ const cluster = new GpuCluster(infra, "cluster", {
 });
 const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
 const registry = new AirGappedRegistry(infra, "registry", { network, pullerRoleArns: [cluster.nodeRoleArn], repositoryPrefix: "isolated", region });
-new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "isolated-models-" });
-new InternalLoadBalancer(infra, "ingress", {
+// The bucket registers its reads with the S3 gateway endpoint itself: air-gapped, the endpoint admits nothing else.
+const models = new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "isolated-models-" });
+const ingress = new InternalLoadBalancer(infra, "ingress", {
   network,
   allowedClientCidrs: ["10.90.0.0/16"],
   targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
@@ -51,7 +52,15 @@ new KubernetesProvider(workloads, "kubernetes", {
 const namespace = new WorkloadNamespace(workloads, "namespace");
 const image = registry.images.inferenceServer.imageUri;
 const licenseProxy = new LicenseProxy(workloads, "license-proxy", { namespace, image, license: { mode: "offline" } });
-new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: ["10.90.0.0/16"] });
+new InferenceService(workloads, "inference", {
+  namespace,
+  image,
+  licenseProxyUrl: licenseProxy.url,
+  allowedSourceCidrs: [...ingress.targetSourceCidrs],
+  // Whisper weights from the model bucket, copied in by an init container through the S3 gateway endpoint.
+  models: { source: "s3", stt: { engine: "sherpa-whisper", location: "models/whisper-small" } },
+  modelSync: { image: registry.images.awsCli.imageUri, bucket: models.bucketName, region },
+});
 // Bottlerocket's NVIDIA variant ships the device plugin: only the DCGM exporter runs as a DaemonSet.
 new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,

@@ -8,6 +8,8 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
   AirGappedRegistry,
+  ClusterAutoscaler,
+  ClusterAutoscalerRole,
   ExistingCluster,
   GpuNodeAgents,
   InferenceService,
@@ -28,8 +30,9 @@ const network = PrivateNetwork.fromExisting(stack, "network", {
   vpcCidr: "10.60.0.0/16",
   mode: "connected",
   privateSubnets: [
-    { subnetId: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a" },
-    { subnetId: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b" },
+    // The CIDRs are optional: with them, the pods admit the load balancer's health checks from these subnets only, not the whole VPC.
+    { subnetId: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a", cidr: "10.60.0.0/19" },
+    { subnetId: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b", cidr: "10.60.32.0/19" },
   ],
   endpointSecurityGroupId: "sg-0a1b2c3d4e5f60000",
   s3GatewayEndpointId: "vpce-0a1b2c3d4e5f6aaaa",
@@ -48,7 +51,9 @@ const registry = new AirGappedRegistry(stack, "registry", {
   region,
   existingRepositories: { nvidiaDevicePlugin: "platform/nvidia/k8s-device-plugin" },
 });
-new InternalLoadBalancer(stack, "ingress", {
+// The GPU pool scales from zero: only the cluster autoscaler ever gives it a node. Its role needs the cluster's Pod Identity agent add-on.
+const autoscalerRole = new ClusterAutoscalerRole(stack, "cluster-autoscaler-role", { cluster });
+const ingress = new InternalLoadBalancer(stack, "ingress", {
   network,
   allowedClientCidrs: ["10.60.0.0/16"],
   targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
@@ -68,12 +73,14 @@ new InferenceService(stack, "inference", {
   image,
   settings: { pool: "speech-l4" },
   licenseProxyUrl: licenseProxy.url,
-  allowedSourceCidrs: ["10.60.0.0/16"],
+  // What the load balancer delivers: the clients (their IP is preserved) and its health checks.
+  allowedSourceCidrs: [...ingress.targetSourceCidrs],
 });
 new GpuNodeAgents(stack, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
   devicePluginPools: ["speech-l4"],
 });
+new ClusterAutoscaler(stack, "cluster-autoscaler", { image: registry.images.clusterAutoscaler.imageUri, cluster, region, identity: autoscalerRole });
 
 app.synth();

@@ -8,6 +8,8 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
   AirGappedRegistry,
+  ClusterAutoscaler,
+  ClusterAutoscalerRole,
   GpuCluster,
   GpuNodeAgents,
   INFERENCE_SERVICE_ACCOUNT,
@@ -40,7 +42,8 @@ const cluster = new GpuCluster(infra, "cluster", {
 const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
 const registry = new AirGappedRegistry(infra, "registry", { network, pullerRoleArns: [cluster.nodeRoleArn], repositoryPrefix: "speech", region });
 new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "speech-models-" });
-new InternalLoadBalancer(infra, "ingress", {
+const autoscalerRole = new ClusterAutoscalerRole(infra, "cluster-autoscaler", { cluster });
+const ingress = new InternalLoadBalancer(infra, "ingress", {
   network,
   allowedClientCidrs: ["10.0.0.0/8"],
   targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
@@ -60,10 +63,11 @@ const licenseProxy = new LicenseProxy(workloads, "license-proxy", {
   image,
   license: { mode: "online", serverUrl: "https://license.example.com", serverCidrs: ["203.0.113.0/24"] },
 });
-new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: ["10.0.0.0/8", "10.70.0.0/16"] });
+new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: [...ingress.targetSourceCidrs] });
 new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
 });
+new ClusterAutoscaler(workloads, "cluster-autoscaler", { image: registry.images.clusterAutoscaler.imageUri, cluster, region, identity: autoscalerRole });
 
 app.synth();

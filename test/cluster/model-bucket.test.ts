@@ -46,3 +46,14 @@ describe("ModelBucket with only the required props", () => {
     });
   });
 });
+
+test("registers its reads with the network's S3 gateway endpoint itself, under the statement id it is given", () => {
+  const { stack } = testStack();
+  const network = fakeNetwork("airgapped");
+  const first = new ModelBucket(stack, "models", { network, readerRoleArn: "arn:aws:iam::111122223333:role/inference" });
+  const second = new ModelBucket(stack, "more-models", { network, readerRoleArn: "arn:aws:iam::111122223333:role/inference", s3ReadSid: "MoreModels" });
+  expect(network.s3Reads).toEqual([
+    { sid: "ModelBucket", bucketArns: [first.bucketArn] },
+    { sid: "MoreModels", bucketArns: [second.bucketArn] },
+  ]);
+});
