@@ -14,7 +14,7 @@ import * as path from "path";
 import { TerraformStack } from "cdktf";
 import { EnvironmentConfig, loadEnvironments } from "../app";
 import { checkStack, JsonObject, StackView } from "../constructs/policy";
-import { diffStacks, estimateCost, groupResources, renderMarkdown, StackReport, topologyDiagram } from "../constructs/policy/review";
+import { diffStacks, estimateCost, groupResources, renderMarkdown, StackReport, topologyDiagram } from "./report";
 import { buildApp } from "../main";
 
 export interface ReviewOptions {

@@ -1,6 +1,6 @@
 /** A monthly cost estimate from a synthesized stack and the dated price table in scripts/pricing. */
-import prices from "../../../scripts/pricing/aws-on-demand.json";
-import { blocks, StackView, TfResource, valueAt } from "../stack-view";
+import prices from "../pricing/aws-on-demand.json";
+import { blocks, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
 
 interface RegionPrices {
   readonly instances: Readonly<Record<string, number>>;
