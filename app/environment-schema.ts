@@ -4,12 +4,12 @@
  * Types are inferred from it; defaults are the secure, production-minded choice.
  */
 import { z } from "zod";
-import { clusterSettingsSchema, gpuPoolSchema, systemPoolSchema } from "../constructs/cluster/settings";
-import { MIN_REASON_LENGTH } from "../constructs/policy/engine";
-import { RULES } from "../constructs/policy/rules";
-import { cidrsOverlap, parseCidr } from "../constructs/shared/cidr";
+import { checkClusterInNetwork, clusterSettingsSchema, gpuPoolsSchema, kubernetesVersionSchema, systemPoolSchema } from "../constructs/cluster/settings";
+import { acknowledgementSchema } from "../constructs/policy/engine";
+import { parseCidr } from "../constructs/shared/cidr";
 import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/shared/regions";
-import { cidrSchema as cidr, nameSchema as name, retentionDaysSchema as retentionDays } from "../constructs/shared/validate";
+import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, vpcCidrSchema } from "../constructs/network/settings";
+import { cidrSchema as cidr, nameSchema as name } from "../constructs/shared/validate";
 import { checkWorkloadPools, workloadsSettingsSchema } from "../constructs/workloads/settings";
 
 const stateBackend = z.discriminatedUnion("type", [
@@ -46,12 +46,12 @@ export const environmentSchema = z
     name,
     region: z.string().regex(AWS_REGION_PATTERN, "expected an AWS region like eu-west-1"),
     availabilityZones: z.array(z.string().regex(AWS_AZ_PATTERN, "expected an AZ like eu-west-1a")).min(2).max(3),
-    vpcCidr: cidr,
-    mode: z.enum(["connected", "airgapped"]),
+    vpcCidr: vpcCidrSchema,
+    mode: networkModeSchema,
     /** NAT gateways in connected mode: one per AZ (prod) or a single one (dev, to save cost). */
-    natGateways: z.enum(["perAz", "single"]).default("perAz"),
-    kubernetesVersion: z.string().regex(/^1\.\d{2}$/, "expected a Kubernetes minor version like 1.31").default("1.31"),
-    nodePools: z.object({ system: systemPoolSchema.default({}), gpu: z.array(gpuPoolSchema).min(1) }).strict(),
+    natGateways: natGatewaysSchema,
+    kubernetesVersion: kubernetesVersionSchema,
+    nodePools: z.object({ system: systemPoolSchema.default({}), gpu: gpuPoolsSchema }).strict(),
     license: z
       .object({
         mode: z.enum(["online", "offline"]),
@@ -65,23 +65,14 @@ export const environmentSchema = z
     ingress: ingress.default({}),
     /** Keep the load balancer and stateful resources from being deleted by accident. */
     deletionProtection: z.boolean().default(true),
-    flowLogRetentionDays: retentionDays.default(365),
+    flowLogRetentionDays: flowLogRetentionDaysSchema,
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
     stateBackend: stateBackend.default({ type: "local" }),
     /** Policy exceptions: each lets one rule fail for the named resources, with a reason the review report shows. */
     policy: z
       .object({
         acknowledgements: z
-          .array(
-            z
-              .object({
-                rule: z.string().refine((id) => RULES.some((r) => r.id === id), { message: "expected a policy rule id such as VS-EKS-001 (see constructs/policy/rules)" }),
-                /** Construct path (that construct and everything under it) or glob, e.g. "prod-infra/cluster/**". */
-                resource: z.string().min(1),
-                reason: z.string().trim().min(MIN_REASON_LENGTH, `expected a reason of at least ${MIN_REASON_LENGTH} characters a reviewer can judge`),
-              })
-              .strict(),
-          )
+          .array(acknowledgementSchema)
           .default([]),
       })
       .strict()
@@ -100,35 +91,16 @@ export const environmentSchema = z
       fail(["availabilityZones"], "expected distinct availability zones");
     }
 
-    const vpc = parseCidr(env.vpcCidr);
-    if (vpc && (vpc.prefix < 16 || vpc.prefix > 22)) fail(["vpcCidr"], "expected a prefix between /16 and /22");
-    const service = parseCidr(env.cluster.serviceCidr);
-    if (vpc && service && cidrsOverlap(vpc, service)) {
-      fail(["cluster", "serviceCidr"], `expected a CIDR that does not overlap vpcCidr ${env.vpcCidr}`);
-    }
+    checkClusterInNetwork(env.cluster, env, (path, message) => fail(["cluster", ...path], message));
 
     env.allowedClientCidrs.forEach((c, i) => {
       if (parseCidr(c)?.prefix === 0) fail(["allowedClientCidrs", i], "expected a CIDR narrower than 0.0.0.0/0");
-    });
-
-    const pools = [["system"], ...env.nodePools.gpu.map((_, i) => ["gpu", i])] as (string | number)[][];
-    for (const path of pools) {
-      const pool = path[0] === "system" ? env.nodePools.system : env.nodePools.gpu[path[1] as number];
-      if (pool.maxSize < pool.minSize) fail(["nodePools", ...path, "maxSize"], `expected maxSize >= minSize (${pool.minSize})`);
-      if (pool.desiredSize !== undefined && (pool.desiredSize < pool.minSize || pool.desiredSize > pool.maxSize)) {
-        fail(["nodePools", ...path, "desiredSize"], `expected desiredSize between minSize (${pool.minSize}) and maxSize (${pool.maxSize})`);
-      }
-    }
-    const poolNames = env.nodePools.gpu.map((p) => p.name);
-    poolNames.forEach((n, i) => {
-      if (poolNames.indexOf(n) !== i) fail(["nodePools", "gpu", i, "name"], `expected a unique pool name; "${n}" is used twice`);
     });
 
     if (env.mode === "airgapped") {
       if (env.license.mode !== "offline") {
         fail(["license", "mode"], 'expected "offline" in airgapped mode: there is no route to a license server');
       }
-      if (env.cluster.publicEndpoint.enabled) fail(["cluster", "publicEndpoint", "enabled"], "expected false in airgapped mode");
     }
     if (env.license.mode === "online") {
       if (!env.license.serverUrl) fail(["license", "serverUrl"], "expected the license server URL in online mode");
@@ -136,14 +108,6 @@ export const environmentSchema = z
         fail(["license", "serverCidrs"], "expected the license server's CIDRs in online mode (the proxy's only egress)");
       }
     }
-
-    const endpoint = env.cluster.publicEndpoint;
-    if (endpoint.enabled && endpoint.cidrs.length === 0) {
-      fail(["cluster", "publicEndpoint", "cidrs"], "expected at least one CIDR when the public endpoint is enabled");
-    }
-    endpoint.cidrs.forEach((c, i) => {
-      if (parseCidr(c)?.prefix === 0) fail(["cluster", "publicEndpoint", "cidrs", i], "expected a CIDR narrower than 0.0.0.0/0");
-    });
 
     if (!env.ingress.plainTcp && !env.ingress.certificateArn) {
       fail(["ingress", "certificateArn"], "expected an ACM certificate ARN (or ingress.plainTcp: true, for dev only)");

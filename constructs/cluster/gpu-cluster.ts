@@ -7,8 +7,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { cidrsOverlap, parseCidr } from "../shared/cidr";
-import { clusterSettingsSchema, GpuPoolInput, SystemPoolInput, systemPoolSchema } from "./settings";
+import { checkClusterInNetwork, ClusterSettingsInput, clusterSettingsSchema, GpuPoolInput, kubernetesVersionSchema, SystemPoolInput, systemPoolSchema } from "./settings";
 import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
@@ -16,34 +15,26 @@ import { EKS_CLUSTER_NAME_PATTERN } from "../shared/names";
 import { parseProps } from "../shared/validate";
 import { NodeAmiType, NodePool } from "./node-pool";
 import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
-import { addPodIdentityRole, checkSizes, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
+import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
 
 /** EKS control-plane log types. */
 export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
 
-/** Props of GpuCluster: only `network` is required; the rest has secure defaults. */
-export interface GpuClusterProps {
+/**
+ * Props of GpuCluster: only `network` is required; the rest has secure defaults. The EKS settings
+ * (public endpoint, admin role, service CIDR, log retention) are clusterSettingsSchema's fields, with its defaults and checks.
+ */
+export interface GpuClusterProps extends ClusterSettingsInput {
   /** Where the control plane's interfaces and every node live: the network's private subnets. */
   readonly network: NetworkRefs;
   /** EKS cluster name; also part of log group, launch template and autoscaler tag names. Default: the construct path. */
   readonly name?: string;
-  /** Kubernetes minor version; default the schema's default. */
+  /** Kubernetes minor version; default 1.31 (kubernetesVersionSchema). */
   readonly kubernetesVersion?: string;
   /** The CPU pool for cluster add-ons and the license proxy; default 2-4 m6i.large. */
   readonly systemPool?: SystemPoolInput;
   /** GPU pools; default one pool `gpu` of g5.xlarge scaling from 0 to 2 nodes. */
   readonly gpuPools?: GpuPoolInput[];
-  /**
-   * The public API endpoint stays off unless enabled here with the CIDRs allowed to reach it
-   * (0.0.0.0/0 is refused). The private endpoint is always on.
-   */
-  readonly publicEndpoint?: { readonly enabled?: boolean; readonly cidrs?: string[] };
-  /** IAM role given cluster-admin through an access entry. Without it nobody can call the API until an entry is added. */
-  readonly adminRoleArn?: string;
-  /** Kubernetes service CIDR; must not overlap the VPC. Default 172.20.0.0/16. */
-  readonly serviceCidr?: string;
-  /** Control-plane log retention in days (a CloudWatch period); default 365. */
-  readonly logRetentionDays?: number;
   /** Control-plane logs beyond api, audit and authenticator, which are always on. */
   readonly extraLogTypes?: ("controllerManager" | "scheduler")[];
   /** Tags for every resource of the cluster and its nodes (launched instances included). */
@@ -111,17 +102,15 @@ export class GpuCluster extends Construct implements ClusterRefs {
     const settings = parseProps(
       clusterSettingsSchema,
       { publicEndpoint: props.publicEndpoint, adminRoleArn: props.adminRoleArn, serviceCidr: props.serviceCidr, logRetentionDays: props.logRetentionDays },
-      where,
+      `${where}:`,
     );
-    checkPublicEndpoint(where, settings.publicEndpoint, props.network.mode);
+    checkClusterInNetwork(settings, props.network, (path, message) => {
+      throw new Error(`${where}: ${path.join(".")}: ${message}`);
+    });
+    const kubernetesVersion = parseProps(kubernetesVersionSchema, props.kubernetesVersion, `${where}: kubernetesVersion`);
     this.network = props.network;
     this.serviceCidr = settings.serviceCidr;
-    const vpc = parseCidr(props.network.vpcCidr);
-    if (vpc && cidrsOverlap(vpc, parseCidr(settings.serviceCidr)!)) {
-      throw new Error(`${where}: serviceCidr: ${settings.serviceCidr} overlaps the VPC (${props.network.vpcCidr}); pick a range outside it`);
-    }
     const systemPool = parseProps(systemPoolSchema, props.systemPool ?? {}, `${where}: systemPool`);
-    checkSizes(`${where}: systemPool`, systemPool);
     const { pools: gpuPools, gpus } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
     this.gpuPoolSpecs = gpuPools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: gpus[i] }));
 
@@ -164,7 +153,7 @@ export class GpuCluster extends Construct implements ClusterRefs {
     const logTypes: ControlPlaneLogType[] = ["api", "audit", "authenticator", ...(props.extraLogTypes ?? [])];
     this.cluster = new EksCluster(this, "cluster", {
       name: this.name,
-      version: props.kubernetesVersion ?? "1.31",
+      version: kubernetesVersion,
       roleArn: this.clusterRole.arn,
       vpcConfig: {
         subnetIds: props.network.privateSubnetIds,
@@ -264,15 +253,4 @@ export class GpuCluster extends Construct implements ClusterRefs {
   addPodIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole {
     return addPodIdentityRole(this, id, options, this.tags, [this.podIdentityAgent]);
   }
-}
-
-function checkPublicEndpoint(where: string, endpoint: { enabled: boolean; cidrs: string[] }, mode: NetworkRefs["mode"]): void {
-  if (!endpoint.enabled) return;
-  if (mode === "airgapped") throw new Error(`${where}: publicEndpoint.enabled: an air-gapped network has no internet route; keep the public endpoint off`);
-  if (endpoint.cidrs.length === 0) {
-    throw new Error(`${where}: publicEndpoint.enabled is true but publicEndpoint.cidrs is empty; name the CIDRs that may reach the API (0.0.0.0/0 is refused)`);
-  }
-  endpoint.cidrs.forEach((c, i) => {
-    if (parseCidr(c)?.prefix === 0) throw new Error(`${where}: publicEndpoint.cidrs[${i}]: ${c} opens the API to the internet; name narrower CIDRs`);
-  });
 }

@@ -8,7 +8,7 @@ import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-ident
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { GpuPoolInput, gpuPoolSchema } from "./settings";
+import { GpuPoolInput, gpuPoolSchema, gpuPoolsSchema } from "./settings";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
@@ -20,26 +20,11 @@ export type ResolvedGpuPool = ReturnType<typeof gpuPoolSchema.parse>;
 /** The default when a caller names no GPU pool: one pool `gpu` of g5.xlarge scaling from 0 to 2 nodes. */
 export const DEFAULT_GPU_POOLS: GpuPoolInput[] = [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2 }];
 
-/** Parses and checks GPU pools, so a typo in an instance type or a size fails at synth with the pool's index. */
+/** Parses and checks GPU pools (gpuPoolsSchema), so a typo in an instance type or a size fails at synth with the pool's index. */
 export function resolveGpuPools(where: string, inputs: GpuPoolInput[]): { pools: ResolvedGpuPool[]; gpus: GpuInstanceType[] } {
-  if (inputs.length === 0) throw new Error(`${where}: gpuPools: expected at least one GPU pool`);
-  const pools = inputs.map((pool, i) => parseProps(gpuPoolSchema, pool, `${where}: gpuPools[${i}]`));
-  const gpus = pools.map((pool, i) => {
-    checkSizes(`${where}: gpuPools[${i}]`, pool);
-    return poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes);
-  });
-  const names = pools.map((p) => p.name);
-  names.forEach((n, i) => {
-    if (n === "system" || names.indexOf(n) !== i) throw new Error(`${where}: gpuPools[${i}].name: "${n}" is used twice (or is the reserved name "system")`);
-  });
+  const pools = parseProps(gpuPoolsSchema, inputs, `${where}: gpuPools`);
+  const gpus = pools.map((pool, i) => poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes));
   return { pools, gpus };
-}
-
-export function checkSizes(where: string, pool: { minSize: number; maxSize: number; desiredSize?: number }): void {
-  if (pool.maxSize < pool.minSize) throw new Error(`${where}.maxSize: expected maxSize >= minSize (${pool.minSize}), found ${pool.maxSize}`);
-  if (pool.desiredSize !== undefined && (pool.desiredSize < pool.minSize || pool.desiredSize > pool.maxSize)) {
-    throw new Error(`${where}.desiredSize: expected between minSize (${pool.minSize}) and maxSize (${pool.maxSize}), found ${pool.desiredSize}`);
-  }
 }
 
 /** The autoscaler builds a scale-from-zero node template per pool, so every type of a pool must carry the same GPUs. */

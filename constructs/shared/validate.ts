@@ -1,15 +1,26 @@
 import { z } from "zod";
 import { parseCidr } from "./cidr";
 
-/** Parses construct props through a config sub-schema, so a library caller gets the same defaults and checks as an environment file. */
+/**
+ * Parses construct props through a config sub-schema, so a library caller gets the same defaults and
+ * checks as an environment file. `where` names the props (`GpuCluster x: systemPool`); ending it with
+ * ":" makes the fields follow it as props of their own (`GpuCluster x: publicEndpoint.cidrs`).
+ */
 export function parseProps<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
-    const field = issue.path.length > 0 ? `${where}.${issue.path.join(".")}` : where;
-    return `${field}: ${issue.message}`;
+    const field = issue.path.map((seg) => (typeof seg === "number" ? `[${seg}]` : `.${seg}`)).join("");
+    const at = field && where.endsWith(":") ? `${where} ${field.replace(/^\./, "")}` : `${where}${field}`;
+    const found = valueAt(value, issue.path);
+    const shown = found === undefined || typeof found === "object" || issue.message.includes("found") ? "" : `, found ${JSON.stringify(found)}`;
+    return `${at}: ${issue.message}${shown}`;
   });
   throw new Error(problems.join("\n"));
+}
+
+function valueAt(value: unknown, path: (string | number)[]): unknown {
+  return path.reduce<unknown>((current, seg) => (current !== null && typeof current === "object" ? (current as Record<string | number, unknown>)[seg] : undefined), value);
 }
 
 /** An IPv4 CIDR with no host bits set; the one zod check every construct's props schema and the environment file share. */
