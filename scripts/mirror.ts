@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { TerraformStack } from "cdktf";
 import { loadEnvironments } from "../app";
+import { parseImageReference } from "../constructs/shared/image-ref";
 import { containersOf, JsonObject, podSpecOf, StackView } from "../constructs/policy";
 import { MirrorEntry, MirrorManifest } from "../constructs/registry/airgapped-registry";
 import { buildApp } from "../main";
@@ -49,14 +50,6 @@ function repositoryIndex(infra: StackView): { byAddress: Map<string, string>; by
   return { byAddress, byOutput };
 }
 
-function splitReference(rest: string): { tag?: string; digest?: string } {
-  const at = rest.indexOf("@");
-  const digest = at >= 0 ? rest.slice(at + 1) : undefined;
-  const beforeDigest = at >= 0 ? rest.slice(0, at) : rest;
-  const tag = beforeDigest.startsWith(":") ? beforeDigest.slice(1) : undefined;
-  return { tag, digest };
-}
-
 /** Every container image in `stacks`, resolved against the infra stack's ECR repositories. */
 export function runningImages(infra: StackView, stacks: StackView[]): RunningImage[] {
   const index = repositoryIndex(infra);
@@ -69,8 +62,8 @@ export function runningImages(infra: StackView, stacks: StackView[]): RunningIma
         const remote = REMOTE_OUTPUT.exec(image);
         const local = LOCAL_REPOSITORY.exec(image);
         const repository = remote ? index.byOutput.get(remote[1]) : local ? index.byAddress.get(local[1]) : undefined;
-        const rest = remote ? image.slice(remote[0].length) : local ? image.slice(local[0].length) : "";
-        return { workload: r.path, container: c.name ?? "(unnamed)", image, repository, ...splitReference(rest) };
+        const { tag, digest } = remote || local ? parseImageReference(image) : {};
+        return { workload: r.path, container: c.name ?? "(unnamed)", image, repository, tag, digest };
       });
     }),
   );

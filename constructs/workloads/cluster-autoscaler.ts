@@ -12,10 +12,11 @@ import { parseCidr } from "../shared/cidr";
 import { AWS_REGION_PATTERN } from "../shared/regions";
 import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, EKS_CLUSTER_NAME_PATTERN, NODE_LABELS } from "../shared/names";
 import { METRICS_PATH } from "./contract";
-import { checkImagePinned, POD_IDENTITY_AGENT } from "./inference-service";
+import { checkImagePinned } from "../shared/image-ref";
+import { POD_IDENTITY_AGENT } from "./inference-service";
 import { objectLabels, selectorLabels } from "./labels";
 import { k8sObject } from "./manifest";
-import { namespaced, networkPolicy, WorkloadNamespace } from "./namespace";
+import { namespaced, networkPolicy, scraperIngress, WorkloadNamespace } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 
 /** The upstream image's user: distroless `static:nonroot`. */
@@ -234,10 +235,7 @@ export class ClusterAutoscaler extends Construct {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
-        {
-          from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.metricsScraperNamespace ?? "monitoring" } } }],
-          ports: [{ protocol: "TCP", port: CLUSTER_AUTOSCALER_PORT }],
-        },
+        scraperIngress(props.metricsScraperNamespace, CLUSTER_AUTOSCALER_PORT),
       ],
     });
   }

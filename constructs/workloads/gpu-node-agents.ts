@@ -6,9 +6,9 @@ import { Construct } from "constructs";
 import { GPU_TAINT, NODE_LABELS } from "../shared/names";
 import { acknowledgePolicy } from "../policy/enforce";
 import { DCGM_EXPORTER_PORT, METRICS_PATH } from "./contract";
-import { checkImagePinned } from "./inference-service";
+import { checkImagePinned } from "../shared/image-ref";
 import { objectLabels, selectorLabels } from "./labels";
-import { namespaced, networkPolicy, WorkloadNamespace } from "./namespace";
+import { namespaced, networkPolicy, scraperIngress, WorkloadNamespace } from "./namespace";
 
 /** Props of GpuNodeAgents: the two images, from the private registry. */
 export interface GpuNodeAgentsProps {
@@ -181,10 +181,7 @@ export class GpuNodeAgents extends Construct {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
-        {
-          from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.metricsScraperNamespace ?? "monitoring" } } }],
-          ports: [{ protocol: "TCP", port: DCGM_EXPORTER_PORT }],
-        },
+        scraperIngress(props.metricsScraperNamespace, DCGM_EXPORTER_PORT),
       ],
     });
   }

@@ -13,10 +13,11 @@ import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisrup
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
 import { GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
+import { checkImagePinned } from "../shared/image-ref";
 import { parseProps } from "../shared/validate";
 import { BUILTIN_ENGINES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
 import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
-import { NamespaceRef, namespaced, namespaceRef, networkPolicy } from "./namespace";
+import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 import { parseCpu } from "./quantity";
 import {
@@ -320,13 +321,12 @@ export class InferenceService extends Construct {
     };
     namespaced(this, "hpa", ns, hpa);
 
-    const scraper = props.metricsScraperNamespace ?? "monitoring";
     networkPolicy(this, ns, `${this.name}-ingress`, {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
         { from: props.allowedSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
-        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": scraper } } }], ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
+        scraperIngress(props.metricsScraperNamespace, INFERENCE_PORT),
       ],
     });
     networkPolicy(this, ns, `${this.name}-egress`, {
@@ -345,11 +345,4 @@ export class InferenceService extends Construct {
       ],
     });
   }
-}
-
-/** A mutable tag would let the cluster run an image nobody reviewed: require a digest or a tag other than latest. */
-export function checkImagePinned(image: string, where: string): void {
-  if (/@sha256:[a-f0-9]{64}$/.test(image)) return;
-  const tag = /:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/.exec(image.slice(image.lastIndexOf("/") + 1))?.[1];
-  if (!tag || tag === "latest") throw new Error(`${where}: expected an image pinned by digest or immutable tag, found "${image}"`);
 }
