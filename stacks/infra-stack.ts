@@ -68,12 +68,14 @@ export class InfraStack extends TerraformStack {
     this.autoscalerRole = new ClusterAutoscalerRole(this, "cluster-autoscaler", { cluster: this.cluster });
     this.registry = new AirGappedRegistry(this, "registry", {
       network: this.network,
-      pullerRoleArns: [this.cluster.nodeRoleArn],
       repositoryPrefix: `voice-selfhost/${env.name}`,
       pullThroughCachePrefix: env.name,
       region: env.region,
     });
-    this.modelBucket = new ModelBucket(this, "models", { network: this.network, readerRoleArn: this.inferenceRole.arn, namePrefix: `${env.name}-models-` });
+    // The kubelet pulls with the node role.
+    this.registry.grantPull(this.cluster.nodeRoleArn);
+    this.modelBucket = new ModelBucket(this, "models", { network: this.network, namePrefix: `${env.name}-models-` });
+    this.modelBucket.grantRead(this.inferenceRole);
     this.loadBalancer = new InternalLoadBalancer(this, "ingress", {
       network: this.network,
       allowedClientCidrs: env.allowedClientCidrs,

@@ -33,9 +33,11 @@ const cluster = new GpuCluster(infra, "cluster", {
   gpuPools: [{ name: "gpu", instanceTypes: ["g6e.xlarge"], minSize: 1, maxSize: 2, amiType: "BOTTLEROCKET_x86_64_NVIDIA" }],
 });
 const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
-const registry = new AirGappedRegistry(infra, "registry", { network, pullerRoleArns: [cluster.nodeRoleArn], repositoryPrefix: "isolated", region });
+const registry = new AirGappedRegistry(infra, "registry", { network, repositoryPrefix: "isolated", region });
+registry.grantPull(cluster.nodeRoleArn);
 // The bucket registers its reads with the S3 gateway endpoint itself: air-gapped, the endpoint admits nothing else.
-const models = new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "isolated-models-" });
+const models = new ModelBucket(infra, "models", { network, namePrefix: "isolated-models-" });
+models.grantRead(inferenceRole);
 const ingress = new InternalLoadBalancer(infra, "ingress", {
   network,
   allowedClientCidrs: ["10.90.0.0/16"],

@@ -46,11 +46,11 @@ const cluster = new ExistingCluster(stack, "cluster", {
 // The team's own repository for the device plugin; ours for the rest.
 const registry = new AirGappedRegistry(stack, "registry", {
   network,
-  pullerRoleArns: [cluster.nodeRoleArn],
   repositoryPrefix: "speech",
   region,
   existingRepositories: { nvidiaDevicePlugin: "platform/nvidia/k8s-device-plugin" },
 });
+registry.grantPull(cluster.nodeRoleArn);
 // The GPU pool scales from zero: only the cluster autoscaler ever gives it a node. Its role needs the cluster's Pod Identity agent add-on.
 const autoscalerRole = new ClusterAutoscalerRole(stack, "cluster-autoscaler-role", { cluster });
 const ingress = new InternalLoadBalancer(stack, "ingress", {

@@ -40,8 +40,9 @@ const cluster = new GpuCluster(infra, "cluster", {
   adminRoleArn: "arn:aws:iam::111122223333:role/platform-admin",
 });
 const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
-const registry = new AirGappedRegistry(infra, "registry", { network, pullerRoleArns: [cluster.nodeRoleArn], repositoryPrefix: "speech", region });
-new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "speech-models-" });
+const registry = new AirGappedRegistry(infra, "registry", { network, repositoryPrefix: "speech", region });
+registry.grantPull(cluster.nodeRoleArn);
+new ModelBucket(infra, "models", { network, namePrefix: "speech-models-" }).grantRead(inferenceRole);
 const autoscalerRole = new ClusterAutoscalerRole(infra, "cluster-autoscaler", { cluster });
 const ingress = new InternalLoadBalancer(infra, "ingress", {
   network,

@@ -84,7 +84,21 @@ describe("AirGappedRegistry in air-gapped mode", () => {
     expect(() => new AirGappedRegistry(stack, "r1", { network: fakeNetwork("airgapped", { interfaceEndpointIds: {} }), pullerRoleArns: [NODE_ROLE] })).toThrow(
       /must expose its ecr.api and ecr.dkr endpoint ids/,
     );
-    expect(() => new AirGappedRegistry(stack, "r2", { network: fakeNetwork(), pullerRoleArns: [] })).toThrow(/pullerRoleArns: expected at least/);
     expect(() => new AirGappedRegistry(stack, "r3", { network: fakeNetwork(), pullerRoleArns: [NODE_ROLE], repositoryPrefix: "Bad Prefix" })).toThrow(/repositoryPrefix/);
   });
+});
+
+test("grantPull: each role granted may pull, nobody else; a registry nobody may pull from fails synth", () => {
+  const { stack } = testStack();
+  const registry = new AirGappedRegistry(stack, "registry", { network: fakeNetwork() });
+  registry.grantPull(NODE_ROLE);
+  registry.grantPull({ arn: "arn:aws:iam::111122223333:role/other-nodes" });
+  const json = synthJson(stack);
+  const bySid = policyStatements(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
+  expect(bySid.NodesPull.Principal).toEqual({ AWS: [NODE_ROLE, "arn:aws:iam::111122223333:role/other-nodes"] });
+  expect(bySid.DenyPullsByOthers.Condition).toEqual({ ArnNotEquals: { "aws:PrincipalArn": [NODE_ROLE, "arn:aws:iam::111122223333:role/other-nodes"] } });
+
+  const empty = testStack().stack;
+  new AirGappedRegistry(empty, "registry", { network: fakeNetwork() });
+  expect(() => Testing.synth(empty, true)).toThrow(/no puller: call grantPull\(role\)/);
 });
