@@ -2,6 +2,7 @@
 export * from "./network";
 export * from "./cluster";
 export * from "./registry";
+export * from "./storage";
 export * from "./ingress";
 export * from "./shared";
 export * from "./workloads";

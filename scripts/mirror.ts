@@ -13,7 +13,7 @@ import { TerraformStack } from "cdktf";
 import { loadEnvironments } from "../app";
 import { parseImageReference } from "../constructs/shared/image-ref";
 import { containersOf, JsonObject, podSpecOf, StackView } from "../constructs/policy";
-import { MirrorEntry, MirrorManifest } from "../constructs/registry/airgapped-registry";
+import { MirrorEntry, MirrorManifest } from "../constructs/registry/private-registry";
 import { buildApp } from "../main";
 
 /** One image reference found in a workload, resolved to an ECR repository name where possible. */
@@ -91,7 +91,7 @@ export function planMirror(envName: string, environmentsDir = process.env.ENVIRO
       .filter((c): c is TerraformStack => TerraformStack.isStack(c))
       .map((s) => new StackView(s.node.id, JSON.parse(fs.readFileSync(path.join(outdir, "stacks", s.node.id, "cdk.tf.json"), "utf8")) as JsonObject));
     const manifestFiles = stacks.map((s) => path.join(outdir, "stacks", s.name, "mirror-manifest.json")).filter((f) => fs.existsSync(f));
-    if (manifestFiles.length !== 1) throw new Error(`${envName}: expected one mirror manifest (from the AirGappedRegistry), found ${manifestFiles.length}`);
+    if (manifestFiles.length !== 1) throw new Error(`${envName}: expected one mirror manifest (from the PrivateRegistry), found ${manifestFiles.length}`);
     const manifest = JSON.parse(fs.readFileSync(manifestFiles[0], "utf8")) as MirrorManifest;
     const infra = stacks.find((s) => s.name === path.basename(path.dirname(manifestFiles[0])))!;
     const running = runningImages(infra, stacks);

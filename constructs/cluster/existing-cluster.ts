@@ -108,8 +108,7 @@ export class ExistingCluster extends Construct implements ClusterRefs {
       (pool, i) =>
         new NodePool(this, `pool-${pool.name}`, {
           ...pool,
-          clusterName: this.name,
-          clusterNameRef: this.clusterName,
+          cluster: this,
           nodeRoleArn: role.arn,
           subnetIds: props.network.privateSubnetIds,
           encryptionKey: this.encryptionKey,

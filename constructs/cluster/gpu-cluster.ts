@@ -199,8 +199,7 @@ export class GpuCluster extends Construct implements ClusterRefs {
     const beforeNodes: ITerraformDependable[] = [vpcCni, kubeProxy, this.podIdentityAgent, ...nodePolicies];
 
     const poolDefaults = {
-      clusterName: this.name,
-      clusterNameRef: this.clusterName,
+      cluster: this,
       nodeRoleArn: this.nodeRole.arn,
       subnetIds: props.network.privateSubnetIds,
       encryptionKey: key,

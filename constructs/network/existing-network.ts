@@ -38,7 +38,7 @@ export interface ExistingNetworkProps {
 }
 
 /**
- * NetworkRefs for a VPC that exists already, so GpuCluster, ExistingCluster, AirGappedRegistry,
+ * NetworkRefs for a VPC that exists already, so GpuCluster, ExistingCluster, PrivateRegistry,
  * ModelBucket and InternalLoadBalancer can be placed in it. Creates no resources: it checks what the
  * caller declares at synth (one subnet per AZ, id formats, the endpoints an air-gapped cluster
  * cannot work without) and fails with the prop to fix. Whether the ids exist is Terraform's to

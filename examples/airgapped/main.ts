@@ -8,7 +8,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  AirGappedRegistry,
+  PrivateRegistry,
   GpuCluster,
   GpuNodeAgents,
   INFERENCE_SERVICE_ACCOUNT,
@@ -33,7 +33,7 @@ const cluster = new GpuCluster(infra, "cluster", {
   gpuPools: [{ name: "gpu", instanceTypes: ["g6e.xlarge"], minSize: 1, maxSize: 2, amiType: "BOTTLEROCKET_x86_64_NVIDIA" }],
 });
 const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
-const registry = new AirGappedRegistry(infra, "registry", { network, repositoryPrefix: "isolated", region });
+const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "isolated", region });
 registry.grantPull(cluster.nodeRoleArn);
 // The bucket registers its reads with the S3 gateway endpoint itself: air-gapped, the endpoint admits nothing else.
 const models = new ModelBucket(infra, "models", { network, namePrefix: "isolated-models-" });

@@ -7,7 +7,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  AirGappedRegistry,
+  PrivateRegistry,
   ClusterAutoscaler,
   ClusterAutoscalerRole,
   ExistingCluster,
@@ -44,7 +44,7 @@ const cluster = new ExistingCluster(stack, "cluster", {
   gpuPools: [{ name: "speech-l4", instanceTypes: ["g6.xlarge", "g6.2xlarge"], minSize: 0, maxSize: 6 }],
 });
 // The team's own repository for the device plugin; ours for the rest.
-const registry = new AirGappedRegistry(stack, "registry", {
+const registry = new PrivateRegistry(stack, "registry", {
   network,
   repositoryPrefix: "speech",
   region,

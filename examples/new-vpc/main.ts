@@ -7,7 +7,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  AirGappedRegistry,
+  PrivateRegistry,
   ClusterAutoscaler,
   ClusterAutoscalerRole,
   GpuCluster,
@@ -40,7 +40,7 @@ const cluster = new GpuCluster(infra, "cluster", {
   adminRoleArn: "arn:aws:iam::111122223333:role/platform-admin",
 });
 const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
-const registry = new AirGappedRegistry(infra, "registry", { network, repositoryPrefix: "speech", region });
+const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "speech", region });
 registry.grantPull(cluster.nodeRoleArn);
 new ModelBucket(infra, "models", { network, namePrefix: "speech-models-" }).grantRead(inferenceRole);
 const autoscalerRole = new ClusterAutoscalerRole(infra, "cluster-autoscaler", { cluster });

@@ -3,7 +3,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Testing, TerraformStack } from "cdktf";
 import { ExistingCluster, ExistingClusterProps } from "../../constructs/cluster";
 import { INTERFACE_ENDPOINT_SERVICES, ExistingNetwork, ExistingNetworkProps, PrivateNetwork } from "../../constructs/network";
-import { AirGappedRegistry } from "../../constructs/registry";
+import { PrivateRegistry } from "../../constructs/registry";
 import { InternalLoadBalancer } from "../../constructs/ingress";
 
 type Resources = Record<string, Record<string, Record<string, unknown>>>;
@@ -171,7 +171,7 @@ describe("ExistingCluster", () => {
       targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
       plainTcp: true,
     });
-    new AirGappedRegistry(s, "registry", { network: net, pullerRoleArns: [cluster.nodeRoleArn] });
+    new PrivateRegistry(s, "registry", { network: net, pullerRoleArns: [cluster.nodeRoleArn] });
     const json = JSON.parse(Testing.synth(s)) as Synth;
     const lb = Object.values(json.resource!.aws_lb)[0];
     expect(lb.internal).toBe(true);
@@ -181,11 +181,11 @@ describe("ExistingCluster", () => {
   });
 });
 
-describe("AirGappedRegistry with existing repositories", () => {
+describe("PrivateRegistry with existing repositories", () => {
   const registry = (existingRepositories: Record<string, string>) => {
     const s = stack();
     const net = PrivateNetwork.fromExisting(s, "net", airgapped);
-    const r = new AirGappedRegistry(s, "registry", { network: net, pullerRoleArns: ["arn:aws:iam::111122223333:role/nodes"], existingRepositories });
+    const r = new PrivateRegistry(s, "registry", { network: net, pullerRoleArns: ["arn:aws:iam::111122223333:role/nodes"], existingRepositories });
     return { s, r };
   };
 

@@ -14,8 +14,8 @@ import { policyDocument, PolicyStatement } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { ImageKey, IMAGES, ImageSpec, upstreamReference } from "./images";
 
-/** Props of AirGappedRegistry: only `network` is required; give the pullers with `grantPull`. */
-export interface AirGappedRegistryProps {
+/** Props of PrivateRegistry: only `network` is required; give the pullers with `grantPull`. */
+export interface PrivateRegistryProps {
   /** Its mode decides pull-through caches (connected) or VPC-endpoint-only pulls (air-gapped). */
   readonly network: NetworkRefs;
   /**
@@ -91,7 +91,7 @@ const PULL_THROUGH_UPSTREAMS = { ecr: "public.ecr.aws", k8s: "registry.k8s.io", 
  * `mirrorManifest` (also written as `mirror-manifest.json` next to the stack's cdk.tf.json) lists what
  * to copy; `images` gives the workloads the same URIs.
  */
-export class AirGappedRegistry extends Construct {
+export class PrivateRegistry extends Construct {
   readonly encryptionKey: EncryptionKey;
   /** The repositories created here; images in `existingRepositories` have none. */
   readonly repositories: Readonly<Partial<Record<ImageKey, EcrRepository>>>;
@@ -100,9 +100,9 @@ export class AirGappedRegistry extends Construct {
   readonly pullThroughCacheRules: EcrPullThroughCacheRule[];
   private readonly pullerArns: string[] = [];
 
-  constructor(scope: Construct, id: string, props: AirGappedRegistryProps) {
+  constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
     super(scope, id);
-    const where = `AirGappedRegistry ${this.node.path}`;
+    const where = `PrivateRegistry ${this.node.path}`;
     const prefix = props.repositoryPrefix ?? "voice-selfhost";
     if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(prefix)) {
       throw new Error(`${where}: repositoryPrefix: expected lowercase path segments like voice-selfhost/prod, found "${prefix}"`);
@@ -272,3 +272,13 @@ function ecrEndpointIds(where: string, network: NetworkRefs): string[] {
   }
   return ids as string[];
 }
+
+/**
+ * The former name of PrivateRegistry, which serves every environment, connected ones included.
+ * @deprecated Use PrivateRegistry; this alias goes in the next major version.
+ */
+export const AirGappedRegistry = PrivateRegistry;
+/** @deprecated Use PrivateRegistry. */
+export type AirGappedRegistry = PrivateRegistry;
+/** @deprecated Use PrivateRegistryProps. */
+export type AirGappedRegistryProps = PrivateRegistryProps;

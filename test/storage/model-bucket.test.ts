@@ -1,5 +1,5 @@
 import { Testing } from "cdktf";
-import { ModelBucket } from "../../constructs/cluster";
+import { ModelBucket } from "../../constructs/storage";
 import { fakeNetwork, only, policyStatements, synthJson, testStack } from "../support/synth";
 
 function synthBucket(mode: "connected" | "airgapped") {
