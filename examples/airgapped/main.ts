@@ -8,7 +8,6 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  PrivateRegistry,
   GpuCluster,
   GpuNodeAgents,
   INFERENCE_SERVICE_ACCOUNT,
@@ -17,6 +16,7 @@ import {
   LicenseProxy,
   ModelBucket,
   PrivateNetwork,
+  PrivateRegistry,
   WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";

@@ -7,7 +7,6 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  PrivateRegistry,
   ClusterAutoscaler,
   ClusterAutoscalerRole,
   ExistingCluster,
@@ -16,6 +15,7 @@ import {
   InternalLoadBalancer,
   LicenseProxy,
   PrivateNetwork,
+  PrivateRegistry,
   WorkloadNamespace,
 } from "voice-selfhost";
 

@@ -1,15 +1,16 @@
 /**
  * (a) The whole stack in a new VPC: network, private GPU cluster, private registry, internal load
- * balancer and model bucket in `platform-infra`; the inference service, license proxy and GPU agents
- * in `platform-workloads`, whose Kubernetes provider reads the cluster from the infra stack.
+ * balancer, model bucket and the cluster autoscaler's role in `platform-infra`; the inference service,
+ * license proxy (on the cluster key's storage class), GPU agents, cluster autoscaler and monitoring in
+ * `platform-workloads`, whose Kubernetes provider reads the cluster from the infra stack.
  */
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  PrivateRegistry,
   ClusterAutoscaler,
   ClusterAutoscalerRole,
+  EncryptedStorageClass,
   GpuCluster,
   GpuNodeAgents,
   INFERENCE_SERVICE_ACCOUNT,
@@ -17,7 +18,9 @@ import {
   InternalLoadBalancer,
   LicenseProxy,
   ModelBucket,
+  Monitoring,
   PrivateNetwork,
+  PrivateRegistry,
   WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";
@@ -63,12 +66,15 @@ const licenseProxy = new LicenseProxy(workloads, "license-proxy", {
   namespace,
   image,
   license: { mode: "online", serverUrl: "https://license.example.com", serverCidrs: ["203.0.113.0/24"] },
+  // The cluster's key, whose policy lets the EBS CSI driver encrypt the proxy's volumes with it.
+  storageClass: new EncryptedStorageClass(workloads, "storage-class", { kmsKeyArn: cluster.volumeKeyArn }),
 });
 new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: [...ingress.targetSourceCidrs] });
-new GpuNodeAgents(workloads, "gpu", {
+const gpu = new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
 });
-new ClusterAutoscaler(workloads, "cluster-autoscaler", { image: registry.images.clusterAutoscaler.imageUri, cluster, region, identity: autoscalerRole });
+const autoscaler = new ClusterAutoscaler(workloads, "cluster-autoscaler", { image: registry.images.clusterAutoscaler.imageUri, cluster, region, identity: autoscalerRole });
+new Monitoring(workloads, "monitoring", { namespace, scrapeNamespaces: [namespace.name, gpu.namespace.name, autoscaler.namespace.name] });
 
 app.synth();
