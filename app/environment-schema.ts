@@ -6,8 +6,8 @@
 import { z } from "zod";
 import { checkClusterInNetwork, clusterSettingsSchema, gpuPoolsSchema, kubernetesVersionSchema, systemPoolSchema } from "../constructs/cluster/settings";
 import { acknowledgementSchema } from "../constructs/policy/engine";
-import { parseCidr } from "../constructs/shared/cidr";
 import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/shared/regions";
+import { allowedClientCidrsSchema, checkListener, listenerSettingsShape } from "../constructs/ingress/settings";
 import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, vpcCidrSchema } from "../constructs/network/settings";
 import { cidrSchema as cidr, nameSchema as name } from "../constructs/shared/validate";
 import { checkWorkloadPools, workloadsSettingsSchema } from "../constructs/workloads/settings";
@@ -31,15 +31,13 @@ const stateBackend = z.discriminatedUnion("type", [
 
 const ingress = z
   .object({
-    /** ACM certificate for the TLS listener. Required unless plainTcp is set. */
-    certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:/, "expected an ACM certificate ARN").optional(),
-    /** Plain TCP instead of TLS: only for environments that say so explicitly (e.g. dev). */
-    plainTcp: z.boolean().default(false),
+    ...listenerSettingsShape,
     port: z.number().int().min(1).max(65535).default(443),
     /** Listener port of the TTS Service when STT and TTS run apart (workloads.split); STT keeps `port`. An NLB routes by port only. */
     ttsPort: z.number().int().min(1).max(65535).default(8443),
   })
-  .strict();
+  .strict()
+  .superRefine(checkListener);
 
 export const environmentSchema = z
   .object({
@@ -60,7 +58,7 @@ export const environmentSchema = z
         serverCidrs: z.array(cidr).default([]),
       })
       .strict(),
-    allowedClientCidrs: z.array(cidr).min(1),
+    allowedClientCidrs: allowedClientCidrsSchema,
     cluster: clusterSettingsSchema.default({}),
     ingress: ingress.default({}),
     /** Keep the load balancer and stateful resources from being deleted by accident. */
@@ -93,10 +91,6 @@ export const environmentSchema = z
 
     checkClusterInNetwork(env.cluster, env, (path, message) => fail(["cluster", ...path], message));
 
-    env.allowedClientCidrs.forEach((c, i) => {
-      if (parseCidr(c)?.prefix === 0) fail(["allowedClientCidrs", i], "expected a CIDR narrower than 0.0.0.0/0");
-    });
-
     if (env.mode === "airgapped") {
       if (env.license.mode !== "offline") {
         fail(["license", "mode"], 'expected "offline" in airgapped mode: there is no route to a license server');
@@ -109,9 +103,6 @@ export const environmentSchema = z
       }
     }
 
-    if (!env.ingress.plainTcp && !env.ingress.certificateArn) {
-      fail(["ingress", "certificateArn"], "expected an ACM certificate ARN (or ingress.plainTcp: true, for dev only)");
-    }
     if (env.stateBackend.type === "s3" && env.stateBackend.dynamodbTable && env.stateBackend.useLockfile) {
       fail(["stateBackend", "dynamodbTable"], "expected either useLockfile or dynamodbTable, not both");
     }

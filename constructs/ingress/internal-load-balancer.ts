@@ -11,6 +11,8 @@ import { cidrContains, parseCidr } from "../shared/cidr";
 import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../shared/names";
 import { NetworkRefs } from "../network/types";
 import { EncryptionKey } from "../shared/encryption-key";
+import { parseProps } from "../shared/validate";
+import { allowedClientCidrsSchema, listenerSettingsSchema } from "./settings";
 import { SecureBucket } from "../shared/secure-bucket";
 
 /** A TLS policy that offers TLS 1.3 and 1.2 with forward-secret ciphers only. */
@@ -103,14 +105,8 @@ export class InternalLoadBalancer extends Construct {
   constructor(scope: Construct, id: string, props: InternalLoadBalancerProps) {
     super(scope, id);
     const where = `InternalLoadBalancer ${this.node.path}`;
-    const plainTcp = props.plainTcp ?? false;
-    if (!plainTcp && !props.certificateArn) throw new Error(`${where}: certificateArn: expected an ACM certificate ARN for the TLS listener (or plainTcp: true, for dev only)`);
-    if (props.allowedClientCidrs.length === 0) throw new Error(`${where}: allowedClientCidrs: expected at least one client CIDR`);
-    props.allowedClientCidrs.forEach((c, i) => {
-      const cidr = parseCidr(c);
-      if (!cidr) throw new Error(`${where}: allowedClientCidrs[${i}]: expected an IPv4 CIDR like 10.0.0.0/8, found "${c}"`);
-      if (cidr.prefix === 0) throw new Error(`${where}: allowedClientCidrs[${i}]: 0.0.0.0/0 would admit anyone; name the client networks`);
-    });
+    const { plainTcp } = parseProps(listenerSettingsSchema, { certificateArn: props.certificateArn, plainTcp: props.plainTcp }, `${where}:`);
+    parseProps(allowedClientCidrsSchema, props.allowedClientCidrs, `${where}: allowedClientCidrs`);
     if (props.targets.autoScalingGroupNames.length === 0) throw new Error(`${where}: targets.autoScalingGroupNames: expected at least one Auto Scaling group`);
     this.healthCheckSourceCidrs = props.network.privateSubnetCidrs ?? [props.network.vpcCidr];
     // A health-check source inside a client CIDR is admitted already; listing it again would only lengthen the rules.

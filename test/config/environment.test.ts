@@ -4,6 +4,7 @@ import * as path from "path";
 import { TerraformStack, Testing } from "cdktf";
 import { ConfigError, loadEnvironmentFile, loadEnvironments, parseEnvironment } from "../../app";
 import { GpuCluster, GpuClusterProps } from "../../constructs/cluster";
+import { InternalLoadBalancer, InternalLoadBalancerProps } from "../../constructs/ingress";
 import { PrivateNetwork } from "../../constructs/network";
 import { fakeNetwork } from "../support/synth";
 
@@ -135,6 +136,17 @@ describe("one definition of each setting: the environment file and the construct
   ] as [string, (env: Record<string, any>) => void, Partial<GpuClusterProps>, string][])("%s", (_, patch, props, message) => {
     expect(fileProblem(patch)).toContain(message);
     expect(constructProblem((stack) => new GpuCluster(stack, "c", { network, ...props }))).toContain(message);
+  });
+
+  test("an open client CIDR and a TLS listener without a certificate: refused by the file and by InternalLoadBalancer alike", () => {
+    const lb = (props: Partial<InternalLoadBalancerProps>) => (stack: TerraformStack) =>
+      new InternalLoadBalancer(stack, "lb", { network, allowedClientCidrs: ["10.0.0.0/8"], targets: { autoScalingGroupNames: ["asg"], nodeSecurityGroupId: "sg-nodes" }, certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/x", ...props });
+    const open = "expected a CIDR narrower than 0.0.0.0/0: it would admit anyone";
+    expect(fileProblem((env) => (env.allowedClientCidrs = ["0.0.0.0/0"]))).toContain(open);
+    expect(constructProblem(lb({ allowedClientCidrs: ["0.0.0.0/0"] }))).toContain(open);
+    const noCertificate = "expected an ACM certificate ARN for the TLS listener (or plainTcp: true, for dev only)";
+    expect(fileProblem((env) => delete env.ingress)).toContain(noCertificate);
+    expect(constructProblem(lb({ certificateArn: undefined }))).toContain(noCertificate);
   });
 
   test("a VPC of /23: refused by the file and by PrivateNetwork alike", () => {

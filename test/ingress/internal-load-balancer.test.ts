@@ -89,7 +89,7 @@ describe("InternalLoadBalancer options and refusals", () => {
   test("refuses no certificate, an open CIDR, and no targets", () => {
     const { stack } = testStack();
     expect(() => new InternalLoadBalancer(stack, "a", { ...required, certificateArn: undefined })).toThrow(/certificateArn: expected an ACM certificate ARN/);
-    expect(() => new InternalLoadBalancer(stack, "b", { ...required, allowedClientCidrs: ["0.0.0.0/0"] })).toThrow(/0.0.0.0\/0 would admit anyone/);
+    expect(() => new InternalLoadBalancer(stack, "b", { ...required, allowedClientCidrs: ["0.0.0.0/0"] })).toThrow(/allowedClientCidrs\[0\]: expected a CIDR narrower than 0\.0\.0\.0\/0: it would admit anyone/);
     expect(() => new InternalLoadBalancer(stack, "c", { ...required, targets: { ...required.targets, autoScalingGroupNames: [] } })).toThrow(
       /autoScalingGroupNames: expected at least one/,
     );
