@@ -94,8 +94,8 @@ export class WorkloadsStack extends TerraformStack {
     this.gpuAgents = new GpuNodeAgents(this, "gpu", {
       devicePluginImage: images.nvidiaDevicePlugin.imageUri,
       dcgmExporterImage: images.dcgmExporter.imageUri,
-      // Bottlerocket's NVIDIA variants ship the device plugin on the host.
-      devicePluginPools: env.nodePools.gpu.filter((p) => p.amiType === "AL2023_x86_64_NVIDIA").map((p) => p.name),
+      // The device plugin runs on the cluster's AL2023 pools; Bottlerocket's NVIDIA variants ship it on the host.
+      cluster: infra.cluster,
       metricsScraperNamespace: w.metricsScraperNamespace,
     });
     this.clusterAutoscaler = new ClusterAutoscaler(this, "cluster-autoscaler", {

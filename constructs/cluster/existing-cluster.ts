@@ -75,8 +75,8 @@ export class ExistingCluster extends Construct implements ClusterRefs {
       );
     }
     this.name = props.clusterName;
-    const { pools, gpus } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
-    this.gpuPoolSpecs = pools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: gpus[i] }));
+    const { pools, gpus, specs } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
+    this.gpuPoolSpecs = specs;
     const tags = { ...props.tags, "voice-selfhost:cluster": this.name };
     this.tags = tags;
     this.network = props.network;

@@ -111,8 +111,8 @@ export class GpuCluster extends Construct implements ClusterRefs {
     this.network = props.network;
     this.serviceCidr = settings.serviceCidr;
     const systemPool = parseProps(systemPoolSchema, props.systemPool ?? {}, `${where}: systemPool`);
-    const { pools: gpuPools, gpus } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
-    this.gpuPoolSpecs = gpuPools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: gpus[i] }));
+    const { pools: gpuPools, specs } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
+    this.gpuPoolSpecs = specs;
 
     this.encryptionKey = new EncryptionKey(this, "key", { description: `EKS cluster ${this.name}: secrets, control-plane logs, node volumes`, tags: this.tags });
     const key = this.encryptionKey;

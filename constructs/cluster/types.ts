@@ -7,6 +7,8 @@ export interface GpuPoolSpec {
   readonly name: string;
   readonly instanceTypes: string[];
   readonly gpu: GpuInstanceType;
+  /** The node AMI: on AL2023 the NVIDIA device plugin runs as a DaemonSet (GpuNodeAgents); Bottlerocket runs it on the host. */
+  readonly amiType: "AL2023_x86_64_NVIDIA" | "BOTTLEROCKET_x86_64_NVIDIA";
 }
 
 /** A workload role assumed through EKS Pod Identity by one service account. */

@@ -63,11 +63,11 @@ new InferenceService(workloads, "inference", {
   models: { source: "s3", stt: { engine: "sherpa-whisper", location: "models/whisper-small" } },
   modelSync: { image: registry.images.awsCli.imageUri, bucket: models.bucketName, region },
 });
-// Bottlerocket's NVIDIA variant ships the device plugin: only the DCGM exporter runs as a DaemonSet.
+// Bottlerocket's NVIDIA variant ships the device plugin: for this cluster only the DCGM exporter runs as a DaemonSet.
 new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
-  devicePluginPools: [],
+  cluster,
 });
 
 app.synth();

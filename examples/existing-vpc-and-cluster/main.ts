@@ -79,7 +79,7 @@ new InferenceService(stack, "inference", {
 new GpuNodeAgents(stack, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
-  devicePluginPools: ["speech-l4"],
+  cluster,
 });
 new ClusterAutoscaler(stack, "cluster-autoscaler", { image: registry.images.clusterAutoscaler.imageUri, cluster, region, identity: autoscalerRole });
 

@@ -73,6 +73,7 @@ new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl
 const gpu = new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
+  cluster,
 });
 const autoscaler = new ClusterAutoscaler(workloads, "cluster-autoscaler", { image: registry.images.clusterAutoscaler.imageUri, cluster, region, identity: autoscalerRole });
 new Monitoring(workloads, "monitoring", { namespace, scrapeNamespaces: [namespace.name, gpu.namespace.name, autoscaler.namespace.name] });

@@ -76,3 +76,12 @@ test("air-gapped example: models come from the bucket, and the S3 gateway endpoi
   const output = /s3:\/\/\$\{data\.terraform_remote_state\.[^.]+\.outputs\.([^}]+)\}\/models\/whisper-small\/ \/models\/stt$/.exec(sync[0])?.[1];
   expect(synthesized.airgapped["isolated-infra"].output?.[output!]?.value).toBe(`\${aws_s3_bucket.${bucket}.bucket}`);
 });
+
+test("the device plugin DaemonSet runs on the clusters' AL2023 pools only (Bottlerocket ships it on the host)", () => {
+  const devicePlugin = (example: string) => manifests(example).find((m) => m.kind === "DaemonSet" && m.metadata.name === "nvidia-device-plugin");
+  expect(devicePlugin("airgapped")).toBeUndefined();
+  const pools = (example: string) =>
+    devicePlugin(example)!.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.flatMap((t: Res) => t.matchExpressions.flatMap((e: Res) => e.values));
+  expect(pools("existing-vpc-and-cluster")).toEqual(["speech-l4"]);
+  expect(pools("new-vpc")).toEqual(["gpu"]);
+});
