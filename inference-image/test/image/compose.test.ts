@@ -17,6 +17,7 @@ jest.setTimeout(300_000);
 
 const project = `vs-compose-${process.pid}`;
 const volume = `${project}_license-state`;
+const serverVolume = `${project}_inference-state`;
 
 describeWithImage("compose quick start", ["podman", "podman-compose"], () => {
   let secrets = "";
@@ -55,13 +56,15 @@ describeWithImage("compose quick start", ["podman", "podman-compose"], () => {
     } catch {
       // already down
     }
-    podman(["volume", "rm", "-f", volume], { allowFail: true });
+    podman(["volume", "rm", "-f", volume, serverVolume], { allowFail: true });
     if (secrets) removeDir(secrets);
   });
 
   it("starts both services; the proxy holds the offline license", async () => {
     await waitFor("the server to be ready", async () => (await fetch(`${base}/health/ready`)).ok, 120_000);
     expect(proxyHealth()).toMatchObject({ mode: "offline", license_valid: true, license_id: "lic-compose-test" });
+    // The server's usage write-ahead folder is on its named volume, made by the server (uid 1000) itself.
+    expect(podman(["exec", `${project}_inference_1`, "stat", "-c", "%u %F", "/var/lib/inference/usage-wal"]).stdout.trim()).toBe("1000 directory");
   });
 
   it("serves a transcription and speech to the stock clients, licensed through the proxy", async () => {
