@@ -1,5 +1,7 @@
 /** A monthly cost estimate from a synthesized stack and the dated price table in scripts/pricing. */
 import prices from "../../../scripts/pricing/aws-on-demand.json";
+import { GpuPoolUse } from "../../config/names";
+import { gpuPoolUse } from "../rules/gpu-pools";
 import { blocks, StackView, TfResource, valueAt } from "../stack-view";
 
 interface RegionPrices {
@@ -78,6 +80,7 @@ export function estimateCost(stack: StackView, table: PriceTable = PRICE_TABLE):
     const notes = [
       group.values.capacity_type === "SPOT" ? "Spot pool priced at on-demand (an upper bound)" : undefined,
       types.length > 1 ? `priced as ${types[0]}, the first of ${types.join(", ")}` : undefined,
+      gpuPoolUse(group) === GpuPoolUse.none ? "UNUSED: no workload's engines use a GPU (VS-EKS-005)" : undefined,
     ].filter(Boolean);
     add(`node pool ${group.path.split("/").slice(-2, -1)[0] ?? group.name}: ${types[0] ?? "?"}`, group.path, min, max, hourly === undefined ? undefined : hourly * h, notes.join("; ") || undefined);
     const disk = nodeDiskGiB(group, stack);
