@@ -32,17 +32,17 @@ describe("the offline schema validation itself", () => {
 });
 
 describe("InferenceService", () => {
-  test("with only required props: one GPU, toleration, probes, restricted context, HPA on in-flight requests with a CPU fallback, PDB", () => {
+  test("with only required props (built-in CPU engines): no GPU, the system pool; probes, restricted context, HPA on in-flight requests with a CPU fallback, PDB", () => {
     const objects = synth((s) => inference(s));
     const d = find(objects, "Deployment", "inference")[0];
     const pod = d.spec.template.spec;
     const c = pod.containers[0];
-    expect(c.resources.limits["nvidia.com/gpu"]).toBe("1");
-    expect(pod.tolerations[0]).toMatchObject({ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" });
+    expect(c.resources.limits["nvidia.com/gpu"]).toBeUndefined();
+    expect(pod.tolerations).toBeUndefined();
     expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]).toEqual({
       key: "voice-selfhost.io/node-role",
       operator: "In",
-      values: ["gpu"],
+      values: ["system"],
     });
     expect(pod.topologySpreadConstraints[0].topologyKey).toBe("topology.kubernetes.io/zone");
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
