@@ -117,6 +117,9 @@ export class InferenceService extends Construct {
     const serviceKey = props.name === "stt" || props.name === "tts" ? props.name : "inference";
     this.placement = gpuPlacement(this.models, serviceKey, s);
     const onGpu = this.placement.gpu;
+    if (!onGpu && s.pool) {
+      throw new Error(`${where} settings.pool: "${s.pool}" is a GPU pool, but ${this.placement.reason}: set a sherpa model's provider to cuda or auto, or state settings.cpuEnginesOnGpu with a reason`);
+    }
     checkImagePinned(props.image, `${where} image`);
     if (this.models.source === "s3" && !props.modelSync) throw new Error(`${where} modelSync: expected the aws-cli image, bucket and region when models.source is "s3"`);
     if (props.allowedSourceCidrs.length === 0) throw new Error(`${where} allowedSourceCidrs: expected at least one CIDR (the clients and the VPC)`);

@@ -10,6 +10,7 @@ import { buildApp } from "../../main";
 import { GPU_POOL_USE_TAG, GPU_RESOURCE, GPU_TAINT, parseEnvironment } from "../../constructs/config";
 import { StackView } from "../../constructs/policy";
 import { estimateCost } from "../../constructs/policy/review/cost";
+import { review } from "../../scripts/review";
 import { find, isInference, KubeObj, kubeObjects, StackJson } from "../workloads/support";
 
 const dev = JSON.parse(fs.readFileSync(path.resolve(__dirname, "../../environments/dev.json"), "utf8")) as Record<string, any>;
@@ -63,6 +64,7 @@ test("STT set to cuda: the request, the toleration and the GPU pool; the pool is
   expect(config).toMatchObject({ STT_ENGINE: "sherpa-whisper", STT_PROVIDER: "cuda", TTS_PROVIDER: "cpu" });
   expect(nodeGroups(infra).find((g) => g.tags[GPU_POOL_USE_TAG] !== undefined)!.tags[GPU_POOL_USE_TAG]).toBe("inference");
   expect(gpuPoolCost(infra)?.note ?? "").not.toContain("UNUSED");
+  expect(estimateCost(new StackView("dev-infra", infra as never)).unusedMax).toBe(0);
 });
 
 test("CPU engines on GPU nodes only with a stated reason; a built-in engine cannot be set to cuda", () => {
@@ -71,4 +73,18 @@ test("CPU engines on GPU nodes only with a stated reason; a built-in engine cann
   const { workloads } = synth(onGpu("dev rehearses the GPU node path prod uses, on purpose"));
   expect(inferencePod(workloads).containers[0].resources.requests[GPU_RESOURCE]).toBe("1");
   expect(() => synth({ ...dev, workloads: { models: { stt: { engine: "pocketsphinx", provider: "cuda" } } } })).toThrow(/stt.provider.*expected "cpu": pocketsphinx runs on the CPU only/);
+});
+
+test("the review of dev (as shipped) shows the acknowledged finding and the unused GPU capacity in its cost section", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-placement-review-"));
+  outdirs.push(out);
+  const [infra] = review({ environments: ["dev"], out, environmentsDir: path.resolve(__dirname, "../../environments") }).reports;
+  expect(infra.policy.acknowledged).toEqual([expect.objectContaining({ rule: "VS-EKS-005", path: "dev-infra/cluster/pool-gpu-a10g/node-group" })]);
+  // A Spot pool of 0-2 g5.xlarge: nothing at its minimum, two nodes and their volumes at its maximum.
+  expect(infra.cost.unusedMin).toBe(0);
+  expect(infra.cost.unusedMax).toBeCloseTo(infra.cost.lines.filter((l) => l.path.includes("pool-gpu-a10g")).reduce((sum, l) => sum + l.monthlyMax, 0), 2);
+  expect(infra.cost.unusedMax).toBeGreaterThan(1000);
+  const md = fs.readFileSync(path.join(out, "dev-infra.md"), "utf8");
+  expect(md).toMatch(/\| of which unused GPU capacity \| \| \| \$0\.00 \| \$[\d,]+\.\d\d \| GPU pools no workload's engines use \(VS-EKS-005\) \|/);
+  expect(md).toContain("| VS-EKS-005 | `dev-infra/cluster/pool-gpu-a10g/node-group` | GPU pool pool-gpu-a10g: no inference service's engines use a GPU");
 });

@@ -60,6 +60,15 @@ describe("InferenceService", () => {
     expect(find(objects, "NetworkPolicy", "inference-egress")[0].spec.egress).toHaveLength(1);
   });
 
+  test("a sherpa model set to auto: one GPU per pod, the GPU toleration, any GPU node; the providers reach the server's config", () => {
+    const objects = synth((s) => inference(s, { models: { stt: { engine: "sherpa-whisper", provider: "auto", location: "/opt/models/whisper-small" } } }));
+    const pod = find(objects, "Deployment", "inference")[0].spec.template.spec;
+    expect(pod.containers[0].resources).toMatchObject({ requests: { "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } });
+    expect(pod.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Equal", value: "true", effect: "NoSchedule" }]);
+    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]).toEqual({ key: "voice-selfhost.io/node-role", operator: "In", values: ["gpu"] });
+    expect(find(objects, "ConfigMap", "inference-config")[0].data).toMatchObject({ STT_ENGINE: "sherpa-whisper", STT_PROVIDER: "auto", TTS_PROVIDER: "cpu" });
+  });
+
   test("models from S3: init containers sync through the gateway endpoint with Pod Identity, and only those pods get 443 egress to public addresses", () => {
     const objects = synth((s) =>
       inference(s, {
@@ -94,6 +103,9 @@ describe("InferenceService", () => {
     [{ models: { source: "s3", stt: { engine: "sherpa-whisper", location: "m/w" } } }, /modelSync: expected the aws-cli image/],
     [{ models: { stt: { engine: "sherpa-whisper" } } }, /models\.stt\.location: expected the model's directory in the image/],
     [{ allowedSourceCidrs: [] }, /allowedSourceCidrs: expected at least one CIDR/],
+    [{ settings: { pool: "gpu-a10g" } }, /settings\.pool: "gpu-a10g" is a GPU pool, but no engine of this service uses a GPU \(pocketsphinx: cpu, flite: cpu\)/],
+    [{ models: { tts: { engine: "flite", provider: "auto" } } }, /models\.tts\.provider: expected "cpu": flite runs on the CPU only/],
+    [{ settings: { cpuEnginesOnGpu: { reason: "just because" } } }, /settings\.cpuEnginesOnGpu\.reason: expected a reason of at least 20 characters/],
   ])("bad props fail with a message naming the field (%#)", (extra, message) => {
     expect(() => synth((s) => inference(s, extra as Partial<ConstructorParameters<typeof InferenceService>[2]>))).toThrow(message);
   });
