@@ -50,7 +50,7 @@ const ORT_GET_AVAILABLE_PROVIDERS = 125;
 const ORT_RELEASE_AVAILABLE_PROVIDERS = 126;
 
 export const CUDA_RUNTIME_HINT =
-  "build the image with the CUDA onnxruntime for sherpa-onnx (build argument SHERPA_ONNX_CUDA_LIBS, see inference-image/Dockerfile) on a CUDA 12 + cuDNN 9 base image";
+  "build the image with the CUDA onnxruntime for sherpa-onnx (build argument SHERPA_ONNX_CUDA_LIBS, see inference-image/Dockerfile) on a base image with the CUDA and cuDNN libraries that release needs";
 export const GPU_HINT =
   "run the pod on a GPU node with a nvidia.com/gpu request and the NVIDIA device plugin (the workloads construct requests one for a model set to cuda or auto)";
 
