@@ -11,7 +11,7 @@ import { WorkerPool, workerEntry } from "./pool";
 import { detectGpu, idleGpuWarning, inspectOnnxRuntime, resolveExecution, type Machine } from "./providers";
 import type { Speech } from "./types";
 
-export { engineConfigFromEnv, parseEngineConfig, EngineConfigError, type EngineConfig, type ExecutionProvider } from "./config";
+export { engineConfigFromEnv, parseEngineConfig, EngineConfigError, type EngineConfig } from "./config";
 export { resolveVoice, VOICE_ALIASES, FLITE_VOICES } from "./voices";
 export * from "./types";
 

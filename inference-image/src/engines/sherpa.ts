@@ -1,6 +1,6 @@
 /**
- * Mounted neural models run by sherpa-onnx-node (onnxruntime, on the provider decided at start-up): Whisper, offline transducers
- * (NeMo Parakeet, zipformer) and Paraformer for STT; VITS (e.g. Piper) and Kokoro for TTS. A model is a
+ * Mounted neural models run by sherpa-onnx-node (onnxruntime, on the execution provider decided at start-up):
+ * Whisper, offline transducers (NeMo Parakeet, zipformer) and Paraformer for STT; VITS (e.g. Piper) and Kokoro for TTS. A model is a
  * directory laid out like sherpa-onnx's release archives; what each engine expects is listed in
  * MODEL_LAYOUTS, and a directory that lacks a file is refused with the names of what is missing.
  */
