@@ -7,9 +7,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildApp } from "../../main";
-import { GPU_POOL_USE_TAG, GPU_RESOURCE, GPU_TAINT, parseEnvironment } from "../../constructs/config";
+import { parseEnvironment } from "../../app";
 import { StackView } from "../../constructs/policy";
-import { estimateCost } from "../../constructs/policy/review/cost";
+import { GPU_POOL_USE_TAG, GPU_RESOURCE, GPU_TAINT } from "../../constructs/shared";
+import { estimateCost } from "../../scripts/report/cost";
 import { review } from "../../scripts/review";
 import { find, isInference, KubeObj, kubeObjects, StackJson } from "../workloads/support";
 

@@ -1,8 +1,8 @@
 /** A monthly cost estimate from a synthesized stack and the dated price table in scripts/pricing. */
-import prices from "../../../scripts/pricing/aws-on-demand.json";
-import { GpuPoolUse } from "../../config/names";
-import { gpuPoolUse } from "../rules/gpu-pools";
-import { blocks, StackView, TfResource, valueAt } from "../stack-view";
+import prices from "../pricing/aws-on-demand.json";
+import { gpuPoolUse } from "../../constructs/policy/rules/gpu-pools";
+import { blocks, references, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
+import { GpuPoolUse } from "../../constructs/shared/names";
 
 interface RegionPrices {
   readonly instances: Readonly<Record<string, number>>;
@@ -60,7 +60,7 @@ const round = (n: number) => Math.round(n * 100) / 100;
 /** Root and data volume sizes of the launch template a node group uses. */
 function nodeDiskGiB(group: TfResource, stack: StackView): number {
   const id = valueAt(group.values, ["launch_template", "id"]);
-  const template = stack.ofType("aws_launch_template").find((lt) => typeof id === "string" && id.includes(`${lt.address}.`));
+  const template = stack.ofType("aws_launch_template").find((lt) => references(id, lt));
   if (!template) return Number(group.values.disk_size ?? 20);
   return blocks(template.values.block_device_mappings).reduce((sum, m) => sum + Number(valueAt(m, ["ebs", "volume_size"]) ?? 0), 0);
 }
