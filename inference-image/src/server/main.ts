@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     process.stderr.write(`\nNo API_KEYS configured: generated an API key for this run (shown once):\n\n  ${key}\n\n`);
   }
   const keys = new ApiKeys(keyList);
-  const speech = await createSpeech(engineConfigFromEnv(process.env));
+  const speech = await createSpeech(engineConfigFromEnv(process.env), { logger });
 
   let license: LicenseGate;
   if (config.LICENSE_PROXY_URL) {
