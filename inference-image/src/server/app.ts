@@ -13,7 +13,7 @@ import type { Speech } from "../engines/types";
 import type { Feature } from "../shared/license-protocol";
 import { type Logger, silentLogger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
-import { type ApiKeys, authenticate } from "./auth";
+import { type ApiKeys, authenticate, type Caller } from "./auth";
 import type { ServerConfig } from "./config";
 import type { Deps, RequestContext } from "./context";
 import { listen, speak } from "./deepgram";
@@ -21,7 +21,7 @@ import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
-import { createServerMetrics, type ServerMetrics } from "./metrics";
+import { createServerMetrics, recordTeamRequest, type ServerMetrics } from "./metrics";
 import { modelList } from "./models";
 import { speech as openaiSpeech, transcriptions } from "./openai";
 import { openApiDocument } from "./openapi";
@@ -57,7 +57,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const { speech, config, keys } = options;
   const logger = options.logger ?? silentLogger;
   const license = options.license ?? new LocalLicense();
-  const metrics = createServerMetrics(speech, license);
+  const metrics = createServerMetrics(speech, license, keys);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
   const created = Math.floor(Date.now() / 1000);
@@ -120,6 +120,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     };
     inFlight++;
     let counted = false;
+    let caller: Caller | undefined;
+    let releaseTeam: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
       if (!route) {
@@ -127,11 +129,12 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         if (url.pathname === "/v1/listen") throw new HttpError(426, "upgrade_required", "GET /v1/listen is a WebSocket: send an Upgrade request");
         throw new HttpError(404, "not_found", `no route ${req.method} ${url.pathname.slice(0, 128)}`);
       }
-      if (route.auth) authenticate(keys, req, false);
+      if (route.auth) caller = authenticate(keys, req, false);
       if (route.feature) {
         if (shuttingDown) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
         license.check(route.feature);
-        // Refuse while the body is still unread: a full queue must cost the client no upload and us no decode.
+        // Refuse while the body is still unread: a team over its limits or a full queue must cost the client no upload and us no decode.
+        releaseTeam = caller?.team.admit(route.feature);
         speech.admit();
         metrics.inflight.inc();
         counted = true;
@@ -148,12 +151,15 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     } catch (err) {
       const e = toHttpError(err, logger, requestId);
       if (e.status !== 500) metrics.rejected.inc({ reason: e.code });
+      if (caller && e.status !== 500) metrics.teams.rejected.inc({ team: caller.team.name, reason: e.code });
       if (!res.headersSent) sendJson(res, e.status, errorBody(e, family, requestId), e.headers);
       else res.destroy();
     } finally {
       clearTimeout(timer);
       const status = res.headersSent ? res.statusCode : 499;
       metrics.requestDuration.observe({ route: label, method: req.method ?? "", status: String(status) }, (performance.now() - startedAt) / 1000);
+      releaseTeam?.();
+      if (caller) recordTeamRequest(metrics.teams, caller.team.name, label, status, counted ? ctx.usage : undefined);
       if (counted) {
         metrics.inflight.dec();
         license.record({
