@@ -14,7 +14,7 @@ import { ApiKeys, loadTeams, parseKeysFile } from "../../src/server/auth";
 import { type KeysWatcher, watchKeysFile } from "../../src/server/keys-watcher";
 import { silentLogger } from "../../src/shared/log";
 import { Team } from "../../src/server/teams";
-import { LocalLicense } from "../../src/server/license";
+import { type LicenseGate, LocalLicense } from "../../src/server/license";
 import { parseWav, SENTENCE, startServer, type Started } from "./helpers";
 
 jest.setTimeout(120_000);
@@ -84,18 +84,21 @@ let watcher: KeysWatcher;
 let wav: Buffer;
 /** What would go to the license proxy. */
 const records: unknown[] = [];
-class RecordingLicense extends LocalLicense {
-  override record(usage: unknown): void {
-    records.push(usage);
-  }
-}
+const local = new LocalLicense();
+const recordingLicense: LicenseGate = {
+  check: () => local.check(),
+  record: (usage) => void records.push(usage),
+  status: () => local.status(),
+  usageBacklog: () => local.usageBacklog(),
+  close: () => local.close(),
+};
 const env = () => ({ API_KEYS_FILE: secret.file });
 
 beforeAll(async () => {
   secret = new SecretVolume(teamsDoc());
   keys = new ApiKeys(loadTeams(env()));
   watcher = watchKeysFile(keys, env(), silentLogger);
-  s = await startServer({ keys, license: new RecordingLicense() });
+  s = await startServer({ keys, license: recordingLicense });
   // Test audio through the server itself, with a key that has the tts scope.
   const res = await fetch(`${s.base}/v1/audio/speech`, {
     method: "POST",
