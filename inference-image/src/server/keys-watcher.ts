@@ -4,18 +4,18 @@
  * Kubernetes updates a mounted Secret by writing a new timestamped directory and swapping the `..data`
  * symlink to it; the file we were given is a symlink through `..data`, so it never changes in place and
  * an inotify watch on it (or on its old target) sees nothing. So: stat the path every interval (stat
- * follows the symlinks, and the swap shows as a new inode), and also watch the directory so a swap is
- * usually applied at once. A change applies within one interval; a document that fails to parse leaves
- * the last good one in force, with an error log and `reloadFailures` counted (a metric).
+ * follows the symlinks, and the swap shows as a new inode; a stat a second is nothing). A change applies
+ * once two looks in a row agree, within two intervals, so a file someone rewrites in place is not read
+ * half-written (an empty read would revoke every key). A document that fails to parse leaves the last
+ * good one in force, with an error log and `reloadFailures` counted (a metric).
  */
 import { createHash } from "node:crypto";
-import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync, statSync } from "node:fs";
 import type { Logger } from "../shared/log";
 import { type ApiKeys, loadTeams } from "./auth";
 
 export interface KeysWatcher {
-  /** Check now (also what the timer and the directory watch call). */
+  /** Look now (what the timer calls). */
   check(): void;
   stop(): void;
 }
@@ -41,10 +41,19 @@ export function watchKeysFile(keys: ApiKeys, env: NodeJS.ProcessEnv, logger: Log
   let lastSignature = signature();
   let lastContent = contentHash();
   let failedContent: string | undefined;
+  let pending: string | undefined;
 
   const check = () => {
     const sig = signature();
-    if (sig === lastSignature) return;
+    if (sig === lastSignature) {
+      pending = undefined;
+      return;
+    }
+    if (sig !== pending) {
+      pending = sig;
+      return;
+    }
+    pending = undefined;
     lastSignature = sig;
     const content = contentHash();
     // A swap that rewrote the same bytes, or the same bad document seen again: nothing new to apply or report.
@@ -64,18 +73,5 @@ export function watchKeysFile(keys: ApiKeys, env: NodeJS.ProcessEnv, logger: Log
 
   const timer = setInterval(check, intervalMs);
   timer.unref();
-  let dirWatch: FSWatcher | undefined;
-  try {
-    dirWatch = watch(dirname(file), { persistent: false }, () => check());
-    dirWatch.on("error", () => dirWatch?.close());
-  } catch {
-    // Some filesystems cannot be watched; the stat poll alone still applies changes within an interval.
-  }
-  return {
-    check,
-    stop() {
-      clearInterval(timer);
-      dirWatch?.close();
-    },
-  };
+  return { check, stop: () => clearInterval(timer) };
 }
