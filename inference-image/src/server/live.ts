@@ -86,16 +86,19 @@ export class LiveEndpoint {
       const release = (releaseTeam = who.team.admit("stt-live"));
       const params = this.parseParams(url.searchParams);
       const session = await this.deps.speech.openStream({ language: params.language });
-      let upgraded = false;
-      if (!socket.destroyed) {
-        // ws completes (or refuses) the handshake synchronously.
-        this.wss.handleUpgrade(req, socket, head, (ws) => {
-          upgraded = true;
-          const live = new LiveSession(ws, session, params, requestId, this.deps, url.searchParams, who, release);
-          this.sessions.add(live);
-          void live.done.then(() => this.sessions.delete(live));
-        });
+      if (socket.destroyed) {
+        release();
+        await session.close();
+        return;
       }
+      let upgraded = false;
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        upgraded = true;
+        const live = new LiveSession(ws, session, params, requestId, this.deps, url.searchParams, who, release);
+        this.sessions.add(live);
+        void live.done.then(() => this.sessions.delete(live));
+      });
+      // ws refuses a bad handshake synchronously, without calling back: give back the team's slot and the stream.
       if (!upgraded) {
         release();
         await session.close();

@@ -241,6 +241,24 @@ describe("limits", () => {
     await within(3000, async () => keys.teamList().find((t) => t.name === "batch")!.inFlight === 0);
   });
 
+  it("gives a team's slot back when a WebSocket handshake it was admitted for is refused by the WebSocket layer", async () => {
+    const batch = () => keys.teamList().find((t) => t.name === "batch")!;
+    for (let i = 0; i < 3; i++) {
+      // An upgrade without Sec-WebSocket-Key: it passes the team gate, then ws refuses the handshake itself.
+      const status = await new Promise<number>((resolve) => {
+        const r = request(`${s.base}/v1/listen?encoding=linear16&sample_rate=16000`, {
+          headers: { authorization: `Token ${BATCH_KEY}`, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13" },
+        });
+        r.on("response", (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+        r.on("upgrade", () => resolve(101));
+        r.on("error", () => resolve(0));
+        r.end();
+      });
+      expect(status).toBe(400);
+    }
+    expect(batch().inFlight).toBe(0);
+  });
+
   it("answers 429 with Retry-After over requestsPerMinute", async () => {
     const speak = () =>
       fetch(`${s.base}/v1/speak`, { method: "POST", headers: { authorization: `Token ${TTS_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ text: "hello" }) });
