@@ -145,6 +145,7 @@ export function loadTeams(env: NodeJS.ProcessEnv): TeamEntry[] {
 /** Who a presented key belongs to. `digest` identifies the key inside this process only (revocation); it is never logged or exported. */
 export interface Caller {
   readonly team: Team;
+  /** The document's key id (not secret): what logs may name. */
   readonly keyId: string;
   readonly digest: string;
 }

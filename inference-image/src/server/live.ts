@@ -64,7 +64,11 @@ export class LiveEndpoint {
   ) {
     // A key taken out of the keys file ends its open sessions too, not only its next requests.
     keys.onRevoke((revoked) => {
-      for (const s of this.sessions) if (revoked.has(s.caller.digest)) s.revoke();
+      for (const s of this.sessions) {
+        if (!revoked.has(s.caller.digest)) continue;
+        deps.logger.info("closing a live session: its API key was revoked", { team: s.caller.team.name, key_id: s.caller.keyId, request_id: s.requestId });
+        s.revoke();
+      }
     });
   }
 
@@ -188,7 +192,7 @@ class LiveSession {
     private readonly ws: WebSocket,
     private readonly session: SttStreamSession,
     private readonly params: LiveParams,
-    private readonly requestId: string,
+    readonly requestId: string,
     private readonly deps: Deps,
     query: URLSearchParams,
     readonly caller: Caller,

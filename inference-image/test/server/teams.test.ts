@@ -25,12 +25,18 @@ const BATCH_KEY = "vsh_batch_0123456789abcdef000";
 const NOSCOPE_KEY = "vsh_noscope_0123456789abcdef0";
 const TTS_KEY = "vsh_ttsonly_0123456789abcdef0";
 const NEW_KEY = "vsh_newcomer_0123456789abcdef";
+const ARCHIVE_KEY = "vsh_archive_0123456789abcdef0";
 
-const teamsDoc = (extra: object[] = [], opts: { withBatch?: boolean } = {}) =>
+const teamsDoc = (extra: object[] = [], opts: { revoked?: boolean } = {}) =>
   JSON.stringify({
     teams: [
       { name: "voicebot", keys: [{ id: "vb-1", sha256: sha(VOICEBOT_KEY) }] },
-      ...(opts.withBatch === false ? [] : [{ name: "batch", keys: [{ id: "batch-1", key: BATCH_KEY }], limits: { concurrent: 1 } }]),
+      ...(opts.revoked
+        ? []
+        : [
+            { name: "batch", keys: [{ id: "batch-1", key: BATCH_KEY }], limits: { concurrent: 1 } },
+            { name: "archive", keys: [{ id: "archive-1", sha256: sha(ARCHIVE_KEY) }] },
+          ]),
       { name: "no-scopes", keys: [{ id: "ns-1", sha256: sha(NOSCOPE_KEY) }], scopes: [] },
       { name: "speech-only", keys: [{ id: "speech-1", sha256: sha(TTS_KEY) }], scopes: ["tts"], limits: { requestsPerMinute: 2 } },
       ...extra,
@@ -291,21 +297,15 @@ describe("rotation through a symlink swap", () => {
     const pcm = parseWav(wav).samples;
     socket.sendMedia(Buffer.from(pcm.buffer, pcm.byteOffset, 32000));
 
-    // An HTTP request of the batch team in flight while its key goes away: it finishes.
-    const inflight = fetch(`${s.base}/v1/audio/transcriptions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${VOICEBOT_KEY}` },
-      body: (() => {
-        const f = new FormData();
-        f.append("file", new Blob([wav]), "a.wav");
-        f.append("model", "whisper-1");
-        return f;
-      })(),
-    });
+    // An HTTP request of the archive team, admitted before its key goes away (its body still to come): it finishes.
+    const held = request(`${s.base}/v1/listen`, { method: "POST", headers: { authorization: `Token ${ARCHIVE_KEY}`, "content-type": "audio/wav", "content-length": String(wav.length) } });
+    const heldAnswer = new Promise<number>((resolve) => held.on("response", (r) => (r.resume(), resolve(r.statusCode ?? 0))));
+    held.flushHeaders();
+    await within(3000, async () => keys.teamList().find((t) => t.name === "archive")?.inFlight === 1);
 
     // The new document: batch's key removed, a new team added.
     const swappedAt = Date.now();
-    secret.write(teamsDoc([{ name: "newcomer", keys: [{ id: "new-1", sha256: sha(NEW_KEY) }] }], { withBatch: false }));
+    secret.write(teamsDoc([{ name: "newcomer", keys: [{ id: "new-1", sha256: sha(NEW_KEY) }] }], { revoked: true }));
     await within(5000, async () => (await fetch(`${s.base}/v1/models`, { headers: { authorization: `Bearer ${NEW_KEY}` } })).status === 200);
     await within(5000, async () => (await fetch(`${s.base}/v1/models`, { headers: { authorization: `Bearer ${BATCH_KEY}` } })).status === 401);
     expect(Date.now() - swappedAt).toBeLessThan(5000);
@@ -315,7 +315,9 @@ describe("rotation through a symlink swap", () => {
     expect(close.reason).toBe("KEY_REVOKED");
     expect(messages.some((m) => m.type === "Error" && m.err_code === "KEY_REVOKED")).toBe(true);
     expect((await upgradeStatus(BATCH_KEY)).status).toBe(401);
-    expect((await inflight).status).toBe(200);
+    expect((await fetch(`${s.base}/v1/models`, { headers: { authorization: `Bearer ${ARCHIVE_KEY}` } })).status).toBe(401);
+    held.end(wav);
+    expect(await heldAnswer).toBe(200);
 
     // A bad document: the last good one stays in force, and the failure is counted.
     secret.write('{"teams": [{"name": "Bad Name", "keys": []}]}');
@@ -374,7 +376,7 @@ describe("metrics", () => {
     expect(text).toMatch(/inference_team_rejected_requests_total\{team="no-scopes",reason="missing_scope_stt"\} [1-9]/);
     expect(text).toMatch(/inference_team_rejected_requests_total\{team="batch",reason="team_concurrency_limit"\} [1-9]/);
     expect(text).toMatch(/inference_team_inflight\{team="voicebot"\} 0/);
-    for (const key of [VOICEBOT_KEY, BATCH_KEY, NOSCOPE_KEY, TTS_KEY, NEW_KEY]) {
+    for (const key of [VOICEBOT_KEY, BATCH_KEY, NOSCOPE_KEY, TTS_KEY, NEW_KEY, ARCHIVE_KEY]) {
       expect(text).not.toContain(key);
       expect(text).not.toContain(sha(key));
       expect(text).not.toContain(sha(key).slice(0, 16));
@@ -383,7 +385,7 @@ describe("metrics", () => {
     expect(records.length).toBeGreaterThan(5);
     const sent = JSON.stringify(records);
     for (const team of ["voicebot", "batch", "no-scopes", "speech-only", "newcomer"]) expect(sent).not.toContain(team);
-    for (const id of ["vb-1", "batch-1", "ns-1", "speech-1", "new-1"]) expect(text).not.toContain(`"${id}"`);
+    for (const id of ["vb-1", "batch-1", "ns-1", "speech-1", "new-1", "archive-1"]) expect(text).not.toContain(`"${id}"`);
   });
 });
 
