@@ -45,6 +45,7 @@ export class Team {
   update(spec: TeamSpec): void {
     this.scopes = new Set(spec.scopes);
     const rpm = spec.limits.requestsPerMinute;
+    // A changed per-minute limit starts a fresh window; an unchanged one keeps counting across reloads.
     if (rpm !== this.limits?.requestsPerMinute) {
       this.starts = rpm === undefined ? undefined : new Float64Array(rpm);
       this.head = 0;
