@@ -4,6 +4,7 @@ import type { Speech } from "../engines/types";
 import { createRegistry, LATENCY_BUCKETS } from "../shared/metrics";
 import type { ApiKeys } from "./auth";
 import type { LicenseGate } from "./license";
+import type { BodyBudget } from "./uploads";
 
 /** Usage per team, labelled by the team's name only: never a key, a key id or a digest. */
 export interface TeamMetrics {
@@ -27,9 +28,17 @@ export interface ServerMetrics {
   teams: TeamMetrics;
 }
 
-export function createServerMetrics(speech: Speech, license: LicenseGate, keys: ApiKeys): ServerMetrics {
+export function createServerMetrics(speech: Speech, license: LicenseGate, bodies: BodyBudget, keys: ApiKeys): ServerMetrics {
   const registry = createRegistry();
   const reg = { registers: [registry] };
+  new Gauge({
+    name: "inference_request_body_bytes_reserved",
+    help: "Bytes reserved by request bodies being received or held (bounded by MAX_BUFFERED_BODY_BYTES)",
+    ...reg,
+    collect() {
+      this.set(bodies.reserved);
+    },
+  });
   new Gauge({
     name: "inference_queue_depth",
     help: "Jobs waiting for an engine worker",
@@ -69,6 +78,14 @@ export function createServerMetrics(speech: Speech, license: LicenseGate, keys: 
     ...reg,
     collect() {
       this.set(license.usageBacklog().pending);
+    },
+  });
+  new Gauge({
+    name: "inference_usage_records_invalid",
+    help: "Usage records dropped because they break the license proxy's contract (checked here, or refused by the proxy)",
+    ...reg,
+    collect() {
+      this.set(license.usageBacklog().invalid);
     },
   });
   new Gauge({
