@@ -45,6 +45,8 @@ export const SERVER_ENV = {
   sttModelDir: "STT_MODEL_DIR",
   ttsEngine: "TTS_ENGINE",
   ttsModelDir: "TTS_MODEL_DIR",
+  sttProvider: "STT_PROVIDER",
+  ttsProvider: "TTS_PROVIDER",
   workers: "WORKERS",
   queueMax: "QUEUE_MAX",
   requestTimeoutMs: "REQUEST_TIMEOUT_MS",
@@ -72,6 +74,8 @@ export const PROXY_ENV = {
 export const STT_ENGINES = ["pocketsphinx", "sherpa-whisper", "sherpa-transducer", "sherpa-paraformer"] as const;
 export const TTS_ENGINES = ["flite", "sherpa-vits", "sherpa-kokoro"] as const;
 export const BUILTIN_ENGINES: readonly string[] = ["pocketsphinx", "flite"];
+/** Execution providers a model may be set to (src/engines/config.ts EXECUTION_PROVIDERS); the built-in engines run on CPU only. */
+export const EXECUTION_PROVIDERS = ["cpu", "cuda", "auto"] as const;
 
 /** Metric names the alert rules, the dashboard and the HPA use, exactly as the programs export them. */
 export const METRICS = {

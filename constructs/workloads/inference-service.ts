@@ -12,14 +12,17 @@ import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../config/names";
+import { GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
+import { checkImagePinned } from "../shared/image-ref";
 import { parseProps } from "../shared/validate";
 import { BUILTIN_ENGINES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
 import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
-import { NamespaceRef, namespaced, namespaceRef, networkPolicy } from "./namespace";
+import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 import { parseCpu } from "./quantity";
 import {
+  GpuPlacement,
+  gpuPlacement,
   InferenceServiceSettings,
   InferenceServiceSettingsInput,
   inferenceServiceSettingsSchema,
@@ -45,7 +48,7 @@ export interface InferenceServiceProps {
   readonly namespace?: NamespaceRef | string;
   /** The inference image, pinned by immutable tag or digest (`<repo>:<tag>` or `<repo>@sha256:...`). */
   readonly image: string;
-  /** Pool, GPUs, replicas, resources, timeouts; defaults: 1 GPU on any GPU node (any pool), 2-6 replicas. */
+  /** Pool, GPUs, replicas, resources, timeouts; defaults: 1 GPU on any GPU node (any pool) for engines that use one, 2-6 replicas. */
   readonly settings?: InferenceServiceSettingsInput;
   /** Engines and where their models come from; default: the built-in engines. */
   readonly models?: ModelSettingsInput;
@@ -54,8 +57,8 @@ export interface InferenceServiceProps {
   /** The license proxy's in-cluster URL (`LicenseProxy.url`). */
   readonly licenseProxyUrl: string;
   /**
-   * Source CIDRs admitted to the inference port: the clients and the VPC (the load balancer's
-   * health checks come from its private addresses). See the class comment for why.
+   * Source CIDRs admitted to the inference port: what the load balancer's targets see, i.e.
+   * `InternalLoadBalancer.targetSourceCidrs` (the clients, whose IP it preserves, and its health checks).
    */
   readonly allowedSourceCidrs: string[];
   /** The NodePort the internal load balancer targets. Default: the shared INFERENCE_NODE_PORT. */
@@ -78,11 +81,10 @@ export const POD_IDENTITY_AGENT = "169.254.170.23/32";
  *
  * Traffic path: NLB (client IP preserved) -> node's NodePort -> pod. The Service uses
  * `externalTrafficPolicy: Local`: kube-proxy does not SNAT or hop to another node, so the pod sees
- * the client's address and the NetworkPolicy can admit exactly the client CIDRs; nodes without a
- * ready pod fail the load balancer's health check and get no traffic. The VPC CIDR is admitted too,
- * because the load balancer's health checks come from its own private addresses (and with the VPC
- * CNI, pod addresses are VPC addresses, so the API keys, not the network, are what keep other
- * in-VPC callers out).
+ * the client's address and the NetworkPolicy admits `allowedSourceCidrs`: the client CIDRs and the
+ * load balancer's health-check sources (its subnets); nodes without a ready pod fail the health
+ * check and get no traffic. With the VPC CNI, pods and nodes share those subnets, so the API keys,
+ * not the network, are what keep other callers in them out.
  *
  * Shutdown: the preStop sleep keeps the pod serving while endpoints and the load balancer drain it;
  * then SIGTERM lets the server finish in-flight work for up to the request timeout plus a margin.
@@ -102,6 +104,8 @@ export class InferenceService extends Construct {
   /** The pods' labels, for selectors elsewhere (monitoring, policies). */
   readonly podLabels: Record<string, string>;
   readonly terminationGracePeriodSeconds: number;
+  /** GPU nodes or the system pool, and why (the load balancer targets the same nodes). */
+  readonly placement: GpuPlacement;
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
     super(scope, id);
@@ -110,9 +114,15 @@ export class InferenceService extends Construct {
     this.settings = parseProps(inferenceServiceSettingsSchema, props.settings ?? {}, `${where} settings`);
     this.models = parseProps(modelSettingsSchema, props.models ?? {}, `${where} models`);
     const s = this.settings;
+    const serviceKey = props.name === "stt" || props.name === "tts" ? props.name : "inference";
+    this.placement = gpuPlacement(this.models, serviceKey, s);
+    const onGpu = this.placement.gpu;
+    if (!onGpu && s.pool) {
+      throw new Error(`${where} settings.pool: "${s.pool}" is a GPU pool, but ${this.placement.reason}: set a sherpa model's provider to cuda or auto, or state settings.cpuEnginesOnGpu with a reason`);
+    }
     checkImagePinned(props.image, `${where} image`);
     if (this.models.source === "s3" && !props.modelSync) throw new Error(`${where} modelSync: expected the aws-cli image, bucket and region when models.source is "s3"`);
-    if (props.allowedSourceCidrs.length === 0) throw new Error(`${where} allowedSourceCidrs: expected at least one CIDR (the clients and the VPC)`);
+    if (props.allowedSourceCidrs.length === 0) throw new Error(`${where} allowedSourceCidrs: expected at least one CIDR (InternalLoadBalancer.targetSourceCidrs)`);
 
     const ns = namespaceRef(props.namespace);
     const labels = objectLabels(this.name, "inference");
@@ -136,6 +146,8 @@ export class InferenceService extends Construct {
       [SERVER_ENV.licenseProxyUrl]: props.licenseProxyUrl,
       [SERVER_ENV.sttEngine]: this.models.stt.engine,
       [SERVER_ENV.ttsEngine]: this.models.tts.engine,
+      [SERVER_ENV.sttProvider]: this.models.stt.provider,
+      [SERVER_ENV.ttsProvider]: this.models.tts.provider,
       [SERVER_ENV.workers]: String(workers),
       [SERVER_ENV.requestTimeoutMs]: String(s.requestTimeoutSeconds * 1000),
       [SERVER_ENV.shutdownGraceMs]: String(shutdownGraceSeconds * 1000),
@@ -172,7 +184,7 @@ export class InferenceService extends Construct {
     const resources = (side: "requests" | "limits") => ({
       cpu: s.resources[side].cpu,
       memory: s.resources[side].memory,
-      [GPU_RESOURCE]: String(s.gpusPerPod),
+      ...(onGpu ? { [GPU_RESOURCE]: String(s.gpusPerPod) } : {}),
     });
 
     const volumes: IIoK8sApiCoreV1Volume[] = [
@@ -238,15 +250,17 @@ export class InferenceService extends Construct {
                 requiredDuringSchedulingIgnoredDuringExecution: {
                   nodeSelectorTerms: [
                     {
-                      matchExpressions: s.pool
-                        ? [{ key: NODE_LABELS.pool, operator: "In", values: [s.pool] }]
-                        : [{ key: NODE_LABELS.role, operator: "In", values: ["gpu"] }],
+                      matchExpressions: !onGpu
+                        ? [{ key: NODE_LABELS.role, operator: "In", values: ["system"] }]
+                        : s.pool
+                          ? [{ key: NODE_LABELS.pool, operator: "In", values: [s.pool] }]
+                          : [{ key: NODE_LABELS.role, operator: "In", values: ["gpu"] }],
                     },
                   ],
                 },
               },
             },
-            tolerations: [{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect }],
+            tolerations: onGpu ? [{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect }] : undefined,
             // ScheduleAnyway: a GPU pool may have capacity in one zone only (spot, quotas); pending pods would be worse than skew.
             topologySpreadConstraints: [
               { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },
@@ -324,13 +338,12 @@ export class InferenceService extends Construct {
     };
     namespaced(this, "hpa", ns, hpa);
 
-    const scraper = props.metricsScraperNamespace ?? "monitoring";
     networkPolicy(this, ns, `${this.name}-ingress`, {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
         { from: props.allowedSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
-        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": scraper } } }], ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
+        scraperIngress(props.metricsScraperNamespace, INFERENCE_PORT),
       ],
     });
     networkPolicy(this, ns, `${this.name}-egress`, {
@@ -349,11 +362,4 @@ export class InferenceService extends Construct {
       ],
     });
   }
-}
-
-/** A mutable tag would let the cluster run an image nobody reviewed: require a digest or a tag other than latest. */
-export function checkImagePinned(image: string, where: string): void {
-  if (/@sha256:[a-f0-9]{64}$/.test(image)) return;
-  const tag = /:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/.exec(image.slice(image.lastIndexOf("/") + 1))?.[1];
-  if (!tag || tag === "latest") throw new Error(`${where}: expected an image pinned by digest or immutable tag, found "${image}"`);
 }

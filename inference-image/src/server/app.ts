@@ -77,6 +77,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       shutting_down: shuttingDown,
       license: lic,
       models: { stt: speech.stt.id, tts: speech.tts.id },
+      // What runs where: each model's engine and execution provider.
+      engines: [speech.stt, speech.tts].map((m) => ({ model: m.id, kind: m.kind, engine: m.engine, provider: m.provider })),
       ...speech.stats(),
     };
   };

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const keys = new ApiKeys(teams);
   // Rotation without a restart: a changed Secret applies within a second or two.
   const watcher = process.env.API_KEYS_FILE ? watchKeysFile(keys, process.env, logger) : undefined;
-  const speech = await createSpeech(engineConfigFromEnv(process.env));
+  const speech = await createSpeech(engineConfigFromEnv(process.env), { logger });
 
   let license: LicenseGate;
   if (config.LICENSE_PROXY_URL) {

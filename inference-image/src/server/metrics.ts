@@ -65,6 +65,16 @@ export function createServerMetrics(speech: Speech, license: LicenseGate, bodies
     },
   });
   new Gauge({
+    name: "inference_model_info",
+    help: "1 for each loaded model, labelled with its engine and execution provider (cpu or cuda)",
+    labelNames: ["model", "engine", "provider"],
+    ...reg,
+    collect() {
+      this.reset();
+      for (const m of [speech.stt, speech.tts]) this.set({ model: m.id, engine: m.engine, provider: m.provider }, 1);
+    },
+  });
+  new Gauge({
     name: "inference_license_allowed",
     help: "1 when the license allows serving (always 1 in local mode)",
     ...reg,

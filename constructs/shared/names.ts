@@ -36,6 +36,12 @@ export const NODE_LABELS = {
 
 /** The taint on every GPU node: only pods that tolerate it (and request GPUs) land there. */
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
+/**
+ * Tag on each GPU node group of an environment: the inference services whose engines use the pool,
+ * or "none" (policy rule VS-EKS-005 and the review's cost section read it).
+ */
+export const GPU_POOL_USE_TAG = "voice-selfhost:gpu-workloads";
+export const GpuPoolUse = { none: "none" } as const;
 /** The extended resource the NVIDIA device plugin advertises. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
 
@@ -53,3 +59,6 @@ export const AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler";
 export function autoscalerDiscoveryTags(clusterName: string): Record<string, string> {
   return { [`${AUTOSCALER_TAG_PREFIX}/enabled`]: "true", [`${AUTOSCALER_TAG_PREFIX}/${clusterName}`]: "owned" };
 }
+
+/** EKS's rule for a cluster name: 1-100 letters, digits, hyphens or underscores, starting with a letter or digit. */
+export const EKS_CLUSTER_NAME_PATTERN = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;

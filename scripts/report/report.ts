@@ -1,6 +1,6 @@
 /** Builds the per-stack review report (JSON for machines, Markdown for a pull request) from one engine's results. */
-import { PolicyReport } from "../types";
-import { containersOf, podSpecOf, StackView, TfResource, valueAt } from "../stack-view";
+import { PolicyReport } from "../../constructs/policy/types";
+import { containersOf, podSpecOf, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
 import { CostEstimate } from "./cost";
 import { mermaidBlock } from "./diagram";
 import { StackDiff } from "./diff";
@@ -158,7 +158,11 @@ export function renderMarkdown(r: StackReport): string {
       const qty = l.quantityMin === l.quantityMax ? `${l.quantityMin}` : `${l.quantityMin}–${l.quantityMax}`;
       out.push(`| ${cell(l.item)} | ${qty} | ${l.unitMonthly === undefined ? "no price" : usd(l.unitMonthly)} | ${usd(l.monthlyMin)} | ${usd(l.monthlyMax)} | ${cell(l.note ?? "")} |`);
     }
-    out.push(`| **Total (estimate)** | | | **${usd(c.totalMin)}** | **${usd(c.totalMax)}** | |`, "");
+    out.push(`| **Total (estimate)** | | | **${usd(c.totalMin)}** | **${usd(c.totalMax)}** | |`);
+    if (c.lines.some((l) => l.unused)) {
+      out.push(`| of which unused GPU capacity | | | ${usd(c.unusedMin)} | ${usd(c.unusedMax)} | GPU pools no workload's engines use (VS-EKS-005) |`);
+    }
+    out.push("");
   } else out.push("Nothing in this stack has a priced hourly charge.", "");
   if (c.unpriced.length) out.push(`Not priced (missing from the table, left out of the totals): ${c.unpriced.join(", ")}.`, "");
   out.push(`Excludes: ${c.excludes}`, "");
