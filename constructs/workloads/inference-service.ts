@@ -189,7 +189,8 @@ export class InferenceService extends Construct {
 
     const volumes: IIoK8sApiCoreV1Volume[] = [
       TMP_VOLUME,
-      { name: "api-keys", secret: { secretName: SECRETS.apiKeys.name, defaultMode: 0o440 } },
+      // Mounted as a directory, not with subPath: only then does the kubelet swap in a changed Secret, which the server reloads.
+      { name: "api-keys", secret: { secretName: s.apiKeysSecret, defaultMode: 0o440 } },
     ];
     const mounts: IIoK8sApiCoreV1VolumeMount[] = [TMP_MOUNT, { name: "api-keys", mountPath: SECRETS.apiKeys.mountPath, readOnly: true }];
     const initContainers: IIoK8sApiCoreV1Container[] = [];

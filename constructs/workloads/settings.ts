@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { GPU_INSTANCE_TYPES } from "../cluster/gpu-instance-types";
-import { BUILTIN_ENGINES, EXECUTION_PROVIDERS, SERVER_LIMITS, STT_ENGINES, TTS_ENGINES } from "./contract";
+import { BUILTIN_ENGINES, EXECUTION_PROVIDERS, SECRETS, SERVER_LIMITS, STT_ENGINES, TTS_ENGINES } from "./contract";
 import { parseCpu, parseMemory } from "./quantity";
 
 const cpu = z.string().refine((v) => (parseCpu(v) ?? 0) > 0, { message: 'expected a CPU quantity such as "500m" or "2"' });
@@ -72,6 +72,15 @@ export const inferenceServiceSettingsSchema = z
     workers: z.number().int().min(1).max(256).optional(),
     /** Jobs that may wait for a worker before the server answers 429; default: the server's own (4 x workers). */
     queueMax: z.number().int().min(0).max(100_000).optional(),
+    /**
+     * The Secret, created by the operator (never by Terraform, so no key or digest lands in state), that holds
+     * the API keys or the teams document under the key `keys`. Changes apply in the pods without a restart.
+     */
+    apiKeysSecret: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "expected a Kubernetes Secret name (lowercase letters, digits, '-' and '.')")
+      .max(253)
+      .default(SECRETS.apiKeys.name),
   })
   .strict();
 

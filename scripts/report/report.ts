@@ -45,6 +45,9 @@ export function securitySettings(resource: TfResource): Record<string, string> {
       if (valueAt(object, ["spec", "replicas"]) !== undefined) out.replicas = show(valueAt(object, ["spec", "replicas"]));
       const hostPaths = (spec.volumes ?? []).filter((v) => v.hostPath).map((v) => show(valueAt(v, ["hostPath", "path"])));
       if (hostPaths.length) out.hostPath = hostPaths.join(", ");
+      // Which operator-created Secret feeds which volume (e.g. the API keys / teams document), so a reviewer knows what must exist.
+      const secrets = (spec.volumes ?? []).filter((v) => v.secret).map((v) => `${v.name}=${show(valueAt(v, ["secret", "secretName"]))}`);
+      if (secrets.length) out.secrets = secrets.join(", ");
     }
     if (object.kind === "NetworkPolicy") out.policyTypes = show(valueAt(object, ["spec", "policyTypes"]));
     return out;

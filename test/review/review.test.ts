@@ -44,6 +44,8 @@ describe("review", () => {
     expect(md).toMatch(/```mermaid\nflowchart LR\n[\s\S]*eks\["EKS 1\.31 · API private only"\][\s\S]*license\(\["vendor license server 203\.0\.113\.0\/24"\]\)/);
     const workloads = fs.readFileSync(path.join(out, "prod-workloads.md"), "utf8");
     expect(workloads).toMatch(/\| VS-K8S-008 \| `prod-workloads\/gpu\/device-plugin` \|.*kubelet.*\| code \|/);
+    // The reviewer sees which operator-created Secret holds the API keys (the teams document).
+    expect(workloads).toMatch(/kind=Deployment; name=voice-selfhost\/inference;.*secrets=api-keys=inference-api-keys/);
     expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
   }, 120_000);
 

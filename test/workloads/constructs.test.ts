@@ -94,7 +94,19 @@ describe("InferenceService", () => {
     expect(spec.metadata.annotations["voice-selfhost.io/config-hash"]).not.toBe(find(b, "Deployment")[0].spec.template.metadata.annotations["voice-selfhost.io/config-hash"]);
   });
 
+  test("the API keys (or teams document) come from the Secret the settings name, mounted as a directory so rotations reach the pods", () => {
+    const mounted = (objects: KubeObj[]) => {
+      const pod = find(objects, "Deployment")[0].spec.template.spec;
+      const volume = pod.volumes.find((v: { name: string }) => v.name === "api-keys");
+      const mount = pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === "api-keys");
+      return { secret: volume.secret.secretName, subPath: mount.subPath, path: mount.mountPath };
+    };
+    expect(mounted(synth((s) => inference(s)))).toEqual({ secret: "inference-api-keys", subPath: undefined, path: "/var/run/secrets/voice-selfhost/api-keys" });
+    expect(mounted(synth((s) => inference(s, { settings: { apiKeysSecret: "voice-teams" } }))).secret).toBe("voice-teams");
+  });
+
   test.each([
+    [{ settings: { apiKeysSecret: "Team Keys" } }, /settings\.apiKeysSecret: expected a Kubernetes Secret name/],
     [{ image: IMAGE.replace(":0.1.0", ":latest") }, /pinned by digest or immutable tag/],
     [{ image: IMAGE.replace(":0.1.0", "") }, /pinned by digest or immutable tag/],
     [{ settings: { gpusPerPod: 0 } }, /settings\.gpusPerPod: expected at least 1 GPU per pod/],
@@ -187,11 +199,11 @@ describe("Monitoring", () => {
     const dashboard = find(objects, "ConfigMap", "voice-selfhost-dashboard")[0];
     expect(dashboard.metadata.labels!.grafana_dashboard).toBe("1");
     const panels = (JSON.parse(dashboard.data!["voice-selfhost.json"]) as { panels: { title: string }[] }).panels.map((p) => p.title).join(" | ");
-    for (const topic of [/Latency/, /Real-time factor/, /Throughput/, /Errors/, /GPU utilisation/, /License state/]) expect(panels).toMatch(topic);
+    for (const topic of [/Latency/, /Real-time factor/, /Throughput/, /Errors/, /GPU utilisation/, /License state/, /Teams/, /Requests by team/]) expect(panels).toMatch(topic);
     const rules = JSON.parse(find(objects, "ConfigMap", "voice-selfhost-alert-rules")[0].data!["voice-selfhost.rules.yaml"]) as { groups: { rules: { alert: string; expr: string }[] }[] };
     const alerts = Object.fromEntries(rules.groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
     expect(Object.keys(alerts).sort()).toEqual(
-      ["InferenceErrorRateHigh", "InferenceGpuPodsPending", "InferenceP99LatencyHigh", "InferenceQueueSaturated", "LicenseExpired", "LicenseExpiringSoon", "LicenseGracePeriodActive", "UsageSpoolGrowing"].sort(),
+      ["ApiKeysReloadFailed", "InferenceErrorRateHigh", "InferenceGpuPodsPending", "InferenceP99LatencyHigh", "InferenceQueueSaturated", "LicenseExpired", "LicenseExpiringSoon", "LicenseGracePeriodActive", "UsageSpoolGrowing"].sort(),
     );
     expect(alerts.LicenseGracePeriodActive).toContain("license_proxy_grace_period_active");
     expect(alerts.UsageSpoolGrowing).toContain("license_proxy_spool_depth");

@@ -4,7 +4,8 @@
  * generation and a graceful SIGTERM with a request in flight.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 jest.setTimeout(240_000);
@@ -145,4 +146,26 @@ describe("execution providers, as the built server reports them (runs after the 
     run.proc.kill("SIGTERM");
     expect(await run.exited).toBe(0);
   });
+});
+
+// Runs the build output the test above made.
+it("does not start on a teams document that does not parse, and says which field is wrong", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "teams-"));
+  try {
+    const file = path.join(dir, "keys");
+    writeFileSync(file, JSON.stringify({ teams: [{ name: "cc", keys: [{ id: "a", sha256: "not-a-digest" }], limits: { concurrent: 0 } }] }));
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", HOST: "127.0.0.1", WORKERS: "1", API_KEYS_FILE: file };
+    delete env.API_KEYS;
+    delete env.LICENSE_PROXY_URL;
+    let failure: { status: number | null; stdout: string } | undefined;
+    try {
+      execFileSync(process.execPath, ["dist/server/main.js"], { cwd: imageDir, env, stdio: "pipe", timeout: 60_000 });
+    } catch (err) {
+      failure = { status: (err as { status: number | null }).status, stdout: String((err as { stdout: Buffer }).stdout) };
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure?.stdout).toMatch(/startup failed.*teams\[0\]\.keys\[0\]\.sha256: expected the key's SHA-256 digest.*teams\[0\]\.limits\.concurrent/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
