@@ -1,6 +1,8 @@
 /** Two projects: the CDKTF app (root) and the inference image workspace. Both use SWC, not ts-jest, for speed. */
 const swc = ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }];
 
+const ESM_CODECS = ["mpg123-decoder", "ogg-opus-decoder", "opus-decoder", "@wasm-audio-decoders", "codec-parser"].join("|");
+
 module.exports = {
   projects: [
     {
@@ -15,7 +17,9 @@ module.exports = {
       displayName: "inference-image",
       rootDir: `${__dirname}/inference-image`,
       testMatch: ["<rootDir>/test/**/*.test.ts"],
-      transform: { "^.+\\.ts$": swc },
+      // The WASM audio codecs ship as ES modules only: Node 20.19+ requires them natively, jest needs them compiled.
+      transform: { "^.+\\.ts$": swc, [`/node_modules/(${ESM_CODECS})/.+\\.js$`]: swc },
+      transformIgnorePatterns: [`/node_modules/(?!(${ESM_CODECS})/)`],
       testEnvironment: "node",
     },
   ],
