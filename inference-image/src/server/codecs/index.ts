@@ -78,8 +78,8 @@ async function* decodeCompressed(audio: CompressedAudio): AsyncGenerator<MonoChu
       try {
         samples = await decoder.push(body.subarray(at, at + SLICE_BYTES));
       } catch (err) {
-        // WebM with Vorbis (older Firefox recordings): the in-process decoders have no raw-packet Vorbis.
-        if (err instanceof UnsupportedCodecError && audio.container === "webm" && produced === 0) {
+        // WebM with Vorbis (older Firefox recordings) or FLAC in Ogg: no in-process decoder; ffmpeg has one.
+        if (err instanceof UnsupportedCodecError && produced === 0) {
           decoder.free();
           yield* fromFfmpeg(body, what);
           return;
