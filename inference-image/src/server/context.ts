@@ -72,7 +72,7 @@ export async function prepareStt(ctx: Deps, audio: UploadAudio): Promise<SttInpu
   };
   const decoded: Float32Array[] = [];
   const parts: Float32Array[] = [];
-  for await (const chunk of monoChunks(audio)) {
+  for await (const chunk of monoChunks(audio, outRate)) {
     if (sourceRate === 0) {
       sourceRate = chunk.sampleRate;
       channels = chunk.channels;

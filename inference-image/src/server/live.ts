@@ -237,7 +237,7 @@ class LiveSession {
           `audio is not a stream this server recognises (WAV, WebM/Opus, Ogg, mp3, FLAC) and no encoding was declared: send encoding=linear16|mulaw|alaw&sample_rate=N for raw audio. Supported: ${SUPPORTED_INPUT}`,
         );
       }
-      this.decoder = createStreamDecoder(container);
+      this.decoder = createStreamDecoder(container, this.deps.speech.stt.sampleRate);
       this.sniffed = Buffer.alloc(0);
       buf = head;
     }

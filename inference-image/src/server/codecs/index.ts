@@ -36,15 +36,18 @@ const SLICE_BYTES = 8192;
 /** Rate ffmpeg is asked for (it resamples in the child; mp4/AAC speech has nothing above 8 kHz worth keeping at 48). */
 const FFMPEG_RATE = 16000;
 
-/** An upload's audio as mono chunks at their source rate, decoded lazily: the consumer enforces the duration limit. */
-export async function* monoChunks(audio: UploadAudio): AsyncGenerator<MonoChunk> {
+/**
+ * An upload's audio as mono chunks at their source rate (or at `wantedRate` where a codec decodes there
+ * natively), decoded lazily: the consumer enforces the duration limit.
+ */
+export async function* monoChunks(audio: UploadAudio, wantedRate?: number): AsyncGenerator<MonoChunk> {
   if (audio.kind === "pcm") {
     for (let from = 0; from < audio.frames; from += audio.sampleRate) {
       yield { samples: framesToMono(audio, from, Math.min(audio.frames, from + audio.sampleRate)), sampleRate: audio.sampleRate, channels: audio.channels };
     }
     return;
   }
-  yield* decodeCompressed(audio);
+  yield* decodeCompressed(audio, wantedRate);
 }
 
 const NAMES: Record<CompressedAudio["container"], string> = { mp3: "mp3", ogg: "Ogg", flac: "FLAC", webm: "WebM", mp4: "MP4" };
@@ -58,7 +61,7 @@ async function* fromFfmpeg(body: Buffer, what: string): AsyncGenerator<MonoChunk
   if (produced === 0) throw invalidAudio(`no decodable audio in this ${what} file`);
 }
 
-async function* decodeCompressed(audio: CompressedAudio): AsyncGenerator<MonoChunk> {
+async function* decodeCompressed(audio: CompressedAudio, wantedRate?: number): AsyncGenerator<MonoChunk> {
   const what = NAMES[audio.container];
   const { body } = audio;
   if (audio.container === "mp4") {
@@ -66,7 +69,7 @@ async function* decodeCompressed(audio: CompressedAudio): AsyncGenerator<MonoChu
     return;
   }
   if (audio.container === "ogg") checkOggEnd(body);
-  const decoder = createStreamDecoder(audio.container);
+  const decoder = createStreamDecoder(audio.container, wantedRate);
   let produced = 0;
   const decoded = (samples: Float32Array): MonoChunk => {
     produced += samples.length;
