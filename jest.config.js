@@ -20,6 +20,7 @@ module.exports = {
       // The WASM audio codecs ship as ES modules only: Node 20.19+ requires them natively, jest needs them compiled.
       transform: { "^.+\\.ts$": swc, [`/node_modules/(${ESM_CODECS})/.+\\.js$`]: swc },
       transformIgnorePatterns: [`/node_modules/(?!(${ESM_CODECS})/)`],
+      setupFiles: ["<rootDir>/test/setup-env.ts"],
       testEnvironment: "node",
     },
   ],
