@@ -19,6 +19,8 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
   const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
   /** Decoders of closed sessions, kept for the next session (creating one loads the model again). */
   const idleDecoders: UtteranceDecoder[] = [];
+  /** Likewise detectors: a new one per session leaked its onnxruntime session (see vad.ts). */
+  const idleDetectors: SpeechDetector[] = [];
   const sessions = new Map<number, StreamSession>();
   const cancelled = new Set<number>();
 
@@ -47,7 +49,7 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
       }
       case "stream-open": {
         const decoder = idleDecoders.pop() ?? engines.stt.createDecoder();
-        const detector = new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate);
+        const detector = idleDetectors.pop() ?? new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate);
         sessions.set(msg.streamId, new StreamSession(decoder, detector, engines.stt.info.sampleRate, msg.language));
         return null;
       }
@@ -60,6 +62,8 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
         if (s) {
           sessions.delete(msg.streamId);
           idleDecoders.push(s.close());
+          s.detector.reset();
+          idleDetectors.push(s.detector);
         }
         return null;
       }
