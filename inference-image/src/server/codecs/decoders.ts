@@ -3,6 +3,7 @@
  * mono float32 out. WASM builds of the reference decoders (mpg123, libopus, libvorbis, libFLAC) run in-process:
  * measured 4-17 ms for a 5 s clip against 90-170 ms for spawning ffmpeg (BENCHMARKS.md, issue 12).
  */
+/// <reference path="./ebml.d.ts" />
 import { FLACDecoder } from "@wasm-audio-decoders/flac";
 import { OggVorbisDecoder } from "@wasm-audio-decoders/ogg-vorbis";
 import { Decoder as EbmlDecoder } from "ebml";
