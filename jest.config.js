@@ -1,13 +1,20 @@
 /** Two projects: the CDKTF app (root) and the inference image workspace. Both use SWC, not ts-jest, for speed. */
 const swc = ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }];
 
+// The WASM audio codecs ship as ES modules only: Node 20.19+ requires them natively, jest needs them compiled
+// (in both projects: the workload contract test loads the server's configuration, and with it the codecs).
+const ESM_CODECS = ["mpg123-decoder", "ogg-opus-decoder", "opus-decoder", "@wasm-audio-decoders", "codec-parser"].join("|");
+const transform = { "^.+\\.ts$": swc, [`/node_modules/(${ESM_CODECS})/.+\\.js$`]: swc };
+const transformIgnorePatterns = [`/node_modules/(?!(${ESM_CODECS})/)`];
+
 module.exports = {
   projects: [
     {
       displayName: "infra",
       rootDir: __dirname,
       testMatch: ["<rootDir>/test/**/*.test.ts"],
-      transform: { "^.+\\.ts$": swc },
+      transform,
+      transformIgnorePatterns,
       setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
       testEnvironment: "node",
       // The examples import the library by its package name; here that is the source (test/package/pack.test.ts checks the packed one).
@@ -17,7 +24,9 @@ module.exports = {
       displayName: "inference-image",
       rootDir: `${__dirname}/inference-image`,
       testMatch: ["<rootDir>/test/**/*.test.ts"],
-      transform: { "^.+\\.ts$": swc },
+      transform,
+      transformIgnorePatterns,
+      setupFiles: ["<rootDir>/test/setup-env.ts"],
       testEnvironment: "node",
     },
   ],

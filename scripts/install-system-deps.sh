@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the built-in speech engine needs (pocketsphinx, loaded in-process through koffi).
+# Debian packages the built-in speech engine needs (pocketsphinx, loaded in-process through koffi), and ffmpeg:
+# the server's AAC (m4a uploads, aac speech) and WebM/Vorbis codec, and the tests' maker and checker of audio files.
 # --container-tools adds Debian's OCI tools, for building and running the image without a Docker
 # daemon (scripts/image-build.sh, inference-image/test/image): buildah builds, podman (with runc)
 # runs, mmdebstrap makes the stand-in base image, podman-compose runs compose.yaml.
 set -euo pipefail
-packages=(libpocketsphinx3 pocketsphinx-en-us)
+packages=(libpocketsphinx3 pocketsphinx-en-us ffmpeg)
 container_tools=()
 case "${1:-}" in
   "") ;;

@@ -3,11 +3,13 @@
  *   npm run bench -w inference-image
  * Measures, at concurrency 1, 8 and 32: STT of a 5 s clip and TTS of a 10-word sentence (req/s, p50/p99,
  * status counts); TTS time to first byte; live STT time to the first interim result; and /health/live
- * latency while the workers are saturated. Prints a JSON summary and a Markdown table.
+ * latency while the workers are saturated; per audio format, the upload decode overhead against WAV and
+ * the TTS first byte (./formats). Prints a JSON summary and Markdown tables.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { WebSocket } from "ws";
+import { formatBench, formatTables } from "./formats";
 
 const KEY = "bench-key-0123456789abcdef";
 const SENTENCE_10 = "please call stella and ask her to bring these things";
@@ -44,7 +46,7 @@ async function startServer(): Promise<{ child: ChildProcess; base: string; port:
 }
 
 async function synthesize(base: string, text: string): Promise<Buffer> {
-  const res = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: text }) });
+  const res = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: text, response_format: "wav" }) });
   if (res.status !== 200) throw new Error(`speech failed: ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
 }
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
     const clip = fitWav(await synthesize(base, CLIP_TEXT), 5);
     const stt = () => timed(() => fetch(`${base}/v1/listen?model=nova-3`, { method: "POST", headers: { ...auth, "content-type": "audio/wav" }, body: clip }));
     const tts = () =>
-      timed(() => fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: SENTENCE_10 }) }), true);
+      timed(() => fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: SENTENCE_10, response_format: "wav" }) }), true);
     await stt();
     await tts();
 
@@ -175,6 +177,7 @@ async function main(): Promise<void> {
       await new Promise((r2) => setTimeout(r2, 20));
     }
     const saturated = await load;
+    const formats = await formatBench(base, auth, clip, SENTENCE_10);
 
     const summary = {
       stt_5s_clip: sttLevels,
@@ -182,6 +185,7 @@ async function main(): Promise<void> {
       tts_10_words: ttsLevels,
       live_first_interim_ms: { median: ms(pct(interims, 50)), runs: interims.map(ms) },
       health_under_saturation: { samples: health.length, p50_ms: ms(pct(health, 50)), p99_ms: ms(pct(health, 99)), load: saturated },
+      formats,
     };
     console.log(JSON.stringify(summary, null, 2));
     const row = (kind: string, l: Level) =>
@@ -192,6 +196,8 @@ async function main(): Promise<void> {
         "|---|---|---|---|---|---|---|---|---|",
         ...sttLevels.map((l) => row("STT 5 s clip", l)),
         ...ttsLevels.map((l) => row("TTS 10 words", l)),
+        "",
+        formatTables(formats),
       ].join("\n"),
     );
   } finally {

@@ -1,7 +1,10 @@
 /**
  * Audio in and out of the API. Engines only ever see mono float32 at their own rate (the `Speech` seam),
- * so every format conversion lives here: WAV/raw PCM decoding, channel mixing, resampling, WAV writing.
+ * so every format conversion lives here and in ./codecs: PCM-family decoding (WAV, AIFF, raw linear/G.711),
+ * channel mixing, resampling, WAV writing. Compressed formats (mp3, ogg, flac, webm, mp4) are in ./codecs.
  */
+import { alaw, mulaw } from "alawmulaw";
+import { type Container, sniffContainer } from "./codecs/detect";
 import { HttpError } from "./errors";
 
 const MIN_RATE = 8000;
@@ -9,8 +12,13 @@ const MAX_RATE = 48000;
 const MAX_CHANNELS = 8;
 
 export const SUPPORTED_INPUT =
-  "WAV (RIFF) with PCM 8/16/24/32-bit integer or 32/64-bit float samples, 8000-48000 Hz, 1-8 channels; " +
-  "or raw little-endian 16-bit PCM (linear16) with encoding=linear16 and sample_rate=8000-48000";
+  "containers detected by their bytes: WAV (PCM 8/16/24/32-bit, float 32/64-bit, mu-law, a-law), AIFF/AIFC, mp3, " +
+  "ogg (opus, vorbis, flac), flac, webm/matroska (opus; vorbis through ffmpeg), mp4/m4a (AAC, through ffmpeg); " +
+  "or a headerless body with encoding=linear16|linear32|mulaw|alaw and sample_rate (8000-48000), channels (1-8)";
+
+/** Deepgram `encoding` values for a headerless body (flac and opus name containers that carry their own header). */
+export const RAW_ENCODINGS = ["linear16", "linear32", "mulaw", "alaw"] as const;
+export type RawEncoding = (typeof RAW_ENCODINGS)[number];
 
 export interface Pcm {
   /** Mono samples in [-1, 1]. */
@@ -20,7 +28,11 @@ export interface Pcm {
   channels: number;
 }
 
-type SampleFormat = { kind: "int"; bits: 8 | 16 | 24 | 32 } | { kind: "float"; bits: 32 | 64 };
+export type SampleFormat =
+  | { kind: "int"; bits: 8 | 16 | 24 | 32; bigEndian?: boolean }
+  | { kind: "float"; bits: 32 | 64; bigEndian?: boolean }
+  | { kind: "mulaw"; bits: 8 }
+  | { kind: "alaw"; bits: 8 };
 
 export interface WavFormat {
   format: SampleFormat;
@@ -30,21 +42,12 @@ export interface WavFormat {
 }
 
 const unsupported = (what: string) => new HttpError(415, "unsupported_audio", `${what}. Supported: ${SUPPORTED_INPUT}`);
-const invalid = (what: string) => new HttpError(400, "invalid_audio", what);
+export const invalidAudio = (what: string) => new HttpError(400, "invalid_audio", what);
+const invalid = invalidAudio;
 
-/** Names a container by its magic bytes, so a 415 can say what was sent. */
-function sniffContainer(buf: Buffer): string | undefined {
-  const ascii = (start: number, end: number) => buf.subarray(start, end).toString("latin1");
-  if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WAVE") return "wav";
-  if (ascii(0, 4) === "RIFF") return "riff";
-  if (ascii(0, 4) === "RF64") return "rf64";
-  if (ascii(0, 3) === "ID3" || (buf.length > 1 && buf[0] === 0xff && (buf[1] & 0xe0) === 0xe0)) return "mp3";
-  if (ascii(0, 4) === "OggS") return "ogg";
-  if (ascii(0, 4) === "fLaC") return "flac";
-  if (ascii(4, 8) === "ftyp") return "mp4";
-  if (buf.length > 3 && buf.readUInt32BE(0) === 0x1a45dfa3) return "webm";
-  if (ascii(0, 4) === "FORM") return "aiff";
-  return undefined;
+function checkShape(channels: number, sampleRate: number, what: string): void {
+  if (channels < 1 || channels > MAX_CHANNELS) throw unsupported(`unsupported ${what} channel count ${channels}`);
+  if (sampleRate < MIN_RATE || sampleRate > MAX_RATE) throw unsupported(`unsupported sample rate ${sampleRate} Hz`);
 }
 
 function parseFmt(chunk: Buffer): WavFormat {
@@ -62,9 +65,10 @@ function parseFmt(chunk: Buffer): WavFormat {
   let format: SampleFormat;
   if (tag === 1 && (bits === 8 || bits === 16 || bits === 24 || bits === 32)) format = { kind: "int", bits };
   else if (tag === 3 && (bits === 32 || bits === 64)) format = { kind: "float", bits };
+  else if (tag === 6 && bits === 8) format = { kind: "alaw", bits };
+  else if (tag === 7 && bits === 8) format = { kind: "mulaw", bits };
   else throw unsupported(`unsupported WAV encoding (format tag ${tag}, ${bits} bits)`);
-  if (channels < 1 || channels > MAX_CHANNELS) throw unsupported(`unsupported WAV channel count ${channels}`);
-  if (sampleRate < MIN_RATE || sampleRate > MAX_RATE) throw unsupported(`unsupported sample rate ${sampleRate} Hz`);
+  checkShape(channels, sampleRate, "WAV");
   if (blockAlign !== channels * (bits / 8)) throw invalid("invalid WAV: block align does not match channels and bit depth");
   return { format, channels, sampleRate, blockAlign };
 }
@@ -95,6 +99,69 @@ export function parseWavHeader(buf: Buffer): { fmt: WavFormat; dataOffset: numbe
   return undefined;
 }
 
+/** IEEE 754 80-bit extended (AIFF's sample rate field). */
+function readExtended(b: Buffer, o: number): number {
+  const exponent = ((b[o] & 0x7f) << 8) | b[o + 1];
+  const mantissa = b.readUInt32BE(o + 2) * 2 ** 32 + b.readUInt32BE(o + 6);
+  return exponent === 0 && mantissa === 0 ? 0 : mantissa * 2 ** (exponent - 16383 - 63);
+}
+
+const AIFC_COMPRESSION: Record<string, (bits: number) => SampleFormat | undefined> = {
+  NONE: (bits) => intFormat(bits, true),
+  twos: (bits) => intFormat(bits, true),
+  sowt: (bits) => intFormat(bits, false),
+  fl32: () => ({ kind: "float", bits: 32, bigEndian: true }),
+  FL32: () => ({ kind: "float", bits: 32, bigEndian: true }),
+  fl64: () => ({ kind: "float", bits: 64, bigEndian: true }),
+  ulaw: () => ({ kind: "mulaw", bits: 8 }),
+  alaw: () => ({ kind: "alaw", bits: 8 }),
+};
+
+function intFormat(bits: number, bigEndian: boolean): SampleFormat | undefined {
+  return bits === 8 || bits === 16 || bits === 24 || bits === 32 ? { kind: "int", bits, bigEndian } : undefined;
+}
+
+/** AIFF and AIFC: big-endian chunks; COMM says the format, SSND holds the frames. */
+function inspectAiff(buf: Buffer): EncodedAudio {
+  if (buf.length < 12) throw invalid("truncated AIFF: the file ends inside its header");
+  const form = buf.toString("latin1", 8, 12);
+  if (form !== "AIFF" && form !== "AIFC") throw unsupported(`unsupported FORM type "${form.replace(/[^\x20-\x7e]/g, "?")}"`);
+  let offset = 12;
+  let comm: { channels: number; frames: number; format: SampleFormat; sampleRate: number } | undefined;
+  while (offset + 8 <= buf.length) {
+    const id = buf.toString("latin1", offset, offset + 4);
+    const size = buf.readUInt32BE(offset + 4);
+    const body = offset + 8;
+    if (id === "COMM") {
+      if (size < 18 || body + size > buf.length) throw invalid("invalid AIFF: the COMM chunk is truncated");
+      const channels = buf.readUInt16BE(body);
+      const frames = buf.readUInt32BE(body + 2);
+      const bits = buf.readUInt16BE(body + 6);
+      const sampleRate = Math.round(readExtended(buf, body + 8));
+      const compression = form === "AIFC" && size >= 22 ? buf.toString("latin1", body + 18, body + 22) : "NONE";
+      const format = AIFC_COMPRESSION[compression]?.(bits);
+      if (!format) throw unsupported(`unsupported AIFF encoding (${compression.replace(/[^\x20-\x7e]/g, "?")}, ${bits} bits)`);
+      checkShape(channels, sampleRate, "AIFF");
+      comm = { channels, frames, format, sampleRate };
+    } else if (id === "SSND") {
+      if (!comm) throw invalid("invalid AIFF: the SSND chunk comes before the COMM chunk");
+      if (size < 8 || body + 8 > buf.length) throw invalid("truncated AIFF: the file ends inside the SSND chunk header");
+      const start = body + 8 + buf.readUInt32BE(body);
+      const frameBytes = (comm.format.bits / 8) * comm.channels;
+      const declared = comm.frames * frameBytes;
+      const available = buf.length - start;
+      if (declared > available) throw invalid(`truncated AIFF: the header declares ${declared} bytes of audio but only ${Math.max(0, available)} are present`);
+      if (comm.frames === 0) throw invalid("the AIFF file contains no audio samples");
+      return encoded(buf.subarray(start, start + declared), comm, comm.sampleRate);
+    }
+    offset = body + size + (size & 1);
+  }
+  throw invalid("truncated AIFF: no SSND (sound data) chunk");
+}
+
+/** G.711 expansions, tabulated once from the reference codec: a lookup per sample. */
+const G711 = { mulaw: mulaw.decode(Uint8Array.from({ length: 256 }, (_, i) => i)), alaw: alaw.decode(Uint8Array.from({ length: 256 }, (_, i) => i)) };
+
 /** Decode interleaved PCM frames to mono float32 (channels averaged). Trailing partial frames are ignored. */
 export function pcmToMono(bytes: Buffer, fmt: Pick<WavFormat, "format" | "channels">): Float32Array {
   const bytesPerSample = fmt.format.bits / 8;
@@ -112,24 +179,34 @@ export function pcmToMono(bytes: Buffer, fmt: Pick<WavFormat, "format" | "channe
 }
 
 function sampleReader(b: Buffer, format: SampleFormat): (offset: number) => number {
-  if (format.kind === "float") return format.bits === 32 ? (o) => b.readFloatLE(o) : (o) => b.readDoubleLE(o);
+  if (format.kind === "mulaw" || format.kind === "alaw") {
+    const table = G711[format.kind];
+    return (o) => table[b[o]] / 32768;
+  }
+  const be = format.bigEndian === true;
+  if (format.kind === "float") {
+    if (format.bits === 32) return be ? (o) => b.readFloatBE(o) : (o) => b.readFloatLE(o);
+    return be ? (o) => b.readDoubleBE(o) : (o) => b.readDoubleLE(o);
+  }
   switch (format.bits) {
     case 8:
-      return (o) => (b[o] - 128) / 128;
+      // AIFF's 8-bit samples are signed; WAV's are unsigned, centred on 128.
+      return be ? (o) => b.readInt8(o) / 128 : (o) => (b[o] - 128) / 128;
     case 16:
-      return (o) => b.readInt16LE(o) / 32768;
+      return be ? (o) => b.readInt16BE(o) / 32768 : (o) => b.readInt16LE(o) / 32768;
     case 24:
-      return (o) => b.readIntLE(o, 3) / 8388608;
+      return be ? (o) => b.readIntBE(o, 3) / 8388608 : (o) => b.readIntLE(o, 3) / 8388608;
     default:
-      return (o) => b.readInt32LE(o) / 2147483648;
+      return be ? (o) => b.readInt32BE(o) / 2147483648 : (o) => b.readInt32LE(o) / 2147483648;
   }
 }
 
 /**
- * A request body checked and located but not yet decoded: decoding is linear in its size, so the
+ * A PCM-family request body checked and located but not yet decoded: decoding is linear in its size, so the
  * caller does it in slices (see prepareStt) instead of blocking the event loop on a large upload.
  */
 export interface EncodedAudio {
+  kind: "pcm";
   /** Interleaved PCM frames (whole frames only). */
   data: Buffer;
   format: Pick<WavFormat, "format" | "channels">;
@@ -138,10 +215,19 @@ export interface EncodedAudio {
   frames: number;
 }
 
+/** A compressed body: its container named by its bytes, decoded by ./codecs as it is consumed. */
+export interface CompressedAudio {
+  kind: "compressed";
+  container: Exclude<Container, "wav" | "aiff">;
+  body: Buffer;
+}
+
+export type UploadAudio = EncodedAudio | CompressedAudio;
+
 function encoded(data: Buffer, format: Pick<WavFormat, "format" | "channels">, sampleRate: number): EncodedAudio {
   const frameBytes = (format.format.bits / 8) * format.channels;
   const frames = Math.floor(data.length / frameBytes);
-  return { data: data.subarray(0, frames * frameBytes), format, sampleRate, channels: format.channels, frames };
+  return { kind: "pcm", data: data.subarray(0, frames * frameBytes), format: { format: format.format, channels: format.channels }, sampleRate, channels: format.channels, frames };
 }
 
 /** Mono samples of frames [from, to). */
@@ -174,28 +260,68 @@ export function parseRate(value: string | undefined, name = "sample_rate"): numb
   return rate;
 }
 
-/** Check a request body: WAV by its header, otherwise raw little-endian linear16 when the caller says so, otherwise 415. */
-export function inspectAudio(buf: Buffer, raw?: { encoding: string; sampleRate?: string; channels?: string }): EncodedAudio {
-  if (buf.length === 0) throw invalid("the request body is empty: send audio");
-  const container = sniffContainer(buf);
-  if (container === "wav") return inspectWav(buf);
-  if (raw) {
-    if (raw.encoding !== "linear16") throw unsupported(`unsupported encoding "${raw.encoding}"`);
-    const channels = raw.channels === undefined ? 1 : Number(raw.channels);
-    if (!Number.isInteger(channels) || channels < 1 || channels > MAX_CHANNELS) {
-      throw new HttpError(400, "invalid_parameter", `channels must be an integer from 1 to ${MAX_CHANNELS}`);
-    }
-    if (raw.sampleRate === undefined) throw new HttpError(400, "invalid_parameter", "encoding=linear16 needs sample_rate");
-    const sampleRate = parseRate(raw.sampleRate);
-    if (buf.length < 2 * channels) throw invalid("the request contains no audio samples");
-    return encoded(buf, { format: { kind: "int", bits: 16 }, channels }, sampleRate);
-  }
-  throw unsupported(container ? `unsupported audio container "${container}"` : "the body is not a recognised audio format");
+export interface RawSpec {
+  encoding: string;
+  sampleRate?: string;
+  channels?: string;
 }
 
-/** Decode a whole body at once (small inputs; the request path decodes in slices through prepareStt). */
-export function decodeAudio(buf: Buffer, raw?: { encoding: string; sampleRate?: string; channels?: string }): Pcm {
-  return toPcm(inspectAudio(buf, raw));
+/** The sample format a headerless stream's `encoding` names, or undefined for a name that is not raw PCM. */
+export function rawFormat(encoding: string): SampleFormat | undefined {
+  switch (encoding) {
+    case "linear16":
+      return { kind: "int", bits: 16 };
+    case "linear32":
+      return { kind: "int", bits: 32 };
+    case "mulaw":
+      return { kind: "mulaw", bits: 8 };
+    case "alaw":
+      return { kind: "alaw", bits: 8 };
+    default:
+      return undefined;
+  }
+}
+
+/** Check a raw (headerless) stream's parameters: its sample format, rate and channel count. */
+export function parseRawSpec(raw: RawSpec): { format: SampleFormat; sampleRate: number; channels: number } {
+  const format = rawFormat(raw.encoding);
+  if (!format) throw unsupported(`unsupported encoding "${raw.encoding.slice(0, 32)}"`);
+  const channels = raw.channels === undefined ? 1 : Number(raw.channels);
+  if (!Number.isInteger(channels) || channels < 1 || channels > MAX_CHANNELS) {
+    throw new HttpError(400, "invalid_parameter", `channels must be an integer from 1 to ${MAX_CHANNELS}`);
+  }
+  if (raw.sampleRate === undefined) throw new HttpError(400, "invalid_parameter", `encoding=${raw.encoding} needs sample_rate`);
+  return { format, channels, sampleRate: parseRate(raw.sampleRate) };
+}
+
+/**
+ * Check a request body. Containers are recognised by their bytes alone; a headerless body needs Deepgram's
+ * `encoding` (linear16, linear32, mulaw, alaw). encoding=flac/opus name containers, which must then be there.
+ */
+export function inspectAudio(buf: Buffer, raw?: RawSpec): UploadAudio {
+  if (buf.length === 0) throw invalid("the request body is empty: send audio");
+  const container = sniffContainer(buf, !raw || rawFormat(raw.encoding) === undefined);
+  if (raw && (raw.encoding === "flac" || raw.encoding === "opus")) {
+    const expected = raw.encoding === "flac" ? ["flac", "ogg"] : ["ogg", "webm"];
+    if (!container || !expected.includes(container)) throw invalid(`encoding=${raw.encoding} but the body is not ${raw.encoding === "flac" ? "a FLAC" : "an Ogg or WebM"} stream (no ${raw.encoding === "flac" ? "fLaC" : "OggS"} header)`);
+  }
+  if (container === "wav") return inspectWav(buf);
+  if (container === "aiff") return inspectAiff(buf);
+  if (container) return { kind: "compressed", container, body: buf };
+  if (raw) {
+    const spec = parseRawSpec(raw);
+    const frameBytes = (spec.format.bits / 8) * spec.channels;
+    if (buf.length < frameBytes) throw invalid("the request contains no audio samples");
+    return encoded(buf, spec, spec.sampleRate);
+  }
+  throw unsupported("the body is not a recognised audio format (send a container, or a headerless body with encoding and sample_rate)");
+}
+
+/** Decode a whole PCM-family body at once (small inputs; the request path decodes in slices through prepareStt). */
+export function decodeAudio(buf: Buffer, raw?: RawSpec): Pcm {
+  const audio = inspectAudio(buf, raw);
+  if (audio.kind !== "pcm") throw new Error(`decodeAudio handles PCM-family audio only, not ${audio.container}`);
+  return toPcm(audio);
 }
 
 const KERNEL_ZEROS = 8;
@@ -302,6 +428,17 @@ export function resample(samples: Float32Array, inRate: number, outRate: number)
   return out;
 }
 
+export function concatSamples(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function floatToInt16(samples: Float32Array): Int16Array {
   const out = new Int16Array(samples.length);
   // Same scale as int16ToFloat (x / 32768), so PCM16 round-trips exactly.
@@ -323,22 +460,24 @@ export function int16ToBuffer(samples: Int16Array): Buffer {
 }
 
 /**
- * A 44-byte PCM WAV header. With `dataBytes` unknown (streaming), the RIFF and data sizes are
- * 0xFFFFFFFF, which common decoders (ffmpeg, browsers, sox, this server) read as "until end of stream".
+ * A 44-byte WAV header: 16-bit PCM (tag 1), or 8-bit a-law (6) / mu-law (7). With `dataBytes` unknown (streaming),
+ * the RIFF and data sizes are 0xFFFFFFFF, which common decoders (ffmpeg, browsers, sox, this server) read as
+ * "until end of stream".
  */
-export function wavHeader(sampleRate: number, dataBytes?: number, channels = 1): Buffer {
+export function wavHeader(sampleRate: number, dataBytes?: number, channels = 1, tag: 1 | 6 | 7 = 1): Buffer {
+  const bytesPerSample = tag === 1 ? 2 : 1;
   const h = Buffer.alloc(44);
   h.write("RIFF", 0, "latin1");
   h.writeUInt32LE(dataBytes === undefined ? 0xffffffff : 36 + dataBytes, 4);
   h.write("WAVE", 8, "latin1");
   h.write("fmt ", 12, "latin1");
   h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(tag, 20);
   h.writeUInt16LE(channels, 22);
   h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * channels * 2, 28);
-  h.writeUInt16LE(channels * 2, 32);
-  h.writeUInt16LE(16, 34);
+  h.writeUInt32LE(sampleRate * channels * bytesPerSample, 28);
+  h.writeUInt16LE(channels * bytesPerSample, 32);
+  h.writeUInt16LE(bytesPerSample * 8, 34);
   h.write("data", 36, "latin1");
   h.writeUInt32LE(dataBytes === undefined ? 0xffffffff : dataBytes, 40);
   return h;

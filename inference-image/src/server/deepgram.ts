@@ -1,6 +1,7 @@
 /** Deepgram-compatible REST routes: POST /v1/listen (raw audio body) and POST /v1/speak (JSON {text}). */
 import { createHash } from "node:crypto";
-import { inspectAudio, parseRate } from "./audio";
+import { inspectAudio } from "./audio";
+import { type EncoderSpec, type Encoding, ENCODINGS } from "./codecs";
 import { prepareStt, type RequestContext } from "./context";
 import { HttpError } from "./errors";
 import { deepgramResponse, type DeepgramWarning } from "./formats";
@@ -52,6 +53,54 @@ export async function listen(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, deepgramResponse({ t, model, requestId: ctx.requestId, sha256, channels: input.channels, warnings }));
 }
 
+interface SpeakRule {
+  containers: readonly EncoderSpec["container"][];
+  rates: readonly number[];
+  /** Bit rates allowed, as [min, max] (bits per second); absent: bit_rate is refused. */
+  bitRate?: { min: number; max: number; default: number; only?: readonly number[] };
+}
+
+/**
+ * Deepgram's TTS "audio format combinations": which container, sample_rate and bit_rate each encoding takes;
+ * the first container and rate are the defaults. REST defaults: linear16 in WAV at 24 kHz.
+ */
+const SPEAK_RULES: Record<Encoding, SpeakRule> = {
+  linear16: { containers: ["wav", "none"], rates: [24000, 8000, 16000, 32000, 48000] },
+  mulaw: { containers: ["wav", "none"], rates: [8000, 16000] },
+  alaw: { containers: ["wav", "none"], rates: [8000, 16000] },
+  mp3: { containers: ["none"], rates: [22050], bitRate: { min: 32000, max: 48000, default: 48000, only: [32000, 48000] } },
+  opus: { containers: ["ogg"], rates: [48000], bitRate: { min: 4000, max: 650000, default: 12000 } },
+  flac: { containers: ["none"], rates: [48000, 8000, 16000, 22050, 32000] },
+  aac: { containers: ["none"], rates: [22050], bitRate: { min: 4000, max: 192000, default: 48000 } },
+};
+
+/** Check encoding/container/sample_rate/bit_rate against Deepgram's combinations; fill in its defaults. */
+export function speakSpec(query: URLSearchParams): EncoderSpec {
+  const encoding = (query.get("encoding") ?? "linear16") as Encoding;
+  if (!ENCODINGS.includes(encoding)) {
+    throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported; use one of ${ENCODINGS.join(", ")}`);
+  }
+  const rule = SPEAK_RULES[encoding];
+  const container = (query.get("container") ?? rule.containers[0]) as EncoderSpec["container"];
+  if (!rule.containers.includes(container)) {
+    throw new HttpError(400, "invalid_parameter", `container must be ${rule.containers.join(" or ")} for encoding=${encoding}`);
+  }
+  const sampleRate = query.has("sample_rate") ? Number(query.get("sample_rate")) : rule.rates[0];
+  if (!rule.rates.includes(sampleRate)) {
+    throw new HttpError(400, "invalid_parameter", `sample_rate must be ${rule.rates.join(", ")} for encoding=${encoding}`);
+  }
+  let bitRate: number | undefined;
+  if (query.has("bit_rate")) {
+    const b = rule.bitRate;
+    bitRate = Number(query.get("bit_rate"));
+    if (!b) throw new HttpError(400, "invalid_parameter", `bit_rate does not apply to encoding=${encoding}`);
+    if (!Number.isInteger(bitRate) || bitRate < b.min || bitRate > b.max || (b.only && !b.only.includes(bitRate))) {
+      throw new HttpError(400, "invalid_parameter", `bit_rate must be ${b.only ? b.only.join(" or ") : `an integer from ${b.min} to ${b.max}`} for encoding=${encoding}`);
+    }
+  } else bitRate = rule.bitRate?.default;
+  return { encoding, container, sampleRate, bitRate };
+}
+
 export async function speak(ctx: RequestContext): Promise<void> {
   const { query } = ctx;
   refuseCallback(query);
@@ -59,22 +108,16 @@ export async function speak(ctx: RequestContext): Promise<void> {
   const modelName = query.get("model") ?? undefined;
   const model = resolveModel(ctx.speech, "tts", modelName);
   ctx.usage.model = model.id;
+  const spec = speakSpec(query);
   const body = await readJson(ctx.req, ctx.config.MAX_BODY_BYTES);
   const text = checkText(ctx, body.text, "text");
   ctx.usage.characters = text.length;
-  // Deepgram defaults to mp3; this server encodes no compressed audio, so its default is linear16 in WAV.
-  const encoding = query.get("encoding") ?? "linear16";
-  if (encoding !== "linear16") throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported; use linear16`);
-  const container = query.get("container") ?? "wav";
-  if (container !== "wav" && container !== "none") throw new HttpError(400, "invalid_parameter", "container must be wav or none");
-  const sampleRate = query.has("sample_rate") ? parseRate(query.get("sample_rate") ?? undefined) : 24000;
   const speed = checkSpeed(query.get("speed") ?? undefined, 0.5, 2);
-  ctx.usage.features.push(`container:${container}`);
+  ctx.usage.features.push(`encoding:${spec.encoding}`, `container:${spec.container}`);
   // Aura names carry the voice (aura-2-thalia-en); the engines' voice table resolves them.
   const voice = modelName?.startsWith("aura") ? modelName : undefined;
   await streamSpeech(ctx, text, { speed, voice }, {
-    container,
-    sampleRate,
+    spec,
     headers: { "dg-model-name": model.id, "dg-char-count": String(text.length), "dg-request-id": ctx.requestId },
   });
 }

@@ -1,6 +1,7 @@
 /**
  * Deepgram-compatible live transcription: `GET /v1/listen` upgraded to a WebSocket.
- * In: binary audio frames (raw linear16 with encoding/sample_rate, or a WAV stream whose header comes first),
+ * In: binary audio frames (raw linear16/linear32/mulaw/alaw with encoding and sample_rate, or a container stream
+ * sent with no encoding: WAV, WebM/Opus as MediaRecorder writes it, Ogg Opus/Vorbis, mp3, FLAC; decoded as it arrives),
  * and JSON control messages KeepAlive, Finalize, CloseStream. Out: `Results` (interim when interim_results=true,
  * final, speech_final at VAD endpoints), `UtteranceEnd` when utterance_end_ms is set, `Metadata` at the end.
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
@@ -10,9 +11,10 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamResult } from "../engines/types";
-import { parseRate, parseWavHeader, pcmToMono, Resampler, SUPPORTED_INPUT, type WavFormat } from "./audio";
+import { parseRawSpec, rawFormat, Resampler, type SampleFormat, SUPPORTED_INPUT } from "./audio";
 import { type ApiKeys, authenticate, type Caller } from "./auth";
 import type { Deps } from "./context";
+import { createStreamDecoder, PcmStreamDecoder, sniffContainer, type StreamDecoder } from "./codecs";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
 import { errorBody, HttpError, toHttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
@@ -23,14 +25,14 @@ import { resolveModel } from "./models";
 const ROUTE = "/v1/listen";
 /** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
-/** A WAV stream's header must be complete within this many bytes. */
-const MAX_WAV_HEADER_BYTES = 64 * 1024;
+/** A container stream is recognised from this many first bytes (RIFF....WAVE is the longest magic). */
+const SNIFF_BYTES = 12;
 
 interface LiveParams {
   model: ModelInfo;
   language?: string;
-  /** Raw linear16 at this rate and channel count; undefined: a WAV stream (header first). */
-  raw?: { sampleRate: number; channels: number };
+  /** Headerless audio in this format, rate and channel count; undefined: a container stream, recognised by its bytes. */
+  raw?: { format: SampleFormat; sampleRate: number; channels: number };
   interim: boolean;
   utteranceEnd: boolean;
 }
@@ -126,14 +128,12 @@ export class LiveEndpoint {
     const model = resolveModel(this.deps.speech, "stt", q.get("model") ?? undefined);
     const encoding = q.get("encoding");
     let raw: LiveParams["raw"];
-    if (encoding !== null) {
-      if (encoding !== "linear16") {
+    // opus and flac name containers (Ogg, WebM, FLAC), which carry their own header: recognised by their bytes.
+    if (encoding !== null && encoding !== "opus" && encoding !== "flac") {
+      if (!rawFormat(encoding)) {
         throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported. Supported: ${SUPPORTED_INPUT}`);
       }
-      if (!q.has("sample_rate")) throw new HttpError(400, "invalid_parameter", "encoding=linear16 needs sample_rate");
-      const channels = Number(q.get("channels") ?? "1");
-      if (!Number.isInteger(channels) || channels < 1 || channels > 8) throw new HttpError(400, "invalid_parameter", "channels must be 1-8");
-      raw = { sampleRate: parseRate(q.get("sample_rate") ?? undefined), channels };
+      raw = parseRawSpec({ encoding, sampleRate: q.get("sample_rate") ?? undefined, channels: q.get("channels") ?? undefined });
     }
     return {
       model,
@@ -179,10 +179,9 @@ class LiveSession {
   private readonly startedAt = performance.now();
   private readonly hash = createHash("sha256");
   private readonly modelUuid: string;
-  /** Decoder state: a WAV stream's header bytes until parsed, then its format. */
-  private headerBytes: Buffer | undefined = Buffer.alloc(0);
-  private format: Pick<WavFormat, "format" | "channels"> | undefined;
-  private carry = Buffer.alloc(0);
+  /** A container stream's first bytes, until there are enough to recognise it; then its decoder. */
+  private sniffed = Buffer.alloc(0);
+  private decoder: StreamDecoder | undefined;
   private resampler: Resampler | undefined;
   private sourceSeconds = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -202,7 +201,7 @@ class LiveSession {
     this.modelUuid = modelUuid(params.model);
     deps.metrics.inflight.inc();
     deps.metrics.liveSessions.inc();
-    if (params.raw) this.startDecoder({ format: { kind: "int", bits: 16 }, channels: params.raw.channels }, params.raw.sampleRate);
+    if (params.raw) this.decoder = new PcmStreamDecoder(params.raw.format, params.raw.channels, params.raw.sampleRate);
     this.features = ["stt-live", ...unperformedWarnings(query).map((w) => w.parameter), ...(params.interim ? ["interim_results"] : [])];
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     ws.on("close", () => void this.cleanup());
@@ -216,12 +215,6 @@ class LiveSession {
       () => void this.fail(new CloseWith(1011, "NET-0001", "no audio or KeepAlive received within the idle timeout")),
       this.deps.config.LIVE_IDLE_TIMEOUT_MS,
     );
-  }
-
-  private startDecoder(format: Pick<WavFormat, "format" | "channels">, sampleRate: number): void {
-    this.format = format;
-    this.headerBytes = undefined;
-    this.resampler = new Resampler(sampleRate, this.deps.speech.stt.sampleRate);
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
@@ -259,34 +252,40 @@ class LiveSession {
   private onAudio(buf: Buffer): void {
     if (buf.length === 0) return;
     this.hash.update(buf);
-    if (this.headerBytes) {
-      // No encoding given: the stream must be a WAV, header first.
-      const head = Buffer.concat([this.headerBytes, buf]);
-      if (head.length >= 4 && head.toString("latin1", 0, 4) !== "RIFF") {
-        throw new CloseWith(1008, "DATA-0000", `audio is neither a WAV stream nor declared raw: send encoding=linear16&sample_rate=N, or a WAV header first. Supported: ${SUPPORTED_INPUT}`);
-      }
-      const parsed = parseWavHeader(head);
-      if (!parsed) {
-        if (head.length > MAX_WAV_HEADER_BYTES) throw new CloseWith(1008, "DATA-0000", "the WAV header did not end within 64 KiB");
-        this.headerBytes = head;
+    if (!this.decoder) {
+      const head = Buffer.concat([this.sniffed, buf]);
+      if (head.length < SNIFF_BYTES) {
+        this.sniffed = head;
         return;
       }
-      this.startDecoder(parsed.fmt, parsed.fmt.sampleRate);
-      buf = head.subarray(parsed.dataOffset);
+      const container = sniffContainer(head);
+      if (!container || container === "aiff" || container === "mp4") {
+        throw new CloseWith(
+          1008,
+          "DATA-0000",
+          `audio is not a stream this server recognises (WAV, WebM/Opus, Ogg, mp3, FLAC) and no encoding was declared: send encoding=linear16|mulaw|alaw&sample_rate=N for raw audio. Supported: ${SUPPORTED_INPUT}`,
+        );
+      }
+      this.decoder = createStreamDecoder(container, this.deps.speech.stt.sampleRate);
+      this.sniffed = Buffer.alloc(0);
+      buf = head;
     }
-    const format = this.format!;
-    const frameBytes = (format.format.bits / 8) * format.channels;
-    const bytes = this.carry.length > 0 ? Buffer.concat([this.carry, buf]) : buf;
-    const whole = bytes.length - (bytes.length % frameBytes);
-    this.carry = Buffer.from(bytes.subarray(whole));
-    if (whole === 0) return;
-    const mono = pcmToMono(bytes.subarray(0, whole), format);
-    this.sourceSeconds += mono.length / this.resampler!.inRate;
+    const decoder = this.decoder;
+    // Decoders are stateful and some are async: decode in the engine's queue, in arrival order.
+    this.enqueue(async () => this.feed(await decoder.push(buf)));
+  }
+
+  /** Decoded source-rate audio: count it against the limit, resample to the engine's rate, transcribe. */
+  private async feed(mono: Float32Array): Promise<void> {
+    if (mono.length === 0) return;
+    const rate = this.decoder!.sampleRate;
+    this.resampler ??= new Resampler(rate, this.deps.speech.stt.sampleRate);
+    this.sourceSeconds += mono.length / rate;
     if (this.sourceSeconds > this.deps.config.MAX_AUDIO_SECONDS) {
       throw new CloseWith(1008, "DATA-0001", `the stream passed the limit of ${this.deps.config.MAX_AUDIO_SECONDS} s of audio`);
     }
-    const samples = this.resampler!.process(mono);
-    if (samples.length > 0) this.enqueue(async () => this.send(await this.session.push(samples), false));
+    const samples = this.resampler.process(mono);
+    if (samples.length > 0) this.send(await this.session.push(samples), false);
   }
 
   /** Engine calls run one at a time, in arrival order: the session keeps decoder state. */
@@ -296,7 +295,10 @@ class LiveSession {
       try {
         await work();
       } catch (err) {
-        await this.fail(new CloseWith(1011, "NET-0000", err instanceof QueueFullError ? "server busy" : "transcription failed"));
+        if (err instanceof CloseWith) await this.fail(err);
+        // A decoder's refusal (corrupt or unsupported audio) names what was wrong.
+        else if (err instanceof HttpError) await this.fail(new CloseWith(1008, "DATA-0000", err.message));
+        else await this.fail(new CloseWith(1011, "NET-0000", err instanceof QueueFullError ? "server busy" : "transcription failed"));
       }
     });
   }
@@ -332,6 +334,7 @@ class LiveSession {
     this.ending = true;
     clearTimeout(this.idleTimer);
     this.enqueue(async () => {
+      if (this.decoder) await this.feed(await this.decoder.end());
       const tail = this.resampler?.flush();
       if (tail && tail.length > 0) this.send(await this.session.push(tail), false);
       this.send(await this.session.finalize(), true);
@@ -344,7 +347,7 @@ class LiveSession {
       sha256: this.hash.digest("hex"),
       created: new Date().toISOString(),
       duration: round(this.sourceSeconds),
-      channels: this.format?.channels ?? 1,
+      channels: this.decoder?.channels || 1,
       models: [this.modelUuid],
       model_info: { [this.modelUuid]: deepgramModelInfo(this.params.model) },
     });
@@ -386,6 +389,8 @@ class LiveSession {
       characters: 0,
     });
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    // After any decode still in the queue: freeing WASM memory under a running decode would trap.
+    void this.chain.then(() => this.decoder?.free());
     try {
       await this.session.close();
     } finally {

@@ -7,6 +7,7 @@ import { FEATURES } from "../shared/license-protocol";
 import { createLogger } from "../shared/log";
 import { createInferenceServer } from "./app";
 import { ANONYMOUS_TEAM, ApiKeys, generateApiKey, loadTeams, parseKeysFile } from "./auth";
+import { FFMPEG_FORMATS, ffmpegAvailable } from "./codecs";
 import { serverConfigFromEnv } from "./config";
 import { watchKeysFile } from "./keys-watcher";
 import { type LicenseGate, LocalLicense, ProxyLicense } from "./license";
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
     logger.warn("local mode: no LICENSE_PROXY_URL; serving without a license check and reporting no usage");
     license = new LocalLicense();
   }
+
+  if (!ffmpegAvailable()) logger.warn(`ffmpeg not found on PATH: ${FFMPEG_FORMATS} are unavailable (every other format is decoded in-process)`);
 
   const app = createInferenceServer({ speech, config, keys, license, logger });
   const address = await app.listen(config.PORT, config.HOST);

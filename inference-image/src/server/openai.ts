@@ -1,6 +1,7 @@
 /** OpenAI-compatible routes: POST /v1/audio/transcriptions (multipart) and POST /v1/audio/speech (JSON). */
 import busboy from "busboy";
 import { inspectAudio } from "./audio";
+import { type EncoderSpec, isOpusRate } from "./codecs";
 import { prepareStt, type RequestContext } from "./context";
 import { HttpError } from "./errors";
 import { toSrt, toVerboseJson, toVtt } from "./formats";
@@ -10,9 +11,29 @@ import { checkSpeed, checkText, streamSpeech } from "./synthesis";
 
 const TRANSCRIPTION_FORMATS = ["json", "text", "verbose_json", "srt", "vtt"] as const;
 type TranscriptionFormat = (typeof TRANSCRIPTION_FORMATS)[number];
-const SPEECH_FORMATS = ["wav", "pcm"] as const;
+/** OpenAI's speech formats; mp3 is its default when `response_format` is omitted. */
+export const SPEECH_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"] as const;
+type SpeechFormat = (typeof SPEECH_FORMATS)[number];
 /** OpenAI's `pcm` is defined as 24 kHz 16-bit mono: keep that, so clients that play it raw sound right. */
 const OPENAI_PCM_RATE = 24000;
+
+/** Codec, container, rate and bit rate per response_format (Opus takes 8/12/16/24/48 kHz only). */
+function speechSpec(format: SpeechFormat, modelRate: number): EncoderSpec {
+  switch (format) {
+    case "mp3":
+      return { encoding: "mp3", container: "none", sampleRate: modelRate, bitRate: 64000 };
+    case "opus":
+      return { encoding: "opus", container: "ogg", sampleRate: isOpusRate(modelRate) ? modelRate : 24000, bitRate: 32000 };
+    case "aac":
+      return { encoding: "aac", container: "none", sampleRate: modelRate, bitRate: 64000 };
+    case "flac":
+      return { encoding: "flac", container: "none", sampleRate: modelRate };
+    case "wav":
+      return { encoding: "linear16", container: "wav", sampleRate: modelRate };
+    case "pcm":
+      return { encoding: "linear16", container: "none", sampleRate: OPENAI_PCM_RATE };
+  }
+}
 
 interface Multipart {
   file?: Buffer;
@@ -131,9 +152,9 @@ export async function speech(ctx: RequestContext): Promise<void> {
   ctx.usage.model = model.id;
   const input = checkText(ctx, body.input, "input");
   ctx.usage.characters = input.length;
-  const format = body.response_format ?? "wav";
+  const format = body.response_format ?? "mp3";
   if (typeof format !== "string" || !(SPEECH_FORMATS as readonly string[]).includes(format)) {
-    throw new HttpError(400, "unsupported_response_format", `response_format must be one of ${SPEECH_FORMATS.join(", ")} (this server does not encode compressed audio)`);
+    throw new HttpError(400, "unsupported_response_format", `response_format must be one of ${SPEECH_FORMATS.join(", ")}`);
   }
   if (body.stream_format !== undefined && body.stream_format !== "audio") {
     throw new HttpError(400, "invalid_parameter", 'stream_format must be "audio"');
@@ -141,12 +162,5 @@ export async function speech(ctx: RequestContext): Promise<void> {
   if (body.voice !== undefined && typeof body.voice !== "string") throw new HttpError(400, "invalid_parameter", "voice must be a string");
   const speed = checkSpeed(body.speed, 0.25, 4);
   ctx.usage.features.push(`format:${format}`);
-  await streamSpeech(
-    ctx,
-    input,
-    { voice: body.voice as string | undefined, speed },
-    format === "pcm"
-      ? { container: "none", sampleRate: OPENAI_PCM_RATE, headers: {} }
-      : { container: "wav", sampleRate: model.sampleRate, headers: {} },
-  );
+  await streamSpeech(ctx, input, { voice: body.voice as string | undefined, speed }, { spec: speechSpec(format as SpeechFormat, model.sampleRate), headers: {} });
 }

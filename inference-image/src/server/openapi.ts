@@ -1,6 +1,8 @@
 /** `GET /openapi.json`: an OpenAPI 3.1 description of every route this server answers. */
 import type { Speech } from "../engines/types";
-import { SUPPORTED_INPUT } from "./audio";
+import { RAW_ENCODINGS, SUPPORTED_INPUT } from "./audio";
+import { ENCODINGS, OUTPUT_MEDIA_TYPES, SUPPORTED_OUTPUT } from "./codecs";
+import { SPEECH_FORMATS } from "./openai";
 import { knownModelNames } from "./models";
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
@@ -32,7 +34,7 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
       description:
         "OpenAI- and Deepgram-compatible speech-to-text and text-to-speech. OpenAI routes answer errors as " +
         "{error:{message,type,code}}, Deepgram routes (/v1/listen, /v1/speak) as {err_code,err_msg,request_id}. " +
-        `Audio in: ${SUPPORTED_INPUT}. Audio out: WAV or raw 16-bit PCM, streamed as synthesized.`,
+        `Audio in: ${SUPPORTED_INPUT}. Audio out: ${SUPPORTED_OUTPUT}.`,
     },
     servers: [{ url: "/" }],
     security: [{ bearer: [] }, { token: [] }],
@@ -83,7 +85,7 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
                   type: "object",
                   required: ["file"],
                   properties: {
-                    file: { type: "string", contentMediaType: "audio/wav" },
+                    file: { type: "string", contentMediaType: "application/octet-stream", description: "Audio in any supported format; the container is recognised by its bytes" },
                     model: sttModels,
                     language: { type: "string", description: "BCP-47 language, e.g. en" },
                     response_format: { type: "string", enum: ["json", "text", "verbose_json", "srt", "vtt"], default: "json" },
@@ -115,12 +117,12 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
                 model: ttsModels,
                 input: { type: "string", maxLength: 100000 },
                 voice: { type: "string", description: `A voice of this model (${(speech.tts.voices ?? []).join(", ")}) or an OpenAI voice name` },
-                response_format: { type: "string", enum: ["wav", "pcm"], default: "wav", description: "pcm: 24 kHz 16-bit mono little-endian" },
+                response_format: { type: "string", enum: [...SPEECH_FORMATS], default: "mp3", description: "opus: Ogg Opus; aac: ADTS; pcm: 24 kHz 16-bit mono little-endian" },
                 speed: { type: "number", minimum: 0.25, maximum: 4, default: 1 },
               },
             }),
           },
-          responses: { "200": { description: "Audio", content: { "audio/wav": { schema: { type: "string" } }, "audio/l16": { schema: { type: "string" } } } }, ...errors("OpenAIError", [400, 413, ...common]) },
+          responses: { "200": { description: "Audio", content: Object.fromEntries(OUTPUT_MEDIA_TYPES.map((t) => [t, { schema: { type: "string" } }])) }, ...errors("OpenAIError", [400, 413, ...common]) },
         },
       },
       "/v1/listen": {
@@ -129,24 +131,25 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
           parameters: [
             q("model", sttModels, "Model name"),
             q("language", { type: "string" }, "BCP-47 language"),
-            q("encoding", { type: "string", enum: ["linear16"] }, "Raw audio encoding; omit for WAV"),
+            q("encoding", { type: "string", enum: [...RAW_ENCODINGS, "flac", "opus"] }, "Encoding of a headerless body; omit for containers (recognised by their bytes)"),
             q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000 }, "Required with encoding"),
             q("channels", { type: "integer", minimum: 1, maximum: 8 }, "Raw audio channels (mixed to mono)"),
             ...["punctuate", "smart_format", "diarize"].map((n) => q(n, bool, "Accepted; not performed by the built-in model (reported in metadata.warnings)")),
           ],
-          requestBody: { required: true, content: { "audio/wav": { schema: { type: "string" } }, "application/octet-stream": { schema: { type: "string" } } } },
+          requestBody: { required: true, content: { "audio/*": { schema: { type: "string" } }, "application/octet-stream": { schema: { type: "string" } } } },
           responses: { "200": { description: "Transcript", content: json(ref("DeepgramResponse")) }, ...errors("DeepgramError", [400, 413, 415, ...common]) },
         },
         get: {
           summary: "Live transcription (Deepgram) over a WebSocket",
           description:
-            "Upgrade to a WebSocket. Send binary audio frames (raw linear16 with encoding/sample_rate, or a WAV stream) and " +
+            "Upgrade to a WebSocket. Send binary audio frames (raw linear16/linear32/mulaw/alaw with encoding and sample_rate, or with no " +
+            "encoding a WAV, WebM/Opus (MediaRecorder), Ogg, mp3 or FLAC stream, decoded as it arrives) and " +
             'text frames {"type":"KeepAlive"|"Finalize"|"CloseStream"}. Receives Results (is_final, speech_final), UtteranceEnd ' +
             "(with utterance_end_ms) and Metadata (at the end). Browsers may authenticate with Sec-WebSocket-Protocol: token, <key>.",
           parameters: [
             q("model", sttModels, "Model name"),
             q("language", { type: "string" }, "BCP-47 language"),
-            q("encoding", { type: "string", enum: ["linear16"] }, "Raw audio encoding; omit to send a WAV stream"),
+            q("encoding", { type: "string", enum: [...RAW_ENCODINGS, "opus", "flac"] }, "Raw audio encoding; omit (or opus/flac) to send a container stream"),
             q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000 }, "Required with encoding"),
             q("channels", { type: "integer", minimum: 1, maximum: 8 }, "Raw audio channels"),
             q("interim_results", bool, "Send interim (is_final=false) results"),
@@ -160,13 +163,14 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
           summary: "Synthesize speech (Deepgram), streamed as it is produced",
           parameters: [
             q("model", ttsModels, "Model name (aura-* map to the default voice)"),
-            q("encoding", { type: "string", enum: ["linear16"], default: "linear16" }, "Only linear16"),
-            q("container", { type: "string", enum: ["wav", "none"], default: "wav" }, "WAV or raw PCM"),
-            q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000, default: 24000 }, "Output rate"),
+            q("encoding", { type: "string", enum: [...ENCODINGS], default: "linear16" }, "Output encoding"),
+            q("container", { type: "string", enum: ["wav", "ogg", "none"] }, "wav (default) or none for linear16/mulaw/alaw; ogg for opus; none for mp3/flac/aac"),
+            q("bit_rate", { type: "integer" }, "mp3: 32000 or 48000 (default); opus: 4000-650000 (12000); aac: 4000-192000 (48000)"),
+            q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000 }, "linear16: 8000-48000 (24000); mulaw/alaw: 8000 (default) or 16000; flac: 8000-48000 (48000); mp3/aac: 22050; opus: 48000"),
             q("speed", { type: "number", minimum: 0.5, maximum: 2 }, "Speaking rate"),
           ],
           requestBody: { required: true, content: json({ type: "object", required: ["text"], properties: { text: { type: "string" } } }) },
-          responses: { "200": { description: "Audio", content: { "audio/wav": { schema: { type: "string" } }, "audio/l16": { schema: { type: "string" } } } }, ...errors("DeepgramError", [400, 413, ...common]) },
+          responses: { "200": { description: "Audio", content: Object.fromEntries(OUTPUT_MEDIA_TYPES.map((t) => [t, { schema: { type: "string" } }])) }, ...errors("DeepgramError", [400, 413, ...common]) },
         },
       },
       "/v1/models": { get: { summary: "Models and the client names that map to them", responses: { "200": { description: "OpenAI-style model list", content: json({ type: "object" }) }, ...errors("OpenAIError", [401]) } } },

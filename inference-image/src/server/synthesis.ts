@@ -1,13 +1,14 @@
 /** Streams synthesized speech to an HTTP response as it is produced (shared by /v1/audio/speech and /v1/speak). */
 import type { SynthesizeOptions } from "../engines/types";
-import { floatToInt16, int16ToBuffer, int16ToFloat, Resampler, wavHeader } from "./audio";
+import { floatToInt16, int16ToFloat, Resampler } from "./audio";
+import { createEncoder, type EncoderSpec, type StreamEncoder } from "./codecs";
 import type { RequestContext } from "./context";
 import { HttpError } from "./errors";
 import { write } from "./http";
 
 export interface SpeechOutput {
-  container: "wav" | "none";
-  sampleRate: number;
+  /** What to encode: its codec, container, rate (the engine's output is resampled to it) and bit rate. */
+  spec: EncoderSpec;
   headers: Record<string, string>;
 }
 
@@ -29,42 +30,57 @@ export function checkSpeed(value: unknown, min: number, max: number): number {
 }
 
 /**
- * Pull the first chunk before sending headers, so engine refusals (unknown voice, full queue) still
- * become 4xx/429 answers; after that, every chunk is written as soon as the engine yields it.
+ * Pull the first chunk and start the encoder before sending headers, so engine refusals (unknown voice, full
+ * queue) and encoder failures still become 4xx/429 answers; after that, each chunk is resampled, encoded and
+ * written as soon as the engine yields it (a codec that holds a partial frame sends it with the next chunk).
  */
 export async function streamSpeech(ctx: RequestContext, text: string, options: SynthesizeOptions, out: SpeechOutput): Promise<void> {
   const { speech, res, metrics } = ctx;
   const engineRate = speech.tts.sampleRate;
   const iterator = speech.synthesize(text, options)[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  const resampler = out.sampleRate === engineRate ? undefined : new Resampler(engineRate, out.sampleRate);
-  const convert = (chunk: Int16Array): Buffer =>
-    int16ToBuffer(resampler ? floatToInt16(resampler.process(int16ToFloat(chunk))) : chunk);
+  const starting = createEncoder(out.spec);
+  let encoder: StreamEncoder;
+  let first: IteratorResult<Int16Array>;
+  try {
+    [first, encoder] = await Promise.all([iterator.next(), starting]);
+  } catch (err) {
+    void starting.then((e) => e.close(), () => undefined);
+    await iterator.return?.();
+    throw err;
+  }
+  const rate = out.spec.sampleRate;
+  const resampler = rate === engineRate ? undefined : new Resampler(engineRate, rate);
+  const convert = (chunk: Int16Array): Int16Array => (resampler ? floatToInt16(resampler.process(int16ToFloat(chunk))) : chunk);
   let engineSamples = 0;
-  res.writeHead(200, {
-    "content-type": out.container === "wav" ? "audio/wav" : `audio/l16; rate=${out.sampleRate}; channels=1`,
-    "transfer-encoding": "chunked",
-    ...out.headers,
-  });
+  res.writeHead(200, { "content-type": encoder.contentType, "transfer-encoding": "chunked", ...out.headers });
   let next = first;
   let firstByte = true;
+  const send = async (bytes: Buffer): Promise<boolean> => {
+    if (bytes.length === 0) return true;
+    // Headers, the container's header and the first audio leave in one write, so the first packet carries audio.
+    if (!(await write(res, bytes))) return false;
+    if (firstByte) {
+      metrics.ttsFirstByte.observe((performance.now() - ctx.startedAt) / 1000);
+      firstByte = false;
+    }
+    return true;
+  };
   try {
     while (!next.done) {
       engineSamples += next.value.length;
-      const pcm = convert(next.value);
-      // Headers, WAV header and the first audio leave in one write, so the first packet carries audio.
-      if (!(await write(res, firstByte && out.container === "wav" ? Buffer.concat([wavHeader(out.sampleRate), pcm]) : pcm))) return;
-      if (firstByte) {
-        metrics.ttsFirstByte.observe((performance.now() - ctx.startedAt) / 1000);
-        firstByte = false;
-      }
+      if (!(await send(await encoder.push(convert(next.value))))) return;
       next = await iterator.next();
     }
-    if (resampler) await write(res, int16ToBuffer(floatToInt16(resampler.flush())));
+    if (resampler && !(await send(await encoder.push(floatToInt16(resampler.flush()))))) return;
+    if (!(await send(await encoder.end()))) return;
     res.end();
   } finally {
-    // The client hung up mid-stream: tell the engine to stop producing.
-    if (!res.writableEnded) await iterator.return?.();
+    // The client hung up mid-stream (or the encoder failed): stop the engine and free the codec.
+    if (!res.writableEnded) {
+      encoder.close();
+      await iterator.return?.();
+      res.destroy();
+    }
     const seconds = engineSamples / engineRate;
     ctx.usage.audioSeconds = seconds;
     metrics.audioSeconds.inc({ feature: "tts" }, seconds);

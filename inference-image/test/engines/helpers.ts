@@ -1,5 +1,6 @@
 /** Shared by the engine tests and the engine benchmark: test audio made by the TTS engine itself, and word error rate. */
 import type { Speech } from "../../src/engines/types";
+import { concatSamples } from "../../src/server/audio";
 
 /** Sentences Flite speaks clearly (pocketsphinx fails on other synthesizers' audio; see ENGINEERING.md). */
 export const SENTENCES = [
@@ -33,15 +34,7 @@ export function silence(seconds: number, rate = 16000): Float32Array {
   return new Float32Array(Math.round(seconds * rate));
 }
 
-export function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export const concat = (...parts: Float32Array[]): Float32Array => concatSamples(parts);
 
 const words = (s: string) => s.toLowerCase().replace(/[^a-z0-9' ]+/g, " ").split(/\s+/).filter(Boolean);
 

@@ -71,7 +71,7 @@ test("a transcription through the real server yields exactly one usage record up
 
   // Test audio from the server's own speech endpoint: that request is one usage record too (TTS).
   const text = "license proxy end to end";
-  const speech = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: text }) });
+  const speech = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: text, response_format: "wav" }) });
   expect(speech.status).toBe(200);
   const wav = Buffer.from(await speech.arrayBuffer());
   await waitFor("the speech usage record upstream", () => upstream.records.size === 1);

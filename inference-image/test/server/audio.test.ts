@@ -18,6 +18,31 @@ function toneAmplitude(x: Float32Array, freq: number, rate: number): number {
   return (2 * Math.hypot(re, im)) / x.length;
 }
 
+/** An AIFF (or AIFC with `compression`) file: COMM with an 80-bit extended sample rate, then SSND. */
+function aiff(opts: { bits: number; channels: number; rate: number; frames: number; data: Buffer; compression?: string }): Buffer {
+  const commSize = opts.compression ? 22 : 18;
+  const comm = Buffer.alloc(8 + commSize);
+  comm.write("COMM", 0, "latin1");
+  comm.writeUInt32BE(commSize, 4);
+  comm.writeUInt16BE(opts.channels, 8);
+  comm.writeUInt32BE(opts.frames, 10);
+  comm.writeUInt16BE(opts.bits, 14);
+  // 80-bit extended: exponent 16383 + e, 64-bit mantissa with the integer bit set.
+  const e = Math.floor(Math.log2(opts.rate));
+  comm.writeUInt16BE(16383 + e, 16);
+  comm.writeUInt32BE(Math.round((opts.rate / 2 ** e) * 2 ** 31) >>> 0, 18);
+  if (opts.compression) comm.write(opts.compression, 26, "latin1");
+  const ssnd = Buffer.alloc(16);
+  ssnd.write("SSND", 0, "latin1");
+  ssnd.writeUInt32BE(8 + opts.data.length, 4);
+  const body = Buffer.concat([comm, ssnd, opts.data]);
+  const head = Buffer.alloc(12);
+  head.write("FORM", 0, "latin1");
+  head.writeUInt32BE(4 + body.length, 4);
+  head.write(opts.compression ? "AIFC" : "AIFF", 8, "latin1");
+  return Buffer.concat([head, body]);
+}
+
 function wav(opts: { tag?: number; bits: number; channels: number; rate: number; data: Buffer; dataSize?: number }): Buffer {
   const h = Buffer.alloc(44);
   h.write("RIFF", 0, "latin1");
@@ -86,12 +111,42 @@ describe("WAV decoding", () => {
     expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data }).subarray(0, 30)), 400, /truncated WAV/);
     expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data: Buffer.alloc(0) })), 400, /no audio/);
     expectHttpError(() => decodeAudio(Buffer.alloc(0)), 400, /empty/);
-    expectHttpError(() => decodeAudio(Buffer.from("hello, this is not audio at all")), 415, /not a recognised audio format.*Supported: WAV/);
-    expectHttpError(() => decodeAudio(Buffer.from("ID3\u0004\u0000 mp3 bytes")), 415, /"mp3"/);
+    expectHttpError(() => decodeAudio(Buffer.from("hello, this is not audio at all")), 415, /not a recognised audio format.*Supported: .*WAV.*mp3/);
     expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 96000, data })), 415, /sample rate 96000/);
     expectHttpError(() => decodeAudio(wav({ tag: 2, bits: 4, channels: 1, rate: 16000, data })), 415, /format tag 2/);
     expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "linear16" }), 400, /needs sample_rate/);
-    expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "mulaw", sampleRate: "8000" }), 415, /encoding "mulaw"/);
+    expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "amr-nb", sampleRate: "8000" }), 415, /encoding "amr-nb"/);
+    expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "flac" }), 400, /encoding=flac but the body is not a FLAC/);
+    expectHttpError(() => decodeAudio(aiff({ bits: 16, channels: 1, rate: 16000, frames: 100, data: Buffer.alloc(50) })), 400, /truncated AIFF/);
+  });
+
+  it("decodes G.711 raw and in WAV (mu-law tag 7, a-law tag 6) with the reference tables", () => {
+    // mu-law 0xFF and a-law 0xD5 are the codes nearest zero; 0x80 (mu-law) is the largest positive code.
+    const mu = decodeAudio(Buffer.from([0xff, 0x80]), { encoding: "mulaw", sampleRate: "8000" });
+    expect(mu.samples[0]).toBeCloseTo(0, 3);
+    expect(mu.samples[1]).toBeCloseTo(32124 / 32768, 4);
+    const muWav = decodeAudio(wav({ tag: 7, bits: 8, channels: 1, rate: 8000, data: Buffer.from([0x80, 0x00]) }));
+    expect(Array.from(muWav.samples)).toEqual([32124 / 32768, -32124 / 32768]);
+    const aWav = decodeAudio(wav({ tag: 6, bits: 8, channels: 1, rate: 8000, data: Buffer.from([0xd5, 0xaa]) }));
+    expect(aWav.samples[0]).toBeCloseTo(8 / 32768, 6);
+    expect(aWav.samples[1]).toBeCloseTo(32256 / 32768, 4);
+    const l32 = decodeAudio(Buffer.from([0, 0, 0, 0x40, 0, 0, 0, 0xc0]), { encoding: "linear32", sampleRate: "16000" });
+    expect(Array.from(l32.samples)).toEqual([0.5, -0.5]);
+  });
+
+  it("decodes AIFF (big-endian PCM) and AIFC sowt (little-endian)", () => {
+    const be = Buffer.from([0x40, 0x00, 0xc0, 0x00]);
+    const pcm = decodeAudio(aiff({ bits: 16, channels: 1, rate: 22050, frames: 2, data: be }));
+    expect(pcm.sampleRate).toBe(22050);
+    expect(Array.from(pcm.samples)).toEqual([0.5, -0.5]);
+    const le = Buffer.from([0x00, 0x40, 0x00, 0xc0]);
+    expect(Array.from(decodeAudio(aiff({ bits: 16, channels: 1, rate: 44100, frames: 2, data: le, compression: "sowt" })).samples)).toEqual([0.5, -0.5]);
+  });
+
+  it("takes a headerless linear16 body that starts like an MPEG frame sync as the PCM it was declared to be", () => {
+    // -29 as little-endian int16 is FF E3 ...: a bare-sync sniff would call it mp3.
+    const pcm = decodeAudio(Buffer.from([0xe3, 0xff, 0xe3, 0xff]), { encoding: "linear16", sampleRate: "16000" });
+    expect(pcm.samples[0]).toBeCloseTo(-29 / 32768, 6);
   });
 
   it("decodes raw linear16 with a declared rate", () => {

@@ -54,7 +54,7 @@ it("serves from the build output the image copies, and stops cleanly on SIGTERM"
 
   expect((await fetch(`${base}/health/ready`)).status).toBe(200);
   expect((await fetch(`${base}/v1/models`)).status).toBe(401);
-  const speech = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers, body: JSON.stringify({ model: "tts-1", input: "testing the built server" }) });
+  const speech = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers, body: JSON.stringify({ model: "tts-1", input: "testing the built server", response_format: "wav" }) });
   expect(speech.status).toBe(200);
   const wav = Buffer.from(await speech.arrayBuffer());
   expect(wav.toString("latin1", 0, 4)).toBe("RIFF");
