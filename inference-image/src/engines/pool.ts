@@ -11,11 +11,14 @@ import type { EngineConfig } from "./config";
 import { EngineConfigError } from "./config";
 import type { FromWorker, Job, JobValue, ToWorker } from "./protocol";
 import {
+  DEFAULT_ENDPOINTING_MS,
+  DEFAULT_INTERIM_MS,
   EngineInputError,
   QueueFullError,
   type ModelInfo,
   type Speech,
-  type StreamResult,
+  type StreamEvent,
+  type StreamOptions,
   type SttStreamSession,
   type SynthesizeOptions,
   type TranscribeOptions,
@@ -128,7 +131,7 @@ export class WorkerPool implements Speech {
     return this.synthesizeStream(text, options);
   }
 
-  async openStream(options: TranscribeOptions = {}): Promise<SttStreamSession> {
+  async openStream(options: StreamOptions = {}): Promise<SttStreamSession> {
     const language = checkLanguage(this.stt, options.language);
     this.assertOpen();
     const slot = this.slots
@@ -138,7 +141,17 @@ export class WorkerPool implements Speech {
     const streamId = this.nextId++;
     slot.streams.add(streamId);
     try {
-      await this.submit({ kind: "stream-open", streamId, language }, slot);
+      await this.submit(
+        {
+          kind: "stream-open",
+          streamId,
+          language,
+          endpointingMs: options.endpointingMs ?? DEFAULT_ENDPOINTING_MS,
+          interimMs: options.interimMs ?? DEFAULT_INTERIM_MS,
+          utteranceEndMs: options.utteranceEndMs,
+        },
+        slot,
+      );
     } catch (err) {
       slot.streams.delete(streamId);
       throw err;
@@ -195,7 +208,7 @@ export class WorkerPool implements Speech {
   }
 
   /** Merge audio into a session's push that is still waiting for its worker, so a fast sender cannot pile up jobs. */
-  coalescePush(slot: Slot, streamId: number, samples: Float32Array): Promise<StreamResult[]> | undefined {
+  coalescePush(slot: Slot, streamId: number, samples: Float32Array): Promise<StreamEvent[]> | undefined {
     const waiting = slot.pinned.find((p) => p.job.kind === "stream-push" && p.job.streamId === streamId);
     if (!waiting || waiting.job.kind !== "stream-push") return undefined;
     const merged = new Float32Array(waiting.job.samples.length + samples.length);
@@ -207,7 +220,7 @@ export class WorkerPool implements Speech {
     return new Promise((resolve, reject) => {
       waiting.resolve = (value) => {
         earlier([]);
-        resolve(value as StreamResult[]);
+        resolve(value as StreamEvent[]);
       };
       const earlierReject = waiting.reject;
       waiting.reject = (err) => {
@@ -377,16 +390,16 @@ class PinnedSession implements SttStreamSession {
     private readonly streamId: number,
   ) {}
 
-  async push(samples: Float32Array): Promise<StreamResult[]> {
+  async push(samples: Float32Array): Promise<StreamEvent[]> {
     this.assertOpen();
     const merged = this.pool.coalescePush(this.slot, this.streamId, samples);
     if (merged) return merged;
-    return (await this.pool.submit({ kind: "stream-push", streamId: this.streamId, samples }, this.slot)) as StreamResult[];
+    return (await this.pool.submit({ kind: "stream-push", streamId: this.streamId, samples }, this.slot)) as StreamEvent[];
   }
 
-  async finalize(): Promise<StreamResult[]> {
+  async finalize(): Promise<StreamEvent[]> {
     this.assertOpen();
-    return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamResult[];
+    return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamEvent[];
   }
 
   async close(): Promise<void> {

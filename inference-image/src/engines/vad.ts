@@ -19,7 +19,7 @@ export interface VadSettings {
   minSpeechS: number;
 }
 
-const DEFAULT_VAD: VadSettings = { threshold: 0.5, minSilenceS: 0.5, minSpeechS: 0.25 };
+export const DEFAULT_VAD: VadSettings = { threshold: 0.5, minSilenceS: 0.5, minSpeechS: 0.25 };
 
 export function sileroModelPath(): string {
   let pkgMain: string;
@@ -36,8 +36,11 @@ export function sileroModelPath(): string {
 /** Frame-by-frame speech detector: say whether speech is on, and whether an utterance just ended. */
 export class SpeechDetector {
   private readonly vad: Vad;
+  /** Speech this long is heard before `inSpeech` turns true. */
+  readonly minSpeechSamples: number;
 
   constructor(model: string, sampleRate: number, settings: VadSettings = DEFAULT_VAD) {
+    this.minSpeechSamples = Math.round(settings.minSpeechS * sampleRate);
     this.vad = new Vad(
       {
         sileroVad: {

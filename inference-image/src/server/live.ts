@@ -2,14 +2,15 @@
  * Deepgram-compatible live transcription: `GET /v1/listen` upgraded to a WebSocket.
  * In: binary audio frames (raw linear16 with encoding/sample_rate, or a WAV stream whose header comes first),
  * and JSON control messages KeepAlive, Finalize, CloseStream. Out: `Results` (interim when interim_results=true,
- * final, speech_final at VAD endpoints), `UtteranceEnd` when utterance_end_ms is set, `Metadata` at the end.
+ * final, speech_final after `endpointing` ms of silence), `SpeechStarted` at speech onsets (vad_events=true),
+ * `UtteranceEnd` once utterance_end_ms passed after the last finalized word, `Metadata` at the end.
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamResult } from "../engines/types";
+import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { parseRate, parseWavHeader, pcmToMono, Resampler, SUPPORTED_INPUT, type WavFormat } from "./audio";
 import { type ApiKeys, authenticate } from "./auth";
 import type { Deps } from "./context";
@@ -31,7 +32,28 @@ interface LiveParams {
   /** Raw linear16 at this rate and channel count; undefined: a WAV stream (header first). */
   raw?: { sampleRate: number; channels: number };
   interim: boolean;
-  utteranceEnd: boolean;
+  /** Silence (ms) before speech_final, or false: finals only on Finalize/CloseStream. */
+  endpointing: number | false;
+  utteranceEndMs?: number;
+  vadEvents: boolean;
+}
+
+/** Deepgram's default endpointing: speech_final after 10 ms of silence. */
+const DEFAULT_ENDPOINTING_MS = 10;
+
+function intParam(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = q.get(name);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new HttpError(400, "invalid_parameter", `${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function endpointingParam(q: URLSearchParams): number | false {
+  const raw = q.get("endpointing")?.toLowerCase();
+  if (raw === "false") return false;
+  if (raw === undefined || raw === "true") return DEFAULT_ENDPOINTING_MS;
+  return intParam(q, "endpointing", 0, 60_000) ?? DEFAULT_ENDPOINTING_MS;
 }
 
 class CloseWith extends Error {
@@ -75,7 +97,12 @@ export class LiveEndpoint {
       authenticate(this.keys, req, true);
       this.deps.license.check("stt-live");
       const params = this.parseParams(url.searchParams);
-      const session = await this.deps.speech.openStream({ language: params.language });
+      const session = await this.deps.speech.openStream({
+        language: params.language,
+        endpointingMs: params.endpointing,
+        interimMs: this.deps.config.LIVE_INTERIM_MS,
+        utteranceEndMs: params.utteranceEndMs,
+      });
       if (socket.destroyed) {
         await session.close();
         return;
@@ -113,7 +140,9 @@ export class LiveEndpoint {
       language: q.get("language") ?? undefined,
       raw,
       interim: flag(q, "interim_results"),
-      utteranceEnd: q.has("utterance_end_ms"),
+      endpointing: endpointingParam(q),
+      utteranceEndMs: intParam(q, "utterance_end_ms", 1, 60_000),
+      vadEvents: flag(q, "vad_events"),
     };
   }
 
@@ -272,8 +301,16 @@ class LiveSession {
     });
   }
 
-  private send(results: StreamResult[], fromFinalize: boolean): void {
-    for (const r of results) {
+  private send(events: StreamEvent[], fromFinalize: boolean): void {
+    for (const r of events) {
+      if (r.kind === "speech-started") {
+        if (this.params.vadEvents) this.sendJson({ type: "SpeechStarted", channel: [0], timestamp: round(r.timestamp) });
+        continue;
+      }
+      if (r.kind === "utterance-end") {
+        this.sendJson({ type: "UtteranceEnd", channel: [0, 1], last_word_end: round(r.lastWordEnd) });
+        continue;
+      }
       if (!r.isFinal && (!this.params.interim || r.transcript.text === "")) continue;
       this.sendJson({
         type: "Results",
@@ -286,10 +323,6 @@ class LiveSession {
         channel: { alternatives: [deepgramAlternative(r.transcript)] },
         metadata: { request_id: this.requestId, model_info: deepgramModelInfo(this.params.model), model_uuid: this.modelUuid },
       });
-      const last = r.transcript.words[r.transcript.words.length - 1];
-      if (this.params.utteranceEnd && r.speechFinal && last) {
-        this.sendJson({ type: "UtteranceEnd", channel: [0, 1], last_word_end: round(last.end) });
-      }
     }
   }
 
