@@ -13,7 +13,7 @@ import type { FromWorker, JobValue, ToWorker } from "./protocol";
 import { splitForSynthesis } from "./sentences";
 import { StreamSession } from "./streaming";
 import { EngineInputError } from "./types";
-import { DEFAULT_VAD, SpeechDetector } from "./vad";
+import { SpeechDetector, vadForEndpointing } from "./vad";
 
 function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
   const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
@@ -47,9 +47,7 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
       }
       case "stream-open": {
         const decoder = idleDecoders.pop() ?? engines.stt.createDecoder();
-        // Without endpointing the VAD still marks speech onsets and pauses, at its default silence.
-        const minSilenceS = msg.endpointingMs === false ? DEFAULT_VAD.minSilenceS : msg.endpointingMs / 1000;
-        const detector = new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate, { ...DEFAULT_VAD, minSilenceS });
+        const detector = new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate, vadForEndpointing(msg.endpointingMs));
         sessions.set(msg.streamId, new StreamSession(decoder, detector, engines.stt.info.sampleRate, msg.language, msg));
         return null;
       }
