@@ -21,6 +21,7 @@ import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
+import { SpeakSocketRoute } from "./speak-socket";
 import { createServerMetrics, type ServerMetrics } from "./metrics";
 import { modelList } from "./models";
 import { speech as openaiSpeech, transcriptions } from "./openai";
@@ -60,6 +61,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const metrics = createServerMetrics(speech, license);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
+  const sockets = [new SpeakSocketRoute(deps, keys)];
   const created = Math.floor(Date.now() / 1000);
   let inFlight = 0;
   let shuttingDown = false;
@@ -169,7 +171,11 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   };
 
   const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: 60_000, noDelay: true }, (req, res) => void handle(req, res));
-  server.on("upgrade", (req, socket, head) => void live.handleUpgrade(req, socket, head));
+  // One dispatcher by path; /v1/listen and every unknown path (refused there) go to the live endpoint.
+  server.on("upgrade", (req, socket, head) => {
+    const path = (req.url ?? "/").split("?")[0];
+    void (sockets.find((r) => r.route === path) ?? live).handleUpgrade(req, socket, head);
+  });
   server.on("clientError", (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"message":"malformed HTTP request","type":"invalid_request_error","code":"bad_request"}}');
     else socket.destroy();
@@ -195,7 +201,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       const requestsDone = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
       let graceTimer: NodeJS.Timeout | undefined;
       const grace = new Promise<"timeout">((resolve) => (graceTimer = setTimeout(() => resolve("timeout"), config.SHUTDOWN_GRACE_MS)));
-      const outcome = await Promise.race([Promise.all([requestsDone, live.shutdown()]), grace]);
+      const outcome = await Promise.race([Promise.all([requestsDone, live.shutdown(), ...sockets.map((r) => r.shutdown())]), grace]);
       clearTimeout(graceTimer);
       if (outcome === "timeout") logger.warn("shutdown grace ended with work in flight; closing connections", { in_flight: inFlight });
       server.closeAllConnections();

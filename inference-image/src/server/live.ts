@@ -15,7 +15,7 @@ import { parseRate, parseWavHeader, pcmToMono, Resampler, SUPPORTED_INPUT, type 
 import { type ApiKeys, authenticate } from "./auth";
 import type { Deps } from "./context";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
-import { errorBody, HttpError, toHttpError } from "./errors";
+import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
 import { resolveModel } from "./models";
@@ -66,8 +66,9 @@ class CloseWith extends Error {
   }
 }
 
-export class LiveEndpoint {
-  private readonly wss = new WebSocketServer({
+/** The WebSocket server every socket route upgrades with (the routes are dispatched by path in app.ts). */
+export function socketServer(): WebSocketServer {
+  return new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
     // Browsers (and the Deepgram SDK there) authenticate with `Sec-WebSocket-Protocol: token, <key>`: echo the scheme.
@@ -76,6 +77,10 @@ export class LiveEndpoint {
       return false;
     },
   });
+}
+
+export class LiveEndpoint {
+  private readonly wss = socketServer();
   private readonly sessions = new Set<LiveSession>();
   private accepting = true;
 
@@ -154,13 +159,13 @@ export class LiveEndpoint {
   }
 }
 
-function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string): void {
+export function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string, family: ErrorFamily = "deepgram"): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify(errorBody(err, "deepgram", requestId));
+  const body = JSON.stringify(errorBody(err, family, requestId));
   const headers = {
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(body)),
-    "dg-request-id": requestId,
+    [family === "deepgram" ? "dg-request-id" : "x-request-id"]: requestId,
     connection: "close",
     ...err.headers,
   };

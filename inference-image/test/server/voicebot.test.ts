@@ -137,3 +137,72 @@ describe("Deepgram live with a voicebot's options", () => {
     expect(messages.some((m) => m.type === "Results" && !m.is_final)).toBe(true);
   });
 });
+
+describe("Deepgram speak WebSocket", () => {
+  type SpeakMsg = { type: string; sequence_id?: number; code?: string; request_id?: string };
+  async function openSpeak() {
+    const socket = await dg().speak.v1.connect({ model: "aura-2-thalia-en", encoding: "linear16", sample_rate: 16000, reconnectAttempts: 0 });
+    const log: ({ audio: number } | SpeakMsg)[] = [];
+    const pending: Promise<void>[] = [];
+    socket.on("message", (m) => {
+      if (m instanceof Blob) {
+        const entry = { audio: 0 };
+        log.push(entry);
+        pending.push(m.arrayBuffer().then((b) => void (entry.audio = b.byteLength / 2)));
+      } else log.push(m as SpeakMsg);
+    });
+    const closed = new Promise<number>((resolve) => socket.on("close", (e) => resolve(e.code)));
+    socket.connect();
+    await socket.waitForOpen();
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 200 && !what(); i++) await sleep(25);
+      expect(what()).toBe(true);
+      await Promise.all(pending);
+    };
+    const samples = () => log.reduce((n, e) => n + ("audio" in e ? e.audio : 0), 0);
+    return { socket, log, closed, until, samples };
+  }
+  const isType = (type: string, seq?: number) => (e: object) => "type" in e && e.type === type && (seq === undefined || (e as SpeakMsg).sequence_id === seq);
+
+  it("speaks tokens as sentences end and at Flush, answers Flushed, and closes on Close", async () => {
+    const { socket, log, closed, until, samples } = await openSpeak();
+    for (const token of ["Hello", " there", ".", " How", " are", " you", " today", "?"]) socket.sendText({ type: "Speak", text: token });
+    // The first sentence is spoken before any Flush.
+    await until(() => samples() > 0);
+    expect(log[0]).toMatchObject({ type: "Metadata", request_id: expect.any(String) });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 0)));
+    const flushed = log.findIndex(isType("Flushed", 0));
+    const before = log.slice(0, flushed).reduce((n, e) => n + ("audio" in e ? e.audio : 0), 0);
+    expect(before / 16000).toBeGreaterThan(1.2);
+    expect(log.slice(flushed).some((e) => "audio" in e)).toBe(false);
+
+    socket.sendText({ type: "Speak", text: { not: "text" } as unknown as string });
+    await until(() => log.some(isType("Warning")));
+    socket.sendClose({ type: "Close" });
+    expect(await closed).toBe(1000);
+  });
+
+  it("Clear drops the unspoken text and stops the audio at once; the socket goes on", async () => {
+    const { socket, log, closed, until, samples } = await openSpeak();
+    const long = "This is the first sentence of a long answer. It goes on for a while with more words. And then it says even more before it ends. The last sentence is here.";
+    socket.sendText({ type: "Speak", text: long });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => samples() > 0);
+    socket.sendClear({ type: "Clear" });
+    await until(() => log.some(isType("Cleared", 0)));
+    await sleep(1500);
+    const cleared = log.findIndex(isType("Cleared", 0));
+    expect(log.slice(cleared + 1).some((e) => "audio" in e)).toBe(false);
+    expect(log.some(isType("Flushed"))).toBe(false);
+    // Much less than the whole text (about 9 s of speech) was sent.
+    expect(samples() / 16000).toBeLessThan(5);
+
+    socket.sendText({ type: "Speak", text: "Something new." });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 1)));
+    expect(log.slice(cleared + 1).some((e) => "audio" in e)).toBe(true);
+    socket.sendClose({ type: "Close" });
+    expect(await closed).toBe(1000);
+  });
+});
