@@ -21,6 +21,7 @@ import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
+import { RealtimeRoute } from "./realtime";
 import { SpeakSocketRoute } from "./speak-socket";
 import { createServerMetrics, type ServerMetrics } from "./metrics";
 import { modelList } from "./models";
@@ -61,7 +62,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const metrics = createServerMetrics(speech, license);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
-  const sockets = [new SpeakSocketRoute(deps, keys)];
+  const sockets = [new SpeakSocketRoute(deps, keys), new RealtimeRoute(deps, keys)];
   const created = Math.floor(Date.now() / 1000);
   let inFlight = 0;
   let shuttingDown = false;

@@ -19,6 +19,7 @@ import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
 import { resolveModel } from "./models";
+import { socketEnded, socketStarted } from "./socket-usage";
 
 const ROUTE = "/v1/listen";
 /** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
@@ -205,8 +206,7 @@ class LiveSession {
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.modelUuid = modelUuid(params.model);
-    deps.metrics.inflight.inc();
-    deps.metrics.liveSessions.inc();
+    socketStarted(deps, "stt-live");
     if (params.raw) this.startDecoder({ format: { kind: "int", bits: 16 }, channels: params.raw.channels }, params.raw.sampleRate);
     this.features = ["stt-live", ...unperformedWarnings(query).map((w) => w.parameter), ...(params.interim ? ["interim_results"] : [])];
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
@@ -373,17 +373,14 @@ class LiveSession {
     if (this.closed) return this.done;
     this.closed = true;
     clearTimeout(this.idleTimer);
-    const { metrics, license } = this.deps;
-    metrics.inflight.dec();
-    metrics.liveSessions.dec();
-    metrics.audioSeconds.inc({ feature: "stt-live" }, this.sourceSeconds);
-    metrics.requestDuration.observe({ route: ROUTE, method: "GET", status: "101" }, (performance.now() - this.startedAt) / 1000);
-    license.record({
+    socketEnded(this.deps, {
+      route: ROUTE,
+      feature: "stt-live",
       model: this.params.model.id,
       features: this.features,
-      status_code: 101,
-      audio_seconds: this.sourceSeconds,
+      audioSeconds: this.sourceSeconds,
       characters: 0,
+      startedAt: this.startedAt,
     });
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
     try {

@@ -14,6 +14,7 @@ import { refuseCallback } from "./deepgram";
 import { HttpError } from "./errors";
 import { deepgramModelInfo, modelUuid } from "./formats";
 import { resolveModel } from "./models";
+import { socketEnded, socketStarted } from "./socket-usage";
 import { type OpenSocket, SocketRoute } from "./sockets";
 import { checkSpeed } from "./synthesis";
 import type { ModelInfo } from "../engines/types";
@@ -91,7 +92,7 @@ class SpeakSession implements OpenSocket {
     private readonly route: string,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    deps.metrics.inflight.inc();
+    socketStarted(deps, "tts");
     this.sendJson({
       type: "Metadata",
       request_id: requestId,
@@ -213,17 +214,14 @@ class SpeakSession implements OpenSocket {
     this.closed = true;
     // Anything still synthesizing stops after its current piece.
     this.generation++;
-    const { metrics, license } = this.deps;
-    metrics.inflight.dec();
-    metrics.audioSeconds.inc({ feature: "tts" }, this.audioSeconds);
-    metrics.characters.inc(this.characters);
-    metrics.requestDuration.observe({ route: this.route, method: "GET", status: "101" }, (performance.now() - this.startedAt) / 1000);
-    license.record({
+    socketEnded(this.deps, {
+      route: this.route,
+      feature: "tts",
       model: this.params.model.id,
       features: ["tts", "speak-websocket", `encoding:${this.params.encoding}`],
-      status_code: 101,
-      audio_seconds: this.audioSeconds,
+      audioSeconds: this.audioSeconds,
       characters: this.characters,
+      startedAt: this.startedAt,
     });
     if (this.ws.readyState !== WebSocket.CLOSED && this.ws.readyState !== WebSocket.CLOSING) this.ws.terminate();
     this.resolveDone();

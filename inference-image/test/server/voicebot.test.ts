@@ -3,7 +3,11 @@
  * voicebot settings and the speak WebSocket, and the openai SDK's Realtime transcription client.
  * Timing assertions carry the issue's margins only; the tight figures are the live benchmark's.
  */
+import net from "node:net";
 import { DeepgramClient } from "@deepgram/sdk";
+import OpenAI from "openai";
+import { OpenAIRealtimeWS } from "openai/realtime/ws";
+import { resample } from "../../src/server/audio";
 import { KEY, parseWav, startServer, type Started, synthesizeWav } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
 
@@ -141,7 +145,7 @@ describe("Deepgram live with a voicebot's options", () => {
 describe("Deepgram speak WebSocket", () => {
   type SpeakMsg = { type: string; sequence_id?: number; code?: string; request_id?: string };
   async function openSpeak() {
-    const socket = await dg().speak.v1.connect({ model: "aura-2-thalia-en", encoding: "linear16", sample_rate: 16000, reconnectAttempts: 0 });
+    const socket = await dg().speak.v1.connect({ model: "aura-2-thalia-en", encoding: "linear16", sample_rate: "16000", reconnectAttempts: 0 });
     const log: ({ audio: number } | SpeakMsg)[] = [];
     const pending: Promise<void>[] = [];
     socket.on("message", (m) => {
@@ -204,5 +208,87 @@ describe("Deepgram speak WebSocket", () => {
     expect(log.slice(cleared + 1).some((e) => "audio" in e)).toBe(true);
     socket.sendClose({ type: "Close" });
     expect(await closed).toBe(1000);
+  });
+});
+
+describe("OpenAI Realtime transcription through the openai SDK", () => {
+  /** The SDK always dials wss://; this test server speaks plain ws, so the socket is opened without TLS (the SDK is unchanged). */
+  const open = () =>
+    new OpenAIRealtimeWS(
+      { model: "gpt-4o-transcribe", options: { createConnection: (o: net.NetConnectOpts) => net.connect(o) } as object },
+      new OpenAI({ apiKey: KEY, baseURL: `${s.base}/v1` }),
+    );
+  type Ev = { type: string; transcript?: string; delta?: string; item_id?: string; error?: { code?: string; type: string; event_id?: string } };
+
+  async function session(turnDetection: { type: "server_vad"; silence_duration_ms: number } | null) {
+    const rt = open();
+    const events: Ev[] = [];
+    const errors: Ev[] = [];
+    rt.on("event", (e) => events.push(e as Ev));
+    rt.on("error", (err) => errors.push(err.error as unknown as Ev));
+    await new Promise<void>((resolve, reject) => {
+      rt.socket.once("open", () => resolve());
+      rt.socket.once("error", reject);
+    });
+    rt.send({
+      type: "session.update",
+      session: { type: "transcription", audio: { input: { format: { type: "audio/pcm", rate: 24000 }, transcription: { model: "gpt-4o-transcribe" }, turn_detection: turnDetection } } },
+    });
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 400 && !what(); i++) await sleep(25);
+      expect(what()).toBe(true);
+    };
+    const append = async (pcm16k: Int16Array) => {
+      const pcm = resample(Float32Array.from(pcm16k, (x) => x / 32768), RATE, 24000);
+      for (let i = 0; i < pcm.length; i += 2400) {
+        const part = pcm.subarray(i, i + 2400);
+        const buf = Buffer.alloc(part.length * 2);
+        part.forEach((x, j) => buf.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(x * 32768))), j * 2));
+        rt.send({ type: "input_audio_buffer.append", audio: buf.toString("base64") });
+        await sleep(10);
+      }
+    };
+    return { rt, events, errors, until, append };
+  }
+
+  it("server VAD turns give speech_started, committed, then .completed with WER <= 30%", async () => {
+    const { rt, events, until, append } = await session({ type: "server_vad", silence_duration_ms: 500 });
+    await append(audio);
+    await until(() => events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed").length >= 2);
+    rt.close();
+    expect(events[0].type).toBe("session.created");
+    expect(events.some((e) => e.type === "session.updated")).toBe(true);
+    const completed = events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed");
+    expect(wordErrorRate(FIRST, completed[0].transcript!)).toBeLessThanOrEqual(0.3);
+    expect(wordErrorRate(SECOND, completed[1].transcript!)).toBeLessThanOrEqual(0.3);
+    // Each turn: speech_started, then committed and the transcription of that same item.
+    const item = completed[0].item_id;
+    const order = ["input_audio_buffer.speech_started", "input_audio_buffer.committed", "conversation.item.input_audio_transcription.delta"].map((t) =>
+      events.findIndex((e) => e.type === t && e.item_id === item),
+    );
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(order[2]).toBeLessThan(events.indexOf(completed[0]));
+  });
+
+  it("without turn detection transcribes on commit, and answers bad events with OpenAI error events", async () => {
+    const { rt, events, errors, until, append } = await session(null);
+    rt.send({ type: "input_audio_buffer.commit", event_id: "evt_client_1" });
+    await until(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ type: "invalid_request_error", code: "input_audio_buffer_commit_empty", event_id: "evt_client_1" });
+
+    await append(audio.subarray(0, Math.round((firstEnd + 0.5) * RATE)));
+    await sleep(300);
+    expect(events.some((e) => e.type === "conversation.item.input_audio_transcription.completed")).toBe(false);
+    rt.send({ type: "input_audio_buffer.commit" });
+    await until(() => events.some((e) => e.type === "conversation.item.input_audio_transcription.completed"));
+    const done = events.find((e) => e.type === "conversation.item.input_audio_transcription.completed")!;
+    expect(wordErrorRate(FIRST, done.transcript!)).toBeLessThanOrEqual(0.3);
+
+    rt.send({ type: "response.create" } as never);
+    rt.send({ type: "session.update", session: { type: "realtime" } } as never);
+    await until(() => errors.length === 3);
+    expect(errors.slice(1).every((e) => e.type === "invalid_request_error")).toBe(true);
+    rt.close();
   });
 });
