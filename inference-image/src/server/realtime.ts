@@ -171,6 +171,8 @@ class RealtimeSession implements OpenSocket {
     if (next.model !== undefined) resolveModel(this.deps.speech, "stt", next.model);
     const settings = { ...this.settings, ...next };
     const reopen = settings.silenceMs !== this.settings.silenceMs || settings.language !== this.settings.language;
+    // Audio appended from here on goes to the fresh stream (the queue runs in order), so it counts from now.
+    if (reopen) this.bufferedMs = 0;
     this.enqueue(async () => {
       if (reopen) {
         // Endpointing and language are fixed per engine stream: start a fresh one for the new settings.
@@ -179,7 +181,6 @@ class RealtimeSession implements OpenSocket {
         this.session = fresh;
         await old.close();
         this.item = undefined;
-        this.bufferedMs = 0;
       }
       this.settings = settings;
       this.emit({ type: reply, session: this.describe() });
