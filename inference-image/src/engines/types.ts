@@ -111,10 +111,10 @@ export interface Speech {
   synthesize(text: string, options?: SynthesizeOptions): AsyncIterable<Int16Array>;
   openStream(options?: StreamOptions): Promise<SttStreamSession>;
   /**
-   * Throws QueueFullError when a batch job submitted now would be refused, so the API can answer 429
+   * Throws QueueFullError when a job of this kind (default: a transcription) submitted now would be refused, so the API can answer 429
    * before it reads and decodes a request body. Passing is no reservation: the job itself may still be refused.
    */
-  admit(): void;
+  admit(kind?: "transcribe" | "synthesize"): void;
   /** For metrics: queued jobs, busy workers, pool size. */
   stats(): { queueDepth: number; busyWorkers: number; workers: number };
   /** Finish in-flight work, then stop the workers. */

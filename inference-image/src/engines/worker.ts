@@ -104,7 +104,7 @@ function describe(err: unknown): { name: string; message: string } {
 if (!isMainThread && parentPort) {
   const port = parentPort;
   try {
-    lowerThreadPriority((workerData.config as EngineConfig).workerNice);
+    lowerThreadPriority(workerData.nice as number);
     const engines = loadEngines(workerData.config as EngineConfig);
     serve(engines, port);
     port.postMessage({ type: "ready", stt: engines.stt.info, tts: engines.tts.info, defaultVoice: engines.tts.defaultVoice } satisfies FromWorker);

@@ -135,7 +135,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         if (shuttingDown) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
         license.check(route.feature);
         // Refuse while the body is still unread: a full queue must cost the client no upload and us no decode.
-        speech.admit();
+        speech.admit(route.feature === "tts" ? "synthesize" : "transcribe");
         metrics.inflight.inc();
         counted = true;
       }

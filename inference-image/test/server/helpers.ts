@@ -18,12 +18,12 @@ export interface Started {
 }
 
 export async function startServer(
-  options: { workers?: number; queueMax?: number; config?: Partial<ServerConfig>; license?: LicenseGate; speech?: Speech } = {},
+  options: { workers?: number; batchWorkers?: number; queueMax?: number; config?: Partial<ServerConfig>; license?: LicenseGate; speech?: Speech } = {},
 ): Promise<Started> {
   const speech =
     options.speech ??
     (await createSpeech(
-      parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: options.workers ?? 2, queueMax: options.queueMax }),
+      parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: options.workers ?? 2, batchWorkers: options.batchWorkers, queueMax: options.queueMax }),
     ));
   const app = createInferenceServer({
     speech,
