@@ -102,7 +102,8 @@ export class StreamSession {
       this.seen += frame.length;
       if (ended) events.push(this.endUtterance(true));
       else if (this.uttLen >= MAX_UTTERANCE_S * this.sampleRate) events.push(this.endUtterance(false));
-      else if (inSpeech && this.sinceInterim >= this.interimEvery) this.interim(events);
+      // Until the first words show, look at every frame: the first interim is what a voicebot waits for.
+      else if (inSpeech && (this.sinceInterim >= this.interimEvery || this.lastInterim === "")) this.interim(events);
       else if (!inSpeech) this.checkUtteranceEnd(events);
       return;
     }
