@@ -7,6 +7,7 @@ import net from "node:net";
 import { DeepgramClient } from "@deepgram/sdk";
 import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/realtime/ws";
+import { WebSocket } from "ws";
 import { resample } from "../../src/server/audio";
 import { KEY, parseWav, startServer, type Started, synthesizeWav } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
@@ -290,5 +291,31 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     await until(() => errors.length === 3);
     expect(errors.slice(1).every((e) => e.type === "invalid_request_error")).toBe(true);
     rt.close();
+  });
+});
+
+describe("socket refusals come before the upgrade, in each route family's shape", () => {
+  function refused(path: string, headers: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}${path}`, { headers });
+      ws.on("open", () => reject(new Error("upgraded")));
+      ws.on("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) }));
+      });
+      ws.on("error", () => undefined);
+    });
+  }
+
+  it.each([
+    ["/v1/realtime?intent=transcription", {}, 401, { error: { type: "authentication_error", code: "missing_api_key" } }],
+    ["/v1/realtime?intent=conversation", { authorization: `Bearer ${KEY}` }, 400, { error: { type: "invalid_request_error", code: "invalid_intent" } }],
+    ["/v1/speak?encoding=mp3", { authorization: `Token ${KEY}` }, 400, { err_code: "UNSUPPORTED_ENCODING" }],
+    ["/v1/listen?encoding=linear16&sample_rate=16000&endpointing=soon", { authorization: `Token ${KEY}` }, 400, { err_code: "INVALID_PARAMETER" }],
+  ])("%s", async (path, headers, status, body) => {
+    const r = await refused(path, headers as Record<string, string>);
+    expect(r.status).toBe(status);
+    expect(r.body).toMatchObject(body);
   });
 });
