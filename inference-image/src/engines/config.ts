@@ -69,7 +69,7 @@ const engineConfigSchema = z
      */
     batchWorkers: z.number().int().min(0).max(256),
     batchNice: z.number().int().min(0).max(19),
-    /** Live sessions per worker; each holds a decoder, so this bounds memory. */
+    /** Live sessions per worker; each holds a decoder (made at startup, so new calls never wait for one), so this bounds memory. */
     streamsPerWorker: positiveInt(1024),
     /** onnxruntime threads per worker for sherpa models (the pool already runs one worker per core). */
     sherpaThreads: positiveInt(64),

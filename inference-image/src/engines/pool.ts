@@ -344,7 +344,7 @@ export class WorkerPool implements Speech {
   private spawn(lane: Lane): Promise<void> {
     const entry = workerEntry();
     const nice = lane === "batch" ? this.config.batchNice : this.config.workerNice;
-    const worker = new Worker(entry.script, { eval: entry.eval, workerData: { config: this.config, nice } });
+    const worker = new Worker(entry.script, { eval: entry.eval, workerData: { config: this.config, nice, lane } });
     const slot: Slot = { worker, lane, loaded: false, pinned: [], streams: new Set() };
     this.slots.push(slot);
     return new Promise<void>((resolve, reject) => {

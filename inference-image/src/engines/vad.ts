@@ -88,6 +88,11 @@ export class SpeechDetector {
     return ended;
   }
 
+  /** Forget all audio, for the next session. */
+  reset(): void {
+    this.vad.reset();
+  }
+
   get inSpeech(): boolean {
     return this.vad.isDetected();
   }

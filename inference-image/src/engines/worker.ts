@@ -15,17 +15,23 @@ import { StreamSession } from "./streaming";
 import { EngineInputError } from "./types";
 import { SpeechDetector, vadForEndpointing } from "./vad";
 
-function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
+/**
+ * Live sessions' decoders and detectors are made ahead and kept: creating a pocketsphinx decoder loads its
+ * model again (0.6-0.9 s measured) and a Silero detector its ONNX session (~140 ms), time in which every
+ * other stream on this worker would stall. Realtime workers make `streamsPerWorker` decoders at load.
+ */
+function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecoders: number, maxIdleDetectors: number): void {
   const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
-  /** Decoders of closed sessions, kept for the next session (creating one loads the model again). */
-  const idleDecoders: UtteranceDecoder[] = [];
-  const sessions = new Map<number, StreamSession>();
+  const idleDecoders: UtteranceDecoder[] = Array.from({ length: liveDecoders }, () => engines.stt.createDecoder());
+  /** Idle detectors by endpointing setting (a detector's silence is fixed when it is made). */
+  const idleDetectors = new Map<string, SpeechDetector[]>();
+  const sessions = new Map<number, { stream: StreamSession; detector: SpeechDetector; key: string }>();
   const cancelled = new Set<number>();
 
   const session = (id: number): StreamSession => {
     const s = sessions.get(id);
     if (!s) throw new Error(`no live session ${id} in this worker`);
-    return s;
+    return s.stream;
   };
 
   async function run(msg: Exclude<ToWorker, { kind: "cancel" }>): Promise<JobValue> {
@@ -47,8 +53,10 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
       }
       case "stream-open": {
         const decoder = idleDecoders.pop() ?? engines.stt.createDecoder();
-        const detector = new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate, vadForEndpointing(msg.endpointingMs));
-        sessions.set(msg.streamId, new StreamSession(decoder, detector, engines.stt.info.sampleRate, msg.language, msg));
+        const key = String(msg.endpointingMs);
+        const detector = idleDetectors.get(key)?.pop() ?? new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate, vadForEndpointing(msg.endpointingMs));
+        const stream = new StreamSession(decoder, detector, engines.stt.info.sampleRate, msg.language, msg);
+        sessions.set(msg.streamId, { stream, detector, key });
         return null;
       }
       case "stream-push":
@@ -59,7 +67,15 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
         const s = sessions.get(msg.streamId);
         if (s) {
           sessions.delete(msg.streamId);
-          idleDecoders.push(s.close());
+          idleDecoders.push(s.stream.close());
+          s.detector.reset();
+          // Bounded whatever endpointing values clients send: the oldest setting's detector goes first.
+          if ([...idleDetectors.values()].reduce((n, l) => n + l.length, 0) >= maxIdleDetectors) {
+            const [oldest, list] = idleDetectors.entries().next().value!;
+            list.pop();
+            if (list.length === 0) idleDetectors.delete(oldest);
+          }
+          idleDetectors.set(s.key, [...(idleDetectors.get(s.key) ?? []), s.detector]);
         }
         return null;
       }
@@ -105,8 +121,9 @@ if (!isMainThread && parentPort) {
   const port = parentPort;
   try {
     lowerThreadPriority(workerData.nice as number);
-    const engines = loadEngines(workerData.config as EngineConfig);
-    serve(engines, port);
+    const config = workerData.config as EngineConfig;
+    const engines = loadEngines(config);
+    serve(engines, port, workerData.lane === "realtime" ? config.streamsPerWorker : 0, config.streamsPerWorker);
     port.postMessage({ type: "ready", stt: engines.stt.info, tts: engines.tts.info, defaultVoice: engines.tts.defaultVoice } satisfies FromWorker);
   } catch (err) {
     port.postMessage({ type: "load-error", ...describe(err) } satisfies FromWorker);

@@ -10,7 +10,7 @@ let speech: Speech;
 let longClip: Float32Array;
 
 beforeAll(async () => {
-  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, queueMax: 1 }));
+  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, queueMax: 1, streamsPerWorker: 2 }));
   // About 8 s of speech: seconds of decoding on this machine.
   const sentence = "the quick brown fox jumps over the lazy dog and runs into the forest";
   const one = toFloat(await synthesizeAll(speech, sentence));
@@ -143,7 +143,7 @@ test("stopping a synthesis early cancels the rest of the text", async () => {
 });
 
 test("close() finishes in-flight work, then refuses new work", async () => {
-  const own = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1 }));
+  const own = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, streamsPerWorker: 1 }));
   const inFlight = own.transcribe(longClip.subarray(0, 16000 * 3));
   const closing = own.close();
   expect(own.ready).toBe(false);

@@ -8,7 +8,7 @@ jest.setTimeout(120_000);
 let speech: Speech;
 
 beforeAll(async () => {
-  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1 }));
+  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, streamsPerWorker: 2 }));
 });
 
 afterAll(async () => {

@@ -23,7 +23,15 @@ export async function startServer(
   const speech =
     options.speech ??
     (await createSpeech(
-      parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: options.workers ?? 2, batchWorkers: options.batchWorkers, queueMax: options.queueMax }),
+      parseEngineConfig({
+        stt: { engine: "pocketsphinx" },
+        tts: { engine: "flite" },
+        workers: options.workers ?? 2,
+        batchWorkers: options.batchWorkers,
+        queueMax: options.queueMax,
+        // Each live slot's decoder is made at startup; tests open few streams at once.
+        streamsPerWorker: 2,
+      }),
     ));
   const app = createInferenceServer({
     speech,
