@@ -10,7 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
-import { QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
+import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
 import { int16ToFloat, Resampler } from "./audio";
 import type { ApiKeys } from "./auth";
 import type { Deps } from "./context";
@@ -209,8 +209,11 @@ class RealtimeSession implements OpenSocket {
       try {
         await work();
       } catch (err) {
-        this.error(err instanceof QueueFullError ? new ClientError("server_busy", "server busy") : err);
-        if (!(err instanceof ClientError || err instanceof HttpError)) await this.end(1011, "transcription failed");
+        if (err instanceof QueueFullError) this.error(new ClientError("server_busy", "server busy"));
+        else if (err instanceof EngineInputError) this.error(new ClientError("invalid_value", err.message));
+        else this.error(err);
+        // The client's own mistakes leave the session usable; anything else ends it.
+        if (!(err instanceof ClientError || err instanceof HttpError || err instanceof EngineInputError)) await this.end(1011, "transcription failed");
       }
     });
   }

@@ -45,11 +45,15 @@ export abstract class SocketRoute<P> {
       this.deps.license.check(this.feature);
       const params = await this.prepare(new URL(req.url ?? "/", "http://localhost").searchParams, req);
       if (socket.destroyed) return void (await this.release(params));
+      let started = false;
       this.wss.handleUpgrade(req, socket, head, (ws) => {
+        started = true;
         const s = this.start(ws, params, requestId);
         this.open.add(s);
         void s.done.then(() => this.open.delete(s));
       });
+      // ws refuses a malformed handshake itself (closing the socket) and never calls back.
+      if (!started && socket.destroyed) await this.release(params);
     } catch (err) {
       const e = toHttpError(err, this.deps.logger, requestId);
       this.deps.metrics.rejected.inc({ reason: e.code });

@@ -80,6 +80,8 @@ class SpeakSession implements OpenSocket {
   private flushes = 0;
   private clears = 0;
   private characters = 0;
+  /** Characters queued for synthesis and not yet spoken: with the pending text, bounded by MAX_TEXT_CHARS. */
+  private queuedChars = 0;
   private audioSeconds = 0;
   private closed = false;
   private readonly startedAt = performance.now();
@@ -123,6 +125,7 @@ class SpeakSession implements OpenSocket {
       case "Clear":
         this.pending = "";
         this.queue.length = 0;
+        this.queuedChars = 0;
         this.generation++;
         return this.sendJson({ type: "Cleared", sequence_id: this.clears++ });
       case "Close":
@@ -137,8 +140,8 @@ class SpeakSession implements OpenSocket {
   private speak(text: unknown): void {
     if (typeof text !== "string") return this.warn("INVALID_MESSAGE", "Speak needs a text string");
     const limit = this.deps.config.MAX_TEXT_CHARS;
-    if (this.pending.length + text.length > limit) {
-      return this.warn("TEXT_TOO_LONG", `the text waiting for a Flush would pass ${limit} characters; this Speak was ignored`);
+    if (this.pending.length + this.queuedChars + text.length > limit) {
+      return this.warn("TEXT_TOO_LONG", `the text not yet spoken would pass ${limit} characters; this Speak was ignored`);
     }
     this.pending += text;
     this.characters += text.length;
@@ -150,7 +153,10 @@ class SpeakSession implements OpenSocket {
     if (end <= 0) return;
     const text = this.pending.slice(0, end);
     this.pending = this.pending.slice(end);
-    if (/[\p{L}\p{N}]/u.test(text)) this.queue.push({ kind: "text", text });
+    if (/[\p{L}\p{N}]/u.test(text)) {
+      this.queue.push({ kind: "text", text });
+      this.queuedChars += text.length;
+    }
     this.pump();
   }
 
@@ -162,7 +168,10 @@ class SpeakSession implements OpenSocket {
         for (let item = this.queue.shift(); item && !this.closed; item = this.queue.shift()) {
           if (item.kind === "flush") this.sendJson({ type: "Flushed", sequence_id: item.sequence });
           else if (item.kind === "close") return void (await this.end(1000, ""));
-          else await this.synthesize(item.text);
+          else {
+            await this.synthesize(item.text);
+            this.queuedChars = Math.max(0, this.queuedChars - item.text.length);
+          }
         }
       } finally {
         this.pumping = false;

@@ -286,10 +286,15 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     const done = events.find((e) => e.type === "conversation.item.input_audio_transcription.completed")!;
     expect(wordErrorRate(FIRST, done.transcript!)).toBeLessThanOrEqual(0.3);
 
+    // A language the model cannot serve is the client's error: reported, and the session goes on.
+    rt.send({ type: "session.update", session: { type: "transcription", audio: { input: { transcription: { model: "whisper-1", language: "xx" } } } } });
+    await until(() => errors.length === 2);
+    expect(errors[1]).toMatchObject({ type: "invalid_request_error", code: "invalid_value" });
     rt.send({ type: "response.create" } as never);
     rt.send({ type: "session.update", session: { type: "realtime" } } as never);
-    await until(() => errors.length === 3);
-    expect(errors.slice(1).every((e) => e.type === "invalid_request_error")).toBe(true);
+    await until(() => errors.length === 4);
+    expect(errors.slice(2).every((e) => e.type === "invalid_request_error")).toBe(true);
+    expect(rt.socket.readyState).toBe(WebSocket.OPEN);
     rt.close();
   });
 });
