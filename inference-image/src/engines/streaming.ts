@@ -39,7 +39,10 @@ export class StreamSession {
   private sinceInterim = 0;
   private lastInterim = "";
   private wasInSpeech = false;
-  /** End (stream seconds) of the last finalized word not yet followed by an utterance-end. */
+  /**
+   * End (stream seconds) of the last word heard, from finals and interims (as Deepgram's utterance end reads
+   * both), not yet followed by an utterance-end; so it also works with endpointing off.
+   */
   private lastWordEnd: number | undefined;
 
   constructor(
@@ -131,7 +134,10 @@ export class StreamSession {
     const partial = this.decoder.partial();
     if (partial.text === "" || partial.text === this.lastInterim) return;
     this.lastInterim = partial.text;
-    events.push({ kind: "result", transcript: this.shift(partial, this.uttStart), start: this.uttStart / this.sampleRate, isFinal: false, speechFinal: false });
+    const transcript = this.shift(partial, this.uttStart);
+    const last = transcript.words[transcript.words.length - 1];
+    if (last) this.lastWordEnd = last.end;
+    events.push({ kind: "result", transcript, start: this.uttStart / this.sampleRate, isFinal: false, speechFinal: false });
   }
 
   private checkUtteranceEnd(events: StreamEvent[]): void {

@@ -114,7 +114,14 @@ test("speech-started at each onset, utterance-end from word times, and no VAD fi
   expect(timed.indexOf(ends[0])).toBeGreaterThan(timed.indexOf(finals[0]));
   expect(timed.indexOf(ends[0])).toBeLessThan(timed.indexOf(starts[1]));
 
-  const manual = resultsOf(await feed({ endpointingMs: false }));
+  // Without endpointing the utterance stays open, and the pause after A still gives an utterance-end (from interims).
+  const manualEvents = await feed({ endpointingMs: false, utteranceEndMs: 1000 });
+  const manual = resultsOf(manualEvents);
+  const manualEnds = manualEvents.filter((e) => e.kind === "utterance-end");
+  expect(manualEnds.length).toBeGreaterThanOrEqual(1);
+  if (manualEnds[0].kind !== "utterance-end") throw new Error("unreachable");
+  expect(manualEnds[0].lastWordEnd).toBeGreaterThan(0.5 + a.length / 16000 - 0.6);
+  expect(manualEnds[0].lastWordEnd).toBeLessThan(0.5 + a.length / 16000 + 0.2);
   const manualFinals = manual.filter((r) => r.isFinal);
   expect(manualFinals).toHaveLength(1);
   expect(manualFinals[0].speechFinal).toBe(false);
