@@ -63,6 +63,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
   const sockets = [new SpeakSocketRoute(deps, keys), new RealtimeRoute(deps, keys)];
+  const socketPaths = ["/v1/listen", ...sockets.map((r) => r.route)];
   const created = Math.floor(Date.now() / 1000);
   let inFlight = 0;
   let shuttingDown = false;
@@ -126,8 +127,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     let timer: NodeJS.Timeout | undefined;
     try {
       if (!route) {
+        if (req.method === "GET" && socketPaths.includes(url.pathname)) throw new HttpError(426, "upgrade_required", `GET ${url.pathname} is a WebSocket: send an Upgrade request`);
         if (samePath.length > 0) throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname}`, { allow: samePath.map((r) => r.method).join(", ") });
-        if (url.pathname === "/v1/listen") throw new HttpError(426, "upgrade_required", "GET /v1/listen is a WebSocket: send an Upgrade request");
         throw new HttpError(404, "not_found", `no route ${req.method} ${url.pathname.slice(0, 128)}`);
       }
       if (route.auth) authenticate(keys, req, false);

@@ -323,4 +323,12 @@ describe("socket refusals come before the upgrade, in each route family's shape"
     expect(r.status).toBe(status);
     expect(r.body).toMatchObject(body);
   });
+
+  it("a plain GET on a socket route is told to upgrade (426)", async () => {
+    for (const path of ["/v1/listen", "/v1/speak", "/v1/realtime"]) {
+      const res = await fetch(`${s.base}${path}`, { headers: { authorization: `Bearer ${KEY}` } });
+      expect(res.status).toBe(426);
+      await res.arrayBuffer();
+    }
+  });
 });
