@@ -49,6 +49,7 @@ export const SERVER_ENV = {
   queueMax: "QUEUE_MAX",
   requestTimeoutMs: "REQUEST_TIMEOUT_MS",
   shutdownGraceMs: "SHUTDOWN_GRACE_MS",
+  usageWalDir: "USAGE_WAL_DIR",
 } as const;
 
 /** Bounds the server's config schema puts on the values we set, so a bad setting fails at synth, not in a crash loop. */

@@ -139,6 +139,8 @@ export class InferenceService extends Construct {
       [SERVER_ENV.workers]: String(workers),
       [SERVER_ENV.requestTimeoutMs]: String(s.requestTimeoutSeconds * 1000),
       [SERVER_ENV.shutdownGraceMs]: String(shutdownGraceSeconds * 1000),
+      // Usage written ahead on the pod's /tmp emptyDir: it survives a killed or restarted server container.
+      [SERVER_ENV.usageWalDir]: `${TMP_MOUNT.mountPath}/usage-wal`,
     };
     const sttDir = modelDir("stt");
     const ttsDir = modelDir("tts");

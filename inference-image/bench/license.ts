@@ -3,6 +3,7 @@
  *  1. what the license adds to an inference request: the server's ProxyLicense, started against a
  *     real proxy process, answers check() from its cached decision and buffers record() for a
  *     background upload; both are synchronous (no round trip can hide in them), timed per call;
+ *     once in memory only, once with the usage write-ahead file (USAGE_WAL_DIR) on the local disk;
  *  2. authorize decisions per second and p50/p99 over HTTP keep-alive to the proxy (the background
  *     refresh's cost, not on the request path): one connection in a loop, and 32 concurrent ones;
  *  3. spool appends per second with fsync on: single-record appends from many concurrent callers
@@ -62,8 +63,8 @@ async function load(port: number, path: string, body: () => string, concurrency:
 }
 
 /** Per-request cost of the license hook in the server: check() then record(), as app.ts calls them. */
-async function requestPathCost(port: number): Promise<{ p50: number; p99: number; max: number; calls: number }> {
-  const gate = new ProxyLicense({ url: `http://127.0.0.1:${port}`, models: { stt: "whisper-small", "stt-live": "whisper-small", tts: "flite" }, logger: silentLogger });
+async function requestPathCost(port: number, walDir?: string): Promise<{ p50: number; p99: number; max: number; calls: number }> {
+  const gate = new ProxyLicense({ url: `http://127.0.0.1:${port}`, models: { stt: "whisper-small", "stt-live": "whisper-small", tts: "flite" }, logger: silentLogger, walDir });
   await gate.start();
   const latencies: number[] = [];
   const end = Date.now() + seconds * 1000;
@@ -118,6 +119,10 @@ async function main() {
       add("request path: check() + record() p50 ms", hook.p50);
       add("request path: check() + record() p99 ms", hook.p99);
       add("request path: check() + record() max ms", hook.max);
+      const wal = await requestPathCost(proxy.port, tempDir("bench-wal"));
+      add("request path, write-ahead file: check() + record() p50 ms", wal.p50);
+      add("request path, write-ahead file: check() + record() p99 ms", wal.p99);
+      add("request path, write-ahead file: check() + record() max ms", wal.max);
       const one = await load(proxy.port, "/v1/authorize", authorizeBody, 1, 200);
       add("authorize, 1 connection: decisions/s", one.perSecond);
       add("authorize, 1 connection: p50 ms", one.p50);

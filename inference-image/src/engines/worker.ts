@@ -20,13 +20,32 @@ import { SpeechDetector, vadForEndpointing } from "./vad";
  * model again (0.6-0.9 s measured) and a Silero detector its ONNX session (~140 ms), time in which every
  * other stream on this worker would stall. Realtime workers make `streamsPerWorker` decoders at load.
  */
-function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecoders: number, maxIdleDetectors: number): void {
+function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecoders: number, maxDetectors: number): void {
   const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
   const idleDecoders: UtteranceDecoder[] = Array.from({ length: liveDecoders }, () => engines.stt.createDecoder());
-  /** Idle detectors by endpointing setting (a detector's silence is fixed when it is made). */
-  const idleDetectors = new Map<string, SpeechDetector[]>();
-  const sessions = new Map<number, { stream: StreamSession; detector: SpeechDetector; key: string }>();
+  /**
+   * Likewise detectors, each made for one endpointing setting: a new one per session leaked its onnxruntime
+   * session (~100 MB, see vad.ts), so a worker makes at most maxDetectors and reuses them after reset().
+   */
+  const idleDetectors: { detector: SpeechDetector; endpointingMs: number | false }[] = [];
+  let detectors = 0;
+  const sessions = new Map<number, { stream: StreamSession; endpointingMs: number | false }>();
   const cancelled = new Set<number>();
+
+  /**
+   * An idle detector made for this endpointing, else a new one while under maxDetectors; past that (clients
+   * sending ever-new values) the idle one made for the nearest endpointing: memory stays bounded.
+   */
+  const detectorFor = (endpointingMs: number | false): SpeechDetector => {
+    const distance = (e: number | false) => (e === endpointingMs ? 0 : e === false || endpointingMs === false ? Infinity : Math.abs(e - endpointingMs));
+    let best = -1;
+    idleDetectors.forEach((d, i) => {
+      if (best < 0 || distance(d.endpointingMs) < distance(idleDetectors[best].endpointingMs)) best = i;
+    });
+    if (best >= 0 && (distance(idleDetectors[best].endpointingMs) === 0 || detectors >= maxDetectors)) return idleDetectors.splice(best, 1)[0].detector;
+    detectors++;
+    return new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate, vadForEndpointing(endpointingMs));
+  };
 
   const session = (id: number): StreamSession => {
     const s = sessions.get(id);
@@ -53,10 +72,8 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
       }
       case "stream-open": {
         const decoder = idleDecoders.pop() ?? engines.stt.createDecoder();
-        const key = String(msg.endpointingMs);
-        const detector = idleDetectors.get(key)?.pop() ?? new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate, vadForEndpointing(msg.endpointingMs));
-        const stream = new StreamSession(decoder, detector, engines.stt.info.sampleRate, msg.language, msg);
-        sessions.set(msg.streamId, { stream, detector, key });
+        const stream = new StreamSession(decoder, detectorFor(msg.endpointingMs), engines.stt.info.sampleRate, msg.language, msg);
+        sessions.set(msg.streamId, { stream, endpointingMs: msg.endpointingMs });
         return null;
       }
       case "stream-push":
@@ -68,14 +85,8 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
         if (s) {
           sessions.delete(msg.streamId);
           idleDecoders.push(s.stream.close());
-          s.detector.reset();
-          // Bounded whatever endpointing values clients send: the oldest setting's detector goes first.
-          if ([...idleDetectors.values()].reduce((n, l) => n + l.length, 0) >= maxIdleDetectors) {
-            const [oldest, list] = idleDetectors.entries().next().value!;
-            list.pop();
-            if (list.length === 0) idleDetectors.delete(oldest);
-          }
-          idleDetectors.set(s.key, [...(idleDetectors.get(s.key) ?? []), s.detector]);
+          s.stream.detector.reset();
+          idleDetectors.push({ detector: s.stream.detector, endpointingMs: s.endpointingMs });
         }
         return null;
       }

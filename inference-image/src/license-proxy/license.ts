@@ -153,8 +153,9 @@ export class LicenseManager {
     try {
       const token = await this.fetchLease();
       const lease = await this.verify(token);
-      await writeFileAtomic(this.leasePath, token);
       this.lease = lease;
+      // A full STATE_DIR must not stop renewals: serve from the renewed lease, persist it when there is room.
+      await writeFileAtomic(this.leasePath, token).catch((e: Error) => this.log.error("cannot persist the renewed lease; it is used from memory", { error: e.message }));
       this.problem = null;
       this.lastRenewalAt = this.now();
       this.lastRenewalError = null;

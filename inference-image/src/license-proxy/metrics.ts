@@ -56,6 +56,14 @@ export function createProxyMetrics(license: LicenseManager, spool: Spool): Proxy
       this.set(spool.depth);
     },
   });
+  new Gauge({
+    name: "license_proxy_spool_writable",
+    help: "1 while the usage spool's last write succeeded; 0 while it fails (usage is refused with 503, e.g. STATE_DIR full)",
+    registers: [registry],
+    collect() {
+      this.set(spool.writeError === null ? 1 : 0);
+    },
+  });
   return {
     registry,
     authorizeDecisions: new Counter({

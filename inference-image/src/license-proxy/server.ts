@@ -63,7 +63,8 @@ export interface ProxyDeps {
 function healthBody(deps: Pick<ProxyDeps, "license" | "spool">) {
   const s = deps.license.status();
   return {
-    status: s.license_valid ? (s.grace_period_active ? "grace" : "ok") : "unlicensed",
+    // A spool that cannot be written refuses usage (503): not "ok", whatever the license says.
+    status: !s.license_valid ? "unlicensed" : deps.spool.writeError ? "spool_unwritable" : s.grace_period_active ? "grace" : "ok",
     license_valid: s.license_valid,
     license_id: s.license_id,
     valid_until: s.valid_until,
@@ -72,6 +73,7 @@ function healthBody(deps: Pick<ProxyDeps, "license" | "spool">) {
     grace_remaining_s: s.grace_remaining_s,
     mode: s.mode,
     spool_depth: deps.spool.depth,
+    spool_error: deps.spool.writeError,
     problem: s.problem,
     last_renewal_at: s.last_renewal_at,
     last_renewal_error: s.last_renewal_error,

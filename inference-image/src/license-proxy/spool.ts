@@ -35,7 +35,7 @@ export function encodeFrame(value: unknown): string {
   return `${crc32(json).toString(16).padStart(8, "0")} ${json}\n`;
 }
 
-/** Parse framed lines; a bad line at the end is a torn tail (cut off there), a bad line before it is corruption (skipped). */
+/** Parse framed lines; an unterminated last line is a torn tail (cut off there), any complete bad line is corruption (skipped). */
 export function decodeFrames<T>(buf: Buffer, accept: (value: unknown) => value is T): Frames<T> {
   const items: T[] = [];
   let start = 0;
@@ -59,11 +59,11 @@ export function decodeFrames<T>(buf: Buffer, accept: (value: unknown) => value i
         }
       }
     }
-    const isLast = nl === -1 || nl + 1 >= buf.length;
     if (ok) {
       items.push(value as T);
       goodLength = end + 1;
-    } else if (isLast) {
+    } else if (nl === -1) {
+      // Only a line without its newline is a write cut off mid-way; a complete bad line was written whole (and perhaps acknowledged).
       tornTail = true;
     } else {
       corrupt++;
@@ -84,11 +84,15 @@ interface QueuedAppend {
   reject: (e: Error) => void;
 }
 
-/** An append-only framed file with a known size, so a failed write can be cut back off. */
+/**
+ * An append-only framed file with a known size, so a failed write can be cut back off. A rewrite that
+ * fails (ENOSPC) leaves the old file and its handle as they were; a handle lost after a rewrite is
+ * reopened by the next write, so the file never stays closed once space is back.
+ */
 class FramedFile {
   private constructor(
     readonly path: string,
-    private fh: FileHandle,
+    private fh: FileHandle | null,
     private size: number,
   ) {}
 
@@ -97,30 +101,52 @@ class FramedFile {
     return new FramedFile(path, fh, (await fh.stat()).size);
   }
 
+  private async handle(): Promise<FileHandle> {
+    if (!this.fh) {
+      const fh = await open(this.path, "a", 0o600);
+      this.size = (await fh.stat()).size;
+      this.fh = fh;
+    }
+    return this.fh;
+  }
+
   async append(data: string): Promise<void> {
     const buf = Buffer.from(data, "utf8");
+    const fh = await this.handle();
     const before = this.size;
     try {
       let off = 0;
-      while (off < buf.length) off += (await this.fh.write(buf, off, buf.length - off, null)).bytesWritten;
-      await this.fh.datasync();
+      while (off < buf.length) off += (await fh.write(buf, off, buf.length - off, null)).bytesWritten;
+      await fh.datasync();
       this.size += buf.length;
     } catch (e) {
       // A partial frame would swallow the next one into a corrupt line: cut the file back.
-      await this.fh.truncate(before).catch(() => undefined);
+      await fh.truncate(before).catch(() => undefined);
       throw e;
     }
   }
 
   async replace(data: string): Promise<void> {
-    await this.fh.close();
+    if (data === "") return this.empty();
+    // Write the new file first: on failure the old one and its handle are untouched.
     await writeFileAtomic(this.path, data);
-    this.fh = await open(this.path, "a", 0o600);
-    this.size = Buffer.byteLength(data);
+    const old = this.fh;
+    this.fh = null;
+    await old?.close().catch(() => undefined);
+    await this.handle();
+  }
+
+  /** Cut to nothing in place: needs no free space, so a full disk can always be emptied. */
+  private async empty(): Promise<void> {
+    const fh = await this.handle();
+    await fh.truncate(0);
+    await fh.sync();
+    this.size = 0;
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    await this.fh?.close();
+    this.fh = null;
   }
 }
 
@@ -136,6 +162,8 @@ export class Spool {
   private flushScheduled = false;
   private lock: Promise<void> = Promise.resolve();
   private doneLines = 0;
+  /** The last spool write's error, null once a write succeeds again: health is not ok while set. */
+  writeError: string | null = null;
 
   private constructor(
     private readonly spoolFile: FramedFile,
@@ -171,7 +199,7 @@ export class Spool {
       throw e;
     }
     const frames = decodeFrames(buf, accept);
-    if (frames.corrupt > 0) log.warn("damaged lines in the usage spool were skipped", { file: path, lines: frames.corrupt });
+    if (frames.corrupt > 0) log.warn("damaged lines in the usage spool were skipped: they were complete, so they may have been acknowledged, and their records are lost", { file: path, lines: frames.corrupt });
     if (frames.tornTail) {
       log.warn("torn last line in the usage spool (a write cut off by a crash); it was never acknowledged and is dropped", {
         file: path,
@@ -217,17 +245,39 @@ export class Spool {
     return [...this.pending.values()];
   }
 
-  /** Durably record that these ids are settled (accepted upstream, or exported) and drop them from the pending set. */
+  /**
+   * Record that these ids are settled (accepted upstream, or exported) and drop them from the pending
+   * set. If the done file cannot be written (a full STATE_DIR) they are settled in memory anyway, so a
+   * full spool still drains: a restart before the next compaction uploads them again, and the
+   * upstream deduplicates them by id. Once nothing is pending both files are cut in place, which
+   * frees the disk without needing any space.
+   */
   markDone(ids: readonly string[], how: SettledHow): Promise<number> {
     return this.exclusive(async () => {
       const settled = [...new Set(ids)].filter((id) => this.pending.has(id));
       if (settled.length === 0) return 0;
-      await this.doneFile.append(settled.map((id) => encodeFrame({ id, how })).join(""));
+      try {
+        await this.doneFile.append(settled.map((id) => encodeFrame({ id, how })).join(""));
+        this.writeError = null;
+      } catch (e) {
+        this.failed("usage done-file write failed; settling in memory (a restart may upload these again)", e);
+      }
       for (const id of settled) this.pending.delete(id);
       this.doneLines += settled.length;
-      if (this.doneLines >= Math.max(1000, this.pending.size) || this.pending.size === 0) await this.compact();
+      if (this.doneLines >= Math.max(1000, this.pending.size) || this.pending.size === 0) {
+        try {
+          await this.compact();
+        } catch (e) {
+          this.failed("usage spool compaction failed; retried at the next settlement", e);
+        }
+      }
       return settled.length;
     });
+  }
+
+  private failed(msg: string, e: unknown): void {
+    this.writeError = (e as Error).message;
+    this.log.error(msg, { error: this.writeError });
   }
 
   async close(): Promise<void> {
@@ -251,8 +301,9 @@ export class Spool {
     for (const q of batch) for (const r of q.records) if (!this.pending.has(r.id)) fresh.set(r.id, r);
     try {
       if (fresh.size > 0) await this.spoolFile.append([...fresh.values()].map(encodeFrame).join(""));
+      this.writeError = null;
     } catch (e) {
-      this.log.error("usage spool write failed; the request is refused so the caller retries", { error: (e as Error).message });
+      this.failed("usage spool write failed; the request is refused so the caller retries", e);
       for (const q of batch) q.reject(e as Error);
       return;
     }

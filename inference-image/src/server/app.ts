@@ -9,22 +9,24 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Speech } from "../engines/types";
 import type { Feature } from "../shared/license-protocol";
 import { type Logger, silentLogger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
 import { type ApiKeys, authenticate } from "./auth";
-import type { ServerConfig } from "./config";
+import { headersTimeoutMs, type ServerConfig } from "./config";
 import type { Deps, RequestContext } from "./context";
 import { listen, speak } from "./deepgram";
 import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
-import { sendJson } from "./http";
+import { rawJsonResponse, requestTarget, sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
 import { RealtimeRoute } from "./realtime";
 import { SpeakSocketRoute } from "./speak-socket";
 import { createServerMetrics, type ServerMetrics } from "./metrics";
 import { modelList } from "./models";
+import { BodyBudget } from "./uploads";
 import { speech as openaiSpeech, transcriptions } from "./openai";
 import { openApiDocument } from "./openapi";
 
@@ -59,7 +61,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const { speech, config, keys } = options;
   const logger = options.logger ?? silentLogger;
   const license = options.license ?? new LocalLicense();
-  const metrics = createServerMetrics(speech, license);
+  const bodies = new BodyBudget(config.MAX_BUFFERED_BODY_BYTES, config.MAX_BODY_BYTES);
+  const metrics = createServerMetrics(speech, license, bodies);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
   const sockets = [new SpeakSocketRoute(deps, keys), new RealtimeRoute(deps, keys)];
@@ -106,30 +109,35 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const startedAt = performance.now();
     const requestId = randomUUID();
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const samePath = routes.filter((r) => r.path === url.pathname);
+    const url = requestTarget(req);
+    const pathname = url?.pathname ?? "";
+    const samePath = routes.filter((r) => r.path === pathname);
     const route = samePath.find((r) => r.method === req.method);
     const family: ErrorFamily = route?.family ?? samePath[0]?.family ?? "openai";
-    const label = route?.path ?? (samePath.length > 0 ? url.pathname : "unmatched");
+    const label = route?.path ?? (samePath.length > 0 ? pathname : "unmatched");
     res.setHeader(family === "deepgram" ? "dg-request-id" : "x-request-id", requestId);
     if (shuttingDown) res.setHeader("connection", "close");
     const ctx: RequestContext = {
       ...deps,
       req,
       res,
-      query: url.searchParams,
+      query: url?.searchParams ?? new URLSearchParams(),
       requestId,
       startedAt,
       usage: { feature: route?.feature ?? "stt", model: "", features: route?.feature ? [route.feature] : [], audioSeconds: 0, characters: 0 },
     };
     inFlight++;
     let counted = false;
+    let releaseBody: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
+      if (!url) throw new HttpError(400, "invalid_request_target", "the request-target is not a valid path");
       if (!route) {
-        if (req.method === "GET" && socketPaths.includes(url.pathname)) throw new HttpError(426, "upgrade_required", `GET ${url.pathname} is a WebSocket: send an Upgrade request`);
-        if (samePath.length > 0) throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname}`, { allow: samePath.map((r) => r.method).join(", ") });
-        throw new HttpError(404, "not_found", `no route ${req.method} ${url.pathname.slice(0, 128)}`);
+        if (req.method === "GET" && socketPaths.includes(pathname)) {
+          throw new HttpError(426, "upgrade_required", `GET ${pathname} is a WebSocket: send an Upgrade request`, { upgrade: "websocket", connection: "Upgrade" });
+        }
+        if (samePath.length > 0) throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${pathname}`, { allow: samePath.map((r) => r.method).join(", ") });
+        throw new HttpError(404, "not_found", `no route ${req.method} ${pathname.slice(0, 128)}`);
       }
       if (route.auth) authenticate(keys, req, false);
       if (route.feature) {
@@ -137,6 +145,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         license.check(route.feature);
         // Refuse while the body is still unread: a full queue must cost the client no upload and us no decode.
         speech.admit(route.feature === "tts" ? "synthesize" : "transcribe");
+        releaseBody = bodies.admit(req);
         metrics.inflight.inc();
         counted = true;
       }
@@ -156,11 +165,15 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       else res.destroy();
     } finally {
       clearTimeout(timer);
+      releaseBody?.();
       const status = res.headersSent ? res.statusCode : 499;
       metrics.requestDuration.observe({ route: label, method: req.method ?? "", status: String(status) }, (performance.now() - startedAt) / 1000);
       if (counted) {
         metrics.inflight.dec();
+        // Within the same turn of the event loop as the response's last write (no I/O in between), and
+        // written ahead to USAGE_WAL_DIR: a client that saw its answer is not missing from usage.
         license.record({
+          id: requestId,
           model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
           features: ctx.usage.features,
           status_code: status,
@@ -172,15 +185,39 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     }
   };
 
-  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: 60_000, noDelay: true }, (req, res) => void handle(req, res));
-  // One dispatcher by path; /v1/listen and every unknown path (refused there) go to the live endpoint.
-  server.on("upgrade", (req, socket, head) => {
-    const path = (req.url ?? "/").split("?")[0];
-    void (sockets.find((r) => r.route === path) ?? live).handleUpgrade(req, socket, head);
+  // The one place every request's and every upgrade's failure ends: whatever escapes a handler closes
+  // that connection (logged by kind), and never reaches the process.
+  const lastResort = (socket: Duplex, err: unknown) => {
+    logger.error("request failed outside its handler", { error: (err as Error)?.name, detail: (err as Error)?.message });
+    socket.destroy();
+  };
+  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: headersTimeoutMs(config), noDelay: true }, (req, res) => {
+    handle(req, res).catch((err: unknown) => lastResort(res.socket ?? req.socket, err));
   });
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"message":"malformed HTTP request","type":"invalid_request_error","code":"bad_request"}}');
-    else socket.destroy();
+  server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
+    // node:http hands the socket over without its own error listener: a reset (ECONNRESET) would be fatal.
+    socket.on("error", () => socket.destroy());
+    const target = requestTarget(req);
+    if (!target) {
+      socket.end(rawJsonResponse(400, errorBody(new HttpError(400, "invalid_request_target", "the request-target is not a valid path"), "deepgram", randomUUID())));
+      return;
+    }
+    // One dispatcher by path; /v1/listen and every unknown path (refused there) go to the live endpoint.
+    const route = sockets.find((r) => r.route === target.pathname) ?? live;
+    route.handleUpgrade(req, socket, head).catch((err: unknown) => lastResort(socket, err));
+  });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || err.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "headers_too_large", "the request headers are too large"]
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "request_timeout", `the request was not received within ${config.REQUEST_TIMEOUT_MS} ms`]
+          : [400, "bad_request", "malformed HTTP request"];
+    socket.end(rawJsonResponse(status, errorBody(new HttpError(status, code, message), "openai", "")));
   });
 
   return {
@@ -198,6 +235,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
+      const closeStarted = Date.now();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const requestsDone = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
@@ -208,7 +246,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       if (outcome === "timeout") logger.warn("shutdown grace ended with work in flight; closing connections", { in_flight: inFlight });
       server.closeAllConnections();
       await stopped;
-      await license.close();
+      // Usage keeps being retried for what is left of the grace (at least 1 s).
+      await license.close(Math.max(1000, config.SHUTDOWN_GRACE_MS - (Date.now() - closeStarted)));
     },
   };
 }

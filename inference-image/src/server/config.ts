@@ -7,8 +7,18 @@ const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: z.string().default("0.0.0.0"),
   LICENSE_PROXY_URL: z.string().url().optional(),
+  /**
+   * Where usage records are written ahead (usage-wal.jsonl) until the proxy acknowledges them, so a
+   * killed server loses none; in Kubernetes an emptyDir. Unset: records live in memory only.
+   */
+  USAGE_WAL_DIR: z.string().min(1).optional(),
   /** Largest request body (bytes); larger bodies get 413. 50 MiB holds ~26 min of 16 kHz 16-bit mono. */
   MAX_BODY_BYTES: int(50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  /**
+   * Room for the bodies of all requests being received at once (each reserves its Content-Length, a
+   * chunked one MAX_BODY_BYTES); past it speech requests get 429. At least MAX_BODY_BYTES.
+   */
+  MAX_BUFFERED_BODY_BYTES: int(256 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
   /** Longest audio accepted in one request or live session (seconds). */
   MAX_AUDIO_SECONDS: int(600, 1, 24 * 3600),
   /** Longest text for speech (characters); OpenAI's own limit is 4096. */
@@ -26,12 +36,20 @@ const schema = z.object({
 export type ServerConfig = z.infer<typeof schema>;
 
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
-  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k in schema.shape && v !== "")));
+  const parsed = schema
+    .refine((c) => c.MAX_BUFFERED_BODY_BYTES >= c.MAX_BODY_BYTES, { message: "must be at least MAX_BODY_BYTES", path: ["MAX_BUFFERED_BODY_BYTES"] })
+    .safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k in schema.shape && v !== "")));
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`invalid server configuration: ${issues}`);
   }
   return parsed.data;
 }
+
+/**
+ * node:http refuses (at start) a headersTimeout above requestTimeout: headers get at most 60 s, and never
+ * longer than the whole request may take, so any valid REQUEST_TIMEOUT_MS starts.
+ */
+export const headersTimeoutMs = (config: ServerConfig): number => Math.min(60_000, config.REQUEST_TIMEOUT_MS);
 
 export const defaultServerConfig = (): ServerConfig => serverConfigFromEnv({});

@@ -1,6 +1,37 @@
 /** Small request/response helpers for the plain node:http server. */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import { HttpError } from "./errors";
+
+/**
+ * The request-target as a URL, or undefined when it is not one (`//`, `http://[`): `new URL` throws on
+ * those, and a throw outside a handler's try/catch would stop the process.
+ */
+export function requestTarget(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? "/", "http://localhost");
+  } catch {
+    return undefined;
+  }
+}
+
+/** A complete HTTP/1.1 error answer as raw bytes, for sockets that have no ServerResponse (client errors, upgrades). */
+export function rawJsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): string {
+  const text = JSON.stringify(body);
+  const head = Object.entries({ "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), connection: "close", ...headers }).map(([k, v]) => `${k}: ${v}`);
+  return [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`, ...head, "", text].join("\r\n");
+}
+
+/**
+ * Reject with a 400 when the client goes away (or the connection breaks) before the body is complete,
+ * so a truncated upload frees its buffers and its in-flight count at once, not at the request timeout.
+ */
+export function onIncomplete(req: IncomingMessage, fail: (err: HttpError) => void): void {
+  const truncated = () => fail(new HttpError(400, "truncated_body", "the request body ended before it was complete"));
+  req.on("error", truncated);
+  req.on("close", () => {
+    if (!req.complete) truncated();
+  });
+}
 
 /** Read the whole body, refusing (413) as soon as it passes `maxBytes` instead of buffering it all; `onChunk` sees each piece as it arrives. */
 export function readBody(req: IncomingMessage, maxBytes: number, onChunk?: (chunk: Buffer) => void): Promise<Buffer> {
@@ -23,7 +54,10 @@ export function readBody(req: IncomingMessage, maxBytes: number, onChunk?: (chun
       onChunk?.(chunk);
     });
     req.on("end", () => resolve(Buffer.concat(chunks, size)));
-    req.on("error", reject);
+    onIncomplete(req, (err) => {
+      chunks.length = 0;
+      reject(err);
+    });
   });
 }
 

@@ -30,7 +30,9 @@ async function main(): Promise<void> {
       url: config.LICENSE_PROXY_URL,
       models: Object.fromEntries(FEATURES.map((f) => [f, f === "tts" ? speech.tts.id : speech.stt.id])) as Record<(typeof FEATURES)[number], string>,
       logger,
+      walDir: config.USAGE_WAL_DIR,
     });
+    if (!config.USAGE_WAL_DIR) logger.warn("USAGE_WAL_DIR is not set: usage records not yet acknowledged by the proxy are lost if the server is killed");
     await proxy.start();
     license = proxy;
   } else {

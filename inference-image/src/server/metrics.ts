@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Speech } from "../engines/types";
 import { createRegistry, LATENCY_BUCKETS } from "../shared/metrics";
 import type { LicenseGate } from "./license";
+import type { BodyBudget } from "./uploads";
 
 export interface ServerMetrics {
   registry: Registry;
@@ -16,9 +17,17 @@ export interface ServerMetrics {
   rejected: Counter<"reason">;
 }
 
-export function createServerMetrics(speech: Speech, license: LicenseGate): ServerMetrics {
+export function createServerMetrics(speech: Speech, license: LicenseGate, bodies: BodyBudget): ServerMetrics {
   const registry = createRegistry();
   const reg = { registers: [registry] };
+  new Gauge({
+    name: "inference_request_body_bytes_reserved",
+    help: "Bytes reserved by request bodies being received or held (bounded by MAX_BUFFERED_BODY_BYTES)",
+    ...reg,
+    collect() {
+      this.set(bodies.reserved);
+    },
+  });
   new Gauge({
     name: "inference_queue_depth",
     help: "Jobs waiting for an engine worker",
@@ -58,6 +67,14 @@ export function createServerMetrics(speech: Speech, license: LicenseGate): Serve
     ...reg,
     collect() {
       this.set(license.usageBacklog().pending);
+    },
+  });
+  new Gauge({
+    name: "inference_usage_records_invalid",
+    help: "Usage records dropped because they break the license proxy's contract (checked here, or refused by the proxy)",
+    ...reg,
+    collect() {
+      this.set(license.usageBacklog().invalid);
     },
   });
   new Gauge({

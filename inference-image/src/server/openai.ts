@@ -4,7 +4,7 @@ import { inspectAudio } from "./audio";
 import { prepareStt, type RequestContext } from "./context";
 import { HttpError } from "./errors";
 import { toSrt, toVerboseJson, toVtt } from "./formats";
-import { mediaType, readJson, sendJson, sendText } from "./http";
+import { mediaType, onIncomplete, readJson, sendJson, sendText } from "./http";
 import { resolveModel } from "./models";
 import { checkSpeed, checkText, streamSpeech } from "./synthesis";
 
@@ -31,19 +31,24 @@ function readMultipart(ctx: RequestContext): Promise<Multipart> {
     }
     const out: Multipart = { fields: new Map() };
     let failed = false;
+    const chunks: Buffer[] = [];
     const fail = (err: HttpError) => {
       if (failed) return;
       failed = true;
+      chunks.length = 0;
       req.unpipe(parser);
       req.resume();
       reject(err);
     };
+    // A body that ends inside a part errors the part's stream too ("Unexpected end of form"): every stream needs a listener.
+    const malformed = () => fail(new HttpError(400, "invalid_multipart", "the multipart body is malformed or truncated"));
+    onIncomplete(req, fail);
     parser.on("file", (name, stream) => {
+      stream.on("error", malformed);
       if (name !== "file") {
         stream.resume();
         return;
       }
-      const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("limit", () => fail(new HttpError(413, "file_too_large", `the file exceeds the limit of ${config.MAX_BODY_BYTES} bytes`)));
       stream.on("close", () => {
@@ -57,7 +62,7 @@ function readMultipart(ctx: RequestContext): Promise<Multipart> {
     });
     parser.on("filesLimit", () => fail(new HttpError(400, "invalid_multipart", "send exactly one file")));
     parser.on("fieldsLimit", () => fail(new HttpError(400, "invalid_multipart", "too many form fields")));
-    parser.on("error", () => fail(new HttpError(400, "invalid_multipart", "the multipart body is malformed")));
+    parser.on("error", malformed);
     parser.on("close", () => {
       if (!failed) resolve(out);
     });

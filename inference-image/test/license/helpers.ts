@@ -87,8 +87,13 @@ export class ProxyProcess {
     this.exitPromise = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
   }
 
-  static async start(build: string, env: Record<string, string>, opts: { expectExit?: boolean } = {}): Promise<ProxyProcess> {
-    const child = spawn(process.execPath, [join(build, "license-proxy", "main.js")], {
+  static start(build: string, env: Record<string, string>, opts: { expectExit?: boolean } = {}): Promise<ProxyProcess> {
+    return ProxyProcess.startScript(join(build, "license-proxy", "main.js"), "license proxy listening", env, opts);
+  }
+
+  /** Any of the image's entry points (JSON log lines on stdout): resolves once the `ready` line names its port. */
+  static async startScript(script: string, ready: string, env: Record<string, string>, opts: { expectExit?: boolean } = {}): Promise<ProxyProcess> {
+    const child = spawn(process.execPath, [script], {
       env: { PATH: process.env.PATH ?? "", PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -104,7 +109,7 @@ export class ProxyProcess {
           try {
             const parsed = JSON.parse(line) as LogLine;
             p.logs.push(parsed);
-            if (parsed.msg === "license proxy listening") {
+            if (parsed.msg === ready) {
               p.port = parsed.port as number;
               resolve();
             }
@@ -114,7 +119,7 @@ export class ProxyProcess {
         }
       });
       child.stderr?.on("data", (d: Buffer) => (p.stderr += d.toString("utf8")));
-      child.once("exit", (code) => reject(new Error(`proxy exited with ${code} before listening: ${p.stderr}`)));
+      child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before listening: ${p.stderr}`)));
     });
     if (opts.expectExit) {
       listening.catch(() => undefined);
@@ -129,8 +134,16 @@ export class ProxyProcess {
     return this.exitPromise;
   }
 
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.alive) this.child.kill(signal);
     await this.exitPromise;
   }
 }

@@ -15,11 +15,15 @@ describe("spool framing", () => {
   it("reads clean frames", () => {
     expect(decodeFrames(Buffer.from(a + b), isObj)).toEqual({ items: [{ id: "a" }, { id: "b" }], goodLength: Buffer.byteLength(a + b), tornTail: false, corrupt: 0 });
   });
-  it("cuts a torn tail (no newline, or a bad last line, or zero fill) at the last good frame", () => {
-    for (const tail of [b.slice(0, 7), b.replace('"b"', '"c"'), "\0\0\0\0"]) {
+  it("cuts a torn tail (no newline, or zero fill) at the last good frame", () => {
+    for (const tail of [b.slice(0, 7), "\0\0\0\0"]) {
       const f = decodeFrames(Buffer.from(a + tail), isObj);
       expect(f).toMatchObject({ items: [{ id: "a" }], goodLength: a.length, tornTail: true, corrupt: 0 });
     }
+  });
+  it("counts a complete but damaged last line as damage, not as a torn write: it may have been acknowledged", () => {
+    const f = decodeFrames(Buffer.from(a + b.replace('"b"', '"c"')), isObj);
+    expect(f).toMatchObject({ items: [{ id: "a" }], tornTail: false, corrupt: 1 });
   });
   it("skips a damaged line in the middle and keeps what follows", () => {
     const f = decodeFrames(Buffer.from(a + "deadbeef {}\n" + b), isObj);

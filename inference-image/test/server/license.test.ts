@@ -19,6 +19,8 @@ interface Double {
   authorizeCalls: number;
 }
 
+const REFUSED_MODEL = "refused-by-the-proxy";
+
 async function startDouble(): Promise<Double> {
   const d: Double = {
     url: "",
@@ -46,6 +48,8 @@ async function startDouble(): Promise<Double> {
         d.uploads++;
         // Exactly the protocol's shape: the strict schema rejects any extra field.
         const batch = usageBatchSchema.parse(JSON.parse(body));
+        // A proxy of another version could refuse what this one's schema allows: here, one model name.
+        if (batch.records.some((r) => r.model === REFUSED_MODEL)) return reply(400, { error: { code: "invalid_usage" } });
         if (d.failUploads > 0) {
           d.failUploads--;
           return reply(503, { error: "spool unavailable" });
@@ -120,7 +124,48 @@ describe("license hook", () => {
     expect(new Set(proxy.accepted.map((r) => r.id)).size).toBe(proxy.accepted.length);
     // The double counts a record when it answers; the server drops it from its buffer when the answer arrives.
     await until(() => license.usageBacklog().pending === 0);
-    expect(license.usageBacklog()).toEqual({ pending: 0, dropped: 0 });
+    expect(license.usageBacklog()).toEqual({ pending: 0, dropped: 0, invalid: 0 });
+  });
+
+  it("drops a record that breaks the contract, counted, and never lets it block the others", async () => {
+    const before = proxy.accepted.length;
+    // 31 repeated timestamp_granularities[] fields (with `model`, the 32 the form allows): a valid request, and one record with a short feature set.
+    const form = new FormData();
+    form.append("file", new Blob([await synthesizeWav(s.base, "one odd request")]), "a.wav");
+    form.append("model", "whisper-1");
+    for (let i = 0; i < 31; i++) form.append("timestamp_granularities[]", i % 2 ? "word" : "segment");
+    expect((await fetch(`${s.base}/v1/audio/transcriptions`, { method: "POST", headers: auth, body: form })).status).toBe(200);
+    // Caught here (40 distinct features, over the contract's 32), and refused by the proxy (400): both dropped, both counted.
+    license.record({ model: "flite", features: Array.from({ length: 40 }, (_, i) => `f${i}`), status_code: 200, audio_seconds: 0, characters: 1 });
+    license.record({ model: REFUSED_MODEL, features: ["tts"], status_code: 200, audio_seconds: 0, characters: 1 });
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${s.base}/v1/speak`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ text: "after the odd one" }) });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    await until(() => license.usageBacklog().pending === 0);
+    const arrived = proxy.accepted.slice(before);
+    // The synthesis that made the test audio, the odd transcription, then the five after it.
+    expect(arrived).toHaveLength(1 + 1 + 5);
+    expect(arrived[1].features.sort()).toEqual(["format:json", "stt", "timestamps:segment", "timestamps:word"]);
+    expect(arrived.slice(2).every((r) => r.characters === "after the odd one".length)).toBe(true);
+    expect(license.usageBacklog()).toMatchObject({ pending: 0, invalid: 2 });
+    expect(await (await fetch(`${s.base}/metrics`)).text()).toMatch(/^inference_usage_records_invalid 2$/m);
+  });
+
+  it("answers a retryable 503, not a 403, while the proxy has no lease yet (its cold start)", async () => {
+    const allowed = proxy.decision;
+    proxy.decision = { allowed: false, code: "NO_LICENSE", message: "no lease yet" };
+    try {
+      await until(async () => (await fetch(`${s.base}/health/ready`)).status === 503);
+      const res = await fetch(`${s.base}/v1/speak`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ text: "hi" }) });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(await res.json()).toMatchObject({ err_code: "NO_LICENSE" });
+    } finally {
+      proxy.decision = allowed;
+    }
+    await until(async () => (await fetch(`${s.base}/health/ready`)).status === 200);
   });
 
   it("refuses with 403 and the proxy's code and message when the license is denied, and is not ready", async () => {

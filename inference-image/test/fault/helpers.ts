@@ -1,0 +1,64 @@
+/**
+ * The fault suite's processes, started as users start them: the built server (`node dist/server/main.js`,
+ * what the image runs) and, through ../license/helpers, the real license proxy against the fake upstream.
+ * Faults come from outside: raw sockets, resets, signals, a full disk.
+ */
+import { execFileSync } from "node:child_process";
+import { connect, type Socket } from "node:net";
+import { dirname, join } from "node:path";
+import { ProxyProcess } from "../license/helpers";
+
+export const IMAGE = dirname(dirname(__dirname));
+export const KEY = "fault-key-0123456789abcdef";
+
+/** Compile the image (tsc, a few seconds) so the tests run the current sources as the image would. */
+export function buildServer(): void {
+  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", join(IMAGE, "tsconfig.build.json")], { cwd: IMAGE, stdio: "pipe" });
+}
+
+/** The built server, WORKERS=1, keyed with KEY; killed by the caller. */
+export function startServer(env: Record<string, string> = {}): Promise<ProxyProcess> {
+  return ProxyProcess.startScript(join(IMAGE, "dist", "server", "main.js"), "listening", { WORKERS: "1", API_KEYS: KEY, HOME: process.env.HOME ?? "", ...env });
+}
+
+/** Write raw bytes to the server and collect what comes back until it closes the socket (or `timeoutMs`). */
+export function rawExchange(port: number, bytes: string | Buffer, opts: { timeoutMs?: number; end?: boolean } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString("latin1"));
+    }, opts.timeoutMs ?? 5000);
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", (e) => {
+      clearTimeout(timer);
+      if ((e as NodeJS.ErrnoException).code === "ECONNRESET") resolve(Buffer.concat(chunks).toString("latin1"));
+      else reject(e);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString("latin1"));
+    });
+    socket.write(bytes);
+    if (opts.end) socket.end();
+  });
+}
+
+/** Connect, write `bytes`, wait `afterMs`, then reset the connection (SO_LINGER 0: the peer gets an RST). */
+export function writeThenReset(port: number, bytes: string | Buffer, afterMs = 20): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(port, "127.0.0.1", () => {
+      socket.write(bytes);
+      setTimeout(() => {
+        socket.resetAndDestroy();
+        resolve();
+      }, afterMs);
+    });
+    socket.on("error", (e) => {
+      if ((e as NodeJS.ErrnoException).code !== "ECONNRESET") reject(e);
+    });
+  });
+}
+
+export const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);

@@ -1,0 +1,169 @@
+/**
+ * No completed request's usage is lost: the built server (WORKERS=1, a usage write-ahead dir) in front
+ * of the real license proxy and the fake upstream. Clients send speech requests; each finished 200
+ * carries its request id, which is also its usage record's id, so losses are counted at the upstream
+ * by id. Faults: 5 server SIGKILLs with the proxy up, 5 during a proxy outage, and a SIGTERM during an
+ * outage that ends within the shutdown grace.
+ */
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { FakeUpstream } from "../license/fake-upstream";
+import { buildProxy, cleanUp, ProxyProcess, sleep, tempDir, waitFor } from "../license/helpers";
+import { buildServer, KEY, startServer } from "./helpers";
+
+jest.setTimeout(180_000);
+
+let build: string;
+let upstream: FakeUpstream;
+let proxyPort: number;
+let proxy: ProxyProcess | undefined;
+let stateDir: string;
+let walDir: string;
+const started: ProxyProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function proxyUp(): Promise<void> {
+  proxy = await ProxyProcess.start(build, {
+    PORT: String(proxyPort),
+    STATE_DIR: stateDir,
+    LICENSE_SERVER_URL: upstream.url,
+    LICENSE_KEY: upstream.licenseKey,
+    LICENSE_PUBLIC_KEY: upstream.key.publicPem,
+    USAGE_UPLOAD_INTERVAL_SECONDS: "0.2",
+    USAGE_RETRY_MAX_SECONDS: "1",
+  });
+  started.push(proxy);
+}
+
+async function proxyDown(): Promise<void> {
+  await proxy?.kill("SIGKILL");
+  proxy = undefined;
+}
+
+async function serverUp(graceMs = 8000): Promise<ProxyProcess> {
+  const s = await startServer({ LICENSE_PROXY_URL: `http://127.0.0.1:${proxyPort}`, USAGE_WAL_DIR: walDir, SHUTDOWN_GRACE_MS: String(graceMs) });
+  started.push(s);
+  await waitFor("the server to be ready", async () => (await fetch(`${s.base}/health/ready`)).status === 200, 20_000);
+  return s;
+}
+
+/** 8 clients in a loop of short syntheses; returns the ids of the requests that completed (200, body read). */
+function traffic(server: ProxyProcess) {
+  const completed: string[] = [];
+  let stop = false;
+  const client = async () => {
+    while (!stop) {
+      try {
+        const res = await fetch(`${server.base}/v1/speak`, { method: "POST", headers: { authorization: `Token ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ text: "count me" }) });
+        await res.arrayBuffer();
+        if (res.status === 200) completed.push(res.headers.get("dg-request-id") ?? "missing");
+      } catch {
+        if (!server.alive) return;
+      }
+    }
+  };
+  const clients = Promise.all(Array.from({ length: 8 }, client));
+  return {
+    completed,
+    async stopAfter(ms: number, then: () => Promise<unknown>) {
+      await sleep(ms);
+      await then();
+      stop = true;
+      await clients;
+    },
+  };
+}
+
+async function expectAllArrive(ids: string[]): Promise<void> {
+  await waitFor("every completed request's record at the upstream", () => ids.every((id) => upstream.records.has(id)), 30_000).catch(() => undefined);
+  const missing = ids.filter((id) => !upstream.records.has(id));
+  expect({ completed: ids.length, missing: missing.length }).toEqual({ completed: ids.length, missing: 0 });
+}
+
+beforeAll(async () => {
+  buildServer();
+  build = buildProxy();
+  upstream = new FakeUpstream();
+  await upstream.start();
+  proxyPort = await freePort();
+});
+
+beforeEach(async () => {
+  const dir = tempDir("fault-usage");
+  stateDir = join(dir, "proxy");
+  walDir = join(dir, "wal");
+  await proxyUp();
+});
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((p) => p.kill("SIGKILL")));
+});
+
+afterAll(async () => {
+  await upstream?.stop();
+  cleanUp();
+});
+
+it("loses no completed request's record over 5 server SIGKILLs with the proxy up", async () => {
+  const ids: string[] = [];
+  for (let k = 0; k < 5; k++) {
+    const server = await serverUp();
+    const t = traffic(server);
+    await t.stopAfter(700 + 100 * k, () => server.kill("SIGKILL"));
+    expect(t.completed.length).toBeGreaterThan(0);
+    ids.push(...t.completed);
+  }
+  // The next start replays what the killed ones had written ahead.
+  await serverUp();
+  await expectAllArrive(ids);
+});
+
+it("loses no completed request's record over 5 server SIGKILLs during a proxy outage", async () => {
+  const ids: string[] = [];
+  for (let k = 0; k < 5; k++) {
+    if (!proxy) await proxyUp();
+    const server = await serverUp();
+    await proxyDown();
+    const t = traffic(server);
+    await t.stopAfter(700 + 100 * k, () => server.kill("SIGKILL"));
+    expect(t.completed.length).toBeGreaterThan(0);
+    ids.push(...t.completed);
+  }
+  await proxyUp();
+  await serverUp();
+  await expectAllArrive(ids);
+});
+
+it("loses none on a graceful stop during a proxy outage: it keeps retrying within the grace", async () => {
+  const server = await serverUp();
+  await proxyDown();
+  const t = traffic(server);
+  await t.stopAfter(1000, async () => server.child.kill("SIGTERM"));
+  expect(t.completed.length).toBeGreaterThan(0);
+  await sleep(1500);
+  await proxyUp();
+  expect(await server.exited()).toBe(0);
+  // Delivered by the stopping server itself, not by a later start.
+  await expectAllArrive(t.completed);
+});
+
+it("keeps what a graceful stop could not deliver (an outage longer than the grace) for the next start", async () => {
+  const server = await serverUp(1500);
+  await proxyDown();
+  const t = traffic(server);
+  await t.stopAfter(800, async () => server.child.kill("SIGTERM"));
+  expect(t.completed.length).toBeGreaterThan(0);
+  expect(await server.exited()).toBe(0);
+  expect(server.logs.some((l) => l.msg === "usage records left in the write-ahead file for the next start")).toBe(true);
+  await proxyUp();
+  await serverUp();
+  await expectAllArrive(t.completed);
+});
