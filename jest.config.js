@@ -10,6 +10,8 @@ module.exports = {
       transform: { "^.+\\.ts$": swc },
       setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
       testEnvironment: "node",
+      // The examples import the library by its package name; here that is the source (test/package/pack.test.ts checks the packed one).
+      moduleNameMapper: { "^voice-selfhost$": "<rootDir>/constructs/index.ts" },
     },
     {
       displayName: "inference-image",

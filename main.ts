@@ -1,7 +1,7 @@
 /** The cdktf app: one set of stacks per file in environments/. */
 import { App, TerraformStack } from "cdktf";
 import * as path from "path";
-import { ConfigError, EnvironmentConfig, loadEnvironments } from "./constructs/config";
+import { ConfigError, EnvironmentConfig, loadEnvironments } from "./app";
 import { enforcePolicy } from "./constructs/policy";
 import { setTokenStackTraces, stackTracesWanted } from "./constructs/shared/stack-traces";
 import { InfraStack } from "./stacks/infra-stack";

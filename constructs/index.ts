@@ -1,8 +1,8 @@
 /** The construct library platform teams import: `import { PrivateNetwork, enforcePolicy } from "voice-selfhost"`. */
-export * from "./config";
 export * from "./network";
 export * from "./cluster";
 export * from "./registry";
+export * from "./storage";
 export * from "./ingress";
 export * from "./shared";
 export * from "./workloads";

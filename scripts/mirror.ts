@@ -10,9 +10,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TerraformStack } from "cdktf";
-import { loadEnvironments } from "../constructs/config";
+import { loadEnvironments } from "../app";
+import { parseImageReference } from "../constructs/shared/image-ref";
 import { containersOf, JsonObject, podSpecOf, StackView } from "../constructs/policy";
-import { MirrorEntry, MirrorManifest } from "../constructs/registry/airgapped-registry";
+import { MirrorEntry, MirrorManifest } from "../constructs/registry/private-registry";
 import { buildApp } from "../main";
 
 /** One image reference found in a workload, resolved to an ECR repository name where possible. */
@@ -49,14 +50,6 @@ function repositoryIndex(infra: StackView): { byAddress: Map<string, string>; by
   return { byAddress, byOutput };
 }
 
-function splitReference(rest: string): { tag?: string; digest?: string } {
-  const at = rest.indexOf("@");
-  const digest = at >= 0 ? rest.slice(at + 1) : undefined;
-  const beforeDigest = at >= 0 ? rest.slice(0, at) : rest;
-  const tag = beforeDigest.startsWith(":") ? beforeDigest.slice(1) : undefined;
-  return { tag, digest };
-}
-
 /** Every container image in `stacks`, resolved against the infra stack's ECR repositories. */
 export function runningImages(infra: StackView, stacks: StackView[]): RunningImage[] {
   const index = repositoryIndex(infra);
@@ -69,8 +62,8 @@ export function runningImages(infra: StackView, stacks: StackView[]): RunningIma
         const remote = REMOTE_OUTPUT.exec(image);
         const local = LOCAL_REPOSITORY.exec(image);
         const repository = remote ? index.byOutput.get(remote[1]) : local ? index.byAddress.get(local[1]) : undefined;
-        const rest = remote ? image.slice(remote[0].length) : local ? image.slice(local[0].length) : "";
-        return { workload: r.path, container: c.name ?? "(unnamed)", image, repository, ...splitReference(rest) };
+        const { tag, digest } = remote || local ? parseImageReference(image) : {};
+        return { workload: r.path, container: c.name ?? "(unnamed)", image, repository, tag, digest };
       });
     }),
   );
@@ -98,7 +91,7 @@ export function planMirror(envName: string, environmentsDir = process.env.ENVIRO
       .filter((c): c is TerraformStack => TerraformStack.isStack(c))
       .map((s) => new StackView(s.node.id, JSON.parse(fs.readFileSync(path.join(outdir, "stacks", s.node.id, "cdk.tf.json"), "utf8")) as JsonObject));
     const manifestFiles = stacks.map((s) => path.join(outdir, "stacks", s.name, "mirror-manifest.json")).filter((f) => fs.existsSync(f));
-    if (manifestFiles.length !== 1) throw new Error(`${envName}: expected one mirror manifest (from the AirGappedRegistry), found ${manifestFiles.length}`);
+    if (manifestFiles.length !== 1) throw new Error(`${envName}: expected one mirror manifest (from the PrivateRegistry), found ${manifestFiles.length}`);
     const manifest = JSON.parse(fs.readFileSync(manifestFiles[0], "utf8")) as MirrorManifest;
     const infra = stacks.find((s) => s.name === path.basename(path.dirname(manifestFiles[0])))!;
     const running = runningImages(infra, stacks);

@@ -12,9 +12,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TerraformStack } from "cdktf";
-import { EnvironmentConfig, loadEnvironments } from "../constructs/config";
+import { EnvironmentConfig, loadEnvironments } from "../app";
 import { checkStack, JsonObject, StackView } from "../constructs/policy";
-import { diffStacks, estimateCost, groupResources, renderMarkdown, StackReport, topologyDiagram } from "../constructs/policy/review";
+import { diffStacks, estimateCost, groupResources, renderMarkdown, StackReport, topologyDiagram } from "./report";
 import { buildApp } from "../main";
 
 export interface ReviewOptions {

@@ -1,5 +1,5 @@
 import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
-import { EnvironmentConfig } from "../constructs/config";
+import { EnvironmentConfig } from "../app";
 
 /** Points a stack's state at the environment's backend; each stack gets its own state key. */
 export function configureBackend(stack: TerraformStack, env: EnvironmentConfig, stackId: string): void {

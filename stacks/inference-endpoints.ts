@@ -1,4 +1,5 @@
-import { EnvironmentConfig, INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/config";
+import { EnvironmentConfig } from "../app";
+import { INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/shared";
 import { inferenceServicesOf } from "../constructs/workloads/settings";
 
 /** One inference Service as both stacks see it: the NodePort the workloads expose and the listener the load balancer opens for it. */

@@ -2,11 +2,13 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { ClusterAutoscalerRole, GpuCluster, ModelBucket } from "../constructs/cluster";
-import { EnvironmentConfig, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/config";
+import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
+import { ModelBucket } from "../constructs/storage";
+import { EnvironmentConfig } from "../app";
+import { INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
-import { AirGappedRegistry } from "../constructs/registry";
+import { PrivateRegistry } from "../constructs/registry";
 import { configureBackend } from "./backend";
 import { inferenceEndpoints } from "./inference-endpoints";
 
@@ -22,7 +24,7 @@ export class InfraStack extends TerraformStack {
   readonly inferenceRole: IamRole;
   /** The cluster autoscaler's Pod Identity role (scales only this cluster's tagged node groups). */
   readonly autoscalerRole: ClusterAutoscalerRole;
-  readonly registry: AirGappedRegistry;
+  readonly registry: PrivateRegistry;
   readonly modelBucket: ModelBucket;
   readonly loadBalancer: InternalLoadBalancer;
 
@@ -65,15 +67,16 @@ export class InfraStack extends TerraformStack {
     });
     this.inferenceRole = this.cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
     this.autoscalerRole = new ClusterAutoscalerRole(this, "cluster-autoscaler", { cluster: this.cluster });
-    this.registry = new AirGappedRegistry(this, "registry", {
+    this.registry = new PrivateRegistry(this, "registry", {
       network: this.network,
-      pullerRoleArns: [this.cluster.nodeRoleArn],
       repositoryPrefix: `voice-selfhost/${env.name}`,
       pullThroughCachePrefix: env.name,
       region: env.region,
     });
-    this.modelBucket = new ModelBucket(this, "models", { network: this.network, readerRoleArn: this.inferenceRole.arn, namePrefix: `${env.name}-models-` });
-    this.network.allowS3Reads("ModelBucket", [this.modelBucket.bucketArn]);
+    // The kubelet pulls with the node role.
+    this.registry.grantPull(this.cluster.nodeRoleArn);
+    this.modelBucket = new ModelBucket(this, "models", { network: this.network, namePrefix: `${env.name}-models-` });
+    this.modelBucket.grantRead(this.inferenceRole);
     this.loadBalancer = new InternalLoadBalancer(this, "ingress", {
       network: this.network,
       allowedClientCidrs: env.allowedClientCidrs,

@@ -1,7 +1,8 @@
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { EnvironmentConfig, INFERENCE_NODE_PORTS } from "../constructs/config";
+import { EnvironmentConfig } from "../app";
+import { INFERENCE_NODE_PORTS } from "../constructs/shared";
 import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";
@@ -80,7 +81,8 @@ export class WorkloadsStack extends TerraformStack {
         models: w.models,
         modelSync,
         licenseProxyUrl: this.licenseProxy.url,
-        allowedSourceCidrs: [...new Set([...env.allowedClientCidrs, env.vpcCidr])],
+        // What the pods really receive: the clients (their IP is preserved) and the load balancer's health checks.
+        allowedSourceCidrs: [...infra.loadBalancer.targetSourceCidrs],
         // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
         nodePort: INFERENCE_NODE_PORTS[key],
         // One service account for all inference pods: the infra stack's Pod Identity association names it.
@@ -92,16 +94,15 @@ export class WorkloadsStack extends TerraformStack {
     this.gpuAgents = new GpuNodeAgents(this, "gpu", {
       devicePluginImage: images.nvidiaDevicePlugin.imageUri,
       dcgmExporterImage: images.dcgmExporter.imageUri,
-      // Bottlerocket's NVIDIA variants ship the device plugin on the host.
-      devicePluginPools: env.nodePools.gpu.filter((p) => p.amiType === "AL2023_x86_64_NVIDIA").map((p) => p.name),
+      // The device plugin runs on the cluster's AL2023 pools; Bottlerocket's NVIDIA variants ship it on the host.
+      cluster: infra.cluster,
       metricsScraperNamespace: w.metricsScraperNamespace,
     });
     this.clusterAutoscaler = new ClusterAutoscaler(this, "cluster-autoscaler", {
       image: images.clusterAutoscaler.imageUri,
-      clusterName: infra.cluster.name,
+      // The API calls go to the cluster's VPC (private endpoint, AWS API endpoints) and its service CIDR (the `kubernetes` Service).
+      cluster: infra.cluster,
       region: env.region,
-      // The API server's private endpoint and the AWS API endpoints are in the VPC; the `kubernetes` Service address is in the service CIDR.
-      apiCidrs: [env.vpcCidr, env.cluster.serviceCidr],
       identity: infra.autoscalerRole,
       metricsScraperNamespace: w.metricsScraperNamespace,
     });

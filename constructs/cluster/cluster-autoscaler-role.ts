@@ -1,21 +1,20 @@
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
-import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT } from "../config/names";
+import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT } from "../shared/names";
 import { policyDocument, PolicyStatement } from "../shared/arn";
-import type { PodIdentityRoleOptions } from "./gpu-cluster";
+import { ClusterRefs } from "./types";
 
-/** A cluster that can give a service account a Pod Identity role (GpuCluster). */
-export interface PodIdentityCluster {
-  /** The cluster name as a literal: it is part of the discovery tag keys. */
-  readonly name: string;
-  /** Creates a role that pods of one service account assume through Pod Identity (GpuCluster has this). */
-  addPodIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole;
-}
+/**
+ * What ClusterAutoscalerRole needs of a cluster: its literal name and addPodIdentityRole.
+ * @deprecated Pass a ClusterRefs (GpuCluster or ExistingCluster); this alias goes in the next major version.
+ */
+export type PodIdentityCluster = Pick<ClusterRefs, "name" | "addPodIdentityRole">;
 
 /** Props of ClusterAutoscalerRole. */
 export interface ClusterAutoscalerRoleProps {
-  readonly cluster: PodIdentityCluster;
+  /** The cluster whose node groups it scales: GpuCluster or ExistingCluster. */
+  readonly cluster: Pick<ClusterRefs, "name" | "addPodIdentityRole">;
   /** Where the autoscaler runs. Default `cluster-autoscaler` (what ClusterAutoscaler deploys into). */
   readonly namespace?: string;
   /** Default `cluster-autoscaler`. */

@@ -2,12 +2,13 @@ import { DataAwsEksCluster } from "@cdktf/provider-aws/lib/data-aws-eks-cluster"
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { Fn, Op, TerraformSelf, Token } from "cdktf";
 import { Construct } from "constructs";
-import { GpuPoolInput } from "../config/schema";
+import { GpuPoolInput } from "./settings";
 import { NetworkRefs } from "../network/types";
 import { EncryptionKey } from "../shared/encryption-key";
-import { GpuPoolSpec } from "./gpu-cluster";
+import { EKS_CLUSTER_NAME_PATTERN } from "../shared/names";
 import { NodeAmiType, NodePool } from "./node-pool";
-import { createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools } from "./pools";
+import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools } from "./pools";
+import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
 
 /** Props of ExistingCluster: the cluster's name and network, and the GPU pools to add. */
 export interface ExistingClusterProps {
@@ -37,9 +38,10 @@ export interface ExistingClusterProps {
  * (GpuNodeAgents) unless the pools use Bottlerocket.
  *
  * For the workloads, configure the Kubernetes provider from `endpoint` and
- * `certificateAuthorityData` (see examples/existing-vpc-and-cluster).
+ * `certificateAuthorityData` (see examples/existing-vpc-and-cluster). `addPodIdentityRole` needs the
+ * cluster to run the EKS Pod Identity agent add-on (`eks-pod-identity-agent`), as GpuCluster does.
  */
-export class ExistingCluster extends Construct {
+export class ExistingCluster extends Construct implements ClusterRefs {
   /** The cluster name as given (for names and tags). */
   readonly name: string;
   /** The data source that reads the cluster. */
@@ -48,6 +50,9 @@ export class ExistingCluster extends Construct {
   readonly clusterName: string;
   readonly endpoint: string;
   readonly certificateAuthorityData: string;
+  readonly network: NetworkRefs;
+  /** The cluster's service CIDR, as the data source reads it. */
+  readonly serviceCidr: string;
   /** The security group EKS attaches to the control plane and to nodes whose launch template names none (ours). */
   readonly clusterSecurityGroupId: string;
   readonly nodeRole: IamRole;
@@ -58,20 +63,23 @@ export class ExistingCluster extends Construct {
   readonly gpuPoolSpecs: GpuPoolSpec[];
   /** Auto Scaling groups of the GPU pools, one per pool (load balancer targets). */
   readonly gpuAutoScalingGroupNames: string[];
+  private readonly tags: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: ExistingClusterProps) {
     super(scope, id);
     const where = `ExistingCluster ${this.node.path}`;
-    if (!Token.isUnresolved(props.clusterName) && !/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(props.clusterName)) {
+    if (!Token.isUnresolved(props.clusterName) && !EKS_CLUSTER_NAME_PATTERN.test(props.clusterName)) {
       throw new Error(
         `${where}: clusterName: expected the name of an existing EKS cluster (1-100 letters, digits, - or _, starting with a letter or digit), found "${props.clusterName}"; ` +
           "pass the name `aws eks list-clusters` shows (whether it exists is checked at plan by the aws_eks_cluster data source)",
       );
     }
     this.name = props.clusterName;
-    const { pools, gpus } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
-    this.gpuPoolSpecs = pools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: gpus[i] }));
+    const { pools, gpus, specs } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
+    this.gpuPoolSpecs = specs;
     const tags = { ...props.tags, "voice-selfhost:cluster": this.name };
+    this.tags = tags;
+    this.network = props.network;
 
     this.cluster = new DataAwsEksCluster(this, "cluster", {
       name: props.clusterName,
@@ -88,6 +96,7 @@ export class ExistingCluster extends Construct {
     this.endpoint = this.cluster.endpoint;
     this.certificateAuthorityData = this.cluster.certificateAuthority.get(0).data;
     this.clusterSecurityGroupId = this.cluster.vpcConfig.get(0).clusterSecurityGroupId;
+    this.serviceCidr = this.cluster.kubernetesNetworkConfig.get(0).serviceIpv4Cidr;
 
     this.encryptionKey = new EncryptionKey(this, "key", { description: `GPU node volumes of EKS cluster ${this.name}`, tags });
     grantNodeVolumes(this.encryptionKey);
@@ -99,8 +108,7 @@ export class ExistingCluster extends Construct {
       (pool, i) =>
         new NodePool(this, `pool-${pool.name}`, {
           ...pool,
-          clusterName: this.name,
-          clusterNameRef: this.clusterName,
+          cluster: this,
           nodeRoleArn: role.arn,
           subnetIds: props.network.privateSubnetIds,
           encryptionKey: this.encryptionKey,
@@ -111,5 +119,10 @@ export class ExistingCluster extends Construct {
         }),
     );
     this.gpuAutoScalingGroupNames = this.gpuPools.map((p) => p.autoScalingGroupName);
+  }
+
+  /** A role that pods of one service account assume through EKS Pod Identity (the cluster must run the Pod Identity agent add-on). */
+  addPodIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole {
+    return addPodIdentityRole(this, id, options, this.tags);
   }
 }

@@ -3,65 +3,42 @@ import { EksAccessEntry } from "@cdktf/provider-aws/lib/eks-access-entry";
 import { EksAccessPolicyAssociation } from "@cdktf/provider-aws/lib/eks-access-policy-association";
 import { EksAddon, EksAddonConfig } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
-import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { cidrsOverlap, parseCidr } from "../config/cidr";
-import { clusterSettingsSchema, GpuPoolInput, SystemPoolInput, systemPoolSchema } from "../config/schema";
+import { checkClusterInNetwork, ClusterSettingsInput, clusterSettingsSchema, GpuPoolInput, kubernetesVersionSchema, SystemPoolInput, systemPoolSchema } from "./settings";
 import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
+import { EKS_CLUSTER_NAME_PATTERN } from "../shared/names";
 import { parseProps } from "../shared/validate";
-import { GpuInstanceType } from "./gpu-instance-types";
 import { NodeAmiType, NodePool } from "./node-pool";
-import { checkSizes, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools, rolePrefix } from "./pools";
+import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
+import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
 
 /** EKS control-plane log types. */
 export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
 
-/** Props of GpuCluster: only `network` is required; the rest has secure defaults. */
-export interface GpuClusterProps {
+/**
+ * Props of GpuCluster: only `network` is required; the rest has secure defaults. The EKS settings
+ * (public endpoint, admin role, service CIDR, log retention) are clusterSettingsSchema's fields, with its defaults and checks.
+ */
+export interface GpuClusterProps extends ClusterSettingsInput {
   /** Where the control plane's interfaces and every node live: the network's private subnets. */
   readonly network: NetworkRefs;
   /** EKS cluster name; also part of log group, launch template and autoscaler tag names. Default: the construct path. */
   readonly name?: string;
-  /** Kubernetes minor version; default the schema's default. */
+  /** Kubernetes minor version; default 1.31 (kubernetesVersionSchema). */
   readonly kubernetesVersion?: string;
   /** The CPU pool for cluster add-ons and the license proxy; default 2-4 m6i.large. */
   readonly systemPool?: SystemPoolInput;
   /** GPU pools; default one pool `gpu` of g5.xlarge scaling from 0 to 2 nodes. */
   readonly gpuPools?: GpuPoolInput[];
-  /**
-   * The public API endpoint stays off unless enabled here with the CIDRs allowed to reach it
-   * (0.0.0.0/0 is refused). The private endpoint is always on.
-   */
-  readonly publicEndpoint?: { readonly enabled?: boolean; readonly cidrs?: string[] };
-  /** IAM role given cluster-admin through an access entry. Without it nobody can call the API until an entry is added. */
-  readonly adminRoleArn?: string;
-  /** Kubernetes service CIDR; must not overlap the VPC. Default 172.20.0.0/16. */
-  readonly serviceCidr?: string;
-  /** Control-plane log retention in days (a CloudWatch period); default 365. */
-  readonly logRetentionDays?: number;
   /** Control-plane logs beyond api, audit and authenticator, which are always on. */
   readonly extraLogTypes?: ("controllerManager" | "scheduler")[];
   /** Tags for every resource of the cluster and its nodes (launched instances included). */
   readonly tags?: Record<string, string>;
-}
-
-/** A resolved GPU pool: its config with defaults applied, and what its instance type carries. */
-export interface GpuPoolSpec {
-  readonly name: string;
-  readonly instanceTypes: string[];
-  readonly gpu: GpuInstanceType;
-}
-
-/** A workload role assumed through EKS Pod Identity by one service account. */
-export interface PodIdentityRoleOptions {
-  readonly namespace: string;
-  readonly serviceAccount: string;
-  readonly description?: string;
 }
 
 /**
@@ -82,7 +59,7 @@ export interface PodIdentityRoleOptions {
  *   coredns, and the EBS CSI driver with its own Pod Identity role.
  * - A system CPU node pool and one node pool per GPU pool (see NodePool).
  */
-export class GpuCluster extends Construct {
+export class GpuCluster extends Construct implements ClusterRefs {
   /** The cluster name as a literal (for names and tags). */
   readonly name: string;
   readonly cluster: EksCluster;
@@ -90,6 +67,8 @@ export class GpuCluster extends Construct {
   readonly clusterName: string;
   readonly endpoint: string;
   readonly certificateAuthorityData: string;
+  readonly network: NetworkRefs;
+  readonly serviceCidr: string;
   /** The security group EKS creates for the control plane and attaches to every node. */
   readonly clusterSecurityGroupId: string;
   readonly clusterRole: IamRole;
@@ -117,23 +96,23 @@ export class GpuCluster extends Construct {
     super(scope, id);
     const where = `GpuCluster ${this.node.path}`;
     this.name = props.name ?? this.node.path.replace(/[^A-Za-z0-9-]+/g, "-");
-    if (!/^[A-Za-z0-9][A-Za-z0-9-_]{0,99}$/.test(this.name)) throw new Error(`${where}: name: expected 1-100 letters, digits, - or _, found "${this.name}"`);
+    if (!EKS_CLUSTER_NAME_PATTERN.test(this.name)) throw new Error(`${where}: name: expected 1-100 letters, digits, - or _, found "${this.name}"`);
     this.tags = { ...props.tags, "voice-selfhost:cluster": this.name };
 
     const settings = parseProps(
       clusterSettingsSchema,
       { publicEndpoint: props.publicEndpoint, adminRoleArn: props.adminRoleArn, serviceCidr: props.serviceCidr, logRetentionDays: props.logRetentionDays },
-      where,
+      `${where}:`,
     );
-    checkPublicEndpoint(where, settings.publicEndpoint, props.network.mode);
-    const vpc = parseCidr(props.network.vpcCidr);
-    if (vpc && cidrsOverlap(vpc, parseCidr(settings.serviceCidr)!)) {
-      throw new Error(`${where}: serviceCidr: ${settings.serviceCidr} overlaps the VPC (${props.network.vpcCidr}); pick a range outside it`);
-    }
+    checkClusterInNetwork(settings, props.network, (path, message) => {
+      throw new Error(`${where}: ${path.join(".")}: ${message}`);
+    });
+    const kubernetesVersion = parseProps(kubernetesVersionSchema, props.kubernetesVersion, `${where}: kubernetesVersion`);
+    this.network = props.network;
+    this.serviceCidr = settings.serviceCidr;
     const systemPool = parseProps(systemPoolSchema, props.systemPool ?? {}, `${where}: systemPool`);
-    checkSizes(`${where}: systemPool`, systemPool);
-    const { pools: gpuPools, gpus } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
-    this.gpuPoolSpecs = gpuPools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: gpus[i] }));
+    const { pools: gpuPools, specs } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
+    this.gpuPoolSpecs = specs;
 
     this.encryptionKey = new EncryptionKey(this, "key", { description: `EKS cluster ${this.name}: secrets, control-plane logs, node volumes`, tags: this.tags });
     const key = this.encryptionKey;
@@ -174,7 +153,7 @@ export class GpuCluster extends Construct {
     const logTypes: ControlPlaneLogType[] = ["api", "audit", "authenticator", ...(props.extraLogTypes ?? [])];
     this.cluster = new EksCluster(this, "cluster", {
       name: this.name,
-      version: props.kubernetesVersion ?? "1.31",
+      version: kubernetesVersion,
       roleArn: this.clusterRole.arn,
       vpcConfig: {
         subnetIds: props.network.privateSubnetIds,
@@ -220,8 +199,7 @@ export class GpuCluster extends Construct {
     const beforeNodes: ITerraformDependable[] = [vpcCni, kubeProxy, this.podIdentityAgent, ...nodePolicies];
 
     const poolDefaults = {
-      clusterName: this.name,
-      clusterNameRef: this.clusterName,
+      cluster: this,
       nodeRoleArn: this.nodeRole.arn,
       subnetIds: props.network.privateSubnetIds,
       encryptionKey: key,
@@ -237,7 +215,7 @@ export class GpuCluster extends Construct {
 
     const afterNodes = [this.systemPool.nodeGroup];
     addon("coredns", { dependsOn: afterNodes });
-    const ebsCsiRole = this.podIdentityRole("ebs-csi", { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" });
+    const ebsCsiRole = podIdentityRole(this, "ebs-csi", { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" }, this.tags);
     this.ebsCsiRole = ebsCsiRole;
     // The driver creates volumes encrypted with this key and lets EC2 attach them through grants (what the EBS CSI docs ask of a customer-managed key).
     key.addStatement({
@@ -272,35 +250,6 @@ export class GpuCluster extends Construct {
    * it in resource policies (e.g. the model bucket's).
    */
   addPodIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole {
-    const role = this.podIdentityRole(id, options);
-    new EksPodIdentityAssociation(this, `${id}-pod-identity`, {
-      clusterName: this.clusterName,
-      namespace: options.namespace,
-      serviceAccount: options.serviceAccount,
-      roleArn: role.arn,
-      tags: this.tags,
-      dependsOn: [this.podIdentityAgent],
-    });
-    return role;
+    return addPodIdentityRole(this, id, options, this.tags, [this.podIdentityAgent]);
   }
-
-  private podIdentityRole(id: string, options: PodIdentityRoleOptions): IamRole {
-    return new IamRole(this, `${id}-role`, {
-      namePrefix: rolePrefix(this.name, id),
-      description: options.description ?? `Pod Identity role of ${options.namespace}/${options.serviceAccount} in ${this.name}`,
-      assumeRolePolicy: trustPolicy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
-      tags: { ...this.tags, "voice-selfhost:service-account": `${options.namespace}/${options.serviceAccount}` },
-    });
-  }
-}
-
-function checkPublicEndpoint(where: string, endpoint: { enabled: boolean; cidrs: string[] }, mode: NetworkRefs["mode"]): void {
-  if (!endpoint.enabled) return;
-  if (mode === "airgapped") throw new Error(`${where}: publicEndpoint.enabled: an air-gapped network has no internet route; keep the public endpoint off`);
-  if (endpoint.cidrs.length === 0) {
-    throw new Error(`${where}: publicEndpoint.enabled is true but publicEndpoint.cidrs is empty; name the CIDRs that may reach the API (0.0.0.0/0 is refused)`);
-  }
-  endpoint.cidrs.forEach((c, i) => {
-    if (parseCidr(c)?.prefix === 0) throw new Error(`${where}: publicEndpoint.cidrs[${i}]: ${c} opens the API to the internet; name narrower CIDRs`);
-  });
 }

@@ -3,7 +3,8 @@ import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../config/names";
+import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../shared/names";
+import type { ClusterRefs } from "./types";
 import { EncryptionKey } from "../shared/encryption-key";
 import { GpuInstanceType } from "./gpu-instance-types";
 
@@ -12,10 +13,11 @@ export type NodeAmiType = "AL2023_x86_64_STANDARD" | "AL2023_x86_64_NVIDIA" | "B
 
 /** Props of NodePool (normally filled in by GpuCluster or ExistingCluster). */
 export interface NodePoolProps {
-  /** The cluster as a literal: it becomes part of tag keys, which cannot hold Terraform references. */
-  readonly clusterName: string;
-  /** The cluster's name as a reference to the cluster resource, so the node group waits for it. */
-  readonly clusterNameRef: string;
+  /**
+   * The cluster the pool joins, named as ClusterRefs names it: `name` the literal (it becomes part of
+   * tag keys, which cannot hold Terraform references), `clusterName` the reference the node group waits for.
+   */
+  readonly cluster: Pick<ClusterRefs, "name" | "clusterName">;
   readonly nodeRoleArn: string;
   readonly subnetIds: string[];
   readonly encryptionKey: EncryptionKey;
@@ -55,7 +57,7 @@ export class NodePool extends Construct {
 
   constructor(scope: Construct, id: string, props: NodePoolProps) {
     super(scope, id);
-    const resourceTags = { ...props.tags, Name: `${props.clusterName}-${props.name}`, [NODE_LABELS.pool]: props.name };
+    const resourceTags = { ...props.tags, Name: `${props.cluster.name}-${props.name}`, [NODE_LABELS.pool]: props.name };
     const volume = (deviceName: string, volumeSize: number) => ({
       deviceName,
       ebs: {
@@ -71,8 +73,8 @@ export class NodePool extends Construct {
       props.amiType === "BOTTLEROCKET_x86_64_NVIDIA" ? [volume("/dev/xvda", 4), volume("/dev/xvdb", props.diskSizeGiB)] : [volume("/dev/xvda", props.diskSizeGiB)];
 
     this.launchTemplate = new LaunchTemplate(this, "launch-template", {
-      namePrefix: `${props.clusterName}-${props.name}-`,
-      description: `Nodes of pool ${props.name} in EKS cluster ${props.clusterName}`,
+      namePrefix: `${props.cluster.name}-${props.name}-`,
+      description: `Nodes of pool ${props.name} in EKS cluster ${props.cluster.name}`,
       updateDefaultVersion: true,
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
       blockDeviceMappings: volumes,
@@ -87,10 +89,10 @@ export class NodePool extends Construct {
       [NODE_LABELS.role]: props.gpu ? "gpu" : "system",
       ...(props.gpu ? { [NODE_LABELS.gpuModel]: props.gpu.gpuModel } : {}),
     };
-    const autoscalerTags = autoscalerTagsFor(props.clusterName, this.labels, props.gpu);
+    const autoscalerTags = autoscalerTagsFor(props.cluster.name, this.labels, props.gpu);
 
     this.nodeGroup = new EksNodeGroup(this, "node-group", {
-      clusterName: props.clusterNameRef,
+      clusterName: props.cluster.clusterName,
       // A prefix plus create-before-destroy lets a change that replaces the group (e.g. instance types) roll without downtime.
       nodeGroupNamePrefix: `${props.name}-`,
       nodeRoleArn: props.nodeRoleArn,

@@ -1,42 +1,30 @@
 /**
- * What GpuCluster and ExistingCluster share about node pools: resolving GPU pool props (defaults,
- * sizes, the GPU table) and the key grants that encrypted node volumes need. Internal: not exported
- * from the package.
+ * What GpuCluster and ExistingCluster share: resolving GPU pool props (defaults, sizes, the GPU
+ * table), the key grants that encrypted node volumes need, the node role and Pod Identity roles.
+ * Internal: not exported from the package.
  */
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { GpuPoolInput, gpuPoolSchema } from "../config/schema";
+import { GpuPoolInput, gpuPoolSchema, gpuPoolsSchema } from "./settings";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
 import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
+import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
 
 export type ResolvedGpuPool = ReturnType<typeof gpuPoolSchema.parse>;
 
 /** The default when a caller names no GPU pool: one pool `gpu` of g5.xlarge scaling from 0 to 2 nodes. */
 export const DEFAULT_GPU_POOLS: GpuPoolInput[] = [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2 }];
 
-/** Parses and checks GPU pools, so a typo in an instance type or a size fails at synth with the pool's index. */
-export function resolveGpuPools(where: string, inputs: GpuPoolInput[]): { pools: ResolvedGpuPool[]; gpus: GpuInstanceType[] } {
-  if (inputs.length === 0) throw new Error(`${where}: gpuPools: expected at least one GPU pool`);
-  const pools = inputs.map((pool, i) => parseProps(gpuPoolSchema, pool, `${where}: gpuPools[${i}]`));
-  const gpus = pools.map((pool, i) => {
-    checkSizes(`${where}: gpuPools[${i}]`, pool);
-    return poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes);
-  });
-  const names = pools.map((p) => p.name);
-  names.forEach((n, i) => {
-    if (n === "system" || names.indexOf(n) !== i) throw new Error(`${where}: gpuPools[${i}].name: "${n}" is used twice (or is the reserved name "system")`);
-  });
-  return { pools, gpus };
-}
-
-export function checkSizes(where: string, pool: { minSize: number; maxSize: number; desiredSize?: number }): void {
-  if (pool.maxSize < pool.minSize) throw new Error(`${where}.maxSize: expected maxSize >= minSize (${pool.minSize}), found ${pool.maxSize}`);
-  if (pool.desiredSize !== undefined && (pool.desiredSize < pool.minSize || pool.desiredSize > pool.maxSize)) {
-    throw new Error(`${where}.desiredSize: expected between minSize (${pool.minSize}) and maxSize (${pool.maxSize}), found ${pool.desiredSize}`);
-  }
+/** Parses and checks GPU pools (gpuPoolsSchema), so a typo in an instance type or a size fails at synth with the pool's index. */
+export function resolveGpuPools(where: string, inputs: GpuPoolInput[]): { pools: ResolvedGpuPool[]; gpus: GpuInstanceType[]; specs: GpuPoolSpec[] } {
+  const pools = parseProps(gpuPoolsSchema, inputs, `${where}: gpuPools`);
+  const gpus = pools.map((pool, i) => poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes));
+  return { pools, gpus, specs: pools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: gpus[i], amiType: pool.amiType })) };
 }
 
 /** The autoscaler builds a scale-from-zero node template per pool, so every type of a pool must carry the same GPUs. */
@@ -98,4 +86,34 @@ export function createNodeRole(scope: Construct, clusterName: string, tags: Reco
     (policy) => new IamRolePolicyAttachment(scope, `node-${policy}`, { role: role.name, policyArn: managedPolicyArn(role.arn, policy) }),
   );
   return { role, attachments };
+}
+
+/** A role that pods of one service account assume through EKS Pod Identity, created under the cluster construct. */
+export function podIdentityRole(cluster: Construct & Pick<ClusterRefs, "name">, id: string, options: PodIdentityRoleOptions, tags: Record<string, string>): IamRole {
+  return new IamRole(cluster, `${id}-role`, {
+    namePrefix: rolePrefix(cluster.name, id),
+    description: options.description ?? `Pod Identity role of ${options.namespace}/${options.serviceAccount} in ${cluster.name}`,
+    assumeRolePolicy: trustPolicy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+    tags: { ...tags, "voice-selfhost:service-account": `${options.namespace}/${options.serviceAccount}` },
+  });
+}
+
+/** ClusterRefs.addPodIdentityRole for both clusters: the role and the association that gives it to the service account. */
+export function addPodIdentityRole(
+  cluster: Construct & Pick<ClusterRefs, "name" | "clusterName">,
+  id: string,
+  options: PodIdentityRoleOptions,
+  tags: Record<string, string>,
+  dependsOn?: ITerraformDependable[],
+): IamRole {
+  const role = podIdentityRole(cluster, id, options, tags);
+  new EksPodIdentityAssociation(cluster, `${id}-pod-identity`, {
+    clusterName: cluster.clusterName,
+    namespace: options.namespace,
+    serviceAccount: options.serviceAccount,
+    roleArn: role.arn,
+    tags,
+    dependsOn,
+  });
+  return role;
 }

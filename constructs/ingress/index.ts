@@ -1,1 +1,2 @@
 export * from "./internal-load-balancer";
+export * from "./settings";

@@ -5,11 +5,14 @@ import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { Token } from "cdktf";
 import { Construct } from "constructs";
-import { parseCidr } from "../config/cidr";
-import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../config/names";
+import { cidrContains, parseCidr } from "../shared/cidr";
+import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../shared/names";
 import { NetworkRefs } from "../network/types";
 import { EncryptionKey } from "../shared/encryption-key";
+import { parseProps } from "../shared/validate";
+import { allowedClientCidrsSchema, listenerSettingsSchema } from "./settings";
 import { SecureBucket } from "../shared/secure-bucket";
 
 /** A TLS policy that offers TLS 1.3 and 1.2 with forward-secret ciphers only. */
@@ -72,9 +75,14 @@ export interface InternalLoadBalancerProps {
  * and an IAM role with broad ELB rights, and in air-gapped mode it would also need VPC endpoint
  * wiring and hop-limit-2 IMDS. Nodes join and leave the target group with their Auto Scaling group;
  * the readiness health check keeps traffic off nodes whose pods are not ready (with
- * externalTrafficPolicy: Local, off nodes without an inference pod at all). Client IP preservation
- * is off, so the nodes see the load balancer as the source and admit only its security group; the
- * server has no use for caller addresses.
+ * externalTrafficPolicy: Local, off nodes without an inference pod at all).
+ *
+ * What the targets see (`targetSourceCidrs`): client IP preservation is on, so client traffic
+ * arrives from the client's own address, and health checks from the load balancer's private
+ * addresses in the network's private subnets (`healthCheckSourceCidrs`). A NetworkPolicy on the pods
+ * can therefore admit exactly these. The nodes' security group admits the NodePort from the load
+ * balancer's security group, which AWS matches with client IP preservation on as well, so the
+ * client CIDRs are checked once, on the load balancer's security group.
  */
 export class InternalLoadBalancer extends Construct {
   readonly loadBalancer: Lb;
@@ -83,21 +91,28 @@ export class InternalLoadBalancer extends Construct {
   readonly targetGroups: Readonly<Record<string, LbTargetGroup>>;
   readonly securityGroup: SecurityGroup;
   readonly dnsName: string;
+  /**
+   * The source addresses the health checks reach the targets from: the load balancer's subnets
+   * (NetworkRefs.privateSubnetCidrs), or the VPC when the network does not declare them. With the
+   * VPC CNI, pods and nodes take addresses in the same subnets, so a rule admitting these admits them too.
+   */
+  readonly healthCheckSourceCidrs: readonly string[];
+  /** Every source address the targets see: the allowed clients (their IP is preserved) and the health-check sources not already among them. */
+  readonly targetSourceCidrs: readonly string[];
   /** Undefined in plain TCP mode: NLBs write access logs for TLS listeners only. */
   readonly accessLogBucket?: SecureBucket;
 
   constructor(scope: Construct, id: string, props: InternalLoadBalancerProps) {
     super(scope, id);
     const where = `InternalLoadBalancer ${this.node.path}`;
-    const plainTcp = props.plainTcp ?? false;
-    if (!plainTcp && !props.certificateArn) throw new Error(`${where}: certificateArn: expected an ACM certificate ARN for the TLS listener (or plainTcp: true, for dev only)`);
-    if (props.allowedClientCidrs.length === 0) throw new Error(`${where}: allowedClientCidrs: expected at least one client CIDR`);
-    props.allowedClientCidrs.forEach((c, i) => {
-      const cidr = parseCidr(c);
-      if (!cidr) throw new Error(`${where}: allowedClientCidrs[${i}]: expected an IPv4 CIDR like 10.0.0.0/8, found "${c}"`);
-      if (cidr.prefix === 0) throw new Error(`${where}: allowedClientCidrs[${i}]: 0.0.0.0/0 would admit anyone; name the client networks`);
-    });
+    const { plainTcp } = parseProps(listenerSettingsSchema, { certificateArn: props.certificateArn, plainTcp: props.plainTcp }, `${where}:`);
+    parseProps(allowedClientCidrsSchema, props.allowedClientCidrs, `${where}: allowedClientCidrs`);
     if (props.targets.autoScalingGroupNames.length === 0) throw new Error(`${where}: targets.autoScalingGroupNames: expected at least one Auto Scaling group`);
+    this.healthCheckSourceCidrs = props.network.privateSubnetCidrs ?? [props.network.vpcCidr];
+    // A health-check source inside a client CIDR is admitted already; listing it again would only lengthen the rules.
+    const clients = props.allowedClientCidrs.map((c) => parseCidr(c)!);
+    const extra = this.healthCheckSourceCidrs.filter((c) => Token.isUnresolved(c) || !clients.some((client) => cidrContains(client, parseCidr(c)!)));
+    this.targetSourceCidrs = [...new Set([...props.allowedClientCidrs, ...extra])];
     this.services = props.services ?? [{ name: "inference", port: 443, nodePort: INFERENCE_NODE_PORT }];
     checkServices(where, this.services);
 
@@ -162,7 +177,7 @@ export class InternalLoadBalancer extends Construct {
         targetType: "instance",
         protocol: "TCP",
         port: nodePort,
-        preserveClientIp: "false",
+        preserveClientIp: "true",
         deregistrationDelay: "60",
         // Each Service's own pods answer on its NodePort: a node is healthy for a Service only if one of its pods is ready there.
         healthCheck: {

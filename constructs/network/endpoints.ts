@@ -1,3 +1,5 @@
+import { PolicyStatement } from "../shared/arn";
+
 /**
  * The AWS services a private EKS cluster reaches through VPC endpoints. One list, so the network,
  * the registry and cluster policies (e.g. `aws:sourceVpce` conditions) and the policy checks agree.
@@ -32,4 +34,15 @@ export type GatewayEndpointService = (typeof GATEWAY_ENDPOINT_SERVICES)[number];
 /** `com.amazonaws.<region>.<service>`, the service name AWS gives regional endpoint services. */
 export function endpointServiceName(region: string, service: InterfaceEndpointService | GatewayEndpointService): string {
   return `com.amazonaws.${region}.${service}`;
+}
+
+/** The S3 gateway endpoint policy statement that lets reads reach `bucketArns` (objects and listings). */
+export function s3ReadStatement(sid: string, bucketArns: string[]): PolicyStatement {
+  return {
+    Sid: sid,
+    Effect: "Allow",
+    Principal: "*",
+    Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
+    Resource: bucketArns.flatMap((arn) => [arn, `${arn}/*`]),
+  };
 }

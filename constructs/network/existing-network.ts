@@ -1,7 +1,8 @@
-import { Token } from "cdktf";
+import { Annotations, Token } from "cdktf";
 import { Construct } from "constructs";
-import { parseCidr } from "../config/cidr";
-import { INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "./endpoints";
+import { parseCidr } from "../shared/cidr";
+import { PolicyStatement } from "../shared/arn";
+import { INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService, s3ReadStatement } from "./endpoints";
 import { regionOfAzs } from "./azs";
 import { NetworkRefs } from "./types";
 
@@ -11,6 +12,11 @@ export interface ExistingSubnet {
   readonly subnetId: string;
   /** The subnet's availability zone as a literal, e.g. `eu-west-1a`: the per-AZ checks run at synth. */
   readonly availabilityZone: string;
+  /**
+   * The subnet's IPv4 CIDR, e.g. `10.60.0.0/19`. Optional; when every subnet declares one, the internal
+   * load balancer's health-check sources are these subnets instead of the whole VPC.
+   */
+  readonly cidr?: string;
 }
 
 /** A VPC the caller already has (often shared, managed by a network team), described by what it declares. */
@@ -32,7 +38,7 @@ export interface ExistingNetworkProps {
 }
 
 /**
- * NetworkRefs for a VPC that exists already, so GpuCluster, ExistingCluster, AirGappedRegistry,
+ * NetworkRefs for a VPC that exists already, so GpuCluster, ExistingCluster, PrivateRegistry,
  * ModelBucket and InternalLoadBalancer can be placed in it. Creates no resources: it checks what the
  * caller declares at synth (one subnet per AZ, id formats, the endpoints an air-gapped cluster
  * cannot work without) and fails with the prop to fix. Whether the ids exist is Terraform's to
@@ -45,12 +51,15 @@ export class ExistingNetwork extends Construct implements NetworkRefs {
   readonly vpcCidr: string;
   readonly privateSubnetIds: string[];
   readonly availabilityZones: string[];
+  readonly privateSubnetCidrs?: string[];
   readonly endpointSecurityGroupId: string;
   readonly s3GatewayEndpointId: string;
   readonly interfaceEndpointIds: Readonly<Partial<Record<InterfaceEndpointService, string>>>;
   readonly mode: "connected" | "airgapped";
   /** The region the availability zones belong to. */
   readonly region: string;
+  /** What the S3 gateway endpoint's policy must admit for the constructs placed here (allowS3Reads); the endpoint is the caller's, so they add it. */
+  readonly requiredS3Reads: PolicyStatement[] = [];
 
   constructor(scope: Construct, id: string, props: ExistingNetworkProps) {
     super(scope, id);
@@ -68,6 +77,9 @@ export class ExistingNetwork extends Construct implements NetworkRefs {
       checkId(fail, `privateSubnets[${i}].subnetId`, subnet.subnetId, "subnet", "subnet-0123456789abcdef0");
       if (Token.isUnresolved(subnet.availabilityZone)) {
         fail(`privateSubnets[${i}].availabilityZone: expected a literal AZ name like eu-west-1a (the per-AZ checks run at synth), found a reference`);
+      }
+      if (subnet.cidr !== undefined && !Token.isUnresolved(subnet.cidr) && !parseCidr(subnet.cidr)) {
+        fail(`privateSubnets[${i}].cidr: expected the subnet's IPv4 CIDR like 10.60.0.0/19, found "${subnet.cidr}"`);
       }
       byAz.set(subnet.availabilityZone, [...(byAz.get(subnet.availabilityZone) ?? []), subnet.subnetId]);
     });
@@ -109,9 +121,27 @@ export class ExistingNetwork extends Construct implements NetworkRefs {
     this.mode = props.mode;
     this.availabilityZones = azs;
     this.privateSubnetIds = azs.map((az) => byAz.get(az)![0]);
+    const cidrs = this.privateSubnetIds.map((id) => props.privateSubnets.find((subnet) => subnet.subnetId === id)!.cidr);
+    if (cidrs.every((c): c is string => c !== undefined)) this.privateSubnetCidrs = cidrs;
     this.endpointSecurityGroupId = props.endpointSecurityGroupId;
     this.s3GatewayEndpointId = props.s3GatewayEndpointId;
     this.interfaceEndpointIds = { ...endpoints };
+  }
+
+  /**
+   * The endpoint and its policy belong to the caller, so this records the statement
+   * (`requiredS3Reads`) and, in air-gapped mode, warns at synth that the endpoint's policy must admit
+   * it: a missing one shows up only as AccessDenied when pods read.
+   */
+  allowS3Reads(sid: string, bucketArns: string[]): void {
+    if (this.requiredS3Reads.some((s) => s.Sid === sid)) throw new Error(`ExistingNetwork ${this.node.path}: allowS3Reads: duplicate statement id ${sid}`);
+    const statement = s3ReadStatement(sid, bucketArns);
+    this.requiredS3Reads.push(statement);
+    if (this.mode === "airgapped") {
+      Annotations.of(this).addWarning(
+        `ExistingNetwork ${this.node.path}: the S3 gateway endpoint ${this.s3GatewayEndpointId} is not managed here; its policy must allow ${JSON.stringify(statement)}, or reads of ${bucketArns.join(", ")} are denied`,
+      );
+    }
   }
 }
 

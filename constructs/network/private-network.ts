@@ -17,16 +17,18 @@ import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Fn, Lazy, TerraformLocal } from "cdktf";
 import { Construct } from "constructs";
-import { CLOUDWATCH_RETENTION_DAYS, formatCidr, parseCidr, subnetOf } from "../config";
+import { formatCidr, parseCidr, subnetOf } from "../shared/cidr";
+import { z } from "zod";
+import { flowLogRetentionDaysSchema, natGatewaysSchema, vpcCidrSchema } from "./settings";
 import { policyDocument, PolicyStatement } from "../shared/arn";
 import { regionOfAzs } from "./azs";
-import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "./endpoints";
+import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService, s3ReadStatement } from "./endpoints";
 import { ExistingNetwork, ExistingNetworkProps } from "./existing-network";
 import { NetworkRefs } from "./types";
 
 /** Props of PrivateNetwork: only `cidr`, `azs` and `mode` are required; the rest has secure defaults. */
 export interface PrivateNetworkProps {
-  /** VPC CIDR, /16 to /24. Private subnets get a quarter each; the last quarter holds the small NAT subnets. */
+  /** VPC CIDR, /16 to /22 (vpcCidrSchema). Private subnets get a quarter each; the last quarter holds the small NAT subnets. */
   readonly cidr: string;
   /** Two or three availability zones of one region, e.g. ["eu-west-1a", "eu-west-1b"]. */
   readonly azs: string[];
@@ -61,6 +63,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
   readonly mode: "connected" | "airgapped";
   readonly region: string;
   readonly privateSubnetIds: string[];
+  readonly privateSubnetCidrs: string[];
   /** NAT-only public subnets, one per AZ; empty in air-gapped mode. */
   readonly publicSubnetIds: string[];
   readonly privateRouteTableIds: string[];
@@ -126,6 +129,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
         }),
     );
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
+    this.privateSubnetCidrs = plan.privateCidrs;
 
     const privateRouteTables = privateSubnets.map((subnet, i) => {
       const table = new RouteTable(this, `private-rt-${i}`, { vpcId: this.vpc.id, tags: tagged(`private-${props.azs[i]}`) });
@@ -138,7 +142,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
       const igw = new InternetGateway(this, "igw", { vpcId: this.vpc.id, tags: tagged("igw") });
       const publicTable = new RouteTable(this, "public-rt", { vpcId: this.vpc.id, tags: tagged("public") });
       new Route(this, "public-default", { routeTableId: publicTable.id, destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id });
-      const natCount = (props.natGateways ?? "perAz") === "single" ? 1 : props.azs.length;
+      const natCount = natGatewaysSchema.parse(props.natGateways) === "single" ? 1 : props.azs.length;
       // Public subnets exist only to hold NAT gateways: tiny, and never handing out public IPs.
       const publicSubnets = props.azs.slice(0, natCount).map((az, i) => {
         const subnet = new Subnet(this, `public-${i}`, {
@@ -323,13 +327,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
    */
   allowS3Reads(sid: string, bucketArns: string[]): void {
     if (this.s3Reads.some((s) => s.Sid === sid)) throw new Error(`PrivateNetwork ${this.node.path}: allowS3Reads: duplicate statement id ${sid}`);
-    this.s3Reads.push({
-      Sid: sid,
-      Effect: "Allow",
-      Principal: "*",
-      Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
-      Resource: bucketArns.flatMap((arn) => [arn, `${arn}/*`]),
-    });
+    this.s3Reads.push(s3ReadStatement(sid, bucketArns));
   }
 }
 
@@ -346,17 +344,16 @@ function planNetwork(path: string, props: PrivateNetworkProps): NetworkPlan {
   const fail = (message: string): never => {
     throw new Error(`PrivateNetwork ${path}: ${message}`);
   };
-  const vpc = parseCidr(props.cidr) ?? fail(`cidr: expected an IPv4 CIDR with no host bits set, like 10.20.0.0/16, found "${props.cidr}"`);
-  if (vpc.prefix < 16 || vpc.prefix > 24) fail(`cidr: expected a prefix between /16 and /24, found /${vpc.prefix}`);
+  const check = <S extends z.ZodTypeAny>(schema: S, value: unknown, field: string): z.output<S> => {
+    const result = schema.safeParse(value);
+    return result.success ? result.data : fail(`${field}: ${result.error.issues[0].message}, found ${JSON.stringify(value)}`);
+  };
+  const vpc = parseCidr(check(vpcCidrSchema, props.cidr, "cidr"))!;
   if (props.azs.length < 2 || props.azs.length > 3) fail(`azs: expected 2 or 3 availability zones, found ${props.azs.length}`);
   if (new Set(props.azs).size !== props.azs.length) fail(`azs: expected distinct availability zones, found ${props.azs.join(", ")}`);
 
   const region = regionOfAzs(props.azs, (message) => fail(`azs: ${message}`), props.region);
-
-  const retention = props.flowLogRetentionDays ?? 365;
-  if (!CLOUDWATCH_RETENTION_DAYS.includes(retention)) {
-    fail(`flowLogRetentionDays: expected one of ${CLOUDWATCH_RETENTION_DAYS.join(", ")}, found ${retention}`);
-  }
+  const retention = check(flowLogRetentionDaysSchema, props.flowLogRetentionDays, "flowLogRetentionDays");
   const services = props.interfaceEndpoints ?? INTERFACE_ENDPOINT_SERVICES;
   services.forEach((s) => {
     if (!INTERFACE_ENDPOINT_SERVICES.includes(s)) fail(`interfaceEndpoints: expected services from INTERFACE_ENDPOINT_SERVICES, found "${s}"`);

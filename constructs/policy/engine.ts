@@ -1,4 +1,5 @@
 /** Runs the rules over one stack and sorts findings into violations and acknowledged exceptions. */
+import { z } from "zod";
 import { RULES } from "./rules";
 import { StackView } from "./stack-view";
 import { Acknowledgement, Finding, PolicyContext, PolicyOptions, PolicyReport, PolicyRule, RuleStatus } from "./types";
@@ -20,15 +21,25 @@ export function acknowledgementCovers(ack: Acknowledgement, path: string): boole
   return new RegExp(`^${pattern}$`).test(path);
 }
 
-/** Problems with acknowledgements themselves: unknown rules and reasons too short to review. */
+/**
+ * One acknowledgement as an environment file or code declares it: the one definition of what makes
+ * it valid (a known rule, a construct path or glob, a reason a reviewer can judge).
+ */
+export const acknowledgementSchema = z
+  .object({
+    rule: z.string().refine((id) => RULES.some((r) => r.id === id), { message: "unknown rule id; expected a policy rule id such as VS-EKS-001 (see constructs/policy/rules)" }),
+    /** Construct path (that construct and everything under it) or glob, e.g. "prod-infra/cluster/**". */
+    resource: z.string().trim().min(1, "expected a construct path or glob"),
+    reason: z.string().trim().min(MIN_REASON_LENGTH, `expected a reason of at least ${MIN_REASON_LENGTH} characters a reviewer can judge`),
+  })
+  .strict();
+
+/** Problems with acknowledgements themselves (acknowledgementSchema): unknown rules and reasons too short to review. */
 export function acknowledgementProblems(acks: readonly Acknowledgement[]): string[] {
   return acks.flatMap((ack, i) => {
     const where = `acknowledgement #${i + 1} (${ack.rule} on ${ack.resource}${ack.source ? `, from ${ack.source}` : ""})`;
-    const problems: string[] = [];
-    if (!RULES.some((r) => r.id === ack.rule)) problems.push(`${where}: unknown rule id; expected one of ${RULES.map((r) => r.id).join(", ")}`);
-    if (ack.reason.trim().length < MIN_REASON_LENGTH) problems.push(`${where}: expected a reason of at least ${MIN_REASON_LENGTH} characters`);
-    if (ack.resource.trim().length === 0) problems.push(`${where}: expected a construct path or glob`);
-    return problems;
+    const result = acknowledgementSchema.safeParse({ rule: ack.rule, resource: ack.resource, reason: ack.reason });
+    return result.success ? [] : result.error.issues.map((issue) => `${where}: ${issue.path.join(".")}: ${issue.message}`);
   });
 }
 

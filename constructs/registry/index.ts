@@ -1,2 +1,2 @@
 export * from "./images";
-export * from "./airgapped-registry";
+export * from "./private-registry";

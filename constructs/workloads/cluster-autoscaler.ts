@@ -5,15 +5,18 @@ import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role"
 import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
+import { Token } from "cdktf";
 import { Construct } from "constructs";
-import { parseCidr } from "../config/cidr";
-import { AWS_REGION_PATTERN } from "../config/regions";
-import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, NODE_LABELS } from "../config/names";
+import type { ClusterRefs } from "../cluster/types";
+import { parseCidr } from "../shared/cidr";
+import { AWS_REGION_PATTERN } from "../shared/regions";
+import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, EKS_CLUSTER_NAME_PATTERN, NODE_LABELS } from "../shared/names";
 import { METRICS_PATH } from "./contract";
-import { checkImagePinned, POD_IDENTITY_AGENT } from "./inference-service";
+import { checkImagePinned } from "../shared/image-ref";
+import { POD_IDENTITY_AGENT } from "./inference-service";
 import { objectLabels, selectorLabels } from "./labels";
 import { k8sObject } from "./manifest";
-import { namespaced, networkPolicy, WorkloadNamespace } from "./namespace";
+import { namespaced, networkPolicy, scraperIngress, WorkloadNamespace } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 
 /** The upstream image's user: distroless `static:nonroot`. */
@@ -33,17 +36,20 @@ export interface ClusterAutoscalerIdentity {
 export interface ClusterAutoscalerProps {
   /** The cluster-autoscaler image from the environment's private registry, pinned; its minor version should match the cluster's. */
   readonly image: string;
-  /** The EKS cluster name as a literal: the discovery tag keys contain it. */
-  readonly clusterName: string;
+  /**
+   * The cluster it scales (GpuCluster or ExistingCluster): its literal name is in the discovery tag
+   * keys; its network's VPC CIDR and its service CIDR are where the API calls go by default.
+   */
+  readonly cluster: Pick<ClusterRefs, "name" | "network" | "serviceCidr">;
   /** The AWS region of the cluster (`AWS_REGION`). */
   readonly region: string;
   /**
    * Where the autoscaler's API calls go, all on 443: the Kubernetes API server (the VPC CIDR, which
    * holds the EKS private endpoint's interfaces, and the cluster's service CIDR, which holds the
    * `kubernetes` Service address) and the AWS APIs (the interface VPC endpoints, in the VPC CIDR).
-   * The pod's only egress besides DNS and the Pod Identity agent.
+   * The pod's only egress besides DNS and the Pod Identity agent. Default: the cluster's VPC CIDR and service CIDR.
    */
-  readonly apiCidrs: string[];
+  readonly apiCidrs?: string[];
   /** Namespace and service account; default `cluster-autoscaler` for both (what ClusterAutoscalerRole associates). */
   readonly identity?: ClusterAutoscalerIdentity;
   /** The namespace of the Prometheus allowed to scrape the autoscaler. Default `monitoring`. */
@@ -75,12 +81,16 @@ export class ClusterAutoscaler extends Construct {
     super(scope, id);
     const where = this.node.path;
     checkImagePinned(props.image, `${where} image`);
-    if (!/^[A-Za-z0-9][A-Za-z0-9-_]{0,99}$/.test(props.clusterName)) {
-      throw new Error(`${where} clusterName: expected the EKS cluster name as a literal (1-100 letters, digits, - or _), found "${props.clusterName}"`);
+    const clusterName = props.cluster.name;
+    if (!EKS_CLUSTER_NAME_PATTERN.test(clusterName)) {
+      throw new Error(`${where} cluster.name: expected the EKS cluster name as a literal (1-100 letters, digits, - or _), found "${clusterName}"`);
     }
     if (!AWS_REGION_PATTERN.test(props.region)) throw new Error(`${where} region: expected an AWS region such as eu-west-1, found "${props.region}"`);
-    if (props.apiCidrs.length === 0) throw new Error(`${where} apiCidrs: expected the CIDRs of the Kubernetes API server and the AWS API endpoints (the pod's only egress)`);
-    props.apiCidrs.forEach((c) => {
+    const apiCidrs = props.apiCidrs ?? [props.cluster.network.vpcCidr, props.cluster.serviceCidr];
+    if (apiCidrs.length === 0) throw new Error(`${where} apiCidrs: expected the CIDRs of the Kubernetes API server and the AWS API endpoints (the pod's only egress)`);
+    apiCidrs.forEach((c) => {
+      // An existing cluster's service CIDR is read at plan; Kubernetes checks it then.
+      if (Token.isUnresolved(c)) return;
       const cidr = parseCidr(c);
       if (cidr === undefined) throw new Error(`${where} apiCidrs: expected IPv4 CIDRs, found "${c}"`);
       if (cidr.prefix === 0) throw new Error(`${where} apiCidrs: ${c} opens egress to every address; name the VPC and service CIDRs`);
@@ -158,7 +168,7 @@ export class ClusterAutoscaler extends Construct {
     this.command = [
       "/cluster-autoscaler",
       "--cloud-provider=aws",
-      `--node-group-auto-discovery=asg:tag=${Object.keys(autoscalerDiscoveryTags(props.clusterName)).join(",")}`,
+      `--node-group-auto-discovery=asg:tag=${Object.keys(autoscalerDiscoveryTags(clusterName)).join(",")}`,
       // The status ConfigMap and the leader lease go here (the default is kube-system).
       `--namespace=${identity.namespace}`,
       "--balance-similar-node-groups",
@@ -217,7 +227,7 @@ export class ClusterAutoscaler extends Construct {
       podSelector: { matchLabels: selector },
       policyTypes: ["Egress"],
       egress: [
-        { to: props.apiCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: 443 }] },
+        { to: apiCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: 443 }] },
         { to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT } }], ports: [{ protocol: "TCP", port: 80 }] },
       ],
     });
@@ -225,10 +235,7 @@ export class ClusterAutoscaler extends Construct {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
-        {
-          from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.metricsScraperNamespace ?? "monitoring" } } }],
-          ports: [{ protocol: "TCP", port: CLUSTER_AUTOSCALER_PORT }],
-        },
+        scraperIngress(props.metricsScraperNamespace, CLUSTER_AUTOSCALER_PORT),
       ],
     });
   }

@@ -3,12 +3,13 @@ import type { IService } from "kubernetes-models/v1/Service";
 import type { IIoK8sApiCoreV1Affinity } from "kubernetes-models/v1/Affinity";
 import type { IIoK8sApiCoreV1Toleration } from "kubernetes-models/v1/Toleration";
 import { Construct } from "constructs";
-import { GPU_TAINT, NODE_LABELS } from "../config/names";
+import type { ClusterRefs } from "../cluster/types";
+import { GPU_TAINT, NODE_LABELS } from "../shared/names";
 import { acknowledgePolicy } from "../policy/enforce";
 import { DCGM_EXPORTER_PORT, METRICS_PATH } from "./contract";
-import { checkImagePinned } from "./inference-service";
+import { checkImagePinned } from "../shared/image-ref";
 import { objectLabels, selectorLabels } from "./labels";
-import { namespaced, networkPolicy, WorkloadNamespace } from "./namespace";
+import { namespaced, networkPolicy, scraperIngress, WorkloadNamespace } from "./namespace";
 
 /** Props of GpuNodeAgents: the two images, from the private registry. */
 export interface GpuNodeAgentsProps {
@@ -17,10 +18,12 @@ export interface GpuNodeAgentsProps {
   /** The DCGM exporter image, from the environment's private registry, pinned. */
   readonly dcgmExporterImage: string;
   /**
-   * GPU pools that need the device plugin DaemonSet: those on AL2023 NVIDIA AMIs. Bottlerocket's
-   * NVIDIA variants run the device plugin on the host; a second one would register the GPUs twice.
-   * Default: every GPU node.
+   * The cluster (GpuCluster or ExistingCluster): the device plugin runs on its GPU pools on AL2023
+   * NVIDIA AMIs. Bottlerocket's NVIDIA variants run the device plugin on the host; a second one
+   * would register the GPUs twice.
    */
+  readonly cluster?: Pick<ClusterRefs, "gpuPoolSpecs">;
+  /** GPU pools that need the device plugin DaemonSet, when no `cluster` says so. Default: every GPU node. */
   readonly devicePluginPools?: string[];
   /** Default `voice-selfhost-gpu`. */
   readonly namespace?: string;
@@ -65,7 +68,8 @@ export class GpuNodeAgents extends Construct {
       },
     });
 
-    if (props.devicePluginPools === undefined || props.devicePluginPools.length > 0) {
+    const devicePluginPools = props.devicePluginPools ?? props.cluster?.gpuPoolSpecs.filter((p) => p.amiType === "AL2023_x86_64_NVIDIA").map((p) => p.name);
+    if (devicePluginPools === undefined || devicePluginPools.length > 0) {
       const name = "nvidia-device-plugin";
       const selector = selectorLabels(name, "gpu-device-plugin");
       const ds: IDaemonSet = {
@@ -82,7 +86,7 @@ export class GpuNodeAgents extends Construct {
               automountServiceAccountToken: false,
               enableServiceLinks: false,
               tolerations: [GPU_TOLERATION],
-              affinity: gpuNodes(props.devicePluginPools),
+              affinity: gpuNodes(devicePluginPools),
               securityContext: { seccompProfile: { type: "RuntimeDefault" } },
               containers: [
                 {
@@ -181,10 +185,7 @@ export class GpuNodeAgents extends Construct {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
-        {
-          from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.metricsScraperNamespace ?? "monitoring" } } }],
-          ports: [{ protocol: "TCP", port: DCGM_EXPORTER_PORT }],
-        },
+        scraperIngress(props.metricsScraperNamespace, DCGM_EXPORTER_PORT),
       ],
     });
   }

@@ -12,11 +12,12 @@ import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../config/names";
+import { GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
+import { checkImagePinned } from "../shared/image-ref";
 import { parseProps } from "../shared/validate";
 import { BUILTIN_ENGINES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
 import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
-import { NamespaceRef, namespaced, namespaceRef, networkPolicy } from "./namespace";
+import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 import { parseCpu } from "./quantity";
 import {
@@ -54,8 +55,8 @@ export interface InferenceServiceProps {
   /** The license proxy's in-cluster URL (`LicenseProxy.url`). */
   readonly licenseProxyUrl: string;
   /**
-   * Source CIDRs admitted to the inference port: the clients and the VPC (the load balancer's
-   * health checks come from its private addresses). See the class comment for why.
+   * Source CIDRs admitted to the inference port: what the load balancer's targets see, i.e.
+   * `InternalLoadBalancer.targetSourceCidrs` (the clients, whose IP it preserves, and its health checks).
    */
   readonly allowedSourceCidrs: string[];
   /** The NodePort the internal load balancer targets. Default: the shared INFERENCE_NODE_PORT. */
@@ -78,11 +79,10 @@ export const POD_IDENTITY_AGENT = "169.254.170.23/32";
  *
  * Traffic path: NLB (client IP preserved) -> node's NodePort -> pod. The Service uses
  * `externalTrafficPolicy: Local`: kube-proxy does not SNAT or hop to another node, so the pod sees
- * the client's address and the NetworkPolicy can admit exactly the client CIDRs; nodes without a
- * ready pod fail the load balancer's health check and get no traffic. The VPC CIDR is admitted too,
- * because the load balancer's health checks come from its own private addresses (and with the VPC
- * CNI, pod addresses are VPC addresses, so the API keys, not the network, are what keep other
- * in-VPC callers out).
+ * the client's address and the NetworkPolicy admits `allowedSourceCidrs`: the client CIDRs and the
+ * load balancer's health-check sources (its subnets); nodes without a ready pod fail the health
+ * check and get no traffic. With the VPC CNI, pods and nodes share those subnets, so the API keys,
+ * not the network, are what keep other callers in them out.
  *
  * Shutdown: the preStop sleep keeps the pod serving while endpoints and the load balancer drain it;
  * then SIGTERM lets the server finish in-flight work for up to the request timeout plus a margin.
@@ -112,7 +112,7 @@ export class InferenceService extends Construct {
     const s = this.settings;
     checkImagePinned(props.image, `${where} image`);
     if (this.models.source === "s3" && !props.modelSync) throw new Error(`${where} modelSync: expected the aws-cli image, bucket and region when models.source is "s3"`);
-    if (props.allowedSourceCidrs.length === 0) throw new Error(`${where} allowedSourceCidrs: expected at least one CIDR (the clients and the VPC)`);
+    if (props.allowedSourceCidrs.length === 0) throw new Error(`${where} allowedSourceCidrs: expected at least one CIDR (InternalLoadBalancer.targetSourceCidrs)`);
 
     const ns = namespaceRef(props.namespace);
     const labels = objectLabels(this.name, "inference");
@@ -323,13 +323,12 @@ export class InferenceService extends Construct {
     };
     namespaced(this, "hpa", ns, hpa);
 
-    const scraper = props.metricsScraperNamespace ?? "monitoring";
     networkPolicy(this, ns, `${this.name}-ingress`, {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
         { from: props.allowedSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
-        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": scraper } } }], ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
+        scraperIngress(props.metricsScraperNamespace, INFERENCE_PORT),
       ],
     });
     networkPolicy(this, ns, `${this.name}-egress`, {
@@ -348,11 +347,4 @@ export class InferenceService extends Construct {
       ],
     });
   }
-}
-
-/** A mutable tag would let the cluster run an image nobody reviewed: require a digest or a tag other than latest. */
-export function checkImagePinned(image: string, where: string): void {
-  if (/@sha256:[a-f0-9]{64}$/.test(image)) return;
-  const tag = /:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/.exec(image.slice(image.lastIndexOf("/") + 1))?.[1];
-  if (!tag || tag === "latest") throw new Error(`${where}: expected an image pinned by digest or immutable tag, found "${image}"`);
 }

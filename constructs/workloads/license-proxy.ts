@@ -7,13 +7,13 @@ import type { IStatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { LICENSE_PROXY_SERVICE_ACCOUNT, NODE_LABELS } from "../config/names";
-import { parseCidr } from "../config/cidr";
+import { LICENSE_PROXY_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
+import { parseCidr } from "../shared/cidr";
 import { parseProps } from "../shared/validate";
 import { IMAGE_COMMANDS, LICENSE_PROXY_HEALTH, LICENSE_PROXY_PORT, METRICS_PATH, PROXY_ENV, PROXY_STATE_DIR, SECRETS } from "./contract";
-import { checkImagePinned } from "./inference-service";
+import { checkImagePinned } from "../shared/image-ref";
 import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
-import { NamespaceRef, namespaced, namespaceRef, networkPolicy } from "./namespace";
+import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 import { LicenseProxySettings, LicenseProxySettingsInput, licenseProxySettingsSchema } from "./settings";
 import { EncryptedStorageClass } from "./storage-class";
@@ -213,13 +213,12 @@ export class LicenseProxy extends Construct {
     };
     namespaced(this, "pdb", ns, pdb);
 
-    const scraper = props.metricsScraperNamespace ?? "monitoring";
     networkPolicy(this, ns, `${this.name}-ingress`, {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
         { from: [{ podSelector: { matchLabels: { [COMPONENT_LABEL]: "inference" } } }], ports: [{ protocol: "TCP", port: LICENSE_PROXY_PORT }] },
-        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": scraper } } }], ports: [{ protocol: "TCP", port: LICENSE_PROXY_PORT }] },
+        scraperIngress(props.metricsScraperNamespace, LICENSE_PROXY_PORT),
       ],
     });
     if (license.mode === "online") {

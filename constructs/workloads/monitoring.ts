@@ -1,6 +1,6 @@
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Construct } from "constructs";
-import { WORKLOAD_NAMESPACE } from "../config/names";
+import { WORKLOAD_NAMESPACE } from "../shared/names";
 import { DCGM_METRICS, METRICS, QUEUE_FULL_REASON } from "./contract";
 import { objectLabels } from "./labels";
 import { NamespaceRef, namespaced, namespaceRef } from "./namespace";

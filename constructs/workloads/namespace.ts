@@ -1,11 +1,14 @@
 import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { IIoK8sApiNetworkingV1NetworkPolicyIngressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyIngressRule";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { WORKLOAD_NAMESPACE } from "../config/names";
+import { WORKLOAD_NAMESPACE } from "../shared/names";
+import { parseProps } from "../shared/validate";
 import { PART_OF } from "./labels";
 import { KubeObject, k8sObject } from "./manifest";
+import { metricsScraperNamespaceSchema } from "./settings";
 
 /** Where a workload goes: a namespace's name, and what must exist before objects are created in it. */
 export interface NamespaceRef {
@@ -28,6 +31,12 @@ export function namespaced<T extends KubeObject>(scope: Construct, id: string, n
 export function networkPolicy(scope: Construct, ns: NamespaceRef, name: string, spec: NonNullable<INetworkPolicy["spec"]>): Manifest {
   const policy: INetworkPolicy = { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name }, spec };
   return namespaced(scope, `policy-${name}`, ns, policy);
+}
+
+/** The ingress rule admitting the metrics scraper's namespace (metricsScraperNamespaceSchema: default `monitoring`) to `port`. */
+export function scraperIngress(scraperNamespace: string | undefined, port: number): IIoK8sApiNetworkingV1NetworkPolicyIngressRule {
+  const namespace = parseProps(metricsScraperNamespaceSchema, scraperNamespace, "metricsScraperNamespace");
+  return { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } }], ports: [{ protocol: "TCP", port }] };
 }
 
 /** Pod Security Admission levels. */

@@ -105,6 +105,13 @@ export const modelSettingsSchema = z
     }
   });
 
+/** Namespace of the Prometheus allowed to scrape our pods (default `monitoring`); every construct's scrape rule takes it through scraperIngress. */
+export const metricsScraperNamespaceSchema = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a Kubernetes namespace name")
+  .max(63)
+  .default("monitoring");
+
 export const licenseProxySettingsSchema = z
   .object({
     /** Each replica keeps its own lease and spool; two keep authorizing through a node loss. */
@@ -140,11 +147,7 @@ export const workloadsSettingsSchema = z
     models: modelSettingsSchema.default({}),
     licenseProxy: licenseProxySettingsSchema.default({}),
     /** Namespace of the Prometheus that scrapes our pods: the only one the NetworkPolicies admit to the metrics ports. */
-    metricsScraperNamespace: z
-      .string()
-      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a Kubernetes namespace name")
-      .max(63)
-      .default("monitoring"),
+    metricsScraperNamespace: metricsScraperNamespaceSchema,
   })
   .strict();
 

@@ -8,7 +8,6 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  AirGappedRegistry,
   GpuCluster,
   GpuNodeAgents,
   INFERENCE_SERVICE_ACCOUNT,
@@ -17,6 +16,7 @@ import {
   LicenseProxy,
   ModelBucket,
   PrivateNetwork,
+  PrivateRegistry,
   WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";
@@ -33,9 +33,12 @@ const cluster = new GpuCluster(infra, "cluster", {
   gpuPools: [{ name: "gpu", instanceTypes: ["g6e.xlarge"], minSize: 1, maxSize: 2, amiType: "BOTTLEROCKET_x86_64_NVIDIA" }],
 });
 const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
-const registry = new AirGappedRegistry(infra, "registry", { network, pullerRoleArns: [cluster.nodeRoleArn], repositoryPrefix: "isolated", region });
-new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "isolated-models-" });
-new InternalLoadBalancer(infra, "ingress", {
+const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "isolated", region });
+registry.grantPull(cluster.nodeRoleArn);
+// The bucket registers its reads with the S3 gateway endpoint itself: air-gapped, the endpoint admits nothing else.
+const models = new ModelBucket(infra, "models", { network, namePrefix: "isolated-models-" });
+models.grantRead(inferenceRole);
+const ingress = new InternalLoadBalancer(infra, "ingress", {
   network,
   allowedClientCidrs: ["10.90.0.0/16"],
   targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
@@ -51,12 +54,20 @@ new KubernetesProvider(workloads, "kubernetes", {
 const namespace = new WorkloadNamespace(workloads, "namespace");
 const image = registry.images.inferenceServer.imageUri;
 const licenseProxy = new LicenseProxy(workloads, "license-proxy", { namespace, image, license: { mode: "offline" } });
-new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: ["10.90.0.0/16"] });
-// Bottlerocket's NVIDIA variant ships the device plugin: only the DCGM exporter runs as a DaemonSet.
+new InferenceService(workloads, "inference", {
+  namespace,
+  image,
+  licenseProxyUrl: licenseProxy.url,
+  allowedSourceCidrs: [...ingress.targetSourceCidrs],
+  // Whisper weights from the model bucket, copied in by an init container through the S3 gateway endpoint.
+  models: { source: "s3", stt: { engine: "sherpa-whisper", location: "models/whisper-small" } },
+  modelSync: { image: registry.images.awsCli.imageUri, bucket: models.bucketName, region },
+});
+// Bottlerocket's NVIDIA variant ships the device plugin: for this cluster only the DCGM exporter runs as a DaemonSet.
 new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
-  devicePluginPools: [],
+  cluster,
 });
 
 app.synth();

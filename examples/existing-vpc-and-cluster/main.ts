@@ -7,13 +7,15 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  AirGappedRegistry,
+  ClusterAutoscaler,
+  ClusterAutoscalerRole,
   ExistingCluster,
   GpuNodeAgents,
   InferenceService,
   InternalLoadBalancer,
   LicenseProxy,
   PrivateNetwork,
+  PrivateRegistry,
   WorkloadNamespace,
 } from "voice-selfhost";
 
@@ -28,8 +30,9 @@ const network = PrivateNetwork.fromExisting(stack, "network", {
   vpcCidr: "10.60.0.0/16",
   mode: "connected",
   privateSubnets: [
-    { subnetId: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a" },
-    { subnetId: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b" },
+    // The CIDRs are optional: with them, the pods admit the load balancer's health checks from these subnets only, not the whole VPC.
+    { subnetId: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a", cidr: "10.60.0.0/19" },
+    { subnetId: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b", cidr: "10.60.32.0/19" },
   ],
   endpointSecurityGroupId: "sg-0a1b2c3d4e5f60000",
   s3GatewayEndpointId: "vpce-0a1b2c3d4e5f6aaaa",
@@ -41,14 +44,16 @@ const cluster = new ExistingCluster(stack, "cluster", {
   gpuPools: [{ name: "speech-l4", instanceTypes: ["g6.xlarge", "g6.2xlarge"], minSize: 0, maxSize: 6 }],
 });
 // The team's own repository for the device plugin; ours for the rest.
-const registry = new AirGappedRegistry(stack, "registry", {
+const registry = new PrivateRegistry(stack, "registry", {
   network,
-  pullerRoleArns: [cluster.nodeRoleArn],
   repositoryPrefix: "speech",
   region,
   existingRepositories: { nvidiaDevicePlugin: "platform/nvidia/k8s-device-plugin" },
 });
-new InternalLoadBalancer(stack, "ingress", {
+registry.grantPull(cluster.nodeRoleArn);
+// The GPU pool scales from zero: only the cluster autoscaler ever gives it a node. Its role needs the cluster's Pod Identity agent add-on.
+const autoscalerRole = new ClusterAutoscalerRole(stack, "cluster-autoscaler-role", { cluster });
+const ingress = new InternalLoadBalancer(stack, "ingress", {
   network,
   allowedClientCidrs: ["10.60.0.0/16"],
   targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
@@ -68,12 +73,14 @@ new InferenceService(stack, "inference", {
   image,
   settings: { pool: "speech-l4" },
   licenseProxyUrl: licenseProxy.url,
-  allowedSourceCidrs: ["10.60.0.0/16"],
+  // What the load balancer delivers: the clients (their IP is preserved) and its health checks.
+  allowedSourceCidrs: [...ingress.targetSourceCidrs],
 });
 new GpuNodeAgents(stack, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
-  devicePluginPools: ["speech-l4"],
+  cluster,
 });
+new ClusterAutoscaler(stack, "cluster-autoscaler", { image: registry.images.clusterAutoscaler.imageUri, cluster, region, identity: autoscalerRole });
 
 app.synth();

@@ -1,13 +1,16 @@
 /**
  * (a) The whole stack in a new VPC: network, private GPU cluster, private registry, internal load
- * balancer and model bucket in `platform-infra`; the inference service, license proxy and GPU agents
- * in `platform-workloads`, whose Kubernetes provider reads the cluster from the infra stack.
+ * balancer, model bucket and the cluster autoscaler's role in `platform-infra`; the inference service,
+ * license proxy (on the cluster key's storage class), GPU agents, cluster autoscaler and monitoring in
+ * `platform-workloads`, whose Kubernetes provider reads the cluster from the infra stack.
  */
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { App, Fn, TerraformStack } from "cdktf";
 import {
-  AirGappedRegistry,
+  ClusterAutoscaler,
+  ClusterAutoscalerRole,
+  EncryptedStorageClass,
   GpuCluster,
   GpuNodeAgents,
   INFERENCE_SERVICE_ACCOUNT,
@@ -15,7 +18,9 @@ import {
   InternalLoadBalancer,
   LicenseProxy,
   ModelBucket,
+  Monitoring,
   PrivateNetwork,
+  PrivateRegistry,
   WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";
@@ -38,9 +43,11 @@ const cluster = new GpuCluster(infra, "cluster", {
   adminRoleArn: "arn:aws:iam::111122223333:role/platform-admin",
 });
 const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
-const registry = new AirGappedRegistry(infra, "registry", { network, pullerRoleArns: [cluster.nodeRoleArn], repositoryPrefix: "speech", region });
-new ModelBucket(infra, "models", { network, readerRoleArn: inferenceRole.arn, namePrefix: "speech-models-" });
-new InternalLoadBalancer(infra, "ingress", {
+const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "speech", region });
+registry.grantPull(cluster.nodeRoleArn);
+new ModelBucket(infra, "models", { network, namePrefix: "speech-models-" }).grantRead(inferenceRole);
+const autoscalerRole = new ClusterAutoscalerRole(infra, "cluster-autoscaler", { cluster });
+const ingress = new InternalLoadBalancer(infra, "ingress", {
   network,
   allowedClientCidrs: ["10.0.0.0/8"],
   targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
@@ -59,11 +66,16 @@ const licenseProxy = new LicenseProxy(workloads, "license-proxy", {
   namespace,
   image,
   license: { mode: "online", serverUrl: "https://license.example.com", serverCidrs: ["203.0.113.0/24"] },
+  // The cluster's key, whose policy lets the EBS CSI driver encrypt the proxy's volumes with it.
+  storageClass: new EncryptedStorageClass(workloads, "storage-class", { kmsKeyArn: cluster.volumeKeyArn }),
 });
-new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: ["10.0.0.0/8", "10.70.0.0/16"] });
-new GpuNodeAgents(workloads, "gpu", {
+new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: [...ingress.targetSourceCidrs] });
+const gpu = new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,
+  cluster,
 });
+const autoscaler = new ClusterAutoscaler(workloads, "cluster-autoscaler", { image: registry.images.clusterAutoscaler.imageUri, cluster, region, identity: autoscalerRole });
+new Monitoring(workloads, "monitoring", { namespace, scrapeNamespaces: [namespace.name, gpu.namespace.name, autoscaler.namespace.name] });
 
 app.synth();

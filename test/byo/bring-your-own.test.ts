@@ -3,7 +3,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Testing, TerraformStack } from "cdktf";
 import { ExistingCluster, ExistingClusterProps } from "../../constructs/cluster";
 import { INTERFACE_ENDPOINT_SERVICES, ExistingNetwork, ExistingNetworkProps, PrivateNetwork } from "../../constructs/network";
-import { AirGappedRegistry } from "../../constructs/registry";
+import { PrivateRegistry } from "../../constructs/registry";
 import { InternalLoadBalancer } from "../../constructs/ingress";
 
 type Resources = Record<string, Record<string, Record<string, unknown>>>;
@@ -81,6 +81,45 @@ describe("PrivateNetwork.fromExisting", () => {
   });
 });
 
+describe("ExistingNetwork.allowS3Reads", () => {
+  test("records what the caller's S3 gateway endpoint must admit, and warns at synth when air-gapped", () => {
+    const s = stack();
+    const net = PrivateNetwork.fromExisting(s, "net", airgapped);
+    net.allowS3Reads("ModelBucket", ["arn:aws:s3:::models"]);
+    expect(net.requiredS3Reads).toEqual([
+      { Sid: "ModelBucket", Effect: "Allow", Principal: "*", Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"], Resource: ["arn:aws:s3:::models", "arn:aws:s3:::models/*"] },
+    ]);
+    const warnings = net.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
+    expect(warnings).toEqual([expect.stringMatching(/S3 gateway endpoint vpce-0a1b2c3d4e5f6aaaa is not managed here; its policy must allow .*arn:aws:s3:::models\/\*/)]);
+    expect(() => net.allowS3Reads("ModelBucket", ["arn:aws:s3:::other"])).toThrow(/duplicate statement id ModelBucket/);
+  });
+
+  test("connected: records the statement without a warning (the endpoint keeps AWS's open default)", () => {
+    const net = PrivateNetwork.fromExisting(stack(), "net", connected);
+    net.allowS3Reads("ModelBucket", ["arn:aws:s3:::models"]);
+    expect(net.requiredS3Reads).toHaveLength(1);
+    expect(net.node.metadata.filter((m) => m.type === "@cdktf/warn")).toEqual([]);
+  });
+});
+
+describe("ExistingNetwork subnet CIDRs", () => {
+  test("declared for every subnet: they become privateSubnetCidrs, in AZ order, and the load balancer's health-check sources", () => {
+    const net = PrivateNetwork.fromExisting(stack(), "net", {
+      ...connected,
+      privateSubnets: [
+        { ...subnets[1], cidr: "10.60.32.0/19" },
+        { ...subnets[0], cidr: "10.60.0.0/19" },
+      ],
+    });
+    expect(net.privateSubnetCidrs).toEqual(["10.60.32.0/19", "10.60.0.0/19"]);
+  });
+
+  test("left out (or declared for some only): none, so consumers fall back to the VPC CIDR; a malformed one fails", () => {
+    expect(PrivateNetwork.fromExisting(stack(), "net", { ...connected, privateSubnets: [{ ...subnets[0], cidr: "10.60.0.0/19" }, subnets[1]] }).privateSubnetCidrs).toBeUndefined();
+    expect(network({ privateSubnets: [{ ...subnets[0], cidr: "10.60.0.1/19" }, subnets[1]] })).toThrow(/privateSubnets\[0\]\.cidr: expected the subnet's IPv4 CIDR/);
+  });
+});
+
 describe("ExistingCluster", () => {
   const attach = (props: Partial<ExistingClusterProps> = {}) => {
     const s = stack();
@@ -132,7 +171,7 @@ describe("ExistingCluster", () => {
       targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
       plainTcp: true,
     });
-    new AirGappedRegistry(s, "registry", { network: net, pullerRoleArns: [cluster.nodeRoleArn] });
+    new PrivateRegistry(s, "registry", { network: net, pullerRoleArns: [cluster.nodeRoleArn] });
     const json = JSON.parse(Testing.synth(s)) as Synth;
     const lb = Object.values(json.resource!.aws_lb)[0];
     expect(lb.internal).toBe(true);
@@ -142,11 +181,11 @@ describe("ExistingCluster", () => {
   });
 });
 
-describe("AirGappedRegistry with existing repositories", () => {
+describe("PrivateRegistry with existing repositories", () => {
   const registry = (existingRepositories: Record<string, string>) => {
     const s = stack();
     const net = PrivateNetwork.fromExisting(s, "net", airgapped);
-    const r = new AirGappedRegistry(s, "registry", { network: net, pullerRoleArns: ["arn:aws:iam::111122223333:role/nodes"], existingRepositories });
+    const r = new PrivateRegistry(s, "registry", { network: net, pullerRoleArns: ["arn:aws:iam::111122223333:role/nodes"], existingRepositories });
     return { s, r };
   };
 

@@ -1,5 +1,5 @@
 import { GpuCluster, GPU_INSTANCE_TYPES, gpuInstanceType } from "../../constructs/cluster";
-import { GPU_TAINT, NODE_LABELS } from "../../constructs/config";
+import { GPU_TAINT, NODE_LABELS } from "../../constructs/shared";
 import { fakeNetwork, only, resources, synthJson, testStack } from "../support/synth";
 
 function synthCluster(props: Partial<ConstructorParameters<typeof GpuCluster>[2]> = {}) {
@@ -161,16 +161,16 @@ describe("GpuCluster refuses bad configs with a clear message", () => {
   });
 
   test("a public endpoint without CIDRs, open to the world, or in an air-gapped network", () => {
-    expect(build({ publicEndpoint: { enabled: true } })).toThrow(/publicEndpoint.enabled is true but publicEndpoint.cidrs is empty/);
-    expect(build({ publicEndpoint: { enabled: true, cidrs: ["0.0.0.0/0"] } })).toThrow(/publicEndpoint.cidrs\[0\]: 0.0.0.0\/0 opens the API to the internet/);
-    expect(build({ publicEndpoint: { enabled: true, cidrs: ["198.51.100.0/24"] } }, "airgapped")).toThrow(/air-gapped network has no internet route/);
+    expect(build({ publicEndpoint: { enabled: true } })).toThrow(/GpuCluster test\/c: publicEndpoint\.cidrs: expected at least one CIDR when the public endpoint is enabled/);
+    expect(build({ publicEndpoint: { enabled: true, cidrs: ["0.0.0.0/0"] } })).toThrow(/publicEndpoint\.cidrs\[0\]: expected a CIDR narrower than 0\.0\.0\.0\/0: it would open the API to the internet, found "0\.0\.0\.0\/0"/);
+    expect(build({ publicEndpoint: { enabled: true, cidrs: ["198.51.100.0/24"] } }, "airgapped")).toThrow(/publicEndpoint\.enabled: expected false in airgapped mode: the network has no internet route/);
   });
 
   test("a pool mixing GPU types, a duplicate pool name, a service CIDR inside the VPC", () => {
     expect(build({ gpuPools: [{ name: "gpu", instanceTypes: ["g5.xlarge", "g5.12xlarge"], minSize: 0, maxSize: 1 }] })).toThrow(/g5.xlarge has 1x A10G, g5.12xlarge has 4x A10G/);
     const pool = { name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 1 };
-    expect(build({ gpuPools: [pool, pool] })).toThrow(/gpuPools\[1\].name: "gpu" is used twice/);
-    expect(build({ serviceCidr: "10.40.128.0/20" })).toThrow(/serviceCidr: 10.40.128.0\/20 overlaps the VPC/);
+    expect(build({ gpuPools: [pool, pool] })).toThrow(/gpuPools\[1\]\.name: expected a unique pool name; "gpu" is used twice/);
+    expect(build({ serviceCidr: "10.40.128.0/20" })).toThrow(/serviceCidr: expected a CIDR that does not overlap vpcCidr 10\.40\.0\.0\/16/);
   });
 });
 

@@ -1,7 +1,12 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, loadEnvironmentFile, loadEnvironments } from "../../constructs/config";
+import { TerraformStack, Testing } from "cdktf";
+import { ConfigError, loadEnvironmentFile, loadEnvironments, parseEnvironment } from "../../app";
+import { GpuCluster, GpuClusterProps } from "../../constructs/cluster";
+import { InternalLoadBalancer, InternalLoadBalancerProps } from "../../constructs/ingress";
+import { PrivateNetwork } from "../../constructs/network";
+import { fakeNetwork } from "../support/synth";
 
 const fixtures = path.join(__dirname, "..", "fixtures", "config");
 const invalid = (name: string) => path.join(fixtures, "invalid", `${name}.json`);
@@ -97,5 +102,56 @@ describe("environment files", () => {
       const [problem] = problemsOf(() => loadEnvironments(dir));
       expect(problem).toMatch(new RegExp(`^${path.join(dir, "broken.json").replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: expected valid JSON, found a syntax error`));
     });
+  });
+});
+
+describe("one definition of each setting: the environment file and the constructs refuse the same things, with the same words", () => {
+  const minimal = JSON.parse(fs.readFileSync(path.join(__dirname, "../fixtures/config/valid/minimal.json"), "utf8")) as Record<string, any>;
+  const fileProblem = (patch: (env: Record<string, any>) => void): string => {
+    const env = JSON.parse(JSON.stringify(minimal)) as Record<string, any>;
+    patch(env);
+    try {
+      parseEnvironment(env, "minimal.json");
+    } catch (err) {
+      return (err as ConfigError).problems.join("\n");
+    }
+    return "accepted";
+  };
+  const constructProblem = (build: (stack: TerraformStack) => void): string => {
+    try {
+      build(new TerraformStack(Testing.app(), "t"));
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "accepted";
+  };
+  const network = fakeNetwork("connected", { vpcCidr: "10.50.0.0/16" });
+
+  test.each([
+    ["a GPU pool named like the system pool", (env: Record<string, any>) => (env.nodePools.gpu[0].name = "system"), { gpuPools: [{ name: "system", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 1 }] }, 'expected a name other than "system"'],
+    ["desiredSize outside the pool's sizes", (env: Record<string, any>) => (env.nodePools.gpu[0].desiredSize = 5), { gpuPools: [{ name: "gpu-a10g", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2, desiredSize: 5 }] }, "expected desiredSize between minSize (0) and maxSize (2)"],
+    ["a service CIDR inside the VPC", (env: Record<string, any>) => (env.cluster = { serviceCidr: "10.50.128.0/20" }), { serviceCidr: "10.50.128.0/20" }, "expected a CIDR that does not overlap vpcCidr 10.50.0.0/16"],
+    ["a public endpoint open to everyone", (env: Record<string, any>) => ((env.mode = "connected"), (env.cluster = { publicEndpoint: { enabled: true, cidrs: ["0.0.0.0/0"] } })), { publicEndpoint: { enabled: true, cidrs: ["0.0.0.0/0"] } }, "expected a CIDR narrower than 0.0.0.0/0"],
+    ["a Kubernetes version that is not a minor version", (env: Record<string, any>) => (env.kubernetesVersion = "1.31.2"), { kubernetesVersion: "1.31.2" }, "expected a Kubernetes minor version like 1.31"],
+  ] as [string, (env: Record<string, any>) => void, Partial<GpuClusterProps>, string][])("%s", (_, patch, props, message) => {
+    expect(fileProblem(patch)).toContain(message);
+    expect(constructProblem((stack) => new GpuCluster(stack, "c", { network, ...props }))).toContain(message);
+  });
+
+  test("an open client CIDR and a TLS listener without a certificate: refused by the file and by InternalLoadBalancer alike", () => {
+    const lb = (props: Partial<InternalLoadBalancerProps>) => (stack: TerraformStack) =>
+      new InternalLoadBalancer(stack, "lb", { network, allowedClientCidrs: ["10.0.0.0/8"], targets: { autoScalingGroupNames: ["asg"], nodeSecurityGroupId: "sg-nodes" }, certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/x", ...props });
+    const open = "expected a CIDR narrower than 0.0.0.0/0: it would admit anyone";
+    expect(fileProblem((env) => (env.allowedClientCidrs = ["0.0.0.0/0"]))).toContain(open);
+    expect(constructProblem(lb({ allowedClientCidrs: ["0.0.0.0/0"] }))).toContain(open);
+    const noCertificate = "expected an ACM certificate ARN for the TLS listener (or plainTcp: true, for dev only)";
+    expect(fileProblem((env) => delete env.ingress)).toContain(noCertificate);
+    expect(constructProblem(lb({ certificateArn: undefined }))).toContain(noCertificate);
+  });
+
+  test("a VPC of /23: refused by the file and by PrivateNetwork alike", () => {
+    const message = "expected a prefix between /16 and /22";
+    expect(fileProblem((env) => (env.vpcCidr = "10.50.0.0/23"))).toContain(message);
+    expect(constructProblem((stack) => new PrivateNetwork(stack, "n", { cidr: "10.50.0.0/23", azs: ["eu-west-1a", "eu-west-1b"], mode: "airgapped" }))).toContain(message);
   });
 });

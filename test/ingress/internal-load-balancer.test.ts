@@ -1,5 +1,5 @@
 import { InternalLoadBalancer, LoadBalancedService, TLS_POLICY } from "../../constructs/ingress";
-import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../../constructs/config";
+import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../../constructs/shared";
 import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 const required = {
@@ -51,7 +51,7 @@ describe("InternalLoadBalancer with only the required props", () => {
       target_type: "instance",
       protocol: "TCP",
       port: INFERENCE_NODE_PORT,
-      preserve_client_ip: "false",
+      preserve_client_ip: "true",
       health_check: { protocol: "HTTP", path: INFERENCE_READINESS_PATH, port: "traffic-port" },
     });
     const attachments = Object.values(resources(json, "aws_autoscaling_attachment")).map((a) => a.autoscaling_group_name);
@@ -89,7 +89,7 @@ describe("InternalLoadBalancer options and refusals", () => {
   test("refuses no certificate, an open CIDR, and no targets", () => {
     const { stack } = testStack();
     expect(() => new InternalLoadBalancer(stack, "a", { ...required, certificateArn: undefined })).toThrow(/certificateArn: expected an ACM certificate ARN/);
-    expect(() => new InternalLoadBalancer(stack, "b", { ...required, allowedClientCidrs: ["0.0.0.0/0"] })).toThrow(/0.0.0.0\/0 would admit anyone/);
+    expect(() => new InternalLoadBalancer(stack, "b", { ...required, allowedClientCidrs: ["0.0.0.0/0"] })).toThrow(/allowedClientCidrs\[0\]: expected a CIDR narrower than 0\.0\.0\.0\/0: it would admit anyone/);
     expect(() => new InternalLoadBalancer(stack, "c", { ...required, targets: { ...required.targets, autoScalingGroupNames: [] } })).toThrow(
       /autoScalingGroupNames: expected at least one/,
     );
@@ -126,5 +126,29 @@ describe("InternalLoadBalancer options and refusals", () => {
     expect(lb("c", [{ name: "stt", port: 443, nodePort: 30080 }, { name: "tts", port: 443, nodePort: 30081 }])).toThrow(/services\[1\]\.port: 443 is used by another Service/);
     expect(lb("d", [{ name: "stt", port: 443, nodePort: 30080 }, { name: "tts", port: 8443, nodePort: 30080 }])).toThrow(/services\[1\]\.nodePort: 30080 is used/);
     expect(lb("e", [{ name: "STT", port: 443, nodePort: 30080 }])).toThrow(/services\[0\]\.name: expected lowercase/);
+  });
+});
+
+describe("what the targets see", () => {
+  test("client IP preserved: the clients' CIDRs and the health checks from the load balancer's subnets", () => {
+    const { stack } = testStack();
+    const network = fakeNetwork("connected", { privateSubnetCidrs: ["10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"] });
+    const lb = new InternalLoadBalancer(stack, "lb", { ...required, network, allowedClientCidrs: ["192.168.10.0/24", "10.40.64.0/20"] });
+    expect(lb.healthCheckSourceCidrs).toEqual(["10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"]);
+    expect(lb.targetSourceCidrs).toEqual(["192.168.10.0/24", "10.40.64.0/20", "10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"]);
+    expect(only(synthJson(stack), "aws_lb_target_group").preserve_client_ip).toBe("true");
+  });
+
+  test("health-check sources inside a client CIDR are not listed twice", () => {
+    const { stack } = testStack();
+    const network = fakeNetwork("connected", { privateSubnetCidrs: ["10.40.0.0/18", "10.40.64.0/18"] });
+    expect(new InternalLoadBalancer(stack, "lb", { ...required, network }).targetSourceCidrs).toEqual(["10.0.0.0/8", "172.16.0.0/12"]);
+  });
+
+  test("a network that does not declare its subnets' CIDRs: the health checks may come from anywhere in the VPC", () => {
+    const { stack } = testStack();
+    const lb = new InternalLoadBalancer(stack, "lb", { ...required, allowedClientCidrs: ["10.40.0.0/16", "192.168.0.0/24"] });
+    expect(lb.healthCheckSourceCidrs).toEqual(["10.40.0.0/16"]);
+    expect(lb.targetSourceCidrs).toEqual(["10.40.0.0/16", "192.168.0.0/24"]);
   });
 });

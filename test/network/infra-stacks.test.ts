@@ -1,7 +1,7 @@
 /** The network as the repository's environments deploy it, through the real app and stacks. */
 import * as path from "path";
 import { Testing } from "cdktf";
-import { loadEnvironments } from "../../constructs/config";
+import { loadEnvironments } from "../../app";
 import { INTERFACE_ENDPOINT_SERVICES } from "../../constructs/network";
 import { buildApp } from "../../main";
 import { InfraStack } from "../../stacks/infra-stack";

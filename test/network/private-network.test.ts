@@ -149,11 +149,12 @@ describe("PrivateNetwork props are checked at synth", () => {
   const base: PrivateNetworkProps = { cidr: "10.45.0.0/16", azs: azs.slice(0, 2), mode: "airgapped" };
   test.each([
     [{ cidr: "10.45.0.1/16" }, 'cidr: expected an IPv4 CIDR with no host bits set, like 10.20.0.0/16, found "10.45.0.1/16"'],
-    [{ cidr: "10.45.0.0/26" }, "cidr: expected a prefix between /16 and /24, found /26"],
+    [{ cidr: "10.45.0.0/26" }, 'cidr: expected a prefix between /16 and /22 (each AZ\'s private subnet is a quarter of the VPC, and pods take VPC addresses), found "10.45.0.0/26"'],
+    [{ cidr: "10.45.0.0/23" }, "cidr: expected a prefix between /16 and /22"],
     [{ azs: ["eu-west-1a"] }, "azs: expected 2 or 3 availability zones, found 1"],
     [{ azs: ["eu-west-1a", "eu-central-1b"] }, 'azs: expected every AZ in region eu-west-1, found "eu-central-1b"'],
     [{ azs: ["eu-west-1a", "west"] }, 'azs: expected AZ names like eu-west-1a, found "west"'],
-    [{ flowLogRetentionDays: 100 }, "flowLogRetentionDays: expected one of 1, 3, 5,"],
+    [{ flowLogRetentionDays: 100 }, "flowLogRetentionDays: expected one of CloudWatch Logs' retention periods (1, 3, 5,"],
   ] as [Partial<PrivateNetworkProps>, string][])("%j", (override, message) => {
     expect(() => synth({ ...base, ...override })).toThrow(`PrivateNetwork test/net: ${message}`);
   });

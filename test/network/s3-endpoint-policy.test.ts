@@ -1,7 +1,7 @@
 /** The S3 gateway endpoint: an allow-list in air-gapped mode (ECR's image layers, the model bucket), AWS's default policy when connected. */
 import * as path from "path";
 import { TerraformStack, Testing } from "cdktf";
-import { loadEnvironmentFile } from "../../constructs/config";
+import { loadEnvironmentFile } from "../../app";
 import { PrivateNetwork } from "../../constructs/network";
 import { buildApp } from "../../main";
 import { policyStatements, synthJson, testStack } from "../support/synth";

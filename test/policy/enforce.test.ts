@@ -7,7 +7,7 @@ import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { App, TerraformStack, Testing } from "cdktf";
 import * as fs from "fs";
 import * as path from "path";
-import { loadEnvironmentFile } from "../../constructs/config";
+import { loadEnvironmentFile } from "../../app";
 import { PrivateNetwork } from "../../constructs/network";
 import { acknowledgePolicy, acknowledgementCovers, checkStack, enforcePolicy, PolicyOptions } from "../../constructs/policy";
 import { buildApp } from "../../main";

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { JsonObject, StackView } from "../../constructs/policy";
-import { diffStacks, PRICE_TABLE } from "../../constructs/policy/review";
+import { diffStacks, PRICE_TABLE } from "../../scripts/report";
 import { buildApp } from "../../main";
 import { coverageProblem, planMirror, runningImages } from "../../scripts/mirror";
 import { review } from "../../scripts/review";

@@ -1,7 +1,7 @@
 /** What every `<env>-infra` stack must hold once the cluster, registry, model bucket and load balancer are wired in. */
 import * as path from "path";
 import { Testing } from "cdktf";
-import { loadEnvironments } from "../../constructs/config";
+import { loadEnvironments } from "../../app";
 import { IMAGES } from "../../constructs/registry";
 import { buildApp } from "../../main";
 import { InfraStack } from "../../stacks/infra-stack";

@@ -2,7 +2,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Testing } from "cdktf";
-import { ConfigError, INFERENCE_READINESS_PATH, parseEnvironment } from "../../constructs/config";
+import { ConfigError, parseEnvironment } from "../../app";
+import { INFERENCE_READINESS_PATH } from "../../constructs/shared";
 import { buildApp } from "../../main";
 import { InfraStack } from "../../stacks/infra-stack";
 import { WorkloadsStack } from "../../stacks/workloads-stack";

@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadEnvironmentFile } from "../../constructs/config";
+import { loadEnvironmentFile } from "../../app";
 import { buildApp } from "../../main";
 import { InfraStack } from "../../stacks/infra-stack";
 import { policyStatements, resources, Synthesized } from "../support/synth";

@@ -1,7 +1,7 @@
 /** The four `<env>-workloads` stacks, synthesized from environments/ exactly as `npm run synth` does. */
 import * as fs from "fs";
 import * as path from "path";
-import { CLUSTER_AUTOSCALER_NAMESPACE, GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, WORKLOAD_NAMESPACE } from "../../constructs/config";
+import { CLUSTER_AUTOSCALER_NAMESPACE, GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, WORKLOAD_NAMESPACE } from "../../constructs/shared";
 import { find, isInference, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "../workloads/support";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];

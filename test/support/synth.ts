@@ -2,7 +2,11 @@
 import { App, TerraformStack, Testing } from "cdktf";
 import { NetworkRefs } from "../../constructs/network/types";
 
-export function fakeNetwork(mode: NetworkRefs["mode"] = "connected", overrides: Partial<NetworkRefs> = {}): NetworkRefs {
+/** A network described by literals; `s3Reads` records what constructs register with allowS3Reads. */
+export type FakeNetwork = NetworkRefs & { readonly s3Reads: { sid: string; bucketArns: string[] }[] };
+
+export function fakeNetwork(mode: NetworkRefs["mode"] = "connected", overrides: Partial<NetworkRefs> = {}): FakeNetwork {
+  const s3Reads: FakeNetwork["s3Reads"] = [];
   return {
     vpcId: "vpc-0123456789abcdef0",
     vpcCidr: "10.40.0.0/16",
@@ -12,6 +16,8 @@ export function fakeNetwork(mode: NetworkRefs["mode"] = "connected", overrides: 
     s3GatewayEndpointId: "vpce-s3gateway",
     interfaceEndpointIds: { "ecr.api": "vpce-ecrapi", "ecr.dkr": "vpce-ecrdkr" },
     mode,
+    s3Reads,
+    allowS3Reads: (sid, bucketArns) => s3Reads.push({ sid, bucketArns }),
     ...overrides,
   };
 }

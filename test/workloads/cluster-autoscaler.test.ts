@@ -1,7 +1,7 @@
 /** The cluster autoscaler: its AWS role (infra stacks), its Kubernetes objects (workloads stacks), and the construct's checks. */
 import * as fs from "fs";
 import { App, TerraformStack, Testing } from "cdktf";
-import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, GPU_TAINT } from "../../constructs/config";
+import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, GPU_TAINT } from "../../constructs/shared";
 import { clusterAutoscalerPolicy } from "../../constructs/cluster/cluster-autoscaler-role";
 import { evaluate, JsonObject, StackView } from "../../constructs/policy";
 import { isPrivateImage } from "../../constructs/policy/rules/workloads";
@@ -9,6 +9,7 @@ import { IMAGES } from "../../constructs/registry/images";
 import { ClusterAutoscaler, ClusterAutoscalerProps } from "../../constructs/workloads/cluster-autoscaler";
 import { planMirror, renderPlan, runningImages } from "../../scripts/mirror";
 import { find, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "./support";
+import { fakeNetwork } from "../support/synth";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];
 const MUTATING = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"];
@@ -181,7 +182,7 @@ describe("clusterAutoscalerPolicy", () => {
 
 describe("ClusterAutoscaler props", () => {
   const IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/autoscaling/cluster-autoscaler@sha256:" + "b".repeat(64);
-  const props: ClusterAutoscalerProps = { image: IMAGE, clusterName: "c1", region: "eu-west-1", apiCidrs: ["10.0.0.0/16", "172.20.0.0/16"] };
+  const props: ClusterAutoscalerProps = { image: IMAGE, cluster: { name: "c1", network: fakeNetwork(), serviceCidr: "172.20.0.0/16" }, region: "eu-west-1" };
   const build = (extra: Partial<ClusterAutoscalerProps>) => {
     const app: App = Testing.app();
     return new ClusterAutoscaler(new TerraformStack(app, "test"), "ca", { ...props, ...extra });
@@ -205,7 +206,7 @@ describe("ClusterAutoscaler props", () => {
     expect(() => build({ apiCidrs: [] })).toThrow(/apiCidrs: expected the CIDRs/);
     expect(() => build({ apiCidrs: ["0.0.0.0/0"] })).toThrow(/apiCidrs: 0\.0\.0\.0\/0 opens egress to every address/);
     expect(() => build({ apiCidrs: ["10.0.0.0/33"] })).toThrow(/apiCidrs: expected IPv4 CIDRs, found "10.0.0.0\/33"/);
-    expect(() => build({ clusterName: "${aws_eks_cluster.x.name}" })).toThrow(/clusterName: expected the EKS cluster name as a literal/);
+    expect(() => build({ cluster: { ...props.cluster, name: "${aws_eks_cluster.x.name}" } })).toThrow(/cluster\.name: expected the EKS cluster name as a literal/);
     expect(() => build({ region: "Ireland" })).toThrow(/region: expected an AWS region/);
   });
 });

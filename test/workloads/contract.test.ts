@@ -1,9 +1,11 @@
 /**
  * The workloads mirror the image's ports, variables, paths, commands and metric names in
- * constructs/workloads/contract.ts (the image is another workspace). This reads the image's sources
- * and Dockerfile and proves every mirrored value is still what the programs use.
+ * constructs/workloads/contract.ts (the image is another workspace, not compiled into the library).
+ * This proves each mirrored value against the image's behaviour: its own config parsers, its
+ * engine list, and the running server and license proxy.
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import {
   DCGM_METRICS,
@@ -24,60 +26,149 @@ import {
   STT_ENGINES,
   TTS_ENGINES,
 } from "../../constructs/workloads/contract";
+import * as engines from "../../inference-image/src/engines/config";
+import { QueueFullError } from "../../inference-image/src/engines/types";
+import { loadConfig as proxyConfigFromEnv } from "../../inference-image/src/license-proxy/config";
+import { generateSigningKey, mintLease } from "../../inference-image/src/license-proxy/tools/mint";
+import { loadApiKeys } from "../../inference-image/src/server/auth";
+import { serverConfigFromEnv } from "../../inference-image/src/server/config";
+import { toHttpError } from "../../inference-image/src/server/errors";
+import { silentLogger } from "../../inference-image/src/shared/log";
+import { proxyHarness } from "../../inference-image/test/license/harness";
+import { call } from "../../inference-image/test/license/helpers";
+import { startServer, Started } from "../../inference-image/test/server/helpers";
+
+jest.setTimeout(120_000);
 
 const image = path.resolve(__dirname, "../../inference-image");
-const read = (file: string) => fs.readFileSync(path.join(image, file), "utf8");
-const serverSources = ["src/server/config.ts", "src/server/auth.ts", "src/engines/config.ts", "src/server/app.ts"].map(read).join("\n");
-const proxySources = ["src/license-proxy/config.ts", "src/license-proxy/server.ts"].map(read).join("\n");
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "contract-"));
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+const file = (name: string, text: string) => {
+  const p = path.join(scratch, name);
+  fs.writeFileSync(p, text);
+  return p;
+};
 
 test("the image version: the workspace's package version", () => {
-  expect(JSON.parse(read("package.json")).version).toBe(INFERENCE_IMAGE_VERSION);
+  expect((JSON.parse(fs.readFileSync(path.join(image, "package.json"), "utf8")) as { version: string }).version).toBe(INFERENCE_IMAGE_VERSION);
 });
 
-test("ports: the programs' defaults", () => {
-  expect(read("src/server/config.ts")).toMatch(new RegExp(`PORT: int\\(${INFERENCE_PORT},`));
-  expect(read("src/license-proxy/config.ts")).toMatch(new RegExp(`\\.default\\(${LICENSE_PROXY_PORT}\\)`));
+const vendor = generateSigningKey();
+const publicKeyFile = file("vendor.pem", vendor.publicPem);
+
+test("ports and the proxy's state folder: the programs' defaults", () => {
+  expect(serverConfigFromEnv({}).PORT).toBe(INFERENCE_PORT);
+  const proxy = proxyConfigFromEnv({ [PROXY_ENV.licenseFile]: "/licenses/license.jwt", [PROXY_ENV.publicKeyFile]: publicKeyFile });
+  expect(proxy).toMatchObject({ port: LICENSE_PROXY_PORT, stateDir: PROXY_STATE_DIR });
 });
 
-test("environment variables the pods set are ones the programs read", () => {
-  for (const name of Object.values(SERVER_ENV)) expect(serverSources).toContain(name);
-  for (const name of Object.values(PROXY_ENV)) expect(proxySources).toContain(name);
-  expect(read("src/license-proxy/config.ts")).toContain(`STATE_DIR: z.string().min(1).default("${PROXY_STATE_DIR}")`);
+test("every variable the inference pods set is one the server reads, with the meaning the workloads give it", () => {
+  const server = serverConfigFromEnv({
+    [SERVER_ENV.port]: "9090",
+    [SERVER_ENV.licenseProxyUrl]: "http://license-proxy.voice-selfhost.svc.cluster.local:3369",
+    [SERVER_ENV.requestTimeoutMs]: "120000",
+    [SERVER_ENV.shutdownGraceMs]: "125000",
+  });
+  expect(server).toMatchObject({ PORT: 9090, LICENSE_PROXY_URL: "http://license-proxy.voice-selfhost.svc.cluster.local:3369", REQUEST_TIMEOUT_MS: 120_000, SHUTDOWN_GRACE_MS: 125_000 });
+  expect(loadApiKeys({ [SERVER_ENV.apiKeysFile]: file("keys", "key-one\nkey-two\n") })).toEqual(["key-one", "key-two"]);
+  const engine = engines.engineConfigFromEnv({
+    [SERVER_ENV.sttEngine]: "sherpa-whisper",
+    [SERVER_ENV.sttModelDir]: "/models/stt",
+    [SERVER_ENV.ttsEngine]: "sherpa-vits",
+    [SERVER_ENV.ttsModelDir]: "/models/tts",
+    [SERVER_ENV.workers]: "3",
+    [SERVER_ENV.queueMax]: "7",
+  });
+  expect(engine).toMatchObject({ stt: { engine: "sherpa-whisper", modelDir: "/models/stt" }, tts: { engine: "sherpa-vits", modelDir: "/models/tts" }, workers: 3, queueMax: 7 });
+});
+
+test("every variable the license proxy pods set is one the proxy reads", () => {
+  const online = proxyConfigFromEnv({
+    [PROXY_ENV.port]: "4000",
+    [PROXY_ENV.serverUrl]: "https://license.example.com/",
+    [PROXY_ENV.keyFile]: file("license-key", "lk-0123456789"),
+    [PROXY_ENV.stateDir]: "/state",
+    [PROXY_ENV.publicKeyFile]: publicKeyFile,
+  });
+  expect(online).toMatchObject({ port: 4000, mode: "online", licenseServerUrl: "https://license.example.com", licenseKey: "lk-0123456789", stateDir: "/state" });
+  const offline = proxyConfigFromEnv({ [PROXY_ENV.licenseFile]: "/licenses/license.jwt", [PROXY_ENV.publicKeyFile]: publicKeyFile });
+  expect(offline).toMatchObject({ mode: "offline", licenseFile: "/licenses/license.jwt" });
+  expect(offline.vendorKey).toBeDefined();
 });
 
 test("the server's bounds on the values the workloads derive", () => {
-  const config = read("src/server/config.ts");
-  expect(config).toMatch(new RegExp(`REQUEST_TIMEOUT_MS: int\\([\\d_]+, ${SERVER_LIMITS.requestTimeoutMs.min}, ${SERVER_LIMITS.requestTimeoutMs.max.toLocaleString("en").replace(/,/g, "_")}\\)`));
-  expect(config).toMatch(new RegExp(`SHUTDOWN_GRACE_MS: int\\([\\d_]+, 0, ${SERVER_LIMITS.shutdownGraceMs.max.toLocaleString("en").replace(/,/g, "_")}\\)`));
+  const accepts = (name: string, value: number) => () => serverConfigFromEnv({ [name]: String(value) });
+  const { requestTimeoutMs, shutdownGraceMs } = SERVER_LIMITS;
+  expect(accepts(SERVER_ENV.requestTimeoutMs, requestTimeoutMs.min)).not.toThrow();
+  expect(accepts(SERVER_ENV.requestTimeoutMs, requestTimeoutMs.max)).not.toThrow();
+  expect(accepts(SERVER_ENV.requestTimeoutMs, requestTimeoutMs.min - 1)).toThrow(/REQUEST_TIMEOUT_MS/);
+  expect(accepts(SERVER_ENV.requestTimeoutMs, requestTimeoutMs.max + 1)).toThrow(/REQUEST_TIMEOUT_MS/);
+  expect(accepts(SERVER_ENV.shutdownGraceMs, shutdownGraceMs.max)).not.toThrow();
+  expect(accepts(SERVER_ENV.shutdownGraceMs, shutdownGraceMs.max + 1)).toThrow(/SHUTDOWN_GRACE_MS/);
 });
 
-test("engine names", () => {
-  const engines = read("src/engines/config.ts");
-  expect(engines).toContain(`STT_ENGINES = [${STT_ENGINES.map((e) => `"${e}"`).join(", ")}] as const`);
-  expect(engines).toContain(`TTS_ENGINES = [${TTS_ENGINES.map((e) => `"${e}"`).join(", ")}] as const`);
+test("engine names: the image's own lists", () => {
+  expect(STT_ENGINES).toEqual(engines.STT_ENGINES);
+  expect(TTS_ENGINES).toEqual(engines.TTS_ENGINES);
 });
 
-test("health and metrics routes", () => {
-  const app = read("src/server/app.ts");
-  expect(app).toContain(`path: "${INFERENCE_HEALTH.live}"`);
-  expect(app).toContain(`path: "${INFERENCE_HEALTH.ready}"`);
-  expect(app).toContain(`"${METRICS_PATH}"`);
-  expect(read("src/license-proxy/server.ts")).toContain(`path === "${LICENSE_PROXY_HEALTH}"`);
-  expect(read("src/license-proxy/server.ts")).toContain(`"${METRICS_PATH}"`);
+test("a full queue is answered with the code the rejection metric's reason label carries", () => {
+  expect(toHttpError(new QueueFullError(1), silentLogger, "req-1")).toMatchObject({ status: 429, code: QUEUE_FULL_REASON });
 });
 
-test("every metric the HPA, alerts and dashboard use is exported under that exact name", () => {
-  const exported = read("src/server/metrics.ts") + read("src/license-proxy/metrics.ts");
-  for (const name of Object.values(METRICS)) expect(exported).toContain(`name: "${name}"`);
-  // The 429's error code is the metric's reason label (app.ts and live.ts count rejections by it).
-  expect(read("src/server/errors.ts")).toContain(`"${QUEUE_FULL_REASON}"`);
-  expect(Object.values(DCGM_METRICS).every((m) => m.startsWith("DCGM_FI_DEV_"))).toBe(true);
+describe("the running inference server", () => {
+  let server: Started;
+  beforeAll(async () => {
+    server = await startServer({ workers: 1 });
+  });
+  afterAll(() => server?.stop());
+
+  test("answers its health routes (the probes and the load balancer's health check) and the metrics path without an API key", async () => {
+    expect((await fetch(`${server.base}${INFERENCE_HEALTH.live}`)).status).toBe(200);
+    expect((await fetch(`${server.base}${INFERENCE_HEALTH.ready}`)).status).toBe(200);
+    expect((await fetch(`${server.base}${METRICS_PATH}`)).status).toBe(200);
+  });
+
+  test("exports every metric the HPA, alerts and dashboard use under that exact name", async () => {
+    const text = await (await fetch(`${server.base}${METRICS_PATH}`)).text();
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const serverMetrics = Object.values(METRICS).filter((name) => name.startsWith("inference_"));
+    expect(serverMetrics.filter((name) => !exported.has(name))).toEqual([]);
+  });
 });
 
-test("the image's user and entry points", () => {
-  const dockerfile = read("Dockerfile");
-  expect(dockerfile).toContain(`USER ${IMAGE_UID}:${IMAGE_UID}`);
-  expect(dockerfile).toContain("WORKDIR /app/inference-image");
-  expect(dockerfile).toContain(`CMD ${JSON.stringify(IMAGE_COMMANDS.server).replace(/","/g, '", "')}`);
+describe("the running license proxy", () => {
+  const proxy = proxyHarness();
+
+  test("reads the offline variables, answers its health route and exports the metrics the alerts use", async () => {
+    const licenseFile = file("license.jwt", await mintLease(vendor, { sub: "lic-contract", exp: Math.floor(Date.now() / 1000) + 600, grace_s: 0, features: ["stt", "tts"] }));
+    const running = await proxy.start({
+      [PROXY_ENV.licenseFile]: licenseFile,
+      [PROXY_ENV.publicKeyFile]: publicKeyFile,
+      [PROXY_ENV.stateDir]: path.join(scratch, "state"),
+    });
+    const health = await call(running.port, "GET", LICENSE_PROXY_HEALTH);
+    expect(health).toMatchObject({ status: 200, body: { mode: "offline", license_id: "lic-contract", license_valid: true } });
+    const metrics = await fetch(`http://127.0.0.1:${running.port}${METRICS_PATH}`);
+    const exported = new Set([...(await metrics.text()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const proxyMetrics = Object.values(METRICS).filter((name) => name.startsWith("license_proxy_"));
+    expect(proxyMetrics.filter((name) => !exported.has(name))).toEqual([]);
+    expect(Object.values(DCGM_METRICS).every((m) => m.startsWith("DCGM_FI_DEV_"))).toBe(true);
+  });
+});
+
+/** The final stage's instructions of the image's Dockerfile, as Docker reads them (continuations joined, comments dropped). */
+function finalStage(): { instruction: string; args: string }[] {
+  const lines = fs.readFileSync(path.join(image, "Dockerfile"), "utf8").replace(/\\\n/g, " ").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const parsed = lines.map((l) => ({ instruction: l.split(/\s+/)[0].toUpperCase(), args: l.slice(l.split(/\s+/)[0].length).trim() }));
+  return parsed.slice(parsed.map((p) => p.instruction).lastIndexOf("FROM"));
+}
+
+test("the image's user and entry points: the final stage runs as the pods' UID, from the folder the commands are relative to", () => {
+  const stage = finalStage();
+  const last = (instruction: string) => stage.filter((s) => s.instruction === instruction).pop()?.args;
+  expect(last("USER")).toBe(`${IMAGE_UID}:${IMAGE_UID}`);
+  expect(last("WORKDIR")).toBe("/app/inference-image");
+  expect(JSON.parse(last("CMD")!)).toEqual(IMAGE_COMMANDS.server);
   for (const command of Object.values(IMAGE_COMMANDS)) expect(fs.existsSync(path.join(image, command[1].replace(/^dist\//, "src/").replace(/\.js$/, ".ts")))).toBe(true);
 });

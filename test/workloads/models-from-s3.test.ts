@@ -2,7 +2,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { INFERENCE_SERVICE_ACCOUNT, loadEnvironmentFile, WORKLOAD_NAMESPACE } from "../../constructs/config";
+import { loadEnvironmentFile } from "../../app";
+import { INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../../constructs/shared";
 import { IMAGES } from "../../constructs/registry";
 import { buildApp } from "../../main";
 import { find, kubeObjects, StackJson, validateKubeObject } from "./support";

@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, loadEnvironmentFile } from "../../constructs/config";
+import { ConfigError, loadEnvironmentFile } from "../../app";
 import { buildApp } from "../../main";
 import { find, isInference, kubeObjects, StackJson, validateKubeObject } from "./support";
 

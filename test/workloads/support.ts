@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildApp } from "../../main";
-import { loadEnvironments } from "../../constructs/config";
+import { loadEnvironments } from "../../app";
 
 export interface KubeObj {
   apiVersion: string;

@@ -1,5 +1,5 @@
 /** Rules for the AWS resources: the cluster, nodes, registry, buckets, load balancer, keys and logs. */
-import { blocks, isTrue, StackView, TfResource, valueAt } from "../stack-view";
+import { blocks, isTrue, references, StackView, TfResource, valueAt } from "../stack-view";
 import { PolicyRule } from "../types";
 
 /**
@@ -22,7 +22,7 @@ export const MODERN_TLS_POLICIES: readonly string[] = [
 /** The launch template an EKS node group names, if it is one of this stack's. */
 function launchTemplateOf(nodeGroup: TfResource, stack: StackView): TfResource | undefined {
   const id = valueAt(nodeGroup.values, ["launch_template", "id"]) ?? valueAt(nodeGroup.values, ["launch_template", "name"]);
-  return stack.ofType("aws_launch_template").find((lt) => typeof id === "string" && id.includes(`${lt.address}.`));
+  return stack.ofType("aws_launch_template").find((lt) => references(id, lt));
 }
 
 /** Volumes a resource launches, with whether each is encrypted. */
@@ -45,7 +45,7 @@ function volumes(resource: TfResource): { device: string; encrypted: boolean }[]
 
 /** A bucket-scoped companion resource (public access block, encryption, policy) that names `bucket`. */
 function companions(bucket: TfResource, stack: StackView, type: string): TfResource[] {
-  return stack.ofType(type).filter((r) => typeof r.values.bucket === "string" && r.values.bucket.includes(`${bucket.address}.`));
+  return stack.ofType(type).filter((r) => references(r.values.bucket, bucket));
 }
 
 /** True when a bucket policy (JSON text or a jsonencode expression) denies requests without TLS. */

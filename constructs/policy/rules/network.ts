@@ -1,5 +1,5 @@
 /** Network rules: what can reach in, and (in air-gapped mode) that nothing can get out. */
-import { blocks, isTrue, StackView, TfResource } from "../stack-view";
+import { blocks, isTrue, references, StackView, TfResource } from "../stack-view";
 import { PolicyRule } from "../types";
 
 const OPEN_CIDRS = ["0.0.0.0/0", "::/0"];
@@ -30,21 +30,14 @@ function portRange(rule: Record<string, unknown>): string {
   return `${String(rule.protocol ?? rule.ip_protocol ?? "any")} ${from === to ? from : `${from}-${to}`}`;
 }
 
-/** Route tables (by address) with a route to an internet gateway, inline or as aws_route. */
-function internetRouteTables(stack: StackView): Set<string> {
+/** Route tables with a route to an internet gateway, inline or as aws_route. */
+function internetRouteTables(stack: StackView): TfResource[] {
   const igws = stack.ofType("aws_internet_gateway");
-  const toIgw = (gatewayId: unknown) =>
-    typeof gatewayId === "string" && (gatewayId.startsWith("igw-") || igws.some((igw) => gatewayId.includes(`${igw.address}.`)));
-  const tables = new Set<string>();
-  for (const table of stack.ofType("aws_route_table")) {
-    if (blocks(table.values.route).some((r) => toIgw(r.gateway_id))) tables.add(table.address);
-  }
-  for (const route of stack.ofType("aws_route").filter((r) => toIgw(r.values.gateway_id))) {
-    for (const table of stack.ofType("aws_route_table")) {
-      if (String(route.values.route_table_id ?? "").includes(`${table.address}.`)) tables.add(table.address);
-    }
-  }
-  return tables;
+  const toIgw = (gatewayId: unknown) => (typeof gatewayId === "string" && gatewayId.startsWith("igw-")) || igws.some((igw) => references(gatewayId, igw));
+  const routes = stack.ofType("aws_route").filter((r) => toIgw(r.values.gateway_id));
+  return stack
+    .ofType("aws_route_table")
+    .filter((table) => blocks(table.values.route).some((r) => toIgw(r.gateway_id)) || routes.some((route) => references(route.values.route_table_id, table)));
 }
 
 export const networkRules: PolicyRule[] = [
@@ -114,7 +107,7 @@ export const networkRules: PolicyRule[] = [
       const publicTables = internetRouteTables(stack);
       const routed = stack
         .referencing(subnet, "aws_route_table_association")
-        .filter((a) => [...publicTables].some((table) => String(a.values.route_table_id ?? "").includes(`${table}.`)));
+        .filter((a) => publicTables.some((table) => references(a.values.route_table_id, table)));
       if (routed.length > 0) problems.push("its route table routes to an internet gateway");
       return problems;
     },

@@ -1,5 +1,6 @@
 /** Rules for Kubernetes objects (deployed as kubernetes_manifest): pod hardening, isolation, availability, secrets, images. */
-import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../config/names";
+import { parseImageReference } from "../../shared/image-ref";
+import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../shared/names";
 import { Container, containersOf, describe, K8sObject, PodSpec, podSpecOf, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
 import { PolicyContext, PolicyRule } from "../types";
 
@@ -112,12 +113,9 @@ export function isPrivateImage(image: string, privateRegistries: readonly string
 
 /** Tag or digest an image is pinned by; undefined for `:latest` or no tag at all. */
 export function imagePin(image: string): string | undefined {
-  const at = image.indexOf("@sha256:");
-  if (at >= 0) return image.slice(at + 1);
-  const lastSegment = image.slice(image.lastIndexOf("/") + 1).replace(/\$\{[^}]*\}/g, "");
-  const colon = lastSegment.lastIndexOf(":");
-  if (colon < 0) return image.endsWith("}") ? "(set by reference)" : undefined;
-  const tag = lastSegment.slice(colon + 1);
+  const { tag, digest } = parseImageReference(image);
+  if (digest) return digest;
+  if (tag === undefined) return image.endsWith("}") ? "(set by reference)" : undefined;
   return tag === "latest" || tag === "" ? undefined : tag;
 }
 

@@ -3,7 +3,7 @@ import { EcrPullThroughCacheRule } from "@cdktf/provider-aws/lib/ecr-pull-throug
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { EcrRepositoryPolicy } from "@cdktf/provider-aws/lib/ecr-repository-policy";
 import { DataAwsEcrRepository } from "@cdktf/provider-aws/lib/data-aws-ecr-repository";
-import { TerraformLocal, TerraformStack } from "cdktf";
+import { Lazy, TerraformLocal, TerraformStack } from "cdktf";
 // cdktf's hook for writing files next to a stack's output (its own assets use it); not re-exported from the package root.
 import { addCustomSynthesis } from "cdktf/lib/synthesize/synthesizer";
 import { Construct } from "constructs";
@@ -14,12 +14,15 @@ import { policyDocument, PolicyStatement } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { ImageKey, IMAGES, ImageSpec, upstreamReference } from "./images";
 
-/** Props of AirGappedRegistry: `network` and `pullerRoleArns` are required. */
-export interface AirGappedRegistryProps {
+/** Props of PrivateRegistry: only `network` is required; give the pullers with `grantPull`. */
+export interface PrivateRegistryProps {
   /** Its mode decides pull-through caches (connected) or VPC-endpoint-only pulls (air-gapped). */
   readonly network: NetworkRefs;
-  /** The only roles allowed to pull: the cluster's node role (the kubelet pulls with it). */
-  readonly pullerRoleArns: string[];
+  /**
+   * Roles allowed to pull (the cluster's node role).
+   * @deprecated Call `registry.grantPull(cluster.nodeRole)`; this prop does the same and goes in the next major version.
+   */
+  readonly pullerRoleArns?: string[];
   /** Prefix of every repository name; make it unique per environment sharing an account and region. Default `voice-selfhost`. */
   readonly repositoryPrefix?: string;
   /** Region of the registry, written into the mirror manifest's registry host. */
@@ -88,22 +91,22 @@ const PULL_THROUGH_UPSTREAMS = { ecr: "public.ecr.aws", k8s: "registry.k8s.io", 
  * `mirrorManifest` (also written as `mirror-manifest.json` next to the stack's cdk.tf.json) lists what
  * to copy; `images` gives the workloads the same URIs.
  */
-export class AirGappedRegistry extends Construct {
+export class PrivateRegistry extends Construct {
   readonly encryptionKey: EncryptionKey;
   /** The repositories created here; images in `existingRepositories` have none. */
   readonly repositories: Readonly<Partial<Record<ImageKey, EcrRepository>>>;
   readonly images: Readonly<Record<ImageKey, RegistryImage>>;
   readonly mirrorManifest: MirrorManifest;
   readonly pullThroughCacheRules: EcrPullThroughCacheRule[];
+  private readonly pullerArns: string[] = [];
 
-  constructor(scope: Construct, id: string, props: AirGappedRegistryProps) {
+  constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
     super(scope, id);
-    const where = `AirGappedRegistry ${this.node.path}`;
+    const where = `PrivateRegistry ${this.node.path}`;
     const prefix = props.repositoryPrefix ?? "voice-selfhost";
     if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(prefix)) {
       throw new Error(`${where}: repositoryPrefix: expected lowercase path segments like voice-selfhost/prod, found "${prefix}"`);
     }
-    if (props.pullerRoleArns.length === 0) throw new Error(`${where}: pullerRoleArns: expected at least the cluster's node role`);
     const endpointIds = props.network.mode === "airgapped" ? ecrEndpointIds(where, props.network) : [];
 
     this.encryptionKey = new EncryptionKey(this, "key", { description: `ECR repositories under ${prefix}/`, tags: props.tags });
@@ -122,11 +125,18 @@ export class AirGappedRegistry extends Construct {
     }
 
     const pullActions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
+    // Read at synth, after every grantPull.
+    const pullerArns = this.pullerArns;
+    const pullers = {
+      get AWS(): string[] {
+        return pullerArns;
+      },
+    };
     const statements: PolicyStatement[] = [
       {
         Sid: "NodesPull",
         Effect: "Allow",
-        Principal: { AWS: props.pullerRoleArns },
+        Principal: pullers,
         Action: [...pullActions, "ecr:BatchCheckLayerAvailability"],
       },
       {
@@ -135,7 +145,13 @@ export class AirGappedRegistry extends Construct {
         Effect: "Deny",
         Principal: "*",
         Action: pullActions,
-        Condition: { ArnNotEquals: { "aws:PrincipalArn": props.pullerRoleArns } },
+        Condition: {
+          ArnNotEquals: {
+            get "aws:PrincipalArn"(): string[] {
+              return pullers.AWS;
+            },
+          },
+        },
       },
     ];
     if (endpointIds.length > 0) {
@@ -148,7 +164,7 @@ export class AirGappedRegistry extends Construct {
       });
     }
     // One document for every repository, held in a local so it is written (and resolved) once.
-    const repositoryPolicy = new TerraformLocal(this, "repository-policy", policyDocument(statements)).asString;
+    const repositoryPolicy = new TerraformLocal(this, "repository-policy", Lazy.stringValue({ produce: () => policyDocument(statements) })).asString;
     const lifecyclePolicy = JSON.stringify({
       rules: [
         {
@@ -206,6 +222,11 @@ export class AirGappedRegistry extends Construct {
           })
         : [];
 
+    for (const arn of props.pullerRoleArns ?? []) this.grantPull(arn);
+    this.node.addValidation({
+      validate: () => (pullerArns.length > 0 ? [] : [`${where}: no puller: call grantPull(role) with the cluster's node role (the kubelet pulls with it)`]),
+    });
+
     this.mirrorManifest = {
       registry: `<account>.dkr.ecr.${props.region ?? "<region>"}.amazonaws.com (the stack's registry outputs give the full repository URLs)`,
       mode: props.network.mode,
@@ -220,6 +241,12 @@ export class AirGappedRegistry extends Construct {
         fs.writeFileSync(path.join(dir, "mirror-manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
       },
     });
+  }
+
+  /** Lets `role` (an IamRole or its ARN) pull every image; every other principal stays denied. Usually the cluster's node role. */
+  grantPull(role: { readonly arn: string } | string): void {
+    const arn = typeof role === "string" ? role : role.arn;
+    if (!this.pullerArns.includes(arn)) this.pullerArns.push(arn);
   }
 }
 
@@ -245,3 +272,13 @@ function ecrEndpointIds(where: string, network: NetworkRefs): string[] {
   }
   return ids as string[];
 }
+
+/**
+ * The former name of PrivateRegistry, which serves every environment, connected ones included.
+ * @deprecated Use PrivateRegistry; this alias goes in the next major version.
+ */
+export const AirGappedRegistry = PrivateRegistry;
+/** @deprecated Use PrivateRegistry. */
+export type AirGappedRegistry = PrivateRegistry;
+/** @deprecated Use PrivateRegistryProps. */
+export type AirGappedRegistryProps = PrivateRegistryProps;

@@ -53,3 +53,6 @@ export const AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler";
 export function autoscalerDiscoveryTags(clusterName: string): Record<string, string> {
   return { [`${AUTOSCALER_TAG_PREFIX}/enabled`]: "true", [`${AUTOSCALER_TAG_PREFIX}/${clusterName}`]: "owned" };
 }
+
+/** EKS's rule for a cluster name: 1-100 letters, digits, hyphens or underscores, starting with a letter or digit. */
+export const EKS_CLUSTER_NAME_PATTERN = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;

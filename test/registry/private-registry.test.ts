@@ -2,18 +2,18 @@ import * as fs from "fs";
 import * as path from "path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
-import { AirGappedRegistry, IMAGES } from "../../constructs/registry";
+import { AirGappedRegistry, IMAGES, PrivateRegistry } from "../../constructs/registry";
 import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 const NODE_ROLE = "arn:aws:iam::111122223333:role/nodes";
 
 function synthRegistry(mode: "connected" | "airgapped") {
   const { stack } = testStack();
-  const registry = new AirGappedRegistry(stack, "registry", { network: fakeNetwork(mode), pullerRoleArns: [NODE_ROLE] });
+  const registry = new PrivateRegistry(stack, "registry", { network: fakeNetwork(mode), pullerRoleArns: [NODE_ROLE] });
   return { registry, json: synthJson(stack) };
 }
 
-describe("AirGappedRegistry with only the required props", () => {
+describe("PrivateRegistry with only the required props", () => {
   const { registry, json } = synthRegistry("connected");
   const repos = Object.values(resources(json, "aws_ecr_repository")) as Record<string, any>[];
 
@@ -63,7 +63,7 @@ describe("AirGappedRegistry with only the required props", () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, "mirror-test");
     new AwsProvider(stack, "aws", { region: "eu-west-1" });
-    new AirGappedRegistry(stack, "registry", { network: fakeNetwork("airgapped"), pullerRoleArns: [NODE_ROLE] });
+    new PrivateRegistry(stack, "registry", { network: fakeNetwork("airgapped"), pullerRoleArns: [NODE_ROLE] });
     app.synth();
     const written = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", "mirror-test", "mirror-manifest.json"), "utf8"));
     expect(written.mode).toBe("airgapped");
@@ -71,7 +71,7 @@ describe("AirGappedRegistry with only the required props", () => {
   });
 });
 
-describe("AirGappedRegistry in air-gapped mode", () => {
+describe("PrivateRegistry in air-gapped mode", () => {
   test("pulls only through the ECR endpoints, no pull-through caches", () => {
     const { json } = synthRegistry("airgapped");
     const policy = policyStatements(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
@@ -81,10 +81,31 @@ describe("AirGappedRegistry in air-gapped mode", () => {
 
   test("refuses a network that does not expose its ECR endpoints, and bad props", () => {
     const { stack } = testStack();
-    expect(() => new AirGappedRegistry(stack, "r1", { network: fakeNetwork("airgapped", { interfaceEndpointIds: {} }), pullerRoleArns: [NODE_ROLE] })).toThrow(
+    expect(() => new PrivateRegistry(stack, "r1", { network: fakeNetwork("airgapped", { interfaceEndpointIds: {} }), pullerRoleArns: [NODE_ROLE] })).toThrow(
       /must expose its ecr.api and ecr.dkr endpoint ids/,
     );
-    expect(() => new AirGappedRegistry(stack, "r2", { network: fakeNetwork(), pullerRoleArns: [] })).toThrow(/pullerRoleArns: expected at least/);
-    expect(() => new AirGappedRegistry(stack, "r3", { network: fakeNetwork(), pullerRoleArns: [NODE_ROLE], repositoryPrefix: "Bad Prefix" })).toThrow(/repositoryPrefix/);
+    expect(() => new PrivateRegistry(stack, "r3", { network: fakeNetwork(), pullerRoleArns: [NODE_ROLE], repositoryPrefix: "Bad Prefix" })).toThrow(/repositoryPrefix/);
   });
+});
+
+test("grantPull: each role granted may pull, nobody else; a registry nobody may pull from fails synth", () => {
+  const { stack } = testStack();
+  const registry = new PrivateRegistry(stack, "registry", { network: fakeNetwork() });
+  registry.grantPull(NODE_ROLE);
+  registry.grantPull({ arn: "arn:aws:iam::111122223333:role/other-nodes" });
+  const json = synthJson(stack);
+  const bySid = policyStatements(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
+  expect(bySid.NodesPull.Principal).toEqual({ AWS: [NODE_ROLE, "arn:aws:iam::111122223333:role/other-nodes"] });
+  expect(bySid.DenyPullsByOthers.Condition).toEqual({ ArnNotEquals: { "aws:PrincipalArn": [NODE_ROLE, "arn:aws:iam::111122223333:role/other-nodes"] } });
+
+  const empty = testStack().stack;
+  new PrivateRegistry(empty, "registry", { network: fakeNetwork() });
+  expect(() => Testing.synth(empty, true)).toThrow(/no puller: call grantPull\(role\)/);
+});
+
+test("AirGappedRegistry, the deprecated name, is PrivateRegistry", () => {
+  const { stack } = testStack();
+  const registry = new AirGappedRegistry(stack, "registry", { network: fakeNetwork(), pullerRoleArns: [NODE_ROLE] });
+  expect(registry).toBeInstanceOf(PrivateRegistry);
+  expect(policyStatements(synthJson(stack), Object.values(resources(synthJson(stack), "aws_ecr_repository_policy"))[0].policy).NodesPull.Principal).toEqual({ AWS: [NODE_ROLE] });
 });

@@ -1,6 +1,6 @@
 /** A Mermaid flowchart of one environment's topology, drawn from its synthesized stacks (GitHub renders it in a PR). */
-import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../config/names";
-import { blocks, podSpecOf, StackView, valueAt } from "../stack-view";
+import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../constructs/shared/names";
+import { blocks, podSpecOf, StackView, valueAt } from "../../constructs/policy/stack-view";
 
 /** Mermaid node ids: letters, digits and underscores only. */
 const id = (text: string) => text.replace(/[^A-Za-z0-9_]/g, "_");

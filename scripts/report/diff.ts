@@ -1,5 +1,5 @@
 /** What a change does to a stack, from two synthesized documents: no Terraform, no state, no credentials. */
-import { JsonObject, StackView, TfResource } from "../stack-view";
+import { JsonObject, StackView, TfResource } from "../../constructs/policy/stack-view";
 
 /**
  * Stateful resources, and the attributes whose change makes Terraform (or Kubernetes) replace them,

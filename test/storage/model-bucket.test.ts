@@ -1,4 +1,5 @@
-import { ModelBucket } from "../../constructs/cluster";
+import { Testing } from "cdktf";
+import { ModelBucket } from "../../constructs/storage";
 import { fakeNetwork, only, policyStatements, synthJson, testStack } from "../support/synth";
 
 function synthBucket(mode: "connected" | "airgapped") {
@@ -44,5 +45,38 @@ describe("ModelBucket with only the required props", () => {
       Effect: "Deny",
       Condition: { StringNotEquals: { "aws:sourceVpce": "vpce-s3gateway" } },
     });
+  });
+});
+
+test("registers its reads with the network's S3 gateway endpoint itself, under the statement id it is given", () => {
+  const { stack } = testStack();
+  const network = fakeNetwork("airgapped");
+  const first = new ModelBucket(stack, "models", { network, readerRoleArn: "arn:aws:iam::111122223333:role/inference" });
+  const second = new ModelBucket(stack, "more-models", { network, readerRoleArn: "arn:aws:iam::111122223333:role/inference", s3ReadSid: "MoreModels" });
+  expect(network.s3Reads).toEqual([
+    { sid: "ModelBucket", bucketArns: [first.bucketArn] },
+    { sid: "MoreModels", bucketArns: [second.bucketArn] },
+  ]);
+});
+
+describe("grantRead", () => {
+  test("every reader granted is the only set of principals that may read, through S3 only", () => {
+    const { stack } = testStack();
+    const bucket = new ModelBucket(stack, "models", { network: fakeNetwork("connected") });
+    bucket.grantRead("arn:aws:iam::111122223333:role/inference");
+    bucket.grantRead({ arn: "arn:aws:iam::111122223333:role/batch" });
+    bucket.grantRead("arn:aws:iam::111122223333:role/inference");
+    const json = synthJson(stack);
+    const policy = policyStatements(json, only(json, "aws_s3_bucket_policy").policy);
+    const readers = ["arn:aws:iam::111122223333:role/inference", "arn:aws:iam::111122223333:role/batch"];
+    expect(policy.InferencePodsRead.Principal).toEqual({ AWS: readers });
+    expect(policy.DenyReadsByOthers.Condition).toEqual({ ArnNotEquals: { "aws:PrincipalArn": readers } });
+    expect(policyStatements(json, only(json, "aws_kms_key_policy").policy).InferencePodsDecryptThroughS3.Principal).toEqual({ AWS: readers });
+  });
+
+  test("a bucket nobody may read fails synth with the call to make", () => {
+    const { stack } = testStack();
+    new ModelBucket(stack, "models", { network: fakeNetwork("connected") });
+    expect(() => Testing.synth(stack, true)).toThrow(/no reader: call grantRead\(role\)/);
   });
 });

@@ -32,6 +32,11 @@ export function cidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
   return ((a.network & mask) >>> 0) === ((b.network & mask) >>> 0);
 }
 
+/** Whether every address of `inner` is in `outer`. */
+export function cidrContains(outer: Ipv4Cidr, inner: Ipv4Cidr): boolean {
+  return outer.prefix <= inner.prefix && cidrsOverlap(outer, inner);
+}
+
 /** The index-th subnet of `newPrefix` length inside `parent` (like Terraform's cidrsubnet). */
 export function subnetOf(parent: Ipv4Cidr, newPrefix: number, index: number): Ipv4Cidr {
   const count = 2 ** (newPrefix - parent.prefix);

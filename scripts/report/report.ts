@@ -1,6 +1,6 @@
 /** Builds the per-stack review report (JSON for machines, Markdown for a pull request) from one engine's results. */
-import { PolicyReport } from "../types";
-import { containersOf, podSpecOf, StackView, TfResource, valueAt } from "../stack-view";
+import { PolicyReport } from "../../constructs/policy/types";
+import { containersOf, podSpecOf, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
 import { CostEstimate } from "./cost";
 import { mermaidBlock } from "./diagram";
 import { StackDiff } from "./diff";

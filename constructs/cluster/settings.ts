@@ -1,0 +1,123 @@
+/**
+ * The cluster's settings schemas: the one definition of the node pools' and the EKS cluster's fields,
+ * defaults and checks. GpuCluster parses its props with them; the app's environment file composes them.
+ */
+import { z } from "zod";
+import { cidrsOverlap, parseCidr } from "../shared/cidr";
+import { cidrSchema, nameSchema, retentionDaysSchema } from "../shared/validate";
+
+/** Reports one problem at a path relative to the object checked; the environment schema and the constructs each turn it into their own error. */
+export type Fail = (path: (string | number)[], message: string) => void;
+
+const capacityType = z.enum(["ON_DEMAND", "SPOT"]);
+
+const poolSize = {
+  /** Smallest node count; 0 lets a GPU pool scale from zero. */
+  minSize: z.number().int().min(0),
+  maxSize: z.number().int().min(1, "a pool with max 0 can never run a pod: expected maxSize >= 1"),
+  desiredSize: z.number().int().min(0).optional(),
+};
+
+/** A pool's sizes must nest: minSize <= desiredSize <= maxSize. */
+function checkPoolSizes(pool: { minSize: number; maxSize: number; desiredSize?: number }, ctx: z.RefinementCtx): void {
+  if (pool.maxSize < pool.minSize) ctx.addIssue({ code: "custom", path: ["maxSize"], message: `expected maxSize >= minSize (${pool.minSize})` });
+  if (pool.desiredSize !== undefined && (pool.desiredSize < pool.minSize || pool.desiredSize > pool.maxSize)) {
+    ctx.addIssue({ code: "custom", path: ["desiredSize"], message: `expected desiredSize between minSize (${pool.minSize}) and maxSize (${pool.maxSize})` });
+  }
+}
+
+/** The Kubernetes minor version of a cluster we create; the one place its default lives. */
+export const kubernetesVersionSchema = z.string().regex(/^1\.\d{2}$/, "expected a Kubernetes minor version like 1.31").default("1.31");
+
+/** The system (CPU) node pool; constructs parse their props with it, so library callers get the same defaults and checks. */
+export const systemPoolSchema = z
+  .object({
+    instanceTypes: z.array(z.string().min(1)).min(1).default(["m6i.large"]),
+    capacityType: capacityType.default("ON_DEMAND"),
+    minSize: poolSize.minSize.default(2),
+    maxSize: poolSize.maxSize.default(4),
+    desiredSize: poolSize.desiredSize,
+    diskSizeGiB: z.number().int().min(20).max(1000).default(50),
+  })
+  .strict()
+  .superRefine(checkPoolSizes);
+
+/** One GPU node pool; shared by the environment file and the cluster constructs' props. */
+export const gpuPoolSchema = z
+  .object({
+    name: nameSchema,
+    instanceTypes: z.array(z.string().min(1)).min(1),
+    capacityType: capacityType.default("ON_DEMAND"),
+    ...poolSize,
+    amiType: z.enum(["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]).default("AL2023_x86_64_NVIDIA"),
+    diskSizeGiB: z.number().int().min(50).max(2000).default(200),
+  })
+  .strict()
+  .superRefine(checkPoolSizes);
+
+/** The GPU pools of a cluster: at least one, each name unique and not the system pool's. */
+export const gpuPoolsSchema = z
+  .array(gpuPoolSchema)
+  .min(1, "expected at least one GPU pool")
+  .superRefine((pools, ctx) => {
+    const names = pools.map((p) => p.name);
+    names.forEach((n, i) => {
+      if (n === "system") ctx.addIssue({ code: "custom", path: [i, "name"], message: 'expected a name other than "system" (the CPU pool\'s)' });
+      else if (names.indexOf(n) !== i) ctx.addIssue({ code: "custom", path: [i, "name"], message: `expected a unique pool name; "${n}" is used twice` });
+    });
+  });
+
+/** EKS cluster settings; shared by the environment file and GpuCluster's props. */
+export const clusterSettingsSchema = z
+  .object({
+    /** Public API endpoint: off unless explicitly enabled for named CIDRs. */
+    publicEndpoint: z
+      .object({ enabled: z.boolean().default(false), cidrs: z.array(cidrSchema).default([]) })
+      .strict()
+      .default({}),
+    /** IAM role granted cluster-admin through an EKS access entry. */
+    adminRoleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "expected an IAM role ARN")
+      .optional(),
+    /** Kubernetes service CIDR; must not overlap the VPC. */
+    serviceCidr: cidrSchema.default("172.20.0.0/16"),
+    logRetentionDays: retentionDaysSchema.default(365),
+  })
+  .strict()
+  .superRefine((settings, ctx) => {
+    const endpoint = settings.publicEndpoint;
+    if (endpoint.enabled && endpoint.cidrs.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["publicEndpoint", "cidrs"], message: "expected at least one CIDR when the public endpoint is enabled (0.0.0.0/0 is refused)" });
+    }
+    endpoint.cidrs.forEach((c, i) => {
+      if (parseCidr(c)?.prefix === 0) ctx.addIssue({ code: "custom", path: ["publicEndpoint", "cidrs", i], message: "expected a CIDR narrower than 0.0.0.0/0: it would open the API to the internet" });
+    });
+  });
+
+/** EKS cluster settings as props take them (defaults may be left out). */
+export type ClusterSettingsInput = z.input<typeof clusterSettingsSchema>;
+/** EKS cluster settings with defaults applied. */
+export type ClusterSettings = z.output<typeof clusterSettingsSchema>;
+
+/**
+ * The checks that need the network too: no public endpoint in an air-gapped network, and a service
+ * CIDR outside the VPC. The environment schema and GpuCluster both call this.
+ */
+export function checkClusterInNetwork(settings: ClusterSettings, network: { readonly vpcCidr: string; readonly mode: "connected" | "airgapped" }, fail: Fail): void {
+  if (network.mode === "airgapped" && settings.publicEndpoint.enabled) {
+    fail(["publicEndpoint", "enabled"], "expected false in airgapped mode: the network has no internet route");
+  }
+  const vpc = parseCidr(network.vpcCidr);
+  const service = parseCidr(settings.serviceCidr);
+  if (vpc && service && cidrsOverlap(vpc, service)) fail(["serviceCidr"], `expected a CIDR that does not overlap vpcCidr ${network.vpcCidr}`);
+}
+
+/** A GPU node pool with defaults applied. */
+export type GpuPoolConfig = z.output<typeof gpuPoolSchema>;
+/** The system (CPU) node pool with defaults applied. */
+export type SystemPoolConfig = z.output<typeof systemPoolSchema>;
+/** A GPU pool as construct props take it (schema input: defaults may be left out). */
+export type GpuPoolInput = z.input<typeof gpuPoolSchema>;
+/** The system pool as construct props take it (schema input: defaults may be left out). */
+export type SystemPoolInput = z.input<typeof systemPoolSchema>;

@@ -1,0 +1,42 @@
+/** The folder rules of .dependency-cruiser.js (run by `npm run lint`): they hold on the repository and fail on deliberate breaks. */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+const repo = path.resolve(__dirname, "../..");
+const fixtures = path.join(repo, "test/fixtures/dependency-rules");
+
+function cruise(cwd: string, ...targets: string[]): { status: number | null; output: string } {
+  const result = spawnSync(process.execPath, [path.join(repo, "node_modules/dependency-cruiser/bin/dependency-cruise.mjs"), "--config", path.join(repo, ".dependency-cruiser.js"), ...targets], {
+    cwd,
+    encoding: "utf8",
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+test("the repository has no folder cycle and the library imports nothing of the app", () => {
+  const { status, output } = cruise(repo, "main.ts", "app", "constructs", "stacks", "scripts", "bench");
+  expect(output).toMatch(/no dependency violations found/);
+  expect(status).toBe(0);
+}, 30_000);
+
+test("two folders that import each other fail, though no module cycle exists", () => {
+  const { status, output } = cruise(path.join(fixtures, "folder-cycle"), "constructs");
+  expect(status).not.toBe(0);
+  expect(output).toMatch(/error no-folder-cycles: constructs\/alpha →\s+constructs\/beta →\s+constructs\/alpha/);
+}, 30_000);
+
+test("the library importing the stacks fails", () => {
+  const { status, output } = cruise(path.join(fixtures, "library-imports-app"), "constructs", "stacks");
+  expect(status).not.toBe(0);
+  expect(output).toMatch(/error library-not-app: constructs\/construct\.ts → stacks\/stack\.ts/);
+}, 30_000);
+
+test("building a network loads the network and its leaf helpers only: no policy rules, workloads or app (compiled dist/, as an app runs it)", () => {
+  const dist = path.join(repo, "dist");
+  if (!fs.existsSync(path.join(dist, "constructs/network/index.js"))) throw new Error("dist/ is missing: run `npm run build` first (npm test does)");
+  const probe = `require(${JSON.stringify(path.join(dist, "constructs/network"))}); console.log(JSON.stringify(Object.keys(require.cache).filter((k) => k.startsWith(${JSON.stringify(dist)})).map((k) => k.slice(${dist.length + 1}))))`;
+  const loaded = JSON.parse(spawnSync(process.execPath, ["-e", probe], { encoding: "utf8" }).stdout) as string[];
+  expect(loaded.length).toBeGreaterThan(3);
+  expect(loaded.filter((m) => !/^constructs\/(network|shared)\//.test(m))).toEqual([]);
+}, 30_000);
