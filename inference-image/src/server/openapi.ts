@@ -180,8 +180,8 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
             "starts at each sentence end and at Flush.",
           parameters: [
             q("model", ttsModels, "Model name (aura-* voices map to the engine's voices)"),
-            q("encoding", { type: "string", enum: ["linear16"], default: "linear16" }, "Raw audio encoding"),
-            q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000, default: 24000 }, "Output rate"),
+            q("encoding", { type: "string", enum: ["linear16", "mulaw", "alaw"], default: "linear16" }, "Raw audio encoding"),
+            q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000 }, "Output rate (default 24000 for linear16, 8000 for mulaw/alaw)"),
             q("speed", { type: "number", minimum: 0.5, maximum: 2 }, "Speaking rate"),
           ],
           responses: { "101": { description: "Switching protocols" }, ...errors("DeepgramError", [400, ...common]) },

@@ -7,7 +7,7 @@
  * sentence being synthesized after its current piece, sending none of its audio (barge-in).
  */
 import { type RawData, WebSocket } from "ws";
-import { Resampler, floatToInt16, int16ToBuffer, int16ToFloat, parseRate } from "./audio";
+import { encodeG711, Resampler, floatToInt16, int16ToBuffer, int16ToFloat, parseRate } from "./audio";
 import type { ApiKeys } from "./auth";
 import type { Deps } from "./context";
 import { refuseCallback } from "./deepgram";
@@ -19,8 +19,8 @@ import { type OpenSocket, SocketRoute } from "./sockets";
 import { checkSpeed } from "./synthesis";
 import type { ModelInfo } from "../engines/types";
 
-/** Encodings Deepgram's speak WebSocket offers that this server encodes. */
-const SOCKET_ENCODINGS = ["linear16"];
+/** Deepgram's speak WebSocket encodings, with Deepgram's default rate for each. */
+const SOCKET_ENCODINGS: Record<string, number> = { linear16: 24000, mulaw: 8000, alaw: 8000 };
 
 interface SpeakParams {
   model: ModelInfo;
@@ -47,8 +47,8 @@ export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
     const modelName = q.get("model") ?? undefined;
     const model = resolveModel(this.deps.speech, "tts", modelName);
     const encoding = q.get("encoding") ?? "linear16";
-    if (!SOCKET_ENCODINGS.includes(encoding)) {
-      throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported on the speak WebSocket; use ${SOCKET_ENCODINGS.join(", ")}`);
+    if (!Object.hasOwn(SOCKET_ENCODINGS, encoding)) {
+      throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported on the speak WebSocket; use ${Object.keys(SOCKET_ENCODINGS).join(", ")}`);
     }
     const container = q.get("container");
     if (container !== null && container !== "none") throw new HttpError(400, "invalid_parameter", "the speak WebSocket sends raw audio: container must be none");
@@ -57,7 +57,7 @@ export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
       // Aura names carry the voice (aura-2-thalia-en); the engines' voice table resolves them.
       voice: modelName?.startsWith("aura") ? modelName : undefined,
       speed: checkSpeed(q.get("speed") ?? undefined, 0.5, 2),
-      sampleRate: q.has("sample_rate") ? parseRate(q.get("sample_rate") ?? undefined) : 24000,
+      sampleRate: q.has("sample_rate") ? parseRate(q.get("sample_rate") ?? undefined) : SOCKET_ENCODINGS[encoding],
       encoding,
     };
   }
@@ -201,7 +201,9 @@ class SpeakSession implements OpenSocket {
   }
 
   private sendAudio(pcm: Int16Array): void {
-    if (pcm.length > 0 && this.ws.readyState === WebSocket.OPEN) this.ws.send(int16ToBuffer(pcm));
+    if (pcm.length === 0 || this.ws.readyState !== WebSocket.OPEN) return;
+    const { encoding } = this.params;
+    this.ws.send(encoding === "mulaw" || encoding === "alaw" ? encodeG711(pcm, encoding) : int16ToBuffer(pcm));
   }
 
   private warn(code: string, description: string): void {

@@ -145,15 +145,17 @@ describe("Deepgram live with a voicebot's options", () => {
 
 describe("Deepgram speak WebSocket", () => {
   type SpeakMsg = { type: string; sequence_id?: number; code?: string; request_id?: string };
-  async function openSpeak() {
-    const socket = await dg().speak.v1.connect({ model: "aura-2-thalia-en", encoding: "linear16", sample_rate: "16000", reconnectAttempts: 0 });
+  async function openSpeak(encoding = "linear16", sampleRate = "16000") {
+    const socket = await dg().speak.v1.connect({ model: "aura-2-thalia-en", encoding, ...(sampleRate ? { sample_rate: sampleRate } : {}), reconnectAttempts: 0 });
     const log: ({ audio: number } | SpeakMsg)[] = [];
+    const bytes: Blob[] = [];
     const pending: Promise<void>[] = [];
     socket.on("message", (m) => {
       if (m instanceof Blob) {
         const entry = { audio: 0 };
         log.push(entry);
-        pending.push(m.arrayBuffer().then((b) => void (entry.audio = b.byteLength / 2)));
+        pending.push(m.arrayBuffer().then((b) => void (entry.audio = b.byteLength / (encoding === "linear16" ? 2 : 1))));
+        bytes.push(m);
       } else log.push(m as SpeakMsg);
     });
     const closed = new Promise<number>((resolve) => socket.on("close", (e) => resolve(e.code)));
@@ -165,7 +167,7 @@ describe("Deepgram speak WebSocket", () => {
       await Promise.all(pending);
     };
     const samples = () => log.reduce((n, e) => n + ("audio" in e ? e.audio : 0), 0);
-    return { socket, log, closed, until, samples };
+    return { socket, log, closed, until, samples, bytes };
   }
   const isType = (type: string, seq?: number) => (e: object) => "type" in e && e.type === type && (seq === undefined || (e as SpeakMsg).sequence_id === seq);
 
@@ -184,6 +186,20 @@ describe("Deepgram speak WebSocket", () => {
 
     socket.sendText({ type: "Speak", text: { not: "text" } as unknown as string });
     await until(() => log.some(isType("Warning")));
+    socket.sendClose({ type: "Close" });
+    expect(await closed).toBe(1000);
+  });
+
+  it("speaks G.711 mu-law at 8 kHz by default for encoding=mulaw (telephony)", async () => {
+    const { socket, log, closed, until, samples, bytes } = await openSpeak("mulaw", "");
+    socket.sendText({ type: "Speak", text: "Thank you for calling." });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 0)));
+    // One byte per sample at 8 kHz: about a second of speech; mu-law silence is 0xFF, speech is not.
+    expect(samples() / 8000).toBeGreaterThan(0.8);
+    expect(samples() / 8000).toBeLessThan(4);
+    const audio = new Uint8Array(await new Blob(bytes).arrayBuffer());
+    expect(audio.filter((b) => b !== 0xff && b !== 0x7f).length).toBeGreaterThan(audio.length / 2);
     socket.sendClose({ type: "Close" });
     expect(await closed).toBe(1000);
   });
