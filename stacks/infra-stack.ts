@@ -5,7 +5,8 @@ import { Construct } from "constructs";
 import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
 import { EnvironmentConfig } from "../app";
-import { INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
+import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
+import { gpuPlacement, inferenceServicesOf } from "../constructs/workloads/settings";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
 import { PrivateRegistry } from "../constructs/registry";
@@ -77,10 +78,18 @@ export class InfraStack extends TerraformStack {
     this.registry.grantPull(this.cluster.nodeRoleArn);
     this.modelBucket = new ModelBucket(this, "models", { network: this.network, namePrefix: `${env.name}-models-` });
     this.modelBucket.grantRead(this.inferenceRole);
+    // Where the inference services run (GPU pools only for engines that use one) decides what the load
+    // balancer targets, and marks each GPU pool with the services that use it, or "none".
+    const services = inferenceServicesOf(env.workloads).map(({ key, settings }) => ({ key, pool: settings.pool ?? env.nodePools.gpu[0].name, gpu: gpuPlacement(env.workloads.models, key, settings).gpu }));
+    this.cluster.gpuPools.forEach((pool, i) => {
+      const users = services.filter((s) => s.gpu && s.pool === env.nodePools.gpu[i].name).map((s) => s.key);
+      pool.nodeGroup.tags = { ...pool.nodeGroup.tagsInput, [GPU_POOL_USE_TAG]: users.join(",") || GpuPoolUse.none };
+    });
+    const targetAsgs = [...(services.some((s) => s.gpu) ? this.cluster.gpuAutoScalingGroupNames : []), ...(services.some((s) => !s.gpu) ? [this.cluster.systemPool.autoScalingGroupName] : [])];
     this.loadBalancer = new InternalLoadBalancer(this, "ingress", {
       network: this.network,
       allowedClientCidrs: env.allowedClientCidrs,
-      targets: { autoScalingGroupNames: this.cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: this.cluster.clusterSecurityGroupId },
+      targets: { autoScalingGroupNames: targetAsgs, nodeSecurityGroupId: this.cluster.clusterSecurityGroupId },
       certificateArn: env.ingress.certificateArn,
       plainTcp: env.ingress.plainTcp,
       services: inferenceEndpoints(env),

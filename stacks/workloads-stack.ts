@@ -10,7 +10,7 @@ import { LicenseProxy } from "../constructs/workloads/license-proxy";
 import { Monitoring } from "../constructs/workloads/monitoring";
 import { WorkloadNamespace } from "../constructs/workloads/namespace";
 import { EncryptedStorageClass } from "../constructs/workloads/storage-class";
-import { inferenceServicesOf } from "../constructs/workloads/settings";
+import { gpuPlacement, inferenceServicesOf } from "../constructs/workloads/settings";
 import { configureBackend } from "./backend";
 import { InfraStack } from "./infra-stack";
 
@@ -77,7 +77,7 @@ export class WorkloadsStack extends TerraformStack {
         name: key,
         namespace: this.namespace,
         image,
-        settings: { ...settings, pool: settings.pool ?? env.nodePools.gpu[0].name },
+        settings: gpuPlacement(w.models, key, settings).gpu ? { ...settings, pool: settings.pool ?? env.nodePools.gpu[0].name } : settings,
         models: w.models,
         modelSync,
         licenseProxyUrl: this.licenseProxy.url,

@@ -36,6 +36,12 @@ export const NODE_LABELS = {
 
 /** The taint on every GPU node: only pods that tolerate it (and request GPUs) land there. */
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
+/**
+ * Tag on each GPU node group of an environment: the inference services whose engines use the pool,
+ * or "none" (policy rule VS-EKS-005 and the review's cost section read it).
+ */
+export const GPU_POOL_USE_TAG = "voice-selfhost:gpu-workloads";
+export const GpuPoolUse = { none: "none" } as const;
 /** The extended resource the NVIDIA device plugin advertises. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
 

@@ -45,6 +45,8 @@ export const SERVER_ENV = {
   sttModelDir: "STT_MODEL_DIR",
   ttsEngine: "TTS_ENGINE",
   ttsModelDir: "TTS_MODEL_DIR",
+  sttProvider: "STT_PROVIDER",
+  ttsProvider: "TTS_PROVIDER",
   workers: "WORKERS",
   queueMax: "QUEUE_MAX",
   requestTimeoutMs: "REQUEST_TIMEOUT_MS",
@@ -72,6 +74,8 @@ export const PROXY_ENV = {
 export const STT_ENGINES = ["pocketsphinx", "sherpa-whisper", "sherpa-transducer", "sherpa-paraformer"] as const;
 export const TTS_ENGINES = ["flite", "sherpa-vits", "sherpa-kokoro"] as const;
 export const BUILTIN_ENGINES: readonly string[] = ["pocketsphinx", "flite"];
+/** Execution providers a model may be set to (src/engines/config.ts EXECUTION_PROVIDERS); the built-in engines run on CPU only. */
+export const EXECUTION_PROVIDERS = ["cpu", "cuda", "auto"] as const;
 
 /** Metric names the alert rules, the dashboard and the HPA use, exactly as the programs export them. */
 export const METRICS = {
@@ -86,6 +90,13 @@ export const METRICS = {
   characters: "inference_characters_total",
   licenseAllowed: "inference_license_allowed",
   usagePending: "inference_usage_records_pending",
+  teamRequests: "inference_team_requests_total",
+  teamAudioSeconds: "inference_team_audio_seconds_total",
+  teamCharacters: "inference_team_characters_total",
+  teamLiveSessionSeconds: "inference_team_live_session_seconds_total",
+  teamRejected: "inference_team_rejected_requests_total",
+  teamInflight: "inference_team_inflight",
+  apiKeysReloadFailures: "inference_api_keys_reload_failures_total",
   graceActive: "license_proxy_grace_period_active",
   licenseValid: "license_proxy_license_valid",
   validUntil: "license_proxy_valid_until_timestamp_seconds",

@@ -21,6 +21,8 @@ import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress }
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 import { parseCpu } from "./quantity";
 import {
+  GpuPlacement,
+  gpuPlacement,
   InferenceServiceSettings,
   InferenceServiceSettingsInput,
   inferenceServiceSettingsSchema,
@@ -46,7 +48,7 @@ export interface InferenceServiceProps {
   readonly namespace?: NamespaceRef | string;
   /** The inference image, pinned by immutable tag or digest (`<repo>:<tag>` or `<repo>@sha256:...`). */
   readonly image: string;
-  /** Pool, GPUs, replicas, resources, timeouts; defaults: 1 GPU on any GPU node (any pool), 2-6 replicas. */
+  /** Pool, GPUs, replicas, resources, timeouts; defaults: 1 GPU on any GPU node (any pool) for engines that use one, 2-6 replicas. */
   readonly settings?: InferenceServiceSettingsInput;
   /** Engines and where their models come from; default: the built-in engines. */
   readonly models?: ModelSettingsInput;
@@ -102,6 +104,8 @@ export class InferenceService extends Construct {
   /** The pods' labels, for selectors elsewhere (monitoring, policies). */
   readonly podLabels: Record<string, string>;
   readonly terminationGracePeriodSeconds: number;
+  /** GPU nodes or the system pool, and why (the load balancer targets the same nodes). */
+  readonly placement: GpuPlacement;
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
     super(scope, id);
@@ -110,6 +114,12 @@ export class InferenceService extends Construct {
     this.settings = parseProps(inferenceServiceSettingsSchema, props.settings ?? {}, `${where} settings`);
     this.models = parseProps(modelSettingsSchema, props.models ?? {}, `${where} models`);
     const s = this.settings;
+    const serviceKey = props.name === "stt" || props.name === "tts" ? props.name : "inference";
+    this.placement = gpuPlacement(this.models, serviceKey, s);
+    const onGpu = this.placement.gpu;
+    if (!onGpu && s.pool) {
+      throw new Error(`${where} settings.pool: "${s.pool}" is a GPU pool, but ${this.placement.reason}: set a sherpa model's provider to cuda or auto, or state settings.cpuEnginesOnGpu with a reason`);
+    }
     checkImagePinned(props.image, `${where} image`);
     if (this.models.source === "s3" && !props.modelSync) throw new Error(`${where} modelSync: expected the aws-cli image, bucket and region when models.source is "s3"`);
     if (props.allowedSourceCidrs.length === 0) throw new Error(`${where} allowedSourceCidrs: expected at least one CIDR (InternalLoadBalancer.targetSourceCidrs)`);
@@ -136,6 +146,8 @@ export class InferenceService extends Construct {
       [SERVER_ENV.licenseProxyUrl]: props.licenseProxyUrl,
       [SERVER_ENV.sttEngine]: this.models.stt.engine,
       [SERVER_ENV.ttsEngine]: this.models.tts.engine,
+      [SERVER_ENV.sttProvider]: this.models.stt.provider,
+      [SERVER_ENV.ttsProvider]: this.models.tts.provider,
       [SERVER_ENV.workers]: String(workers),
       [SERVER_ENV.requestTimeoutMs]: String(s.requestTimeoutSeconds * 1000),
       [SERVER_ENV.shutdownGraceMs]: String(shutdownGraceSeconds * 1000),
@@ -172,12 +184,13 @@ export class InferenceService extends Construct {
     const resources = (side: "requests" | "limits") => ({
       cpu: s.resources[side].cpu,
       memory: s.resources[side].memory,
-      [GPU_RESOURCE]: String(s.gpusPerPod),
+      ...(onGpu ? { [GPU_RESOURCE]: String(s.gpusPerPod) } : {}),
     });
 
     const volumes: IIoK8sApiCoreV1Volume[] = [
       TMP_VOLUME,
-      { name: "api-keys", secret: { secretName: SECRETS.apiKeys.name, defaultMode: 0o440 } },
+      // Mounted as a directory, not with subPath: only then does the kubelet swap in a changed Secret, which the server reloads.
+      { name: "api-keys", secret: { secretName: s.apiKeysSecret, defaultMode: 0o440 } },
     ];
     const mounts: IIoK8sApiCoreV1VolumeMount[] = [TMP_MOUNT, { name: "api-keys", mountPath: SECRETS.apiKeys.mountPath, readOnly: true }];
     const initContainers: IIoK8sApiCoreV1Container[] = [];
@@ -237,15 +250,17 @@ export class InferenceService extends Construct {
                 requiredDuringSchedulingIgnoredDuringExecution: {
                   nodeSelectorTerms: [
                     {
-                      matchExpressions: s.pool
-                        ? [{ key: NODE_LABELS.pool, operator: "In", values: [s.pool] }]
-                        : [{ key: NODE_LABELS.role, operator: "In", values: ["gpu"] }],
+                      matchExpressions: !onGpu
+                        ? [{ key: NODE_LABELS.role, operator: "In", values: ["system"] }]
+                        : s.pool
+                          ? [{ key: NODE_LABELS.pool, operator: "In", values: [s.pool] }]
+                          : [{ key: NODE_LABELS.role, operator: "In", values: ["gpu"] }],
                     },
                   ],
                 },
               },
             },
-            tolerations: [{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect }],
+            tolerations: onGpu ? [{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect }] : undefined,
             // ScheduleAnyway: a GPU pool may have capacity in one zone only (spot, quotas); pending pods would be worse than skew.
             topologySpreadConstraints: [
               { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },

@@ -137,6 +137,13 @@ export class Monitoring extends Construct {
               "Inference workers are saturated: requests wait or are refused with 429. Check that the HPA can add pods and GPU nodes.",
             ),
             alert(
+              "ApiKeysReloadFailed",
+              `sum(increase(${METRICS.apiKeysReloadFailures}[10m])) > 0`,
+              "0m",
+              "warning",
+              "A changed API keys Secret did not parse: the pods keep the last good keys (new keys do not work, removed keys still do). The pods' error log names the field.",
+            ),
+            alert(
               "InferenceGpuPodsPending",
               `sum by (namespace, pod) (kube_pod_status_phase{namespace="${ns.name}",phase="Pending"}) * on (namespace, pod) group_left() ` +
                 `sum by (namespace, pod) (kube_pod_container_resource_requests{namespace="${ns.name}",resource="nvidia_com_gpu"}) > 0`,
@@ -224,6 +231,22 @@ function dashboard(): object {
         [`(min(${METRICS.validUntil} > 0) - time()) / 86400`, "days until serving stops"],
         [`sum(${METRICS.spoolDepth})`, "usage records spooled"],
       ], 12, 24),
+      // Usage per team, by team name (the metrics never carry keys): who uses what, and who is being refused.
+      { id: nextId++, type: "row", title: "Teams", collapsed: false, gridPos: { h: 1, w: 24, x: 0, y: 32 }, panels: [] },
+      panel("Requests by team", "reqps", [
+        [`sum by (team) (rate(${METRICS.teamRequests}[5m]))`, "{{team}}"],
+      ], 0, 33),
+      panel("Refusals by team and reason", "reqps", [
+        [`sum by (team, reason) (rate(${METRICS.teamRejected}[5m]))`, "{{team}}: {{reason}}"],
+      ], 12, 33),
+      panel("Audio hours per day by team", "h", [
+        [`sum by (team, feature) (rate(${METRICS.teamAudioSeconds}[1h])) * 86400 / 3600`, "{{team}} {{feature}}"],
+        [`sum by (team) (rate(${METRICS.teamLiveSessionSeconds}[1h])) * 86400 / 3600`, "{{team}} live session time"],
+      ], 0, 41),
+      panel("Characters and in flight by team", "short", [
+        [`sum by (team) (rate(${METRICS.teamCharacters}[5m]))`, "{{team}} characters/s"],
+        [`sum by (team) (${METRICS.teamInflight})`, "{{team}} in flight"],
+      ], 12, 41),
     ],
   };
 }

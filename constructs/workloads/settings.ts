@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { GPU_INSTANCE_TYPES } from "../cluster/gpu-instance-types";
-import { BUILTIN_ENGINES, SERVER_LIMITS, STT_ENGINES, TTS_ENGINES } from "./contract";
+import { BUILTIN_ENGINES, EXECUTION_PROVIDERS, SECRETS, SERVER_LIMITS, STT_ENGINES, TTS_ENGINES } from "./contract";
 import { parseCpu, parseMemory } from "./quantity";
 
 const cpu = z.string().refine((v) => (parseCpu(v) ?? 0) > 0, { message: 'expected a CPU quantity such as "500m" or "2"' });
@@ -35,9 +35,14 @@ const maxRequestSeconds = SERVER_LIMITS.shutdownGraceMs.max / 1000 - SHUTDOWN_MA
 /** One inference Deployment: where it runs, how big each pod is and how it scales. */
 export const inferenceServiceSettingsSchema = z
   .object({
-    /** GPU node pool (default: the environment's first). Inference runs on GPU pools only: the load balancer targets GPU nodes. */
+    /** GPU node pool (default: any GPU pool), for a service that runs on GPU nodes (see gpuPlacement). */
     pool: z.string().min(1).optional(),
-    /** `nvidia.com/gpu` each pod requests. */
+    /**
+     * Run this service on GPU nodes although none of its engines uses a GPU (every model a CPU engine or
+     * set to cpu): a paid GPU left idle, so the environment file must say why (20 characters or more).
+     */
+    cpuEnginesOnGpu: z.object({ reason: z.string().trim().min(20, "expected a reason of at least 20 characters: why CPU engines hold GPU nodes") }).strict().optional(),
+    /** `nvidia.com/gpu` each pod on GPU nodes requests. */
     gpusPerPod: z
       .number()
       .int()
@@ -67,6 +72,15 @@ export const inferenceServiceSettingsSchema = z
     workers: z.number().int().min(1).max(256).optional(),
     /** Jobs that may wait for a worker before the server answers 429; default: the server's own (4 x workers). */
     queueMax: z.number().int().min(0).max(100_000).optional(),
+    /**
+     * The Secret, created by the operator (never by Terraform, so no key or digest lands in state), that holds
+     * the API keys or the teams document under the key `keys`. Changes apply in the pods without a restart.
+     */
+    apiKeysSecret: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "expected a Kubernetes Secret name (lowercase letters, digits, '-' and '.')")
+      .max(253)
+      .default(SECRETS.apiKeys.name),
   })
   .strict();
 
@@ -74,6 +88,8 @@ const modelSchema = <E extends readonly [string, ...string[]]>(engines: E) =>
   z
     .object({
       engine: z.enum(engines),
+      /** Execution provider (the server's STT_PROVIDER/TTS_PROVIDER): cuda or auto makes the service request a GPU. */
+      provider: z.enum(EXECUTION_PROVIDERS).default("cpu"),
       /** S3 key prefix in the model bucket (source "s3"), or an absolute directory in the image (source "image"). */
       location: z.string().min(1).optional(),
     })
@@ -91,8 +107,11 @@ export const modelSettingsSchema = z
   .strict()
   .superRefine((m, ctx) => {
     for (const kind of ["stt", "tts"] as const) {
-      const { engine, location } = m[kind];
+      const { engine, location, provider } = m[kind];
       const path = [kind, "location"];
+      if (provider !== "cpu" && BUILTIN_ENGINES.includes(engine)) {
+        ctx.addIssue({ code: "custom", path: [kind, "provider"], message: `expected "cpu": ${engine} runs on the CPU only and cannot use a GPU` });
+      }
       if (BUILTIN_ENGINES.includes(engine)) {
         if (location) ctx.addIssue({ code: "custom", path, message: `expected no location: ${engine} is built into the image` });
       } else if (!location) {
@@ -171,6 +190,24 @@ export function inferenceServicesOf(w: WorkloadsSettings): { key: "inference" | 
   return w.split ? [{ key: "stt", settings: w.stt }, { key: "tts", settings: w.tts }] : [{ key: "inference", settings: w.inference }];
 }
 
+/** Where an inference service runs: GPU nodes (with a GPU request) or the system pool, and why. */
+export interface GpuPlacement {
+  readonly gpu: boolean;
+  readonly reason: string;
+}
+
+/**
+ * The one decision of whether a service asks for a GPU: only when one of its models has a GPU-capable
+ * engine set to cuda or auto, or the environment states why CPU engines should hold GPU nodes anyway.
+ */
+export function gpuPlacement(models: ModelSettings, key: "inference" | "stt" | "tts", settings: InferenceServiceSettings): GpuPlacement {
+  const kinds = key === "inference" ? (["stt", "tts"] as const) : [key];
+  const users = kinds.filter((k) => models[k].provider !== "cpu" && !BUILTIN_ENGINES.includes(models[k].engine));
+  if (users.length > 0) return { gpu: true, reason: users.map((k) => `${k} model ${models[k].engine} is set to ${models[k].provider}`).join("; ") };
+  if (settings.cpuEnginesOnGpu) return { gpu: true, reason: `CPU engines on GPU nodes, as stated: ${settings.cpuEnginesOnGpu.reason}` };
+  return { gpu: false, reason: `no engine of this service uses a GPU (${kinds.map((k) => `${models[k].engine}: ${models[k].provider}`).join(", ")})` };
+}
+
 /** What the workload checks need to know of a node pool. */
 export interface PoolView {
   readonly name: string;
@@ -183,6 +220,10 @@ export interface PoolView {
  */
 export function checkWorkloadPools(w: WorkloadsSettings, gpuPools: readonly PoolView[], fail: (path: (string | number)[], message: string) => void): void {
   for (const { key, settings } of inferenceServicesOf(w)) {
+    if (!gpuPlacement(w.models, key, settings).gpu) {
+      if (settings.pool) fail(["workloads", key, "pool"], `expected no GPU pool: no engine of this service uses a GPU, so it runs on the system pool (set a sherpa model's provider to cuda or auto, or state cpuEnginesOnGpu with a reason)`);
+      continue;
+    }
     const pool = gpuPools.find((p) => p.name === (settings.pool ?? gpuPools[0]?.name));
     if (!pool) {
       fail(["workloads", key, "pool"], `expected one of the environment's GPU pools (${gpuPools.map((p) => `"${p.name}"`).join(", ")})`);

@@ -72,6 +72,9 @@ new InferenceService(stack, "inference", {
   namespace,
   image,
   settings: { pool: "speech-l4" },
+  // A GPU is requested only for an engine that can use one: Whisper baked into your image, on CUDA when the
+  // image carries the CUDA onnxruntime (inference-image/Dockerfile), else on CPU (the server logs which).
+  models: { stt: { engine: "sherpa-whisper", provider: "auto", location: "/opt/models/whisper-small" } },
   licenseProxyUrl: licenseProxy.url,
   // What the load balancer delivers: the clients (their IP is preserved) and its health checks.
   allowedSourceCidrs: [...ingress.targetSourceCidrs],

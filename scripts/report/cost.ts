@@ -1,6 +1,8 @@
 /** A monthly cost estimate from a synthesized stack and the dated price table in scripts/pricing. */
 import prices from "../pricing/aws-on-demand.json";
+import { gpuPoolUse } from "../../constructs/policy/rules/gpu-pools";
 import { blocks, references, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
+import { GpuPoolUse } from "../../constructs/shared/names";
 
 interface RegionPrices {
   readonly instances: Readonly<Record<string, number>>;
@@ -33,6 +35,8 @@ export interface CostLine {
   readonly monthlyMin: number;
   readonly monthlyMax: number;
   readonly note?: string;
+  /** A GPU pool (and its volumes) that no workload's engines use (VS-EKS-005). */
+  readonly unused?: boolean;
 }
 
 export interface CostEstimate {
@@ -43,6 +47,9 @@ export interface CostEstimate {
   readonly lines: CostLine[];
   readonly totalMin: number;
   readonly totalMax: number;
+  /** Of the totals, what GPU pools that no workload's engines use cost (0 when none). */
+  readonly unusedMin: number;
+  readonly unusedMax: number;
   /** Items the table has no price for (left out of the totals). */
   readonly unpriced: string[];
   readonly excludes: string;
@@ -64,10 +71,10 @@ export function estimateCost(stack: StackView, table: PriceTable = PRICE_TABLE):
   const h = table.hoursPerMonth;
   const lines: CostLine[] = [];
   const unpriced: string[] = [];
-  const add = (item: string, path: string, min: number, max: number, unitMonthly: number | undefined, note?: string) => {
+  const add = (item: string, path: string, min: number, max: number, unitMonthly: number | undefined, note?: string, unused?: boolean) => {
     if (unitMonthly === undefined) unpriced.push(`${item} (${region ?? "unknown region"})`);
     const unit = unitMonthly ?? 0;
-    lines.push({ item, path, quantityMin: min, quantityMax: max, unitMonthly, monthlyMin: round(min * unit), monthlyMax: round(max * unit), note });
+    lines.push({ item, path, quantityMin: min, quantityMax: max, unitMonthly, monthlyMin: round(min * unit), monthlyMax: round(max * unit), note, ...(unused ? { unused } : {}) });
   };
 
   for (const group of stack.ofType("aws_eks_node_group")) {
@@ -75,13 +82,15 @@ export function estimateCost(stack: StackView, table: PriceTable = PRICE_TABLE):
     const min = Number(valueAt(group.values, ["scaling_config", "min_size"]) ?? 0);
     const max = Number(valueAt(group.values, ["scaling_config", "max_size"]) ?? min);
     const hourly = p?.instances[types[0]];
+    const unused = gpuPoolUse(group) === GpuPoolUse.none;
     const notes = [
       group.values.capacity_type === "SPOT" ? "Spot pool priced at on-demand (an upper bound)" : undefined,
       types.length > 1 ? `priced as ${types[0]}, the first of ${types.join(", ")}` : undefined,
+      unused ? "UNUSED: no workload's engines use a GPU (VS-EKS-005)" : undefined,
     ].filter(Boolean);
-    add(`node pool ${group.path.split("/").slice(-2, -1)[0] ?? group.name}: ${types[0] ?? "?"}`, group.path, min, max, hourly === undefined ? undefined : hourly * h, notes.join("; ") || undefined);
+    add(`node pool ${group.path.split("/").slice(-2, -1)[0] ?? group.name}: ${types[0] ?? "?"}`, group.path, min, max, hourly === undefined ? undefined : hourly * h, notes.join("; ") || undefined, unused);
     const disk = nodeDiskGiB(group, stack);
-    add(`node volumes ${disk} GiB gp3 per node`, group.path, min, max, p ? disk * p.gp3PerGiBMonth : undefined);
+    add(`node volumes ${disk} GiB gp3 per node`, group.path, min, max, p ? disk * p.gp3PerGiBMonth : undefined, undefined, unused);
   }
   for (const cluster of stack.ofType("aws_eks_cluster")) add("EKS control plane", cluster.path, 1, 1, p && p.eksCluster * h);
   for (const nat of stack.ofType("aws_nat_gateway")) add("NAT gateway", nat.path, 1, 1, p && p.natGateway * h, "plus data processed");
@@ -104,6 +113,8 @@ export function estimateCost(stack: StackView, table: PriceTable = PRICE_TABLE):
     lines,
     totalMin: round(lines.reduce((s, l) => s + l.monthlyMin, 0)),
     totalMax: round(lines.reduce((s, l) => s + l.monthlyMax, 0)),
+    unusedMin: round(lines.filter((l) => l.unused).reduce((s, l) => s + l.monthlyMin, 0)),
+    unusedMax: round(lines.filter((l) => l.unused).reduce((s, l) => s + l.monthlyMax, 0)),
     unpriced,
     excludes: table.note,
   };

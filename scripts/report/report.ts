@@ -45,6 +45,9 @@ export function securitySettings(resource: TfResource): Record<string, string> {
       if (valueAt(object, ["spec", "replicas"]) !== undefined) out.replicas = show(valueAt(object, ["spec", "replicas"]));
       const hostPaths = (spec.volumes ?? []).filter((v) => v.hostPath).map((v) => show(valueAt(v, ["hostPath", "path"])));
       if (hostPaths.length) out.hostPath = hostPaths.join(", ");
+      // Which operator-created Secret feeds which volume (e.g. the API keys / teams document), so a reviewer knows what must exist.
+      const secrets = (spec.volumes ?? []).filter((v) => v.secret).map((v) => `${v.name}=${show(valueAt(v, ["secret", "secretName"]))}`);
+      if (secrets.length) out.secrets = secrets.join(", ");
     }
     if (object.kind === "NetworkPolicy") out.policyTypes = show(valueAt(object, ["spec", "policyTypes"]));
     return out;
@@ -155,7 +158,11 @@ export function renderMarkdown(r: StackReport): string {
       const qty = l.quantityMin === l.quantityMax ? `${l.quantityMin}` : `${l.quantityMin}–${l.quantityMax}`;
       out.push(`| ${cell(l.item)} | ${qty} | ${l.unitMonthly === undefined ? "no price" : usd(l.unitMonthly)} | ${usd(l.monthlyMin)} | ${usd(l.monthlyMax)} | ${cell(l.note ?? "")} |`);
     }
-    out.push(`| **Total (estimate)** | | | **${usd(c.totalMin)}** | **${usd(c.totalMax)}** | |`, "");
+    out.push(`| **Total (estimate)** | | | **${usd(c.totalMin)}** | **${usd(c.totalMax)}** | |`);
+    if (c.lines.some((l) => l.unused)) {
+      out.push(`| of which unused GPU capacity | | | ${usd(c.unusedMin)} | ${usd(c.unusedMax)} | GPU pools no workload's engines use (VS-EKS-005) |`);
+    }
+    out.push("");
   } else out.push("Nothing in this stack has a priced hourly charge.", "");
   if (c.unpriced.length) out.push(`Not priced (missing from the table, left out of the totals): ${c.unpriced.join(", ")}.`, "");
   out.push(`Excludes: ${c.excludes}`, "");

@@ -146,6 +146,10 @@ const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
     fail: [connected(cluster(privateCluster, { enabled_cluster_log_types: ["api"] }))],
     pass: [connected(cluster(privateCluster))],
   },
+  "VS-EKS-005": {
+    fail: [connected({ aws_eks_node_group: { g: { tags: { "voice-selfhost:gpu-workloads": "none" } } } })],
+    pass: [connected({ aws_eks_node_group: { g: { tags: { "voice-selfhost:gpu-workloads": "inference" } } } }), connected({ aws_eks_node_group: { g: {} } })],
+  },
   "VS-EC2-001": {
     fail: [connected({ aws_launch_template: { lt: launchTemplate({ metadata_options: { http_tokens: "optional", http_put_response_hop_limit: 1 } }) } }), connected({ aws_instance: { i: {} } })],
     pass: [connected({ aws_launch_template: { lt: launchTemplate() } })],

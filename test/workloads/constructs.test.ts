@@ -32,17 +32,17 @@ describe("the offline schema validation itself", () => {
 });
 
 describe("InferenceService", () => {
-  test("with only required props: one GPU, toleration, probes, restricted context, HPA on in-flight requests with a CPU fallback, PDB", () => {
+  test("with only required props (built-in CPU engines): no GPU, the system pool; probes, restricted context, HPA on in-flight requests with a CPU fallback, PDB", () => {
     const objects = synth((s) => inference(s));
     const d = find(objects, "Deployment", "inference")[0];
     const pod = d.spec.template.spec;
     const c = pod.containers[0];
-    expect(c.resources.limits["nvidia.com/gpu"]).toBe("1");
-    expect(pod.tolerations[0]).toMatchObject({ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" });
+    expect(c.resources.limits["nvidia.com/gpu"]).toBeUndefined();
+    expect(pod.tolerations).toBeUndefined();
     expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]).toEqual({
       key: "voice-selfhost.io/node-role",
       operator: "In",
-      values: ["gpu"],
+      values: ["system"],
     });
     expect(pod.topologySpreadConstraints[0].topologyKey).toBe("topology.kubernetes.io/zone");
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
@@ -58,6 +58,15 @@ describe("InferenceService", () => {
     expect(config).toMatchObject({ STT_ENGINE: "pocketsphinx", TTS_ENGINE: "flite", PORT: "8080", WORKERS: "2", API_KEYS_FILE: "/var/run/secrets/voice-selfhost/api-keys/keys" });
     expect(config.STT_MODEL_DIR).toBeUndefined();
     expect(find(objects, "NetworkPolicy", "inference-egress")[0].spec.egress).toHaveLength(1);
+  });
+
+  test("a sherpa model set to auto: one GPU per pod, the GPU toleration, any GPU node; the providers reach the server's config", () => {
+    const objects = synth((s) => inference(s, { models: { stt: { engine: "sherpa-whisper", provider: "auto", location: "/opt/models/whisper-small" } } }));
+    const pod = find(objects, "Deployment", "inference")[0].spec.template.spec;
+    expect(pod.containers[0].resources).toMatchObject({ requests: { "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } });
+    expect(pod.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Equal", value: "true", effect: "NoSchedule" }]);
+    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]).toEqual({ key: "voice-selfhost.io/node-role", operator: "In", values: ["gpu"] });
+    expect(find(objects, "ConfigMap", "inference-config")[0].data).toMatchObject({ STT_ENGINE: "sherpa-whisper", STT_PROVIDER: "auto", TTS_PROVIDER: "cpu" });
   });
 
   test("models from S3: init containers sync through the gateway endpoint with Pod Identity, and only those pods get 443 egress to public addresses", () => {
@@ -85,7 +94,19 @@ describe("InferenceService", () => {
     expect(spec.metadata.annotations["voice-selfhost.io/config-hash"]).not.toBe(find(b, "Deployment")[0].spec.template.metadata.annotations["voice-selfhost.io/config-hash"]);
   });
 
+  test("the API keys (or teams document) come from the Secret the settings name, mounted as a directory so rotations reach the pods", () => {
+    const mounted = (objects: KubeObj[]) => {
+      const pod = find(objects, "Deployment")[0].spec.template.spec;
+      const volume = pod.volumes.find((v: { name: string }) => v.name === "api-keys");
+      const mount = pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === "api-keys");
+      return { secret: volume.secret.secretName, subPath: mount.subPath, path: mount.mountPath };
+    };
+    expect(mounted(synth((s) => inference(s)))).toEqual({ secret: "inference-api-keys", subPath: undefined, path: "/var/run/secrets/voice-selfhost/api-keys" });
+    expect(mounted(synth((s) => inference(s, { settings: { apiKeysSecret: "voice-teams" } }))).secret).toBe("voice-teams");
+  });
+
   test.each([
+    [{ settings: { apiKeysSecret: "Team Keys" } }, /settings\.apiKeysSecret: expected a Kubernetes Secret name/],
     [{ image: IMAGE.replace(":0.1.0", ":latest") }, /pinned by digest or immutable tag/],
     [{ image: IMAGE.replace(":0.1.0", "") }, /pinned by digest or immutable tag/],
     [{ settings: { gpusPerPod: 0 } }, /settings\.gpusPerPod: expected at least 1 GPU per pod/],
@@ -94,6 +115,9 @@ describe("InferenceService", () => {
     [{ models: { source: "s3", stt: { engine: "sherpa-whisper", location: "m/w" } } }, /modelSync: expected the aws-cli image/],
     [{ models: { stt: { engine: "sherpa-whisper" } } }, /models\.stt\.location: expected the model's directory in the image/],
     [{ allowedSourceCidrs: [] }, /allowedSourceCidrs: expected at least one CIDR/],
+    [{ settings: { pool: "gpu-a10g" } }, /settings\.pool: "gpu-a10g" is a GPU pool, but no engine of this service uses a GPU \(pocketsphinx: cpu, flite: cpu\)/],
+    [{ models: { tts: { engine: "flite", provider: "auto" } } }, /models\.tts\.provider: expected "cpu": flite runs on the CPU only/],
+    [{ settings: { cpuEnginesOnGpu: { reason: "just because" } } }, /settings\.cpuEnginesOnGpu\.reason: expected a reason of at least 20 characters/],
   ])("bad props fail with a message naming the field (%#)", (extra, message) => {
     expect(() => synth((s) => inference(s, extra as Partial<ConstructorParameters<typeof InferenceService>[2]>))).toThrow(message);
   });
@@ -175,11 +199,11 @@ describe("Monitoring", () => {
     const dashboard = find(objects, "ConfigMap", "voice-selfhost-dashboard")[0];
     expect(dashboard.metadata.labels!.grafana_dashboard).toBe("1");
     const panels = (JSON.parse(dashboard.data!["voice-selfhost.json"]) as { panels: { title: string }[] }).panels.map((p) => p.title).join(" | ");
-    for (const topic of [/Latency/, /Real-time factor/, /Throughput/, /Errors/, /GPU utilisation/, /License state/]) expect(panels).toMatch(topic);
+    for (const topic of [/Latency/, /Real-time factor/, /Throughput/, /Errors/, /GPU utilisation/, /License state/, /Teams/, /Requests by team/]) expect(panels).toMatch(topic);
     const rules = JSON.parse(find(objects, "ConfigMap", "voice-selfhost-alert-rules")[0].data!["voice-selfhost.rules.yaml"]) as { groups: { rules: { alert: string; expr: string }[] }[] };
     const alerts = Object.fromEntries(rules.groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
     expect(Object.keys(alerts).sort()).toEqual(
-      ["InferenceErrorRateHigh", "InferenceGpuPodsPending", "InferenceP99LatencyHigh", "InferenceQueueSaturated", "LicenseExpired", "LicenseExpiringSoon", "LicenseGracePeriodActive", "UsageSpoolGrowing"].sort(),
+      ["ApiKeysReloadFailed", "InferenceErrorRateHigh", "InferenceGpuPodsPending", "InferenceP99LatencyHigh", "InferenceQueueSaturated", "LicenseExpired", "LicenseExpiringSoon", "LicenseGracePeriodActive", "UsageSpoolGrowing"].sort(),
     );
     expect(alerts.LicenseGracePeriodActive).toContain("license_proxy_grace_period_active");
     expect(alerts.UsageSpoolGrowing).toContain("license_proxy_spool_depth");

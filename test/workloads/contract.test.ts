@@ -30,7 +30,7 @@ import * as engines from "../../inference-image/src/engines/config";
 import { QueueFullError } from "../../inference-image/src/engines/types";
 import { loadConfig as proxyConfigFromEnv } from "../../inference-image/src/license-proxy/config";
 import { generateSigningKey, mintLease } from "../../inference-image/src/license-proxy/tools/mint";
-import { loadApiKeys } from "../../inference-image/src/server/auth";
+import { ApiKeys, loadTeams } from "../../inference-image/src/server/auth";
 import { serverConfigFromEnv } from "../../inference-image/src/server/config";
 import { toHttpError } from "../../inference-image/src/server/errors";
 import { silentLogger } from "../../inference-image/src/shared/log";
@@ -70,7 +70,8 @@ test("every variable the inference pods set is one the server reads, with the me
     [SERVER_ENV.shutdownGraceMs]: "125000",
   });
   expect(server).toMatchObject({ PORT: 9090, LICENSE_PROXY_URL: "http://license-proxy.voice-selfhost.svc.cluster.local:3369", REQUEST_TIMEOUT_MS: 120_000, SHUTDOWN_GRACE_MS: 125_000 });
-  expect(loadApiKeys({ [SERVER_ENV.apiKeysFile]: file("keys", "key-one\nkey-two\n") })).toEqual(["key-one", "key-two"]);
+  const keys = new ApiKeys(loadTeams({ [SERVER_ENV.apiKeysFile]: file("keys", "key-one-0123456789abcdef\nkey-two-0123456789abcdef\n") }));
+  expect([keys.size, keys.verify("key-two-0123456789abcdef")?.team.name]).toEqual([2, "anonymous"]);
   const engine = engines.engineConfigFromEnv({
     [SERVER_ENV.sttEngine]: "sherpa-whisper",
     [SERVER_ENV.sttModelDir]: "/models/stt",

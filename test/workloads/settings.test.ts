@@ -44,8 +44,9 @@ test("no workloads section: one combined service with a GPU per pod on the first
 test.each([
   ["GPU count 0 on a GPU pool", { inference: { gpusPerPod: 0 } }, 'field "workloads.inference.gpusPerPod": expected at least 1 GPU per pod'],
   ["memory limit below request", { inference: { resources: { requests: { memory: "8Gi" }, limits: { memory: "4Gi" } } } }, 'field "workloads.inference.resources.limits.memory": expected a memory limit >= the request (8Gi)'],
-  ["unknown pool", { inference: { pool: "gpu-h100" } }, 'field "workloads.inference.pool": expected one of the environment\'s GPU pools ("gpu-l4")'],
-  ["more GPUs than the pool's nodes have", { inference: { gpusPerPod: 2 } }, 'field "workloads.inference.gpusPerPod": expected at most 1: the smallest node of pool "gpu-l4" has 1 GPU(s)'],
+  ["unknown pool", { inference: { pool: "gpu-h100", cpuEnginesOnGpu: { reason: "rehearsing the GPU node path on purpose" } } }, 'field "workloads.inference.pool": expected one of the environment\'s GPU pools ("gpu-l4")'],
+  ["a GPU pool for a service whose engines use none", { inference: { pool: "gpu-l4" } }, 'field "workloads.inference.pool": expected no GPU pool: no engine of this service uses a GPU'],
+  ["more GPUs than the pool's nodes have", { inference: { gpusPerPod: 2, cpuEnginesOnGpu: { reason: "rehearsing the GPU node path on purpose" } } }, 'field "workloads.inference.gpusPerPod": expected at most 1: the smallest node of pool "gpu-l4" has 1 GPU(s)'],
   ["unknown pool for the split TTS service", { split: true, tts: { pool: "nope" } }, 'field "workloads.tts.pool"'],
   ["a mutable image tag", { image: { tag: "latest" } }, 'field "workloads.image.tag": expected an immutable tag, not "latest"'],
   ["not a memory quantity", { licenseProxy: { storageSize: "lots" } }, 'field "workloads.licenseProxy.storageSize": expected a memory quantity'],

@@ -11,6 +11,17 @@ export const TTS_ENGINES = ["flite", "sherpa-vits", "sherpa-kokoro"] as const;
 export type SttEngineName = (typeof STT_ENGINES)[number];
 export type TtsEngineName = (typeof TTS_ENGINES)[number];
 
+/**
+ * Where a model runs: "cpu", "cuda" (a start-up error unless the runtime has the CUDA provider and a GPU
+ * is visible), or "auto" (CUDA when both are there, CPU otherwise; the choice is logged at start).
+ */
+export const EXECUTION_PROVIDERS = ["cpu", "cuda", "auto"] as const;
+export type ExecutionProviderSetting = (typeof EXECUTION_PROVIDERS)[number];
+/** What a model actually runs on, once "auto" is decided. */
+export type ExecutionProvider = Exclude<ExecutionProviderSetting, "auto">;
+/** The engines that can run on a GPU: the sherpa-onnx (onnxruntime) ones; pocketsphinx and Flite are CPU code. */
+export const GPU_CAPABLE_ENGINES: readonly (SttEngineName | TtsEngineName)[] = ["sherpa-whisper", "sherpa-transducer", "sherpa-paraformer", "sherpa-vits", "sherpa-kokoro"];
+
 /** Where Debian's pocketsphinx-en-us package puts the US English model. */
 export const DEFAULT_POCKETSPHINX_MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
 
@@ -47,6 +58,7 @@ const engineConfigSchema = z
       modelDir: z.string().min(1).optional(),
       /** Whisper only: the language the model is told to transcribe ("" lets it detect). */
       language: z.string().default("en"),
+      provider: z.enum(EXECUTION_PROVIDERS).default("cpu"),
       pocketsphinx: pocketsphinxSchema.default({}),
     }),
     tts: z.object({
@@ -54,6 +66,7 @@ const engineConfigSchema = z
       modelDir: z.string().min(1).optional(),
       /** Voice used when a request names none (or names a client alias such as "alloy" on a sherpa model). */
       defaultVoice: z.string().min(1).optional(),
+      provider: z.enum(EXECUTION_PROVIDERS).default("cpu"),
     }),
     workers: positiveInt(256),
     /** Jobs that may wait for a free worker; beyond this a request is refused at once. */
@@ -81,6 +94,16 @@ const engineConfigSchema = z
     if (cfg.tts.engine !== "flite" && !cfg.tts.modelDir) {
       ctx.addIssue({ code: "custom", path: ["tts", "modelDir"], message: `TTS_MODEL_DIR is required for TTS_ENGINE=${cfg.tts.engine}` });
     }
+    for (const kind of ["stt", "tts"] as const) {
+      const { engine, provider } = cfg[kind];
+      if (provider === "cuda" && !GPU_CAPABLE_ENGINES.includes(engine)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [kind, "provider"],
+          message: `${engine} runs on the CPU only and cannot use CUDA: set cpu (or auto), or pick a sherpa engine (${(kind === "stt" ? STT_ENGINES : TTS_ENGINES).filter((e) => GPU_CAPABLE_ENGINES.includes(e)).join(", ")})`,
+        });
+      }
+    }
     if (cfg.tts.engine === "flite" && cfg.tts.modelDir) {
       ctx.addIssue({ code: "custom", path: ["tts", "modelDir"], message: "TTS_MODEL_DIR is not used by the built-in flite engine: unset it or pick a sherpa TTS_ENGINE" });
     }
@@ -102,6 +125,7 @@ const ENV_NAMES: Record<string, string> = {
   "stt.engine": "STT_ENGINE",
   "stt.modelDir": "STT_MODEL_DIR",
   "stt.language": "STT_LANGUAGE",
+  "stt.provider": "STT_PROVIDER",
   "stt.pocketsphinx.maxhmmpf": "POCKETSPHINX_MAXHMMPF",
   "stt.pocketsphinx.maxwpf": "POCKETSPHINX_MAXWPF",
   "stt.pocketsphinx.ds": "POCKETSPHINX_DS",
@@ -112,6 +136,7 @@ const ENV_NAMES: Record<string, string> = {
   "tts.engine": "TTS_ENGINE",
   "tts.modelDir": "TTS_MODEL_DIR",
   "tts.defaultVoice": "TTS_DEFAULT_VOICE",
+  "tts.provider": "TTS_PROVIDER",
   workers: "WORKERS",
   queueMax: "QUEUE_MAX",
   workerNice: "WORKER_NICE",
@@ -169,7 +194,8 @@ function strFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
 
 /**
  * Read the engine configuration from environment variables: STT_ENGINE (default pocketsphinx),
- * STT_MODEL_DIR, STT_LANGUAGE, TTS_ENGINE (default flite), TTS_MODEL_DIR, TTS_DEFAULT_VOICE,
+ * STT_MODEL_DIR, STT_LANGUAGE, STT_PROVIDER (cpu, cuda or auto; default cpu), TTS_ENGINE (default flite),
+ * TTS_MODEL_DIR, TTS_DEFAULT_VOICE, TTS_PROVIDER,
  * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS, per lane), WORKER_NICE (10), BATCH_WORKERS (default WORKERS),
  * BATCH_WORKER_NICE (19), STREAMS_PER_WORKER (8), SHERPA_THREADS (1),
  * and the pocketsphinx search settings POCKETSPHINX_MAXHMMPF, _MAXWPF, _DS, _TOPN, _PL_WINDOW, _FWDFLAT, _BESTPATH.
@@ -180,6 +206,7 @@ export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Engin
       engine: (strFromEnv(env, "STT_ENGINE") ?? "pocketsphinx") as SttEngineName,
       modelDir: strFromEnv(env, "STT_MODEL_DIR"),
       language: env.STT_LANGUAGE?.trim(),
+      provider: strFromEnv(env, "STT_PROVIDER")?.toLowerCase() as ExecutionProviderSetting | undefined,
       pocketsphinx: {
         maxhmmpf: intFromEnv(env, "POCKETSPHINX_MAXHMMPF"),
         maxwpf: intFromEnv(env, "POCKETSPHINX_MAXWPF"),
@@ -194,6 +221,7 @@ export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Engin
       engine: (strFromEnv(env, "TTS_ENGINE") ?? "flite") as TtsEngineName,
       modelDir: strFromEnv(env, "TTS_MODEL_DIR"),
       defaultVoice: strFromEnv(env, "TTS_DEFAULT_VOICE"),
+      provider: strFromEnv(env, "TTS_PROVIDER")?.toLowerCase() as ExecutionProviderSetting | undefined,
     },
     workers: intFromEnv(env, "WORKERS"),
     queueMax: intFromEnv(env, "QUEUE_MAX"),

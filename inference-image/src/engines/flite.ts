@@ -235,7 +235,7 @@ function upsample2x(pcm: Int16Array): Int16Array {
 }
 
 export class FliteTts implements TtsEngine {
-  readonly info: ModelInfo = { id: "flite", kind: "tts", engine: "flite", sampleRate: SAMPLE_RATE, languages: ["en"], voices: [...FLITE_VOICES] };
+  readonly info: ModelInfo = { id: "flite", kind: "tts", engine: "flite", provider: "cpu", sampleRate: SAMPLE_RATE, languages: ["en"], voices: [...FLITE_VOICES] };
   readonly defaultVoice: string;
   private readonly module: WasmModule;
   /** A fresh instance made ahead of time (a WASI program's _start runs once per instance). */

@@ -4,9 +4,11 @@
  * EngineConfigError whose message says what to fix.
  */
 import { spawn } from "node:child_process";
+import { silentLogger, type Logger } from "../shared/log";
 import { DEFAULT_POCKETSPHINX_MODEL_DIR, EngineConfigError, type EngineConfig } from "./config";
 import { checkPocketsphinxModel, locateModelFiles } from "./model-files";
 import { WorkerPool, workerEntry } from "./pool";
+import { detectGpu, idleGpuWarning, inspectOnnxRuntime, resolveExecution, type Machine } from "./providers";
 import type { Speech } from "./types";
 
 export { engineConfigFromEnv, parseEngineConfig, EngineConfigError, type EngineConfig } from "./config";
@@ -45,8 +47,28 @@ async function probeMountedModels(config: EngineConfig): Promise<void> {
   throw new EngineConfigError(`the mounted model could not be loaded (${signal ?? `exit ${code}`}): ${reason || "no error output"}`);
 }
 
-export async function createSpeech(config: EngineConfig): Promise<Speech> {
-  checkModelFiles(config);
-  if (config.stt.modelDir || config.tts.modelDir) await probeMountedModels(config);
-  return WorkerPool.start(config);
+export interface CreateSpeechOptions {
+  /** Where the execution-provider choices and the idle-GPU warning are logged. */
+  logger?: Logger;
+  /** The runtime and GPU to decide providers against (default: this machine's). */
+  machine?: Machine;
+}
+
+/**
+ * Decide each model's execution provider ("auto" becomes cpu or cuda; an impossible "cuda" stops here,
+ * before any model loads), check the model files, then start the workers with the decided providers.
+ */
+export async function createSpeech(config: EngineConfig, options: CreateSpeechOptions = {}): Promise<Speech> {
+  const logger = options.logger ?? silentLogger;
+  const machine = options.machine ?? { onnxRuntime: () => inspectOnnxRuntime(), gpu: detectGpu() };
+  const choices = resolveExecution(config, machine);
+  for (const kind of ["stt", "tts"] as const) {
+    logger.info("execution provider", { kind, engine: config[kind].engine, requested: choices[kind].requested, provider: choices[kind].provider, reason: choices[kind].reason });
+  }
+  const warning = idleGpuWarning(choices, machine.gpu);
+  if (warning) logger.warn(warning);
+  const resolved: EngineConfig = { ...config, stt: { ...config.stt, provider: choices.stt.provider }, tts: { ...config.tts, provider: choices.tts.provider } };
+  checkModelFiles(resolved);
+  if (resolved.stt.modelDir || resolved.tts.modelDir) await probeMountedModels(resolved);
+  return WorkerPool.start(resolved);
 }

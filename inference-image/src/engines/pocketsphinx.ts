@@ -182,7 +182,7 @@ export function searchArgs(s: Partial<PocketsphinxSettings>): string[] {
 }
 
 export class PocketsphinxStt implements SttEngine {
-  readonly info: ModelInfo = { id: "pocketsphinx-en-us", kind: "stt", engine: "pocketsphinx", sampleRate: SAMPLE_RATE, languages: ["en"] };
+  readonly info: ModelInfo = { id: "pocketsphinx-en-us", kind: "stt", engine: "pocketsphinx", provider: "cpu", sampleRate: SAMPLE_RATE, languages: ["en"] };
   private readonly n: Native;
   private readonly batch: Decoder;
 

@@ -1,17 +1,23 @@
 /**
- * Mounted neural models run by sherpa-onnx-node (onnxruntime on CPU): Whisper, offline transducers
- * (NeMo Parakeet, zipformer) and Paraformer for STT; VITS (e.g. Piper) and Kokoro for TTS. A model is a
+ * Mounted neural models run by sherpa-onnx-node (onnxruntime, on the execution provider decided at start-up):
+ * Whisper, offline transducers (NeMo Parakeet, zipformer) and Paraformer for STT; VITS (e.g. Piper) and Kokoro for TTS. A model is a
  * directory laid out like sherpa-onnx's release archives; what each engine expects is listed in
  * MODEL_LAYOUTS, and a directory that lacks a file is refused with the names of what is missing.
  */
 import path from "node:path";
 import { OfflineRecognizer, OfflineTts, type OfflineRecognizerResult } from "sherpa-onnx-node";
-import { EngineConfigError, type EngineConfig, type SttEngineName, type TtsEngineName } from "./config";
+import { EngineConfigError, type EngineConfig, type ExecutionProvider, type ExecutionProviderSetting, type SttEngineName, type TtsEngineName } from "./config";
 import { locateModelFiles } from "./model-files";
 import { floatToInt16, makeTranscript, type SttEngine, type TtsEngine, type UtteranceDecoder } from "./engine";
 import type { ModelInfo, Transcript, Word } from "./types";
 
 const STT_RATE = 16000;
+
+/** createSpeech decides "auto" before any engine loads; an undecided one here is a programming error. */
+function decided(provider: ExecutionProviderSetting): ExecutionProvider {
+  if (provider === "auto") throw new Error("execution provider not decided: load engines through createSpeech");
+  return provider;
+}
 
 /**
  * Words from token timestamps when the model gives them (transducers, paraformer): a token that starts
@@ -92,7 +98,8 @@ export class SherpaStt implements SttEngine {
     const engine = config.stt.engine as Exclude<SttEngineName, "pocketsphinx">;
     const dir = config.stt.modelDir!;
     const f = locateModelFiles(engine, dir, "STT_MODEL_DIR");
-    const common = { numThreads: config.sherpaThreads, provider: "cpu", debug: 0 };
+    const provider = decided(config.stt.provider);
+    const common = { numThreads: config.sherpaThreads, provider, debug: 0 };
     let modelConfig: Record<string, unknown>;
     let languages: string[];
     if (engine === "sherpa-whisper") {
@@ -120,7 +127,7 @@ export class SherpaStt implements SttEngine {
     }
     this.language = languages[0] === "*" ? "" : languages[0];
     this.recognizer = new OfflineRecognizer({ featConfig: { sampleRate: STT_RATE, featureDim: 80 }, modelConfig, decodingMethod: "greedy_search" });
-    this.info = { id: `${engine}:${path.basename(path.resolve(dir))}`, kind: "stt", engine, sampleRate: STT_RATE, languages };
+    this.info = { id: `${engine}:${path.basename(path.resolve(dir))}`, kind: "stt", engine, provider, sampleRate: STT_RATE, languages };
   }
 
   transcribe(samples: Float32Array): Transcript {
@@ -160,14 +167,15 @@ export class SherpaTts implements TtsEngine {
               lexicon: f["lexicon-us-en.txt"] ?? "",
             },
           };
-    this.tts = new OfflineTts({ model: { ...model, numThreads: config.sherpaThreads, provider: "cpu", debug: 0 }, maxNumSentences: 1 });
+    const provider = decided(config.tts.provider);
+    this.tts = new OfflineTts({ model: { ...model, numThreads: config.sherpaThreads, provider, debug: 0 }, maxNumSentences: 1 });
     // Speaker ids are the voice names: sherpa models do not carry speaker names.
     const voices = Array.from({ length: Math.max(1, this.tts.numSpeakers) }, (_, i) => String(i));
     this.defaultVoice = config.tts.defaultVoice ?? "0";
     if (!voices.includes(this.defaultVoice)) {
       throw new EngineConfigError(`TTS_DEFAULT_VOICE=${this.defaultVoice}: the model in ${dir} has speakers 0-${voices.length - 1}`);
     }
-    this.info = { id: `${engine}:${path.basename(path.resolve(dir))}`, kind: "tts", engine, sampleRate: this.tts.sampleRate, languages: ["en"], voices };
+    this.info = { id: `${engine}:${path.basename(path.resolve(dir))}`, kind: "tts", engine, provider, sampleRate: this.tts.sampleRate, languages: ["en"], voices };
   }
 
   synthesize(text: string, voice: string, speed: number): Int16Array {

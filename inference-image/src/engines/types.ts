@@ -79,6 +79,8 @@ export interface ModelInfo {
   id: string;
   kind: "stt" | "tts";
   engine: string;
+  /** What the model runs on, decided at start-up (engines/providers.ts). */
+  provider: "cpu" | "cuda";
   sampleRate: number;
   languages: string[];
   /** TTS only. */

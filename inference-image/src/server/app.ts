@@ -14,7 +14,7 @@ import type { Speech } from "../engines/types";
 import type { Feature } from "../shared/license-protocol";
 import { type Logger, silentLogger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
-import { type ApiKeys, authenticate } from "./auth";
+import { type ApiKeys, authenticate, type Caller } from "./auth";
 import { headersTimeoutMs, type ServerConfig } from "./config";
 import type { Deps, RequestContext } from "./context";
 import { listen, speak } from "./deepgram";
@@ -22,9 +22,9 @@ import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { rawJsonResponse, requestTarget, sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
+import { createServerMetrics, recordTeamRequest, type ServerMetrics } from "./metrics";
 import { RealtimeRoute } from "./realtime";
 import { SpeakSocketRoute } from "./speak-socket";
-import { createServerMetrics, type ServerMetrics } from "./metrics";
 import { modelList } from "./models";
 import { BodyBudget } from "./uploads";
 import { speech as openaiSpeech, transcriptions } from "./openai";
@@ -62,7 +62,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const logger = options.logger ?? silentLogger;
   const license = options.license ?? new LocalLicense();
   const bodies = new BodyBudget(config.MAX_BUFFERED_BODY_BYTES, config.MAX_BODY_BYTES);
-  const metrics = createServerMetrics(speech, license, bodies);
+  const metrics = createServerMetrics(speech, license, bodies, keys);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
   const sockets = [new SpeakSocketRoute(deps, keys), new RealtimeRoute(deps, keys)];
@@ -81,6 +81,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       shutting_down: shuttingDown,
       license: lic,
       models: { stt: speech.stt.id, tts: speech.tts.id },
+      // What runs where: each model's engine and execution provider.
+      engines: [speech.stt, speech.tts].map((m) => ({ model: m.id, kind: m.kind, engine: m.engine, provider: m.provider })),
       ...speech.stats(),
     };
   };
@@ -128,6 +130,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     };
     inFlight++;
     let counted = false;
+    let caller: Caller | undefined;
+    let releaseTeam: (() => void) | undefined;
     let releaseBody: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -139,11 +143,12 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         if (samePath.length > 0) throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${pathname}`, { allow: samePath.map((r) => r.method).join(", ") });
         throw new HttpError(404, "not_found", `no route ${req.method} ${pathname.slice(0, 128)}`);
       }
-      if (route.auth) authenticate(keys, req, false);
+      if (route.auth) caller = authenticate(keys, req, false);
       if (route.feature) {
         if (shuttingDown) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
         license.check(route.feature);
-        // Refuse while the body is still unread: a full queue must cost the client no upload and us no decode.
+        // Refuse while the body is still unread: a team over its limits or a full queue must cost the client no upload and us no decode.
+        releaseTeam = caller?.team.admit(route.feature);
         speech.admit(route.feature === "tts" ? "synthesize" : "transcribe");
         releaseBody = bodies.admit(req);
         metrics.inflight.inc();
@@ -161,6 +166,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     } catch (err) {
       const e = toHttpError(err, logger, requestId);
       if (e.status !== 500) metrics.rejected.inc({ reason: e.code });
+      if (caller && e.status !== 500) metrics.teams.rejected.inc({ team: caller.team.name, reason: e.code });
       if (!res.headersSent) sendJson(res, e.status, errorBody(e, family, requestId), e.headers);
       else res.destroy();
     } finally {
@@ -168,6 +174,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       releaseBody?.();
       const status = res.headersSent ? res.statusCode : 499;
       metrics.requestDuration.observe({ route: label, method: req.method ?? "", status: String(status) }, (performance.now() - startedAt) / 1000);
+      releaseTeam?.();
+      if (caller) recordTeamRequest(metrics.teams, caller.team.name, label, status, counted ? ctx.usage : undefined);
       if (counted) {
         metrics.inflight.dec();
         // Within the same turn of the event loop as the response's last write (no I/O in between), and

@@ -12,12 +12,13 @@ import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { parseRate, parseWavHeader, pcmToMono, Resampler, SUPPORTED_INPUT, type WavFormat } from "./audio";
-import { type ApiKeys, authenticate } from "./auth";
+import { type ApiKeys, authenticate, type Caller } from "./auth";
 import type { Deps } from "./context";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
 import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
+import { recordTeamRequest } from "./metrics";
 import { resolveModel } from "./models";
 import { socketEnded, socketStarted } from "./socket-usage";
 
@@ -88,7 +89,16 @@ export class LiveEndpoint {
   constructor(
     private readonly deps: Deps,
     private readonly keys: ApiKeys,
-  ) {}
+  ) {
+    // A key taken out of the keys file ends its open sessions too, not only its next requests.
+    keys.onRevoke((revoked) => {
+      for (const s of this.sessions) {
+        if (!revoked.has(s.caller.digest)) continue;
+        deps.logger.info("closing a live session: its API key was revoked", { team: s.caller.team.name, key_id: s.caller.keyId, request_id: s.requestId });
+        s.revoke();
+      }
+    });
+  }
 
   get openSessions(): number {
     return this.sessions.size;
@@ -97,11 +107,15 @@ export class LiveEndpoint {
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const requestId = randomUUID();
     const url = new URL(req.url ?? "/", "http://localhost");
+    let caller: Caller | undefined;
+    let releaseTeam: (() => void) | undefined;
     try {
       if (url.pathname !== ROUTE) throw new HttpError(404, "not_found", `no WebSocket route at ${url.pathname.slice(0, 64)}; use ${ROUTE}`);
       if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
-      authenticate(this.keys, req, true);
+      const who = (caller = authenticate(this.keys, req, true));
       this.deps.license.check("stt-live");
+      // A session counts against its team's limits from here until it closes.
+      const release = (releaseTeam = who.team.admit("stt-live"));
       const params = this.parseParams(url.searchParams);
       const session = await this.deps.speech.openStream({
         language: params.language,
@@ -110,17 +124,30 @@ export class LiveEndpoint {
         utteranceEndMs: params.utteranceEndMs,
       });
       if (socket.destroyed) {
+        release();
         await session.close();
         return;
       }
+      let upgraded = false;
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const live = new LiveSession(ws, session, params, requestId, this.deps, url.searchParams);
+        upgraded = true;
+        const live = new LiveSession(ws, session, params, requestId, this.deps, url.searchParams, who, release);
         this.sessions.add(live);
         void live.done.then(() => this.sessions.delete(live));
       });
+      // ws refuses a bad handshake synchronously, without calling back: give back the team's slot and the stream.
+      if (!upgraded) {
+        release();
+        await session.close();
+      }
     } catch (err) {
+      releaseTeam?.();
       const e = toHttpError(err, this.deps.logger, requestId);
       this.deps.metrics.rejected.inc({ reason: e.code });
+      if (caller) {
+        this.deps.metrics.teams.rejected.inc({ team: caller.team.name, reason: e.code });
+        recordTeamRequest(this.deps.metrics.teams, caller.team.name, ROUTE, e.status);
+      }
       this.deps.metrics.requestDuration.observe({ route: ROUTE, method: "GET", status: String(e.status) }, 0);
       rejectUpgrade(socket, e, requestId);
     }
@@ -200,9 +227,11 @@ class LiveSession {
     private readonly ws: WebSocket,
     private readonly session: SttStreamSession,
     private readonly params: LiveParams,
-    private readonly requestId: string,
+    readonly requestId: string,
     private readonly deps: Deps,
     query: URLSearchParams,
+    readonly caller: Caller,
+    private readonly releaseTeam: () => void,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.modelUuid = modelUuid(params.model);
@@ -361,6 +390,11 @@ class LiveSession {
     await this.cleanup();
   }
 
+  /** The session's key was revoked: close at once (1008, policy violation), without waiting for pending results. */
+  revoke(): void {
+    void this.fail(new CloseWith(1008, "KEY_REVOKED", "the API key of this session was revoked"));
+  }
+
   private async fail(err: CloseWith): Promise<void> {
     if (this.closed) return;
     this.ending = true;
@@ -376,6 +410,8 @@ class LiveSession {
     socketEnded(this.deps, {
       route: ROUTE,
       feature: "stt-live",
+      caller: this.caller,
+      releaseTeam: this.releaseTeam,
       model: this.params.model.id,
       features: this.features,
       audioSeconds: this.sourceSeconds,

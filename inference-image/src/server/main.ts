@@ -6,23 +6,26 @@ import { createSpeech, engineConfigFromEnv } from "../engines";
 import { FEATURES } from "../shared/license-protocol";
 import { createLogger } from "../shared/log";
 import { createInferenceServer } from "./app";
-import { ApiKeys, generateApiKey, loadApiKeys } from "./auth";
+import { ANONYMOUS_TEAM, ApiKeys, generateApiKey, loadTeams, parseKeysFile } from "./auth";
 import { serverConfigFromEnv } from "./config";
+import { watchKeysFile } from "./keys-watcher";
 import { type LicenseGate, LocalLicense, ProxyLicense } from "./license";
 
 async function main(): Promise<void> {
   const logger = createLogger("inference-server");
   const config = serverConfigFromEnv(process.env);
-  let keyList = loadApiKeys(process.env);
-  if (keyList.length === 0) {
+  let teams = loadTeams(process.env);
+  if (teams.length === 0) {
     if (config.LICENSE_PROXY_URL) throw new Error("no API key configured: set API_KEYS or API_KEYS_FILE");
     // Local mode only: a fresh key per run, shown once, so the server is never open without one.
     const key = generateApiKey();
-    keyList = [key];
+    teams = parseKeysFile(key, ANONYMOUS_TEAM);
     process.stderr.write(`\nNo API_KEYS configured: generated an API key for this run (shown once):\n\n  ${key}\n\n`);
   }
-  const keys = new ApiKeys(keyList);
-  const speech = await createSpeech(engineConfigFromEnv(process.env));
+  const keys = new ApiKeys(teams);
+  // Rotation without a restart: a changed Secret applies within a second or two.
+  const watcher = process.env.API_KEYS_FILE ? watchKeysFile(keys, process.env, logger) : undefined;
+  const speech = await createSpeech(engineConfigFromEnv(process.env), { logger });
 
   let license: LicenseGate;
   if (config.LICENSE_PROXY_URL) {
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
     stt_model: speech.stt.id,
     tts_model: speech.tts.id,
     api_keys: keys.size,
+    teams: keys.teamList().length,
   });
 
   let stopping = false;
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
     logger.info("shutting down: finishing in-flight work", { signal });
     void (async () => {
       try {
+        watcher?.stop();
         await app.close();
         await speech.close();
         logger.info("stopped");

@@ -2,8 +2,18 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Speech } from "../engines/types";
 import { createRegistry, LATENCY_BUCKETS } from "../shared/metrics";
+import type { ApiKeys } from "./auth";
 import type { LicenseGate } from "./license";
 import type { BodyBudget } from "./uploads";
+
+/** Usage per team, labelled by the team's name only: never a key, a key id or a digest. */
+export interface TeamMetrics {
+  requests: Counter<"team" | "route" | "status">;
+  audioSeconds: Counter<"team" | "feature">;
+  characters: Counter<"team">;
+  liveSessionSeconds: Counter<"team">;
+  rejected: Counter<"team" | "reason">;
+}
 
 export interface ServerMetrics {
   registry: Registry;
@@ -15,9 +25,10 @@ export interface ServerMetrics {
   audioSeconds: Counter<"feature">;
   characters: Counter;
   rejected: Counter<"reason">;
+  teams: TeamMetrics;
 }
 
-export function createServerMetrics(speech: Speech, license: LicenseGate, bodies: BodyBudget): ServerMetrics {
+export function createServerMetrics(speech: Speech, license: LicenseGate, bodies: BodyBudget, keys: ApiKeys): ServerMetrics {
   const registry = createRegistry();
   const reg = { registers: [registry] };
   new Gauge({
@@ -54,6 +65,16 @@ export function createServerMetrics(speech: Speech, license: LicenseGate, bodies
     },
   });
   new Gauge({
+    name: "inference_model_info",
+    help: "1 for each loaded model, labelled with its engine and execution provider (cpu or cuda)",
+    labelNames: ["model", "engine", "provider"],
+    ...reg,
+    collect() {
+      this.reset();
+      for (const m of [speech.stt, speech.tts]) this.set({ model: m.id, engine: m.engine, provider: m.provider }, 1);
+    },
+  });
+  new Gauge({
     name: "inference_license_allowed",
     help: "1 when the license allows serving (always 1 in local mode)",
     ...reg,
@@ -83,6 +104,25 @@ export function createServerMetrics(speech: Speech, license: LicenseGate, bodies
     ...reg,
     collect() {
       this.set(license.usageBacklog().dropped);
+    },
+  });
+  new Gauge({
+    name: "inference_team_inflight",
+    help: "Speech requests and live sessions in progress, by team (what the team's concurrent limit counts)",
+    labelNames: ["team"],
+    ...reg,
+    collect() {
+      this.reset();
+      for (const team of keys.teamList()) this.set({ team: team.name }, team.inFlight);
+    },
+  });
+  new Counter({
+    name: "inference_api_keys_reload_failures_total",
+    help: "Reloads of API_KEYS_FILE that failed to parse; the last good keys stayed in force",
+    ...reg,
+    collect() {
+      this.reset();
+      this.inc(keys.reloadFailures);
     },
   });
   return {
@@ -122,5 +162,20 @@ export function createServerMetrics(speech: Speech, license: LicenseGate, bodies
       labelNames: ["reason"],
       ...reg,
     }),
+    teams: {
+      requests: new Counter({ name: "inference_team_requests_total", help: "Authenticated requests by team, route and status (live sessions: 101 when they end)", labelNames: ["team", "route", "status"], ...reg }),
+      audioSeconds: new Counter({ name: "inference_team_audio_seconds_total", help: "Seconds of audio transcribed or synthesized, by team", labelNames: ["team", "feature"], ...reg }),
+      characters: new Counter({ name: "inference_team_characters_total", help: "Characters of text synthesized, by team", labelNames: ["team"], ...reg }),
+      liveSessionSeconds: new Counter({ name: "inference_team_live_session_seconds_total", help: "Wall-clock seconds of live sessions, by team", labelNames: ["team"], ...reg }),
+      rejected: new Counter({ name: "inference_team_rejected_requests_total", help: "Authenticated requests refused, by team and reason (scope, limits, queue, bad input)", labelNames: ["team", "reason"], ...reg }),
+    },
   };
+}
+
+/** One authenticated request's line in the team usage metrics; `usage` for speech requests that were admitted. */
+export function recordTeamRequest(m: TeamMetrics, team: string, route: string, status: number, usage?: { feature: string; audioSeconds: number; characters: number }): void {
+  m.requests.inc({ team, route, status: String(status) });
+  if (!usage) return;
+  if (usage.audioSeconds > 0) m.audioSeconds.inc({ team, feature: usage.feature }, usage.audioSeconds);
+  if (usage.characters > 0) m.characters.inc({ team }, usage.characters);
 }

@@ -58,6 +58,7 @@ export function modelList(speech: Speech, created: number): Record<string, unkno
     owned_by: "voice-selfhost",
     kind: m.kind,
     engine: m.engine,
+    provider: m.provider,
     sample_rate: m.sampleRate,
     languages: m.languages,
     ...(m.voices ? { voices: m.voices } : {}),

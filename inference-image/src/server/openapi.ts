@@ -10,10 +10,10 @@ const errors = (family: "OpenAIError" | "DeepgramError", codes: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: "Invalid input (bad parameter, malformed body, unknown model, truncated audio)",
   401: "Missing or invalid API key",
-  403: "The license does not allow serving",
+  403: "The license does not allow serving, or the key's team lacks the route's scope (code missing_scope_<scope>)",
   413: "Body or audio too large / too long",
   415: "Unsupported audio format",
-  429: "Work queue full; see Retry-After",
+  429: "Work queue full, or the key's team is at its concurrency or per-minute limit; see Retry-After",
   503: "License not yet confirmed, or shutting down",
   504: "Request timed out",
 };

@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
 import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
 import { int16ToFloat, Resampler } from "./audio";
-import type { ApiKeys } from "./auth";
+import type { ApiKeys, Caller } from "./auth";
 import type { Deps } from "./context";
 import { HttpError } from "./errors";
 import { resolveModel } from "./models";
@@ -67,8 +67,8 @@ export class RealtimeRoute extends SocketRoute<RealtimeParams> {
     return params.session.close();
   }
 
-  protected start(ws: WebSocket, params: RealtimeParams): OpenSocket {
-    return new RealtimeSession(ws, params, this.deps, this.route);
+  protected start(ws: WebSocket, params: RealtimeParams, _requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
+    return new RealtimeSession(ws, params, this.deps, this.route, caller, releaseTeam);
   }
 }
 
@@ -101,6 +101,8 @@ class RealtimeSession implements OpenSocket {
     private readonly params: RealtimeParams,
     private readonly deps: Deps,
     private readonly route: string,
+    readonly caller: Caller,
+    private readonly releaseTeam: () => void,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.session = params.session;
@@ -298,6 +300,8 @@ class RealtimeSession implements OpenSocket {
       audioSeconds: this.audioSeconds,
       characters: 0,
       startedAt: this.startedAt,
+      caller: this.caller,
+      releaseTeam: this.releaseTeam,
     });
     if (this.ws.readyState !== WebSocket.CLOSED && this.ws.readyState !== WebSocket.CLOSING) this.ws.terminate();
     try {

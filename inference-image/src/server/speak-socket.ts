@@ -8,7 +8,7 @@
  */
 import { type RawData, WebSocket } from "ws";
 import { encodeG711, Resampler, floatToInt16, int16ToBuffer, int16ToFloat, parseRate } from "./audio";
-import type { ApiKeys } from "./auth";
+import type { ApiKeys, Caller } from "./auth";
 import type { Deps } from "./context";
 import { refuseCallback } from "./deepgram";
 import { HttpError } from "./errors";
@@ -62,8 +62,8 @@ export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
     };
   }
 
-  protected start(ws: WebSocket, params: SpeakParams, requestId: string): OpenSocket {
-    return new SpeakSession(ws, params, requestId, this.deps, this.route);
+  protected start(ws: WebSocket, params: SpeakParams, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
+    return new SpeakSession(ws, params, requestId, this.deps, this.route, caller, releaseTeam);
   }
 }
 
@@ -92,6 +92,8 @@ class SpeakSession implements OpenSocket {
     requestId: string,
     private readonly deps: Deps,
     private readonly route: string,
+    readonly caller: Caller,
+    private readonly releaseTeam: () => void,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     socketStarted(deps, "tts");
@@ -233,6 +235,8 @@ class SpeakSession implements OpenSocket {
       audioSeconds: this.audioSeconds,
       characters: this.characters,
       startedAt: this.startedAt,
+      caller: this.caller,
+      releaseTeam: this.releaseTeam,
     });
     if (this.ws.readyState !== WebSocket.CLOSED && this.ws.readyState !== WebSocket.CLOSING) this.ws.terminate();
     this.resolveDone();

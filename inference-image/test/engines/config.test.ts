@@ -30,8 +30,8 @@ function dirWith(name: string, files: Record<string, string>): string {
 describe("engineConfigFromEnv", () => {
   test("defaults: built-in engines, one worker per core, queue of 4 per worker", () => {
     const cfg = engineConfigFromEnv({});
-    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en", pocketsphinx: { maxhmmpf: 2000, maxwpf: 10 } });
-    expect(cfg.tts).toEqual({ engine: "flite" });
+    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en", provider: "cpu", pocketsphinx: { maxhmmpf: 2000, maxwpf: 10 } });
+    expect(cfg.tts).toEqual({ engine: "flite", provider: "cpu" });
     expect(cfg.workers).toBe(os.availableParallelism());
     expect(cfg.queueMax).toBe(4 * cfg.workers);
     expect(cfg.streamsPerWorker).toBe(8);
@@ -42,9 +42,11 @@ describe("engineConfigFromEnv", () => {
       STT_ENGINE: "sherpa-whisper",
       STT_MODEL_DIR: "/models/whisper",
       STT_LANGUAGE: "",
+      STT_PROVIDER: "AUTO",
       TTS_ENGINE: "sherpa-kokoro",
       TTS_MODEL_DIR: "/models/kokoro",
       TTS_DEFAULT_VOICE: "3",
+      TTS_PROVIDER: "cuda",
       WORKERS: "3",
       QUEUE_MAX: "0",
       WORKER_NICE: "5",
@@ -65,9 +67,10 @@ describe("engineConfigFromEnv", () => {
         engine: "sherpa-whisper",
         modelDir: "/models/whisper",
         language: "",
+        provider: "auto",
         pocketsphinx: { maxhmmpf: -1, maxwpf: 20, ds: 2, topn: 2, plWindow: 0, fwdflat: false, bestpath: true },
       },
-      tts: { engine: "sherpa-kokoro", modelDir: "/models/kokoro", defaultVoice: "3" },
+      tts: { engine: "sherpa-kokoro", modelDir: "/models/kokoro", defaultVoice: "3", provider: "cuda" },
       workers: 3,
       queueMax: 0,
       workerNice: 5,
@@ -90,6 +93,9 @@ describe("engineConfigFromEnv", () => {
     [{ POCKETSPHINX_DS: "9" }, /POCKETSPHINX_DS: Number must be less than or equal to 4/],
     [{ POCKETSPHINX_MAXHMMPF: "lots" }, /POCKETSPHINX_MAXHMMPF: expected a whole number/],
     [{ POCKETSPHINX_FWDFLAT: "maybe" }, /POCKETSPHINX_FWDFLAT: expected true or false, got "maybe"/],
+    [{ STT_PROVIDER: "gpu" }, /STT_PROVIDER: Invalid enum value. Expected 'cpu' \| 'cuda' \| 'auto'/],
+    [{ STT_PROVIDER: "cuda" }, /STT_PROVIDER: pocketsphinx runs on the CPU only and cannot use CUDA: .*sherpa-whisper, sherpa-transducer, sherpa-paraformer/],
+    [{ TTS_PROVIDER: "cuda" }, /TTS_PROVIDER: flite runs on the CPU only and cannot use CUDA: .*sherpa-vits, sherpa-kokoro/],
   ])("%j is refused with a message naming the variable", (env, message) => {
     expect(() => engineConfigFromEnv(env)).toThrow(EngineConfigError);
     expect(() => engineConfigFromEnv(env)).toThrow(message);

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import type { Speech } from "../../src/engines/types";
 import { createInferenceServer, type InferenceServer } from "../../src/server/app";
-import { ApiKeys } from "../../src/server/auth";
+import { ApiKeys, parseKeysFile } from "../../src/server/auth";
 import { defaultServerConfig, type ServerConfig } from "../../src/server/config";
 import type { LicenseGate } from "../../src/server/license";
 
@@ -18,7 +18,7 @@ export interface Started {
 }
 
 export async function startServer(
-  options: { workers?: number; batchWorkers?: number; queueMax?: number; config?: Partial<ServerConfig>; license?: LicenseGate; speech?: Speech } = {},
+  options: { workers?: number; batchWorkers?: number; queueMax?: number; config?: Partial<ServerConfig>; license?: LicenseGate; speech?: Speech; keys?: ApiKeys } = {},
 ): Promise<Started> {
   const speech =
     options.speech ??
@@ -36,7 +36,7 @@ export async function startServer(
   const app = createInferenceServer({
     speech,
     config: { ...defaultServerConfig(), ...options.config },
-    keys: new ApiKeys([KEY]),
+    keys: options.keys ?? new ApiKeys(parseKeysFile(KEY, "test")),
     license: options.license,
   });
   const address = await app.listen(0, "127.0.0.1");
