@@ -6,50 +6,13 @@
  * latency while the workers are saturated; per audio format, the upload decode overhead against WAV and
  * the TTS first byte (./formats). Prints a JSON summary and Markdown tables.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import path from "node:path";
 import { WebSocket } from "ws";
 import { formatBench, formatTables } from "./formats";
+import { auth, KEY, ms, pct, startServer, synthesize } from "./server";
 
-const KEY = "bench-key-0123456789abcdef";
 const SENTENCE_10 = "please call stella and ask her to bring these things";
 const CLIP_TEXT = "the quick brown fox jumps over the lazy dog and then runs far away into the quiet forest";
 const LEVELS = [1, 8, 32];
-const auth = { authorization: `Bearer ${KEY}` };
-
-function pct(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-const ms = (x: number) => Math.round(x * 10) / 10;
-
-async function startServer(): Promise<{ child: ChildProcess; base: string; port: number }> {
-  const child = spawn(process.execPath, [path.resolve(__dirname, "../../server/main.js")], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", API_KEYS: KEY, LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  // The port (PORT=0) comes from the JSON "listening" log line.
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("exit", (c) => reject(new Error(`server exited ${c}: ${out}`)));
-    const poll = setInterval(() => {
-      const m = /"port":(\d+)/.exec(out);
-      if (m) {
-        clearInterval(poll);
-        resolve(Number(m[1]));
-      }
-    }, 50);
-  });
-  return { child, base: `http://127.0.0.1:${port}`, port };
-}
-
-async function synthesize(base: string, text: string): Promise<Buffer> {
-  const res = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: text, response_format: "wav" }) });
-  if (res.status !== 200) throw new Error(`speech failed: ${res.status}`);
-  return Buffer.from(await res.arrayBuffer());
-}
 
 /** Trim or pad (with silence) a 16 kHz PCM16 WAV to exactly `seconds`. */
 function fitWav(wav: Buffer, seconds: number): Buffer {

@@ -76,7 +76,13 @@ const engineConfigSchema = z
      * scheduler still runs the main thread at once and health checks and new requests are answered.
      */
     workerNice: z.number().int().min(0).max(19),
-    /** Live sessions per worker; each holds a decoder, so this bounds memory. */
+    /**
+     * Extra worker threads for batch transcriptions only (0: batch work shares the workers), at niceness
+     * batchNice, so the kernel runs live streams and speech first when every core is busy.
+     */
+    batchWorkers: z.number().int().min(0).max(256),
+    batchNice: z.number().int().min(0).max(19),
+    /** Live sessions per worker; each holds a decoder (made at startup, so new calls never wait for one), so this bounds memory. */
     streamsPerWorker: positiveInt(1024),
     /** onnxruntime threads per worker for sherpa models (the pool already runs one worker per core). */
     sherpaThreads: positiveInt(64),
@@ -134,6 +140,8 @@ const ENV_NAMES: Record<string, string> = {
   workers: "WORKERS",
   queueMax: "QUEUE_MAX",
   workerNice: "WORKER_NICE",
+  batchWorkers: "BATCH_WORKERS",
+  batchNice: "BATCH_WORKER_NICE",
   streamsPerWorker: "STREAMS_PER_WORKER",
   sherpaThreads: "SHERPA_THREADS",
 };
@@ -155,6 +163,8 @@ export function parseEngineConfig(input: Partial<EngineConfigInput> & Pick<Engin
     workers,
     queueMax: input.queueMax ?? 4 * workers,
     workerNice: input.workerNice ?? 10,
+    batchWorkers: input.batchWorkers ?? workers,
+    batchNice: input.batchNice ?? 19,
     streamsPerWorker: input.streamsPerWorker ?? 8,
     sherpaThreads: input.sherpaThreads ?? 1,
   });
@@ -186,7 +196,8 @@ function strFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * Read the engine configuration from environment variables: STT_ENGINE (default pocketsphinx),
  * STT_MODEL_DIR, STT_LANGUAGE, STT_PROVIDER (cpu, cuda or auto; default cpu), TTS_ENGINE (default flite),
  * TTS_MODEL_DIR, TTS_DEFAULT_VOICE, TTS_PROVIDER,
- * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS), WORKER_NICE (10), STREAMS_PER_WORKER (8), SHERPA_THREADS (1),
+ * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS, per lane), WORKER_NICE (10), BATCH_WORKERS (default WORKERS),
+ * BATCH_WORKER_NICE (19), STREAMS_PER_WORKER (8), SHERPA_THREADS (1),
  * and the pocketsphinx search settings POCKETSPHINX_MAXHMMPF, _MAXWPF, _DS, _TOPN, _PL_WINDOW, _FWDFLAT, _BESTPATH.
  */
 export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -215,6 +226,8 @@ export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Engin
     workers: intFromEnv(env, "WORKERS"),
     queueMax: intFromEnv(env, "QUEUE_MAX"),
     workerNice: intFromEnv(env, "WORKER_NICE"),
+    batchWorkers: intFromEnv(env, "BATCH_WORKERS"),
+    batchNice: intFromEnv(env, "BATCH_WORKER_NICE"),
     streamsPerWorker: intFromEnv(env, "STREAMS_PER_WORKER"),
     sherpaThreads: intFromEnv(env, "SHERPA_THREADS"),
   });

@@ -83,6 +83,12 @@ class Decoder implements UtteranceDecoder {
   private readonly lmath: unknown;
   private inUtterance = false;
   private samples = 0;
+  /**
+   * Incremental decoding (ps_process_raw without full_utt) keeps counting frames across utterances in this
+   * library version, so segment frames of a later utterance start where the previous one ended.
+   */
+  private liveFrames = 0;
+  private offsetFrames = 0;
 
   constructor(
     private readonly n: Native,
@@ -107,6 +113,7 @@ class Decoder implements UtteranceDecoder {
     if (this.n.endUtt(this.ps) < 0) throw new Error("pocketsphinx failed to end the utterance");
     this.inUtterance = false;
     const result = this.result();
+    this.liveFrames += Math.floor(this.samples / (SAMPLE_RATE / FRAMES_PER_S));
     this.samples = 0;
     return result;
   }
@@ -114,10 +121,14 @@ class Decoder implements UtteranceDecoder {
   /** Decode a whole clip in one call (full_utt lets pocketsphinx use the whole utterance at once). */
   decodeAll(samples: Float32Array): Transcript {
     this.begin();
+    // Whole-utterance decoding counts frames from 0 each time.
+    this.offsetFrames = 0;
     const pcm = floatToInt16(samples);
     this.samples = pcm.length;
     if (this.n.processRaw(this.ps, pcm, pcm.length, 0, 1) < 0) throw new Error("pocketsphinx failed to process audio");
-    return this.finish();
+    const t = this.finish();
+    this.liveFrames = 0;
+    return t;
   }
 
   free(): void {
@@ -129,6 +140,7 @@ class Decoder implements UtteranceDecoder {
     if (this.n.startUtt(this.ps) < 0) throw new Error("pocketsphinx failed to start an utterance");
     this.inUtterance = true;
     this.samples = 0;
+    this.offsetFrames = this.liveFrames;
   }
 
   private result(): Transcript {
@@ -146,8 +158,8 @@ class Decoder implements UtteranceDecoder {
       words.push({
         // Alternate pronunciations come back as word(2).
         word: raw.replace(/\(\d+\)$/, ""),
-        start: sf[0] / FRAMES_PER_S,
-        end: (ef[0] + 1) / FRAMES_PER_S,
+        start: (sf[0] - this.offsetFrames) / FRAMES_PER_S,
+        end: (ef[0] + 1 - this.offsetFrames) / FRAMES_PER_S,
         confidence: Math.min(1, Math.max(0, this.n.logmathExp(this.lmath, posterior))),
       });
     }
@@ -187,17 +199,21 @@ export class PocketsphinxStt implements SttEngine {
     return this.batch.decodeAll(samples);
   }
 
+  /**
+   * Live decoders skip the flat-lexicon pass unless it is set explicitly: it re-searches the whole
+   * utterance when it ends, which is time added to every speech_final (about half of it, measured).
+   */
   createDecoder(): UtteranceDecoder {
-    return this.newDecoder();
+    return this.newDecoder({ ...this.settings, fwdflat: this.settings.fwdflat ?? false });
   }
 
-  private newDecoder(): Decoder {
+  private newDecoder(settings: Partial<PocketsphinxSettings> = this.settings): Decoder {
     const argv = [
       "-hmm", path.join(this.modelDir, "en-us"),
       "-lm", path.join(this.modelDir, "en-us.lm.bin"),
       "-dict", path.join(this.modelDir, "cmudict-en-us.dict"),
       "-samprate", String(SAMPLE_RATE),
-      ...searchArgs(this.settings),
+      ...searchArgs(settings),
     ];
     const cfg = this.n.cmdLnParse(null, this.n.psArgs(), argv.length, argv, 1);
     if (!cfg) throw new EngineConfigError(`pocketsphinx rejected its configuration for ${this.modelDir}`);

@@ -4,6 +4,11 @@
  * full the call fails at once with QueueFullError, so the API can answer 429 instead of timing out.
  * A live session is pinned to one worker (its decoder state lives there) and its jobs go ahead of the
  * shared queue, so live audio is not stuck behind batch work.
+ *
+ * Two lanes: the realtime workers run live sessions and synthesis; batch transcriptions run on their own
+ * batch workers (when BATCH_WORKERS > 0), at a higher niceness, so a long file never holds the worker a
+ * live stream or a first sentence of speech waits for, and the kernel gives the cores to realtime work
+ * first. Each lane has its own bounded queue; a full one still refuses at once.
  */
 import { Worker } from "node:worker_threads";
 import path from "node:path";
@@ -11,11 +16,14 @@ import type { EngineConfig } from "./config";
 import { EngineConfigError } from "./config";
 import type { FromWorker, Job, JobValue, ToWorker } from "./protocol";
 import {
+  DEFAULT_ENDPOINTING_MS,
+  DEFAULT_INTERIM_MS,
   EngineInputError,
   QueueFullError,
   type ModelInfo,
   type Speech,
-  type StreamResult,
+  type StreamEvent,
+  type StreamOptions,
   type SttStreamSession,
   type SynthesizeOptions,
   type TranscribeOptions,
@@ -31,8 +39,11 @@ interface Pending {
   onChunk?: (pcm: Int16Array) => void;
 }
 
+type Lane = "realtime" | "batch";
+
 interface Slot {
   worker: Worker;
+  lane: Lane;
   loaded: boolean;
   current?: Pending & { startedAt: number };
   /** Jobs of the sessions pinned here, run before the shared queue. */
@@ -82,7 +93,7 @@ export class WorkerPool implements Speech {
   tts!: ModelInfo;
   private defaultVoice = "";
   private readonly slots: Slot[] = [];
-  private readonly queue: Pending[] = [];
+  private readonly queues: Record<Lane, Pending[]> = { realtime: [], batch: [] };
   private nextId = 1;
   private closing = false;
   private closed?: Promise<void>;
@@ -95,7 +106,7 @@ export class WorkerPool implements Speech {
   /** Start the workers and resolve once every one has loaded its models (or reject with the first load error). */
   static async start(config: EngineConfig): Promise<WorkerPool> {
     const pool = new WorkerPool(config);
-    const loads = Array.from({ length: config.workers }, () => pool.spawn());
+    const loads = [...Array.from({ length: config.workers }, () => pool.spawn("realtime")), ...Array.from({ length: config.batchWorkers }, () => pool.spawn("batch"))];
     const results = await Promise.allSettled(loads);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
@@ -107,12 +118,12 @@ export class WorkerPool implements Speech {
   }
 
   get ready(): boolean {
-    return !this.closing && this.slots.length === this.config.workers && this.slots.every((s) => s.loaded);
+    return !this.closing && this.slots.length === this.config.workers + this.config.batchWorkers && this.slots.every((s) => s.loaded);
   }
 
   stats(): { queueDepth: number; busyWorkers: number; workers: number } {
     return {
-      queueDepth: this.queue.length + this.slots.reduce((n, s) => n + s.pinned.length, 0),
+      queueDepth: this.queues.realtime.length + this.queues.batch.length + this.slots.reduce((n, s) => n + s.pinned.length, 0),
       busyWorkers: this.slots.filter((s) => s.current).length,
       workers: this.slots.length,
     };
@@ -128,17 +139,27 @@ export class WorkerPool implements Speech {
     return this.synthesizeStream(text, options);
   }
 
-  async openStream(options: TranscribeOptions = {}): Promise<SttStreamSession> {
+  async openStream(options: StreamOptions = {}): Promise<SttStreamSession> {
     const language = checkLanguage(this.stt, options.language);
     this.assertOpen();
     const slot = this.slots
-      .filter((s) => s.loaded && s.streams.size < this.config.streamsPerWorker)
+      .filter((s) => s.lane === "realtime" && s.loaded && s.streams.size < this.config.streamsPerWorker)
       .sort((a, b) => a.streams.size - b.streams.size || Number(!!a.current) - Number(!!b.current))[0];
-    if (!slot) throw new QueueFullError(this.retryAfter());
+    if (!slot) throw new QueueFullError(this.retryAfter("realtime"));
     const streamId = this.nextId++;
     slot.streams.add(streamId);
     try {
-      await this.submit({ kind: "stream-open", streamId, language }, slot);
+      await this.submit(
+        {
+          kind: "stream-open",
+          streamId,
+          language,
+          endpointingMs: options.endpointingMs ?? DEFAULT_ENDPOINTING_MS,
+          interimMs: options.interimMs ?? DEFAULT_INTERIM_MS,
+          utteranceEndMs: options.utteranceEndMs,
+        },
+        slot,
+      );
     } catch (err) {
       slot.streams.delete(streamId);
       throw err;
@@ -151,7 +172,7 @@ export class WorkerPool implements Speech {
     if (!this.closed) {
       this.closing = true;
       this.closed = (async () => {
-        while (this.slots.some((s) => s.current || s.pinned.length > 0) || this.queue.length > 0) {
+        while (this.slots.some((s) => s.current || s.pinned.length > 0) || this.queued() > 0) {
           await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
         }
         await Promise.all(this.slots.map((s) => s.worker.terminate()));
@@ -171,31 +192,41 @@ export class WorkerPool implements Speech {
         return;
       }
       if (this.closing) return reject(new Error("the engine pool is shutting down"));
-      const free = this.freeSlot();
+      const lane = this.laneOf(job.kind);
+      const free = this.freeSlot(lane);
       if (free) {
-        this.queue.push(pending);
+        this.queues[lane].push(pending);
         this.dispatch(free);
         return;
       }
-      if (this.queueFull()) return reject(new QueueFullError(this.retryAfter()));
-      this.queue.push(pending);
+      if (this.queueFull(lane)) return reject(new QueueFullError(this.retryAfter(lane)));
+      this.queues[lane].push(pending);
     });
   }
 
-  admit(): void {
-    if (!this.freeSlot() && this.queueFull()) throw new QueueFullError(this.retryAfter());
+  admit(kind: "transcribe" | "synthesize" = "transcribe"): void {
+    const lane = this.laneOf(kind);
+    if (!this.freeSlot(lane) && this.queueFull(lane)) throw new QueueFullError(this.retryAfter(lane));
   }
 
-  private freeSlot(): Slot | undefined {
-    return this.slots.find((s) => s.loaded && !s.current && s.pinned.length === 0);
+  private laneOf(kind: Job["kind"]): Lane {
+    return kind === "transcribe" && this.config.batchWorkers > 0 ? "batch" : "realtime";
   }
 
-  private queueFull(): boolean {
-    return this.queue.length >= this.config.queueMax;
+  private freeSlot(lane: Lane): Slot | undefined {
+    return this.slots.find((s) => s.lane === lane && s.loaded && !s.current && s.pinned.length === 0);
+  }
+
+  private queueFull(lane: Lane): boolean {
+    return this.queues[lane].length >= this.config.queueMax;
+  }
+
+  private queued(): number {
+    return this.queues.realtime.length + this.queues.batch.length;
   }
 
   /** Merge audio into a session's push that is still waiting for its worker, so a fast sender cannot pile up jobs. */
-  coalescePush(slot: Slot, streamId: number, samples: Float32Array): Promise<StreamResult[]> | undefined {
+  coalescePush(slot: Slot, streamId: number, samples: Float32Array): Promise<StreamEvent[]> | undefined {
     const waiting = slot.pinned.find((p) => p.job.kind === "stream-push" && p.job.streamId === streamId);
     if (!waiting || waiting.job.kind !== "stream-push") return undefined;
     const merged = new Float32Array(waiting.job.samples.length + samples.length);
@@ -207,7 +238,7 @@ export class WorkerPool implements Speech {
     return new Promise((resolve, reject) => {
       waiting.resolve = (value) => {
         earlier([]);
-        resolve(value as StreamResult[]);
+        resolve(value as StreamEvent[]);
       };
       const earlierReject = waiting.reject;
       waiting.reject = (err) => {
@@ -225,9 +256,9 @@ export class WorkerPool implements Speech {
     if (this.closing) throw new Error("the engine pool is shutting down");
   }
 
-  private retryAfter(): number {
-    const workers = Math.max(1, this.slots.length);
-    return Math.max(1, Math.ceil(((this.queue.length + 1) * this.avgJobS) / workers));
+  private retryAfter(lane: Lane): number {
+    const workers = Math.max(1, this.slots.filter((s) => s.lane === lane).length);
+    return Math.max(1, Math.ceil(((this.queues[lane].length + 1) * this.avgJobS) / workers));
   }
 
   private async *synthesizeStream(text: string, options: SynthesizeOptions): AsyncGenerator<Int16Array> {
@@ -276,10 +307,9 @@ export class WorkerPool implements Speech {
   }
 
   private cancel(id: number): void {
-    const queued = this.queue.findIndex((p) => p.id === id);
-    if (queued >= 0) {
-      this.queue.splice(queued, 1)[0].resolve(null);
-      return;
+    for (const queue of Object.values(this.queues)) {
+      const queued = queue.findIndex((p) => p.id === id);
+      if (queued >= 0) return void queue.splice(queued, 1)[0].resolve(null);
     }
     const slot = this.slots.find((s) => s.current?.id === id);
     slot?.worker.postMessage({ id, kind: "cancel" } satisfies ToWorker);
@@ -287,9 +317,9 @@ export class WorkerPool implements Speech {
 
   private dispatch(slot: Slot): void {
     if (!slot.loaded || slot.current) return;
-    const next = slot.pinned.shift() ?? this.queue.shift();
+    const next = slot.pinned.shift() ?? this.queues[slot.lane].shift();
     if (!next) {
-      if (this.slots.every((s) => !s.current && s.pinned.length === 0) && this.queue.length === 0) {
+      if (this.slots.every((s) => !s.current && s.pinned.length === 0) && this.queued() === 0) {
         this.idleWaiters.splice(0).forEach((w) => w());
       }
       return;
@@ -311,10 +341,11 @@ export class WorkerPool implements Speech {
     for (const s of this.slots) if (!s.current) this.dispatch(s);
   }
 
-  private spawn(): Promise<void> {
+  private spawn(lane: Lane): Promise<void> {
     const entry = workerEntry();
-    const worker = new Worker(entry.script, { eval: entry.eval, workerData: { config: this.config } });
-    const slot: Slot = { worker, loaded: false, pinned: [], streams: new Set() };
+    const nice = lane === "batch" ? this.config.batchNice : this.config.workerNice;
+    const worker = new Worker(entry.script, { eval: entry.eval, workerData: { config: this.config, nice, lane } });
+    const slot: Slot = { worker, lane, loaded: false, pinned: [], streams: new Set() };
     this.slots.push(slot);
     return new Promise<void>((resolve, reject) => {
       worker.on("message", (msg: FromWorker) => {
@@ -360,7 +391,7 @@ export class WorkerPool implements Speech {
     slot.current?.reject(lost);
     slot.pinned.splice(0).forEach((p) => p.reject(lost));
     if (!slot.loaded) return;
-    this.spawn().then(
+    this.spawn(slot.lane).then(
       () => undefined,
       () => undefined,
     );
@@ -377,16 +408,16 @@ class PinnedSession implements SttStreamSession {
     private readonly streamId: number,
   ) {}
 
-  async push(samples: Float32Array): Promise<StreamResult[]> {
+  async push(samples: Float32Array): Promise<StreamEvent[]> {
     this.assertOpen();
     const merged = this.pool.coalescePush(this.slot, this.streamId, samples);
     if (merged) return merged;
-    return (await this.pool.submit({ kind: "stream-push", streamId: this.streamId, samples }, this.slot)) as StreamResult[];
+    return (await this.pool.submit({ kind: "stream-push", streamId: this.streamId, samples }, this.slot)) as StreamEvent[];
   }
 
-  async finalize(): Promise<StreamResult[]> {
+  async finalize(): Promise<StreamEvent[]> {
     this.assertOpen();
-    return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamResult[];
+    return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamEvent[];
   }
 
   async close(): Promise<void> {

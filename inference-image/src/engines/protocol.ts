@@ -1,17 +1,17 @@
 /** Messages between the pool (main thread) and an engine worker. */
-import type { ModelInfo, StreamResult, Transcript } from "./types";
+import type { ModelInfo, StreamEvent, Transcript } from "./types";
 
 export type Job =
   | { kind: "transcribe"; samples: Float32Array }
   | { kind: "synthesize"; text: string; voice: string; speed: number }
-  | { kind: "stream-open"; streamId: number; language: string }
+  | { kind: "stream-open"; streamId: number; language: string; endpointingMs: number | false; interimMs: number; utteranceEndMs?: number }
   | { kind: "stream-push"; streamId: number; samples: Float32Array }
   | { kind: "stream-finalize"; streamId: number }
   | { kind: "stream-close"; streamId: number };
 
 export type ToWorker = ({ id: number } & Job) | { id: number; kind: "cancel" };
 
-export type JobValue = Transcript | StreamResult[] | null;
+export type JobValue = Transcript | StreamEvent[] | null;
 
 export type FromWorker =
   | { type: "ready"; stt: ModelInfo; tts: ModelInfo; defaultVoice: string }

@@ -2,20 +2,32 @@
  * One live transcription session inside a worker: Silero VAD decides where utterances start and end,
  * an utterance decoder transcribes them. Silence between utterances never reaches the decoder; a short
  * pre-roll does, so the first phoneme (heard before VAD is sure) is not lost.
+ *
+ * Timing is on the stream clock (samples received), so it holds whatever the client's pacing:
+ * speech-started at each VAD onset, speechFinal once `endpointingMs` of silence followed speech,
+ * interims every `interimMs` of speech from the decoder's running hypothesis (no re-decode), and
+ * utterance-end once `utteranceEndMs` passed since the last finalized word's end.
  */
 import type { UtteranceDecoder } from "./engine";
-import type { StreamResult, Transcript } from "./types";
+import type { StreamEvent, StreamResult, Transcript } from "./types";
 import { SpeechDetector, VAD_WINDOW } from "./vad";
 
 /** Audio kept from before VAD confirms speech: its minimum speech duration plus a margin. */
 const PREROLL_S = 0.6;
-/** An interim result for every this much new speech. */
-const INTERIM_EVERY_S = 0.75;
-/** Longer utterances are cut into finals (speech_final false) so results keep coming. */
+/** Longer utterances are cut into finals (speech_final false) so results keep coming and memory stays bounded. */
 const MAX_UTTERANCE_S = 30;
+
+export interface SessionTiming {
+  /** false: VAD ends no utterance; only finalize() does. */
+  endpointingMs: number | false;
+  interimMs: number;
+  utteranceEndMs?: number;
+}
 
 export class StreamSession {
   private readonly prerollMax: number;
+  private readonly interimEvery: number;
+  private readonly utteranceEnd: number | undefined;
   private preroll: Float32Array[] = [];
   private prerollLen = 0;
   private leftover = new Float32Array(0);
@@ -25,6 +37,13 @@ export class StreamSession {
   private uttStart = -1;
   private uttLen = 0;
   private sinceInterim = 0;
+  private lastInterim = "";
+  private wasInSpeech = false;
+  /**
+   * End (stream seconds) of the last word heard, from finals and interims (as Deepgram's utterance end reads
+   * both), not yet followed by an utterance-end; so it also works with endpointing off.
+   */
+  private lastWordEnd: number | undefined;
 
   constructor(
     private readonly decoder: UtteranceDecoder,
@@ -32,25 +51,28 @@ export class StreamSession {
     readonly detector: SpeechDetector,
     private readonly sampleRate: number,
     private readonly language: string,
+    private readonly timing: SessionTiming,
   ) {
     this.prerollMax = Math.round(PREROLL_S * sampleRate);
+    this.interimEvery = Math.max(VAD_WINDOW, Math.round((timing.interimMs / 1000) * sampleRate));
+    this.utteranceEnd = timing.utteranceEndMs === undefined ? undefined : (timing.utteranceEndMs / 1000) * sampleRate;
   }
 
-  push(samples: Float32Array): StreamResult[] {
+  push(samples: Float32Array): StreamEvent[] {
     const audio = new Float32Array(this.leftover.length + samples.length);
     audio.set(this.leftover);
     audio.set(samples, this.leftover.length);
-    const results: StreamResult[] = [];
+    const events: StreamEvent[] = [];
     let at = 0;
-    for (; at + VAD_WINDOW <= audio.length; at += VAD_WINDOW) this.frame(audio.slice(at, at + VAD_WINDOW), results);
+    for (; at + VAD_WINDOW <= audio.length; at += VAD_WINDOW) this.frame(audio.slice(at, at + VAD_WINDOW), events);
     this.leftover = audio.slice(at);
-    return results;
+    return events;
   }
 
   /** Flush: the final result for the utterance in progress (an empty final when there is none). */
-  finalize(): StreamResult[] {
+  finalize(): StreamEvent[] {
     if (this.uttStart < 0) {
-      return [{ transcript: this.shift(this.empty(), 0), start: this.seen / this.sampleRate, isFinal: true, speechFinal: false }];
+      return [{ kind: "result", transcript: this.shift(this.empty(), 0), start: this.seen / this.sampleRate, isFinal: true, speechFinal: false }];
     }
     if (this.leftover.length > 0) {
       this.decoder.accept(this.leftover);
@@ -68,45 +90,74 @@ export class StreamSession {
     return this.decoder;
   }
 
-  private frame(frame: Float32Array, results: StreamResult[]): void {
-    const ended = this.detector.accept(frame);
+  private frame(frame: Float32Array, events: StreamEvent[]): void {
+    const ended = this.detector.accept(frame) && this.timing.endpointingMs !== false;
+    const inSpeech = this.detector.inSpeech;
+    if (inSpeech && !this.wasInSpeech) {
+      // Silero reports speech once it has heard its minimum speech duration: the onset was that long ago.
+      const onset = Math.max(0, this.seen + frame.length - this.detector.minSpeechSamples - VAD_WINDOW);
+      events.push({ kind: "speech-started", timestamp: onset / this.sampleRate });
+    }
+    this.wasInSpeech = inSpeech;
     if (this.uttStart >= 0) {
       this.decoder.accept(frame);
       this.uttLen += frame.length;
       this.sinceInterim += frame.length;
       this.seen += frame.length;
-      if (ended) results.push(this.endUtterance(true));
-      else if (this.uttLen >= MAX_UTTERANCE_S * this.sampleRate) results.push(this.endUtterance(false));
-      else if (this.sinceInterim >= INTERIM_EVERY_S * this.sampleRate) {
-        this.sinceInterim = 0;
-        const partial = this.decoder.partial();
-        if (partial.text !== "") {
-          results.push({ transcript: this.shift(partial, this.uttStart), start: this.uttStart / this.sampleRate, isFinal: false, speechFinal: false });
-        }
-      }
+      if (ended) events.push(this.endUtterance(true));
+      else if (this.uttLen >= MAX_UTTERANCE_S * this.sampleRate) events.push(this.endUtterance(false));
+      // Until the first words show, look at every frame: the first interim is what a voicebot waits for.
+      else if (inSpeech && (this.sinceInterim >= this.interimEvery || this.lastInterim === "")) this.interim(events);
+      else if (!inSpeech) this.checkUtteranceEnd(events);
       return;
     }
     this.preroll.push(frame);
     this.prerollLen += frame.length;
     this.seen += frame.length;
     while (this.prerollLen - this.preroll[0].length >= this.prerollMax) this.prerollLen -= this.preroll.shift()!.length;
-    if (this.detector.inSpeech && !ended) {
+    if (inSpeech && !ended) {
       this.uttStart = this.seen - this.prerollLen;
       for (const f of this.preroll) this.decoder.accept(f);
       this.uttLen = this.prerollLen;
+      // The pre-roll already holds the onset: the first interim comes as soon as VAD is sure.
       this.sinceInterim = this.prerollLen;
       this.preroll = [];
       this.prerollLen = 0;
+      if (this.sinceInterim >= this.interimEvery) this.interim(events);
+      return;
     }
+    this.checkUtteranceEnd(events);
+  }
+
+  /** The decoder's running best hypothesis (pocketsphinx keeps it as it searches; nothing is decoded again). */
+  private interim(events: StreamEvent[]): void {
+    this.sinceInterim = 0;
+    const partial = this.decoder.partial();
+    if (partial.text === "" || partial.text === this.lastInterim) return;
+    this.lastInterim = partial.text;
+    const transcript = this.shift(partial, this.uttStart);
+    const last = transcript.words[transcript.words.length - 1];
+    if (last) this.lastWordEnd = last.end;
+    events.push({ kind: "result", transcript, start: this.uttStart / this.sampleRate, isFinal: false, speechFinal: false });
+  }
+
+  private checkUtteranceEnd(events: StreamEvent[]): void {
+    if (this.utteranceEnd === undefined || this.lastWordEnd === undefined) return;
+    if (this.seen - this.lastWordEnd * this.sampleRate < this.utteranceEnd) return;
+    events.push({ kind: "utterance-end", lastWordEnd: this.lastWordEnd });
+    this.lastWordEnd = undefined;
   }
 
   private endUtterance(speechFinal: boolean): StreamResult {
     const start = this.uttStart;
-    const transcript = this.decoder.finish();
+    const transcript = this.shift(this.decoder.finish(), start);
     this.uttStart = -1;
     this.uttLen = 0;
     this.sinceInterim = 0;
-    return { transcript: this.shift(transcript, start), start: start / this.sampleRate, isFinal: true, speechFinal };
+    this.lastInterim = "";
+    const last = transcript.words[transcript.words.length - 1];
+    if (last) this.lastWordEnd = last.end;
+    return { kind: "result", transcript, start: start / this.sampleRate, isFinal: true, speechFinal };
   }
 
   /** Word times from the decoder are relative to the utterance; results carry stream times. */

@@ -35,16 +35,38 @@ export interface SynthesizeOptions {
   speed?: number;
 }
 
+/** Engine defaults for callers that set nothing (the API layers apply their own protocol's defaults). */
+export const DEFAULT_ENDPOINTING_MS = 500;
+export const DEFAULT_INTERIM_MS = 250;
+
+/** How a live session endpoints and reports (Deepgram's live options, OpenAI's server VAD). */
+export interface StreamOptions extends TranscribeOptions {
+  /** Silence (ms) that ends an utterance with speechFinal; false: utterances end only on finalize(). */
+  endpointingMs?: number | false;
+  /** An interim result for every this many ms of speech. */
+  interimMs?: number;
+  /** Report an utterance-end once this many ms of stream time have passed since the last final word's end. */
+  utteranceEndMs?: number;
+}
+
 /** A live transcription session; lives in one worker, which keeps its decoder state. */
 export interface SttStreamSession {
-  /** Feed audio; resolves with interim/final results produced by this chunk (VAD endpointing). */
-  push(samples: Float32Array): Promise<StreamResult[]>;
+  /** Feed audio; resolves with the results and events produced by this chunk (VAD endpointing). */
+  push(samples: Float32Array): Promise<StreamEvent[]>;
   /** Flush: return the final result for everything pushed so far. */
-  finalize(): Promise<StreamResult[]>;
+  finalize(): Promise<StreamEvent[]>;
   close(): Promise<void>;
 }
 
+export type StreamEvent =
+  | StreamResult
+  /** VAD heard speech begin; `timestamp`: its estimated onset, seconds on the stream clock. */
+  | { kind: "speech-started"; timestamp: number }
+  /** utteranceEndMs of stream time passed since `lastWordEnd` (seconds) with no new speech. */
+  | { kind: "utterance-end"; lastWordEnd: number };
+
 export interface StreamResult {
+  kind: "result";
   transcript: Transcript;
   /** Start of this segment, seconds from the start of the stream. */
   start: number;
@@ -89,12 +111,12 @@ export interface Speech {
   transcribe(samples: Float32Array, options?: TranscribeOptions): Promise<Transcript>;
   /** PCM 16-bit mono chunks at `tts.sampleRate`, yielded as they are synthesized. */
   synthesize(text: string, options?: SynthesizeOptions): AsyncIterable<Int16Array>;
-  openStream(options?: TranscribeOptions): Promise<SttStreamSession>;
+  openStream(options?: StreamOptions): Promise<SttStreamSession>;
   /**
-   * Throws QueueFullError when a batch job submitted now would be refused, so the API can answer 429
+   * Throws QueueFullError when a job of this kind (default: a transcription) submitted now would be refused, so the API can answer 429
    * before it reads and decodes a request body. Passing is no reservation: the job itself may still be refused.
    */
-  admit(): void;
+  admit(kind?: "transcribe" | "synthesize"): void;
   /** For metrics: queued jobs, busy workers, pool size. */
   stats(): { queueDepth: number; busyWorkers: number; workers: number };
   /** Finish in-flight work, then stop the workers. */

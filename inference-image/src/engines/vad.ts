@@ -23,6 +23,21 @@ export interface VadSettings {
 
 const DEFAULT_VAD: VadSettings = { threshold: 0.5, minSilenceS: 0.5, minSpeechS: 0.25 };
 
+/**
+ * Silero's speech probability takes about this long to fall below its release level once speech stops
+ * (measured on Flite speech: end detected 0.147-0.167 s after endpointing at 10-500 ms). Endpointing
+ * counts silence from the end of the speech, so the detector waits this much less.
+ */
+const RELEASE_S = 0.15;
+/** One window: sherpa-onnx ignores a zero silence duration. */
+const MIN_SILENCE_S = VAD_WINDOW / 16000;
+
+/** Detector settings for a session's endpointing; without endpointing the VAD still marks onsets and pauses at its default. */
+export function vadForEndpointing(endpointingMs: number | false): VadSettings {
+  if (endpointingMs === false) return DEFAULT_VAD;
+  return { ...DEFAULT_VAD, minSilenceS: Math.max(MIN_SILENCE_S, endpointingMs / 1000 - RELEASE_S) };
+}
+
 export function sileroModelPath(): string {
   let pkgMain: string;
   try {
@@ -38,8 +53,11 @@ export function sileroModelPath(): string {
 /** Frame-by-frame speech detector: say whether speech is on, and whether an utterance just ended. */
 export class SpeechDetector {
   private readonly vad: Vad;
+  /** Speech this long is heard before `inSpeech` turns true. */
+  readonly minSpeechSamples: number;
 
   constructor(model: string, sampleRate: number, settings: VadSettings = DEFAULT_VAD) {
+    this.minSpeechSamples = Math.round(settings.minSpeechS * sampleRate);
     this.vad = new Vad(
       {
         sileroVad: {

@@ -13,21 +13,44 @@ import type { FromWorker, JobValue, ToWorker } from "./protocol";
 import { splitForSynthesis } from "./sentences";
 import { StreamSession } from "./streaming";
 import { EngineInputError } from "./types";
-import { SpeechDetector } from "./vad";
+import { SpeechDetector, vadForEndpointing } from "./vad";
 
-function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
+/**
+ * Live sessions' decoders and detectors are made ahead and kept: creating a pocketsphinx decoder loads its
+ * model again (0.6-0.9 s measured) and a Silero detector its ONNX session (~140 ms), time in which every
+ * other stream on this worker would stall. Realtime workers make `streamsPerWorker` decoders at load.
+ */
+function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecoders: number, maxDetectors: number): void {
   const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
-  /** Decoders of closed sessions, kept for the next session (creating one loads the model again). */
-  const idleDecoders: UtteranceDecoder[] = [];
-  /** Likewise detectors: a new one per session leaked its onnxruntime session (see vad.ts). */
-  const idleDetectors: SpeechDetector[] = [];
-  const sessions = new Map<number, StreamSession>();
+  const idleDecoders: UtteranceDecoder[] = Array.from({ length: liveDecoders }, () => engines.stt.createDecoder());
+  /**
+   * Likewise detectors, each made for one endpointing setting: a new one per session leaked its onnxruntime
+   * session (~100 MB, see vad.ts), so a worker makes at most maxDetectors and reuses them after reset().
+   */
+  const idleDetectors: { detector: SpeechDetector; endpointingMs: number | false }[] = [];
+  let detectors = 0;
+  const sessions = new Map<number, { stream: StreamSession; endpointingMs: number | false }>();
   const cancelled = new Set<number>();
+
+  /**
+   * An idle detector made for this endpointing, else a new one while under maxDetectors; past that (clients
+   * sending ever-new values) the idle one made for the nearest endpointing: memory stays bounded.
+   */
+  const detectorFor = (endpointingMs: number | false): SpeechDetector => {
+    const distance = (e: number | false) => (e === endpointingMs ? 0 : e === false || endpointingMs === false ? Infinity : Math.abs(e - endpointingMs));
+    let best = -1;
+    idleDetectors.forEach((d, i) => {
+      if (best < 0 || distance(d.endpointingMs) < distance(idleDetectors[best].endpointingMs)) best = i;
+    });
+    if (best >= 0 && (distance(idleDetectors[best].endpointingMs) === 0 || detectors >= maxDetectors)) return idleDetectors.splice(best, 1)[0].detector;
+    detectors++;
+    return new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate, vadForEndpointing(endpointingMs));
+  };
 
   const session = (id: number): StreamSession => {
     const s = sessions.get(id);
     if (!s) throw new Error(`no live session ${id} in this worker`);
-    return s;
+    return s.stream;
   };
 
   async function run(msg: Exclude<ToWorker, { kind: "cancel" }>): Promise<JobValue> {
@@ -49,8 +72,8 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
       }
       case "stream-open": {
         const decoder = idleDecoders.pop() ?? engines.stt.createDecoder();
-        const detector = idleDetectors.pop() ?? new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate);
-        sessions.set(msg.streamId, new StreamSession(decoder, detector, engines.stt.info.sampleRate, msg.language));
+        const stream = new StreamSession(decoder, detectorFor(msg.endpointingMs), engines.stt.info.sampleRate, msg.language, msg);
+        sessions.set(msg.streamId, { stream, endpointingMs: msg.endpointingMs });
         return null;
       }
       case "stream-push":
@@ -61,9 +84,9 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>): void {
         const s = sessions.get(msg.streamId);
         if (s) {
           sessions.delete(msg.streamId);
-          idleDecoders.push(s.close());
-          s.detector.reset();
-          idleDetectors.push(s.detector);
+          idleDecoders.push(s.stream.close());
+          s.stream.detector.reset();
+          idleDetectors.push({ detector: s.stream.detector, endpointingMs: s.endpointingMs });
         }
         return null;
       }
@@ -108,9 +131,10 @@ function describe(err: unknown): { name: string; message: string } {
 if (!isMainThread && parentPort) {
   const port = parentPort;
   try {
-    lowerThreadPriority((workerData.config as EngineConfig).workerNice);
-    const engines = loadEngines(workerData.config as EngineConfig);
-    serve(engines, port);
+    lowerThreadPriority(workerData.nice as number);
+    const config = workerData.config as EngineConfig;
+    const engines = loadEngines(config);
+    serve(engines, port, workerData.lane === "realtime" ? config.streamsPerWorker : 0, config.streamsPerWorker);
     port.postMessage({ type: "ready", stt: engines.stt.info, tts: engines.tts.info, defaultVoice: engines.tts.defaultVoice } satisfies FromWorker);
   } catch (err) {
     port.postMessage({ type: "load-error", ...describe(err) } satisfies FromWorker);

@@ -23,6 +23,8 @@ import { rawJsonResponse, requestTarget, sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
 import { createServerMetrics, recordTeamRequest, type ServerMetrics } from "./metrics";
+import { RealtimeRoute } from "./realtime";
+import { SpeakSocketRoute } from "./speak-socket";
 import { modelList } from "./models";
 import { BodyBudget } from "./uploads";
 import { speech as openaiSpeech, transcriptions } from "./openai";
@@ -63,6 +65,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const metrics = createServerMetrics(speech, license, bodies, keys);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
+  const sockets = [new SpeakSocketRoute(deps, keys), new RealtimeRoute(deps, keys)];
+  const socketPaths = ["/v1/listen", ...sockets.map((r) => r.route)];
   const created = Math.floor(Date.now() / 1000);
   let inFlight = 0;
   let shuttingDown = false;
@@ -133,8 +137,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     try {
       if (!url) throw new HttpError(400, "invalid_request_target", "the request-target is not a valid path");
       if (!route) {
-        if (pathname === "/v1/listen" && req.method === "GET") {
-          throw new HttpError(426, "upgrade_required", "GET /v1/listen is a WebSocket: send an Upgrade request", { upgrade: "websocket", connection: "Upgrade" });
+        if (req.method === "GET" && socketPaths.includes(pathname)) {
+          throw new HttpError(426, "upgrade_required", `GET ${pathname} is a WebSocket: send an Upgrade request`, { upgrade: "websocket", connection: "Upgrade" });
         }
         if (samePath.length > 0) throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${pathname}`, { allow: samePath.map((r) => r.method).join(", ") });
         throw new HttpError(404, "not_found", `no route ${req.method} ${pathname.slice(0, 128)}`);
@@ -145,7 +149,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         license.check(route.feature);
         // Refuse while the body is still unread: a team over its limits or a full queue must cost the client no upload and us no decode.
         releaseTeam = caller?.team.admit(route.feature);
-        speech.admit();
+        speech.admit(route.feature === "tts" ? "synthesize" : "transcribe");
         releaseBody = bodies.admit(req);
         metrics.inflight.inc();
         counted = true;
@@ -201,11 +205,14 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
     // node:http hands the socket over without its own error listener: a reset (ECONNRESET) would be fatal.
     socket.on("error", () => socket.destroy());
-    if (!requestTarget(req)) {
+    const target = requestTarget(req);
+    if (!target) {
       socket.end(rawJsonResponse(400, errorBody(new HttpError(400, "invalid_request_target", "the request-target is not a valid path"), "deepgram", randomUUID())));
       return;
     }
-    live.handleUpgrade(req, socket, head).catch((err: unknown) => lastResort(socket, err));
+    // One dispatcher by path; /v1/listen and every unknown path (refused there) go to the live endpoint.
+    const route = sockets.find((r) => r.route === target.pathname) ?? live;
+    route.handleUpgrade(req, socket, head).catch((err: unknown) => lastResort(socket, err));
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable || err.code === "ECONNRESET") {
@@ -242,7 +249,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       const requestsDone = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
       let graceTimer: NodeJS.Timeout | undefined;
       const grace = new Promise<"timeout">((resolve) => (graceTimer = setTimeout(() => resolve("timeout"), config.SHUTDOWN_GRACE_MS)));
-      const outcome = await Promise.race([Promise.all([requestsDone, live.shutdown()]), grace]);
+      const outcome = await Promise.race([Promise.all([requestsDone, live.shutdown(), ...sockets.map((r) => r.shutdown())]), grace]);
       clearTimeout(graceTimer);
       if (outcome === "timeout") logger.warn("shutdown grace ended with work in flight; closing connections", { in_flight: inFlight });
       server.closeAllConnections();

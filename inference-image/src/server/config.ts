@@ -27,6 +27,8 @@ const schema = z.object({
   REQUEST_TIMEOUT_MS: int(300_000, 1000, 3_600_000),
   /** Live sessions close after this long without audio or KeepAlive (Deepgram closes after ~10 s). */
   LIVE_IDLE_TIMEOUT_MS: int(10_000, 1000, 600_000),
+  /** Live transcription sends an interim result for every this many ms of speech (a voicebot wants ~200-300). */
+  LIVE_INTERIM_MS: int(250, 50, 5000),
   /** How long SIGTERM waits for in-flight work before closing what is left. */
   SHUTDOWN_GRACE_MS: int(25_000, 0, 600_000),
 });

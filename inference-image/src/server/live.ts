@@ -3,24 +3,26 @@
  * In: binary audio frames (raw linear16/linear32/mulaw/alaw with encoding and sample_rate, or a container stream
  * sent with no encoding: WAV, WebM/Opus as MediaRecorder writes it, Ogg Opus/Vorbis, mp3, FLAC; decoded as it arrives),
  * and JSON control messages KeepAlive, Finalize, CloseStream. Out: `Results` (interim when interim_results=true,
- * final, speech_final at VAD endpoints), `UtteranceEnd` when utterance_end_ms is set, `Metadata` at the end.
+ * final, speech_final after `endpointing` ms of silence), `SpeechStarted` at speech onsets (vad_events=true),
+ * `UtteranceEnd` once utterance_end_ms passed after the last finalized word, `Metadata` at the end.
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamResult } from "../engines/types";
+import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { parseRawSpec, rawFormat, Resampler, type SampleFormat, SUPPORTED_INPUT } from "./audio";
 import { type ApiKeys, authenticate, type Caller } from "./auth";
 import type { Deps } from "./context";
 import { createStreamDecoder, PcmStreamDecoder, sniffContainer, type StreamDecoder } from "./codecs";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
-import { errorBody, HttpError, toHttpError } from "./errors";
+import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
 import { recordTeamRequest } from "./metrics";
 import { resolveModel } from "./models";
+import { socketEnded, socketStarted } from "./socket-usage";
 
 const ROUTE = "/v1/listen";
 /** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
@@ -34,7 +36,28 @@ interface LiveParams {
   /** Headerless audio in this format, rate and channel count; undefined: a container stream, recognised by its bytes. */
   raw?: { format: SampleFormat; sampleRate: number; channels: number };
   interim: boolean;
-  utteranceEnd: boolean;
+  /** Silence (ms) before speech_final, or false: finals only on Finalize/CloseStream. */
+  endpointing: number | false;
+  utteranceEndMs?: number;
+  vadEvents: boolean;
+}
+
+/** Deepgram's default endpointing: speech_final after 10 ms of silence. */
+const DEFAULT_ENDPOINTING_MS = 10;
+
+function intParam(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = q.get(name);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new HttpError(400, "invalid_parameter", `${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function endpointingParam(q: URLSearchParams): number | false {
+  const raw = q.get("endpointing")?.toLowerCase();
+  if (raw === "false") return false;
+  if (raw === undefined || raw === "true") return DEFAULT_ENDPOINTING_MS;
+  return intParam(q, "endpointing", 0, 60_000) ?? DEFAULT_ENDPOINTING_MS;
 }
 
 class CloseWith extends Error {
@@ -47,8 +70,9 @@ class CloseWith extends Error {
   }
 }
 
-export class LiveEndpoint {
-  private readonly wss = new WebSocketServer({
+/** The WebSocket server every socket route upgrades with (the routes are dispatched by path in app.ts). */
+export function socketServer(): WebSocketServer {
+  return new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
     // Browsers (and the Deepgram SDK there) authenticate with `Sec-WebSocket-Protocol: token, <key>`: echo the scheme.
@@ -57,6 +81,10 @@ export class LiveEndpoint {
       return false;
     },
   });
+}
+
+export class LiveEndpoint {
+  private readonly wss = socketServer();
   private readonly sessions = new Set<LiveSession>();
   private accepting = true;
 
@@ -91,7 +119,12 @@ export class LiveEndpoint {
       // A session counts against its team's limits from here until it closes.
       const release = (releaseTeam = who.team.admit("stt-live"));
       const params = this.parseParams(url.searchParams);
-      const session = await this.deps.speech.openStream({ language: params.language });
+      const session = await this.deps.speech.openStream({
+        language: params.language,
+        endpointingMs: params.endpointing,
+        interimMs: this.deps.config.LIVE_INTERIM_MS,
+        utteranceEndMs: params.utteranceEndMs,
+      });
       if (socket.destroyed) {
         release();
         await session.close();
@@ -140,7 +173,9 @@ export class LiveEndpoint {
       language: q.get("language") ?? undefined,
       raw,
       interim: flag(q, "interim_results"),
-      utteranceEnd: q.has("utterance_end_ms"),
+      endpointing: endpointingParam(q),
+      utteranceEndMs: intParam(q, "utterance_end_ms", 1, 60_000),
+      vadEvents: flag(q, "vad_events"),
     };
   }
 
@@ -152,13 +187,13 @@ export class LiveEndpoint {
   }
 }
 
-function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string): void {
+export function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string, family: ErrorFamily = "deepgram"): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify(errorBody(err, "deepgram", requestId));
+  const body = JSON.stringify(errorBody(err, family, requestId));
   const headers = {
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(body)),
-    "dg-request-id": requestId,
+    [family === "deepgram" ? "dg-request-id" : "x-request-id"]: requestId,
     connection: "close",
     ...err.headers,
   };
@@ -199,8 +234,7 @@ class LiveSession {
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.modelUuid = modelUuid(params.model);
-    deps.metrics.inflight.inc();
-    deps.metrics.liveSessions.inc();
+    socketStarted(deps, "stt-live");
     if (params.raw) this.decoder = new PcmStreamDecoder(params.raw.format, params.raw.channels, params.raw.sampleRate);
     this.features = ["stt-live", ...unperformedWarnings(query).map((w) => w.parameter), ...(params.interim ? ["interim_results"] : [])];
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
@@ -303,8 +337,16 @@ class LiveSession {
     });
   }
 
-  private send(results: StreamResult[], fromFinalize: boolean): void {
-    for (const r of results) {
+  private send(events: StreamEvent[], fromFinalize: boolean): void {
+    for (const r of events) {
+      if (r.kind === "speech-started") {
+        if (this.params.vadEvents) this.sendJson({ type: "SpeechStarted", channel: [0], timestamp: round(r.timestamp) });
+        continue;
+      }
+      if (r.kind === "utterance-end") {
+        this.sendJson({ type: "UtteranceEnd", channel: [0, 1], last_word_end: round(r.lastWordEnd) });
+        continue;
+      }
       if (!r.isFinal && (!this.params.interim || r.transcript.text === "")) continue;
       this.sendJson({
         type: "Results",
@@ -317,10 +359,6 @@ class LiveSession {
         channel: { alternatives: [deepgramAlternative(r.transcript)] },
         metadata: { request_id: this.requestId, model_info: deepgramModelInfo(this.params.model), model_uuid: this.modelUuid },
       });
-      const last = r.transcript.words[r.transcript.words.length - 1];
-      if (this.params.utteranceEnd && r.speechFinal && last) {
-        this.sendJson({ type: "UtteranceEnd", channel: [0, 1], last_word_end: round(last.end) });
-      }
     }
   }
 
@@ -372,21 +410,16 @@ class LiveSession {
     if (this.closed) return this.done;
     this.closed = true;
     clearTimeout(this.idleTimer);
-    const { metrics, license } = this.deps;
-    metrics.inflight.dec();
-    metrics.liveSessions.dec();
-    metrics.audioSeconds.inc({ feature: "stt-live" }, this.sourceSeconds);
-    this.releaseTeam();
-    const team = this.caller.team.name;
-    recordTeamRequest(metrics.teams, team, ROUTE, 101, { feature: "stt-live", audioSeconds: this.sourceSeconds, characters: 0 });
-    metrics.teams.liveSessionSeconds.inc({ team }, (performance.now() - this.startedAt) / 1000);
-    metrics.requestDuration.observe({ route: ROUTE, method: "GET", status: "101" }, (performance.now() - this.startedAt) / 1000);
-    license.record({
+    socketEnded(this.deps, {
+      route: ROUTE,
+      feature: "stt-live",
+      caller: this.caller,
+      releaseTeam: this.releaseTeam,
       model: this.params.model.id,
       features: this.features,
-      status_code: 101,
-      audio_seconds: this.sourceSeconds,
+      audioSeconds: this.sourceSeconds,
       characters: 0,
+      startedAt: this.startedAt,
     });
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
     // After any decode still in the queue: freeing WASM memory under a running decode would trap.

@@ -144,8 +144,9 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
           description:
             "Upgrade to a WebSocket. Send binary audio frames (raw linear16/linear32/mulaw/alaw with encoding and sample_rate, or with no " +
             "encoding a WAV, WebM/Opus (MediaRecorder), Ogg, mp3 or FLAC stream, decoded as it arrives) and " +
-            'text frames {"type":"KeepAlive"|"Finalize"|"CloseStream"}. Receives Results (is_final, speech_final), UtteranceEnd ' +
-            "(with utterance_end_ms) and Metadata (at the end). Browsers may authenticate with Sec-WebSocket-Protocol: token, <key>.",
+            'text frames {"type":"KeepAlive"|"Finalize"|"CloseStream"}. Receives Results (is_final, speech_final, from_finalize), ' +
+            "SpeechStarted (vad_events), UtteranceEnd (utterance_end_ms) and Metadata (at the end). Closes 1011 NET-0001 after " +
+            "LIVE_IDLE_TIMEOUT_MS without audio or KeepAlive. Browsers may authenticate with Sec-WebSocket-Protocol: token, <key>.",
           parameters: [
             q("model", sttModels, "Model name"),
             q("language", { type: "string" }, "BCP-47 language"),
@@ -153,7 +154,9 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
             q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000 }, "Required with encoding"),
             q("channels", { type: "integer", minimum: 1, maximum: 8 }, "Raw audio channels"),
             q("interim_results", bool, "Send interim (is_final=false) results"),
-            q("utterance_end_ms", { type: "integer" }, "Send UtteranceEnd messages at utterance ends"),
+            q("endpointing", { oneOf: [{ type: "integer", minimum: 0, maximum: 60000 }, { type: "boolean" }], default: 10 }, "Silence (ms) before speech_final; false: finals only on Finalize/CloseStream"),
+            q("utterance_end_ms", { type: "integer", minimum: 1, maximum: 60000 }, "Send UtteranceEnd once this long passed after the last finalized word"),
+            q("vad_events", bool, "Send SpeechStarted at speech onsets"),
           ],
           responses: { "101": { description: "Switching protocols" }, ...errors("DeepgramError", [400, ...common]) },
         },
@@ -171,6 +174,34 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
           ],
           requestBody: { required: true, content: json({ type: "object", required: ["text"], properties: { text: { type: "string" } } }) },
           responses: { "200": { description: "Audio", content: Object.fromEntries(OUTPUT_MEDIA_TYPES.map((t) => [t, { schema: { type: "string" } }])) }, ...errors("DeepgramError", [400, 413, ...common]) },
+        },
+        get: {
+          summary: "Streaming speech (Deepgram) over a WebSocket",
+          description:
+            'Upgrade to a WebSocket. Send {"type":"Speak","text":"..."} (token by token is fine), {"type":"Flush"}, {"type":"Clear"}, ' +
+            '{"type":"Close"}. Receives Metadata at open, binary audio (raw samples), Flushed {sequence_id} once the audio before a ' +
+            "Flush is sent, Cleared {sequence_id} at once on Clear, and Warning {code, description} for ignored input. Synthesis " +
+            "starts at each sentence end and at Flush.",
+          parameters: [
+            q("model", ttsModels, "Model name (aura-* voices map to the engine's voices)"),
+            q("encoding", { type: "string", enum: ["linear16", "mulaw", "alaw"], default: "linear16" }, "Raw audio encoding"),
+            q("sample_rate", { type: "integer", minimum: 8000, maximum: 48000 }, "Output rate (default 24000 for linear16, 8000 for mulaw/alaw)"),
+            q("speed", { type: "number", minimum: 0.5, maximum: 2 }, "Speaking rate"),
+          ],
+          responses: { "101": { description: "Switching protocols" }, ...errors("DeepgramError", [400, ...common]) },
+        },
+      },
+      "/v1/realtime": {
+        get: {
+          summary: "Realtime transcription (OpenAI) over a WebSocket",
+          description:
+            "Upgrade to a WebSocket (intent=transcription, or model=... then a transcription session.update). Send " +
+            "transcription_session.update or session.update, input_audio_buffer.append (base64 PCM16, 24 kHz mono), .commit, .clear. " +
+            "Receives session.created/updated (or transcription_session.*), input_audio_buffer.speech_started/speech_stopped/committed/" +
+            "cleared, conversation.item.input_audio_transcription.delta and .completed, and error events. Server VAD ends turns " +
+            "after silence_duration_ms; turn_detection null leaves turns to commit.",
+          parameters: [q("intent", { type: "string", enum: ["transcription"] }, "Session kind"), q("model", { type: "string" }, "Accepted (the SDK sends one)")],
+          responses: { "101": { description: "Switching protocols" }, ...errors("OpenAIError", [400, ...common]) },
         },
       },
       "/v1/models": { get: { summary: "Models and the client names that map to them", responses: { "200": { description: "OpenAI-style model list", content: json({ type: "object" }) }, ...errors("OpenAIError", [401]) } } },

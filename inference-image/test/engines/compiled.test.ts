@@ -32,7 +32,7 @@ test("compiled engines start their workers from worker.js and serve STT and TTS"
   const script = `
     const { createSpeech, parseEngineConfig } = require(${JSON.stringify(path.join(out, "engines", "index.js"))});
     (async () => {
-      const speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1 }));
+      const speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, streamsPerWorker: 1 }));
       const chunks = [];
       for await (const c of speech.synthesize("the quick brown fox jumps over the lazy dog")) chunks.push(...c);
       const t = await speech.transcribe(Float32Array.from(chunks, (s) => s / 32768));

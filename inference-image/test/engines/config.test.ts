@@ -50,6 +50,8 @@ describe("engineConfigFromEnv", () => {
       WORKERS: "3",
       QUEUE_MAX: "0",
       WORKER_NICE: "5",
+      BATCH_WORKERS: "1",
+      BATCH_WORKER_NICE: "15",
       STREAMS_PER_WORKER: "2",
       SHERPA_THREADS: "2",
       POCKETSPHINX_MAXHMMPF: "-1",
@@ -72,6 +74,8 @@ describe("engineConfigFromEnv", () => {
       workers: 3,
       queueMax: 0,
       workerNice: 5,
+      batchWorkers: 1,
+      batchNice: 15,
       streamsPerWorker: 2,
       sherpaThreads: 2,
     });

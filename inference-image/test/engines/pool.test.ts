@@ -1,4 +1,4 @@
-/** The worker pool under load: a full queue refuses at once, the event loop stays free, close() drains. */
+/** The worker pool under load: a full queue refuses at once, realtime work has its own lane, the event loop stays free, close() drains. */
 import fs from "node:fs";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import { QueueFullError, type Speech, type Transcript } from "../../src/engines/types";
@@ -10,7 +10,7 @@ let speech: Speech;
 let longClip: Float32Array;
 
 beforeAll(async () => {
-  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, queueMax: 1 }));
+  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, queueMax: 1, streamsPerWorker: 2 }));
   // About 8 s of speech: seconds of decoding on this machine.
   const sentence = "the quick brown fox jumps over the lazy dog and runs into the forest";
   const one = toFloat(await synthesizeAll(speech, sentence));
@@ -40,7 +40,8 @@ test("with the worker busy and the queue full, the next job fails fast with Queu
   const running = speech.transcribe(longClip);
   const queued = speech.transcribe(longClip);
   await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(speech.stats()).toEqual({ queueDepth: 1, busyWorkers: 1, workers: 1 });
+  // One realtime worker and one batch worker.
+  expect(speech.stats()).toEqual({ queueDepth: 1, busyWorkers: 1, workers: 2 });
 
   const t = performance.now();
   const refused = await speech.transcribe(longClip).then(
@@ -51,8 +52,8 @@ test("with the worker busy and the queue full, the next job fails fast with Queu
   expect(refused).toBeInstanceOf(QueueFullError);
   expect((refused as QueueFullError).retryAfterS).toBeGreaterThanOrEqual(1);
   expect(refusedAfterMs).toBeLessThan(250);
-  // Synthesis shares the same queue.
-  await expect(speech.synthesize("hello")[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(QueueFullError);
+  // Synthesis has its own lane: it is served while the batch lane is full.
+  await expect(speech.synthesize("hello")[Symbol.asyncIterator]().next()).resolves.toMatchObject({ done: false });
 
   const lags = await measureLag(Promise.all([running, queued]));
   lags.sort((a, b) => a - b);
@@ -62,7 +63,22 @@ test("with the worker busy and the queue full, the next job fails fast with Queu
   const [a, b] = await Promise.all([running, queued]);
   // Not necessarily identical: pocketsphinx's noise estimate (-remove_noise) carries over from one utterance to the next.
   for (const t of [a, b]) expect(t.text).toMatch(/quick brown fox.*forest/);
-  expect(speech.stats()).toEqual({ queueDepth: 0, busyWorkers: 0, workers: 1 });
+  expect(speech.stats()).toEqual({ queueDepth: 0, busyWorkers: 0, workers: 2 });
+});
+
+test("live audio and the first chunk of speech do not wait for long batch transcriptions", async () => {
+  const session = await speech.openStream();
+  let batchDone = false;
+  const running = speech.transcribe(longClip).then(() => (batchDone = true));
+  const queued = speech.transcribe(longClip);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < 10; i++) await session.push(longClip.subarray(i * 1600, (i + 1) * 1600));
+  const first = await speech.synthesize("hello there")[Symbol.asyncIterator]().next();
+  expect(first.done).toBe(false);
+  // A second of live audio and a sentence of speech were served while the first batch job still ran.
+  expect(batchDone).toBe(false);
+  await session.close();
+  await Promise.all([running, queued]);
 });
 
 test("a live session can open while the queue is full, and its audio is not stuck behind queued batch work", async () => {
@@ -87,14 +103,16 @@ test("admit() refuses exactly when a batch job would be refused", async () => {
   expect(() => speech.admit()).not.toThrow();
   const queued = speech.transcribe(longClip);
   expect(() => speech.admit()).toThrow(QueueFullError);
+  expect(() => speech.admit("synthesize")).not.toThrow();
   await Promise.all([running, queued]);
   expect(() => speech.admit()).not.toThrow();
 });
 
-(process.platform === "linux" ? test : test.skip)("engine threads run at WORKER_NICE so the event loop thread is scheduled first", () => {
+(process.platform === "linux" ? test : test.skip)("engine threads run at WORKER_NICE (batch ones at BATCH_WORKER_NICE) so the event loop thread is scheduled first", () => {
   // /proc/self/task/<tid>/stat: field 19 is the nice value (16th after the ") " that ends the command name).
   const nices = fs.readdirSync("/proc/self/task").map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")[16]));
   expect(nices).toContain(10);
+  expect(nices).toContain(19);
   expect(nices).toContain(0);
 });
 
@@ -125,7 +143,7 @@ test("stopping a synthesis early cancels the rest of the text", async () => {
 });
 
 test("close() finishes in-flight work, then refuses new work", async () => {
-  const own = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1 }));
+  const own = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, streamsPerWorker: 1 }));
   const inFlight = own.transcribe(longClip.subarray(0, 16000 * 3));
   const closing = own.close();
   expect(own.ready).toBe(false);

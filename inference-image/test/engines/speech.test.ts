@@ -8,7 +8,7 @@ jest.setTimeout(120_000);
 let speech: Speech;
 
 beforeAll(async () => {
-  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 2 }));
+  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 2, streamsPerWorker: 2 }));
 });
 
 afterAll(async () => {
@@ -20,7 +20,8 @@ test("reports its models and is ready once the workers have loaded", () => {
   expect(speech.stt).toMatchObject({ kind: "stt", engine: "pocketsphinx", sampleRate: 16000, languages: ["en"] });
   expect(speech.tts).toMatchObject({ kind: "tts", engine: "flite", sampleRate: 16000 });
   expect(speech.tts.voices).toEqual(expect.arrayContaining(["slt", "rms", "awb", "kal", "kal16"]));
-  expect(speech.stats()).toEqual({ queueDepth: 0, busyWorkers: 0, workers: 2 });
+  // Two realtime workers and two batch workers.
+  expect(speech.stats()).toEqual({ queueDepth: 0, busyWorkers: 0, workers: 4 });
 });
 
 test("transcribes Flite-synthesized sentences with word error <= 25%", async () => {

@@ -1,6 +1,6 @@
 /** Live transcription: VAD-endpointed utterances give interims, then a final with speechFinal after trailing silence. */
 import { createSpeech, parseEngineConfig } from "../../src/engines";
-import type { Speech, StreamResult } from "../../src/engines/types";
+import type { Speech, StreamEvent, StreamResult } from "../../src/engines/types";
 import { concat, silence, synthesizeAll, toFloat, wordErrorRate } from "./helpers";
 
 jest.setTimeout(120_000);
@@ -8,12 +8,14 @@ jest.setTimeout(120_000);
 let speech: Speech;
 
 beforeAll(async () => {
-  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1 }));
+  speech = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, streamsPerWorker: 2 }));
 });
 
 afterAll(async () => {
   await speech?.close();
 });
+
+const resultsOf = (events: StreamEvent[]): StreamResult[] => events.filter((e): e is StreamResult => e.kind === "result");
 
 const first = "please call me back tomorrow morning at nine";
 const second = "the weather today is sunny and warm";
@@ -23,10 +25,11 @@ test("two utterances separated by silence: interims, then finals with speechFina
   const b = toFloat(await synthesizeAll(speech, second));
   const audio = concat(silence(0.5), a, silence(1.5), b, silence(1.5));
   const session = await speech.openStream({ language: "en" });
-  const results: StreamResult[] = [];
+  const events: StreamEvent[] = [];
   // 100 ms frames, as a live client sends them.
-  for (let at = 0; at < audio.length; at += 1600) results.push(...(await session.push(audio.slice(at, at + 1600))));
-  const tail = await session.finalize();
+  for (let at = 0; at < audio.length; at += 1600) events.push(...(await session.push(audio.slice(at, at + 1600))));
+  const results = resultsOf(events);
+  const tail = resultsOf(await session.finalize());
   await session.close();
 
   const finals = results.filter((r) => r.isFinal);
@@ -58,9 +61,9 @@ test("Finalize mid-utterance returns the final at once, without speechFinal", as
   const session = await speech.openStream();
   const pushed: StreamResult[] = [];
   const audio = concat(silence(0.3), a);
-  for (let at = 0; at < audio.length; at += 3200) pushed.push(...(await session.push(audio.slice(at, at + 3200))));
+  for (let at = 0; at < audio.length; at += 3200) pushed.push(...resultsOf(await session.push(audio.slice(at, at + 3200))));
   expect(pushed.filter((r) => r.isFinal)).toHaveLength(0);
-  const [final] = await session.finalize();
+  const [final] = resultsOf(await session.finalize());
   expect(final).toMatchObject({ isFinal: true, speechFinal: false });
   expect(wordErrorRate(first, final.transcript.text)).toBeLessThanOrEqual(0.25);
   await session.close();
@@ -71,12 +74,56 @@ test("pushes sent without waiting are merged, and the results still arrive once"
   const a = toFloat(await synthesizeAll(speech, second));
   const audio = concat(silence(0.3), a, silence(1.2));
   const session = await speech.openStream();
-  const pending: Promise<StreamResult[]>[] = [];
+  const pending: Promise<StreamEvent[]>[] = [];
   for (let at = 0; at < audio.length; at += 800) pending.push(session.push(audio.slice(at, at + 800)));
-  const results = (await Promise.all(pending)).flat();
+  const results = resultsOf((await Promise.all(pending)).flat());
   await session.close();
   const finals = results.filter((r) => r.isFinal);
   expect(finals).toHaveLength(1);
   expect(finals[0].speechFinal).toBe(true);
   expect(wordErrorRate(second, finals[0].transcript.text)).toBeLessThanOrEqual(0.25);
+});
+
+test("speech-started at each onset, utterance-end from word times, and no VAD finals without endpointing", async () => {
+  const a = toFloat(await synthesizeAll(speech, first));
+  const b = toFloat(await synthesizeAll(speech, second));
+  const audio = concat(silence(0.5), a, silence(1.5), b, silence(1.5));
+  const feed = async (options: Parameters<Speech["openStream"]>[0]) => {
+    const session = await speech.openStream(options);
+    const events: StreamEvent[] = [];
+    for (let at = 0; at < audio.length; at += 1600) events.push(...(await session.push(audio.slice(at, at + 1600))));
+    events.push(...(await session.finalize()));
+    await session.close();
+    return events;
+  };
+
+  const timed = await feed({ endpointingMs: 300, utteranceEndMs: 1000 });
+  const starts = timed.filter((e) => e.kind === "speech-started");
+  expect(starts).toHaveLength(2);
+  if (starts[0].kind !== "speech-started" || starts[1].kind !== "speech-started") throw new Error("unreachable");
+  // Onsets near each utterance's first word (Flite's audio opens with a little silence of its own).
+  const finals = resultsOf(timed).filter((r) => r.speechFinal);
+  expect(finals).toHaveLength(2);
+  expect(Math.abs(starts[0].timestamp - finals[0].transcript.words[0].start)).toBeLessThan(0.3);
+  expect(Math.abs(starts[1].timestamp - finals[1].transcript.words[0].start)).toBeLessThan(0.3);
+  expect(timed.indexOf(starts[0])).toBeLessThan(timed.indexOf(finals[0]));
+  const ends = timed.filter((e) => e.kind === "utterance-end");
+  expect(ends.length).toBeGreaterThanOrEqual(1);
+  const lastWord = finals[0].transcript.words[finals[0].transcript.words.length - 1];
+  expect(ends[0]).toEqual({ kind: "utterance-end", lastWordEnd: lastWord.end });
+  expect(timed.indexOf(ends[0])).toBeGreaterThan(timed.indexOf(finals[0]));
+  expect(timed.indexOf(ends[0])).toBeLessThan(timed.indexOf(starts[1]));
+
+  // Without endpointing the utterance stays open, and the pause after A still gives an utterance-end (from interims).
+  const manualEvents = await feed({ endpointingMs: false, utteranceEndMs: 1000 });
+  const manual = resultsOf(manualEvents);
+  const manualEnds = manualEvents.filter((e) => e.kind === "utterance-end");
+  expect(manualEnds.length).toBeGreaterThanOrEqual(1);
+  if (manualEnds[0].kind !== "utterance-end") throw new Error("unreachable");
+  expect(manualEnds[0].lastWordEnd).toBeGreaterThan(0.5 + a.length / 16000 - 0.6);
+  expect(manualEnds[0].lastWordEnd).toBeLessThan(0.5 + a.length / 16000 + 0.2);
+  const manualFinals = manual.filter((r) => r.isFinal);
+  expect(manualFinals).toHaveLength(1);
+  expect(manualFinals[0].speechFinal).toBe(false);
+  expect(wordErrorRate(`${first} ${second}`, manualFinals[0].transcript.text)).toBeLessThanOrEqual(0.3);
 });

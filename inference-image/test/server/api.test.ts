@@ -329,7 +329,8 @@ describe("admission", () => {
   }
 
   it("answers 429 with Retry-After before reading the body while the queue is full", async () => {
-    const small = await startServer({ workers: 1, queueMax: 0 });
+    // One lane for everything, so a busy transcription also fills the speech route's lane.
+    const small = await startServer({ workers: 1, batchWorkers: 0, queueMax: 0 });
     try {
       // Keep the only worker busy for seconds with a long clip.
       const one = int16ToFloat(parseWav(speechWav).samples);

@@ -18,12 +18,20 @@ export interface Started {
 }
 
 export async function startServer(
-  options: { workers?: number; queueMax?: number; config?: Partial<ServerConfig>; license?: LicenseGate; speech?: Speech; keys?: ApiKeys } = {},
+  options: { workers?: number; batchWorkers?: number; queueMax?: number; config?: Partial<ServerConfig>; license?: LicenseGate; speech?: Speech; keys?: ApiKeys } = {},
 ): Promise<Started> {
   const speech =
     options.speech ??
     (await createSpeech(
-      parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: options.workers ?? 2, queueMax: options.queueMax }),
+      parseEngineConfig({
+        stt: { engine: "pocketsphinx" },
+        tts: { engine: "flite" },
+        workers: options.workers ?? 2,
+        batchWorkers: options.batchWorkers,
+        queueMax: options.queueMax,
+        // Each live slot's decoder is made at startup; tests open few streams at once.
+        streamsPerWorker: 2,
+      }),
     ));
   const app = createInferenceServer({
     speech,

@@ -78,6 +78,8 @@ describe("@deepgram/sdk", () => {
       sample_rate: 16000,
       interim_results: "true",
       utterance_end_ms: "1000",
+      // A conversational setting: Deepgram's default (10 ms) splits at every short pause, and each piece is decoded without the words around it.
+      endpointing: "500",
       reconnectAttempts: 0,
     });
     const messages: { type: string; is_final?: boolean; speech_final?: boolean; channel?: { alternatives: { transcript: string }[] } }[] = [];

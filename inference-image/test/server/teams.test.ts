@@ -123,9 +123,9 @@ afterAll(async () => {
 const openai = (key: string) => new OpenAI({ apiKey: key, baseURL: `${s.base}/v1`, maxRetries: 0 });
 const deepgram = (key: string) => new DeepgramClient({ apiKey: key, baseUrl: s.base });
 
-function upgradeStatus(key: string): Promise<{ status: number; body: string }> {
+function upgradeStatus(key: string, path = "/v1/listen?encoding=linear16&sample_rate=16000"): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}/v1/listen?encoding=linear16&sample_rate=16000`, { headers: { authorization: `Token ${key}` } });
+    const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}${path}`, { headers: { authorization: `Token ${key}` } });
     ws.on("unexpected-response", (_req, res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
@@ -202,6 +202,13 @@ describe("scopes", () => {
     const live = await upgradeStatus(NOSCOPE_KEY);
     expect(live.status).toBe(403);
     expect(JSON.parse(live.body)).toMatchObject({ err_code: "MISSING_SCOPE_STT_LIVE" });
+    // The streaming speech and realtime sockets check the same scopes, in their own family's shape.
+    const speakSocket = await upgradeStatus(NOSCOPE_KEY, "/v1/speak");
+    expect(speakSocket.status).toBe(403);
+    expect(JSON.parse(speakSocket.body)).toMatchObject({ err_code: "MISSING_SCOPE_TTS" });
+    const realtime = await upgradeStatus(NOSCOPE_KEY, "/v1/realtime?intent=transcription");
+    expect(realtime.status).toBe(403);
+    expect(JSON.parse(realtime.body)).toMatchObject({ error: { code: "missing_scope_stt_live" } });
   });
 
   it("serves the scopes a team has and refuses the others", async () => {

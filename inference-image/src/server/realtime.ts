@@ -1,0 +1,362 @@
+/**
+ * OpenAI Realtime transcription: `GET /v1/realtime` upgraded to a WebSocket (`?intent=transcription`, as
+ * LiveKit's OpenAI STT plugin connects, or `?model=...` then a transcription `session.update`, as the
+ * openai SDK's realtime client does). In: `transcription_session.update` (beta shape) or `session.update`
+ * (GA shape), `input_audio_buffer.append` (base64 PCM16, 24 kHz mono), `.commit`, `.clear`. Out: the
+ * session created/updated events, `input_audio_buffer.speech_started` / `speech_stopped` / `committed` /
+ * `cleared`, `conversation.item.input_audio_transcription.delta` and `.completed`, and `error` events in
+ * OpenAI's shape. Server VAD (the default) ends a turn after `silence_duration_ms`; turn_detection null
+ * leaves turns to commit.
+ */
+import { randomUUID } from "node:crypto";
+import { type RawData, WebSocket } from "ws";
+import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
+import { int16ToFloat, Resampler } from "./audio";
+import type { ApiKeys, Caller } from "./auth";
+import type { Deps } from "./context";
+import { HttpError } from "./errors";
+import { resolveModel } from "./models";
+import { socketEnded, socketStarted } from "./socket-usage";
+import { type OpenSocket, SocketRoute } from "./sockets";
+
+/** OpenAI's PCM input: 16-bit little-endian mono at 24 kHz. */
+const INPUT_RATE = 24000;
+/** OpenAI's server VAD default. */
+const DEFAULT_SILENCE_MS = 500;
+/** OpenAI refuses to commit less than this. */
+const MIN_COMMIT_MS = 100;
+
+interface Settings {
+  /** Server VAD silence (ms), or null: turns end only on commit. */
+  silenceMs: number | null;
+  language?: string;
+  model: string;
+}
+
+interface RealtimeParams {
+  /** Connected with intent=transcription: the beta event names (transcription_session.*). */
+  beta: boolean;
+  session: SttStreamSession;
+  settings: Settings;
+}
+
+class ClientError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+  }
+}
+
+export class RealtimeRoute extends SocketRoute<RealtimeParams> {
+  constructor(deps: Deps, keys: ApiKeys) {
+    super(deps, keys, "/v1/realtime", "openai", "stt-live");
+  }
+
+  protected async prepare(q: URLSearchParams): Promise<RealtimeParams> {
+    const intent = q.get("intent");
+    if (intent !== null && intent !== "transcription") throw new HttpError(400, "invalid_intent", "this server serves realtime transcription only: use intent=transcription");
+    const settings: Settings = { silenceMs: DEFAULT_SILENCE_MS, model: this.deps.speech.stt.id };
+    // Opened now so a full server answers 429 before the upgrade.
+    return { beta: intent === "transcription", settings, session: await openSession(this.deps, settings) };
+  }
+
+  protected release(params: RealtimeParams): Promise<void> {
+    return params.session.close();
+  }
+
+  protected start(ws: WebSocket, params: RealtimeParams, _requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
+    return new RealtimeSession(ws, params, this.deps, this.route, caller, releaseTeam);
+  }
+}
+
+function openSession(deps: Deps, s: Settings): Promise<SttStreamSession> {
+  return deps.speech.openStream({ language: s.language, endpointingMs: s.silenceMs ?? false, interimMs: deps.config.LIVE_INTERIM_MS });
+}
+
+const eventId = () => `event_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
+
+class RealtimeSession implements OpenSocket {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private session: SttStreamSession;
+  private settings: Settings;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly resampler: Resampler;
+  private readonly sessionId = `sess_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
+  private items = 0;
+  private item: string | undefined;
+  private previousItem: string | null = null;
+  /** Audio appended since the last commit or turn end (ms), for commit's minimum. */
+  private bufferedMs = 0;
+  private audioSeconds = 0;
+  private closed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly params: RealtimeParams,
+    private readonly deps: Deps,
+    private readonly route: string,
+    readonly caller: Caller,
+    private readonly releaseTeam: () => void,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.session = params.session;
+    this.settings = params.settings;
+    socketStarted(deps, "stt-live");
+    this.resampler = new Resampler(INPUT_RATE, deps.speech.stt.sampleRate);
+    this.emit({ type: params.beta ? "transcription_session.created" : "session.created", session: this.describe() });
+    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on("close", () => void this.cleanup());
+    ws.on("error", () => void this.cleanup());
+    this.touch();
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.end(1000, "idle timeout"), this.deps.config.LIVE_IDLE_TIMEOUT_MS);
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    this.touch();
+    let msg: Record<string, unknown> | undefined;
+    try {
+      if (isBinary) throw new ClientError("invalid_message", "binary frames are not accepted: send JSON events, with audio base64 in input_audio_buffer.append");
+      const text = (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString("utf8");
+      try {
+        msg = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        throw new ClientError("invalid_json", "the event is not valid JSON");
+      }
+      if (typeof msg !== "object" || msg === null) throw new ClientError("invalid_json", "an event must be a JSON object");
+      this.dispatch(msg);
+    } catch (err) {
+      this.error(err, msg?.event_id);
+    }
+  }
+
+  private dispatch(msg: Record<string, unknown>): void {
+    switch (msg.type) {
+      case "transcription_session.update":
+        return this.update(parseBetaSession(msg.session), "transcription_session.updated");
+      case "session.update":
+        return this.update(parseGaSession(msg.session), "session.updated");
+      case "input_audio_buffer.append":
+        return this.append(msg.audio);
+      case "input_audio_buffer.commit": {
+        if (this.bufferedMs < MIN_COMMIT_MS) {
+          throw new ClientError(
+            "input_audio_buffer_commit_empty",
+            `Error committing input audio buffer: buffer too small. Expected at least ${MIN_COMMIT_MS}ms of audio, but buffer only has ${this.bufferedMs.toFixed(2)}ms of audio.`,
+          );
+        }
+        return this.enqueue(async () => this.handle(await this.session.finalize(), true));
+      }
+      case "input_audio_buffer.clear":
+        return this.enqueue(async () => {
+          // The turn so far is dropped, not transcribed.
+          await this.session.finalize();
+          this.item = undefined;
+          this.bufferedMs = 0;
+          this.emit({ type: "input_audio_buffer.cleared" });
+        });
+      default:
+        throw new ClientError("invalid_value", `unsupported event type "${String(msg.type).slice(0, 64)}": this server serves transcription sessions`, "type");
+    }
+  }
+
+  private update(next: Partial<Settings>, reply: string): void {
+    if (next.model !== undefined) resolveModel(this.deps.speech, "stt", next.model);
+    const settings = { ...this.settings, ...next };
+    const reopen = settings.silenceMs !== this.settings.silenceMs || settings.language !== this.settings.language;
+    // Audio appended from here on goes to the fresh stream (the queue runs in order), so it counts from now.
+    if (reopen) this.bufferedMs = 0;
+    this.enqueue(async () => {
+      if (reopen) {
+        // Endpointing and language are fixed per engine stream: start a fresh one for the new settings.
+        const fresh = await openSession(this.deps, settings);
+        const old = this.session;
+        this.session = fresh;
+        await old.close();
+        this.item = undefined;
+      }
+      this.settings = settings;
+      this.emit({ type: reply, session: this.describe() });
+    });
+  }
+
+  private append(audio: unknown): void {
+    if (typeof audio !== "string") throw new ClientError("invalid_value", "input_audio_buffer.append needs audio: base64 PCM16", "audio");
+    const bytes = Buffer.from(audio, "base64");
+    const pcm = new Int16Array(bytes.length >> 1);
+    for (let i = 0; i < pcm.length; i++) pcm[i] = bytes.readInt16LE(i * 2);
+    this.audioSeconds += pcm.length / INPUT_RATE;
+    if (this.audioSeconds > this.deps.config.MAX_AUDIO_SECONDS) {
+      this.error(new ClientError("audio_limit", `the session passed the limit of ${this.deps.config.MAX_AUDIO_SECONDS} s of audio`));
+      return void this.end(1008, "audio limit");
+    }
+    this.bufferedMs += (pcm.length / INPUT_RATE) * 1000;
+    const samples = this.resampler.process(int16ToFloat(pcm));
+    if (samples.length > 0) this.enqueue(async () => this.handle(await this.session.push(samples), false));
+  }
+
+  /** Engine calls run one at a time, in arrival order. */
+  private enqueue(work: () => Promise<void>): void {
+    this.chain = this.chain.then(async () => {
+      if (this.closed) return;
+      try {
+        await work();
+      } catch (err) {
+        if (err instanceof QueueFullError) this.error(new ClientError("server_busy", "server busy"));
+        else if (err instanceof EngineInputError) this.error(new ClientError("invalid_value", err.message));
+        else this.error(err);
+        // The client's own mistakes leave the session usable; anything else ends it.
+        if (!(err instanceof ClientError || err instanceof HttpError || err instanceof EngineInputError)) await this.end(1011, "transcription failed");
+      }
+    });
+  }
+
+  private handle(events: StreamEvent[], committed: boolean): void {
+    for (const e of events) {
+      if (e.kind === "speech-started") {
+        this.item = this.newItem();
+        this.emit({ type: "input_audio_buffer.speech_started", audio_start_ms: Math.round(e.timestamp * 1000), item_id: this.item });
+        continue;
+      }
+      if (e.kind !== "result" || !e.isFinal) continue;
+      const item = this.item ?? this.newItem();
+      this.item = undefined;
+      const words = e.transcript.words;
+      if (!committed) {
+        const end = words.length > 0 ? words[words.length - 1].end : e.start + e.transcript.durationS;
+        this.emit({ type: "input_audio_buffer.speech_stopped", audio_end_ms: Math.round(end * 1000), item_id: item });
+      }
+      this.emit({ type: "input_audio_buffer.committed", item_id: item, previous_item_id: this.previousItem });
+      this.previousItem = item;
+      this.bufferedMs = 0;
+      const transcript = e.transcript.text;
+      this.emit({ type: "conversation.item.input_audio_transcription.delta", item_id: item, content_index: 0, delta: transcript });
+      this.emit({
+        type: "conversation.item.input_audio_transcription.completed",
+        item_id: item,
+        content_index: 0,
+        transcript,
+        usage: { type: "duration", seconds: Math.round(e.transcript.durationS * 1000) / 1000 },
+      });
+    }
+  }
+
+  private newItem(): string {
+    return `item_${this.sessionId.slice(5, 15)}${String(++this.items).padStart(6, "0")}`;
+  }
+
+  private describe(): Record<string, unknown> {
+    const s = this.settings;
+    const turn = s.silenceMs === null ? null : { type: "server_vad", threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: s.silenceMs };
+    const transcription = { model: s.model, language: s.language ?? null, prompt: "" };
+    if (this.params.beta) {
+      return { id: this.sessionId, object: "realtime.transcription_session", input_audio_format: "pcm16", input_audio_transcription: transcription, turn_detection: turn };
+    }
+    return {
+      type: "transcription",
+      id: this.sessionId,
+      object: "realtime.transcription_session",
+      audio: { input: { format: { type: "audio/pcm", rate: INPUT_RATE }, transcription, turn_detection: turn, noise_reduction: null } },
+    };
+  }
+
+  private error(err: unknown, clientEventId?: unknown): void {
+    const e =
+      err instanceof ClientError
+        ? { type: "invalid_request_error", code: err.code, message: err.message, param: err.param ?? null }
+        : err instanceof HttpError
+          ? { type: "invalid_request_error", code: err.code, message: err.message, param: null }
+          : { type: "server_error", code: "server_error", message: "the server could not process the event", param: null };
+    this.emit({ type: "error", error: { ...e, event_id: typeof clientEventId === "string" ? clientEventId : null } });
+  }
+
+  private emit(event: Record<string, unknown>): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ event_id: eventId(), ...event }));
+  }
+
+  async end(code: number, reason: string): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    await this.cleanup();
+  }
+
+  private async cleanup(): Promise<void> {
+    if (this.closed) return this.done;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    socketEnded(this.deps, {
+      route: this.route,
+      feature: "stt-live",
+      model: this.deps.speech.stt.id,
+      features: ["stt-live", "openai-realtime"],
+      audioSeconds: this.audioSeconds,
+      characters: 0,
+      startedAt: this.startedAt,
+      caller: this.caller,
+      releaseTeam: this.releaseTeam,
+    });
+    if (this.ws.readyState !== WebSocket.CLOSED && this.ws.readyState !== WebSocket.CLOSING) this.ws.terminate();
+    try {
+      await this.chain;
+      await this.session.close();
+    } finally {
+      this.resolveDone();
+    }
+  }
+}
+
+const object = (v: unknown): Record<string, unknown> | undefined => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+
+function turnDetection(v: unknown, param: string): number | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  const t = object(v);
+  if (!t || (t.type !== undefined && t.type !== "server_vad")) throw new ClientError("invalid_value", `${param}: only server_vad (or null, for manual commits) is supported`, param);
+  const ms = t.silence_duration_ms ?? DEFAULT_SILENCE_MS;
+  if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > 10_000) throw new ClientError("invalid_value", `${param}.silence_duration_ms must be an integer from 0 to 10000`, param);
+  return ms;
+}
+
+function transcription(v: unknown): Partial<Settings> {
+  const t = object(v);
+  if (!t) return {};
+  return {
+    ...(typeof t.model === "string" ? { model: t.model } : {}),
+    ...(typeof t.language === "string" && t.language !== "" ? { language: t.language } : {}),
+  };
+}
+
+function withTurn(out: Partial<Settings>, silence: number | null | undefined): Partial<Settings> {
+  return silence === undefined ? out : { ...out, silenceMs: silence };
+}
+
+/** transcription_session.update (the beta API, which LiveKit's plugin speaks). */
+function parseBetaSession(v: unknown): Partial<Settings> {
+  const s = object(v);
+  if (!s) throw new ClientError("invalid_value", "session must be an object", "session");
+  if (s.input_audio_format !== undefined && s.input_audio_format !== "pcm16") {
+    throw new ClientError("invalid_value", "input_audio_format: only pcm16 is supported", "session.input_audio_format");
+  }
+  return withTurn(transcription(s.input_audio_transcription), turnDetection(s.turn_detection, "session.turn_detection"));
+}
+
+/** session.update with a transcription session (the GA API, which the openai SDK speaks). */
+function parseGaSession(v: unknown): Partial<Settings> {
+  const s = object(v);
+  if (!s) throw new ClientError("invalid_value", "session must be an object", "session");
+  if (s.type !== undefined && s.type !== "transcription") throw new ClientError("invalid_value", 'this server serves transcription sessions only: session.type must be "transcription"', "session.type");
+  const input = object(object(s.audio)?.input) ?? {};
+  const format = object(input.format);
+  if (format && (format.type !== "audio/pcm" || (format.rate !== undefined && format.rate !== INPUT_RATE))) {
+    throw new ClientError("invalid_value", `audio.input.format: only audio/pcm at ${INPUT_RATE} Hz is supported`, "session.audio.input.format");
+  }
+  return withTurn(transcription(input.transcription), turnDetection(input.turn_detection, "session.audio.input.turn_detection"));
+}

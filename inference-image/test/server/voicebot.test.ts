@@ -1,0 +1,350 @@
+/**
+ * A voicebot's real-time paths through the stock clients: @deepgram/sdk v5 live transcription with
+ * voicebot settings and the speak WebSocket, and the openai SDK's Realtime transcription client.
+ * Timing assertions carry the issue's margins only; the tight figures are the live benchmark's.
+ */
+import net from "node:net";
+import { DeepgramClient } from "@deepgram/sdk";
+import OpenAI from "openai";
+import { OpenAIRealtimeWS } from "openai/realtime/ws";
+import { WebSocket } from "ws";
+import { resample } from "../../src/server/audio";
+import { KEY, parseWav, startServer, type Started, synthesizeWav } from "./helpers";
+import { wordErrorRate } from "../engines/helpers";
+
+jest.setTimeout(120_000);
+
+const FIRST = "please call me back tomorrow morning";
+const SECOND = "the weather today is sunny and warm";
+const RATE = 16000;
+const FRAME = 1600; // 100 ms
+
+let s: Started;
+/** [0.3 s silence][FIRST][1.5 s silence][SECOND][1.5 s silence] at 16 kHz, and where each speech part ends (s). */
+let audio: Int16Array;
+let firstEnd: number;
+
+/** Last sample louder than the noise floor: where the speech really ends. */
+function speechEnd(pcm: Int16Array): number {
+  let i = pcm.length - 1;
+  while (i > 0 && Math.abs(pcm[i]) < 300) i--;
+  return i / RATE;
+}
+
+beforeAll(async () => {
+  s = await startServer();
+  const a = parseWav(await synthesizeWav(s.base, FIRST)).samples;
+  const b = parseWav(await synthesizeWav(s.base, SECOND)).samples;
+  const gap = (sec: number) => new Int16Array(Math.round(sec * RATE));
+  const parts = [gap(0.3), a, gap(1.5), b, gap(1.5)];
+  audio = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    audio.set(p, at);
+    at += p.length;
+  }
+  firstEnd = 0.3 + speechEnd(a);
+});
+
+afterAll(async () => {
+  await s?.stop();
+});
+
+type Msg = {
+  type: string;
+  is_final?: boolean;
+  speech_final?: boolean;
+  from_finalize?: boolean;
+  timestamp?: number;
+  last_word_end?: number;
+  channel?: { alternatives: { transcript: string; words: { end: number }[] }[] };
+  at: number;
+};
+
+const dg = () => new DeepgramClient({ apiKey: KEY, baseUrl: s.base });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const text = (m: Msg) => m.channel?.alternatives[0].transcript ?? "";
+
+async function openLive(options: Record<string, string>) {
+  const socket = await dg().listen.v1.connect({ model: "nova-3", encoding: "linear16", sample_rate: RATE, reconnectAttempts: 0, ...options });
+  const messages: Msg[] = [];
+  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  socket.on("message", (m) => messages.push({ ...(m as object), at: performance.now() } as Msg));
+  socket.connect();
+  await socket.waitForOpen();
+  return { socket, messages, closed };
+}
+
+describe("Deepgram live with a voicebot's options", () => {
+  it("sends SpeechStarted first, speech_final within endpointing + 150 ms, UtteranceEnd no earlier than utterance_end_ms", async () => {
+    const { socket, messages, closed } = await openLive({ interim_results: "true", endpointing: "300", utterance_end_ms: "1000", vad_events: "true" });
+    // Paced in real time: frame k leaves at t0 + k * 100 ms, so audio time x is on the wire by t0 + x.
+    const t0 = performance.now();
+    for (let i = 0, k = 0; i < audio.length; i += FRAME, k++) {
+      const frame = audio.subarray(i, i + FRAME);
+      socket.sendMedia(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+      await sleep(Math.max(0, t0 + (k + 1) * 100 - performance.now()));
+    }
+    socket.sendCloseStream({ type: "CloseStream" });
+    await closed;
+
+    const firstResult = messages.findIndex((m) => m.type === "Results");
+    const started = messages.filter((m) => m.type === "SpeechStarted");
+    expect(started.length).toBeGreaterThanOrEqual(2);
+    expect(messages.indexOf(started[0])).toBeLessThan(firstResult);
+    expect(started[0].timestamp).toBeGreaterThan(0.1);
+    expect(started[0].timestamp).toBeLessThan(0.9);
+
+    const speechFinals = messages.filter((m) => m.type === "Results" && m.speech_final);
+    expect(speechFinals).toHaveLength(2);
+    expect(wordErrorRate(FIRST, text(speechFinals[0]))).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SECOND, text(speechFinals[1]))).toBeLessThanOrEqual(0.25);
+    const lag = speechFinals[0].at - (t0 + firstEnd * 1000);
+    expect(lag).toBeLessThanOrEqual(300 + 150);
+
+    const ends = messages.filter((m) => m.type === "UtteranceEnd");
+    expect(ends.length).toBeGreaterThanOrEqual(1);
+    const lastWord = speechFinals[0].channel!.alternatives[0].words.at(-1)!;
+    expect(ends[0].last_word_end).toBeCloseTo(lastWord.end, 2);
+    // The audio 1000 ms past the last word left at t0 + last_word_end + 1 s, minus one frame.
+    expect(ends[0].at - t0).toBeGreaterThanOrEqual((ends[0].last_word_end! + 1) * 1000 - 100);
+    expect(messages.indexOf(ends[0])).toBeGreaterThan(messages.indexOf(speechFinals[0]));
+    expect(messages.at(-1)?.type).toBe("Metadata");
+  });
+
+  it("with endpointing=false gives finals only on Finalize (from_finalize) and CloseStream", async () => {
+    const { socket, messages, closed } = await openLive({ interim_results: "true", endpointing: "false" });
+    const send = async (from: number, to: number) => {
+      for (let i = from; i < to; i += FRAME) {
+        const frame = audio.subarray(i, Math.min(i + FRAME, to));
+        socket.sendMedia(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+        await sleep(15);
+      }
+    };
+    const half = Math.round((firstEnd + 0.75) * RATE);
+    await send(0, half);
+    // Let the engine catch up with what was sent, then ask for the final.
+    await sleep(500);
+    expect(messages.filter((m) => m.is_final)).toHaveLength(0);
+    socket.sendFinalize({ type: "Finalize" });
+    await sleep(500);
+    await send(half, audio.length);
+    await sleep(500);
+    socket.sendCloseStream({ type: "CloseStream" });
+    await closed;
+
+    const finals = messages.filter((m) => m.type === "Results" && m.is_final);
+    expect(finals.length).toBeGreaterThanOrEqual(2);
+    expect(finals.every((m) => !m.speech_final)).toBe(true);
+    expect(finals[0].from_finalize).toBe(true);
+    expect(wordErrorRate(FIRST, text(finals[0]))).toBeLessThanOrEqual(0.25);
+    expect(wordErrorRate(SECOND, finals.slice(1).map(text).join(" "))).toBeLessThanOrEqual(0.25);
+    expect(messages.some((m) => m.type === "Results" && !m.is_final)).toBe(true);
+  });
+});
+
+describe("Deepgram speak WebSocket", () => {
+  type SpeakMsg = { type: string; sequence_id?: number; code?: string; request_id?: string };
+  async function openSpeak(encoding = "linear16", sampleRate = "16000") {
+    const socket = await dg().speak.v1.connect({ model: "aura-2-thalia-en", encoding, ...(sampleRate ? { sample_rate: sampleRate } : {}), reconnectAttempts: 0 });
+    const log: ({ audio: number } | SpeakMsg)[] = [];
+    const bytes: Blob[] = [];
+    const pending: Promise<void>[] = [];
+    socket.on("message", (m) => {
+      if (m instanceof Blob) {
+        const entry = { audio: 0 };
+        log.push(entry);
+        pending.push(m.arrayBuffer().then((b) => void (entry.audio = b.byteLength / (encoding === "linear16" ? 2 : 1))));
+        bytes.push(m);
+      } else log.push(m as SpeakMsg);
+    });
+    const closed = new Promise<number>((resolve) => socket.on("close", (e) => resolve(e.code)));
+    socket.connect();
+    await socket.waitForOpen();
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 200 && !what(); i++) await sleep(25);
+      expect(what()).toBe(true);
+      await Promise.all(pending);
+    };
+    const samples = () => log.reduce((n, e) => n + ("audio" in e ? e.audio : 0), 0);
+    return { socket, log, closed, until, samples, bytes };
+  }
+  const isType = (type: string, seq?: number) => (e: object) => "type" in e && e.type === type && (seq === undefined || (e as SpeakMsg).sequence_id === seq);
+
+  it("speaks tokens as sentences end and at Flush, answers Flushed, and closes on Close", async () => {
+    const { socket, log, closed, until, samples } = await openSpeak();
+    for (const token of ["Hello", " there", ".", " How", " are", " you", " today", "?"]) socket.sendText({ type: "Speak", text: token });
+    // The first sentence is spoken before any Flush.
+    await until(() => samples() > 0);
+    expect(log[0]).toMatchObject({ type: "Metadata", request_id: expect.any(String) });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 0)));
+    const flushed = log.findIndex(isType("Flushed", 0));
+    const before = log.slice(0, flushed).reduce((n, e) => n + ("audio" in e ? e.audio : 0), 0);
+    expect(before / 16000).toBeGreaterThan(1.2);
+    expect(log.slice(flushed).some((e) => "audio" in e)).toBe(false);
+
+    socket.sendText({ type: "Speak", text: { not: "text" } as unknown as string });
+    await until(() => log.some(isType("Warning")));
+    socket.sendClose({ type: "Close" });
+    expect(await closed).toBe(1000);
+  });
+
+  it("speaks G.711 mu-law at 8 kHz by default for encoding=mulaw (telephony)", async () => {
+    const { socket, log, closed, until, samples, bytes } = await openSpeak("mulaw", "");
+    socket.sendText({ type: "Speak", text: "Thank you for calling." });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 0)));
+    // One byte per sample at 8 kHz: about a second of speech; mu-law silence is 0xFF, speech is not.
+    expect(samples() / 8000).toBeGreaterThan(0.8);
+    expect(samples() / 8000).toBeLessThan(4);
+    const audio = new Uint8Array(await new Blob(bytes).arrayBuffer());
+    expect(audio.filter((b) => b !== 0xff && b !== 0x7f).length).toBeGreaterThan(audio.length / 2);
+    socket.sendClose({ type: "Close" });
+    expect(await closed).toBe(1000);
+  });
+
+  it("Clear drops the unspoken text and stops the audio at once; the socket goes on", async () => {
+    const { socket, log, closed, until, samples } = await openSpeak();
+    const long = "This is the first sentence of a long answer. It goes on for a while with more words. And then it says even more before it ends. The last sentence is here.";
+    socket.sendText({ type: "Speak", text: long });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => samples() > 0);
+    socket.sendClear({ type: "Clear" });
+    await until(() => log.some(isType("Cleared", 0)));
+    await sleep(1500);
+    const cleared = log.findIndex(isType("Cleared", 0));
+    expect(log.slice(cleared + 1).some((e) => "audio" in e)).toBe(false);
+    expect(log.some(isType("Flushed"))).toBe(false);
+    // Much less than the whole text (about 9 s of speech) was sent.
+    expect(samples() / 16000).toBeLessThan(5);
+
+    socket.sendText({ type: "Speak", text: "Something new." });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 1)));
+    expect(log.slice(cleared + 1).some((e) => "audio" in e)).toBe(true);
+    socket.sendClose({ type: "Close" });
+    expect(await closed).toBe(1000);
+  });
+});
+
+describe("OpenAI Realtime transcription through the openai SDK", () => {
+  /** The SDK always dials wss://; this test server speaks plain ws, so the socket is opened without TLS (the SDK is unchanged). */
+  const open = () =>
+    new OpenAIRealtimeWS(
+      { model: "gpt-4o-transcribe", options: { createConnection: (o: net.NetConnectOpts) => net.connect(o) } as object },
+      new OpenAI({ apiKey: KEY, baseURL: `${s.base}/v1` }),
+    );
+  type Ev = { type: string; transcript?: string; delta?: string; item_id?: string; error?: { code?: string; type: string; event_id?: string } };
+
+  async function session(turnDetection: { type: "server_vad"; silence_duration_ms: number } | null) {
+    const rt = open();
+    const events: Ev[] = [];
+    const errors: Ev[] = [];
+    rt.on("event", (e) => events.push(e as Ev));
+    rt.on("error", (err) => errors.push(err.error as unknown as Ev));
+    await new Promise<void>((resolve, reject) => {
+      rt.socket.once("open", () => resolve());
+      rt.socket.once("error", reject);
+    });
+    rt.send({
+      type: "session.update",
+      session: { type: "transcription", audio: { input: { format: { type: "audio/pcm", rate: 24000 }, transcription: { model: "gpt-4o-transcribe" }, turn_detection: turnDetection } } },
+    });
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 400 && !what(); i++) await sleep(25);
+      expect(what()).toBe(true);
+    };
+    const append = async (pcm16k: Int16Array) => {
+      const pcm = resample(Float32Array.from(pcm16k, (x) => x / 32768), RATE, 24000);
+      for (let i = 0; i < pcm.length; i += 2400) {
+        const part = pcm.subarray(i, i + 2400);
+        const buf = Buffer.alloc(part.length * 2);
+        part.forEach((x, j) => buf.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(x * 32768))), j * 2));
+        rt.send({ type: "input_audio_buffer.append", audio: buf.toString("base64") });
+        await sleep(10);
+      }
+    };
+    return { rt, events, errors, until, append };
+  }
+
+  it("server VAD turns give speech_started, committed, then .completed with WER <= 30%", async () => {
+    const { rt, events, until, append } = await session({ type: "server_vad", silence_duration_ms: 500 });
+    await append(audio);
+    await until(() => events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed").length >= 2);
+    rt.close();
+    expect(events[0].type).toBe("session.created");
+    expect(events.some((e) => e.type === "session.updated")).toBe(true);
+    const completed = events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed");
+    expect(wordErrorRate(FIRST, completed[0].transcript!)).toBeLessThanOrEqual(0.3);
+    expect(wordErrorRate(SECOND, completed[1].transcript!)).toBeLessThanOrEqual(0.3);
+    // Each turn: speech_started, then committed and the transcription of that same item.
+    const item = completed[0].item_id;
+    const order = ["input_audio_buffer.speech_started", "input_audio_buffer.committed", "conversation.item.input_audio_transcription.delta"].map((t) =>
+      events.findIndex((e) => e.type === t && e.item_id === item),
+    );
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(order[2]).toBeLessThan(events.indexOf(completed[0]));
+  });
+
+  it("without turn detection transcribes on commit, and answers bad events with OpenAI error events", async () => {
+    const { rt, events, errors, until, append } = await session(null);
+    rt.send({ type: "input_audio_buffer.commit", event_id: "evt_client_1" });
+    await until(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ type: "invalid_request_error", code: "input_audio_buffer_commit_empty", event_id: "evt_client_1" });
+
+    await append(audio.subarray(0, Math.round((firstEnd + 0.5) * RATE)));
+    await sleep(300);
+    expect(events.some((e) => e.type === "conversation.item.input_audio_transcription.completed")).toBe(false);
+    rt.send({ type: "input_audio_buffer.commit" });
+    await until(() => events.some((e) => e.type === "conversation.item.input_audio_transcription.completed"));
+    const done = events.find((e) => e.type === "conversation.item.input_audio_transcription.completed")!;
+    expect(wordErrorRate(FIRST, done.transcript!)).toBeLessThanOrEqual(0.3);
+
+    // A language the model cannot serve is the client's error: reported, and the session goes on.
+    rt.send({ type: "session.update", session: { type: "transcription", audio: { input: { transcription: { model: "whisper-1", language: "xx" } } } } });
+    await until(() => errors.length === 2);
+    expect(errors[1]).toMatchObject({ type: "invalid_request_error", code: "invalid_value" });
+    rt.send({ type: "response.create" } as never);
+    rt.send({ type: "session.update", session: { type: "realtime" } } as never);
+    await until(() => errors.length === 4);
+    expect(errors.slice(2).every((e) => e.type === "invalid_request_error")).toBe(true);
+    expect(rt.socket.readyState).toBe(WebSocket.OPEN);
+    rt.close();
+  });
+});
+
+describe("socket refusals come before the upgrade, in each route family's shape", () => {
+  function refused(path: string, headers: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}${path}`, { headers });
+      ws.on("open", () => reject(new Error("upgraded")));
+      ws.on("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) }));
+      });
+      ws.on("error", () => undefined);
+    });
+  }
+
+  it.each([
+    ["/v1/realtime?intent=transcription", {}, 401, { error: { type: "authentication_error", code: "missing_api_key" } }],
+    ["/v1/realtime?intent=conversation", { authorization: `Bearer ${KEY}` }, 400, { error: { type: "invalid_request_error", code: "invalid_intent" } }],
+    ["/v1/speak?encoding=mp3", { authorization: `Token ${KEY}` }, 400, { err_code: "UNSUPPORTED_ENCODING" }],
+    ["/v1/listen?encoding=linear16&sample_rate=16000&endpointing=soon", { authorization: `Token ${KEY}` }, 400, { err_code: "INVALID_PARAMETER" }],
+  ])("%s", async (path, headers, status, body) => {
+    const r = await refused(path, headers as Record<string, string>);
+    expect(r.status).toBe(status);
+    expect(r.body).toMatchObject(body);
+  });
+
+  it("a plain GET on a socket route is told to upgrade (426)", async () => {
+    for (const path of ["/v1/listen", "/v1/speak", "/v1/realtime"]) {
+      const res = await fetch(`${s.base}${path}`, { headers: { authorization: `Bearer ${KEY}` } });
+      expect(res.status).toBe(426);
+      await res.arrayBuffer();
+    }
+  });
+});
