@@ -121,6 +121,8 @@ export class LiveEndpoint {
       const params = this.parseParams(url.searchParams);
       const session = await this.deps.speech.openStream({
         language: params.language,
+        // Raw PCM names its rate up front (telephony mu-law at 8 kHz); a container's is known only once decoded.
+        sourceRate: params.raw?.sampleRate,
         endpointingMs: params.endpointing,
         interimMs: this.deps.config.LIVE_INTERIM_MS,
         utteranceEndMs: params.utteranceEndMs,
