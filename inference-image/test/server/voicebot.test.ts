@@ -204,6 +204,26 @@ describe("Deepgram speak WebSocket", () => {
     expect(await closed).toBe(1000);
   });
 
+  it.each(["mulaw", "alaw"])("sends the same %s bytes as the REST speak route for the same sentence (one G.711 encoder)", async (encoding) => {
+    const sentence = "Thank you for calling.";
+    const { socket, log, closed, until, bytes } = await openSpeak(encoding, "");
+    socket.sendText({ type: "Speak", text: sentence });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 0)));
+    socket.sendClose({ type: "Close" });
+    expect(await closed).toBe(1000);
+    const streamed = Buffer.from(await new Blob(bytes).arrayBuffer());
+    const res = await fetch(`${s.base}/v1/speak?model=aura-2-thalia-en&encoding=${encoding}&container=none&sample_rate=8000`, {
+      method: "POST",
+      headers: { authorization: `Token ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ text: sentence }),
+    });
+    expect(res.status).toBe(200);
+    const rest = Buffer.from(await res.arrayBuffer());
+    expect(streamed.length).toBeGreaterThan(8000 * 0.8);
+    expect(streamed.equals(rest)).toBe(true);
+  });
+
   it("Clear drops the unspoken text and stops the audio at once; the socket goes on", async () => {
     const { socket, log, closed, until, samples } = await openSpeak();
     const long = "This is the first sentence of a long answer. It goes on for a while with more words. And then it says even more before it ends. The last sentence is here.";
