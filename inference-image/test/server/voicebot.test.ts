@@ -256,7 +256,7 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
       { model: "gpt-4o-transcribe", options: { createConnection: (o: net.NetConnectOpts) => net.connect(o) } as object },
       new OpenAI({ apiKey: KEY, baseURL: `${s.base}/v1` }),
     );
-  type Ev = { type: string; transcript?: string; delta?: string; item_id?: string; error?: { code?: string; type: string; event_id?: string } };
+  type Ev = { type: string; transcript?: string; delta?: string; item_id?: string; audio_start_ms?: number; error?: { code?: string; type: string; event_id?: string } };
 
   type Format = { type: "audio/pcm"; rate: 24000 } | { type: "audio/pcmu" };
   async function session(turnDetection: { type: "server_vad"; silence_duration_ms: number } | null, format: Format = { type: "audio/pcm", rate: 24000 }) {
@@ -321,12 +321,14 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     rt.close();
     expect(errors).toEqual([]);
     const completed = events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed");
+    // Telephony-band speech is hard for the built-in 16 kHz model (the same audio band-limited to 4 kHz and sent as
+    // PCM16 scores alike), so no WER bound: two turns with words, each starting where its speech does at 8 kHz.
     expect(completed[0].transcript!.length).toBeGreaterThan(0);
     expect(completed[1].transcript!.length).toBeGreaterThan(0);
-    // Telephony-band speech is hard for the built-in 16 kHz model (the same audio band-limited to 4 kHz and sent
-    // as PCM16 scores alike): a loose bound, met by at least one turn, that noise or misread bytes would not meet.
-    const wer = [wordErrorRate(FIRST, completed[0].transcript!), wordErrorRate(SECOND, completed[1].transcript!)];
-    expect(Math.min(...wer)).toBeLessThanOrEqual(0.5);
+    const starts = events.filter((e) => e.type === "input_audio_buffer.speech_started").map((e) => e.audio_start_ms!);
+    expect(starts[0]).toBeGreaterThan(100);
+    expect(starts[0]).toBeLessThan(900);
+    expect(starts.at(-1)!).toBeGreaterThan(firstEnd * 1000);
   });
 
   it("without turn detection transcribes on commit, and answers bad events with OpenAI error events", async () => {
