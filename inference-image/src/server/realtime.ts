@@ -78,8 +78,8 @@ export class RealtimeRoute extends SocketRoute<RealtimeParams> {
     return params.session.close();
   }
 
-  protected start(ws: WebSocket, params: RealtimeParams, _requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
-    return new RealtimeSession(ws, params, this.deps, this.route, caller, releaseTeam);
+  protected start(ws: WebSocket, params: RealtimeParams, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
+    return new RealtimeSession(ws, params, requestId, this.deps, this.route, caller, releaseTeam);
   }
 }
 
@@ -111,6 +111,7 @@ class RealtimeSession implements OpenSocket {
   constructor(
     private readonly ws: WebSocket,
     private readonly params: RealtimeParams,
+    private readonly requestId: string,
     private readonly deps: Deps,
     private readonly route: string,
     readonly caller: Caller,
@@ -315,6 +316,7 @@ class RealtimeSession implements OpenSocket {
     this.closed = true;
     clearTimeout(this.idleTimer);
     socketEnded(this.deps, {
+      requestId: this.requestId,
       route: this.route,
       feature: "stt-live",
       model: this.deps.speech.stt.id,

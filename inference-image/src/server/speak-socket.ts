@@ -91,7 +91,7 @@ class SpeakSession implements OpenSocket {
   constructor(
     private readonly ws: WebSocket,
     private readonly params: SpeakParams,
-    requestId: string,
+    private readonly requestId: string,
     private readonly deps: Deps,
     private readonly route: string,
     readonly caller: Caller,
@@ -101,7 +101,7 @@ class SpeakSession implements OpenSocket {
     socketStarted(deps, "tts");
     this.sendJson({
       type: "Metadata",
-      request_id: requestId,
+      request_id: this.requestId,
       model_name: params.model.id,
       model_version: deepgramModelInfo(params.model).version,
       model_uuid: modelUuid(params.model),
@@ -233,6 +233,7 @@ class SpeakSession implements OpenSocket {
     // Anything still synthesizing stops after its current piece.
     this.generation++;
     socketEnded(this.deps, {
+      requestId: this.requestId,
       route: this.route,
       feature: "tts",
       model: this.params.model.id,
