@@ -1,7 +1,8 @@
 /** Live transcription: VAD-endpointed utterances give interims, then a final with speechFinal after trailing silence. */
+import { mulaw } from "alawmulaw";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import type { Speech, StreamEvent, StreamResult } from "../../src/engines/types";
-import { decodeAudio, encodeG711, Resampler } from "../../src/server/audio";
+import { decodeAudio, Resampler } from "../../src/server/audio";
 import { concat, silence, synthesizeAll, toFloat, wordErrorRate } from "./helpers";
 
 jest.setTimeout(120_000);
@@ -133,7 +134,7 @@ test("speech-started at each onset, utterance-end from word times, and no VAD fi
 function asTelephony(audio: Float32Array): Float32Array {
   const down = new Resampler(16000, 8000);
   const narrow = concat(down.process(audio), down.flush());
-  const mu = encodeG711(Int16Array.from(narrow, (s) => Math.round(Math.max(-1, Math.min(1, s)) * 32767)), "mulaw");
+  const mu = Buffer.from(mulaw.encode(Int16Array.from(narrow, (s) => Math.round(Math.max(-1, Math.min(1, s)) * 32767))));
   const up = new Resampler(8000, 16000);
   const decoded = decodeAudio(mu, { encoding: "mulaw", sampleRate: "8000" }).samples;
   return concat(up.process(decoded), up.flush());
