@@ -32,16 +32,21 @@ const NARROWBAND_ARGS = ["-remove_noise", "no"];
 const NARROWBAND_CMNINIT = "54.0,14.5,-15.5,47.3,-12.9,3.4,12.2,-14.1,4.2,-12.1,9.1,-0.3,-4.7";
 
 /**
- * The model's feat.params with the narrowband -cmninit, written once to a private temporary directory:
- * the library reads feat.params after the command line and lets it override the same flags, so the
- * only way to change a value there is to point -featparams at another file.
+ * Runs `init` with a copy of the model's feat.params carrying the narrowband -cmninit, in a private
+ * temporary directory removed afterwards (ps_init reads it once): the library reads feat.params after the
+ * command line and lets it override the same flags, so -featparams pointing elsewhere is the only way.
  */
-function narrowbandFeatParams(modelDir: string): string {
+function withNarrowbandFeatParams<T>(modelDir: string, init: (file: string) => T): T {
   const own = fs.readFileSync(path.join(modelDir, "en-us", "feat.params"), "utf8");
   const lines = own.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("-cmninit"));
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pocketsphinx-")), "feat.params");
-  fs.writeFileSync(file, [...lines, `-cmninit ${NARROWBAND_CMNINIT}`, ""].join("\n"));
-  return file;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pocketsphinx-"));
+  try {
+    const file = path.join(dir, "feat.params");
+    fs.writeFileSync(file, [...lines, `-cmninit ${NARROWBAND_CMNINIT}`, ""].join("\n"));
+    return init(file);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Deterministic noise (so a clip always transcribes the same), roughly Gaussian: a sum of four uniforms. */
@@ -247,7 +252,6 @@ export class PocketsphinxStt implements SttEngine {
   readonly info: ModelInfo = { id: "pocketsphinx-en-us", kind: "stt", engine: "pocketsphinx", provider: "cpu", sampleRate: SAMPLE_RATE, languages: ["en"] };
   private readonly n: Native;
   private readonly batch: Decoder;
-  private featParamsNarrowband?: string;
 
   constructor(
     private readonly modelDir: string,
@@ -271,13 +275,18 @@ export class PocketsphinxStt implements SttEngine {
   }
 
   private newDecoder(settings: Partial<PocketsphinxSettings> = this.settings, narrowband = false): Decoder {
+    if (narrowband) return withNarrowbandFeatParams(this.modelDir, (file) => this.makeDecoder(settings, [...NARROWBAND_ARGS, "-featparams", file], new NoiseFloor()));
+    return this.makeDecoder(settings, []);
+  }
+
+  private makeDecoder(settings: Partial<PocketsphinxSettings>, extra: string[], noise?: NoiseFloor): Decoder {
     const argv = [
       "-hmm", path.join(this.modelDir, "en-us"),
       "-lm", path.join(this.modelDir, "en-us.lm.bin"),
       "-dict", path.join(this.modelDir, "cmudict-en-us.dict"),
       "-samprate", String(SAMPLE_RATE),
       ...searchArgs(settings),
-      ...(narrowband ? [...NARROWBAND_ARGS, "-featparams", (this.featParamsNarrowband ??= narrowbandFeatParams(this.modelDir))] : []),
+      ...extra,
     ];
     const cfg = this.n.cmdLnParse(null, this.n.psArgs(), argv.length, argv, 1);
     if (!cfg) throw new EngineConfigError(`pocketsphinx rejected its configuration for ${this.modelDir}`);
@@ -285,6 +294,6 @@ export class PocketsphinxStt implements SttEngine {
     // ps_init keeps its own reference to the config.
     this.n.cmdLnFree(cfg);
     if (!ps) throw new EngineConfigError(`pocketsphinx could not load the model in ${this.modelDir} (malformed or incomplete); ${INSTALL_HINT}`);
-    return new Decoder(this.n, ps, narrowband ? new NoiseFloor() : undefined);
+    return new Decoder(this.n, ps, noise);
   }
 }
