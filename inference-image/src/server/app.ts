@@ -18,7 +18,7 @@ import { type ApiKeys, authenticate, type Caller } from "./auth";
 import { headersTimeoutMs, type ServerConfig } from "./config";
 import type { Deps, RequestContext } from "./context";
 import { listen, speak } from "./deepgram";
-import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
+import { type ErrorFamily, errorBody, HttpError, requestIdHeader, toHttpError } from "./errors";
 import { rawJsonResponse, requestTarget, sendJson } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
@@ -117,7 +117,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     const route = samePath.find((r) => r.method === req.method);
     const family: ErrorFamily = route?.family ?? samePath[0]?.family ?? "openai";
     const label = route?.path ?? (samePath.length > 0 ? pathname : "unmatched");
-    res.setHeader(family === "deepgram" ? "dg-request-id" : "x-request-id", requestId);
+    res.setHeader(requestIdHeader(family), requestId);
     if (shuttingDown) res.setHeader("connection", "close");
     const ctx: RequestContext = {
       ...deps,

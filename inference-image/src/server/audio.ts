@@ -487,27 +487,3 @@ export function encodeWav(samples: Int16Array, sampleRate: number): Buffer {
   const data = int16ToBuffer(samples);
   return Buffer.concat([wavHeader(sampleRate, data.length), data]);
 }
-
-const ULAW_SEG_END = [0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff, 0x1fff];
-const ALAW_SEG_END = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
-
-/** G.711 mu-law or A-law bytes, one per sample (the CCITT reference quantizer, as Sun's g711.c and Python's audioop). */
-export function encodeG711(pcm: Int16Array, law: "mulaw" | "alaw"): Buffer {
-  const out = Buffer.alloc(pcm.length);
-  for (let i = 0; i < pcm.length; i++) {
-    if (law === "mulaw") {
-      let v = pcm[i] >> 2;
-      const mask = v < 0 ? 0x7f : 0xff;
-      v = Math.min(Math.abs(v) + 0x21, 8159);
-      const seg = ULAW_SEG_END.findIndex((end) => v <= end);
-      out[i] = ((seg << 4) | ((v >> (seg + 1)) & 0x0f)) ^ mask;
-    } else {
-      let v = pcm[i] >> 3;
-      const mask = v >= 0 ? 0xd5 : 0x55;
-      if (v < 0) v = -v - 1;
-      const seg = ALAW_SEG_END.findIndex((end) => v <= end);
-      out[i] = seg < 0 ? 0x7f ^ mask : ((seg << 4) | ((v >> (seg < 2 ? 1 : seg)) & 0x0f)) ^ mask;
-    }
-  }
-  return out;
-}

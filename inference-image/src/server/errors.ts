@@ -35,6 +35,9 @@ export function toHttpError(err: unknown, logger: Logger, requestId: string): Ht
 
 export type ErrorFamily = "openai" | "deepgram";
 
+/** The response header that carries the request id (every answer, refusals and socket upgrades too). */
+export const requestIdHeader = (family: ErrorFamily): string => (family === "deepgram" ? "dg-request-id" : "x-request-id");
+
 const OPENAI_TYPES: Record<number, string> = {
   401: "authentication_error",
   403: "permission_error",

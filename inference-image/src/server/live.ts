@@ -17,7 +17,7 @@ import { type ApiKeys, authenticate, type Caller } from "./auth";
 import type { Deps } from "./context";
 import { createStreamDecoder, PcmStreamDecoder, sniffContainer, type StreamDecoder } from "./codecs";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
-import { type ErrorFamily, errorBody, HttpError, toHttpError } from "./errors";
+import { type ErrorFamily, errorBody, HttpError, requestIdHeader, toHttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
 import { recordTeamRequest } from "./metrics";
@@ -70,9 +70,18 @@ class CloseWith extends Error {
   }
 }
 
+/** Each upgrade's request id, for its 101 answer's header (ws writes that answer itself). */
+const upgradeIds = new WeakMap<IncomingMessage, string>();
+
+/** Upgrade `req`, its 101 answer carrying the request id as every other answer does (the session's usage record has it too). */
+export function acceptUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, onOpen: (ws: WebSocket) => void): void {
+  upgradeIds.set(req, requestId);
+  wss.handleUpgrade(req, socket, head, onOpen);
+}
+
 /** The WebSocket server every socket route upgrades with (the routes are dispatched by path in app.ts). */
-export function socketServer(): WebSocketServer {
-  return new WebSocketServer({
+export function socketServer(family: ErrorFamily): WebSocketServer {
+  const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
     // Browsers (and the Deepgram SDK there) authenticate with `Sec-WebSocket-Protocol: token, <key>`: echo the scheme.
@@ -81,10 +90,15 @@ export function socketServer(): WebSocketServer {
       return false;
     },
   });
+  wss.on("headers", (headers, req) => {
+    const id = upgradeIds.get(req);
+    if (id) headers.push(`${requestIdHeader(family)}: ${id}`);
+  });
+  return wss;
 }
 
 export class LiveEndpoint {
-  private readonly wss = socketServer();
+  private readonly wss = socketServer("deepgram");
   private readonly sessions = new Set<LiveSession>();
   private accepting = true;
 
@@ -131,7 +145,7 @@ export class LiveEndpoint {
         return;
       }
       let upgraded = false;
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
+      acceptUpgrade(this.wss, req, socket, head, requestId, (ws) => {
         upgraded = true;
         const live = new LiveSession(ws, session, params, requestId, this.deps, url.searchParams, who, release);
         this.sessions.add(live);
@@ -193,7 +207,7 @@ export function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string,
   const headers = {
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(body)),
-    [family === "deepgram" ? "dg-request-id" : "x-request-id"]: requestId,
+    [requestIdHeader(family)]: requestId,
     connection: "close",
     ...err.headers,
   };
@@ -411,6 +425,7 @@ class LiveSession {
     this.closed = true;
     clearTimeout(this.idleTimer);
     socketEnded(this.deps, {
+      requestId: this.requestId,
       route: ROUTE,
       feature: "stt-live",
       caller: this.caller,

@@ -196,7 +196,8 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
           summary: "Realtime transcription (OpenAI) over a WebSocket",
           description:
             "Upgrade to a WebSocket (intent=transcription, or model=... then a transcription session.update). Send " +
-            "transcription_session.update or session.update, input_audio_buffer.append (base64 PCM16, 24 kHz mono), .commit, .clear. " +
+            "transcription_session.update or session.update, input_audio_buffer.append (base64 mono audio in the session's input format: PCM16 at 24 kHz, " +
+            "or G.711 mu-law/A-law at 8 kHz: input_audio_format pcm16|g711_ulaw|g711_alaw, audio.input.format audio/pcm|audio/pcmu|audio/pcma), .commit, .clear. " +
             "Receives session.created/updated (or transcription_session.*), input_audio_buffer.speech_started/speech_stopped/committed/" +
             "cleared, conversation.item.input_audio_transcription.delta and .completed, and error events. Server VAD ends turns " +
             "after silence_duration_ms; turn_detection null leaves turns to commit.",

@@ -2,7 +2,8 @@
  * OpenAI Realtime transcription: `GET /v1/realtime` upgraded to a WebSocket (`?intent=transcription`, as
  * LiveKit's OpenAI STT plugin connects, or `?model=...` then a transcription `session.update`, as the
  * openai SDK's realtime client does). In: `transcription_session.update` (beta shape) or `session.update`
- * (GA shape), `input_audio_buffer.append` (base64 PCM16, 24 kHz mono), `.commit`, `.clear`. Out: the
+ * (GA shape), `input_audio_buffer.append` (base64 PCM16 at 24 kHz, or G.711 mu-law/A-law at 8 kHz, mono, as the
+ * session's input format says), `.commit`, `.clear`. Out: the
  * session created/updated events, `input_audio_buffer.speech_started` / `speech_stopped` / `committed` /
  * `cleared`, `conversation.item.input_audio_transcription.delta` and `.completed`, and `error` events in
  * OpenAI's shape. Server VAD (the default) ends a turn after `silence_duration_ms`; turn_detection null
@@ -11,16 +12,25 @@
 import { randomUUID } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
 import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
-import { int16ToFloat, Resampler } from "./audio";
+import { Resampler, type SampleFormat } from "./audio";
 import type { ApiKeys, Caller } from "./auth";
+import { PcmStreamDecoder } from "./codecs";
 import type { Deps } from "./context";
 import { HttpError } from "./errors";
 import { resolveModel } from "./models";
 import { socketEnded, socketStarted } from "./socket-usage";
 import { type OpenSocket, SocketRoute } from "./sockets";
 
-/** OpenAI's PCM input: 16-bit little-endian mono at 24 kHz. */
-const INPUT_RATE = 24000;
+/**
+ * OpenAI's input formats by their beta names (input_audio_format), with the GA name (audio.input.format.type):
+ * 16-bit little-endian PCM at 24 kHz, or G.711 at telephony's 8 kHz; all mono.
+ */
+const INPUT_FORMATS = {
+  pcm16: { type: "audio/pcm", format: { kind: "int", bits: 16 }, rate: 24000 },
+  g711_ulaw: { type: "audio/pcmu", format: { kind: "mulaw", bits: 8 }, rate: 8000 },
+  g711_alaw: { type: "audio/pcma", format: { kind: "alaw", bits: 8 }, rate: 8000 },
+} satisfies Record<string, { type: string; format: SampleFormat; rate: number }>;
+type InputFormat = keyof typeof INPUT_FORMATS;
 /** OpenAI's server VAD default. */
 const DEFAULT_SILENCE_MS = 500;
 /** OpenAI refuses to commit less than this. */
@@ -31,6 +41,7 @@ interface Settings {
   silenceMs: number | null;
   language?: string;
   model: string;
+  format: InputFormat;
 }
 
 interface RealtimeParams {
@@ -58,7 +69,7 @@ export class RealtimeRoute extends SocketRoute<RealtimeParams> {
   protected async prepare(q: URLSearchParams): Promise<RealtimeParams> {
     const intent = q.get("intent");
     if (intent !== null && intent !== "transcription") throw new HttpError(400, "invalid_intent", "this server serves realtime transcription only: use intent=transcription");
-    const settings: Settings = { silenceMs: DEFAULT_SILENCE_MS, model: this.deps.speech.stt.id };
+    const settings: Settings = { silenceMs: DEFAULT_SILENCE_MS, model: this.deps.speech.stt.id, format: "pcm16" };
     // Opened now so a full server answers 429 before the upgrade.
     return { beta: intent === "transcription", settings, session: await openSession(this.deps, settings) };
   }
@@ -67,8 +78,8 @@ export class RealtimeRoute extends SocketRoute<RealtimeParams> {
     return params.session.close();
   }
 
-  protected start(ws: WebSocket, params: RealtimeParams, _requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
-    return new RealtimeSession(ws, params, this.deps, this.route, caller, releaseTeam);
+  protected start(ws: WebSocket, params: RealtimeParams, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
+    return new RealtimeSession(ws, params, requestId, this.deps, this.route, caller, releaseTeam);
   }
 }
 
@@ -84,7 +95,8 @@ class RealtimeSession implements OpenSocket {
   private session: SttStreamSession;
   private settings: Settings;
   private chain: Promise<void> = Promise.resolve();
-  private readonly resampler: Resampler;
+  /** The input format's decoder and its resampler to the engine's rate, replaced when the format changes. */
+  private input: { decoder: PcmStreamDecoder; resampler: Resampler };
   private readonly sessionId = `sess_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
   private items = 0;
   private item: string | undefined;
@@ -99,6 +111,7 @@ class RealtimeSession implements OpenSocket {
   constructor(
     private readonly ws: WebSocket,
     private readonly params: RealtimeParams,
+    private readonly requestId: string,
     private readonly deps: Deps,
     private readonly route: string,
     readonly caller: Caller,
@@ -108,12 +121,17 @@ class RealtimeSession implements OpenSocket {
     this.session = params.session;
     this.settings = params.settings;
     socketStarted(deps, "stt-live");
-    this.resampler = new Resampler(INPUT_RATE, deps.speech.stt.sampleRate);
+    this.input = this.openInput(params.settings.format);
     this.emit({ type: params.beta ? "transcription_session.created" : "session.created", session: this.describe() });
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     ws.on("close", () => void this.cleanup());
     ws.on("error", () => void this.cleanup());
     this.touch();
+  }
+
+  private openInput(name: InputFormat): { decoder: PcmStreamDecoder; resampler: Resampler } {
+    const { format, rate } = INPUT_FORMATS[name];
+    return { decoder: new PcmStreamDecoder(format, 1, rate), resampler: new Resampler(rate, this.deps.speech.stt.sampleRate) };
   }
 
   private touch(): void {
@@ -175,6 +193,8 @@ class RealtimeSession implements OpenSocket {
     const reopen = settings.silenceMs !== this.settings.silenceMs || settings.language !== this.settings.language;
     // Audio appended from here on goes to the fresh stream (the queue runs in order), so it counts from now.
     if (reopen) this.bufferedMs = 0;
+    // Audio appended from here on is read in the new format.
+    if (settings.format !== this.settings.format) this.input = this.openInput(settings.format);
     this.enqueue(async () => {
       if (reopen) {
         // Endpointing and language are fixed per engine stream: start a fresh one for the new settings.
@@ -190,18 +210,20 @@ class RealtimeSession implements OpenSocket {
   }
 
   private append(audio: unknown): void {
-    if (typeof audio !== "string") throw new ClientError("invalid_value", "input_audio_buffer.append needs audio: base64 PCM16", "audio");
+    if (typeof audio !== "string") throw new ClientError("invalid_value", `input_audio_buffer.append needs audio: base64 ${this.settings.format}`, "audio");
     const bytes = Buffer.from(audio, "base64");
-    const pcm = new Int16Array(bytes.length >> 1);
-    for (let i = 0; i < pcm.length; i++) pcm[i] = bytes.readInt16LE(i * 2);
-    this.audioSeconds += pcm.length / INPUT_RATE;
+    const { decoder, resampler } = this.input;
+    const seconds = Math.floor(bytes.length / (decoder.format.bits / 8)) / decoder.sampleRate;
+    this.audioSeconds += seconds;
     if (this.audioSeconds > this.deps.config.MAX_AUDIO_SECONDS) {
       this.error(new ClientError("audio_limit", `the session passed the limit of ${this.deps.config.MAX_AUDIO_SECONDS} s of audio`));
       return void this.end(1008, "audio limit");
     }
-    this.bufferedMs += (pcm.length / INPUT_RATE) * 1000;
-    const samples = this.resampler.process(int16ToFloat(pcm));
-    if (samples.length > 0) this.enqueue(async () => this.handle(await this.session.push(samples), false));
+    this.bufferedMs += seconds * 1000;
+    this.enqueue(async () => {
+      const samples = resampler.process(await decoder.push(bytes));
+      if (samples.length > 0) this.handle(await this.session.push(samples), false);
+    });
   }
 
   /** Engine calls run one at a time, in arrival order. */
@@ -259,13 +281,14 @@ class RealtimeSession implements OpenSocket {
     const turn = s.silenceMs === null ? null : { type: "server_vad", threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: s.silenceMs };
     const transcription = { model: s.model, language: s.language ?? null, prompt: "" };
     if (this.params.beta) {
-      return { id: this.sessionId, object: "realtime.transcription_session", input_audio_format: "pcm16", input_audio_transcription: transcription, turn_detection: turn };
+      return { id: this.sessionId, object: "realtime.transcription_session", input_audio_format: s.format, input_audio_transcription: transcription, turn_detection: turn };
     }
+    const { type, rate } = INPUT_FORMATS[s.format];
     return {
       type: "transcription",
       id: this.sessionId,
       object: "realtime.transcription_session",
-      audio: { input: { format: { type: "audio/pcm", rate: INPUT_RATE }, transcription, turn_detection: turn, noise_reduction: null } },
+      audio: { input: { format: s.format === "pcm16" ? { type, rate } : { type }, transcription, turn_detection: turn, noise_reduction: null } },
     };
   }
 
@@ -293,6 +316,7 @@ class RealtimeSession implements OpenSocket {
     this.closed = true;
     clearTimeout(this.idleTimer);
     socketEnded(this.deps, {
+      requestId: this.requestId,
       route: this.route,
       feature: "stt-live",
       model: this.deps.speech.stt.id,
@@ -338,14 +362,22 @@ function withTurn(out: Partial<Settings>, silence: number | null | undefined): P
   return silence === undefined ? out : { ...out, silenceMs: silence };
 }
 
+function withFormat(out: Partial<Settings>, format: InputFormat | undefined): Partial<Settings> {
+  return format === undefined ? out : { ...out, format };
+}
+
 /** transcription_session.update (the beta API, which LiveKit's plugin speaks). */
 function parseBetaSession(v: unknown): Partial<Settings> {
   const s = object(v);
   if (!s) throw new ClientError("invalid_value", "session must be an object", "session");
-  if (s.input_audio_format !== undefined && s.input_audio_format !== "pcm16") {
-    throw new ClientError("invalid_value", "input_audio_format: only pcm16 is supported", "session.input_audio_format");
+  let format: InputFormat | undefined;
+  if (s.input_audio_format !== undefined) {
+    if (typeof s.input_audio_format !== "string" || !Object.hasOwn(INPUT_FORMATS, s.input_audio_format)) {
+      throw new ClientError("invalid_value", `input_audio_format must be one of ${Object.keys(INPUT_FORMATS).join(", ")}`, "session.input_audio_format");
+    }
+    format = s.input_audio_format as InputFormat;
   }
-  return withTurn(transcription(s.input_audio_transcription), turnDetection(s.turn_detection, "session.turn_detection"));
+  return withFormat(withTurn(transcription(s.input_audio_transcription), turnDetection(s.turn_detection, "session.turn_detection")), format);
 }
 
 /** session.update with a transcription session (the GA API, which the openai SDK speaks). */
@@ -354,9 +386,10 @@ function parseGaSession(v: unknown): Partial<Settings> {
   if (!s) throw new ClientError("invalid_value", "session must be an object", "session");
   if (s.type !== undefined && s.type !== "transcription") throw new ClientError("invalid_value", 'this server serves transcription sessions only: session.type must be "transcription"', "session.type");
   const input = object(object(s.audio)?.input) ?? {};
-  const format = object(input.format);
-  if (format && (format.type !== "audio/pcm" || (format.rate !== undefined && format.rate !== INPUT_RATE))) {
-    throw new ClientError("invalid_value", `audio.input.format: only audio/pcm at ${INPUT_RATE} Hz is supported`, "session.audio.input.format");
+  const f = object(input.format);
+  const format = f && (Object.keys(INPUT_FORMATS) as InputFormat[]).find((name) => INPUT_FORMATS[name].type === f.type && (f.rate === undefined || f.rate === INPUT_FORMATS[name].rate));
+  if (f && !format) {
+    throw new ClientError("invalid_value", `audio.input.format: use audio/pcm at ${INPUT_FORMATS.pcm16.rate} Hz, audio/pcmu or audio/pcma (8 kHz)`, "session.audio.input.format");
   }
-  return withTurn(transcription(input.transcription), turnDetection(input.turn_detection, "session.audio.input.turn_detection"));
+  return withFormat(withTurn(transcription(input.transcription), turnDetection(input.turn_detection, "session.audio.input.turn_detection")), format);
 }

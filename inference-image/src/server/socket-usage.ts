@@ -4,6 +4,8 @@ import type { Deps } from "./context";
 import { recordTeamRequest } from "./metrics";
 
 export interface SocketUsage {
+  /** The upgrade's request id: the usage record's id, as HTTP requests' records carry theirs. */
+  requestId: string;
   route: string;
   /** stt-live sessions also count in the live-sessions gauge. */
   feature: "stt-live" | "tts";
@@ -30,7 +32,7 @@ export function socketEnded(deps: Deps, u: SocketUsage): void {
   recordTeamRequest(metrics.teams, team, u.route, 101, { feature: u.feature, audioSeconds: u.audioSeconds, characters: u.characters });
   if (u.feature === "stt-live") metrics.teams.liveSessionSeconds.inc({ team }, seconds);
   metrics.requestDuration.observe({ route: u.route, method: "GET", status: "101" }, seconds);
-  license.record({ model: u.model, features: u.features, status_code: 101, audio_seconds: u.audioSeconds, characters: u.characters });
+  license.record({ id: u.requestId, model: u.model, features: u.features, status_code: 101, audio_seconds: u.audioSeconds, characters: u.characters });
 }
 
 export function socketStarted(deps: Deps, feature: SocketUsage["feature"]): void {

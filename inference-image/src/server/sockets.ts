@@ -5,12 +5,12 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { WebSocket } from "ws";
+import type { WebSocket, WebSocketServer } from "ws";
 import type { Feature } from "../shared/license-protocol";
 import { type ApiKeys, authenticate, type Caller } from "./auth";
 import type { Deps } from "./context";
 import { type ErrorFamily, HttpError, toHttpError } from "./errors";
-import { rejectUpgrade, socketServer } from "./live";
+import { acceptUpgrade, rejectUpgrade, socketServer } from "./live";
 import { recordTeamRequest } from "./metrics";
 
 export interface OpenSocket {
@@ -21,7 +21,7 @@ export interface OpenSocket {
 }
 
 export abstract class SocketRoute<P> {
-  private readonly wss = socketServer();
+  private readonly wss: WebSocketServer;
   private readonly open = new Set<OpenSocket>();
   private accepting = true;
 
@@ -32,6 +32,7 @@ export abstract class SocketRoute<P> {
     private readonly family: ErrorFamily,
     private readonly feature: Feature,
   ) {
+    this.wss = socketServer(family);
     // A key taken out of the keys file ends its open sockets too (1008, as live sessions).
     keys.onRevoke((revoked) => {
       for (const s of this.open) if (revoked.has(s.caller.digest)) void s.end(1008, "KEY_REVOKED");
@@ -58,7 +59,7 @@ export abstract class SocketRoute<P> {
       const params = await this.prepare(new URL(req.url ?? "/", "http://localhost").searchParams, req);
       let started = false;
       if (!socket.destroyed) {
-        this.wss.handleUpgrade(req, socket, head, (ws) => {
+        acceptUpgrade(this.wss, req, socket, head, requestId, (ws) => {
           started = true;
           const s = this.start(ws, params, requestId, who, release);
           this.open.add(s);

@@ -7,8 +7,9 @@
  * sentence being synthesized after its current piece, sending none of its audio (barge-in).
  */
 import { type RawData, WebSocket } from "ws";
-import { encodeG711, Resampler, floatToInt16, int16ToBuffer, int16ToFloat, parseRate } from "./audio";
+import { Resampler, floatToInt16, int16ToFloat, parseRate } from "./audio";
 import type { ApiKeys, Caller } from "./auth";
+import { createEncoder, type StreamEncoder } from "./codecs";
 import type { Deps } from "./context";
 import { refuseCallback } from "./deepgram";
 import { HttpError } from "./errors";
@@ -20,14 +21,15 @@ import { checkSpeed } from "./synthesis";
 import type { ModelInfo } from "../engines/types";
 
 /** Deepgram's speak WebSocket encodings, with Deepgram's default rate for each. */
-const SOCKET_ENCODINGS: Record<string, number> = { linear16: 24000, mulaw: 8000, alaw: 8000 };
+const SOCKET_ENCODINGS = { linear16: 24000, mulaw: 8000, alaw: 8000 };
+type SocketEncoding = keyof typeof SOCKET_ENCODINGS;
 
 interface SpeakParams {
   model: ModelInfo;
   voice?: string;
   speed: number;
   sampleRate: number;
-  encoding: string;
+  encoding: SocketEncoding;
 }
 
 /** The end of the last whole sentence in `text` (a . ! or ? run, closing quotes, then whitespace), or -1. */
@@ -46,7 +48,7 @@ export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
     refuseCallback(q);
     const modelName = q.get("model") ?? undefined;
     const model = resolveModel(this.deps.speech, "tts", modelName);
-    const encoding = q.get("encoding") ?? "linear16";
+    const encoding = (q.get("encoding") ?? "linear16") as SocketEncoding;
     if (!Object.hasOwn(SOCKET_ENCODINGS, encoding)) {
       throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported on the speak WebSocket; use ${Object.keys(SOCKET_ENCODINGS).join(", ")}`);
     }
@@ -89,7 +91,7 @@ class SpeakSession implements OpenSocket {
   constructor(
     private readonly ws: WebSocket,
     private readonly params: SpeakParams,
-    requestId: string,
+    private readonly requestId: string,
     private readonly deps: Deps,
     private readonly route: string,
     readonly caller: Caller,
@@ -99,7 +101,7 @@ class SpeakSession implements OpenSocket {
     socketStarted(deps, "tts");
     this.sendJson({
       type: "Metadata",
-      request_id: requestId,
+      request_id: this.requestId,
       model_name: params.model.id,
       model_version: deepgramModelInfo(params.model).version,
       model_uuid: modelUuid(params.model),
@@ -188,24 +190,27 @@ class SpeakSession implements OpenSocket {
     const resampler = engineRate === this.params.sampleRate ? undefined : new Resampler(engineRate, this.params.sampleRate);
     const submitted = performance.now();
     let first = true;
+    // The speech routes' own encoder: raw samples, no container, as Deepgram's socket sends them.
+    const encoder = await createEncoder({ encoding: this.params.encoding, container: "none", sampleRate: this.params.sampleRate });
     try {
       for await (const chunk of speech.synthesize(text, { voice: this.params.voice, speed: this.params.speed })) {
         if (generation !== this.generation || this.closed) break;
         this.audioSeconds += chunk.length / engineRate;
-        this.sendAudio(resampler ? floatToInt16(resampler.process(int16ToFloat(chunk))) : chunk);
+        await this.sendAudio(encoder, resampler ? floatToInt16(resampler.process(int16ToFloat(chunk))) : chunk);
         if (first) metrics.ttsFirstByte.observe((performance.now() - submitted) / 1000);
         first = false;
       }
-      if (resampler && generation === this.generation) this.sendAudio(floatToInt16(resampler.flush()));
+      if (resampler && generation === this.generation) await this.sendAudio(encoder, floatToInt16(resampler.flush()));
     } catch (err) {
       this.warn("SYNTHESIS_FAILED", `a sentence was not spoken: ${(err as Error).message}`);
+    } finally {
+      encoder.close();
     }
   }
 
-  private sendAudio(pcm: Int16Array): void {
+  private async sendAudio(encoder: StreamEncoder, pcm: Int16Array): Promise<void> {
     if (pcm.length === 0 || this.ws.readyState !== WebSocket.OPEN) return;
-    const { encoding } = this.params;
-    this.ws.send(encoding === "mulaw" || encoding === "alaw" ? encodeG711(pcm, encoding) : int16ToBuffer(pcm));
+    this.ws.send(await encoder.push(pcm));
   }
 
   private warn(code: string, description: string): void {
@@ -228,6 +233,7 @@ class SpeakSession implements OpenSocket {
     // Anything still synthesizing stops after its current piece.
     this.generation++;
     socketEnded(this.deps, {
+      requestId: this.requestId,
       route: this.route,
       feature: "tts",
       model: this.params.model.id,

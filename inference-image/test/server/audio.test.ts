@@ -1,4 +1,4 @@
-import { decodeAudio, encodeG711, encodeWav, floatToInt16, resample, Resampler, wavHeader } from "../../src/server/audio";
+import { decodeAudio, encodeWav, floatToInt16, resample, Resampler, wavHeader } from "../../src/server/audio";
 import { HttpError } from "../../src/server/errors";
 
 function sine(freq: number, rate: number, seconds: number, amp = 0.5): Float32Array {
@@ -183,14 +183,5 @@ describe("Resampler", () => {
     parts.push(...r.flush());
     expect(parts.length).toBe(whole.length);
     for (let i = 0; i < whole.length; i += 97) expect(parts[i]).toBeCloseTo(whole[i], 5);
-  });
-});
-
-describe("encodeG711", () => {
-  // Reference bytes from Python's audioop.lin2ulaw / lin2alaw (the CCITT reference quantizer).
-  const samples = Int16Array.from([0, 1, -1, 100, -100, 1000, -1000, 5000, -5000, 12345, -12345, 32767, -32768]);
-  it("matches the reference mu-law and A-law encoders", () => {
-    expect([...encodeG711(samples, "mulaw")]).toEqual([255, 255, 126, 242, 114, 206, 78, 171, 43, 151, 23, 128, 0]);
-    expect([...encodeG711(samples, "alaw")]).toEqual([213, 213, 85, 211, 83, 250, 122, 134, 6, 189, 61, 170, 42]);
   });
 });

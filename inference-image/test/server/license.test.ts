@@ -1,10 +1,11 @@
 /** The license hook against a small in-test double of the license proxy (protocol: src/shared/license-protocol.ts). */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { WebSocket } from "ws";
 import { type AuthorizeResponse, authorizeRequestSchema, type UsageRecord, usageBatchSchema } from "../../src/shared/license-protocol";
 import { silentLogger } from "../../src/shared/log";
 import { ProxyLicense } from "../../src/server/license";
-import { auth, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
+import { auth, KEY, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -151,6 +152,41 @@ describe("license hook", () => {
     expect(arrived.slice(2).every((r) => r.characters === "after the odd one".length)).toBe(true);
     expect(license.usageBacklog()).toMatchObject({ pending: 0, invalid: 2 });
     expect(await (await fetch(`${s.base}/metrics`)).text()).toMatch(/^inference_usage_records_invalid 2$/m);
+  });
+
+  it("records each WebSocket session under its request id: the 101's header and the id the session reports", async () => {
+    /** Open a socket, run `talk`, wait for the close; the request id from the 101's header and the JSON messages. */
+    async function session(path: string, header: string, talk: (ws: WebSocket) => void) {
+      const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}${path}`, { headers: { authorization: `Token ${KEY}` } });
+      const messages: { type?: string; request_id?: string }[] = [];
+      ws.on("message", (m: Buffer, binary: boolean) => void (binary || messages.push(JSON.parse(m.toString()))));
+      const upgradeId = new Promise<string>((resolve) => ws.once("upgrade", (res) => resolve(String(res.headers[header]))));
+      await new Promise((resolve) => ws.once("open", resolve));
+      const closed = new Promise((resolve) => ws.once("close", resolve));
+      talk(ws);
+      await closed;
+      return { id: await upgradeId, messages };
+    }
+    const live = await session("/v1/listen?encoding=linear16&sample_rate=16000", "dg-request-id", (ws) => {
+      ws.send(Buffer.alloc(3200));
+      ws.send(JSON.stringify({ type: "CloseStream" }));
+    });
+    expect(live.messages.find((m) => m.type === "Metadata")?.request_id).toBe(live.id);
+    const speak = await session("/v1/speak?encoding=linear16", "dg-request-id", (ws) => {
+      ws.send(JSON.stringify({ type: "Speak", text: "Hello." }));
+      ws.send(JSON.stringify({ type: "Close" }));
+    });
+    expect(speak.messages.find((m) => m.type === "Metadata")?.request_id).toBe(speak.id);
+    const realtime = await session("/v1/realtime?intent=transcription", "x-request-id", (ws) => ws.close());
+    expect(realtime.messages[0]?.type).toBe("transcription_session.created");
+
+    const ids = [live.id, speak.id, realtime.id];
+    expect(new Set(ids).size).toBe(3);
+    await until(() => ids.every((id) => proxy.accepted.some((r) => r.id === id)));
+    const record = (id: string) => proxy.accepted.find((r) => r.id === id);
+    expect(record(live.id)).toMatchObject({ status_code: 101, features: expect.arrayContaining(["stt-live"]), audio_seconds: 0.1 });
+    expect(record(speak.id)).toMatchObject({ status_code: 101, features: expect.arrayContaining(["speak-websocket"]), characters: 6 });
+    expect(record(realtime.id)).toMatchObject({ status_code: 101, features: expect.arrayContaining(["openai-realtime"]) });
   });
 
   it("answers a retryable 503, not a 403, while the proxy has no lease yet (its cold start)", async () => {

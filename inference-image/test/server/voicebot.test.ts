@@ -5,6 +5,7 @@
  */
 import net from "node:net";
 import { DeepgramClient } from "@deepgram/sdk";
+import { alaw, mulaw } from "alawmulaw";
 import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/realtime/ws";
 import { WebSocket } from "ws";
@@ -204,6 +205,26 @@ describe("Deepgram speak WebSocket", () => {
     expect(await closed).toBe(1000);
   });
 
+  it.each(["mulaw", "alaw"])("sends the same %s bytes as the REST speak route for the same sentence (one G.711 encoder)", async (encoding) => {
+    const sentence = "Thank you for calling.";
+    const { socket, log, closed, until, bytes } = await openSpeak(encoding, "");
+    socket.sendText({ type: "Speak", text: sentence });
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 0)));
+    socket.sendClose({ type: "Close" });
+    expect(await closed).toBe(1000);
+    const streamed = Buffer.from(await new Blob(bytes).arrayBuffer());
+    const res = await fetch(`${s.base}/v1/speak?model=aura-2-thalia-en&encoding=${encoding}&container=none&sample_rate=8000`, {
+      method: "POST",
+      headers: { authorization: `Token ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ text: sentence }),
+    });
+    expect(res.status).toBe(200);
+    const rest = Buffer.from(await res.arrayBuffer());
+    expect(streamed.length).toBeGreaterThan(8000 * 0.8);
+    expect(streamed.equals(rest)).toBe(true);
+  });
+
   it("Clear drops the unspoken text and stops the audio at once; the socket goes on", async () => {
     const { socket, log, closed, until, samples } = await openSpeak();
     const long = "This is the first sentence of a long answer. It goes on for a while with more words. And then it says even more before it ends. The last sentence is here.";
@@ -235,9 +256,10 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
       { model: "gpt-4o-transcribe", options: { createConnection: (o: net.NetConnectOpts) => net.connect(o) } as object },
       new OpenAI({ apiKey: KEY, baseURL: `${s.base}/v1` }),
     );
-  type Ev = { type: string; transcript?: string; delta?: string; item_id?: string; error?: { code?: string; type: string; event_id?: string } };
+  type Ev = { type: string; transcript?: string; delta?: string; item_id?: string; audio_start_ms?: number; error?: { code?: string; type: string; event_id?: string } };
 
-  async function session(turnDetection: { type: "server_vad"; silence_duration_ms: number } | null) {
+  type Format = { type: "audio/pcm"; rate: 24000 } | { type: "audio/pcmu" };
+  async function session(turnDetection: { type: "server_vad"; silence_duration_ms: number } | null, format: Format = { type: "audio/pcm", rate: 24000 }) {
     const rt = open();
     const events: Ev[] = [];
     const errors: Ev[] = [];
@@ -249,18 +271,20 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     });
     rt.send({
       type: "session.update",
-      session: { type: "transcription", audio: { input: { format: { type: "audio/pcm", rate: 24000 }, transcription: { model: "gpt-4o-transcribe" }, turn_detection: turnDetection } } },
+      session: { type: "transcription", audio: { input: { format, transcription: { model: "gpt-4o-transcribe" }, turn_detection: turnDetection } } },
     });
     const until = async (what: () => boolean) => {
       for (let i = 0; i < 400 && !what(); i++) await sleep(25);
       expect(what()).toBe(true);
     };
+    /** 100 ms appends in the session's format: PCM16 at 24 kHz, or mu-law at 8 kHz (telephony). */
     const append = async (pcm16k: Int16Array) => {
-      const pcm = resample(Float32Array.from(pcm16k, (x) => x / 32768), RATE, 24000);
-      for (let i = 0; i < pcm.length; i += 2400) {
-        const part = pcm.subarray(i, i + 2400);
-        const buf = Buffer.alloc(part.length * 2);
-        part.forEach((x, j) => buf.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(x * 32768))), j * 2));
+      const rate = format.type === "audio/pcm" ? 24000 : 8000;
+      const pcm = resample(Float32Array.from(pcm16k, (x) => x / 32768), RATE, rate);
+      const int16 = Int16Array.from(pcm, (x) => Math.max(-32768, Math.min(32767, Math.round(x * 32768))));
+      for (let i = 0; i < int16.length; i += rate / 10) {
+        const part = int16.subarray(i, i + rate / 10);
+        const buf = format.type === "audio/pcm" ? Buffer.from(part.buffer, part.byteOffset, part.byteLength) : Buffer.from(mulaw.encode(part));
         rt.send({ type: "input_audio_buffer.append", audio: buf.toString("base64") });
         await sleep(10);
       }
@@ -288,6 +312,25 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     expect(order[2]).toBeLessThan(events.indexOf(completed[0]));
   });
 
+  it("takes G.711 mu-law at 8 kHz (audio/pcmu) and transcribes its turns", async () => {
+    const { rt, events, errors, until, append } = await session({ type: "server_vad", silence_duration_ms: 500 }, { type: "audio/pcmu" });
+    await until(() => events.some((e) => e.type === "session.updated"));
+    expect(events.find((e) => e.type === "session.updated")).toMatchObject({ session: { audio: { input: { format: { type: "audio/pcmu" } } } } });
+    await append(audio);
+    await until(() => events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed").length >= 2);
+    rt.close();
+    expect(errors).toEqual([]);
+    const completed = events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed");
+    // Telephony-band speech is hard for the built-in 16 kHz model (the same audio band-limited to 4 kHz and sent as
+    // PCM16 scores alike), so no WER bound: two turns with words, each starting where its speech does at 8 kHz.
+    expect(completed[0].transcript!.length).toBeGreaterThan(0);
+    expect(completed[1].transcript!.length).toBeGreaterThan(0);
+    const starts = events.filter((e) => e.type === "input_audio_buffer.speech_started").map((e) => e.audio_start_ms!);
+    expect(starts[0]).toBeGreaterThan(100);
+    expect(starts[0]).toBeLessThan(900);
+    expect(starts.at(-1)!).toBeGreaterThan(firstEnd * 1000);
+  });
+
   it("without turn detection transcribes on commit, and answers bad events with OpenAI error events", async () => {
     const { rt, events, errors, until, append } = await session(null);
     rt.send({ type: "input_audio_buffer.commit", event_id: "evt_client_1" });
@@ -312,6 +355,39 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     expect(errors.slice(2).every((e) => e.type === "invalid_request_error")).toBe(true);
     expect(rt.socket.readyState).toBe(WebSocket.OPEN);
     rt.close();
+  });
+});
+
+describe("OpenAI Realtime transcription, beta events (intent=transcription, as LiveKit's plugin connects)", () => {
+  it("takes input_audio_format g711_alaw, transcribes on commit, and refuses a format OpenAI does not name", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}/v1/realtime?intent=transcription`, { headers: { authorization: `Bearer ${KEY}` } });
+    const events: { type: string; session?: { input_audio_format?: string }; transcript?: string; error?: { code: string; param: string } }[] = [];
+    ws.on("message", (m: Buffer) => events.push(JSON.parse(m.toString())));
+    await new Promise((resolve) => ws.once("open", resolve));
+    const send = (e: object) => ws.send(JSON.stringify(e));
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 400 && !what(); i++) await sleep(25);
+      expect(what()).toBe(true);
+    };
+    send({ type: "transcription_session.update", session: { input_audio_format: "opus" } });
+    await until(() => events.some((e) => e.type === "error"));
+    expect(events.find((e) => e.type === "error")?.error).toMatchObject({ code: "invalid_value", param: "session.input_audio_format" });
+
+    send({ type: "transcription_session.update", session: { input_audio_format: "g711_alaw", turn_detection: null } });
+    await until(() => events.some((e) => e.type === "transcription_session.updated"));
+    expect(events.find((e) => e.type === "transcription_session.updated")?.session?.input_audio_format).toBe("g711_alaw");
+    const pcm = resample(Float32Array.from(audio, (x) => x / 32768), RATE, 8000);
+    const bytes = alaw.encode(Int16Array.from(pcm, (x) => Math.max(-32768, Math.min(32767, Math.round(x * 32768)))));
+    for (let i = 0; i < bytes.length; i += 800) {
+      send({ type: "input_audio_buffer.append", audio: Buffer.from(bytes.subarray(i, i + 800)).toString("base64") });
+      await sleep(5);
+    }
+    send({ type: "input_audio_buffer.commit" });
+    await until(() => events.some((e) => e.type === "conversation.item.input_audio_transcription.completed"));
+    ws.close();
+    const done = events.find((e) => e.type === "conversation.item.input_audio_transcription.completed")!;
+    expect(done.transcript!.split(" ").length).toBeGreaterThanOrEqual(4);
+    expect(wordErrorRate(`${FIRST} ${SECOND}`, done.transcript!)).toBeLessThan(1);
   });
 });
 
