@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { decodeAudio } from "../../src/server/audio";
 import { createEncoder, createStreamDecoder, PcmStreamDecoder } from "../../src/server/codecs";
 import { concat } from "../engines/helpers";
+import { adtsFrames } from "./helpers";
 
 const HAVE_FFMPEG = spawnSync("ffmpeg", ["-version"], { stdio: "ignore" }).status === 0;
 if (!HAVE_FFMPEG) console.warn("codecs.test.ts skipped: ffmpeg is needed to make and decode the reference files");
@@ -92,17 +93,6 @@ describe("raw PCM streams", () => {
     expect([...a, ...b]).toEqual([0.5, -0.5]);
   });
 });
-
-/** ADTS frames back to back: [sampling-frequency index, channel configuration] of each, or a throw at the first gap. */
-function adtsFrames(aac: Buffer): [number, number][] {
-  const frames: [number, number][] = [];
-  for (let at = 0; at < aac.length; ) {
-    if (aac[at] !== 0xff || (aac[at + 1] & 0xf6) !== 0xf0) throw new Error(`no ADTS sync at byte ${at}`);
-    frames.push([(aac[at + 2] >> 2) & 0x0f, ((aac[at + 2] & 1) << 2) | (aac[at + 3] >> 6)]);
-    at += ((aac[at + 3] & 3) << 11) | (aac[at + 4] << 3) | (aac[at + 5] >> 5);
-  }
-  return frames;
-}
 
 describe("AAC speech encoder (in-process)", () => {
   const RATE = 22050;
