@@ -356,6 +356,7 @@ describeWithTools("bad and hostile audio", () => {
     const mp3 = convert("t.mp3", ["-c:a", "libmp3lame"]);
     const ogg = convert("t.ogg", ["-c:a", "libopus"]);
     const flac = convert("t.flac", ["-c:a", "flac"]);
+    const m4a = convert("t.m4a", ["-c:a", "aac"]);
     const cases: [Buffer, RegExp][] = [
       [mp3.subarray(0, mp3.length >> 1), /truncated mp3/],
       [Buffer.concat([Buffer.from("ID3\u0004\u0000\u0000\u0000\u0000\u0000\u0000", "latin1"), randomBytes(30_000)]), /mp3/],
@@ -365,6 +366,9 @@ describeWithTools("bad and hostile audio", () => {
       [flac.subarray(0, flac.length >> 1), /truncated FLAC/],
       [Buffer.concat([Buffer.from("fLaC"), randomBytes(30_000)]), /FLAC/],
       [Buffer.concat([Buffer.from([0x1a, 0x45, 0xdf, 0xa3]), randomBytes(30_000)]), /WebM/],
+      // ffmpeg writes the index (moov) last: half a file has none.
+      [m4a.subarray(0, m4a.length >> 1), /MP4/],
+      [Buffer.concat([Buffer.from("\u0000\u0000\u0000\u0018ftypM4A ", "latin1"), randomBytes(30_000)]), /MP4/],
     ];
     for (const [bytes, message] of cases) {
       const res = await transcribe(bytes);
