@@ -4,7 +4,8 @@
 #   scripts/image-build.sh --stand-in    against a local stand-in for that base, for machines that cannot
 #                                        reach Docker Hub (Debian bookworm from Debian's mirror, Node 20 and
 #                                        npm 10 from their npm packages, user "node" uid 1000 as upstream)
-# Options: --tag NAME (default localhost/voice-selfhost/inference:dev). Env: IMAGE_BUILDER=buildah|docker.
+# Options: --tag NAME (default localhost/voice-selfhost/inference:dev), --build-arg K=V (passed on, e.g.
+# WITH_FFMPEG=true for m4a and WebM/Vorbis uploads). Env: IMAGE_BUILDER=buildah|docker.
 # The stand-in is made once and kept, named by the hash of what goes into it (versions, this machine's
 # CA bundle, the recipe), so a second build reuses it and a changed input makes a new one.
 set -euo pipefail
@@ -12,11 +13,13 @@ cd "$(dirname "$0")/.."
 
 tag=localhost/voice-selfhost/inference:dev
 stand_in=false
+build_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --stand-in) stand_in=true ;;
     --tag) tag="$2"; shift ;;
-    *) echo "usage: $0 [--stand-in] [--tag NAME]" >&2; exit 2 ;;
+    --build-arg) build_args+=(--build-arg "$2"); shift ;;
+    *) echo "usage: $0 [--stand-in] [--tag NAME] [--build-arg K=V]..." >&2; exit 2 ;;
   esac
   shift
 done
@@ -87,7 +90,7 @@ stand_in_base() {
   echo "$name"
 }
 
-args=(-f inference-image/Dockerfile -t "$tag")
+args=(-f inference-image/Dockerfile -t "$tag" "${build_args[@]}")
 if $stand_in; then
   [ "$builder" = buildah ] || { echo "--stand-in makes the base with podman: build with buildah (IMAGE_BUILDER=buildah)" >&2; exit 2; }
   base="$(stand_in_base)"
