@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { parseRawSpec, rawFormat, Resampler, type SampleFormat, SUPPORTED_INPUT } from "./audio";
-import type { ApiKeys, Caller } from "./auth";
+import type { ApiKeys } from "./auth";
 import type { Deps } from "./context";
 import { createStreamDecoder, PcmStreamDecoder, sniffContainer, type StreamDecoder } from "./codecs";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
@@ -19,7 +19,7 @@ import { errorBody, HttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
 import { resolveModel } from "./models";
-import { type OpenSocket, SocketRoute, TranscriptionSession } from "./sockets";
+import { type OpenSocket, type SocketConnection, SocketRoute, TranscriptionSession } from "./sockets";
 
 const ROUTE = "/v1/listen";
 /** A container stream is recognised from this many first bytes (RIFF....WAVE is the longest magic). */
@@ -94,8 +94,8 @@ export class LiveEndpoint extends SocketRoute<LiveStart> {
     return session.close();
   }
 
-  protected start(ws: WebSocket, { params, session }: LiveStart, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
-    return new LiveSession(ws, session, params, requestId, this.deps, caller, releaseTeam);
+  protected start({ params, session }: LiveStart, conn: SocketConnection): OpenSocket {
+    return new LiveSession(conn, session, params);
   }
 
   private parseParams(q: URLSearchParams): LiveParams {
@@ -136,15 +136,11 @@ class LiveSession extends TranscriptionSession {
   private readonly features: string[];
 
   constructor(
-    ws: WebSocket,
+    conn: SocketConnection,
     private readonly session: SttStreamSession,
     private readonly params: LiveParams,
-    requestId: string,
-    deps: Deps,
-    caller: Caller,
-    releaseTeam: () => void,
   ) {
-    super(ws, requestId, deps, ROUTE, caller, releaseTeam);
+    super(conn);
     this.modelUuid = modelUuid(params.model);
     if (params.raw) this.decoder = new PcmStreamDecoder(params.raw.format, params.raw.channels, params.raw.sampleRate);
     this.features = ["stt-live", ...params.unperformed, ...(params.interim ? ["interim_results"] : [])];
@@ -304,7 +300,7 @@ class LiveSession extends TranscriptionSession {
   }
 
   protected usage() {
-    return { model: this.params.model.id, features: this.features, audioSeconds: this.sourceSeconds };
+    return { model: this.params.model.id, features: this.features, audioSeconds: this.sourceSeconds, characters: 0 };
   }
 
   protected async release(): Promise<void> {

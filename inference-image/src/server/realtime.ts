@@ -13,12 +13,12 @@ import { randomUUID } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
 import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
 import { Resampler, type SampleFormat } from "./audio";
-import type { ApiKeys, Caller } from "./auth";
+import type { ApiKeys } from "./auth";
 import { PcmStreamDecoder } from "./codecs";
 import type { Deps } from "./context";
 import { HttpError } from "./errors";
 import { resolveModel } from "./models";
-import { type OpenSocket, SocketRoute, TranscriptionSession } from "./sockets";
+import { type OpenSocket, type SocketConnection, SocketRoute, TranscriptionSession } from "./sockets";
 
 /**
  * OpenAI's input formats by their beta names (input_audio_format), with the GA name (audio.input.format.type):
@@ -77,8 +77,8 @@ export class RealtimeRoute extends SocketRoute<RealtimeParams> {
     return params.session.close();
   }
 
-  protected start(ws: WebSocket, params: RealtimeParams, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
-    return new RealtimeSession(ws, params, requestId, this.deps, this.route, caller, releaseTeam);
+  protected start(params: RealtimeParams, conn: SocketConnection): OpenSocket {
+    return new RealtimeSession(conn, params);
   }
 }
 
@@ -102,15 +102,10 @@ class RealtimeSession extends TranscriptionSession {
   private audioSeconds = 0;
 
   constructor(
-    ws: WebSocket,
+    conn: SocketConnection,
     private readonly params: RealtimeParams,
-    requestId: string,
-    deps: Deps,
-    route: string,
-    caller: Caller,
-    releaseTeam: () => void,
   ) {
-    super(ws, requestId, deps, route, caller, releaseTeam);
+    super(conn);
     this.session = params.session;
     this.settings = params.settings;
     this.input = this.openInput(params.settings.format);
@@ -292,7 +287,7 @@ class RealtimeSession extends TranscriptionSession {
   }
 
   protected usage() {
-    return { model: this.deps.speech.stt.id, features: ["stt-live", "openai-realtime"], audioSeconds: this.audioSeconds };
+    return { model: this.deps.speech.stt.id, features: ["stt-live", "openai-realtime"], audioSeconds: this.audioSeconds, characters: 0 };
   }
 
   protected async release(): Promise<void> {

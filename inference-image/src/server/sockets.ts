@@ -70,6 +70,17 @@ export interface OpenSocket {
   revoke?(): void;
 }
 
+/** An accepted socket, with what its session needs to serve and account for it. */
+export interface SocketConnection {
+  ws: WebSocket;
+  requestId: string;
+  deps: Deps;
+  route: string;
+  caller: Caller;
+  /** Gives the caller's team slot back; the session calls it once, when it ends. */
+  releaseTeam: () => void;
+}
+
 export abstract class SocketRoute<P> {
   private readonly wss: WebSocketServer;
   private readonly open = new Set<OpenSocket>();
@@ -95,8 +106,7 @@ export abstract class SocketRoute<P> {
 
   /** Validate the query (throw HttpError to refuse) and reserve what the socket needs. */
   protected abstract prepare(query: URLSearchParams, req: IncomingMessage): Promise<P> | P;
-  /** `releaseTeam` gives the caller's team slot back; the socket calls it once, when it ends. */
-  protected abstract start(ws: WebSocket, params: P, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket;
+  protected abstract start(params: P, conn: SocketConnection): OpenSocket;
   /** Undo prepare() when the client left before the upgrade completed. */
   protected release(_params: P): Promise<void> | void {}
 
@@ -118,7 +128,7 @@ export abstract class SocketRoute<P> {
       if (!socket.destroyed) {
         acceptUpgrade(this.wss, req, socket, head, requestId, (ws) => {
           started = true;
-          const s = this.start(ws, params, requestId, who, release);
+          const s = this.start(params, { ws, requestId, deps: this.deps, route: this.route, caller: who, releaseTeam: release });
           this.open.add(s);
           void s.done.then(() => this.open.delete(s));
         });
@@ -148,28 +158,60 @@ export abstract class SocketRoute<P> {
   }
 }
 
+/** What every socket session has: its connection, `done`, and one usage record when it ends. */
+export abstract class SocketSession implements OpenSocket {
+  readonly done: Promise<void>;
+  protected resolveDone!: () => void;
+  protected closed = false;
+  protected readonly ws: WebSocket;
+  readonly requestId: string;
+  protected readonly deps: Deps;
+  readonly caller: Caller;
+  private readonly route: string;
+  private readonly releaseTeam: () => void;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    conn: SocketConnection,
+    private readonly feature: SocketUsage["feature"],
+  ) {
+    ({ ws: this.ws, requestId: this.requestId, deps: this.deps, route: this.route, caller: this.caller, releaseTeam: this.releaseTeam } = conn);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    socketStarted(this.deps, feature);
+  }
+
+  abstract end(code: number, reason: string): Promise<void>;
+  /** What the usage record says about this session, read when it ends. */
+  protected abstract usage(): Pick<SocketUsage, "model" | "features" | "audioSeconds" | "characters">;
+
+  /** The first call records the usage and drops the connection; false when the session had ended already. */
+  protected finish(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    socketEnded(this.deps, {
+      requestId: this.requestId,
+      route: this.route,
+      feature: this.feature,
+      caller: this.caller,
+      releaseTeam: this.releaseTeam,
+      ...this.usage(),
+      startedAt: this.startedAt,
+    });
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    return true;
+  }
+}
+
 /**
  * What the live (Deepgram) and realtime (OpenAI) transcription sessions share: engine work run one piece at a
  * time in arrival order, an idle timeout, and one cleanup that records usage and gives the engine stream back.
  */
-export abstract class TranscriptionSession implements OpenSocket {
-  readonly done: Promise<void>;
-  private resolveDone!: () => void;
+export abstract class TranscriptionSession extends SocketSession {
   protected chain: Promise<void> = Promise.resolve();
-  protected closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
-  private readonly startedAt = performance.now();
 
-  constructor(
-    protected readonly ws: WebSocket,
-    readonly requestId: string,
-    protected readonly deps: Deps,
-    private readonly route: string,
-    readonly caller: Caller,
-    private readonly releaseTeam: () => void,
-  ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    socketStarted(deps, "stt-live");
+  constructor(conn: SocketConnection) {
+    super(conn, "stt-live");
   }
 
   /** Listen to the socket and start the idle timeout; the subclass calls this once its own state is set. */
@@ -180,14 +222,11 @@ export abstract class TranscriptionSession implements OpenSocket {
     this.touch();
   }
 
-  abstract end(code: number, reason: string): Promise<void>;
   protected abstract onMessage(data: RawData, isBinary: boolean): void;
   /** No message within LIVE_IDLE_TIMEOUT_MS. */
   protected abstract idle(): Promise<void>;
   /** Queued work threw: tell the client, and close unless the session can go on. */
   protected abstract failed(err: unknown): Promise<void>;
-  /** What the usage record says about this session, read when it ends. */
-  protected abstract usage(): Pick<SocketUsage, "model" | "features" | "audioSeconds">;
   /** Give the engine stream (and decoders) back, once the socket is gone. */
   protected abstract release(): Promise<void>;
 
@@ -214,20 +253,8 @@ export abstract class TranscriptionSession implements OpenSocket {
   }
 
   protected async cleanup(): Promise<void> {
-    if (this.closed) return this.done;
-    this.closed = true;
     clearTimeout(this.idleTimer);
-    socketEnded(this.deps, {
-      requestId: this.requestId,
-      route: this.route,
-      feature: "stt-live",
-      caller: this.caller,
-      releaseTeam: this.releaseTeam,
-      ...this.usage(),
-      characters: 0,
-      startedAt: this.startedAt,
-    });
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    if (!this.finish()) return this.done;
     try {
       await this.release();
     } finally {
