@@ -3,8 +3,10 @@ const swc = ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es
 
 // The WASM audio codecs ship as ES modules only: Node 20.19+ requires them natively, jest needs them compiled
 // (in both projects: the workload contract test loads the server's configuration, and with it the codecs).
-const ESM_CODECS = ["mpg123-decoder", "ogg-opus-decoder", "opus-decoder", "@wasm-audio-decoders", "codec-parser"].join("|");
-const transform = { "^.+\\.ts$": swc, [`/node_modules/(${ESM_CODECS})/.+\\.js$`]: swc };
+const ESM_CODECS = ["mpg123-decoder", "ogg-opus-decoder", "opus-decoder", "@wasm-audio-decoders", "codec-parser", "mediabunny", "@mediabunny"].join("|");
+const transform = { "^.+\\.ts$": swc, [`/node_modules/(${ESM_CODECS})/.+\\.m?js$`]: swc };
+// Mediabunny's encoder extension registers itself in Mediabunny's ES module build: jest must load that one too.
+const moduleNameMapper = { "^mediabunny$": `${__dirname}/node_modules/mediabunny/dist/modules/src/index.js` };
 const transformIgnorePatterns = [`/node_modules/(?!(${ESM_CODECS})/)`];
 
 module.exports = {
@@ -18,7 +20,7 @@ module.exports = {
       setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
       testEnvironment: "node",
       // The examples import the library by its package name; here that is the source (test/package/pack.test.ts checks the packed one).
-      moduleNameMapper: { "^voice-selfhost$": "<rootDir>/constructs/index.ts" },
+      moduleNameMapper: { ...moduleNameMapper, "^voice-selfhost$": "<rootDir>/constructs/index.ts" },
     },
     {
       displayName: "inference-image",
@@ -27,6 +29,7 @@ module.exports = {
       transform,
       transformIgnorePatterns,
       setupFiles: ["<rootDir>/test/setup-env.ts"],
+      moduleNameMapper,
       testEnvironment: "node",
     },
   ],

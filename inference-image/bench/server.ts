@@ -33,8 +33,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<{ c
   return { child, base: `http://127.0.0.1:${port}`, port };
 }
 
+/** A WAV (the callers read its PCM): speech defaults to mp3. */
 export async function synthesize(base: string, text: string): Promise<Buffer> {
-  const res = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: text }) });
+  const res = await fetch(`${base}/v1/audio/speech`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "tts-1", input: text, response_format: "wav" }) });
   if (res.status !== 200) throw new Error(`speech failed: ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
 }

@@ -7,8 +7,8 @@ import type { ModelInfo, Transcript, Word } from "./types";
 export interface SttEngine {
   readonly info: ModelInfo;
   transcribe(samples: Float32Array): Transcript;
-  /** A decoder for one live utterance at a time; reusable after finish(). */
-  createDecoder(): UtteranceDecoder;
+  /** A decoder for one live utterance at a time; reusable after finish(). `narrowband`: see StreamOptions.sourceRate. */
+  createDecoder(narrowband?: boolean): UtteranceDecoder;
 }
 
 /** Decodes one utterance incrementally: audio in, partial hypotheses on demand, a final result at the end. */

@@ -3,6 +3,8 @@
  * in-process through koffi. The signatures below follow that version's pocketsphinx.h and sphinxbase
  * headers (config through sphinxbase's cmd_ln, one-argument ps_seg_iter).
  */
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import koffi from "koffi";
 import { EngineConfigError, type PocketsphinxSettings } from "./config";
@@ -13,6 +15,64 @@ import type { ModelInfo, Transcript, Word } from "./types";
 const SAMPLE_RATE = 16000;
 /** pocketsphinx computes 100 feature frames per second. */
 const FRAMES_PER_S = 100;
+
+/**
+ * Narrowband (telephony) audio upsampled to 16 kHz leaves this model's mel filters above 4 kHz (it spans
+ * 130-6800 Hz) nearly empty. Live decoders for it differ in three measured ways (BENCHMARKS.md):
+ * - live CMN starts from the mean cepstrum of narrowband speech, not the model's 16 kHz one (-cmninit):
+ *   a fresh decoder otherwise spends its first utterances adapting (WER ~0.8 on them);
+ * - a constant noise floor (std 5 of 32768, about -76 dBFS) steadies the log energies of the empty filters;
+ * - the library's noise removal, which would take that floor back out, is off.
+ * Re-tuning the filter bank for 4 kHz (-upperf 3500-3800, -samprate 8000) is no use: the model was trained
+ * on the 6800 Hz bank (WER 0.8-0.9).
+ */
+const NARROWBAND_NOISE_STD = 5;
+const NARROWBAND_ARGS = ["-remove_noise", "no"];
+/** Measured: the live CMN estimate pocketsphinx settles on after 30 Flite clips sent as 8 kHz mu-law. */
+const NARROWBAND_CMNINIT = "54.0,14.5,-15.5,47.3,-12.9,3.4,12.2,-14.1,4.2,-12.1,9.1,-0.3,-4.7";
+
+/**
+ * Runs `init` with a copy of the model's feat.params carrying the narrowband -cmninit, in a private
+ * temporary directory removed afterwards (ps_init reads it once): the library reads feat.params after the
+ * command line and lets it override the same flags, so -featparams pointing elsewhere is the only way.
+ */
+function withNarrowbandFeatParams<T>(modelDir: string, init: (file: string) => T): T {
+  const own = fs.readFileSync(path.join(modelDir, "en-us", "feat.params"), "utf8");
+  const lines = own.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("-cmninit"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pocketsphinx-"));
+  try {
+    const file = path.join(dir, "feat.params");
+    fs.writeFileSync(file, [...lines, `-cmninit ${NARROWBAND_CMNINIT}`, ""].join("\n"));
+    return init(file);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Deterministic noise (so a clip always transcribes the same), roughly Gaussian: a sum of four uniforms. */
+class NoiseFloor {
+  private state = 0x9e3779b9;
+  /** Four uniforms in [-1, 1) have variance 4/3; scaled to the wanted std. */
+  private readonly scale = NARROWBAND_NOISE_STD / Math.sqrt(4 / 3);
+
+  add(pcm: Int16Array): void {
+    for (let i = 0; i < pcm.length; i++) {
+      let sum = 0;
+      for (let k = 0; k < 4; k++) sum += this.next();
+      pcm[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i] + sum * this.scale)));
+    }
+  }
+
+  /** xorshift32, mapped to [-1, 1). */
+  private next(): number {
+    let x = this.state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.state = x >>> 0;
+    return this.state / 2 ** 31 - 1;
+  }
+}
 
 interface Native {
   psArgs: () => unknown;
@@ -93,13 +153,14 @@ class Decoder implements UtteranceDecoder {
   constructor(
     private readonly n: Native,
     private readonly ps: unknown,
+    private readonly noise?: NoiseFloor,
   ) {
     this.lmath = n.getLogmath(ps);
   }
 
   accept(samples: Float32Array): void {
     if (!this.inUtterance) this.begin();
-    const pcm = floatToInt16(samples);
+    const pcm = this.toPcm(samples);
     this.samples += pcm.length;
     if (this.n.processRaw(this.ps, pcm, pcm.length, 0, 0) < 0) throw new Error("pocketsphinx failed to process audio");
   }
@@ -123,7 +184,7 @@ class Decoder implements UtteranceDecoder {
     this.begin();
     // Whole-utterance decoding counts frames from 0 each time.
     this.offsetFrames = 0;
-    const pcm = floatToInt16(samples);
+    const pcm = this.toPcm(samples);
     this.samples = pcm.length;
     if (this.n.processRaw(this.ps, pcm, pcm.length, 0, 1) < 0) throw new Error("pocketsphinx failed to process audio");
     const t = this.finish();
@@ -134,6 +195,12 @@ class Decoder implements UtteranceDecoder {
   free(): void {
     if (this.inUtterance) this.n.endUtt(this.ps);
     this.n.psFree(this.ps);
+  }
+
+  private toPcm(samples: Float32Array): Int16Array {
+    const pcm = floatToInt16(samples);
+    this.noise?.add(pcm);
+    return pcm;
   }
 
   private begin(): void {
@@ -203,17 +270,23 @@ export class PocketsphinxStt implements SttEngine {
    * Live decoders skip the flat-lexicon pass unless it is set explicitly: it re-searches the whole
    * utterance when it ends, which is time added to every speech_final (about half of it, measured).
    */
-  createDecoder(): UtteranceDecoder {
-    return this.newDecoder({ ...this.settings, fwdflat: this.settings.fwdflat ?? false });
+  createDecoder(narrowband = false): UtteranceDecoder {
+    return this.newDecoder({ ...this.settings, fwdflat: this.settings.fwdflat ?? false }, narrowband);
   }
 
-  private newDecoder(settings: Partial<PocketsphinxSettings> = this.settings): Decoder {
+  private newDecoder(settings: Partial<PocketsphinxSettings> = this.settings, narrowband = false): Decoder {
+    if (narrowband) return withNarrowbandFeatParams(this.modelDir, (file) => this.makeDecoder(settings, [...NARROWBAND_ARGS, "-featparams", file], new NoiseFloor()));
+    return this.makeDecoder(settings, []);
+  }
+
+  private makeDecoder(settings: Partial<PocketsphinxSettings>, extra: string[], noise?: NoiseFloor): Decoder {
     const argv = [
       "-hmm", path.join(this.modelDir, "en-us"),
       "-lm", path.join(this.modelDir, "en-us.lm.bin"),
       "-dict", path.join(this.modelDir, "cmudict-en-us.dict"),
       "-samprate", String(SAMPLE_RATE),
       ...searchArgs(settings),
+      ...extra,
     ];
     const cfg = this.n.cmdLnParse(null, this.n.psArgs(), argv.length, argv, 1);
     if (!cfg) throw new EngineConfigError(`pocketsphinx rejected its configuration for ${this.modelDir}`);
@@ -221,6 +294,6 @@ export class PocketsphinxStt implements SttEngine {
     // ps_init keeps its own reference to the config.
     this.n.cmdLnFree(cfg);
     if (!ps) throw new EngineConfigError(`pocketsphinx could not load the model in ${this.modelDir} (malformed or incomplete); ${INSTALL_HINT}`);
-    return new Decoder(this.n, ps);
+    return new Decoder(this.n, ps, noise);
   }
 }

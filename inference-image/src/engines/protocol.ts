@@ -4,7 +4,7 @@ import type { ModelInfo, StreamEvent, Transcript } from "./types";
 export type Job =
   | { kind: "transcribe"; samples: Float32Array }
   | { kind: "synthesize"; text: string; voice: string; speed: number }
-  | { kind: "stream-open"; streamId: number; language: string; endpointingMs: number | false; interimMs: number; utteranceEndMs?: number }
+  | { kind: "stream-open"; streamId: number; language: string; narrowband: boolean; endpointingMs: number | false; interimMs: number; utteranceEndMs?: number }
   | { kind: "stream-push"; streamId: number; samples: Float32Array }
   | { kind: "stream-finalize"; streamId: number }
   | { kind: "stream-close"; streamId: number };

@@ -29,6 +29,10 @@ export interface TranscribeOptions {
   language?: string;
 }
 
+/** Telephony rates (G.711 and friends are 8 kHz): audio with nothing above 4 kHz. */
+export const NARROWBAND_MAX_RATE = 8000;
+export const isNarrowband = (sourceRate: number | undefined): boolean => sourceRate !== undefined && sourceRate > 0 && sourceRate <= NARROWBAND_MAX_RATE;
+
 export interface SynthesizeOptions {
   voice?: string;
   /** 0.25-4.0, 1 = normal. */
@@ -41,6 +45,11 @@ export const DEFAULT_INTERIM_MS = 250;
 
 /** How a live session endpoints and reports (Deepgram's live options, OpenAI's server VAD). */
 export interface StreamOptions extends TranscribeOptions {
+  /**
+   * The rate (Hz) the audio had before the API layer resampled it to `stt.sampleRate`, where known. At or
+   * below NARROWBAND_MAX_RATE (telephony) an engine may decode it with settings tuned for narrowband speech.
+   */
+  sourceRate?: number;
   /** Silence (ms) that ends an utterance with speechFinal; false: utterances end only on finalize(). */
   endpointingMs?: number | false;
   /** An interim result for every this many ms of speech. */

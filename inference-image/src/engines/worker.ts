@@ -23,13 +23,15 @@ import { SpeechDetector, vadForEndpointing } from "./vad";
 function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecoders: number, maxDetectors: number): void {
   const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
   const idleDecoders: UtteranceDecoder[] = Array.from({ length: liveDecoders }, () => engines.stt.createDecoder());
+  /** Narrowband (telephony) sessions' decoders, kept apart: a decoder adapts to the audio it has heard. Made on first use. */
+  const idleNarrowband: UtteranceDecoder[] = [];
   /**
    * Likewise detectors, each made for one endpointing setting: a new one per session leaked its onnxruntime
    * session (~100 MB, see vad.ts), so a worker makes at most maxDetectors and reuses them after reset().
    */
   const idleDetectors: { detector: SpeechDetector; endpointingMs: number | false }[] = [];
   let detectors = 0;
-  const sessions = new Map<number, { stream: StreamSession; endpointingMs: number | false }>();
+  const sessions = new Map<number, { stream: StreamSession; endpointingMs: number | false; narrowband: boolean }>();
   const cancelled = new Set<number>();
 
   /**
@@ -71,9 +73,9 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
         return null;
       }
       case "stream-open": {
-        const decoder = idleDecoders.pop() ?? engines.stt.createDecoder();
+        const decoder = (msg.narrowband ? idleNarrowband : idleDecoders).pop() ?? engines.stt.createDecoder(msg.narrowband);
         const stream = new StreamSession(decoder, detectorFor(msg.endpointingMs), engines.stt.info.sampleRate, msg.language, msg);
-        sessions.set(msg.streamId, { stream, endpointingMs: msg.endpointingMs });
+        sessions.set(msg.streamId, { stream, endpointingMs: msg.endpointingMs, narrowband: msg.narrowband });
         return null;
       }
       case "stream-push":
@@ -84,7 +86,7 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
         const s = sessions.get(msg.streamId);
         if (s) {
           sessions.delete(msg.streamId);
-          idleDecoders.push(s.stream.close());
+          (s.narrowband ? idleNarrowband : idleDecoders).push(s.stream.close());
           s.stream.detector.reset();
           idleDetectors.push({ detector: s.stream.detector, endpointingMs: s.endpointingMs });
         }

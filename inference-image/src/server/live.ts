@@ -83,6 +83,8 @@ export class LiveEndpoint extends SocketRoute<LiveStart> {
     // Opened now so a full server answers 429 before the upgrade.
     const session = await this.deps.speech.openStream({
       language: params.language,
+      // Raw PCM names its rate up front (telephony mu-law at 8 kHz); a container's is known only once decoded.
+      sourceRate: params.raw?.sampleRate,
       endpointingMs: params.endpointing,
       interimMs: this.deps.config.LIVE_INTERIM_MS,
       utteranceEndMs: params.utteranceEndMs,

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     license = new LocalLicense();
   }
 
-  if (!ffmpegAvailable()) logger.warn(`ffmpeg not found on PATH: ${FFMPEG_FORMATS} are unavailable (every other format is decoded in-process)`);
+  if (!ffmpegAvailable()) logger.warn(`ffmpeg not found on PATH: ${FFMPEG_FORMATS} are unavailable (every other upload format and all speech output are handled in-process)`);
 
   const app = createInferenceServer({ speech, config, keys, license, logger });
   const address = await app.listen(config.PORT, config.HOST);

@@ -83,7 +83,7 @@ export class RealtimeRoute extends SocketRoute<RealtimeParams> {
 }
 
 function openSession(deps: Deps, s: Settings): Promise<SttStreamSession> {
-  return deps.speech.openStream({ language: s.language, endpointingMs: s.silenceMs ?? false, interimMs: deps.config.LIVE_INTERIM_MS });
+  return deps.speech.openStream({ language: s.language, sourceRate: INPUT_FORMATS[s.format].rate, endpointingMs: s.silenceMs ?? false, interimMs: deps.config.LIVE_INTERIM_MS });
 }
 
 const eventId = () => `event_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
@@ -173,14 +173,16 @@ class RealtimeSession extends TranscriptionSession {
   private update(next: Partial<Settings>, reply: string): void {
     if (next.model !== undefined) resolveModel(this.deps.speech, "stt", next.model);
     const settings = { ...this.settings, ...next };
-    const reopen = settings.silenceMs !== this.settings.silenceMs || settings.language !== this.settings.language;
+    // A new input rate may need the other decoder (G.711's 8 kHz gets a narrowband one).
+    const reopen =
+      settings.silenceMs !== this.settings.silenceMs || settings.language !== this.settings.language || INPUT_FORMATS[settings.format].rate !== INPUT_FORMATS[this.settings.format].rate;
     // Audio appended from here on goes to the fresh stream (the queue runs in order), so it counts from now.
     if (reopen) this.bufferedMs = 0;
     // Audio appended from here on is read in the new format.
     if (settings.format !== this.settings.format) this.input = this.openInput(settings.format);
     this.enqueue(async () => {
       if (reopen) {
-        // Endpointing and language are fixed per engine stream: start a fresh one for the new settings.
+        // Endpointing, language and input rate are fixed per engine stream: start a fresh one for the new settings.
         const fresh = await openSession(this.deps, settings);
         const old = this.session;
         this.session = fresh;

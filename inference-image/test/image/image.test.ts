@@ -6,7 +6,7 @@ import { DeepgramClient } from "@deepgram/sdk";
 import OpenAI, { toFile } from "openai";
 import path from "node:path";
 import { wordErrorRate } from "../engines/helpers";
-import { KEY, parseWav, SENTENCE, synthesizeWav } from "../server/helpers";
+import { adtsFrames, KEY, parseWav, SENTENCE, synthesizeWav } from "../server/helpers";
 import { describeWithImage, IMAGE, mintOfflineLicense, podman, publishedPort, removeDir, RUN_LIMITS, sharedDir, waitFor } from "./podman";
 
 jest.setTimeout(240_000);
@@ -55,6 +55,17 @@ describeWithImage("the inference image", ["podman"], () => {
     expect(wordErrorRate(SENTENCE, res.results.channels[0].alternatives?.[0].transcript ?? "")).toBeLessThanOrEqual(0.25);
     const speech = await client.speak.v1.audio.generate({ text: "hello from the container", model: "aura-2-thalia-en", encoding: "linear16", container: "wav" });
     expect(parseWav(Buffer.from(await speech.arrayBuffer())).samples.length).toBeGreaterThan(16000);
+  });
+
+  it("has no ffmpeg, yet speaks aac (ADTS, encoded in-process); an mp4 upload gets 415 saying ffmpeg is needed", async () => {
+    expect(podman(["exec", server, "sh", "-c", "command -v ffmpeg || echo none"]).stdout.trim()).toBe("none");
+    const client = new OpenAI({ apiKey: KEY, baseURL: `${base}/v1`, maxRetries: 0 });
+    const speech = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: "hello from the container", response_format: "aac" });
+    expect(adtsFrames(Buffer.from(await speech.arrayBuffer())).length).toBeGreaterThan(10);
+    const mp4 = Buffer.concat([Buffer.from("\u0000\u0000\u0000\u0018ftypM4A ", "latin1"), Buffer.alloc(4096)]);
+    const res = await fetch(`${base}/v1/listen`, { method: "POST", headers: { authorization: `Token ${KEY}`, "content-type": "audio/mp4" }, body: mp4 });
+    expect(res.status).toBe(415);
+    expect(JSON.stringify(await res.json())).toMatch(/ffmpeg/);
   });
 
   it("passes its own HEALTHCHECK", () => {

@@ -7,8 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeAudio } from "../../src/server/audio";
-import { createStreamDecoder, PcmStreamDecoder } from "../../src/server/codecs";
+import { createEncoder, createStreamDecoder, PcmStreamDecoder } from "../../src/server/codecs";
 import { concat } from "../engines/helpers";
+import { adtsFrames } from "./helpers";
 
 const HAVE_FFMPEG = spawnSync("ffmpeg", ["-version"], { stdio: "ignore" }).status === 0;
 if (!HAVE_FFMPEG) console.warn("codecs.test.ts skipped: ffmpeg is needed to make and decode the reference files");
@@ -90,5 +91,35 @@ describe("raw PCM streams", () => {
     const a = await d.push(frames.subarray(0, 3));
     const b = await d.push(frames.subarray(3));
     expect([...a, ...b]).toEqual([0.5, -0.5]);
+  });
+});
+
+describe("AAC speech encoder (in-process)", () => {
+  const RATE = 22050;
+  const tone = (from: number, n: number) => Int16Array.from({ length: n }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * (from + i)) / RATE)));
+
+  it("streams ADTS frames as speech arrives, covering every sample", async () => {
+    const enc = await createEncoder({ encoding: "aac", container: "none", sampleRate: RATE, bitRate: 48000 });
+    expect(enc.contentType).toBe("audio/aac");
+    const parts: Buffer[] = [];
+    const step = RATE / 10;
+    for (let i = 0; i < 20; i++) parts.push(await enc.push(tone(i * step, step)));
+    const beforeEnd = parts.reduce((n, p) => n + p.length, 0);
+    parts.push(await enc.end());
+    expect(beforeEnd).toBeGreaterThan(0);
+    const frames = adtsFrames(Buffer.concat(parts));
+    // Sampling-frequency index 7 is 22050 Hz; channel configuration 1 is mono.
+    expect(new Set(frames.map((f) => f.join()))).toEqual(new Set(["7,1"]));
+    expect(frames.length * 1024).toBeGreaterThanOrEqual(20 * step);
+    expect(frames.length * 1024).toBeLessThanOrEqual(20 * step + 3 * 1024);
+  });
+
+  it("an abandoned encoder is freed and the next one still works", async () => {
+    const left = await createEncoder({ encoding: "aac", container: "none", sampleRate: RATE, bitRate: 32000 });
+    await left.push(tone(0, RATE));
+    left.close();
+    const next = await createEncoder({ encoding: "aac", container: "none", sampleRate: RATE, bitRate: 32000 });
+    const bytes = Buffer.concat([await next.push(tone(0, RATE)), await next.end()]);
+    expect(adtsFrames(bytes).length).toBeGreaterThanOrEqual(RATE / 1024);
   });
 });

@@ -77,3 +77,14 @@ export async function synthesizeWav(base: string, text: string, voice = "slt"): 
   expect(res.status).toBe(200);
   return Buffer.from(await res.arrayBuffer());
 }
+
+/** ADTS frames back to back: [sampling-frequency index, channel configuration] of each, or a throw at the first gap. */
+export function adtsFrames(aac: Buffer): [number, number][] {
+  const frames: [number, number][] = [];
+  for (let at = 0; at < aac.length; ) {
+    if (aac[at] !== 0xff || (aac[at + 1] & 0xf6) !== 0xf0) throw new Error(`no ADTS sync at byte ${at}`);
+    frames.push([(aac[at + 2] >> 2) & 0x0f, ((aac[at + 2] & 1) << 2) | (aac[at + 3] >> 6)]);
+    at += ((aac[at + 3] & 3) << 11) | (aac[at + 4] << 3) | (aac[at + 5] >> 5);
+  }
+  return frames;
+}

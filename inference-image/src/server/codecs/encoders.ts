@@ -2,15 +2,15 @@
  * Streaming encoders by output format, for speech out (/v1/audio/speech, /v1/speak, and the speak WebSocket):
  * 16-bit mono PCM in as the engine produces it, encoded bytes out as soon as the codec has a frame.
  * mp3: LAME (wasm-media-encoders, 20x faster than the pure-JS lamejs port here); opus: libopus (@evan/opus)
- * in Ogg pages of our own (./ogg); flac: libFLAC (libflacjs); aac: ffmpeg's encoder in a child (./ffmpeg),
- * since npm has no AAC encoder; G.711 (alawmulaw) and linear16 raw or in WAV.
+ * in Ogg pages of our own (./ogg); flac: libFLAC (libflacjs); aac: ffmpeg's own (LGPL) AAC encoder in WASM
+ * (@mediabunny/aac-encoder) in Mediabunny's ADTS muxer (./aac); G.711 (alawmulaw) and linear16 raw or in WAV.
  */
 import { readFile } from "node:fs/promises";
 import { Encoder as OpusEncoder } from "@evan/opus";
 import { alaw, mulaw } from "alawmulaw";
 import { createEncoder as createWasmEncoder } from "wasm-media-encoders";
 import { int16ToBuffer, wavHeader } from "../audio";
-import { ffmpegEncoder } from "./ffmpeg";
+import { AacEncoder } from "./aac";
 import { OggWriter } from "./ogg";
 
 export const ENCODINGS = ["linear16", "mulaw", "alaw", "mp3", "opus", "flac", "aac"] as const;
@@ -237,7 +237,7 @@ export async function createEncoder(spec: EncoderSpec): Promise<StreamEncoder> {
     case "flac":
       return FlacEncoder.create(spec);
     case "aac":
-      return ffmpegEncoder(["-c:a", "aac", "-b:a", String(spec.bitRate ?? 48000), "-f", "adts"], spec.sampleRate, "audio/aac");
+      return AacEncoder.create(spec.sampleRate, spec.bitRate ?? 48000);
   }
 }
 

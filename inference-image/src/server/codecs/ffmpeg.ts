@@ -1,19 +1,19 @@
 /**
- * ffmpeg as a child process, only for what npm has no practical codec for: AAC (mp4/m4a uploads, ADTS speech
- * out) and Vorbis in WebM. Bounded: the input is a file (mp4 needs to seek), the output a pipe read with
- * back-pressure, a wall-clock timeout kills the child, and a child that dies is a 4xx for that request only.
+ * ffmpeg as a child process, only for decoding what npm has no LGPL-or-freer decoder for: AAC (mp4/m4a
+ * uploads; npm's AAC decoders are FAAD2, GPL, or browser-only builds) and Vorbis in WebM. Bounded: the input
+ * is a file (mp4 needs to seek), the output a pipe read with back-pressure, a wall-clock timeout kills the
+ * child, and a child that dies is a 4xx for that request only.
  */
 import { type ChildProcessByStdio, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable, Writable } from "node:stream";
-import { int16ToBuffer, invalidAudio } from "../audio";
+import type { Readable } from "node:stream";
+import { invalidAudio } from "../audio";
 import { HttpError } from "../errors";
-import type { StreamEncoder } from "./encoders";
 
 /** What is unavailable without ffmpeg: the server says so at start-up. */
-export const FFMPEG_FORMATS = "mp4/m4a (AAC) and WebM/Vorbis uploads, AAC speech output";
+export const FFMPEG_FORMATS = "mp4/m4a (AAC) and WebM/Vorbis uploads";
 /** A child that takes longer than this is killed: decoding the longest allowed audio takes a few seconds. */
 const TIMEOUT_MS = 60_000;
 
@@ -28,7 +28,7 @@ function requireFfmpeg(what: string): void {
   if (!ffmpegAvailable()) throw new HttpError(415, "unsupported_audio", `${what} needs ffmpeg, which this server does not have installed`);
 }
 
-type Child = ChildProcessByStdio<Writable | null, Readable, Readable>;
+type Child = ChildProcessByStdio<null, Readable, Readable>;
 
 /** Exit code (or the killing signal) and the last of stderr, which names what ffmpeg found wrong. */
 function watch(child: Child): { exited: Promise<number | string>; stderr: () => string } {
@@ -76,41 +76,4 @@ export async function* ffmpegDecode(body: Buffer, what: string, rate: number): A
     if (child && child.exitCode === null) child.kill("SIGKILL");
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Encode through ffmpeg: s16le mono in on stdin, `args` choose the codec and container of stdout. */
-export async function ffmpegEncoder(args: string[], rate: number, contentType: string): Promise<StreamEncoder> {
-  requireFfmpeg(`${contentType} output`);
-  const child = spawn("ffmpeg", ["-nostdin", "-v", "error", "-f", "s16le", "-ar", String(rate), "-ac", "1", "-i", "pipe:0", ...args, "pipe:1"], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  const { exited, stderr } = watch(child);
-  const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS);
-  // A child that died mid-write gives EPIPE here: reported by `end`, never thrown at the process.
-  child.stdin.on("error", () => undefined);
-  let out: Buffer[] = [];
-  child.stdout.on("data", (c: Buffer) => out.push(c));
-  const take = () => {
-    const b = Buffer.concat(out);
-    out = [];
-    return b;
-  };
-  return {
-    contentType,
-    async push(pcm) {
-      if (!child.stdin.write(int16ToBuffer(pcm))) await new Promise<void>((resolve) => child.stdin.once("drain", resolve).once("close", resolve));
-      return take();
-    },
-    async end() {
-      child.stdin.end();
-      const code = await exited;
-      clearTimeout(timer);
-      if (code !== 0) throw new Error(`ffmpeg ${args.join(" ")} failed: ${stderr() || code}`);
-      return take();
-    },
-    close() {
-      clearTimeout(timer);
-      if (child.exitCode === null) child.kill("SIGKILL");
-    },
-  };
 }
