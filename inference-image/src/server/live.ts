@@ -7,26 +7,21 @@
  * `UtteranceEnd` once utterance_end_ms passed after the last finalized word, `Metadata` at the end.
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
  */
-import { createHash, randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
-import type { Duplex } from "node:stream";
-import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { createHash } from "node:crypto";
+import { type RawData, WebSocket } from "ws";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { parseRawSpec, rawFormat, Resampler, type SampleFormat, SUPPORTED_INPUT } from "./audio";
-import { type ApiKeys, authenticate, type Caller } from "./auth";
+import type { ApiKeys } from "./auth";
 import type { Deps } from "./context";
 import { createStreamDecoder, PcmStreamDecoder, sniffContainer, type StreamDecoder } from "./codecs";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
-import { type ErrorFamily, errorBody, HttpError, requestIdHeader, toHttpError } from "./errors";
+import { errorBody, HttpError } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
-import { recordTeamRequest } from "./metrics";
 import { resolveModel } from "./models";
-import { socketEnded, socketStarted } from "./socket-usage";
+import { type OpenSocket, type SocketConnection, SocketRoute, TranscriptionSession } from "./sockets";
 
 const ROUTE = "/v1/listen";
-/** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
-const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** A container stream is recognised from this many first bytes (RIFF....WAVE is the longest magic). */
 const SNIFF_BYTES = 12;
 
@@ -40,6 +35,14 @@ interface LiveParams {
   endpointing: number | false;
   utteranceEndMs?: number;
   vadEvents: boolean;
+  /** Requested features this deployment ignores (reported in the usage record). */
+  unperformed: string[];
+}
+
+/** What prepare() hands the session: its parameters and the engine stream, opened before the upgrade. */
+interface LiveStart {
+  params: LiveParams;
+  session: SttStreamSession;
 }
 
 /** Deepgram's default endpointing: speech_final after 10 ms of silence. */
@@ -70,110 +73,36 @@ class CloseWith extends Error {
   }
 }
 
-/** Each upgrade's request id, for its 101 answer's header (ws writes that answer itself). */
-const upgradeIds = new WeakMap<IncomingMessage, string>();
+export class LiveEndpoint extends SocketRoute<LiveStart> {
+  constructor(deps: Deps, keys: ApiKeys) {
+    super(deps, keys, ROUTE, "deepgram", "stt-live");
+  }
 
-/** Upgrade `req`, its 101 answer carrying the request id as every other answer does (the session's usage record has it too). */
-export function acceptUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, onOpen: (ws: WebSocket) => void): void {
-  upgradeIds.set(req, requestId);
-  wss.handleUpgrade(req, socket, head, onOpen);
-}
-
-/** The WebSocket server every socket route upgrades with (the routes are dispatched by path in app.ts). */
-export function socketServer(family: ErrorFamily): WebSocketServer {
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_FRAME_BYTES,
-    // Browsers (and the Deepgram SDK there) authenticate with `Sec-WebSocket-Protocol: token, <key>`: echo the scheme.
-    handleProtocols: (protocols) => {
-      for (const p of protocols) if (p.toLowerCase() === "token" || p.toLowerCase() === "bearer") return p;
-      return false;
-    },
-  });
-  wss.on("headers", (headers, req) => {
-    const id = upgradeIds.get(req);
-    if (id) headers.push(`${requestIdHeader(family)}: ${id}`);
-  });
-  return wss;
-}
-
-export class LiveEndpoint {
-  private readonly wss = socketServer("deepgram");
-  private readonly sessions = new Set<LiveSession>();
-  private accepting = true;
-
-  constructor(
-    private readonly deps: Deps,
-    private readonly keys: ApiKeys,
-  ) {
-    // A key taken out of the keys file ends its open sessions too, not only its next requests.
-    keys.onRevoke((revoked) => {
-      for (const s of this.sessions) {
-        if (!revoked.has(s.caller.digest)) continue;
-        deps.logger.info("closing a live session: its API key was revoked", { team: s.caller.team.name, key_id: s.caller.keyId, request_id: s.requestId });
-        s.revoke();
-      }
+  protected async prepare(q: URLSearchParams): Promise<LiveStart> {
+    const params = this.parseParams(q);
+    // Opened now so a full server answers 429 before the upgrade.
+    const session = await this.deps.speech.openStream({
+      language: params.language,
+      // Raw PCM names its rate up front (telephony mu-law at 8 kHz); a container's is known only once decoded.
+      sourceRate: params.raw?.sampleRate,
+      endpointingMs: params.endpointing,
+      interimMs: this.deps.config.LIVE_INTERIM_MS,
+      utteranceEndMs: params.utteranceEndMs,
     });
+    return { params, session };
   }
 
-  get openSessions(): number {
-    return this.sessions.size;
+  protected release({ session }: LiveStart): Promise<void> {
+    return session.close();
   }
 
-  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const requestId = randomUUID();
-    const url = new URL(req.url ?? "/", "http://localhost");
-    let caller: Caller | undefined;
-    let releaseTeam: (() => void) | undefined;
-    try {
-      if (url.pathname !== ROUTE) throw new HttpError(404, "not_found", `no WebSocket route at ${url.pathname.slice(0, 64)}; use ${ROUTE}`);
-      if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
-      const who = (caller = authenticate(this.keys, req, true));
-      this.deps.license.check("stt-live");
-      // A session counts against its team's limits from here until it closes.
-      const release = (releaseTeam = who.team.admit("stt-live"));
-      const params = this.parseParams(url.searchParams);
-      const session = await this.deps.speech.openStream({
-        language: params.language,
-        // Raw PCM names its rate up front (telephony mu-law at 8 kHz); a container's is known only once decoded.
-        sourceRate: params.raw?.sampleRate,
-        endpointingMs: params.endpointing,
-        interimMs: this.deps.config.LIVE_INTERIM_MS,
-        utteranceEndMs: params.utteranceEndMs,
-      });
-      if (socket.destroyed) {
-        release();
-        await session.close();
-        return;
-      }
-      let upgraded = false;
-      acceptUpgrade(this.wss, req, socket, head, requestId, (ws) => {
-        upgraded = true;
-        const live = new LiveSession(ws, session, params, requestId, this.deps, url.searchParams, who, release);
-        this.sessions.add(live);
-        void live.done.then(() => this.sessions.delete(live));
-      });
-      // ws refuses a bad handshake synchronously, without calling back: give back the team's slot and the stream.
-      if (!upgraded) {
-        release();
-        await session.close();
-      }
-    } catch (err) {
-      releaseTeam?.();
-      const e = toHttpError(err, this.deps.logger, requestId);
-      this.deps.metrics.rejected.inc({ reason: e.code });
-      if (caller) {
-        this.deps.metrics.teams.rejected.inc({ team: caller.team.name, reason: e.code });
-        recordTeamRequest(this.deps.metrics.teams, caller.team.name, ROUTE, e.status);
-      }
-      this.deps.metrics.requestDuration.observe({ route: ROUTE, method: "GET", status: String(e.status) }, 0);
-      rejectUpgrade(socket, e, requestId);
-    }
+  protected start({ params, session }: LiveStart, conn: SocketConnection): OpenSocket {
+    return new LiveSession(conn, session, params);
   }
 
   private parseParams(q: URLSearchParams): LiveParams {
     refuseCallback(q);
-    unperformedWarnings(q);
+    const unperformed = unperformedWarnings(q).map((w) => w.parameter);
     const model = resolveModel(this.deps.speech, "stt", q.get("model") ?? undefined);
     const encoding = q.get("encoding");
     let raw: LiveParams["raw"];
@@ -192,42 +121,13 @@ export class LiveEndpoint {
       endpointing: endpointingParam(q),
       utteranceEndMs: intParam(q, "utterance_end_ms", 1, 60_000),
       vadEvents: flag(q, "vad_events"),
+      unperformed,
     };
   }
-
-  /** Stop accepting; finish every open session (final results + Metadata), closing with 1001. */
-  async shutdown(): Promise<void> {
-    this.accepting = false;
-    await Promise.all([...this.sessions].map((s) => s.end(1001, "server shutting down")));
-    this.wss.close();
-  }
 }
 
-export function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string, family: ErrorFamily = "deepgram"): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify(errorBody(err, family, requestId));
-  const headers = {
-    "content-type": "application/json",
-    "content-length": String(Buffer.byteLength(body)),
-    [requestIdHeader(family)]: requestId,
-    connection: "close",
-    ...err.headers,
-  };
-  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
-  socket.end([`HTTP/1.1 ${err.status} ${statusText(err.status)}`, ...head, "", body].join("\r\n"));
-}
-
-function statusText(status: number): string {
-  return ({ 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" } as Record<number, string>)[status] ?? "Error";
-}
-
-class LiveSession {
-  readonly done: Promise<void>;
-  private resolveDone!: () => void;
-  private chain: Promise<void> = Promise.resolve();
+class LiveSession extends TranscriptionSession {
   private ending = false;
-  private closed = false;
-  private readonly startedAt = performance.now();
   private readonly hash = createHash("sha256");
   private readonly modelUuid: string;
   /** A container stream's first bytes, until there are enough to recognise it; then its decoder. */
@@ -235,39 +135,25 @@ class LiveSession {
   private decoder: StreamDecoder | undefined;
   private resampler: Resampler | undefined;
   private sourceSeconds = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
   private readonly features: string[];
 
   constructor(
-    private readonly ws: WebSocket,
+    conn: SocketConnection,
     private readonly session: SttStreamSession,
     private readonly params: LiveParams,
-    readonly requestId: string,
-    private readonly deps: Deps,
-    query: URLSearchParams,
-    readonly caller: Caller,
-    private readonly releaseTeam: () => void,
   ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    super(conn);
     this.modelUuid = modelUuid(params.model);
-    socketStarted(deps, "stt-live");
     if (params.raw) this.decoder = new PcmStreamDecoder(params.raw.format, params.raw.channels, params.raw.sampleRate);
-    this.features = ["stt-live", ...unperformedWarnings(query).map((w) => w.parameter), ...(params.interim ? ["interim_results"] : [])];
-    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on("close", () => void this.cleanup());
-    ws.on("error", () => void this.cleanup());
-    this.touch();
+    this.features = ["stt-live", ...params.unperformed, ...(params.interim ? ["interim_results"] : [])];
+    this.listen();
   }
 
-  private touch(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(
-      () => void this.fail(new CloseWith(1011, "NET-0001", "no audio or KeepAlive received within the idle timeout")),
-      this.deps.config.LIVE_IDLE_TIMEOUT_MS,
-    );
+  protected idle(): Promise<void> {
+    return this.fail(new CloseWith(1011, "NET-0001", "no audio or KeepAlive received within the idle timeout"));
   }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
+  protected onMessage(data: RawData, isBinary: boolean): void {
     if (this.ending) return;
     this.touch();
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
@@ -338,19 +224,11 @@ class LiveSession {
     if (samples.length > 0) this.send(await this.session.push(samples), false);
   }
 
-  /** Engine calls run one at a time, in arrival order: the session keeps decoder state. */
-  private enqueue(work: () => Promise<void>): void {
-    this.chain = this.chain.then(async () => {
-      if (this.closed) return;
-      try {
-        await work();
-      } catch (err) {
-        if (err instanceof CloseWith) await this.fail(err);
-        // A decoder's refusal (corrupt or unsupported audio) names what was wrong.
-        else if (err instanceof HttpError) await this.fail(new CloseWith(1008, "DATA-0000", err.message));
-        else await this.fail(new CloseWith(1011, "NET-0000", err instanceof QueueFullError ? "server busy" : "transcription failed"));
-      }
-    });
+  protected failed(err: unknown): Promise<void> {
+    if (err instanceof CloseWith) return this.fail(err);
+    // A decoder's refusal (corrupt or unsupported audio) names what was wrong.
+    if (err instanceof HttpError) return this.fail(new CloseWith(1008, "DATA-0000", err.message));
+    return this.fail(new CloseWith(1011, "NET-0000", err instanceof QueueFullError ? "server busy" : "transcription failed"));
   }
 
   private send(events: StreamEvent[], fromFinalize: boolean): void {
@@ -386,7 +264,7 @@ class LiveSession {
   async end(code: number, reason: string): Promise<void> {
     if (this.ending) return this.done;
     this.ending = true;
-    clearTimeout(this.idleTimer);
+    this.stopIdleTimer();
     this.enqueue(async () => {
       if (this.decoder) await this.feed(await this.decoder.end());
       const tail = this.resampler?.flush();
@@ -411,6 +289,7 @@ class LiveSession {
 
   /** The session's key was revoked: close at once (1008, policy violation), without waiting for pending results. */
   revoke(): void {
+    this.deps.logger.info("closing a live session: its API key was revoked", { team: this.caller.team.name, key_id: this.caller.keyId, request_id: this.requestId });
     void this.fail(new CloseWith(1008, "KEY_REVOKED", "the API key of this session was revoked"));
   }
 
@@ -422,29 +301,13 @@ class LiveSession {
     await this.cleanup();
   }
 
-  private async cleanup(): Promise<void> {
-    if (this.closed) return this.done;
-    this.closed = true;
-    clearTimeout(this.idleTimer);
-    socketEnded(this.deps, {
-      requestId: this.requestId,
-      route: ROUTE,
-      feature: "stt-live",
-      caller: this.caller,
-      releaseTeam: this.releaseTeam,
-      model: this.params.model.id,
-      features: this.features,
-      audioSeconds: this.sourceSeconds,
-      characters: 0,
-      startedAt: this.startedAt,
-    });
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+  protected usage() {
+    return { model: this.params.model.id, features: this.features, audioSeconds: this.sourceSeconds, characters: 0 };
+  }
+
+  protected async release(): Promise<void> {
     // After any decode still in the queue: freeing WASM memory under a running decode would trap.
     void this.chain.then(() => this.decoder?.free());
-    try {
-      await this.session.close();
-    } finally {
-      this.resolveDone();
-    }
+    await this.session.close();
   }
 }

@@ -13,13 +13,12 @@ import { randomUUID } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
 import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
 import { Resampler, type SampleFormat } from "./audio";
-import type { ApiKeys, Caller } from "./auth";
+import type { ApiKeys } from "./auth";
 import { PcmStreamDecoder } from "./codecs";
 import type { Deps } from "./context";
 import { HttpError } from "./errors";
 import { resolveModel } from "./models";
-import { socketEnded, socketStarted } from "./socket-usage";
-import { type OpenSocket, SocketRoute } from "./sockets";
+import { type OpenSocket, type SocketConnection, SocketRoute, TranscriptionSession } from "./sockets";
 
 /**
  * OpenAI's input formats by their beta names (input_audio_format), with the GA name (audio.input.format.type):
@@ -78,8 +77,8 @@ export class RealtimeRoute extends SocketRoute<RealtimeParams> {
     return params.session.close();
   }
 
-  protected start(ws: WebSocket, params: RealtimeParams, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
-    return new RealtimeSession(ws, params, requestId, this.deps, this.route, caller, releaseTeam);
+  protected start(params: RealtimeParams, conn: SocketConnection): OpenSocket {
+    return new RealtimeSession(conn, params);
   }
 }
 
@@ -89,12 +88,9 @@ function openSession(deps: Deps, s: Settings): Promise<SttStreamSession> {
 
 const eventId = () => `event_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 
-class RealtimeSession implements OpenSocket {
-  readonly done: Promise<void>;
-  private resolveDone!: () => void;
+class RealtimeSession extends TranscriptionSession {
   private session: SttStreamSession;
   private settings: Settings;
-  private chain: Promise<void> = Promise.resolve();
   /** The input format's decoder and its resampler to the engine's rate, replaced when the format changes. */
   private input: { decoder: PcmStreamDecoder; resampler: Resampler };
   private readonly sessionId = `sess_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
@@ -104,29 +100,17 @@ class RealtimeSession implements OpenSocket {
   /** Audio appended since the last commit or turn end (ms), for commit's minimum. */
   private bufferedMs = 0;
   private audioSeconds = 0;
-  private closed = false;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private readonly startedAt = performance.now();
 
   constructor(
-    private readonly ws: WebSocket,
+    conn: SocketConnection,
     private readonly params: RealtimeParams,
-    private readonly requestId: string,
-    private readonly deps: Deps,
-    private readonly route: string,
-    readonly caller: Caller,
-    private readonly releaseTeam: () => void,
   ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    super(conn);
     this.session = params.session;
     this.settings = params.settings;
-    socketStarted(deps, "stt-live");
     this.input = this.openInput(params.settings.format);
     this.emit({ type: params.beta ? "transcription_session.created" : "session.created", session: this.describe() });
-    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on("close", () => void this.cleanup());
-    ws.on("error", () => void this.cleanup());
-    this.touch();
+    this.listen();
   }
 
   private openInput(name: InputFormat): { decoder: PcmStreamDecoder; resampler: Resampler } {
@@ -134,12 +118,11 @@ class RealtimeSession implements OpenSocket {
     return { decoder: new PcmStreamDecoder(format, 1, rate), resampler: new Resampler(rate, this.deps.speech.stt.sampleRate) };
   }
 
-  private touch(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.end(1000, "idle timeout"), this.deps.config.LIVE_IDLE_TIMEOUT_MS);
+  protected idle(): Promise<void> {
+    return this.end(1000, "idle timeout");
   }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
+  protected onMessage(data: RawData, isBinary: boolean): void {
     this.touch();
     let msg: Record<string, unknown> | undefined;
     try {
@@ -228,20 +211,12 @@ class RealtimeSession implements OpenSocket {
     });
   }
 
-  /** Engine calls run one at a time, in arrival order. */
-  private enqueue(work: () => Promise<void>): void {
-    this.chain = this.chain.then(async () => {
-      if (this.closed) return;
-      try {
-        await work();
-      } catch (err) {
-        if (err instanceof QueueFullError) this.error(new ClientError("server_busy", "server busy"));
-        else if (err instanceof EngineInputError) this.error(new ClientError("invalid_value", err.message));
-        else this.error(err);
-        // The client's own mistakes leave the session usable; anything else ends it.
-        if (!(err instanceof ClientError || err instanceof HttpError || err instanceof EngineInputError)) await this.end(1011, "transcription failed");
-      }
-    });
+  protected async failed(err: unknown): Promise<void> {
+    if (err instanceof QueueFullError) this.error(new ClientError("server_busy", "server busy"));
+    else if (err instanceof EngineInputError) this.error(new ClientError("invalid_value", err.message));
+    else this.error(err);
+    // The client's own mistakes leave the session usable; anything else ends it.
+    if (!(err instanceof ClientError || err instanceof HttpError || err instanceof EngineInputError)) await this.end(1011, "transcription failed");
   }
 
   private handle(events: StreamEvent[], committed: boolean): void {
@@ -313,29 +288,13 @@ class RealtimeSession implements OpenSocket {
     await this.cleanup();
   }
 
-  private async cleanup(): Promise<void> {
-    if (this.closed) return this.done;
-    this.closed = true;
-    clearTimeout(this.idleTimer);
-    socketEnded(this.deps, {
-      requestId: this.requestId,
-      route: this.route,
-      feature: "stt-live",
-      model: this.deps.speech.stt.id,
-      features: ["stt-live", "openai-realtime"],
-      audioSeconds: this.audioSeconds,
-      characters: 0,
-      startedAt: this.startedAt,
-      caller: this.caller,
-      releaseTeam: this.releaseTeam,
-    });
-    if (this.ws.readyState !== WebSocket.CLOSED && this.ws.readyState !== WebSocket.CLOSING) this.ws.terminate();
-    try {
-      await this.chain;
-      await this.session.close();
-    } finally {
-      this.resolveDone();
-    }
+  protected usage() {
+    return { model: this.deps.speech.stt.id, features: ["stt-live", "openai-realtime"], audioSeconds: this.audioSeconds, characters: 0 };
+  }
+
+  protected async release(): Promise<void> {
+    await this.chain;
+    await this.session.close();
   }
 }
 

@@ -1,23 +1,84 @@
 /**
- * What the streaming-speech and realtime WebSocket routes share: the upgrade with every refusal as a
+ * What the WebSocket routes (live transcription, streaming speech, realtime) share: the upgrade with every refusal as a
  * plain HTTP answer before it (auth, license, shutdown, bad parameters), and shutdown of open sockets.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { WebSocket, WebSocketServer } from "ws";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { Feature } from "../shared/license-protocol";
 import { type ApiKeys, authenticate, type Caller } from "./auth";
 import type { Deps } from "./context";
-import { type ErrorFamily, HttpError, toHttpError } from "./errors";
-import { acceptUpgrade, rejectUpgrade, socketServer } from "./live";
+import { type ErrorFamily, errorBody, HttpError, requestIdHeader, toHttpError } from "./errors";
 import { recordTeamRequest } from "./metrics";
+import { socketEnded, socketStarted, type SocketUsage } from "./socket-usage";
+
+/** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
+const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** Each upgrade's request id, for its 101 answer's header (ws writes that answer itself). */
+const upgradeIds = new WeakMap<IncomingMessage, string>();
+
+/** Upgrade `req`, its 101 answer carrying the request id as every other answer does (the session's usage record has it too). */
+function acceptUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, onOpen: (ws: WebSocket) => void): void {
+  upgradeIds.set(req, requestId);
+  wss.handleUpgrade(req, socket, head, onOpen);
+}
+
+/** The WebSocket server every socket route upgrades with (the routes are dispatched by path in app.ts). */
+function socketServer(family: ErrorFamily): WebSocketServer {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    // Browsers (and the Deepgram SDK there) authenticate with `Sec-WebSocket-Protocol: token, <key>`: echo the scheme.
+    handleProtocols: (protocols) => {
+      for (const p of protocols) if (p.toLowerCase() === "token" || p.toLowerCase() === "bearer") return p;
+      return false;
+    },
+  });
+  wss.on("headers", (headers, req) => {
+    const id = upgradeIds.get(req);
+    if (id) headers.push(`${requestIdHeader(family)}: ${id}`);
+  });
+  return wss;
+}
+
+function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string, family: ErrorFamily): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(errorBody(err, family, requestId));
+  const headers = {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(body)),
+    [requestIdHeader(family)]: requestId,
+    connection: "close",
+    ...err.headers,
+  };
+  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+  socket.end([`HTTP/1.1 ${err.status} ${statusText(err.status)}`, ...head, "", body].join("\r\n"));
+}
+
+function statusText(status: number): string {
+  return ({ 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" } as Record<number, string>)[status] ?? "Error";
+}
 
 export interface OpenSocket {
   readonly done: Promise<void>;
   readonly caller: Caller;
   /** Finish what is in progress and close with `code` (shutdown: 1001). */
   end(code: number, reason: string): Promise<void>;
+  /** Its key was revoked; without this, end(1008, "KEY_REVOKED"). */
+  revoke?(): void;
+}
+
+/** An accepted socket, with what its session needs to serve and account for it. */
+export interface SocketConnection {
+  ws: WebSocket;
+  requestId: string;
+  deps: Deps;
+  route: string;
+  caller: Caller;
+  /** Gives the caller's team slot back; the session calls it once, when it ends. */
+  releaseTeam: () => void;
 }
 
 export abstract class SocketRoute<P> {
@@ -33,16 +94,19 @@ export abstract class SocketRoute<P> {
     private readonly feature: Feature,
   ) {
     this.wss = socketServer(family);
-    // A key taken out of the keys file ends its open sockets too (1008, as live sessions).
+    // A key taken out of the keys file ends its open sockets too (1008), not only its next requests.
     keys.onRevoke((revoked) => {
-      for (const s of this.open) if (revoked.has(s.caller.digest)) void s.end(1008, "KEY_REVOKED");
+      for (const s of this.open) {
+        if (!revoked.has(s.caller.digest)) continue;
+        if (s.revoke) s.revoke();
+        else void s.end(1008, "KEY_REVOKED");
+      }
     });
   }
 
   /** Validate the query (throw HttpError to refuse) and reserve what the socket needs. */
   protected abstract prepare(query: URLSearchParams, req: IncomingMessage): Promise<P> | P;
-  /** `releaseTeam` gives the caller's team slot back; the socket calls it once, when it ends. */
-  protected abstract start(ws: WebSocket, params: P, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket;
+  protected abstract start(params: P, conn: SocketConnection): OpenSocket;
   /** Undo prepare() when the client left before the upgrade completed. */
   protected release(_params: P): Promise<void> | void {}
 
@@ -51,17 +115,20 @@ export abstract class SocketRoute<P> {
     let caller: Caller | undefined;
     let releaseTeam: (() => void) | undefined;
     try {
+      // app.ts parsed this target already (and refused it if it did not parse); it sends unknown paths here too.
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname !== this.route) throw new HttpError(404, "not_found", `no WebSocket route at ${url.pathname.slice(0, 64)}; use ${this.route}`);
       if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
       const who = (caller = authenticate(this.keys, req, true));
       this.deps.license.check(this.feature);
       // The socket counts against its team's limits from here until it closes.
       const release = (releaseTeam = who.team.admit(this.feature));
-      const params = await this.prepare(new URL(req.url ?? "/", "http://localhost").searchParams, req);
+      const params = await this.prepare(url.searchParams, req);
       let started = false;
       if (!socket.destroyed) {
         acceptUpgrade(this.wss, req, socket, head, requestId, (ws) => {
           started = true;
-          const s = this.start(ws, params, requestId, who, release);
+          const s = this.start(params, { ws, requestId, deps: this.deps, route: this.route, caller: who, releaseTeam: release });
           this.open.add(s);
           void s.done.then(() => this.open.delete(s));
         });
@@ -88,5 +155,110 @@ export abstract class SocketRoute<P> {
     this.accepting = false;
     await Promise.all([...this.open].map((s) => s.end(1001, "server shutting down")));
     this.wss.close();
+  }
+}
+
+/** What every socket session has: its connection, `done`, and one usage record when it ends. */
+export abstract class SocketSession implements OpenSocket {
+  readonly done: Promise<void>;
+  protected resolveDone!: () => void;
+  protected closed = false;
+  protected readonly ws: WebSocket;
+  readonly requestId: string;
+  protected readonly deps: Deps;
+  readonly caller: Caller;
+  private readonly route: string;
+  private readonly releaseTeam: () => void;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    conn: SocketConnection,
+    private readonly feature: SocketUsage["feature"],
+  ) {
+    ({ ws: this.ws, requestId: this.requestId, deps: this.deps, route: this.route, caller: this.caller, releaseTeam: this.releaseTeam } = conn);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    socketStarted(this.deps, feature);
+  }
+
+  abstract end(code: number, reason: string): Promise<void>;
+  /** What the usage record says about this session, read when it ends. */
+  protected abstract usage(): Pick<SocketUsage, "model" | "features" | "audioSeconds" | "characters">;
+
+  /** The first call records the usage and drops the connection; false when the session had ended already. */
+  protected finish(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    socketEnded(this.deps, {
+      requestId: this.requestId,
+      route: this.route,
+      feature: this.feature,
+      caller: this.caller,
+      releaseTeam: this.releaseTeam,
+      ...this.usage(),
+      startedAt: this.startedAt,
+    });
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    return true;
+  }
+}
+
+/**
+ * What the live (Deepgram) and realtime (OpenAI) transcription sessions share: engine work run one piece at a
+ * time in arrival order, an idle timeout, and one cleanup that records usage and gives the engine stream back.
+ */
+export abstract class TranscriptionSession extends SocketSession {
+  protected chain: Promise<void> = Promise.resolve();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(conn: SocketConnection) {
+    super(conn, "stt-live");
+  }
+
+  /** Listen to the socket and start the idle timeout; the subclass calls this once its own state is set. */
+  protected listen(): void {
+    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on("close", () => void this.cleanup());
+    this.ws.on("error", () => void this.cleanup());
+    this.touch();
+  }
+
+  protected abstract onMessage(data: RawData, isBinary: boolean): void;
+  /** No message within LIVE_IDLE_TIMEOUT_MS. */
+  protected abstract idle(): Promise<void>;
+  /** Queued work threw: tell the client, and close unless the session can go on. */
+  protected abstract failed(err: unknown): Promise<void>;
+  /** Give the engine stream (and decoders) back, once the socket is gone. */
+  protected abstract release(): Promise<void>;
+
+  /** Any message from the client restarts the idle timeout. */
+  protected touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.idle(), this.deps.config.LIVE_IDLE_TIMEOUT_MS);
+  }
+
+  protected stopIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+  }
+
+  /** Engine calls run one at a time, in arrival order: the engine stream (and a decoder) keep state. */
+  protected enqueue(work: () => Promise<void>): void {
+    this.chain = this.chain.then(async () => {
+      if (this.closed) return;
+      try {
+        await work();
+      } catch (err) {
+        await this.failed(err);
+      }
+    });
+  }
+
+  protected async cleanup(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    if (!this.finish()) return this.done;
+    try {
+      await this.release();
+    } finally {
+      this.resolveDone();
+    }
   }
 }

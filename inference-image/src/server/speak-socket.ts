@@ -8,15 +8,14 @@
  */
 import { type RawData, WebSocket } from "ws";
 import { Resampler, floatToInt16, int16ToFloat, parseRate } from "./audio";
-import type { ApiKeys, Caller } from "./auth";
+import type { ApiKeys } from "./auth";
 import { createEncoder, type StreamEncoder } from "./codecs";
 import type { Deps } from "./context";
 import { refuseCallback } from "./deepgram";
 import { HttpError } from "./errors";
 import { deepgramModelInfo, modelUuid } from "./formats";
 import { resolveModel } from "./models";
-import { socketEnded, socketStarted } from "./socket-usage";
-import { type OpenSocket, SocketRoute } from "./sockets";
+import { type OpenSocket, type SocketConnection, SocketRoute, SocketSession } from "./sockets";
 import { checkSpeed } from "./synthesis";
 import type { ModelInfo } from "../engines/types";
 
@@ -64,16 +63,14 @@ export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
     };
   }
 
-  protected start(ws: WebSocket, params: SpeakParams, requestId: string, caller: Caller, releaseTeam: () => void): OpenSocket {
-    return new SpeakSession(ws, params, requestId, this.deps, this.route, caller, releaseTeam);
+  protected start(params: SpeakParams, conn: SocketConnection): OpenSocket {
+    return new SpeakSession(conn, params);
   }
 }
 
 type Item = { kind: "text"; text: string } | { kind: "flush"; sequence: number } | { kind: "close" };
 
-class SpeakSession implements OpenSocket {
-  readonly done: Promise<void>;
-  private resolveDone!: () => void;
+class SpeakSession extends SocketSession {
   private pending = "";
   private readonly queue: Item[] = [];
   /** Bumped by Clear: synthesis started before it sends nothing more. */
@@ -85,20 +82,12 @@ class SpeakSession implements OpenSocket {
   /** Characters queued for synthesis and not yet spoken: with the pending text, bounded by MAX_TEXT_CHARS. */
   private queuedChars = 0;
   private audioSeconds = 0;
-  private closed = false;
-  private readonly startedAt = performance.now();
 
   constructor(
-    private readonly ws: WebSocket,
+    conn: SocketConnection,
     private readonly params: SpeakParams,
-    private readonly requestId: string,
-    private readonly deps: Deps,
-    private readonly route: string,
-    readonly caller: Caller,
-    private readonly releaseTeam: () => void,
   ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    socketStarted(deps, "tts");
+    super(conn, "tts");
     this.sendJson({
       type: "Metadata",
       request_id: this.requestId,
@@ -106,9 +95,9 @@ class SpeakSession implements OpenSocket {
       model_version: deepgramModelInfo(params.model).version,
       model_uuid: modelUuid(params.model),
     });
-    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on("close", () => this.cleanup());
-    ws.on("error", () => this.cleanup());
+    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on("close", () => this.cleanup());
+    this.ws.on("error", () => this.cleanup());
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
@@ -227,24 +216,14 @@ class SpeakSession implements OpenSocket {
     return this.done;
   }
 
+  protected usage() {
+    return { model: this.params.model.id, features: ["tts", "speak-websocket", `encoding:${this.params.encoding}`], audioSeconds: this.audioSeconds, characters: this.characters };
+  }
+
   private cleanup(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.finish()) return;
     // Anything still synthesizing stops after its current piece.
     this.generation++;
-    socketEnded(this.deps, {
-      requestId: this.requestId,
-      route: this.route,
-      feature: "tts",
-      model: this.params.model.id,
-      features: ["tts", "speak-websocket", `encoding:${this.params.encoding}`],
-      audioSeconds: this.audioSeconds,
-      characters: this.characters,
-      startedAt: this.startedAt,
-      caller: this.caller,
-      releaseTeam: this.releaseTeam,
-    });
-    if (this.ws.readyState !== WebSocket.CLOSED && this.ws.readyState !== WebSocket.CLOSING) this.ws.terminate();
     this.resolveDone();
   }
 }
