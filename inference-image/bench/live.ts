@@ -11,6 +11,7 @@
  */
 import os from "node:os";
 import { WebSocket } from "ws";
+import { concatSamples } from "../src/shared/samples";
 import { wordErrorRate } from "../test/engines/helpers";
 import { auth, KEY, ms, pct, startServer, synthesize } from "./server";
 
@@ -52,12 +53,7 @@ async function makeSpeech(base: string): Promise<Speech> {
   const b = pcmOf(await synthesize(base, B));
   const gap = (s: number) => new Int16Array(Math.round(s * rate));
   const parts = [gap(0.3), a, gap(1.5), b, gap(1.5)];
-  const all = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
+  const all = concatSamples(parts);
   const [a0, a1] = extent(a);
   const bStart = 0.3 + a.length / rate + 1.5;
   return { pcm: Buffer.from(all.buffer), rate, onsetA: 0.3 + a0 / rate, endA: 0.3 + a1 / rate, endB: bStart + extent(b)[1] / rate };

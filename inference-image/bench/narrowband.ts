@@ -10,7 +10,8 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { createSpeech, engineConfigFromEnv } from "../src/engines";
 import type { Speech, StreamEvent } from "../src/engines/types";
-import { Resampler, concatSamples } from "../src/server/audio";
+import { Resampler } from "../src/server/audio";
+import { concatSamples } from "../src/shared/samples";
 import { SENTENCES, synthesizeAll, toFloat, wordErrorRate } from "../test/engines/helpers";
 
 const VOICES = ["slt", "rms", "awb"];

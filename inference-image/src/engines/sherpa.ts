@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import { OfflineRecognizer, OfflineTts, type OfflineRecognizerResult } from "sherpa-onnx-node";
+import { concatSamples } from "../shared/samples";
 import { EngineConfigError, type EngineConfig, type ExecutionProvider, type ExecutionProviderSetting, type SttEngineName, type TtsEngineName } from "./config";
 import { locateModelFiles } from "./model-files";
 import { floatToInt16, makeTranscript, type SttEngine, type TtsEngine, type UtteranceDecoder } from "./engine";
@@ -54,13 +55,11 @@ function wordsFromResult(r: OfflineRecognizerResult, durationS: number): Word[] 
 /** Sherpa offline models have no incremental decoding: partials re-decode the utterance so far. */
 class BufferedDecoder implements UtteranceDecoder {
   private chunks: Float32Array[] = [];
-  private length = 0;
 
   constructor(private readonly stt: SherpaStt) {}
 
   accept(samples: Float32Array): void {
     this.chunks.push(samples.slice());
-    this.length += samples.length;
   }
 
   partial(): Transcript {
@@ -70,7 +69,6 @@ class BufferedDecoder implements UtteranceDecoder {
   finish(): Transcript {
     const result = this.stt.transcribe(this.audio());
     this.chunks = [];
-    this.length = 0;
     return result;
   }
 
@@ -79,13 +77,7 @@ class BufferedDecoder implements UtteranceDecoder {
   }
 
   private audio(): Float32Array {
-    const all = new Float32Array(this.length);
-    let at = 0;
-    for (const c of this.chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return all;
+    return concatSamples(this.chunks);
   }
 }
 

@@ -428,17 +428,6 @@ export function resample(samples: Float32Array, inRate: number, outRate: number)
   return out;
 }
 
-export function concatSamples(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 export function floatToInt16(samples: Float32Array): Int16Array {
   const out = new Int16Array(samples.length);
   // Same scale as int16ToFloat (x / 32768), so PCM16 round-trips exactly.

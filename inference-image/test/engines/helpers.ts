@@ -1,6 +1,6 @@
 /** Shared by the engine tests and the engine benchmark: test audio made by the TTS engine itself, and word error rate. */
 import type { Speech } from "../../src/engines/types";
-import { concatSamples } from "../../src/server/audio";
+import { concatSamples } from "../../src/shared/samples";
 
 /** Sentences Flite speaks clearly (pocketsphinx fails on other synthesizers' audio; see ENGINEERING.md). */
 export const SENTENCES = [
@@ -19,13 +19,7 @@ export const SENTENCES = [
 export async function synthesizeAll(speech: Speech, text: string, voice = "slt"): Promise<Int16Array> {
   const chunks: Int16Array[] = [];
   for await (const c of speech.synthesize(text, { voice })) chunks.push(c);
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatSamples(chunks);
 }
 
 export const toFloat = (pcm: Int16Array): Float32Array => Float32Array.from(pcm, (s) => s / 32768);

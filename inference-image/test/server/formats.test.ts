@@ -13,6 +13,7 @@ import { DeepgramClient } from "@deepgram/sdk";
 import OpenAI, { toFile } from "openai";
 import { SENTENCES, wordErrorRate } from "../engines/helpers";
 import { encodeWav } from "../../src/server/audio";
+import { concatSamples } from "../../src/shared/samples";
 import { auth, KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
 
 const HAVE_TOOLS = ["ffmpeg", "ffprobe"].every((tool) => spawnSync(tool, ["-version"], { stdio: "ignore" }).status === 0);
@@ -50,12 +51,7 @@ async function callWav(n: number, voices = ["slt"]): Promise<{ path: string; tex
   for (const [i, sentence] of SENTENCES.slice(0, n).entries()) {
     parts.push(parseWav(await synthesizeWav(s.base, sentence, voices[i % voices.length])).samples, new Int16Array(16000));
   }
-  const all = new Int16Array(parts.reduce((k, p) => k + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
+  const all = concatSamples(parts);
   const path = join(dir, `call-${n}-${voices.join("-")}.wav`);
   writeFileSync(path, encodeWav(all, 16000));
   return { path, text: SENTENCES.slice(0, n).join(" ") };

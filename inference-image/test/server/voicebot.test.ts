@@ -10,6 +10,7 @@ import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/realtime/ws";
 import { WebSocket } from "ws";
 import { resample } from "../../src/server/audio";
+import { concatSamples } from "../../src/shared/samples";
 import { KEY, parseWav, startServer, type Started, synthesizeWav } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
 
@@ -38,12 +39,7 @@ beforeAll(async () => {
   const b = parseWav(await synthesizeWav(s.base, SECOND)).samples;
   const gap = (sec: number) => new Int16Array(Math.round(sec * RATE));
   const parts = [gap(0.3), a, gap(1.5), b, gap(1.5)];
-  audio = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    audio.set(p, at);
-    at += p.length;
-  }
+  audio = concatSamples(parts);
   firstEnd = 0.3 + speechEnd(a);
 });
 
