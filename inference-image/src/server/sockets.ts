@@ -10,6 +10,7 @@ import type { Feature } from "../shared/license-protocol";
 import { type ApiKeys, authenticate, type Caller } from "./auth";
 import type { Deps } from "./context";
 import { type ErrorFamily, errorBody, HttpError, requestIdHeader, toHttpError } from "./errors";
+import { rawJsonResponse } from "./http";
 import { recordTeamRequest } from "./metrics";
 import { socketEnded, socketStarted, type SocketUsage } from "./socket-usage";
 
@@ -45,20 +46,7 @@ function socketServer(family: ErrorFamily): WebSocketServer {
 
 function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string, family: ErrorFamily): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify(errorBody(err, family, requestId));
-  const headers = {
-    "content-type": "application/json",
-    "content-length": String(Buffer.byteLength(body)),
-    [requestIdHeader(family)]: requestId,
-    connection: "close",
-    ...err.headers,
-  };
-  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
-  socket.end([`HTTP/1.1 ${err.status} ${statusText(err.status)}`, ...head, "", body].join("\r\n"));
-}
-
-function statusText(status: number): string {
-  return ({ 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" } as Record<number, string>)[status] ?? "Error";
+  socket.end(rawJsonResponse(err.status, errorBody(err, family, requestId), { [requestIdHeader(family)]: requestId, ...err.headers }));
 }
 
 export interface OpenSocket {
