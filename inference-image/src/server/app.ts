@@ -130,6 +130,19 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     };
     inFlight++;
     let counted = false;
+    let recorded = false;
+    const recordUsage = (status: number) => {
+      if (recorded) return;
+      recorded = true;
+      license.record({
+        id: requestId,
+        model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
+        features: ctx.usage.features,
+        status_code: status,
+        audio_seconds: ctx.usage.audioSeconds,
+        characters: ctx.usage.characters,
+      });
+    };
     let caller: Caller | undefined;
     let releaseTeam: (() => void) | undefined;
     let releaseBody: (() => void) | undefined;
@@ -153,6 +166,13 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
         releaseBody = bodies.admit(req);
         metrics.inflight.inc();
         counted = true;
+        // Written ahead (USAGE_WAL_DIR) before the response's last bytes are handed to the socket, so a
+        // client that saw its answer complete is never missing from usage, whenever the process dies.
+        const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+        res.end = ((...args: unknown[]) => {
+          recordUsage(res.statusCode);
+          return end(...args);
+        }) as typeof res.end;
       }
       const work = Promise.resolve(route.handler(ctx));
       // The engine job cannot be cancelled; after a timeout its late result is dropped (writes check headersSent).
@@ -178,16 +198,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       if (caller) recordTeamRequest(metrics.teams, caller.team.name, label, status, counted ? ctx.usage : undefined);
       if (counted) {
         metrics.inflight.dec();
-        // Within the same turn of the event loop as the response's last write (no I/O in between), and
-        // written ahead to USAGE_WAL_DIR: a client that saw its answer is not missing from usage.
-        license.record({
-          id: requestId,
-          model: ctx.usage.model || (route?.feature === "tts" ? speech.tts.id : speech.stt.id),
-          features: ctx.usage.features,
-          status_code: status,
-          audio_seconds: ctx.usage.audioSeconds,
-          characters: ctx.usage.characters,
-        });
+        recordUsage(status);
       }
       if (--inFlight === 0 && drained) drained();
     }

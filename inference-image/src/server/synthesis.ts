@@ -73,6 +73,8 @@ export async function streamSpeech(ctx: RequestContext, text: string, options: S
     }
     if (resampler && !(await send(await encoder.push(floatToInt16(resampler.flush()))))) return;
     if (!(await send(await encoder.end()))) return;
+    // Before end: the usage record is written as the response ends.
+    ctx.usage.audioSeconds = engineSamples / engineRate;
     res.end();
   } finally {
     // The client hung up mid-stream (or the encoder failed): stop the engine and free the codec.
