@@ -43,6 +43,8 @@ export interface ResourceRef {
 
 export interface ChangedResource extends ResourceRef {
   readonly attributes: AttributeChange[];
+  /** The baseline address, when a `moved` block renamed the resource (state follows it; nothing is replaced). */
+  readonly movedFrom?: string;
 }
 
 /** A stateful resource a change destroys: removed, or replaced through a force-new attribute. */
@@ -82,14 +84,23 @@ function forcesReplacement(selector: string, attribute: string): boolean {
   return table?.forceNew.some((a) => bare === a || bare.startsWith(`${a}.`)) ?? false;
 }
 
+/** The current document's `moved` blocks whose old address the baseline has: new address -> old address. */
+function renames(current: JsonObject, before: ReadonlyMap<string, TfResource>): Map<string, string> {
+  const blocks = Array.isArray(current.moved) ? (current.moved as { from?: unknown; to?: unknown }[]) : [];
+  return new Map(blocks.filter((m) => typeof m.from === "string" && typeof m.to === "string" && before.has(m.from)).map((m) => [m.to as string, m.from as string]));
+}
+
 export function diffStacks(baseline: JsonObject | undefined, current: JsonObject, name: string): StackDiff {
   const before = new Map(new StackView(name, baseline ?? {}).resources.map((r) => [r.address, r]));
   const after = new Map(new StackView(name, current).resources.map((r) => [r.address, r]));
-  const added = [...after.values()].filter((r) => !before.has(r.address)).map(ref);
-  const removed = [...before.values()].filter((r) => !after.has(r.address)).map(ref);
+  const movedFrom = renames(current, before);
+  const predecessor = (address: string) => before.get(movedFrom.get(address) ?? address);
+  const movedAway = new Set([...movedFrom].filter(([to]) => after.has(to)).map(([, from]) => from));
+  const added = [...after.values()].filter((r) => !predecessor(r.address)).map(ref);
+  const removed = [...before.values()].filter((r) => !after.has(r.address) && !movedAway.has(r.address)).map(ref);
   const changed: ChangedResource[] = [];
   for (const [address, now] of after) {
-    const was = before.get(address);
+    const was = predecessor(address);
     if (!was) continue;
     const a = flatten(was.values, "", new Map());
     const b = flatten(now.values, "", new Map());
@@ -102,7 +113,8 @@ export function diffStacks(baseline: JsonObject | undefined, current: JsonObject
         after: b.has(k) ? JSON.parse(b.get(k)!) : undefined,
         forcesReplacement: forcesReplacement(now.selector, k),
       }));
-    if (attributes.length) changed.push({ ...ref(now), attributes });
+    const moved = movedFrom.has(address) && !before.has(address) ? { movedFrom: movedFrom.get(address) } : {};
+    if (attributes.length || "movedFrom" in moved) changed.push({ ...ref(now), attributes, ...moved });
   }
   const statefulRisks: StatefulRisk[] = [
     ...removed.filter((r) => STATEFUL[r.selector]).map((r) => ({ ...r, action: "destroy" as const, holds: STATEFUL[r.selector].holds, attributes: [] })),

@@ -31,6 +31,12 @@ function show(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** How many of the changed resources a `moved` block renamed, for the summary line. */
+const moves = (d: { changed: readonly { movedFrom?: string }[] }): string => {
+  const n = d.changed.filter((c) => c.movedFrom).length;
+  return n ? ` (${n} of them moved)` : "";
+};
+
 /** The settings shown for one resource in the report. */
 export function securitySettings(resource: TfResource): Record<string, string> {
   const object = resource.object;
@@ -132,7 +138,7 @@ export function renderMarkdown(r: StackReport): string {
   if (!r.diff) out.push("", "No baseline given (`--baseline <cdktf.out>` or `--baseline-ref <git ref>`).", "");
   else {
     const d = r.diff;
-    out.push("", `Against \`${d.baseline}\`${d.baselineHadStack ? "" : " (the stack is new)"}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed.`, "");
+    out.push("", `Against \`${d.baseline}\`${d.baselineHadStack ? "" : " (the stack is new)"}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed${moves(d)}.`, "");
     if (d.statefulRisks.length) {
       out.push("> [!WARNING]", "> This change destroys or replaces stateful resources:", ">");
       for (const s of d.statefulRisks) out.push(`> - **${s.action}** \`${s.path}\` (${s.type}; holds ${s.holds})${s.attributes.length ? ` because of ${s.attributes.map((a) => `\`${a}\``).join(", ")}` : ""}`);
@@ -144,7 +150,8 @@ export function renderMarkdown(r: StackReport): string {
       for (const a of d.removed) out.push(`| removed | \`${a.path}\` | ${a.selector} | |`);
       for (const c of d.changed) {
         const attrs = c.attributes.map((a) => `\`${a.attribute}\`: ${cell(brief(a.before))} → ${cell(brief(a.after))}${a.forcesReplacement ? " (forces replacement)" : ""}`);
-        out.push(`| changed | \`${c.path}\` | ${c.selector} | ${attrs.join("<br>")} |`);
+        if (c.movedFrom) attrs.unshift(`moved from \`${c.movedFrom}\` (a \`moved\` block: state follows, nothing is replaced)`);
+        out.push(`| ${c.movedFrom ? "moved" : "changed"} | \`${c.path}\` | ${c.selector} | ${attrs.join("<br>")} |`);
       }
       out.push("");
     }

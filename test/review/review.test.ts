@@ -85,6 +85,21 @@ describe("review", () => {
     ]);
     expect(diffStacks(undefined, doc("a", false), "s")).toMatchObject({ baselineHadStack: false, removed: [], changed: [] });
   });
+
+  test("a resource renamed by a moved block is one move, not a destroy and an add", () => {
+    const key = (name: string, attrs: Record<string, unknown>) => ({ aws_kms_key: { [name]: { enable_key_rotation: true, ...attrs, "//": { metadata: { path: "s/key" } } } } });
+    const before: JsonObject = { resource: key("old_key", { policy: "{}" }) };
+    const moved: JsonObject = { resource: key("new_key", {}), moved: [{ from: "aws_kms_key.old_key", to: "aws_kms_key.new_key" }] };
+    expect(diffStacks(before, moved, "s")).toMatchObject({
+      added: [],
+      removed: [],
+      statefulRisks: [],
+      changed: [{ address: "aws_kms_key.new_key", movedFrom: "aws_kms_key.old_key", attributes: [expect.objectContaining({ attribute: "policy", before: "{}", after: undefined })] }],
+    });
+    // Without the moved block the same rename destroys the key.
+    const renamed: JsonObject = { resource: key("new_key", {}) };
+    expect(diffStacks(before, renamed, "s").statefulRisks).toEqual([expect.objectContaining({ action: "destroy", address: "aws_kms_key.old_key" })]);
+  });
 });
 
 describe("mirror", () => {
