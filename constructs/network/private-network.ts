@@ -5,7 +5,6 @@ import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
-import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
 import { Route } from "@cdktf/provider-aws/lib/route";
 import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
@@ -15,12 +14,13 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Fn, Lazy, TerraformLocal } from "cdktf";
+import { Fn, Lazy, TerraformLocal, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { formatCidr, parseCidr, subnetOf } from "../shared/cidr";
 import { z } from "zod";
 import { flowLogRetentionDaysSchema, natGatewaysSchema, vpcCidrSchema } from "./settings";
-import { policyDocument, PolicyStatement } from "../shared/arn";
+import { policyDocument, PolicyStatement, trustPolicy } from "../shared/arn";
+import { EncryptionKey } from "../shared/encryption-key";
 import { regionOfAzs } from "./azs";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService, s3ReadStatement } from "./endpoints";
 import { ExistingNetwork, ExistingNetworkProps } from "./existing-network";
@@ -107,10 +107,8 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
     });
     this.vpcId = this.vpc.id;
 
-    // Take the account and partition from the VPC's ARN: no data source, so plans need no credentials.
-    const arnPart = (index: number) => Fn.element(Fn.split(":", this.vpc.arn), index);
-    const partition = arnPart(1);
-    const account = arnPart(4);
+    // Take the partition from the VPC's ARN: no data source, so plans need no credentials.
+    const partition = Fn.element(Fn.split(":", this.vpc.arn), 1);
 
     // Adopting the default group with no rules removes AWS's allow-all defaults, so nothing can use it by accident.
     new DefaultSecurityGroup(this, "default-sg", { vpcId: this.vpc.id, ingress: [], egress: [], tags: tagged("default-deny") });
@@ -232,34 +230,10 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
     this.interfaceEndpointIds = endpointIds;
 
     this.flowLogGroupName = `/vpc-flow-logs/${name}`;
-    const logGroupArn = `arn:${partition}:logs:${plan.region}:${account}:log-group:${this.flowLogGroupName}`;
-    const key = new KmsKey(this, "flow-log-key", {
-      description: `Encrypts the VPC flow logs of ${name}`,
-      enableKeyRotation: true,
-      deletionWindowInDays: 30,
-      policy: Fn.jsonencode({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            // Without this the key would be unmanageable; IAM policies in the account decide who may administer it.
-            Sid: "AccountAdministers",
-            Effect: "Allow",
-            Principal: { AWS: `arn:${partition}:iam::${account}:root` },
-            Action: "kms:*",
-            Resource: "*",
-          },
-          {
-            Sid: "CloudWatchLogsEncryptsThisLogGroupOnly",
-            Effect: "Allow",
-            Principal: { Service: `logs.${plan.region}.amazonaws.com` },
-            Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            Resource: "*",
-            Condition: { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": logGroupArn } },
-          },
-        ],
-      }),
-      tags: tagged("flow-logs"),
-    });
+    const key = new EncryptionKey(this, "flow-log-key", { description: `Encrypts the VPC flow logs of ${name}`, tags: tagged("flow-logs") });
+    key.allowLogGroup("CloudWatchLogsEncryptsThisLogGroupOnly", this.flowLogGroupName);
+    // Before 0.2.0 the key sat at this construct's address: the moved block keeps deployed keys, and the logs they encrypt.
+    key.key.moveFromId(`aws_kms_key.${TerraformStack.of(this).getLogicalId(key.node)}`);
     this.flowLogKeyArn = key.arn;
 
     const logGroup = new CloudwatchLogGroup(this, "flow-log-group", {
@@ -267,46 +241,36 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
       retentionInDays: plan.flowLogRetentionDays,
       kmsKeyId: key.arn,
       tags: tagged("flow-logs"),
+      dependsOn: [key.policy],
     });
 
     const role = new IamRole(this, "flow-log-role", {
       description: `Lets VPC Flow Logs write to ${this.flowLogGroupName}`,
-      assumeRolePolicy: Fn.jsonencode({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Principal: { Service: "vpc-flow-logs.amazonaws.com" },
-            Action: "sts:AssumeRole",
-            // Confused-deputy guard: only flow logs of this account may use the role.
-            Condition: {
-              StringEquals: { "aws:SourceAccount": account },
-              ArnLike: { "aws:SourceArn": `arn:${partition}:ec2:${plan.region}:${account}:vpc-flow-log/*` },
-            },
-          },
-        ],
+      // Confused-deputy guard: only flow logs of this account may use the role.
+      assumeRolePolicy: trustPolicy("vpc-flow-logs.amazonaws.com", ["sts:AssumeRole"], {
+        StringEquals: { "aws:SourceAccount": key.account },
+        ArnLike: { "aws:SourceArn": `arn:${key.partition}:ec2:${plan.region}:${key.account}:vpc-flow-log/*` },
       }),
       tags: tagged("flow-logs"),
     });
     new IamRolePolicy(this, "flow-log-policy", {
       role: role.id,
       name: "write-flow-logs",
-      policy: Fn.jsonencode({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            Resource: [logGroup.arn, `${logGroup.arn}:log-stream:*`],
-          },
-          {
-            // The service checks that the destination group exists; describing groups reveals no log data.
-            Effect: "Allow",
-            Action: "logs:DescribeLogGroups",
-            Resource: `arn:${partition}:logs:${plan.region}:${account}:log-group:*`,
-          },
-        ],
-      }),
+      policy: policyDocument([
+        {
+          Sid: "WriteThisLogGroup",
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+          Resource: [logGroup.arn, `${logGroup.arn}:log-stream:*`],
+        },
+        {
+          // The service checks that the destination group exists; describing groups reveals no log data.
+          Sid: "DescribeLogGroups",
+          Effect: "Allow",
+          Action: "logs:DescribeLogGroups",
+          Resource: `arn:${key.partition}:logs:${plan.region}:${key.account}:log-group:*`,
+        },
+      ]),
     });
 
     new FlowLog(this, "flow-log", {

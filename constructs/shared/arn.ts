@@ -45,9 +45,9 @@ function plainStringsOnly(value: unknown): boolean {
   return true;
 }
 
-/** A role trust policy for one AWS service principal. */
-export function trustPolicy(service: string, actions: string[] = ["sts:AssumeRole"]): string {
-  return policyDocument([{ Sid: "ServiceAssumesRole", Effect: "Allow", Principal: { Service: service }, Action: actions }]);
+/** A role trust policy for one AWS service principal; `condition` narrows it (a confused-deputy guard). */
+export function trustPolicy(service: string, actions: string[] = ["sts:AssumeRole"], condition?: PolicyStatement["Condition"]): string {
+  return policyDocument([{ Sid: "ServiceAssumesRole", Effect: "Allow", Principal: { Service: service }, Action: actions, ...(condition ? { Condition: condition } : {}) }]);
 }
 
 /** An AWS managed policy ARN in the partition of `anyArn`. */

@@ -19,6 +19,15 @@ function synth(props: PrivateNetworkProps): { json: string; resources: Resources
 }
 
 const of = (resources: Resources, type: string) => Object.values(resources[type] ?? {});
+
+interface Statement {
+  Principal?: { Service?: string };
+  Action: string | string[];
+  Resource?: string | string[];
+  Condition?: unknown;
+}
+/** The statements of a synthesized policy document (JSON text, references left as `${...}`). */
+const statements = (policy: unknown): Statement[] => (JSON.parse(String(policy)) as { Statement: Statement[] }).Statement;
 const azs = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 
 describe("PrivateNetwork, air-gapped", () => {
@@ -126,17 +135,32 @@ describe.each(["connected", "airgapped"] as const)("PrivateNetwork (%s), in both
     expect(group.kms_key_id).toMatch(/^\$\{aws_kms_key\.net_flow-log-key_\w+\.arn\}$/);
     const [key] = of(resources, "aws_kms_key");
     expect(key.enable_key_rotation).toBe(true);
-    expect(key.policy).toContain('"Service" = "logs.eu-west-1.amazonaws.com"');
-    expect(key.policy).toContain(":log-group:/vpc-flow-logs/test-net");
+    const [keyPolicy] = of(resources, "aws_kms_key_policy");
+    expect(keyPolicy.key_id).toMatch(/^\$\{aws_kms_key\.net_flow-log-key_\w+\.key_id\}$/);
+    // The log group waits for the key policy: CloudWatch Logs checks its grant when the group is created.
+    expect(group.depends_on).toEqual([expect.stringMatching(/^aws_kms_key_policy\.net_flow-log-key_policy_\w+$/)]);
+    const logs = statements(keyPolicy.policy).filter((st) => /^logs\./.test(st.Principal?.Service ?? ""));
+    expect(logs).toEqual([
+      expect.objectContaining({ Effect: "Allow", Condition: { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": expect.stringMatching(/:log-group:\/vpc-flow-logs\/test-net$/) } } }),
+    ]);
   });
 
   test("the flow-log role may only be assumed by this account's flow logs and only writes to its group", () => {
     const [role] = of(resources, "aws_iam_role");
-    expect(role.assume_role_policy).toContain('"Service" = "vpc-flow-logs.amazonaws.com"');
-    expect(role.assume_role_policy).toContain('"aws:SourceAccount"');
+    expect(statements(role.assume_role_policy)).toEqual([
+      expect.objectContaining({
+        Principal: { Service: "vpc-flow-logs.amazonaws.com" },
+        Action: ["sts:AssumeRole"],
+        Condition: { StringEquals: { "aws:SourceAccount": expect.any(String) }, ArnLike: { "aws:SourceArn": expect.stringMatching(/:vpc-flow-log\/\*$/) } },
+      }),
+    ]);
     const [policy] = of(resources, "aws_iam_role_policy");
-    expect(policy.policy).not.toContain("logs:CreateLogGroup");
-    expect(policy.policy).toMatch(/"Resource" = \[aws_cloudwatch_log_group\.\S+\.arn, "\$\{aws_cloudwatch_log_group\.\S+\.arn\}:log-stream:\*"\]/);
+    const granted = statements(policy.policy);
+    expect(granted.flatMap((st) => st.Action)).not.toContain("logs:CreateLogGroup");
+    expect(granted.find((st) => st.Action.includes("logs:PutLogEvents"))?.Resource).toEqual([
+      expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.\S+\.arn\}$/),
+      expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.\S+\.arn\}:log-stream:\*$/),
+    ]);
     expect(of(resources, "aws_iam_role_policy_attachment")).toEqual([]);
   });
 

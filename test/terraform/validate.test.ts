@@ -114,6 +114,44 @@ if (typeof setup === "string") {
     return output;
   };
 
+  // Override files merge into the synthesized config: a throwaway local state and a provider that calls no AWS API before apply.
+  const override = (statePath: string) => ({
+    terraform: { backend: { local: { path: path.isAbsolute(statePath) ? statePath : path.join(work, statePath) } } },
+    provider: {
+      aws: {
+        access_key: "AKIAFAKEFAKEFAKEFAKE",
+        secret_key: "fake-secret-key-for-offline-plans",
+        skip_credentials_validation: true,
+        skip_requesting_account_id: true,
+        skip_metadata_api_check: true,
+      },
+    },
+  });
+
+  /** A state as an older release left it: one symmetric KMS key, with the attributes a real one has. */
+  const stateWithKey = (name: string) => {
+    const keyId = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    const attributes = {
+      id: keyId,
+      key_id: keyId,
+      arn: `arn:aws:kms:eu-west-1:111122223333:key/${keyId}`,
+      description: "a key deployed by an older release",
+      enable_key_rotation: true,
+      rotation_period_in_days: 365,
+      deletion_window_in_days: 30,
+      is_enabled: true,
+      key_usage: "ENCRYPT_DECRYPT",
+      customer_master_key_spec: "SYMMETRIC_DEFAULT",
+      multi_region: false,
+      bypass_policy_lockout_safety_check: false,
+      policy: "{}",
+      tags: {},
+      tags_all: {},
+    };
+    const provider = `provider["${AWS_PROVIDER}"]`;
+    return { version: 4, serial: 1, lineage: "00000000-0000-4000-8000-000000000000", outputs: {}, resources: [{ mode: "managed", type: "aws_kms_key", name, provider, instances: [{ schema_version: 0, attributes }] }] };
+  };
+
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
   describe("terraform validate", () => {
@@ -135,22 +173,32 @@ if (typeof setup === "string") {
     test.each(planned)(
       "%s plans",
       (stack) => {
-        // Override files merge into the synthesized config: a throwaway local state and a provider that calls no AWS API before apply.
-        const override = {
-          terraform: { backend: { local: { path: path.join(work, `${stack}.tfstate`) } } },
-          provider: {
-            aws: {
-              access_key: "AKIAFAKEFAKEFAKEFAKE",
-              secret_key: "fake-secret-key-for-offline-plans",
-              skip_credentials_validation: true,
-              skip_requesting_account_id: true,
-              skip_metadata_api_check: true,
-            },
-          },
-        };
-        fs.writeFileSync(path.join(work, "cdktf.out", "stacks", stack, "zz_plan_override.tf.json"), JSON.stringify(override));
+        fs.writeFileSync(path.join(work, "cdktf.out", "stacks", stack, "zz_plan_override.tf.json"), JSON.stringify(override(`${stack}.tfstate`)));
         run(stack, ["init", "-reconfigure", "-input=false"]);
         expect(run(stack, ["plan", "-input=false", "-lock=false"])).toMatch(/Plan: [1-9]\d* to add, 0 to change, 0 to destroy\./);
+      },
+      STEP_TIMEOUT_MS * 2,
+    );
+  });
+
+  // A state 0.1.0 left: the flow-log key at the address it had then (before it moved into an EncryptionKey).
+  const V0_1_FLOW_LOG_KEY = "aws_kms_key.network_flow-log-key_12E26101";
+  describe("terraform plan of an upgrade from 0.1.0", () => {
+    test.each(planned.slice(0, 1))(
+      "%s keeps the deployed flow-log key: moved, never destroyed",
+      (stack) => {
+        const dir = `${stack}-upgrade`;
+        const stateFile = path.join(work, `${dir}.tfstate`);
+        fs.mkdirSync(path.join(work, "cdktf.out", "stacks", dir));
+        fs.copyFileSync(path.join(work, "cdktf.out", "stacks", stack, "cdk.tf.json"), path.join(work, "cdktf.out", "stacks", dir, "cdk.tf.json"));
+        fs.writeFileSync(path.join(work, "cdktf.out", "stacks", dir, "zz_plan_override.tf.json"), JSON.stringify(override(stateFile)));
+        fs.writeFileSync(stateFile, JSON.stringify(stateWithKey(V0_1_FLOW_LOG_KEY.split(".")[1])));
+        run(dir, ["init", "-input=false"]);
+        // No refresh: the state is all the plan knows, and no AWS API is called.
+        const plan = run(dir, ["plan", "-refresh=false", "-input=false", "-lock=false"]);
+        expect(plan).not.toContain(`${V0_1_FLOW_LOG_KEY} will be destroyed`);
+        expect(plan).toMatch(new RegExp(`# aws_kms_key\\.network_flow-log-key_\\w+ will be updated in-place\\n  # \\(moved from ${V0_1_FLOW_LOG_KEY.replace(/\./g, "\\.")}\\)`));
+        expect(plan).toMatch(/Plan: \d+ to add, 1 to change, 0 to destroy\./);
       },
       STEP_TIMEOUT_MS * 2,
     );
