@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isAbsolute } from "node:path";
+import { HttpError, readJson, sendJson } from "../shared/http";
 import { authorizeRequestSchema, usageBatchSchema } from "../shared/license-protocol";
 import type { Logger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
@@ -17,38 +18,13 @@ import { exportUsage, type InstallationKey } from "./usage-export";
 /** 1000 records of a few hundred bytes each, with room to spare. */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Proxy answers are about this moment's license and spool: never cached. */
+const NO_STORE = { "cache-control": "no-store" };
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
-  res.end(text);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new HttpError(400, "body is not valid JSON");
-  }
-}
+const send = (res: ServerResponse, status: number, body: unknown): void => sendJson(res, status, body, NO_STORE);
 
 function invalid(what: string, issues: { path: (string | number)[]; message: string }[]): HttpError {
-  return new HttpError(400, `invalid ${what}: ${issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
+  return new HttpError(400, "invalid_request", `invalid ${what}: ${issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
 }
 
 export interface ProxyDeps {
@@ -84,7 +60,7 @@ function handler(route: (req: IncomingMessage, res: ServerResponse) => Promise<v
   return (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((e: unknown) => {
       if (res.headersSent) return res.destroy();
-      if (e instanceof HttpError) return send(res, e.status, { error: { message: e.message } });
+      if (e instanceof HttpError) return send(res, e.status, { error: { message: e.message, code: e.code } });
       log.error("request failed", { method: req.method, path: req.url, error: (e as Error).message });
       send(res, 500, { error: { message: "internal error" } });
     });
@@ -97,19 +73,19 @@ export function createProxyServer(deps: ProxyDeps): Server {
     handler(async (req, res) => {
       const path = (req.url ?? "/").split("?")[0];
       if (req.method === "POST" && path === "/v1/authorize") {
-        const parsed = authorizeRequestSchema.safeParse(await readJson(req));
+        const parsed = authorizeRequestSchema.safeParse(await readJson(req, MAX_BODY_BYTES));
         if (!parsed.success) throw invalid("authorize request", parsed.error.issues);
         const decision = license.authorize(parsed.data);
         metrics.authorizeDecisions.inc({ decision: decision.allowed ? "allowed" : decision.code });
         return send(res, decision.allowed ? 200 : 403, decision);
       }
       if (req.method === "POST" && path === "/v1/usage") {
-        const parsed = usageBatchSchema.safeParse(await readJson(req));
+        const parsed = usageBatchSchema.safeParse(await readJson(req, MAX_BODY_BYTES));
         if (!parsed.success) throw invalid("usage batch", parsed.error.issues);
         try {
           await spool.append(parsed.data.records);
         } catch {
-          throw new HttpError(503, "usage could not be stored durably; retry");
+          throw new HttpError(503, "spool_unwritable", "usage could not be stored durably; retry");
         }
         metrics.usageRecordsSpooled.inc(parsed.data.records.length);
         uploader?.nudge();
@@ -117,7 +93,7 @@ export function createProxyServer(deps: ProxyDeps): Server {
       }
       if (req.method === "GET" && path === "/health") return send(res, 200, healthBody(deps));
       if (req.method === "GET" && path === "/metrics") return serveMetrics(metrics.registry, req, res);
-      throw new HttpError(404, `no route for ${req.method} ${path}`);
+      throw new HttpError(404, "not_found", `no route for ${req.method} ${path}`);
     }, deps.log),
   );
   server.keepAliveTimeout = 65_000;
@@ -128,9 +104,9 @@ export function createProxyServer(deps: ProxyDeps): Server {
 export function createAdminServer(deps: ProxyDeps): Server {
   return createServer(
     handler(async (req, res) => {
-      if (req.method !== "POST" || req.url !== "/v1/export") throw new HttpError(404, "the admin socket serves POST /v1/export only");
-      const out = (await readJson(req)) as { out?: unknown };
-      if (typeof out.out !== "string" || !isAbsolute(out.out)) throw new HttpError(400, '"out" must be an absolute path');
+      if (req.method !== "POST" || req.url !== "/v1/export") throw new HttpError(404, "not_found", "the admin socket serves POST /v1/export only");
+      const out = await readJson(req, MAX_BODY_BYTES);
+      if (typeof out.out !== "string" || !isAbsolute(out.out)) throw new HttpError(400, "invalid_request", '"out" must be an absolute path');
       const exported = await exportUsage(deps.spool, deps.installationKey, out.out, deps.license.status().license_id);
       deps.log.info("usage exported", { records: exported, file: out.out });
       send(res, 200, { exported, file: exported > 0 ? out.out : null });

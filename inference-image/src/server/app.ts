@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Speech } from "../engines/types";
+import { HttpError, sendJson } from "../shared/http";
 import type { Feature } from "../shared/license-protocol";
 import { type Logger, silentLogger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
@@ -18,8 +19,8 @@ import { type ApiKeys, authenticate, type Caller } from "./auth";
 import { headersTimeoutMs, type ServerConfig } from "./config";
 import type { Deps, RequestContext } from "./context";
 import { listen, speak } from "./deepgram";
-import { type ErrorFamily, errorBody, HttpError, requestIdHeader, toHttpError } from "./errors";
-import { rawJsonResponse, requestTarget, sendJson } from "./http";
+import { type ErrorFamily, errorBody, requestIdHeader, toHttpError } from "./errors";
+import { rawJsonResponse, requestTarget } from "./http";
 import { type LicenseGate, LocalLicense } from "./license";
 import { LiveEndpoint } from "./live";
 import { createServerMetrics, recordTeamRequest, type ServerMetrics } from "./metrics";

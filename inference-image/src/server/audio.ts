@@ -4,8 +4,8 @@
  * channel mixing, resampling, WAV writing. Compressed formats (mp3, ogg, flac, webm, mp4) are in ./codecs.
  */
 import { alaw, mulaw } from "alawmulaw";
+import { HttpError } from "../shared/http";
 import { type Container, sniffContainer } from "./codecs/detect";
-import { HttpError } from "./errors";
 
 const MIN_RATE = 8000;
 const MAX_RATE = 48000;

@@ -14,8 +14,8 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
+import { HttpError } from "../shared/http";
 import { FEATURES } from "../shared/license-protocol";
-import { HttpError } from "./errors";
 import { Team, type TeamSpec } from "./teams";
 
 const MIN_KEY_LENGTH = 16;

@@ -1,13 +1,13 @@
 /** What every route handler gets: the request, its response, and the server's shared parts. */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Speech } from "../engines/types";
+import { HttpError } from "../shared/http";
 import type { Feature } from "../shared/license-protocol";
 import type { Logger } from "../shared/log";
 import { concatSamples } from "../shared/samples";
 import { Resampler, type UploadAudio } from "./audio";
 import { monoChunks } from "./codecs";
 import type { ServerConfig } from "./config";
-import { HttpError } from "./errors";
 import type { LicenseGate } from "./license";
 import type { ServerMetrics } from "./metrics";
 

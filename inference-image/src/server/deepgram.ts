@@ -1,11 +1,11 @@
 /** Deepgram-compatible REST routes: POST /v1/listen (raw audio body) and POST /v1/speak (JSON {text}). */
 import { createHash } from "node:crypto";
+import { HttpError, readBody, readJson, sendJson } from "../shared/http";
 import { inspectAudio } from "./audio";
 import { type EncoderSpec, type Encoding, ENCODINGS } from "./codecs";
 import { prepareStt, type RequestContext } from "./context";
-import { HttpError } from "./errors";
 import { deepgramResponse, type DeepgramWarning } from "./formats";
-import { flag, mediaType, readBody, readJson, sendJson } from "./http";
+import { flag, mediaType } from "./http";
 import { resolveModel } from "./models";
 import { checkSpeed, checkText, streamSpeech } from "./synthesis";
 

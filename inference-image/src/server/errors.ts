@@ -1,22 +1,6 @@
 import { EngineInputError, QueueFullError } from "../engines/types";
+import { HttpError } from "../shared/http";
 import type { Logger } from "../shared/log";
-
-/**
- * One error type for every refusal, rendered per route family:
- *  - OpenAI routes and everything else: `{error: {message, type, code}}` (what the openai SDK parses);
- *  - Deepgram routes (/v1/listen, /v1/speak): `{err_code, err_msg, request_id}` (what @deepgram/sdk parses).
- */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = "HttpError";
-  }
-}
 
 /**
  * Maps anything a handler threw to the error the client sees: engine refusals keep their meaning
@@ -45,6 +29,11 @@ const OPENAI_TYPES: Record<number, string> = {
   429: "rate_limit_error",
 };
 
+/**
+ * A refusal in the shape its route family's clients parse:
+ *  - OpenAI routes and everything else: `{error: {message, type, code}}` (what the openai SDK parses);
+ *  - Deepgram routes (/v1/listen, /v1/speak): `{err_code, err_msg, request_id}` (what @deepgram/sdk parses).
+ */
 export function errorBody(err: HttpError, family: ErrorFamily, requestId: string): Record<string, unknown> {
   if (family === "deepgram") return { err_code: err.code.toUpperCase(), err_msg: err.message, request_id: requestId };
   const type = OPENAI_TYPES[err.status] ?? (err.status >= 500 ? "server_error" : "invalid_request_error");

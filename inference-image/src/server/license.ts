@@ -11,10 +11,10 @@
  * when full) and sent in batches until the proxy acknowledges them (202 after it spooled them durably).
  */
 import { randomUUID } from "node:crypto";
+import { HttpError } from "../shared/http";
 import type { AuthorizeResponse, DenyCode, Feature, UsageRecord } from "../shared/license-protocol";
 import { FEATURES, usageRecordSchema } from "../shared/license-protocol";
 import type { Logger } from "../shared/log";
-import { HttpError } from "./errors";
 import { UsageWal } from "./usage-wal";
 
 export interface LicenseStatus {

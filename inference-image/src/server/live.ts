@@ -10,12 +10,13 @@
 import { createHash } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
+import { HttpError } from "../shared/http";
 import { parseRawSpec, rawFormat, Resampler, type SampleFormat, SUPPORTED_INPUT } from "./audio";
 import type { ApiKeys } from "./auth";
 import type { Deps } from "./context";
 import { createStreamDecoder, PcmStreamDecoder, sniffContainer, type StreamDecoder } from "./codecs";
 import { refuseCallback, unperformedWarnings } from "./deepgram";
-import { errorBody, HttpError } from "./errors";
+import { errorBody } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { flag } from "./http";
 import { resolveModel } from "./models";

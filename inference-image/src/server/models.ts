@@ -3,7 +3,7 @@
  * (OpenAI's whisper-1/tts-1, Deepgram's nova-3/aura-*) and get the deployment's default STT/TTS model.
  */
 import type { ModelInfo, Speech } from "../engines/types";
-import { HttpError } from "./errors";
+import { HttpError } from "../shared/http";
 
 interface Alias {
   /** Exact name, or a prefix family when `prefix` is set. */

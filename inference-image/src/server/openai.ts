@@ -1,11 +1,11 @@
 /** OpenAI-compatible routes: POST /v1/audio/transcriptions (multipart) and POST /v1/audio/speech (JSON). */
 import busboy from "busboy";
+import { HttpError, onIncomplete, readJson, sendJson } from "../shared/http";
 import { inspectAudio } from "./audio";
 import { type EncoderSpec, isOpusRate } from "./codecs";
 import { prepareStt, type RequestContext } from "./context";
-import { HttpError } from "./errors";
 import { toSrt, toVerboseJson, toVtt } from "./formats";
-import { mediaType, onIncomplete, readJson, sendJson, sendText } from "./http";
+import { mediaType, sendText } from "./http";
 import { resolveModel } from "./models";
 import { checkSpeed, checkText, streamSpeech } from "./synthesis";
 

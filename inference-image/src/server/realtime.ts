@@ -12,11 +12,11 @@
 import { randomUUID } from "node:crypto";
 import { type RawData, WebSocket } from "ws";
 import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
+import { HttpError } from "../shared/http";
 import { Resampler, type SampleFormat } from "./audio";
 import type { ApiKeys } from "./auth";
 import { PcmStreamDecoder } from "./codecs";
 import type { Deps } from "./context";
-import { HttpError } from "./errors";
 import { resolveModel } from "./models";
 import { type OpenSocket, type SocketConnection, SocketRoute, TranscriptionSession } from "./sockets";
 

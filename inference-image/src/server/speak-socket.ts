@@ -7,12 +7,12 @@
  * sentence being synthesized after its current piece, sending none of its audio (barge-in).
  */
 import { type RawData, WebSocket } from "ws";
+import { HttpError } from "../shared/http";
 import { Resampler, floatToInt16, int16ToFloat, parseRate } from "./audio";
 import type { ApiKeys } from "./auth";
 import { createEncoder, type StreamEncoder } from "./codecs";
 import type { Deps } from "./context";
 import { refuseCallback } from "./deepgram";
-import { HttpError } from "./errors";
 import { deepgramModelInfo, modelUuid } from "./formats";
 import { resolveModel } from "./models";
 import { type OpenSocket, type SocketConnection, SocketRoute, SocketSession } from "./sockets";

@@ -1,9 +1,9 @@
 /** Streams synthesized speech to an HTTP response as it is produced (shared by /v1/audio/speech and /v1/speak). */
 import type { SynthesizeOptions } from "../engines/types";
+import { HttpError } from "../shared/http";
 import { floatToInt16, int16ToFloat, Resampler } from "./audio";
 import { createEncoder, type EncoderSpec, type StreamEncoder } from "./codecs";
 import type { RequestContext } from "./context";
-import { HttpError } from "./errors";
 import { write } from "./http";
 
 export interface SpeechOutput {

@@ -3,8 +3,8 @@
  * sessions, and the start times of its recent requests). The state outlives reloads of the keys file,
  * so a rotation neither forgets who is in flight nor resets a team's rate window.
  */
+import { HttpError } from "../shared/http";
 import type { Feature } from "../shared/license-protocol";
-import { HttpError } from "./errors";
 
 export type Scope = Feature;
 

@@ -5,7 +5,7 @@
  * ~1 GB; now the bodies being buffered never pass MAX_BUFFERED_BODY_BYTES, and the rest get a 429.
  */
 import type { IncomingMessage } from "node:http";
-import { HttpError } from "./errors";
+import { HttpError } from "../shared/http";
 
 export class BodyBudget {
   private used = 0;

@@ -1,5 +1,5 @@
 import { decodeAudio, encodeWav, floatToInt16, resample, Resampler, wavHeader } from "../../src/server/audio";
-import { HttpError } from "../../src/server/errors";
+import { HttpError } from "../../src/shared/http";
 
 function sine(freq: number, rate: number, seconds: number, amp = 0.5): Float32Array {
   const out = new Float32Array(Math.round(rate * seconds));

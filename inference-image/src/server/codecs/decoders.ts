@@ -10,9 +10,9 @@ import { Decoder as EbmlDecoder } from "ebml";
 import { MPEGDecoder } from "mpg123-decoder";
 import { OggOpusDecoder } from "ogg-opus-decoder";
 import { OpusDecoder } from "opus-decoder";
+import { HttpError } from "../../shared/http";
 import { concatSamples } from "../../shared/samples";
 import { invalidAudio, parseWavHeader, pcmToMono, type SampleFormat, SUPPORTED_INPUT } from "../audio";
-import { HttpError } from "../errors";
 import type { Container } from "./detect";
 
 export interface StreamDecoder {

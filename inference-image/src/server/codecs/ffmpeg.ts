@@ -9,8 +9,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { HttpError } from "../../shared/http";
 import { invalidAudio } from "../audio";
-import { HttpError } from "../errors";
 
 /** What is unavailable without ffmpeg: the server says so at start-up. */
 export const FFMPEG_FORMATS = "mp4/m4a (AAC) and WebM/Vorbis uploads";

@@ -3,8 +3,8 @@
  * (live audio), streaming encoders by output format (speech out). Everything audio-format-specific that is
  * not PCM/WAV/AIFF lives in this folder.
  */
+import { HttpError } from "../../shared/http";
 import { type CompressedAudio, framesToMono, invalidAudio, type UploadAudio } from "../audio";
-import { HttpError } from "../errors";
 import { createStreamDecoder, UnsupportedCodecError } from "./decoders";
 import { ffmpegDecode } from "./ffmpeg";
 import { crc32 } from "./ogg";
