@@ -153,9 +153,10 @@ export class LicenseManager {
     try {
       const token = await this.fetchLease();
       const lease = await this.verify(token);
-      this.lease = lease;
-      // A full STATE_DIR must not stop renewals: serve from the renewed lease, persist it when there is room.
+      // Persist, then adopt: a lease anyone has seen in use survives a restart. A full STATE_DIR must not
+      // stop renewals, though: then serve from the renewed lease and persist it when there is room.
       await writeFileAtomic(this.leasePath, token).catch((e: Error) => this.log.error("cannot persist the renewed lease; it is used from memory", { error: e.message }));
+      this.lease = lease;
       this.problem = null;
       this.lastRenewalAt = this.now();
       this.lastRenewalError = null;
