@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import type * as Mediabunny from "mediabunny";
 import { registerAacEncoder } from "@mediabunny/aac-encoder";
+import { int16ToFloat } from "../audio";
 import type { StreamEncoder } from "./encoders";
 
 /**
@@ -94,8 +95,7 @@ export class AacEncoder implements StreamEncoder {
 
   async push(pcm: Int16Array): Promise<Buffer> {
     if (pcm.length > 0) {
-      const data = new Float32Array(pcm.length);
-      for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
+      const data = int16ToFloat(pcm);
       const sample = new mb.AudioSample({ data, format: "f32", numberOfChannels: 1, sampleRate: this.rate, timestamp: this.samples / this.rate });
       this.samples += pcm.length;
       await this.source.add(sample);

@@ -14,6 +14,7 @@ import { HttpError } from "../../shared/http";
 import { concatSamples } from "../../shared/samples";
 import { invalidAudio, parseWavHeader, pcmToMono, type SampleFormat, SUPPORTED_INPUT } from "../audio";
 import type { Container } from "./detect";
+import { OPUS_RATES, type OpusRate } from "./opus-rates";
 
 export interface StreamDecoder {
   /** Mono samples decoded from `bytes` and what came before (possibly none yet: a frame may span chunks). */
@@ -174,9 +175,6 @@ class FlacDecoder extends WasmDecoder {
     this.decoder.free();
   }
 }
-
-const OPUS_RATES = [8000, 12000, 16000, 24000, 48000] as const;
-type OpusRate = (typeof OPUS_RATES)[number];
 
 /**
  * libopus decodes at 8/12/16/24/48 kHz natively: at the lowest of those that covers the consumer's rate,

@@ -9,9 +9,11 @@ import { readFile } from "node:fs/promises";
 import { Encoder as OpusEncoder } from "@evan/opus";
 import { alaw, mulaw } from "alawmulaw";
 import { createEncoder as createWasmEncoder } from "wasm-media-encoders";
-import { int16ToBuffer, wavHeader } from "../audio";
+import { concatSamples } from "../../shared/samples";
+import { int16ToBuffer, int16ToFloat, wavHeader } from "../audio";
 import { AacEncoder } from "./aac";
 import { OggWriter } from "./ogg";
+import type { OpusRate } from "./opus-rates";
 
 export const ENCODINGS = ["linear16", "mulaw", "alaw", "mp3", "opus", "flac", "aac"] as const;
 export type Encoding = (typeof ENCODINGS)[number];
@@ -64,8 +66,6 @@ class PcmEncoder implements StreamEncoder {
   close(): void {}
 }
 
-const toFloat = (pcm: Int16Array): Float32Array => Float32Array.from(pcm, (s) => s / 32768);
-
 /** LAME's WASM, compiled once per process (the encoder hands the compiled module back): then ~1 ms per request, not ~15. */
 let mp3Wasm: Parameters<typeof createWasmEncoder>[1] | undefined;
 const MP3_KBPS = [8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320] as const;
@@ -86,7 +86,7 @@ class Mp3Encoder implements StreamEncoder {
 
   async push(pcm: Int16Array): Promise<Buffer> {
     // The returned view aliases the encoder's memory: copy before the next call.
-    return Buffer.from(this.lame.encode([toFloat(pcm)]));
+    return Buffer.from(this.lame.encode([int16ToFloat(pcm)]));
   }
 
   async end(): Promise<Buffer> {
@@ -96,7 +96,6 @@ class Mp3Encoder implements StreamEncoder {
   close(): void {}
 }
 
-const OPUS_RATES = [8000, 12000, 16000, 24000, 48000] as const;
 /** libopus's request code (the package's typed getter is misspelt in its .d.ts). */
 const OPUS_GET_LOOKAHEAD = 4027;
 
@@ -106,13 +105,13 @@ class OggOpusEncoder implements StreamEncoder {
   private readonly opus: OpusEncoder;
   private readonly ogg = new OggWriter();
   private readonly frame: number;
-  private pending = new Int16Array(0);
+  private pending: Int16Array = new Int16Array(0);
   private headers: Buffer | undefined;
   private encoded = 0n;
   private readonly preSkip: number;
 
   constructor(private readonly spec: EncoderSpec) {
-    this.opus = new OpusEncoder({ channels: 1, sample_rate: spec.sampleRate as (typeof OPUS_RATES)[number], application: "voip" });
+    this.opus = new OpusEncoder({ channels: 1, sample_rate: spec.sampleRate as OpusRate, application: "voip" });
     this.opus.bitrate = spec.bitRate ?? 32000;
     this.frame = spec.sampleRate / 50;
     // Granule positions and pre-skip count 48 kHz samples whatever the input rate (RFC 7845 section 4).
@@ -148,10 +147,7 @@ class OggOpusEncoder implements StreamEncoder {
   }
 
   async push(pcm: Int16Array): Promise<Buffer> {
-    const joined = new Int16Array(this.pending.length + pcm.length);
-    joined.set(this.pending);
-    joined.set(pcm, this.pending.length);
-    this.pending = joined;
+    this.pending = concatSamples([this.pending, pcm]);
     return this.encodeFrames(false);
   }
 
@@ -241,6 +237,3 @@ export async function createEncoder(spec: EncoderSpec): Promise<StreamEncoder> {
   }
 }
 
-export function isOpusRate(rate: number): boolean {
-  return (OPUS_RATES as readonly number[]).includes(rate);
-}

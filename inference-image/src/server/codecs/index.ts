@@ -9,9 +9,10 @@ import { createStreamDecoder, UnsupportedCodecError } from "./decoders";
 import { ffmpegDecode } from "./ffmpeg";
 import { crc32 } from "./ogg";
 
-export { createStreamDecoder, PcmStreamDecoder, type StreamDecoder, UnsupportedCodecError } from "./decoders";
-export { type Container, sniffContainer } from "./detect";
-export { createEncoder, type EncoderSpec, type Encoding, ENCODINGS, isOpusRate, type StreamEncoder } from "./encoders";
+export { createStreamDecoder, PcmStreamDecoder, type StreamDecoder } from "./decoders";
+export { sniffContainer } from "./detect";
+export { createEncoder, type EncoderSpec, type Encoding, ENCODINGS, type StreamEncoder } from "./encoders";
+export { isOpusRate } from "./opus-rates";
 export { FFMPEG_FORMATS, ffmpegAvailable } from "./ffmpeg";
 
 export const SUPPORTED_OUTPUT =
