@@ -8,16 +8,17 @@ import { sileroModelPath } from "./vad";
 
 export interface Engines {
   stt: SttEngine;
-  tts: TtsEngine;
+  /** Absent in batch workers: they only transcribe, so a TTS model there would be memory and start-up for nothing. */
+  tts?: TtsEngine;
   vadModel: string;
 }
 
-export function loadEngines(config: EngineConfig): Engines {
+export function loadEngines(config: EngineConfig, options: { tts: boolean } = { tts: true }): Engines {
   const stt: SttEngine = config.stt.engine === "pocketsphinx" ? new PocketsphinxStt(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR, config.stt.pocketsphinx) : new SherpaStt(config);
-  const tts: TtsEngine = config.tts.engine === "flite" ? new FliteTts(config.tts.defaultVoice) : new SherpaTts(config);
+  const tts: TtsEngine | undefined = !options.tts ? undefined : config.tts.engine === "flite" ? new FliteTts(config.tts.defaultVoice) : new SherpaTts(config);
   // The first call of each engine pays for lazy compilation and page faults: pay it now, not on the first request.
-  tts.synthesize("Ready.", tts.defaultVoice, 1);
+  tts?.synthesize("Ready.", tts.defaultVoice, 1);
   stt.transcribe(new Float32Array(stt.info.sampleRate / 2));
-  tts.idle?.();
+  tts?.idle?.();
   return { stt, tts, vadModel: sileroModelPath() };
 }

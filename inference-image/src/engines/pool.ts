@@ -354,8 +354,10 @@ export class WorkerPool implements Speech {
         switch (msg.type) {
           case "ready":
             this.stt = msg.stt;
-            this.tts = msg.tts;
-            this.defaultVoice = msg.defaultVoice;
+            if (msg.tts) {
+              this.tts = msg.tts.info;
+              this.defaultVoice = msg.tts.defaultVoice;
+            }
             slot.loaded = true;
             resolve();
             this.dispatch(slot);

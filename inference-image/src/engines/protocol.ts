@@ -14,7 +14,8 @@ export type ToWorker = ({ id: number } & Job) | { id: number; kind: "cancel" };
 export type JobValue = Transcript | StreamEvent[] | null;
 
 export type FromWorker =
-  | { type: "ready"; stt: ModelInfo; tts: ModelInfo; defaultVoice: string }
+  /** `tts` only from realtime workers (batch workers load no TTS model). */
+  | { type: "ready"; stt: ModelInfo; tts?: { info: ModelInfo; defaultVoice: string } }
   | { type: "load-error"; name: string; message: string }
   | { type: "result"; id: number; value: JobValue }
   | { type: "chunk"; id: number; pcm: Int16Array }

@@ -49,21 +49,21 @@ const SHARED_PROVIDER_LIB = "libonnxruntime_providers_shared.so";
 const ORT_GET_AVAILABLE_PROVIDERS = 125;
 const ORT_RELEASE_AVAILABLE_PROVIDERS = 126;
 
-export const CUDA_RUNTIME_HINT =
+const CUDA_RUNTIME_HINT =
   "build the image with the CUDA onnxruntime for sherpa-onnx (build argument SHERPA_ONNX_CUDA_LIBS, see inference-image/Dockerfile) on a base image with the CUDA and cuDNN libraries that release needs";
-export const GPU_HINT =
+const GPU_HINT =
   "run the pod on a GPU node with a nvidia.com/gpu request and the NVIDIA device plugin (the workloads construct requests one for a model set to cuda or auto)";
 
 let koffiTypes: { base: koffi.IKoffiCType; getApi: koffi.IKoffiCType; version: koffi.IKoffiCType; list: koffi.IKoffiCType; release: koffi.IKoffiCType } | undefined;
 
 /** The directory of the sherpa-onnx platform package (sherpa-onnx-linux-x64, ...), where the addon and its onnxruntime are. */
-export function sherpaLibraryDir(): string {
+function sherpaLibraryDir(): string {
   const platform = process.platform === "win32" ? "win" : process.platform;
   return path.dirname(require.resolve(`sherpa-onnx-${platform}-${process.arch}/package.json`));
 }
 
 /** Ask an onnxruntime shared library for its version and execution providers. */
-export function queryOnnxRuntime(library: string): { version: string; providers: string[] } {
+function queryOnnxRuntime(library: string): { version: string; providers: string[] } {
   koffiTypes ??= {
     base: koffi.struct("OrtApiBase", { GetApi: "void*", GetVersionString: "void*" }),
     getApi: koffi.proto("void* OrtGetApi(uint32_t version)"),

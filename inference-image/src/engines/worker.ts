@@ -60,11 +60,13 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
       case "transcribe":
         return engines.stt.transcribe(msg.samples);
       case "synthesize": {
+        const tts = engines.tts;
+        if (!tts) throw new Error("speech synthesis was sent to a batch worker, which loads no TTS model");
         const pieces = splitForSynthesis(msg.text);
         if (pieces.length === 0) throw new EngineInputError("the text has nothing to speak");
         for (const piece of pieces) {
           if (cancelled.has(msg.id)) break;
-          const pcm = engines.tts.synthesize(piece, msg.voice, msg.speed);
+          const pcm = tts.synthesize(piece, msg.voice, msg.speed);
           post({ type: "chunk", id: msg.id, pcm }, [pcm.buffer as ArrayBuffer]);
           // Let a cancel message from the pool in between pieces.
           await new Promise((resolve) => setImmediate(resolve));
@@ -106,7 +108,7 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
         (err: Error) => post({ type: "error", id: msg.id, name: err.name, message: err.message }),
       )
       // After answering, so the pool is never kept waiting for it.
-      .then(() => setImmediate(() => engines.tts.idle?.()));
+      .then(() => setImmediate(() => engines.tts?.idle?.()));
   });
 }
 
@@ -135,9 +137,11 @@ if (!isMainThread && parentPort) {
   try {
     lowerThreadPriority(workerData.nice as number);
     const config = workerData.config as EngineConfig;
-    const engines = loadEngines(config);
-    serve(engines, port, workerData.lane === "realtime" ? config.streamsPerWorker : 0, config.streamsPerWorker);
-    port.postMessage({ type: "ready", stt: engines.stt.info, tts: engines.tts.info, defaultVoice: engines.tts.defaultVoice } satisfies FromWorker);
+    const realtime = workerData.lane === "realtime";
+    const engines = loadEngines(config, { tts: realtime });
+    serve(engines, port, realtime ? config.streamsPerWorker : 0, config.streamsPerWorker);
+    const tts = engines.tts && { info: engines.tts.info, defaultVoice: engines.tts.defaultVoice };
+    port.postMessage({ type: "ready", stt: engines.stt.info, tts } satisfies FromWorker);
   } catch (err) {
     port.postMessage({ type: "load-error", ...describe(err) } satisfies FromWorker);
   }
