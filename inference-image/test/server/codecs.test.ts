@@ -6,8 +6,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeAudio } from "../../src/server/audio";
-import { createEncoder, createStreamDecoder, PcmStreamDecoder } from "../../src/server/codecs";
+import { decodeAudio, inspectAudio } from "../../src/server/audio";
+import { createEncoder, createStreamDecoder, monoChunks, PcmStreamDecoder } from "../../src/server/codecs";
 import { concat } from "../engines/helpers";
 import { adtsFrames } from "./helpers";
 
@@ -67,6 +67,21 @@ describeWithFfmpeg("decoders against ffmpeg", () => {
       expect(ours.length).toBe(ref.length);
       expect(maxDiff(ours, ref)).toBeLessThan(1e-7);
     }
+  });
+
+  // The Xing tag counts frames; a frame holds 1152 samples in MPEG-1 Layer III, 576 in MPEG-2/2.5.
+  it.each([
+    ["16 kHz (MPEG-2)", 16000],
+    ["44.1 kHz (MPEG-1)", 44100],
+  ])("an mp3 at %s decodes whole, and cut in half is refused as truncated", async (_name, rate) => {
+    const mp3 = make(`xing-${rate}.mp3`, ["-ar", String(rate), "-c:a", "libmp3lame"]);
+    const decodedSamples = async (bytes: Buffer) => {
+      let n = 0;
+      for await (const chunk of monoChunks(inspectAudio(bytes))) n += chunk.samples.length;
+      return n;
+    };
+    expect(await decodedSamples(mp3)).toBeGreaterThan(1.9 * rate);
+    await expect(decodedSamples(mp3.subarray(0, mp3.length >> 1))).rejects.toThrow(/truncated mp3: its header declares 2\.\d\d s/);
   });
 
   it("WebM/Opus, Ogg/Opus and mp3 give the same samples in 1 KiB chunks as in 64 KiB ones", async () => {

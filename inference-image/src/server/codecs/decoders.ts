@@ -95,7 +95,8 @@ abstract class WasmDecoder implements StreamDecoder {
   abstract free(): void;
 }
 
-const SAMPLES_PER_FRAME = (version: number, layer: number) => (layer === 3 ? 384 : layer === 2 || version === 3 ? 1152 : 576);
+/** Samples per MPEG audio frame: Layer I 384, Layer II 1152, Layer III 1152 in MPEG-1 and 576 in MPEG-2/2.5. */
+const SAMPLES_PER_FRAME = (version: number, layer: number) => (layer === 1 ? 384 : layer === 2 || version === 3 ? 1152 : 576);
 
 /** The Xing/Info tag's frame count (what LAME and ffmpeg write into the first frame), as samples. */
 function xingSamples(head: Buffer): number | undefined {
