@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspectAudio } from "../src/server/audio";
 import { type Deps, prepareStt } from "../src/server/context";
+import { ms, pct } from "./server";
 
 const RUNS = 20;
 /** Untimed runs first: V8 runs new WASM in its baseline tier and optimizes it after some calls, as a serving process has long done. */
@@ -27,12 +28,6 @@ const UPLOADS: [string, string, string[]][] = [
   ["m4a (AAC, ffmpeg child)", "a.m4a", ["-c:a", "aac", "-b:a", "64k"]],
 ];
 const SPEECH_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"];
-
-function pct(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-const ms = (x: number) => Math.round(x * 10) / 10;
 
 export interface FormatRow {
   format: string;

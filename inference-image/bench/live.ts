@@ -11,6 +11,7 @@
  */
 import os from "node:os";
 import { WebSocket } from "ws";
+import { decodeAudio, encodeWav, floatToInt16 } from "../src/server/audio";
 import { concatSamples } from "../src/shared/samples";
 import { wordErrorRate } from "../test/engines/helpers";
 import { auth, KEY, ms, pct, startServer, synthesize } from "./server";
@@ -136,13 +137,9 @@ function batchLoad(base: string, clip: Buffer, stop: Promise<void>): Promise<num
 
 async function longClip(base: string): Promise<Buffer> {
   const one = await synthesize(base, "the quick brown fox jumps over the lazy dog and then runs far away into the quiet forest");
-  const data = one.subarray(44);
+  const { samples, sampleRate } = decodeAudio(one);
   // About a minute of speech: seconds of decoding per request.
-  const body = Buffer.concat(Array.from({ length: 12 }, () => data));
-  const head = Buffer.from(one.subarray(0, 44));
-  head.writeUInt32LE(36 + body.length, 4);
-  head.writeUInt32LE(body.length, 40);
-  return Buffer.concat([head, body]);
+  return encodeWav(floatToInt16(concatSamples(Array.from({ length: 12 }, () => samples))), sampleRate);
 }
 
 /** Flush to first audio byte, 10 turns per socket, `n` sockets at once. */

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { createSpeech, engineConfigFromEnv } from "../src/engines";
 import type { Speech, StreamEvent } from "../src/engines/types";
-import { Resampler } from "../src/server/audio";
+import { resample } from "../src/server/audio";
 import { concatSamples } from "../src/shared/samples";
 import { SENTENCES, synthesizeAll, toFloat, wordErrorRate } from "../test/engines/helpers";
 
@@ -23,11 +23,6 @@ function viaMulaw8k(pcm: Int16Array): Float32Array {
   const mu = execFileSync("ffmpeg", [...args, "-ar", "8000", "-c:a", "pcm_mulaw", "-f", "mulaw", "pipe:1"], { input: Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength) });
   const back = execFileSync("ffmpeg", ["-loglevel", "error", "-f", "mulaw", "-ar", "8000", "-ac", "1", "-i", "pipe:0", "-f", "s16le", "pipe:1"], { input: mu });
   return toFloat(new Int16Array(back.buffer, back.byteOffset, back.byteLength / 2));
-}
-
-function upsample(samples: Float32Array): Float32Array {
-  const r = new Resampler(8000, 16000);
-  return concatSamples([r.process(samples), r.flush()]);
 }
 
 async function live(speech: Speech, samples: Float32Array, sourceRate: number | undefined): Promise<string> {
@@ -49,7 +44,7 @@ async function main(): Promise<void> {
       const pcm = await synthesizeAll(speech, sentence, voice);
       const wide = toFloat(pcm);
       // A second of silence after the speech, as in a call, so the live VAD ends the utterance.
-      const narrow = upsample(concatSamples([viaMulaw8k(pcm), new Float32Array(8000)]));
+      const narrow = resample(concatSamples([viaMulaw8k(pcm), new Float32Array(8000)]), 8000, 16000);
       add(voice, "16k batch", sentence, (await speech.transcribe(wide)).text);
       add(voice, "8k batch", sentence, (await speech.transcribe(narrow)).text);
       add(voice, "16k live", sentence, await live(speech, concatSamples([wide, new Float32Array(16000)]), undefined));

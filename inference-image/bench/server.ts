@@ -12,9 +12,9 @@ export function pct(values: number[], p: number): number {
 }
 export const ms = (x: number) => Math.round(x * 10) / 10;
 
-export async function startServer(env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; port: number }> {
+export async function startServer(): Promise<{ child: ChildProcess; base: string; port: number }> {
   const child = spawn(process.execPath, [path.resolve(__dirname, "../../server/main.js")], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", API_KEYS: KEY, LOG_LEVEL: "info", ...env },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", API_KEYS: KEY, LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   // The port (PORT=0) comes from the JSON "listening" log line.

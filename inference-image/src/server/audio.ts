@@ -5,6 +5,7 @@
  */
 import { alaw, mulaw } from "alawmulaw";
 import { HttpError } from "../shared/http";
+import { concatSamples } from "../shared/samples";
 import { type Container, sniffContainer } from "./codecs/detect";
 
 const MIN_RATE = 8000;
@@ -420,12 +421,7 @@ export class Resampler {
 export function resample(samples: Float32Array, inRate: number, outRate: number): Float32Array {
   if (inRate === outRate) return samples;
   const r = new Resampler(inRate, outRate);
-  const head = r.process(samples);
-  const tail = r.flush();
-  const out = new Float32Array(head.length + tail.length);
-  out.set(head);
-  out.set(tail, head.length);
-  return out;
+  return concatSamples([r.process(samples), r.flush()]);
 }
 
 export function floatToInt16(samples: Float32Array): Int16Array {

@@ -2,7 +2,7 @@
 import { mulaw } from "alawmulaw";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import type { Speech, StreamEvent, StreamResult } from "../../src/engines/types";
-import { decodeAudio, Resampler } from "../../src/server/audio";
+import { decodeAudio, resample } from "../../src/server/audio";
 import { concat, silence, synthesizeAll, toFloat, wordErrorRate } from "./helpers";
 
 jest.setTimeout(120_000);
@@ -132,12 +132,9 @@ test("speech-started at each onset, utterance-end from word times, and no VAD fi
 
 /** 16 kHz speech as a telephone leg carries it (8 kHz G.711 mu-law), then upsampled as the live route does. */
 function asTelephony(audio: Float32Array): Float32Array {
-  const down = new Resampler(16000, 8000);
-  const narrow = concat(down.process(audio), down.flush());
+  const narrow = resample(audio, 16000, 8000);
   const mu = Buffer.from(mulaw.encode(Int16Array.from(narrow, (s) => Math.round(Math.max(-1, Math.min(1, s)) * 32767))));
-  const up = new Resampler(8000, 16000);
-  const decoded = decodeAudio(mu, { encoding: "mulaw", sampleRate: "8000" }).samples;
-  return concat(up.process(decoded), up.flush());
+  return resample(decodeAudio(mu, { encoding: "mulaw", sampleRate: "8000" }).samples, 8000, 16000);
 }
 
 async function streamFinals(audio: Float32Array, sourceRate?: number): Promise<string> {
