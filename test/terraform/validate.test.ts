@@ -116,7 +116,7 @@ if (typeof setup === "string") {
 
   // Override files merge into the synthesized config: a throwaway local state and a provider that calls no AWS API before apply.
   const override = (statePath: string) => ({
-    terraform: { backend: { local: { path: path.isAbsolute(statePath) ? statePath : path.join(work, statePath) } } },
+    terraform: { backend: { local: { path: statePath } } },
     provider: {
       aws: {
         access_key: "AKIAFAKEFAKEFAKEFAKE",
@@ -173,7 +173,7 @@ if (typeof setup === "string") {
     test.each(planned)(
       "%s plans",
       (stack) => {
-        fs.writeFileSync(path.join(work, "cdktf.out", "stacks", stack, "zz_plan_override.tf.json"), JSON.stringify(override(`${stack}.tfstate`)));
+        fs.writeFileSync(path.join(work, "cdktf.out", "stacks", stack, "zz_plan_override.tf.json"), JSON.stringify(override(path.join(work, `${stack}.tfstate`))));
         run(stack, ["init", "-reconfigure", "-input=false"]);
         expect(run(stack, ["plan", "-input=false", "-lock=false"])).toMatch(/Plan: [1-9]\d* to add, 0 to change, 0 to destroy\./);
       },
