@@ -10,7 +10,7 @@
  * leaves turns to commit.
  */
 import { randomUUID } from "node:crypto";
-import { type RawData, WebSocket } from "ws";
+import type { RawData } from "ws";
 import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
 import { HttpError } from "../shared/http";
 import { Resampler, type SampleFormat } from "./audio";
@@ -280,19 +280,18 @@ class RealtimeSession extends TranscriptionSession {
   }
 
   private emit(event: Record<string, unknown>): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ event_id: eventId(), ...event }));
+    this.sendJson({ event_id: eventId(), ...event });
   }
 
-  async end(code: number, reason: string): Promise<void> {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
-    await this.cleanup();
+  end(code: number, reason: string): Promise<void> {
+    return this.closeWith(code, reason);
   }
 
   protected usage() {
     return { model: this.deps.speech.stt.id, features: ["stt-live", "openai-realtime"], audioSeconds: this.audioSeconds, characters: 0 };
   }
 
-  protected async release(): Promise<void> {
+  protected override async release(): Promise<void> {
     await this.chain;
     await this.session.close();
   }

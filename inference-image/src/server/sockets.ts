@@ -55,8 +55,8 @@ export interface OpenSocket {
   readonly caller: Caller;
   /** Finish what is in progress and close with `code` (shutdown: 1001). */
   end(code: number, reason: string): Promise<void>;
-  /** Its key was revoked; without this, end(1008, "KEY_REVOKED"). */
-  revoke?(): void;
+  /** Its key was revoked (SocketSession's default: end(1008, "KEY_REVOKED")). */
+  revoke(): void;
 }
 
 /** An accepted socket, with what its session needs to serve and account for it. */
@@ -86,9 +86,7 @@ export abstract class SocketRoute<P> {
     // A key taken out of the keys file ends its open sockets too (1008), not only its next requests.
     keys.onRevoke((revoked) => {
       for (const s of this.open) {
-        if (!revoked.has(s.caller.digest)) continue;
-        if (s.revoke) s.revoke();
-        else void s.end(1008, "KEY_REVOKED");
+        if (revoked.has(s.caller.digest)) s.revoke();
       }
     });
   }
@@ -147,10 +145,13 @@ export abstract class SocketRoute<P> {
   }
 }
 
-/** What every socket session has: its connection, `done`, and one usage record when it ends. */
+/**
+ * What every socket session has: its connection, `done`, its listeners, one cleanup that records usage and gives
+ * the session's resources back, and one usage record when it ends.
+ */
 export abstract class SocketSession implements OpenSocket {
   readonly done: Promise<void>;
-  protected resolveDone!: () => void;
+  private resolveDone!: () => void;
   protected closed = false;
   protected readonly ws: WebSocket;
   readonly requestId: string;
@@ -172,9 +173,45 @@ export abstract class SocketSession implements OpenSocket {
   abstract end(code: number, reason: string): Promise<void>;
   /** What the usage record says about this session, read when it ends. */
   protected abstract usage(): Pick<SocketUsage, "model" | "features" | "audioSeconds" | "characters">;
+  protected abstract onMessage(data: RawData, isBinary: boolean): void;
+
+  /** Listen to the socket; the subclass calls this once its own state is set. */
+  protected listen(): void {
+    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on("close", () => void this.cleanup());
+    this.ws.on("error", () => void this.cleanup());
+  }
+
+  /** The session's key was revoked. */
+  revoke(): void {
+    void this.end(1008, "KEY_REVOKED");
+  }
+
+  /** Give what the session holds back, once the socket is gone (called once, by cleanup). */
+  protected release(): Promise<void> | void {}
+
+  protected sendJson(msg: unknown): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Close the socket with `code` (if it is still open) and clean up. */
+  protected async closeWith(code: number, reason: string): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    await this.cleanup();
+  }
+
+  /** The first call records the usage, drops the connection and releases; every call waits for `done`. */
+  protected async cleanup(): Promise<void> {
+    if (!this.finish()) return this.done;
+    try {
+      await this.release();
+    } finally {
+      this.resolveDone();
+    }
+  }
 
   /** The first call records the usage and drops the connection; false when the session had ended already. */
-  protected finish(): boolean {
+  private finish(): boolean {
     if (this.closed) return false;
     this.closed = true;
     socketEnded(this.deps, {
@@ -193,7 +230,7 @@ export abstract class SocketSession implements OpenSocket {
 
 /**
  * What the live (Deepgram) and realtime (OpenAI) transcription sessions share: engine work run one piece at a
- * time in arrival order, an idle timeout, and one cleanup that records usage and gives the engine stream back.
+ * time in arrival order, and an idle timeout.
  */
 export abstract class TranscriptionSession extends SocketSession {
   protected chain: Promise<void> = Promise.resolve();
@@ -203,21 +240,16 @@ export abstract class TranscriptionSession extends SocketSession {
     super(conn, "stt-live");
   }
 
-  /** Listen to the socket and start the idle timeout; the subclass calls this once its own state is set. */
-  protected listen(): void {
-    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    this.ws.on("close", () => void this.cleanup());
-    this.ws.on("error", () => void this.cleanup());
+  /** Listen to the socket and start the idle timeout. */
+  protected override listen(): void {
+    super.listen();
     this.touch();
   }
 
-  protected abstract onMessage(data: RawData, isBinary: boolean): void;
   /** No message within LIVE_IDLE_TIMEOUT_MS. */
   protected abstract idle(): Promise<void>;
   /** Queued work threw: tell the client, and close unless the session can go on. */
   protected abstract failed(err: unknown): Promise<void>;
-  /** Give the engine stream (and decoders) back, once the socket is gone. */
-  protected abstract release(): Promise<void>;
 
   /** Any message from the client restarts the idle timeout. */
   protected touch(): void {
@@ -241,13 +273,8 @@ export abstract class TranscriptionSession extends SocketSession {
     });
   }
 
-  protected async cleanup(): Promise<void> {
+  protected override cleanup(): Promise<void> {
     clearTimeout(this.idleTimer);
-    if (!this.finish()) return this.done;
-    try {
-      await this.release();
-    } finally {
-      this.resolveDone();
-    }
+    return super.cleanup();
   }
 }

@@ -95,12 +95,10 @@ class SpeakSession extends SocketSession {
       model_version: deepgramModelInfo(params.model).version,
       model_uuid: modelUuid(params.model),
     });
-    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    this.ws.on("close", () => this.cleanup());
-    this.ws.on("error", () => this.cleanup());
+    this.listen();
   }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
+  protected onMessage(data: RawData, isBinary: boolean): void {
     if (isBinary) return this.warn("INVALID_MESSAGE", "binary frames are not accepted; send JSON Speak, Flush, Clear or Close");
     let msg: { type?: unknown; text?: unknown };
     try {
@@ -206,24 +204,16 @@ class SpeakSession extends SocketSession {
     this.sendJson({ type: "Warning", code, description });
   }
 
-  private sendJson(msg: unknown): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
-  }
-
-  async end(code: number, reason: string): Promise<void> {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
-    this.cleanup();
-    return this.done;
+  end(code: number, reason: string): Promise<void> {
+    return this.closeWith(code, reason);
   }
 
   protected usage() {
     return { model: this.params.model.id, features: ["tts", "speak-websocket", `encoding:${this.params.encoding}`], audioSeconds: this.audioSeconds, characters: this.characters };
   }
 
-  private cleanup(): void {
-    if (!this.finish()) return;
+  protected override release(): void {
     // Anything still synthesizing stops after its current piece.
     this.generation++;
-    this.resolveDone();
   }
 }
