@@ -8,7 +8,6 @@
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
  */
 import { createHash } from "node:crypto";
-import type { RawData } from "ws";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { HttpError } from "../shared/http";
 import { parseRawSpec, rawFormat, Resampler, type SampleFormat, SUPPORTED_INPUT } from "./audio";
@@ -154,10 +153,9 @@ class LiveSession extends TranscriptionSession {
     return this.fail(new CloseWith(1011, "NET-0001", "no audio or KeepAlive received within the idle timeout"));
   }
 
-  protected onMessage(data: RawData, isBinary: boolean): void {
+  protected onMessage(buf: Buffer, isBinary: boolean): void {
     if (this.ending) return;
     this.touch();
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     try {
       if (isBinary) this.onAudio(buf);
       else this.onControl(buf.toString("utf8"));

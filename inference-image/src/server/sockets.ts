@@ -18,6 +18,11 @@ import { socketEnded, socketStarted, type SocketUsage } from "./socket-usage";
 /** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
+/** A message's bytes: with ws's default binaryType they are one Buffer already, used as it is (not copied). */
+function messageBuffer(data: RawData): Buffer {
+  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
+
 /** Each upgrade's request id, for its 101 answer's header (ws writes that answer itself). */
 const upgradeIds = new WeakMap<IncomingMessage, string>();
 
@@ -173,11 +178,11 @@ export abstract class SocketSession implements OpenSocket {
   abstract end(code: number, reason: string): Promise<void>;
   /** What the usage record says about this session, read when it ends. */
   protected abstract usage(): Pick<SocketUsage, "model" | "features" | "audioSeconds" | "characters">;
-  protected abstract onMessage(data: RawData, isBinary: boolean): void;
+  protected abstract onMessage(data: Buffer, isBinary: boolean): void;
 
   /** Listen to the socket; the subclass calls this once its own state is set. */
   protected listen(): void {
-    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on("message", (data, isBinary) => this.onMessage(messageBuffer(data), isBinary));
     this.ws.on("close", () => void this.cleanup());
     this.ws.on("error", () => void this.cleanup());
   }

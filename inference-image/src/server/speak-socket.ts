@@ -6,7 +6,7 @@
  * Synthesis starts at each sentence end and at Flush; Clear drops the unspoken text and stops the
  * sentence being synthesized after its current piece, sending none of its audio (barge-in).
  */
-import { type RawData, WebSocket } from "ws";
+import { WebSocket } from "ws";
 import { HttpError } from "../shared/http";
 import { Resampler, floatToInt16, int16ToFloat, parseRate } from "./audio";
 import type { ApiKeys } from "./auth";
@@ -98,11 +98,11 @@ class SpeakSession extends SocketSession {
     this.listen();
   }
 
-  protected onMessage(data: RawData, isBinary: boolean): void {
+  protected onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) return this.warn("INVALID_MESSAGE", "binary frames are not accepted; send JSON Speak, Flush, Clear or Close");
     let msg: { type?: unknown; text?: unknown };
     try {
-      msg = JSON.parse((Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString("utf8"));
+      msg = JSON.parse(data.toString("utf8"));
     } catch {
       return this.warn("INVALID_MESSAGE", "text frames must be JSON messages: Speak, Flush, Clear or Close");
     }
