@@ -13,7 +13,6 @@ import type { Deps } from "./context";
 import { type ErrorFamily, errorBody, requestIdHeader, toHttpError } from "./errors";
 import { rawJsonResponse } from "./http";
 import { recordTeamRequest } from "./metrics";
-import { socketEnded, socketStarted, type SocketUsage } from "./socket-usage";
 
 /** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -150,6 +149,14 @@ export abstract class SocketRoute<P> {
   }
 }
 
+/** What a session's usage record says about it. */
+interface SessionUsage {
+  model: string;
+  features: string[];
+  audioSeconds: number;
+  characters: number;
+}
+
 /**
  * What every socket session has: its connection, `done`, its listeners, one cleanup that records usage and gives
  * the session's resources back, and one usage record when it ends.
@@ -168,16 +175,18 @@ export abstract class SocketSession implements OpenSocket {
 
   constructor(
     conn: SocketConnection,
-    private readonly feature: SocketUsage["feature"],
+    /** stt-live sessions also count in the live-sessions gauge. */
+    private readonly feature: "stt-live" | "tts",
   ) {
     ({ ws: this.ws, requestId: this.requestId, deps: this.deps, route: this.route, caller: this.caller, releaseTeam: this.releaseTeam } = conn);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    socketStarted(this.deps, feature);
+    this.deps.metrics.inflight.inc();
+    if (feature === "stt-live") this.deps.metrics.liveSessions.inc();
   }
 
   abstract end(code: number, reason: string): Promise<void>;
   /** What the usage record says about this session, read when it ends. */
-  protected abstract usage(): Pick<SocketUsage, "model" | "features" | "audioSeconds" | "characters">;
+  protected abstract usage(): SessionUsage;
   protected abstract onMessage(data: Buffer, isBinary: boolean): void;
 
   /** Listen to the socket; the subclass calls this once its own state is set. */
@@ -215,19 +224,27 @@ export abstract class SocketSession implements OpenSocket {
     }
   }
 
-  /** The first call records the usage and drops the connection; false when the session had ended already. */
+  /**
+   * The first call records the usage (gauges, counters, its duration, the team's slot back, one usage record) and
+   * drops the connection; false when the session had ended already.
+   */
   private finish(): boolean {
     if (this.closed) return false;
     this.closed = true;
-    socketEnded(this.deps, {
-      requestId: this.requestId,
-      route: this.route,
-      feature: this.feature,
-      caller: this.caller,
-      releaseTeam: this.releaseTeam,
-      ...this.usage(),
-      startedAt: this.startedAt,
-    });
+    const { metrics, license } = this.deps;
+    const { route, feature } = this;
+    const u = this.usage();
+    metrics.inflight.dec();
+    if (feature === "stt-live") metrics.liveSessions.dec();
+    metrics.audioSeconds.inc({ feature }, u.audioSeconds);
+    if (u.characters > 0) metrics.characters.inc(u.characters);
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.releaseTeam();
+    const team = this.caller.team.name;
+    recordTeamRequest(metrics.teams, team, route, 101, { feature, audioSeconds: u.audioSeconds, characters: u.characters });
+    if (feature === "stt-live") metrics.teams.liveSessionSeconds.inc({ team }, seconds);
+    metrics.requestDuration.observe({ route, method: "GET", status: "101" }, seconds);
+    license.record({ id: this.requestId, model: u.model, features: u.features, status_code: 101, audio_seconds: u.audioSeconds, characters: u.characters });
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
     return true;
   }
