@@ -101,13 +101,12 @@ export abstract class SocketRoute<P> {
   /** Undo prepare() when the client left before the upgrade completed. */
   protected release(_params: P): Promise<void> | void {}
 
-  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  /** `url`: the request target, as app.ts parsed it (it refuses one that does not parse, and sends unknown paths here too). */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     const requestId = randomUUID();
     let caller: Caller | undefined;
     let releaseTeam: (() => void) | undefined;
     try {
-      // app.ts parsed this target already (and refused it if it did not parse); it sends unknown paths here too.
-      const url = new URL(req.url ?? "/", "http://localhost");
       if (url.pathname !== this.route) throw new HttpError(404, "not_found", `no WebSocket route at ${url.pathname.slice(0, 64)}; use ${this.route}`);
       if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
       const who = (caller = authenticate(this.keys, req, true));
