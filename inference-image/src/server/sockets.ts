@@ -261,10 +261,10 @@ export abstract class TranscriptionSession extends SocketSession {
     super(conn, "stt-live");
   }
 
-  /** Listen to the socket and start the idle timeout. */
+  /** Listen to the socket and start the idle timeout (created once; each message refreshes it). */
   protected override listen(): void {
     super.listen();
-    this.touch();
+    this.idleTimer = setTimeout(() => void this.idle(), this.deps.config.LIVE_IDLE_TIMEOUT_MS);
   }
 
   /** No message within LIVE_IDLE_TIMEOUT_MS. */
@@ -272,14 +272,15 @@ export abstract class TranscriptionSession extends SocketSession {
   /** Queued work threw: tell the client, and close unless the session can go on. */
   protected abstract failed(err: unknown): Promise<void>;
 
-  /** Any message from the client restarts the idle timeout. */
+  /** Any message from the client restarts the idle timeout, unless it was stopped. */
   protected touch(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.idle(), this.deps.config.LIVE_IDLE_TIMEOUT_MS);
+    this.idleTimer?.refresh();
   }
 
+  /** For good: a later touch() does not start it again. */
   protected stopIdleTimer(): void {
     clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   /** Engine calls run one at a time, in arrival order: the engine stream (and a decoder) keep state. */
@@ -295,7 +296,7 @@ export abstract class TranscriptionSession extends SocketSession {
   }
 
   protected override cleanup(): Promise<void> {
-    clearTimeout(this.idleTimer);
+    this.stopIdleTimer();
     return super.cleanup();
   }
 }
