@@ -86,7 +86,7 @@ const SPEAK_RULES: Record<Encoding, SpeakRule> = {
 };
 
 /** Check encoding/container/sample_rate/bit_rate against Deepgram's combinations; fill in its defaults. */
-export function speakSpec(query: URLSearchParams): EncoderSpec {
+function speakSpec(query: URLSearchParams): EncoderSpec {
   const encoding = (query.get("encoding") ?? "linear16") as Encoding;
   if (!ENCODINGS.includes(encoding)) {
     throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported; use one of ${ENCODINGS.join(", ")}`);

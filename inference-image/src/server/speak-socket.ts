@@ -31,7 +31,7 @@ interface SpeakParams {
 }
 
 /** The end of the last whole sentence in `text` (a . ! or ? run, closing quotes, then whitespace), or -1. */
-export function lastSentenceEnd(text: string): number {
+function lastSentenceEnd(text: string): number {
   let end = -1;
   for (const m of text.matchAll(/[.!?]+["')\]]*\s+/g)) end = m.index + m[0].length;
   return end;
