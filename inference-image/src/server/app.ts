@@ -66,8 +66,8 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const metrics = createServerMetrics(speech, license, bodies, keys);
   const deps: Deps = { speech, config, license, metrics, logger };
   const live = new LiveEndpoint(deps, keys);
-  const sockets = [new SpeakSocketRoute(deps, keys), new RealtimeRoute(deps, keys)];
-  const socketPaths = ["/v1/listen", ...sockets.map((r) => r.route)];
+  const sockets = [live, new SpeakSocketRoute(deps, keys), new RealtimeRoute(deps, keys)];
+  const socketPaths = sockets.map((r) => r.route);
   const created = Math.floor(Date.now() / 1000);
   let inFlight = 0;
   let shuttingDown = false;
@@ -224,7 +224,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     }
     // One dispatcher by path; /v1/listen and every unknown path (refused there) go to the live endpoint.
     const route = sockets.find((r) => r.route === target.pathname) ?? live;
-    route.handleUpgrade(req, socket, head).catch((err: unknown) => lastResort(socket, err));
+    route.handleUpgrade(req, socket, head, target).catch((err: unknown) => lastResort(socket, err));
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable || err.code === "ECONNRESET") {
@@ -261,7 +261,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
       const requestsDone = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
       let graceTimer: NodeJS.Timeout | undefined;
       const grace = new Promise<"timeout">((resolve) => (graceTimer = setTimeout(() => resolve("timeout"), config.SHUTDOWN_GRACE_MS)));
-      const outcome = await Promise.race([Promise.all([requestsDone, live.shutdown(), ...sockets.map((r) => r.shutdown())]), grace]);
+      const outcome = await Promise.race([Promise.all([requestsDone, ...sockets.map((r) => r.shutdown())]), grace]);
       clearTimeout(graceTimer);
       if (outcome === "timeout") logger.warn("shutdown grace ended with work in flight; closing connections", { in_flight: inFlight });
       server.closeAllConnections();

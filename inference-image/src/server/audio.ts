@@ -19,7 +19,6 @@ export const SUPPORTED_INPUT =
 
 /** Deepgram `encoding` values for a headerless body (flac and opus name containers that carry their own header). */
 export const RAW_ENCODINGS = ["linear16", "linear32", "mulaw", "alaw"] as const;
-export type RawEncoding = (typeof RAW_ENCODINGS)[number];
 
 export interface Pcm {
   /** Mono samples in [-1, 1]. */

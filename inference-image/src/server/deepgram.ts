@@ -1,5 +1,6 @@
 /** Deepgram-compatible REST routes: POST /v1/listen (raw audio body) and POST /v1/speak (JSON {text}). */
 import { createHash } from "node:crypto";
+import type { ModelInfo, Speech } from "../engines/types";
 import { HttpError, readBody, readJson, sendJson } from "../shared/http";
 import { inspectAudio } from "./audio";
 import { type EncoderSpec, type Encoding, ENCODINGS } from "./codecs";
@@ -23,6 +24,16 @@ export function unperformedWarnings(query: URLSearchParams): DeepgramWarning[] {
 
 export function refuseCallback(query: URLSearchParams): void {
   if (query.has("callback")) throw new HttpError(400, "invalid_parameter", "callback is not supported: this server makes no outbound requests");
+}
+
+/**
+ * /v1/speak's model parameter, the same on the REST route and the WebSocket: the TTS model it names, and the voice an
+ * Aura name carries (aura-2-thalia-en; the engines' voice table resolves it).
+ */
+export function speakModel(speech: Speech, query: URLSearchParams): { model: ModelInfo; voice?: string } {
+  const modelName = query.get("model") ?? undefined;
+  const model = resolveModel(speech, "tts", modelName);
+  return { model, voice: modelName?.startsWith("aura") ? modelName : undefined };
 }
 
 export async function listen(ctx: RequestContext): Promise<void> {
@@ -75,7 +86,7 @@ const SPEAK_RULES: Record<Encoding, SpeakRule> = {
 };
 
 /** Check encoding/container/sample_rate/bit_rate against Deepgram's combinations; fill in its defaults. */
-export function speakSpec(query: URLSearchParams): EncoderSpec {
+function speakSpec(query: URLSearchParams): EncoderSpec {
   const encoding = (query.get("encoding") ?? "linear16") as Encoding;
   if (!ENCODINGS.includes(encoding)) {
     throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported; use one of ${ENCODINGS.join(", ")}`);
@@ -105,8 +116,7 @@ export async function speak(ctx: RequestContext): Promise<void> {
   const { query } = ctx;
   refuseCallback(query);
   if (mediaType(ctx.req) !== "application/json") throw new HttpError(400, "invalid_content_type", 'send a JSON body {"text": "..."} (application/json)');
-  const modelName = query.get("model") ?? undefined;
-  const model = resolveModel(ctx.speech, "tts", modelName);
+  const { model, voice } = speakModel(ctx.speech, query);
   ctx.usage.model = model.id;
   const spec = speakSpec(query);
   const body = await readJson(ctx.req, ctx.config.MAX_BODY_BYTES);
@@ -114,8 +124,6 @@ export async function speak(ctx: RequestContext): Promise<void> {
   ctx.usage.characters = text.length;
   const speed = checkSpeed(query.get("speed") ?? undefined, 0.5, 2);
   ctx.usage.features.push(`encoding:${spec.encoding}`, `container:${spec.container}`);
-  // Aura names carry the voice (aura-2-thalia-en); the engines' voice table resolves them.
-  const voice = modelName?.startsWith("aura") ? modelName : undefined;
   await streamSpeech(ctx, text, { speed, voice }, {
     spec,
     headers: { "dg-model-name": model.id, "dg-char-count": String(text.length), "dg-request-id": ctx.requestId },

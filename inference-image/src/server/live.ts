@@ -8,7 +8,6 @@
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
  */
 import { createHash } from "node:crypto";
-import { type RawData, WebSocket } from "ws";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { HttpError } from "../shared/http";
 import { parseRawSpec, rawFormat, Resampler, type SampleFormat, SUPPORTED_INPUT } from "./audio";
@@ -154,10 +153,9 @@ class LiveSession extends TranscriptionSession {
     return this.fail(new CloseWith(1011, "NET-0001", "no audio or KeepAlive received within the idle timeout"));
   }
 
-  protected onMessage(data: RawData, isBinary: boolean): void {
+  protected onMessage(buf: Buffer, isBinary: boolean): void {
     if (this.ending) return;
     this.touch();
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     try {
       if (isBinary) this.onAudio(buf);
       else this.onControl(buf.toString("utf8"));
@@ -257,10 +255,6 @@ class LiveSession extends TranscriptionSession {
     }
   }
 
-  private sendJson(msg: unknown): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
-  }
-
   /** Flush what was sent, report Metadata, close (CloseStream, shutdown). */
   async end(code: number, reason: string): Promise<void> {
     if (this.ending) return this.done;
@@ -284,12 +278,11 @@ class LiveSession extends TranscriptionSession {
       models: [this.modelUuid],
       model_info: { [this.modelUuid]: deepgramModelInfo(this.params.model) },
     });
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
-    await this.cleanup();
+    await this.closeWith(code, reason);
   }
 
   /** The session's key was revoked: close at once (1008, policy violation), without waiting for pending results. */
-  revoke(): void {
+  override revoke(): void {
     this.deps.logger.info("closing a live session: its API key was revoked", { team: this.caller.team.name, key_id: this.caller.keyId, request_id: this.requestId });
     void this.fail(new CloseWith(1008, "KEY_REVOKED", "the API key of this session was revoked"));
   }
@@ -298,15 +291,14 @@ class LiveSession extends TranscriptionSession {
     if (this.closed) return;
     this.ending = true;
     this.sendJson({ type: "Error", ...errorBody(new HttpError(400, err.errCode, err.message), "deepgram", this.requestId) });
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(err.wsCode, err.errCode);
-    await this.cleanup();
+    await this.closeWith(err.wsCode, err.errCode);
   }
 
   protected usage() {
     return { model: this.params.model.id, features: this.features, audioSeconds: this.sourceSeconds, characters: 0 };
   }
 
-  protected async release(): Promise<void> {
+  protected override async release(): Promise<void> {
     // After any decode still in the queue: freeing WASM memory under a running decode would trap.
     void this.chain.then(() => this.decoder?.free());
     await this.session.close();

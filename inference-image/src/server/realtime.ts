@@ -10,7 +10,6 @@
  * leaves turns to commit.
  */
 import { randomUUID } from "node:crypto";
-import { type RawData, WebSocket } from "ws";
 import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
 import { HttpError } from "../shared/http";
 import { Resampler, type SampleFormat } from "./audio";
@@ -122,12 +121,12 @@ class RealtimeSession extends TranscriptionSession {
     return this.end(1000, "idle timeout");
   }
 
-  protected onMessage(data: RawData, isBinary: boolean): void {
+  protected onMessage(data: Buffer, isBinary: boolean): void {
     this.touch();
     let msg: Record<string, unknown> | undefined;
     try {
       if (isBinary) throw new ClientError("invalid_message", "binary frames are not accepted: send JSON events, with audio base64 in input_audio_buffer.append");
-      const text = (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString("utf8");
+      const text = data.toString("utf8");
       try {
         msg = JSON.parse(text) as Record<string, unknown>;
       } catch {
@@ -280,19 +279,18 @@ class RealtimeSession extends TranscriptionSession {
   }
 
   private emit(event: Record<string, unknown>): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ event_id: eventId(), ...event }));
+    this.sendJson({ event_id: eventId(), ...event });
   }
 
-  async end(code: number, reason: string): Promise<void> {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
-    await this.cleanup();
+  end(code: number, reason: string): Promise<void> {
+    return this.closeWith(code, reason);
   }
 
   protected usage() {
     return { model: this.deps.speech.stt.id, features: ["stt-live", "openai-realtime"], audioSeconds: this.audioSeconds, characters: 0 };
   }
 
-  protected async release(): Promise<void> {
+  protected override async release(): Promise<void> {
     await this.chain;
     await this.session.close();
   }

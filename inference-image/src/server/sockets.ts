@@ -13,10 +13,14 @@ import type { Deps } from "./context";
 import { type ErrorFamily, errorBody, requestIdHeader, toHttpError } from "./errors";
 import { rawJsonResponse } from "./http";
 import { recordTeamRequest } from "./metrics";
-import { socketEnded, socketStarted, type SocketUsage } from "./socket-usage";
 
 /** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** A message's bytes: with ws's default binaryType they are one Buffer already, used as it is (not copied). */
+function messageBuffer(data: RawData): Buffer {
+  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
 
 /** Each upgrade's request id, for its 101 answer's header (ws writes that answer itself). */
 const upgradeIds = new WeakMap<IncomingMessage, string>();
@@ -55,8 +59,8 @@ export interface OpenSocket {
   readonly caller: Caller;
   /** Finish what is in progress and close with `code` (shutdown: 1001). */
   end(code: number, reason: string): Promise<void>;
-  /** Its key was revoked; without this, end(1008, "KEY_REVOKED"). */
-  revoke?(): void;
+  /** Its key was revoked (SocketSession's default: end(1008, "KEY_REVOKED")). */
+  revoke(): void;
 }
 
 /** An accepted socket, with what its session needs to serve and account for it. */
@@ -86,9 +90,7 @@ export abstract class SocketRoute<P> {
     // A key taken out of the keys file ends its open sockets too (1008), not only its next requests.
     keys.onRevoke((revoked) => {
       for (const s of this.open) {
-        if (!revoked.has(s.caller.digest)) continue;
-        if (s.revoke) s.revoke();
-        else void s.end(1008, "KEY_REVOKED");
+        if (revoked.has(s.caller.digest)) s.revoke();
       }
     });
   }
@@ -99,13 +101,12 @@ export abstract class SocketRoute<P> {
   /** Undo prepare() when the client left before the upgrade completed. */
   protected release(_params: P): Promise<void> | void {}
 
-  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  /** `url`: the request target, as app.ts parsed it (it refuses one that does not parse, and sends unknown paths here too). */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     const requestId = randomUUID();
     let caller: Caller | undefined;
     let releaseTeam: (() => void) | undefined;
     try {
-      // app.ts parsed this target already (and refused it if it did not parse); it sends unknown paths here too.
-      const url = new URL(req.url ?? "/", "http://localhost");
       if (url.pathname !== this.route) throw new HttpError(404, "not_found", `no WebSocket route at ${url.pathname.slice(0, 64)}; use ${this.route}`);
       if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
       const who = (caller = authenticate(this.keys, req, true));
@@ -147,10 +148,21 @@ export abstract class SocketRoute<P> {
   }
 }
 
-/** What every socket session has: its connection, `done`, and one usage record when it ends. */
+/** What a session's usage record says about it. */
+interface SessionUsage {
+  model: string;
+  features: string[];
+  audioSeconds: number;
+  characters: number;
+}
+
+/**
+ * What every socket session has: its connection, `done`, its listeners, one cleanup that records usage and gives
+ * the session's resources back, and one usage record when it ends.
+ */
 export abstract class SocketSession implements OpenSocket {
   readonly done: Promise<void>;
-  protected resolveDone!: () => void;
+  private resolveDone!: () => void;
   protected closed = false;
   protected readonly ws: WebSocket;
   readonly requestId: string;
@@ -162,30 +174,76 @@ export abstract class SocketSession implements OpenSocket {
 
   constructor(
     conn: SocketConnection,
-    private readonly feature: SocketUsage["feature"],
+    /** stt-live sessions also count in the live-sessions gauge. */
+    private readonly feature: "stt-live" | "tts",
   ) {
     ({ ws: this.ws, requestId: this.requestId, deps: this.deps, route: this.route, caller: this.caller, releaseTeam: this.releaseTeam } = conn);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    socketStarted(this.deps, feature);
+    this.deps.metrics.inflight.inc();
+    if (feature === "stt-live") this.deps.metrics.liveSessions.inc();
   }
 
   abstract end(code: number, reason: string): Promise<void>;
   /** What the usage record says about this session, read when it ends. */
-  protected abstract usage(): Pick<SocketUsage, "model" | "features" | "audioSeconds" | "characters">;
+  protected abstract usage(): SessionUsage;
+  protected abstract onMessage(data: Buffer, isBinary: boolean): void;
 
-  /** The first call records the usage and drops the connection; false when the session had ended already. */
-  protected finish(): boolean {
+  /** Listen to the socket; the subclass calls this once its own state is set. */
+  protected listen(): void {
+    this.ws.on("message", (data, isBinary) => this.onMessage(messageBuffer(data), isBinary));
+    this.ws.on("close", () => void this.cleanup());
+    this.ws.on("error", () => void this.cleanup());
+  }
+
+  /** The session's key was revoked. */
+  revoke(): void {
+    void this.end(1008, "KEY_REVOKED");
+  }
+
+  /** Give what the session holds back, once the socket is gone (called once, by cleanup). */
+  protected release(): Promise<void> | void {}
+
+  protected sendJson(msg: unknown): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Close the socket with `code` (if it is still open) and clean up. */
+  protected async closeWith(code: number, reason: string): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    await this.cleanup();
+  }
+
+  /** The first call records the usage, drops the connection and releases; every call waits for `done`. */
+  protected async cleanup(): Promise<void> {
+    if (!this.finish()) return this.done;
+    try {
+      await this.release();
+    } finally {
+      this.resolveDone();
+    }
+  }
+
+  /**
+   * The first call records the usage (gauges, counters, its duration, the team's slot back, one usage record) and
+   * drops the connection; false when the session had ended already.
+   */
+  private finish(): boolean {
     if (this.closed) return false;
     this.closed = true;
-    socketEnded(this.deps, {
-      requestId: this.requestId,
-      route: this.route,
-      feature: this.feature,
-      caller: this.caller,
-      releaseTeam: this.releaseTeam,
-      ...this.usage(),
-      startedAt: this.startedAt,
-    });
+    const { metrics, license } = this.deps;
+    const { route, feature } = this;
+    const u = this.usage();
+    metrics.inflight.dec();
+    if (feature === "stt-live") metrics.liveSessions.dec();
+    metrics.audioSeconds.inc({ feature }, u.audioSeconds);
+    if (u.characters > 0) metrics.characters.inc(u.characters);
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.releaseTeam();
+    const team = this.caller.team.name;
+    recordTeamRequest(metrics.teams, team, route, 101, { feature, audioSeconds: u.audioSeconds, characters: u.characters });
+    if (feature === "stt-live") metrics.teams.liveSessionSeconds.inc({ team }, seconds);
+    metrics.requestDuration.observe({ route, method: "GET", status: "101" }, seconds);
+    license.record({ id: this.requestId, model: u.model, features: u.features, status_code: 101, audio_seconds: u.audioSeconds, characters: u.characters });
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
     return true;
   }
@@ -193,7 +251,7 @@ export abstract class SocketSession implements OpenSocket {
 
 /**
  * What the live (Deepgram) and realtime (OpenAI) transcription sessions share: engine work run one piece at a
- * time in arrival order, an idle timeout, and one cleanup that records usage and gives the engine stream back.
+ * time in arrival order, and an idle timeout.
  */
 export abstract class TranscriptionSession extends SocketSession {
   protected chain: Promise<void> = Promise.resolve();
@@ -203,30 +261,26 @@ export abstract class TranscriptionSession extends SocketSession {
     super(conn, "stt-live");
   }
 
-  /** Listen to the socket and start the idle timeout; the subclass calls this once its own state is set. */
-  protected listen(): void {
-    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    this.ws.on("close", () => void this.cleanup());
-    this.ws.on("error", () => void this.cleanup());
-    this.touch();
+  /** Listen to the socket and start the idle timeout (created once; each message refreshes it). */
+  protected override listen(): void {
+    super.listen();
+    this.idleTimer = setTimeout(() => void this.idle(), this.deps.config.LIVE_IDLE_TIMEOUT_MS);
   }
 
-  protected abstract onMessage(data: RawData, isBinary: boolean): void;
   /** No message within LIVE_IDLE_TIMEOUT_MS. */
   protected abstract idle(): Promise<void>;
   /** Queued work threw: tell the client, and close unless the session can go on. */
   protected abstract failed(err: unknown): Promise<void>;
-  /** Give the engine stream (and decoders) back, once the socket is gone. */
-  protected abstract release(): Promise<void>;
 
-  /** Any message from the client restarts the idle timeout. */
+  /** Any message from the client restarts the idle timeout, unless it was stopped. */
   protected touch(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.idle(), this.deps.config.LIVE_IDLE_TIMEOUT_MS);
+    this.idleTimer?.refresh();
   }
 
+  /** For good: a later touch() does not start it again. */
   protected stopIdleTimer(): void {
     clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   /** Engine calls run one at a time, in arrival order: the engine stream (and a decoder) keep state. */
@@ -241,13 +295,8 @@ export abstract class TranscriptionSession extends SocketSession {
     });
   }
 
-  protected async cleanup(): Promise<void> {
-    clearTimeout(this.idleTimer);
-    if (!this.finish()) return this.done;
-    try {
-      await this.release();
-    } finally {
-      this.resolveDone();
-    }
+  protected override cleanup(): Promise<void> {
+    this.stopIdleTimer();
+    return super.cleanup();
   }
 }

@@ -6,17 +6,16 @@
  * Synthesis starts at each sentence end and at Flush; Clear drops the unspoken text and stops the
  * sentence being synthesized after its current piece, sending none of its audio (barge-in).
  */
-import { type RawData, WebSocket } from "ws";
+import { WebSocket } from "ws";
 import { HttpError } from "../shared/http";
-import { Resampler, floatToInt16, int16ToFloat, parseRate } from "./audio";
+import { parseRate } from "./audio";
 import type { ApiKeys } from "./auth";
 import { createEncoder, type StreamEncoder } from "./codecs";
 import type { Deps } from "./context";
-import { refuseCallback } from "./deepgram";
+import { refuseCallback, speakModel } from "./deepgram";
 import { deepgramModelInfo, modelUuid } from "./formats";
-import { resolveModel } from "./models";
 import { type OpenSocket, type SocketConnection, SocketRoute, SocketSession } from "./sockets";
-import { checkSpeed } from "./synthesis";
+import { checkSpeed, RateConverter } from "./synthesis";
 import type { ModelInfo } from "../engines/types";
 
 /** Deepgram's speak WebSocket encodings, with Deepgram's default rate for each. */
@@ -32,7 +31,7 @@ interface SpeakParams {
 }
 
 /** The end of the last whole sentence in `text` (a . ! or ? run, closing quotes, then whitespace), or -1. */
-export function lastSentenceEnd(text: string): number {
+function lastSentenceEnd(text: string): number {
   let end = -1;
   for (const m of text.matchAll(/[.!?]+["')\]]*\s+/g)) end = m.index + m[0].length;
   return end;
@@ -45,8 +44,7 @@ export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
 
   protected prepare(q: URLSearchParams): SpeakParams {
     refuseCallback(q);
-    const modelName = q.get("model") ?? undefined;
-    const model = resolveModel(this.deps.speech, "tts", modelName);
+    const { model, voice } = speakModel(this.deps.speech, q);
     const encoding = (q.get("encoding") ?? "linear16") as SocketEncoding;
     if (!Object.hasOwn(SOCKET_ENCODINGS, encoding)) {
       throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported on the speak WebSocket; use ${Object.keys(SOCKET_ENCODINGS).join(", ")}`);
@@ -55,8 +53,7 @@ export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
     if (container !== null && container !== "none") throw new HttpError(400, "invalid_parameter", "the speak WebSocket sends raw audio: container must be none");
     return {
       model,
-      // Aura names carry the voice (aura-2-thalia-en); the engines' voice table resolves them.
-      voice: modelName?.startsWith("aura") ? modelName : undefined,
+      voice,
       speed: checkSpeed(q.get("speed") ?? undefined, 0.5, 2),
       sampleRate: q.has("sample_rate") ? parseRate(q.get("sample_rate") ?? undefined) : SOCKET_ENCODINGS[encoding],
       encoding,
@@ -95,16 +92,14 @@ class SpeakSession extends SocketSession {
       model_version: deepgramModelInfo(params.model).version,
       model_uuid: modelUuid(params.model),
     });
-    this.ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    this.ws.on("close", () => this.cleanup());
-    this.ws.on("error", () => this.cleanup());
+    this.listen();
   }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
+  protected onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) return this.warn("INVALID_MESSAGE", "binary frames are not accepted; send JSON Speak, Flush, Clear or Close");
     let msg: { type?: unknown; text?: unknown };
     try {
-      msg = JSON.parse((Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString("utf8"));
+      msg = JSON.parse(data.toString("utf8"));
     } catch {
       return this.warn("INVALID_MESSAGE", "text frames must be JSON messages: Speak, Flush, Clear or Close");
     }
@@ -176,7 +171,7 @@ class SpeakSession extends SocketSession {
     const { speech, metrics } = this.deps;
     const generation = this.generation;
     const engineRate = speech.tts.sampleRate;
-    const resampler = engineRate === this.params.sampleRate ? undefined : new Resampler(engineRate, this.params.sampleRate);
+    const converter = new RateConverter(engineRate, this.params.sampleRate);
     const submitted = performance.now();
     let first = true;
     // The speech routes' own encoder: raw samples, no container, as Deepgram's socket sends them.
@@ -185,11 +180,12 @@ class SpeakSession extends SocketSession {
       for await (const chunk of speech.synthesize(text, { voice: this.params.voice, speed: this.params.speed })) {
         if (generation !== this.generation || this.closed) break;
         this.audioSeconds += chunk.length / engineRate;
-        await this.sendAudio(encoder, resampler ? floatToInt16(resampler.process(int16ToFloat(chunk))) : chunk);
+        await this.sendAudio(encoder, converter.convert(chunk));
         if (first) metrics.ttsFirstByte.observe((performance.now() - submitted) / 1000);
         first = false;
       }
-      if (resampler && generation === this.generation) await this.sendAudio(encoder, floatToInt16(resampler.flush()));
+      const tail = generation === this.generation ? converter.flush() : undefined;
+      if (tail) await this.sendAudio(encoder, tail);
     } catch (err) {
       this.warn("SYNTHESIS_FAILED", `a sentence was not spoken: ${(err as Error).message}`);
     } finally {
@@ -206,24 +202,16 @@ class SpeakSession extends SocketSession {
     this.sendJson({ type: "Warning", code, description });
   }
 
-  private sendJson(msg: unknown): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
-  }
-
-  async end(code: number, reason: string): Promise<void> {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
-    this.cleanup();
-    return this.done;
+  end(code: number, reason: string): Promise<void> {
+    return this.closeWith(code, reason);
   }
 
   protected usage() {
     return { model: this.params.model.id, features: ["tts", "speak-websocket", `encoding:${this.params.encoding}`], audioSeconds: this.audioSeconds, characters: this.characters };
   }
 
-  private cleanup(): void {
-    if (!this.finish()) return;
+  protected override release(): void {
     // Anything still synthesizing stops after its current piece.
     this.generation++;
-    this.resolveDone();
   }
 }

@@ -12,6 +12,24 @@ export interface SpeechOutput {
   headers: Record<string, string>;
 }
 
+/** The engine's PCM16 at another rate (shared by the REST speech routes and the speak WebSocket). */
+export class RateConverter {
+  private readonly resampler: Resampler | undefined;
+
+  constructor(engineRate: number, rate: number) {
+    this.resampler = rate === engineRate ? undefined : new Resampler(engineRate, rate);
+  }
+
+  convert(chunk: Int16Array): Int16Array {
+    return this.resampler ? floatToInt16(this.resampler.process(int16ToFloat(chunk))) : chunk;
+  }
+
+  /** The resampler's tail, after the last chunk; undefined when nothing is resampled. */
+  flush(): Int16Array | undefined {
+    return this.resampler && floatToInt16(this.resampler.flush());
+  }
+}
+
 export function checkText(ctx: RequestContext, text: unknown, field: string): string {
   if (typeof text !== "string" || text.trim().length === 0) throw new HttpError(400, "invalid_input", `${field} must be a non-empty string`);
   if (text.length > ctx.config.MAX_TEXT_CHARS) {
@@ -48,9 +66,7 @@ export async function streamSpeech(ctx: RequestContext, text: string, options: S
     await iterator.return?.();
     throw err;
   }
-  const rate = out.spec.sampleRate;
-  const resampler = rate === engineRate ? undefined : new Resampler(engineRate, rate);
-  const convert = (chunk: Int16Array): Int16Array => (resampler ? floatToInt16(resampler.process(int16ToFloat(chunk))) : chunk);
+  const converter = new RateConverter(engineRate, out.spec.sampleRate);
   let engineSamples = 0;
   res.writeHead(200, { "content-type": encoder.contentType, "transfer-encoding": "chunked", ...out.headers });
   let next = first;
@@ -68,10 +84,11 @@ export async function streamSpeech(ctx: RequestContext, text: string, options: S
   try {
     while (!next.done) {
       engineSamples += next.value.length;
-      if (!(await send(await encoder.push(convert(next.value))))) return;
+      if (!(await send(await encoder.push(converter.convert(next.value))))) return;
       next = await iterator.next();
     }
-    if (resampler && !(await send(await encoder.push(floatToInt16(resampler.flush()))))) return;
+    const tail = converter.flush();
+    if (tail && !(await send(await encoder.push(tail)))) return;
     if (!(await send(await encoder.end()))) return;
     // Before end: the usage record is written as the response ends.
     ctx.usage.audioSeconds = engineSamples / engineRate;
