@@ -1,6 +1,6 @@
 /** A monthly cost estimate from a synthesized stack and the dated price table in scripts/pricing. */
 import prices from "../pricing/aws-on-demand.json";
-import { gpuPoolUse } from "../../constructs/policy/rules/gpu-pools";
+import { gpuPoolUse, poolName } from "../../constructs/policy/rules/gpu-pools";
 import { blocks, launchTemplateOf, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
 import { GpuPoolUse } from "../../constructs/shared/names";
 
@@ -87,7 +87,7 @@ export function estimateCost(stack: StackView, table: PriceTable = PRICE_TABLE):
       types.length > 1 ? `priced as ${types[0]}, the first of ${types.join(", ")}` : undefined,
       unused ? "UNUSED: no workload's engines use a GPU (VS-EKS-005)" : undefined,
     ].filter(Boolean);
-    add(`node pool ${group.path.split("/").slice(-2, -1)[0] ?? group.name}: ${types[0] ?? "?"}`, group.path, min, max, hourly === undefined ? undefined : hourly * h, notes.join("; ") || undefined, unused);
+    add(`node pool ${poolName(group)}: ${types[0] ?? "?"}`, group.path, min, max, hourly === undefined ? undefined : hourly * h, notes.join("; ") || undefined, unused);
     const disk = nodeDiskGiB(group, stack);
     add(`node volumes ${disk} GiB gp3 per node`, group.path, min, max, p ? disk * p.gp3PerGiBMonth : undefined, undefined, unused);
   }
