@@ -59,10 +59,8 @@ export class InfraStack extends TerraformStack {
       kubernetesVersion: env.kubernetesVersion,
       systemPool: env.nodePools.system,
       gpuPools: env.nodePools.gpu,
-      publicEndpoint: env.cluster.publicEndpoint,
-      adminRoleArn: env.cluster.adminRoleArn,
-      serviceCidr: env.cluster.serviceCidr,
-      logRetentionDays: env.cluster.logRetentionDays,
+      // The environment's cluster settings are GpuCluster's own props (clusterSettingsSchema).
+      ...env.cluster,
       // Instances launched by Auto Scaling do not get the provider's default tags.
       tags: { ...env.tags, "voice-selfhost:environment": env.name },
     });
