@@ -116,4 +116,3 @@ export const environmentSchema = z
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
 /** What an environment file may contain (defaults not yet applied). */
 export type EnvironmentInput = z.input<typeof environmentSchema>;
-export type { GpuPoolConfig, SystemPoolConfig } from "../constructs/cluster/settings";

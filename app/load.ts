@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { cidrsOverlap, parseCidr } from "../constructs/shared/cidr";
+import { valueAt } from "../constructs/shared/validate";
 import { EnvironmentConfig, environmentSchema } from "./environment-schema";
 
 /** One or more environment files are invalid; `message` lists every problem, one per line. */
@@ -108,15 +109,6 @@ function lowerFirst(message: string): string {
 
 function formatPath(p: (string | number)[]): string {
   return p.map((seg, i) => (typeof seg === "number" ? `[${seg}]` : i === 0 ? seg : `.${seg}`)).join("");
-}
-
-function valueAt(document: unknown, p: (string | number)[]): unknown {
-  let current: unknown = document;
-  for (const seg of p) {
-    if (current === null || typeof current !== "object") return undefined;
-    current = (current as Record<string | number, unknown>)[seg];
-  }
-  return current;
 }
 
 function describeValue(value: unknown): string {

@@ -1,6 +1,6 @@
 import { EnvironmentConfig } from "../app";
 import { INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/shared";
-import { inferenceServicesOf } from "../constructs/workloads/settings";
+import { gpuPlacement, InferenceServiceSettings, inferenceServicesOf } from "../constructs/workloads/settings";
 
 /** One inference Service as both stacks see it: the NodePort the workloads expose and the listener the load balancer opens for it. */
 export interface InferenceEndpoint {
@@ -20,4 +20,24 @@ export function inferenceEndpoints(env: EnvironmentConfig): InferenceEndpoint[] 
     port: key === "tts" ? env.ingress.ttsPort : env.ingress.port,
     nodePort: INFERENCE_NODE_PORTS[key],
   }));
+}
+
+/** Where one inference Service runs, as both stacks see it: the infra stack tags GPU pools and picks load balancer targets by it, the workloads stack schedules the pods. */
+export interface InferencePlacement {
+  readonly name: InferenceServiceName;
+  /** The service's settings; on GPU nodes with `pool` resolved (its own, else the environment's first GPU pool). */
+  readonly settings: InferenceServiceSettings;
+  /** Whether it runs on GPU nodes (gpuPlacement: some engine of it uses a GPU, or cpuEnginesOnGpu) rather than the system pool. */
+  readonly gpu: boolean;
+  /** The GPU pool it runs on; undefined on the system pool. */
+  readonly pool: string | undefined;
+}
+
+/** The inference Services of an environment with where they run: the one placement both stacks use. */
+export function inferencePlacements(env: EnvironmentConfig): InferencePlacement[] {
+  return inferenceServicesOf(env.workloads).map(({ key, settings }) => {
+    const gpu = gpuPlacement(env.workloads.models, key, settings).gpu;
+    const pool = gpu ? settings.pool ?? env.nodePools.gpu[0].name : undefined;
+    return { name: key, settings: gpu ? { ...settings, pool } : settings, gpu, pool };
+  });
 }

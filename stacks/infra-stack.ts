@@ -6,12 +6,11 @@ import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
 import { EnvironmentConfig } from "../app";
 import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
-import { gpuPlacement, inferenceServicesOf } from "../constructs/workloads/settings";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
 import { PrivateRegistry } from "../constructs/registry";
 import { configureBackend } from "./backend";
-import { inferenceEndpoints } from "./inference-endpoints";
+import { inferenceEndpoints, inferencePlacements } from "./inference-endpoints";
 
 export interface InfraStackProps {
   readonly env: EnvironmentConfig;
@@ -59,10 +58,8 @@ export class InfraStack extends TerraformStack {
       kubernetesVersion: env.kubernetesVersion,
       systemPool: env.nodePools.system,
       gpuPools: env.nodePools.gpu,
-      publicEndpoint: env.cluster.publicEndpoint,
-      adminRoleArn: env.cluster.adminRoleArn,
-      serviceCidr: env.cluster.serviceCidr,
-      logRetentionDays: env.cluster.logRetentionDays,
+      // The environment's cluster settings are GpuCluster's own props (clusterSettingsSchema).
+      ...env.cluster,
       // Instances launched by Auto Scaling do not get the provider's default tags.
       tags: { ...env.tags, "voice-selfhost:environment": env.name },
     });
@@ -80,9 +77,9 @@ export class InfraStack extends TerraformStack {
     this.modelBucket.grantRead(this.inferenceRole);
     // Where the inference services run (GPU pools only for engines that use one) decides what the load
     // balancer targets, and marks each GPU pool with the services that use it, or "none".
-    const services = inferenceServicesOf(env.workloads).map(({ key, settings }) => ({ key, pool: settings.pool ?? env.nodePools.gpu[0].name, gpu: gpuPlacement(env.workloads.models, key, settings).gpu }));
+    const services = inferencePlacements(env);
     this.cluster.gpuPools.forEach((pool, i) => {
-      const users = services.filter((s) => s.gpu && s.pool === env.nodePools.gpu[i].name).map((s) => s.key);
+      const users = services.filter((s) => s.gpu && s.pool === env.nodePools.gpu[i].name).map((s) => s.name);
       pool.nodeGroup.tags = { ...pool.nodeGroup.tagsInput, [GPU_POOL_USE_TAG]: users.join(",") || GpuPoolUse.none };
     });
     const targetAsgs = [...(services.some((s) => s.gpu) ? this.cluster.gpuAutoScalingGroupNames : []), ...(services.some((s) => !s.gpu) ? [this.cluster.systemPool.autoScalingGroupName] : [])];

@@ -10,8 +10,8 @@ import { LicenseProxy } from "../constructs/workloads/license-proxy";
 import { Monitoring } from "../constructs/workloads/monitoring";
 import { WorkloadNamespace } from "../constructs/workloads/namespace";
 import { EncryptedStorageClass } from "../constructs/workloads/storage-class";
-import { gpuPlacement, inferenceServicesOf } from "../constructs/workloads/settings";
 import { configureBackend } from "./backend";
+import { inferencePlacements } from "./inference-endpoints";
 import { InfraStack } from "./infra-stack";
 
 export interface WorkloadsStackProps {
@@ -72,19 +72,20 @@ export class WorkloadsStack extends TerraformStack {
     });
 
     const modelSync = w.models.source === "s3" ? { image: images.awsCli.imageUri, bucket: infra.modelBucket.bucketName, region: env.region } : undefined;
-    this.inferenceServices = inferenceServicesOf(w).map(({ key, settings }, i) => {
-      return new InferenceService(this, key, {
-        name: key,
+    this.inferenceServices = inferencePlacements(env).map(({ name, settings }, i) => {
+      return new InferenceService(this, name, {
+        name,
         namespace: this.namespace,
         image,
-        settings: gpuPlacement(w.models, key, settings).gpu ? { ...settings, pool: settings.pool ?? env.nodePools.gpu[0].name } : settings,
+        // On GPU nodes with its pool resolved, the one the infra stack tagged for it (stacks/inference-endpoints.ts).
+        settings,
         models: w.models,
         modelSync,
         licenseProxyUrl: this.licenseProxy.url,
         // What the pods really receive: the clients (their IP is preserved) and the load balancer's health checks.
         allowedSourceCidrs: [...infra.loadBalancer.targetSourceCidrs],
         // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
-        nodePort: INFERENCE_NODE_PORTS[key],
+        nodePort: INFERENCE_NODE_PORTS[name],
         // One service account for all inference pods: the infra stack's Pod Identity association names it.
         createServiceAccount: i === 0,
         metricsScraperNamespace: w.metricsScraperNamespace,

@@ -75,7 +75,7 @@ export class ExistingCluster extends Construct implements ClusterRefs {
       );
     }
     this.name = props.clusterName;
-    const { pools, gpus, specs } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
+    const { pools, specs } = resolveGpuPools(where, props.gpuPools ?? DEFAULT_GPU_POOLS);
     this.gpuPoolSpecs = specs;
     const tags = { ...props.tags, "voice-selfhost:cluster": this.name };
     this.tags = tags;
@@ -113,7 +113,7 @@ export class ExistingCluster extends Construct implements ClusterRefs {
           subnetIds: props.network.privateSubnetIds,
           encryptionKey: this.encryptionKey,
           amiType: pool.amiType as NodeAmiType,
-          gpu: gpus[i],
+          gpu: specs[i].gpu,
           tags,
           dependsOn: attachments,
         }),

@@ -21,10 +21,10 @@ export type ResolvedGpuPool = ReturnType<typeof gpuPoolSchema.parse>;
 export const DEFAULT_GPU_POOLS: GpuPoolInput[] = [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2 }];
 
 /** Parses and checks GPU pools (gpuPoolsSchema), so a typo in an instance type or a size fails at synth with the pool's index. */
-export function resolveGpuPools(where: string, inputs: GpuPoolInput[]): { pools: ResolvedGpuPool[]; gpus: GpuInstanceType[]; specs: GpuPoolSpec[] } {
+export function resolveGpuPools(where: string, inputs: GpuPoolInput[]): { pools: ResolvedGpuPool[]; specs: GpuPoolSpec[] } {
   const pools = parseProps(gpuPoolsSchema, inputs, `${where}: gpuPools`);
-  const gpus = pools.map((pool, i) => poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes));
-  return { pools, gpus, specs: pools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: gpus[i], amiType: pool.amiType })) };
+  const specs = pools.map((pool, i) => ({ name: pool.name, instanceTypes: pool.instanceTypes, gpu: poolGpu(`${where}: gpuPools[${i}] (${pool.name})`, pool.instanceTypes), amiType: pool.amiType }));
+  return { pools, specs };
 }
 
 /** The autoscaler builds a scale-from-zero node template per pool, so every type of a pool must carry the same GPUs. */

@@ -21,6 +21,7 @@ import { z } from "zod";
 import { flowLogRetentionDaysSchema, natGatewaysSchema, vpcCidrSchema } from "./settings";
 import { policyDocument, PolicyStatement, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
+import { parseProps } from "../shared/validate";
 import { regionOfAzs } from "./azs";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService, s3ReadStatement } from "./endpoints";
 import { ExistingNetwork, ExistingNetworkProps } from "./existing-network";
@@ -140,7 +141,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
       const igw = new InternetGateway(this, "igw", { vpcId: this.vpc.id, tags: tagged("igw") });
       const publicTable = new RouteTable(this, "public-rt", { vpcId: this.vpc.id, tags: tagged("public") });
       new Route(this, "public-default", { routeTableId: publicTable.id, destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id });
-      const natCount = natGatewaysSchema.parse(props.natGateways) === "single" ? 1 : props.azs.length;
+      const natCount = parseProps(natGatewaysSchema, props.natGateways, `PrivateNetwork ${this.node.path}: natGateways`) === "single" ? 1 : props.azs.length;
       // Public subnets exist only to hold NAT gateways: tiny, and never handing out public IPs.
       const publicSubnets = props.azs.slice(0, natCount).map((az, i) => {
         const subnet = new Subnet(this, `public-${i}`, {

@@ -122,6 +122,12 @@ export function references(value: unknown, target: TfResource): boolean {
   return someString(value, (s) => s.includes(needle) || s.endsWith(target.address));
 }
 
+/** The launch template an EKS node group names, if it is one of this stack's. */
+export function launchTemplateOf(nodeGroup: TfResource, stack: StackView): TfResource | undefined {
+  const id = valueAt(nodeGroup.values, ["launch_template", "id"]) ?? valueAt(nodeGroup.values, ["launch_template", "name"]);
+  return stack.ofType("aws_launch_template").find((lt) => references(id, lt));
+}
+
 export function someString(value: unknown, test: (s: string) => boolean): boolean {
   if (typeof value === "string") return test(value);
   if (Array.isArray(value)) return value.some((v) => someString(v, test));

@@ -19,7 +19,8 @@ export function parseProps<S extends z.ZodTypeAny>(schema: S, value: unknown, wh
   throw new Error(problems.join("\n"));
 }
 
-function valueAt(value: unknown, path: (string | number)[]): unknown {
+/** The value at a zod issue's path inside `value`; undefined where the path leaves the objects. */
+export function valueAt(value: unknown, path: (string | number)[]): unknown {
   return path.reduce<unknown>((current, seg) => (current !== null && typeof current === "object" ? (current as Record<string | number, unknown>)[seg] : undefined), value);
 }
 

@@ -1,7 +1,7 @@
 /** A monthly cost estimate from a synthesized stack and the dated price table in scripts/pricing. */
 import prices from "../pricing/aws-on-demand.json";
-import { gpuPoolUse } from "../../constructs/policy/rules/gpu-pools";
-import { blocks, references, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
+import { gpuPoolUse, poolName } from "../../constructs/policy/rules/gpu-pools";
+import { blocks, launchTemplateOf, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
 import { GpuPoolUse } from "../../constructs/shared/names";
 
 interface RegionPrices {
@@ -59,8 +59,7 @@ const round = (n: number) => Math.round(n * 100) / 100;
 
 /** Root and data volume sizes of the launch template a node group uses. */
 function nodeDiskGiB(group: TfResource, stack: StackView): number {
-  const id = valueAt(group.values, ["launch_template", "id"]);
-  const template = stack.ofType("aws_launch_template").find((lt) => references(id, lt));
+  const template = launchTemplateOf(group, stack);
   if (!template) return Number(group.values.disk_size ?? 20);
   return blocks(template.values.block_device_mappings).reduce((sum, m) => sum + Number(valueAt(m, ["ebs", "volume_size"]) ?? 0), 0);
 }
@@ -88,7 +87,7 @@ export function estimateCost(stack: StackView, table: PriceTable = PRICE_TABLE):
       types.length > 1 ? `priced as ${types[0]}, the first of ${types.join(", ")}` : undefined,
       unused ? "UNUSED: no workload's engines use a GPU (VS-EKS-005)" : undefined,
     ].filter(Boolean);
-    add(`node pool ${group.path.split("/").slice(-2, -1)[0] ?? group.name}: ${types[0] ?? "?"}`, group.path, min, max, hourly === undefined ? undefined : hourly * h, notes.join("; ") || undefined, unused);
+    add(`node pool ${poolName(group)}: ${types[0] ?? "?"}`, group.path, min, max, hourly === undefined ? undefined : hourly * h, notes.join("; ") || undefined, unused);
     const disk = nodeDiskGiB(group, stack);
     add(`node volumes ${disk} GiB gp3 per node`, group.path, min, max, p ? disk * p.gp3PerGiBMonth : undefined, undefined, unused);
   }

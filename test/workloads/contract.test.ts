@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import {
   DCGM_METRICS,
+  EXECUTION_PROVIDERS,
   IMAGE_COMMANDS,
   IMAGE_UID,
   INFERENCE_HEALTH,
@@ -83,6 +84,19 @@ test("every variable the inference pods set is one the server reads, with the me
   expect(engine).toMatchObject({ stt: { engine: "sherpa-whisper", modelDir: "/models/stt" }, tts: { engine: "sherpa-vits", modelDir: "/models/tts" }, workers: 3, queueMax: 7 });
 });
 
+test("the inference pods' execution-provider and usage-log variables are ones the server reads, with the meaning the workloads give them", () => {
+  const engine = engines.engineConfigFromEnv({
+    [SERVER_ENV.sttEngine]: "sherpa-whisper",
+    [SERVER_ENV.sttModelDir]: "/models/stt",
+    [SERVER_ENV.sttProvider]: "cuda",
+    [SERVER_ENV.ttsEngine]: "sherpa-vits",
+    [SERVER_ENV.ttsModelDir]: "/models/tts",
+    [SERVER_ENV.ttsProvider]: "auto",
+  });
+  expect(engine).toMatchObject({ stt: { engine: "sherpa-whisper", provider: "cuda" }, tts: { engine: "sherpa-vits", provider: "auto" } });
+  expect(serverConfigFromEnv({ [SERVER_ENV.usageWalDir]: "/tmp/usage-wal" })).toMatchObject({ USAGE_WAL_DIR: "/tmp/usage-wal" });
+});
+
 test("every variable the license proxy pods set is one the proxy reads", () => {
   const online = proxyConfigFromEnv({
     [PROXY_ENV.port]: "4000",
@@ -111,6 +125,10 @@ test("the server's bounds on the values the workloads derive", () => {
 test("engine names: the image's own lists", () => {
   expect(STT_ENGINES).toEqual(engines.STT_ENGINES);
   expect(TTS_ENGINES).toEqual(engines.TTS_ENGINES);
+});
+
+test("execution providers: the image's own list", () => {
+  expect(EXECUTION_PROVIDERS).toEqual(engines.EXECUTION_PROVIDERS);
 });
 
 test("a full queue is answered with the code the rejection metric's reason label carries", () => {

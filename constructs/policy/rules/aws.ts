@@ -1,5 +1,5 @@
 /** Rules for the AWS resources: the cluster, nodes, registry, buckets, load balancer, keys and logs. */
-import { blocks, isTrue, references, StackView, TfResource, valueAt } from "../stack-view";
+import { blocks, isTrue, launchTemplateOf, references, StackView, TfResource, valueAt } from "../stack-view";
 import { PolicyRule } from "../types";
 
 /**
@@ -18,12 +18,6 @@ export const MODERN_TLS_POLICIES: readonly string[] = [
   "ELBSecurityPolicy-FS-1-2-Res-2020-10",
   "ELBSecurityPolicy-FS-1-2-Res-2019-08",
 ];
-
-/** The launch template an EKS node group names, if it is one of this stack's. */
-function launchTemplateOf(nodeGroup: TfResource, stack: StackView): TfResource | undefined {
-  const id = valueAt(nodeGroup.values, ["launch_template", "id"]) ?? valueAt(nodeGroup.values, ["launch_template", "name"]);
-  return stack.ofType("aws_launch_template").find((lt) => references(id, lt));
-}
 
 /** Volumes a resource launches, with whether each is encrypted. */
 function volumes(resource: TfResource): { device: string; encrypted: boolean }[] {

@@ -10,6 +10,11 @@ export function gpuPoolUse(group: TfResource): string | undefined {
   return typeof use === "string" ? use : undefined;
 }
 
+/** What reports and findings call a node group: the id of the construct that holds it (its NodePool, `pool-<name>`), else its Terraform name. */
+export function poolName(group: TfResource): string {
+  return group.path.split("/").slice(-2, -1)[0] ?? group.name;
+}
+
 export const gpuPoolRules: PolicyRule[] = [
   {
     id: "VS-EKS-005",
@@ -19,6 +24,6 @@ export const gpuPoolRules: PolicyRule[] = [
     fix: "Set a sherpa model's provider to cuda or auto (workloads.models.<stt|tts>.provider), remove the pool, or acknowledge it with the reason it is kept (e.g. it scales from zero).",
     appliesTo: ["aws_eks_node_group"],
     check: (group: TfResource) =>
-      gpuPoolUse(group) === GpuPoolUse.none ? [`GPU pool ${group.path.split("/").slice(-2, -1)[0] ?? group.name}: no inference service's engines use a GPU, so its nodes would sit idle`] : [],
+      gpuPoolUse(group) === GpuPoolUse.none ? [`GPU pool ${poolName(group)}: no inference service's engines use a GPU, so its nodes would sit idle`] : [],
   },
 ];
