@@ -1,24 +1,28 @@
 /**
- * The fault suite's processes, started as users start them: the built server (`node dist/server/main.js`,
- * what the image runs) and, through ../license/helpers, the real license proxy against the fake upstream.
+ * The fault suite's processes, started as users start them: the built server (`node <build>/server/main.js`,
+ * compiled as the image's dist/ is) and, through ../license/helpers, the real license proxy against the fake upstream.
  * Faults come from outside: raw sockets, resets, signals, a full disk.
  */
-import { execFileSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
-import { dirname, join } from "node:path";
-import { ProxyProcess } from "../license/helpers";
+import { join } from "node:path";
+import { buildImage, ProxyProcess } from "../license/helpers";
 
-export const IMAGE = dirname(dirname(__dirname));
 export const KEY = "fault-key-0123456789abcdef";
 
-/** Compile the image (tsc, a few seconds) so the tests run the current sources as the image would. */
-export function buildServer(): void {
-  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", join(IMAGE, "tsconfig.build.json")], { cwd: IMAGE, stdio: "pipe" });
+let built: string | undefined;
+
+/**
+ * Compile the image (tsc, a few seconds, once per content of src/ across test files) so the tests run
+ * the current sources as the image would; returns the build folder. Not dist/: that is the image's
+ * build, and a test file's tsc rewriting it could change a server another file is starting.
+ */
+export function buildServer(): string {
+  return (built ??= buildImage());
 }
 
 /** The built server, WORKERS=1, keyed with KEY; killed by the caller. */
 export function startServer(env: Record<string, string> = {}): Promise<ProxyProcess> {
-  return ProxyProcess.startScript(join(IMAGE, "dist", "server", "main.js"), "listening", { WORKERS: "1", API_KEYS: KEY, HOME: process.env.HOME ?? "", ...env });
+  return ProxyProcess.startScript(join(buildServer(), "server", "main.js"), "listening", { WORKERS: "1", API_KEYS: KEY, HOME: process.env.HOME ?? "", ...env });
 }
 
 /** Write raw bytes to the server and collect what comes back until it closes the socket (or `timeoutMs`). */

@@ -20,7 +20,6 @@ function imageRoot(): string {
 }
 const IMAGE = imageRoot();
 const SRC = join(IMAGE, "src");
-const SOURCES = [join(SRC, "license-proxy"), join(SRC, "shared")];
 
 function listTs(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -29,15 +28,21 @@ function listTs(dir: string): string[] {
   });
 }
 
-/** Compile the proxy (main, cli, mint tool) and return the folder holding license-proxy/*.js. */
-export function buildProxy(): string {
-  const files = SOURCES.flatMap(listTs).sort();
+/**
+ * Compile `entryFiles` (paths under src/) once per content of the `sources` folders: into a cache folder
+ * named by their hash, written through a staging folder and renamed into place, so parallel test files
+ * share one build and none reads a half-written one. Returns the folder holding the .js tree (src/'s layout).
+ * The cache lives under the image's node_modules, so the compiled files resolve the image's dependencies.
+ */
+export function buildOnce(entryFiles: string[], sources: string[]): string {
+  const files = sources.flatMap(listTs).sort();
   const hash = createHash("sha256");
+  for (const f of entryFiles) hash.update(`entry:${f}\0`);
   for (const f of files) hash.update(relative(SRC, f)).update(readFileSync(f));
-  // Under the image's node_modules so the compiled files resolve the image's dependencies.
-  const cacheRoot = join(IMAGE, "node_modules", ".cache", "license-proxy-test-build");
+  const cacheRoot = join(IMAGE, "node_modules", ".cache", "inference-image-test-build");
   const out = join(cacheRoot, hash.digest("hex").slice(0, 16));
-  if (existsSync(join(out, "license-proxy", "main.js"))) return out;
+  const marker = join(out, entryFiles[0].replace(/\.ts$/, ".js"));
+  if (existsSync(marker)) return out;
   mkdirSync(cacheRoot, { recursive: true });
   const staging = mkdtempSync(join(cacheRoot, "staging-"));
   const tsconfig = join(staging, "tsconfig.json");
@@ -46,20 +51,41 @@ export function buildProxy(): string {
     JSON.stringify({
       extends: join(IMAGE, "tsconfig.json"),
       compilerOptions: { rootDir: SRC, outDir: join(staging, "out"), types: ["node"], noEmit: false },
-      files: ["license-proxy/main.ts", "license-proxy/cli.ts", "license-proxy/tools/mint.ts"].map((f) => join(SRC, f)),
+      files: entryFiles.map((f) => join(SRC, f)),
       include: [],
     }),
   );
   const tsc = require.resolve("typescript/bin/tsc");
   const r = spawnSync(process.execPath, [tsc, "-p", tsconfig], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`compiling the license proxy failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`compiling ${entryFiles.join(", ")} failed:\n${r.stdout}${r.stderr}`);
+  }
   try {
     renameSync(join(staging, "out"), out);
   } catch (e) {
-    if (!existsSync(join(out, "license-proxy", "main.js"))) throw e;
+    if (!existsSync(marker)) throw e;
   }
   rmSync(staging, { recursive: true, force: true });
   return out;
+}
+
+/** Compile the proxy (main, cli, mint tool) and return the folder holding license-proxy/*.js. */
+export function buildProxy(): string {
+  return buildOnce(["license-proxy/main.ts", "license-proxy/cli.ts", "license-proxy/tools/mint.ts"], [join(SRC, "license-proxy"), join(SRC, "shared")]);
+}
+
+/**
+ * Compile the whole image (every file under src/, as tsconfig.build.json does) and return the folder
+ * holding server/main.js, engines/worker.js (found beside pool.js) and license-proxy/*.js.
+ */
+export function buildImage(): string {
+  return buildOnce(
+    listTs(SRC)
+      .map((f) => relative(SRC, f))
+      .sort((a, b) => (a === "server/main.ts" ? -1 : b === "server/main.ts" ? 1 : a.localeCompare(b))),
+    [SRC],
+  );
 }
 
 const tempDirs: string[] = [];
