@@ -3,7 +3,7 @@
  * compiled as the image's dist/ is) and, through ../license/helpers, the real license proxy against the fake upstream.
  * Faults come from outside: raw sockets, resets, signals, a full disk.
  */
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { buildImage, ProxyProcess } from "../license/helpers";
 
@@ -46,22 +46,6 @@ export function rawExchange(port: number, bytes: string | Buffer, opts: { timeou
     });
     socket.write(bytes);
     if (opts.end) socket.end();
-  });
-}
-
-/** Connect, write `bytes`, wait `afterMs`, then reset the connection (SO_LINGER 0: the peer gets an RST). */
-export function writeThenReset(port: number, bytes: string | Buffer, afterMs = 20): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket: Socket = connect(port, "127.0.0.1", () => {
-      socket.write(bytes);
-      setTimeout(() => {
-        socket.resetAndDestroy();
-        resolve();
-      }, afterMs);
-    });
-    socket.on("error", (e) => {
-      if ((e as NodeJS.ErrnoException).code !== "ECONNRESET") reject(e);
-    });
   });
 }
 

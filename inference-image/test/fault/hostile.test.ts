@@ -6,9 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { sleep } from "../license/helpers";
+import { sleep, writeThenReset } from "../license/helpers";
 import { serverHarness } from "./harness";
-import { KEY, rawExchange, statusOf, writeThenReset } from "./helpers";
+import { KEY, rawExchange, statusOf } from "./helpers";
 
 jest.setTimeout(120_000);
 

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import type { UsageRecord } from "../../src/shared/license-protocol";
@@ -183,11 +183,12 @@ export function cleanUp(): void {
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+/** One request with a raw body (sent as JSON, not encoded here), over TCP to a port or to a Unix socket. */
+export function callRaw(target: number | { port: number } | { socketPath: string }, method: string, path: string, payload?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const to = typeof target === "number" ? { port: target } : target;
     const req = request(
-      { host: "127.0.0.1", port, method, path, agent, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} },
+      { host: "127.0.0.1", ...to, method, path, agent, headers: payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -206,6 +207,32 @@ export function call(port: number, method: string, path: string, body?: unknown)
     );
     req.on("error", reject);
     req.end(payload);
+  });
+}
+
+export const call = (port: number, method: string, path: string, body?: unknown) => callRaw(port, method, path, body === undefined ? undefined : JSON.stringify(body));
+
+/**
+ * Connect, write `bytes`, wait `afterMs`, then cut the connection: by default a reset (SO_LINGER 0: the
+ * peer gets an RST); with `how: "close"` a plain close (FIN), resolving once the socket has closed.
+ */
+export function writeThenReset(port: number, bytes: string | Buffer, afterMs = 20, how: "reset" | "close" = "reset"): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(port, "127.0.0.1", () => {
+      socket.write(bytes);
+      setTimeout(() => {
+        if (how === "close") {
+          socket.once("close", () => resolve());
+          socket.destroy();
+          return;
+        }
+        socket.resetAndDestroy();
+        resolve();
+      }, afterMs);
+    });
+    socket.on("error", (e) => {
+      if ((e as NodeJS.ErrnoException).code !== "ECONNRESET") reject(e);
+    });
   });
 }
 
