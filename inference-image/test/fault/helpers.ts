@@ -3,6 +3,7 @@
  * compiled as the image's dist/ is) and, through ../license/helpers, the real license proxy against the fake upstream.
  * Faults come from outside: raw sockets, resets, signals, a full disk.
  */
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { buildImage, ProxyProcess } from "../license/helpers";
@@ -50,3 +51,6 @@ export function rawExchange(port: number, bytes: string | Buffer, opts: { timeou
 }
 
 export const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+
+/** A process's resident set size in bytes (VmRSS from /proc, Linux). */
+export const rssBytes = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) * 1024;
