@@ -97,8 +97,9 @@ class FramedFile {
   ) {}
 
   static async open(path: string): Promise<FramedFile> {
-    const fh = await open(path, "a", 0o600);
-    return new FramedFile(path, fh, (await fh.stat()).size);
+    const f = new FramedFile(path, null, 0);
+    await f.handle();
+    return f;
   }
 
   private async handle(): Promise<FileHandle> {

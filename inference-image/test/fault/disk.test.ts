@@ -9,8 +9,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FakeUpstream } from "../license/fake-upstream";
-import { buildProxy, call, health, ProxyProcess, usageRecord, waitFor } from "../license/helpers";
+import { proxyHarness } from "../license/harness";
+import { call, health, usageRecord, waitFor } from "../license/helpers";
 
 jest.setTimeout(90_000);
 
@@ -25,21 +25,18 @@ const mountError = (() => {
 })();
 if (mountError) console.warn(`SKIPPED the full-disk test: cannot mount a small tmpfs (needs root): ${mountError}`);
 
-let upstream: FakeUpstream;
-let proxy: ProxyProcess | undefined;
+// Its hooks come first: the proxy is killed (afterEach) before the tmpfs is unmounted (afterAll).
+const h = proxyHarness({ upstream: true });
 
-afterAll(async () => {
-  await proxy?.kill();
-  await upstream?.stop();
+afterAll(() => {
   if (!mountError) execFileSync("umount", [mountPoint]);
   rmSync(mountPoint, { recursive: true, force: true });
 });
 
 (mountError ? it.skip : it)("answers 503 on a full disk, keeps renewing the lease, drains, and recovers", async () => {
-  upstream = new FakeUpstream();
-  await upstream.start();
+  const upstream = h.upstream;
   upstream.faults.usage500s = Number.MAX_SAFE_INTEGER;
-  proxy = await ProxyProcess.start(buildProxy(), {
+  const proxy = await h.start({
     STATE_DIR: mountPoint,
     LICENSE_SERVER_URL: upstream.url,
     LICENSE_KEY: upstream.licenseKey,

@@ -1,24 +1,29 @@
 /**
- * The fault suite's processes, started as users start them: the built server (`node dist/server/main.js`,
- * what the image runs) and, through ../license/helpers, the real license proxy against the fake upstream.
+ * The fault suite's processes, started as users start them: the built server (`node <build>/server/main.js`,
+ * compiled as the image's dist/ is) and, through ../license/helpers, the real license proxy against the fake upstream.
  * Faults come from outside: raw sockets, resets, signals, a full disk.
  */
-import { execFileSync } from "node:child_process";
-import { connect, type Socket } from "node:net";
-import { dirname, join } from "node:path";
-import { ProxyProcess } from "../license/helpers";
+import { readFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { buildImage, ProxyProcess } from "../license/helpers";
 
-export const IMAGE = dirname(dirname(__dirname));
 export const KEY = "fault-key-0123456789abcdef";
 
-/** Compile the image (tsc, a few seconds) so the tests run the current sources as the image would. */
-export function buildServer(): void {
-  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", join(IMAGE, "tsconfig.build.json")], { cwd: IMAGE, stdio: "pipe" });
+let built: string | undefined;
+
+/**
+ * Compile the image (tsc, a few seconds, once per content of src/ across test files) so the tests run
+ * the current sources as the image would; returns the build folder. Not dist/: that is the image's
+ * build, and a test file's tsc rewriting it could change a server another file is starting.
+ */
+export function buildServer(): string {
+  return (built ??= buildImage());
 }
 
 /** The built server, WORKERS=1, keyed with KEY; killed by the caller. */
 export function startServer(env: Record<string, string> = {}): Promise<ProxyProcess> {
-  return ProxyProcess.startScript(join(IMAGE, "dist", "server", "main.js"), "listening", { WORKERS: "1", API_KEYS: KEY, HOME: process.env.HOME ?? "", ...env });
+  return ProxyProcess.startScript(join(buildServer(), "server", "main.js"), "listening", { WORKERS: "1", API_KEYS: KEY, HOME: process.env.HOME ?? "", ...env });
 }
 
 /** Write raw bytes to the server and collect what comes back until it closes the socket (or `timeoutMs`). */
@@ -45,20 +50,7 @@ export function rawExchange(port: number, bytes: string | Buffer, opts: { timeou
   });
 }
 
-/** Connect, write `bytes`, wait `afterMs`, then reset the connection (SO_LINGER 0: the peer gets an RST). */
-export function writeThenReset(port: number, bytes: string | Buffer, afterMs = 20): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket: Socket = connect(port, "127.0.0.1", () => {
-      socket.write(bytes);
-      setTimeout(() => {
-        socket.resetAndDestroy();
-        resolve();
-      }, afterMs);
-    });
-    socket.on("error", (e) => {
-      if ((e as NodeJS.ErrnoException).code !== "ECONNRESET") reject(e);
-    });
-  });
-}
-
 export const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+
+/** A process's resident set size in bytes (VmRSS from /proc, Linux). */
+export const rssBytes = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) * 1024;

@@ -4,11 +4,11 @@
  * seeded fuzz of mutated requests. Each gets a 4xx or a closed socket; the process never stops.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { sleep } from "../license/helpers";
+import { encodeWav } from "../../src/server/audio";
+import { sleep, writeThenReset } from "../license/helpers";
 import { serverHarness } from "./harness";
-import { KEY, rawExchange, statusOf, writeThenReset } from "./helpers";
+import { KEY, rawExchange, rssBytes, statusOf } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -34,24 +34,7 @@ const upgrade = (target: string, key?: string) =>
   ].join("\r\n");
 
 /** A short WAV (0.5 s of a 440 Hz tone at 16 kHz), enough for the multipart parser to reach the file part. */
-function wav(): Buffer {
-  const n = 8000;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write("RIFF", 0, "latin1");
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write("WAVEfmt ", 8, "latin1");
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(16000, 24);
-  b.writeUInt32LE(32000, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write("data", 36, "latin1");
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 16000)), 44 + i * 2);
-  return b;
-}
+const wav = () => encodeWav(Int16Array.from({ length: 8000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 16000))), 16000);
 
 const BOUNDARY = "----faultboundary";
 function multipart(fields: [string, string][], file: Buffer): Buffer {
@@ -135,7 +118,7 @@ it("releases an upload aborted mid-body at once: the in-flight gauge returns to 
 
 it("bounds the bodies being buffered: past the budget uploads get 429 before sending, and a reset gives the room back", async () => {
   const size = 12 << 20;
-  const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${h.server.child.pid}/status`, "utf8"))?.[1]) * 1024;
+  const rss = () => rssBytes(h.server.child.pid!);
   const before = rss();
   const sockets: { socket: Socket; answer: string }[] = [];
   for (let i = 0; i < 20; i++) {

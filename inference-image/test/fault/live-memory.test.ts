@@ -3,16 +3,15 @@
  * (WORKERS=1). Each used to build a voice activity detector (its own onnxruntime session, ~100 MB)
  * that was never freed; RSS after the last session must stay within 100 MB of RSS after the tenth.
  */
-import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 import { serverHarness } from "./harness";
-import { KEY } from "./helpers";
+import { KEY, rssBytes } from "./helpers";
 
 jest.setTimeout(180_000);
 
 const h = serverHarness();
 
-const rssMiB = (pid: number) => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) / 1024;
+const rssMiB = (pid: number) => rssBytes(pid) / (1 << 20);
 
 /** 0.3 s of a tone, as 16 kHz linear16. */
 const AUDIO = (() => {

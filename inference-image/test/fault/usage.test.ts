@@ -5,33 +5,26 @@
  * by id. Faults: 5 server SIGKILLs with the proxy up, 5 during a proxy outage, and a SIGTERM during an
  * outage that ends within the shutdown grace.
  */
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { FakeUpstream } from "../license/fake-upstream";
-import { buildProxy, cleanUp, ProxyProcess, sleep, tempDir, waitFor } from "../license/helpers";
+import { proxyHarness } from "../license/harness";
+import { freePort, type ProxyProcess, sleep, tempDir, waitFor } from "../license/helpers";
 import { buildServer, KEY, startServer } from "./helpers";
 
 jest.setTimeout(180_000);
 
-let build: string;
-let upstream: FakeUpstream;
+// First, so its hooks run first: each test's fake upstream is up before the proxy starts (beforeEach);
+// the proxies it started are killed after each test, and sockets and scratch folders go after all.
+const h = proxyHarness({ upstream: true });
 let proxyPort: number;
 let proxy: ProxyProcess | undefined;
 let stateDir: string;
 let walDir: string;
+/** The servers a test started (the harness kills the proxies). */
 const started: ProxyProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function proxyUp(): Promise<void> {
-  proxy = await ProxyProcess.start(build, {
+  const upstream = h.upstream;
+  proxy = await h.start({
     PORT: String(proxyPort),
     STATE_DIR: stateDir,
     LICENSE_SERVER_URL: upstream.url,
@@ -40,7 +33,6 @@ async function proxyUp(): Promise<void> {
     USAGE_UPLOAD_INTERVAL_SECONDS: "0.2",
     USAGE_RETRY_MAX_SECONDS: "1",
   });
-  started.push(proxy);
 }
 
 async function proxyDown(): Promise<void> {
@@ -83,6 +75,7 @@ function traffic(server: ProxyProcess) {
 }
 
 async function expectAllArrive(ids: string[]): Promise<void> {
+  const upstream = h.upstream;
   await waitFor("every completed request's record at the upstream", () => ids.every((id) => upstream.records.has(id)), 30_000).catch(() => undefined);
   const missing = ids.filter((id) => !upstream.records.has(id));
   expect({ completed: ids.length, missing: missing.length }).toEqual({ completed: ids.length, missing: 0 });
@@ -90,9 +83,6 @@ async function expectAllArrive(ids: string[]): Promise<void> {
 
 beforeAll(async () => {
   buildServer();
-  build = buildProxy();
-  upstream = new FakeUpstream();
-  await upstream.start();
   proxyPort = await freePort();
 });
 
@@ -105,11 +95,6 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await Promise.all(started.splice(0).map((p) => p.kill("SIGKILL")));
-});
-
-afterAll(async () => {
-  await upstream?.stop();
-  cleanUp();
 });
 
 it("loses no completed request's record over 5 server SIGKILLs with the proxy up", async () => {

@@ -4,10 +4,11 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { buildProxy } from "../license/helpers";
+
+export { freePort } from "../license/helpers";
 
 export const IMAGE = process.env.INFERENCE_IMAGE ?? "localhost/voice-selfhost/inference:dev";
 export const REPO_ROOT = path.resolve(__dirname, "../../..");
@@ -74,17 +75,6 @@ export function sharedDir(prefix: string): string {
 }
 
 export const removeDir = (dir: string) => rmSync(dir, { recursive: true, force: true });
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs the project's mint tool (the same one vendors' tests use) to make a vendor key and an offline license. */
 export function mintOfflineLicense(dir: string, licenseId: string): { license: string; publicKey: string } {

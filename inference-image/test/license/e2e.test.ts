@@ -1,61 +1,41 @@
 /**
- * End to end, all real processes built by `npm run build -w inference-image` (what the image copies):
- * the inference server with LICENSE_PROXY_URL pointing at the license proxy, which leases from and
- * uploads to the fake license server. One request gives exactly one usage record upstream, with the
+ * End to end, all real processes, compiled as `npm run build -w inference-image` compiles the image
+ * (every file under src/, by buildImage into its cache; dist.test.ts checks dist/ itself): the inference
+ * server with LICENSE_PROXY_URL pointing at the license proxy, which leases from and uploads to the
+ * fake license server. One request gives exactly one usage record upstream, with the
  * right audio seconds / characters / status; a license that stops covering a feature makes the
  * server answer 403 with the proxy's reason.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { FakeUpstream } from "./fake-upstream";
-import { cleanUp, health, ProxyProcess, tempDir, waitFor } from "./helpers";
+import { buildImage, cleanUp, health, ProxyProcess, tempDir, waitFor } from "./helpers";
 
 jest.setTimeout(300_000);
 
-const IMAGE = resolve(__dirname, "..", "..");
 const API_KEY = "e2e-test-key-0123456789abcdef";
 let upstream: FakeUpstream;
 let proxy: ProxyProcess | undefined;
-let server: ChildProcess | undefined;
+let server: ProxyProcess | undefined;
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server?.once("exit", r));
-    server.kill("SIGKILL");
-    await exited;
-  }
+  await server?.kill();
   await proxy?.kill();
   await upstream?.stop();
   cleanUp();
 });
 
-function startServer(proxyUrl: string): Promise<string> {
-  const child = spawn(process.execPath, [join(IMAGE, "dist", "server", "main.js")], {
-    cwd: IMAGE,
-    env: { PATH: process.env.PATH ?? "", PORT: "0", HOST: "127.0.0.1", WORKERS: "1", API_KEYS: API_KEY, LICENSE_PROXY_URL: proxyUrl, LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  server = child;
-  let out = "";
-  let err = "";
-  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-  return new Promise((resolvePort, reject) => {
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /\{[^\n]*"msg":"listening"[^\n]*\}/.exec(out);
-      if (m) resolvePort(`http://127.0.0.1:${(JSON.parse(m[0]) as { port: number }).port}`);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${err.slice(-2000)}`)));
-  });
+async function startServer(build: string, proxyUrl: string): Promise<string> {
+  server = await ProxyProcess.startScript(join(build, "server", "main.js"), "listening", { WORKERS: "1", API_KEYS: API_KEY, LICENSE_PROXY_URL: proxyUrl });
+  return server.base;
 }
 
 test("a transcription through the real server yields exactly one usage record upstream; a refused license yields 403 with the reason", async () => {
-  execFileSync("npm", ["run", "build", "-w", "inference-image"], { cwd: resolve(IMAGE, ".."), stdio: "pipe" });
+  const build = buildImage();
   upstream = new FakeUpstream();
   await upstream.start();
   let features = ["stt", "stt-live", "tts"];
   upstream.leaseSpec = () => ({ sub: "lic-e2e", exp: Math.floor(Date.now() / 1000) + 3600, features });
-  proxy = await ProxyProcess.start(join(IMAGE, "dist"), {
+  proxy = await ProxyProcess.start(build, {
     STATE_DIR: tempDir("e2e"),
     LICENSE_SERVER_URL: upstream.url,
     LICENSE_KEY: upstream.licenseKey,
@@ -65,7 +45,7 @@ test("a transcription through the real server yields exactly one usage record up
   });
   const proxyPort = proxy.port;
   await waitFor("a lease", async () => (await health(proxyPort)).body.license_valid === true);
-  const base = await startServer(`http://127.0.0.1:${proxyPort}`);
+  const base = await startServer(build, `http://127.0.0.1:${proxyPort}`);
   await waitFor("the server to be ready", async () => (await fetch(`${base}/health/ready`)).status === 200, 60_000);
   const headers = { authorization: `Bearer ${API_KEY}` };
 

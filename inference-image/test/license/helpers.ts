@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import type { UsageRecord } from "../../src/shared/license-protocol";
@@ -20,7 +21,6 @@ function imageRoot(): string {
 }
 const IMAGE = imageRoot();
 const SRC = join(IMAGE, "src");
-const SOURCES = [join(SRC, "license-proxy"), join(SRC, "shared")];
 
 function listTs(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -29,15 +29,21 @@ function listTs(dir: string): string[] {
   });
 }
 
-/** Compile the proxy (main, cli, mint tool) and return the folder holding license-proxy/*.js. */
-export function buildProxy(): string {
-  const files = SOURCES.flatMap(listTs).sort();
+/**
+ * Compile `entryFiles` (paths under src/) once per content of the `sources` folders: into a cache folder
+ * named by their hash, written through a staging folder and renamed into place, so parallel test files
+ * share one build and none reads a half-written one. Returns the folder holding the .js tree (src/'s layout).
+ * The cache lives under the image's node_modules, so the compiled files resolve the image's dependencies.
+ */
+export function buildOnce(entryFiles: string[], sources: string[]): string {
+  const files = sources.flatMap(listTs).sort();
   const hash = createHash("sha256");
+  for (const f of entryFiles) hash.update(`entry:${f}\0`);
   for (const f of files) hash.update(relative(SRC, f)).update(readFileSync(f));
-  // Under the image's node_modules so the compiled files resolve the image's dependencies.
-  const cacheRoot = join(IMAGE, "node_modules", ".cache", "license-proxy-test-build");
+  const cacheRoot = join(IMAGE, "node_modules", ".cache", "inference-image-test-build");
   const out = join(cacheRoot, hash.digest("hex").slice(0, 16));
-  if (existsSync(join(out, "license-proxy", "main.js"))) return out;
+  const marker = join(out, entryFiles[0].replace(/\.ts$/, ".js"));
+  if (existsSync(marker)) return out;
   mkdirSync(cacheRoot, { recursive: true });
   const staging = mkdtempSync(join(cacheRoot, "staging-"));
   const tsconfig = join(staging, "tsconfig.json");
@@ -46,20 +52,41 @@ export function buildProxy(): string {
     JSON.stringify({
       extends: join(IMAGE, "tsconfig.json"),
       compilerOptions: { rootDir: SRC, outDir: join(staging, "out"), types: ["node"], noEmit: false },
-      files: ["license-proxy/main.ts", "license-proxy/cli.ts", "license-proxy/tools/mint.ts"].map((f) => join(SRC, f)),
+      files: entryFiles.map((f) => join(SRC, f)),
       include: [],
     }),
   );
   const tsc = require.resolve("typescript/bin/tsc");
   const r = spawnSync(process.execPath, [tsc, "-p", tsconfig], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`compiling the license proxy failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`compiling ${entryFiles.join(", ")} failed:\n${r.stdout}${r.stderr}`);
+  }
   try {
     renameSync(join(staging, "out"), out);
   } catch (e) {
-    if (!existsSync(join(out, "license-proxy", "main.js"))) throw e;
+    if (!existsSync(marker)) throw e;
   }
   rmSync(staging, { recursive: true, force: true });
   return out;
+}
+
+/** Compile the proxy (main, cli, mint tool) and return the folder holding license-proxy/*.js. */
+export function buildProxy(): string {
+  return buildOnce(["license-proxy/main.ts", "license-proxy/cli.ts", "license-proxy/tools/mint.ts"], [join(SRC, "license-proxy"), join(SRC, "shared")]);
+}
+
+/**
+ * Compile the whole image (every file under src/, as tsconfig.build.json does) and return the folder
+ * holding server/main.js, engines/worker.js (found beside pool.js) and license-proxy/*.js.
+ */
+export function buildImage(): string {
+  return buildOnce(
+    listTs(SRC)
+      .map((f) => relative(SRC, f))
+      .sort((a, b) => (a === "server/main.ts" ? -1 : b === "server/main.ts" ? 1 : a.localeCompare(b))),
+    [SRC],
+  );
 }
 
 const tempDirs: string[] = [];
@@ -156,11 +183,12 @@ export function cleanUp(): void {
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+/** One request with a raw body (sent as JSON, not encoded here), over TCP to a port or to a Unix socket. */
+export function callRaw(target: number | { port: number } | { socketPath: string }, method: string, path: string, payload?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const to = typeof target === "number" ? { port: target } : target;
     const req = request(
-      { host: "127.0.0.1", port, method, path, agent, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} },
+      { host: "127.0.0.1", ...to, method, path, agent, headers: payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -179,6 +207,32 @@ export function call(port: number, method: string, path: string, body?: unknown)
     );
     req.on("error", reject);
     req.end(payload);
+  });
+}
+
+export const call = (port: number, method: string, path: string, body?: unknown) => callRaw(port, method, path, body === undefined ? undefined : JSON.stringify(body));
+
+/**
+ * Connect, write `bytes`, wait `afterMs`, then cut the connection: by default a reset (SO_LINGER 0: the
+ * peer gets an RST); with `how: "close"` a plain close (FIN), resolving once the socket has closed.
+ */
+export function writeThenReset(port: number, bytes: string | Buffer, afterMs = 20, how: "reset" | "close" = "reset"): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(port, "127.0.0.1", () => {
+      socket.write(bytes);
+      setTimeout(() => {
+        if (how === "close") {
+          socket.once("close", () => resolve());
+          socket.destroy();
+          return;
+        }
+        socket.resetAndDestroy();
+        resolve();
+      }, afterMs);
+    });
+    socket.on("error", (e) => {
+      if ((e as NodeJS.ErrnoException).code !== "ECONNRESET") reject(e);
+    });
   });
 }
 
@@ -206,6 +260,18 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A loopback port nothing listens on right now (the OS's pick, released again). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

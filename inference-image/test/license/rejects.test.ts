@@ -4,15 +4,13 @@
  * and none crashes the proxy.
  */
 import { spawnSync } from "node:child_process";
-import { request } from "node:http";
-import { connect } from "node:net";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeFrame } from "../../src/license-proxy/spool";
 import { generateSigningKey, mintLease } from "../../src/license-proxy/tools/mint";
 import { FakeUpstream } from "./fake-upstream";
 import { proxyHarness } from "./harness";
-import { authorize, call, DEAD_URL, health, tempDir, usageRecord, waitFor } from "./helpers";
+import { authorize, call, callRaw, DEAD_URL, health, tempDir, usageRecord, waitFor, writeThenReset } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -36,19 +34,6 @@ function tamper(token: string): string {
 }
 
 const exp = () => Math.floor(Date.now() / 1000) + 3600;
-
-/** One request with a raw body (not JSON-encoded), over TCP or the admin Unix socket. */
-function send(target: { port: number } | { socketPath: string }, method: string, path: string, body: string): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", ...target, method, path, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 test("persisted leases that are altered or signed by another key are refused with the reason; the proxy keeps running", async () => {
   const vendor = generateSigningKey();
@@ -200,20 +185,14 @@ test("malformed requests get a 4xx JSON error with a code, truncated bodies incl
     ["GET", "/nowhere", "", 404, "not_found"],
   ];
   for (const [method, path, body, status, code] of cases) {
-    expect({ path, sent: body.slice(0, 20), ...(await send(tcp, method, path, body)) }).toMatchObject({ status, body: { error: { code, message: expect.any(String) } } });
+    expect({ path, sent: body.slice(0, 20), ...(await callRaw(tcp, method, path, body)) }).toMatchObject({ status, body: { error: { code, message: expect.any(String) } } });
   }
   // The admin socket takes the same care: a JSON null is a 400, not a 500.
   const admin = { socketPath: join(stateDir, "admin.sock") };
-  expect(await send(admin, "POST", "/v1/export", "null")).toMatchObject({ status: 400, body: { error: { code: "invalid_json" } } });
-  expect(await send(admin, "POST", "/v1/export", JSON.stringify({ out: "relative.json" }))).toMatchObject({ status: 400, body: { error: { code: "invalid_request", message: '"out" must be an absolute path' } } });
+  expect(await callRaw(admin, "POST", "/v1/export", "null")).toMatchObject({ status: 400, body: { error: { code: "invalid_json" } } });
+  expect(await callRaw(admin, "POST", "/v1/export", JSON.stringify({ out: "relative.json" }))).toMatchObject({ status: 400, body: { error: { code: "invalid_request", message: '"out" must be an absolute path' } } });
   // A body cut off mid-way: the client gives up, the proxy frees it and answers the next request.
-  await new Promise<void>((resolve) => {
-    const socket = connect(proxy.port, "127.0.0.1", () => {
-      socket.write("POST /v1/usage HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"records\": [");
-      setTimeout(() => socket.destroy(), 100);
-    });
-    socket.on("close", () => resolve());
-  });
+  await writeThenReset(proxy.port, "POST /v1/usage HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"records\": [", 100, "close");
   expect((await authorize(proxy.port)).status).toBe(200);
   expect((await health(proxy.port)).body).toMatchObject({ status: "ok", license_valid: true });
   expect(proxy.logs.filter((l) => l.level === "error")).toEqual([]);

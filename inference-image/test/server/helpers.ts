@@ -1,5 +1,6 @@
 /** Shared by the server tests: a started server with the real built-in engines, and audio/WER helpers. */
 import type { AddressInfo } from "node:net";
+import { WebSocket } from "ws";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import type { Speech } from "../../src/engines/types";
 import { createInferenceServer, type InferenceServer } from "../../src/server/app";
@@ -87,4 +88,21 @@ export function adtsFrames(aac: Buffer): [number, number][] {
     at += ((aac[at + 3] & 3) << 11) | (aac[at + 4] << 3) | (aac[at + 5] >> 5);
   }
   return frames;
+}
+
+/** Try a WebSocket upgrade: the refusal's status and body, or 101 (and the socket closed again) when it opens. */
+export function upgradeStatus(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
+    ws.on("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on("open", () => {
+      ws.close();
+      resolve({ status: 101, body: "" });
+    });
+    ws.on("error", () => undefined);
+  });
 }

@@ -9,13 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeepgramClient, DeepgramError } from "@deepgram/sdk";
 import OpenAI, { toFile } from "openai";
-import { WebSocket } from "ws";
 import { ApiKeys, loadTeams, parseKeysFile } from "../../src/server/auth";
 import { type KeysWatcher, watchKeysFile } from "../../src/server/keys-watcher";
 import { silentLogger } from "../../src/shared/log";
 import { Team } from "../../src/server/teams";
 import { type LicenseGate, LocalLicense } from "../../src/server/license";
-import { parseWav, SENTENCE, startServer, type Started } from "./helpers";
+import { parseWav, SENTENCE, startServer, type Started, upgradeStatus as upgrade } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -123,21 +122,7 @@ afterAll(async () => {
 const openai = (key: string) => new OpenAI({ apiKey: key, baseURL: `${s.base}/v1`, maxRetries: 0 });
 const deepgram = (key: string) => new DeepgramClient({ apiKey: key, baseUrl: s.base });
 
-function upgradeStatus(key: string, path = "/v1/listen?encoding=linear16&sample_rate=16000"): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}${path}`, { headers: { authorization: `Token ${key}` } });
-    ws.on("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on("open", () => {
-      ws.close();
-      resolve({ status: 101, body: "" });
-    });
-    ws.on("error", () => undefined);
-  });
-}
+const upgradeStatus = (key: string, path = "/v1/listen?encoding=linear16&sample_rate=16000") => upgrade(s.address.port, path, { authorization: `Token ${key}` });
 
 describe("the teams document", () => {
   it("names the field and what is wrong, and never quotes the file", () => {

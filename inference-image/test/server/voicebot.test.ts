@@ -11,7 +11,7 @@ import { OpenAIRealtimeWS } from "openai/realtime/ws";
 import { WebSocket } from "ws";
 import { resample } from "../../src/server/audio";
 import { concatSamples } from "../../src/shared/samples";
-import { KEY, parseWav, startServer, type Started, synthesizeWav } from "./helpers";
+import { KEY, parseWav, startServer, type Started, synthesizeWav, upgradeStatus } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
 
 jest.setTimeout(120_000);
@@ -388,17 +388,9 @@ describe("OpenAI Realtime transcription, beta events (intent=transcription, as L
 });
 
 describe("socket refusals come before the upgrade, in each route family's shape", () => {
-  function refused(path: string, headers: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}${path}`, { headers });
-      ws.on("open", () => reject(new Error("upgraded")));
-      ws.on("unexpected-response", (_req, res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) }));
-      });
-      ws.on("error", () => undefined);
-    });
+  async function refused(path: string, headers: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+    const r = await upgradeStatus(s.address.port, path, headers);
+    return { status: r.status, body: JSON.parse(r.body) as Record<string, unknown> };
   }
 
   it.each([
