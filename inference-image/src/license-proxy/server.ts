@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isAbsolute } from "node:path";
-import { HttpError, readJson, sendJson } from "../shared/http";
+import { HttpError, KEEP_ALIVE_TIMEOUT_MS, readJson, sendJson } from "../shared/http";
 import { authorizeRequestSchema, usageBatchSchema } from "../shared/license-protocol";
 import type { Logger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
@@ -96,7 +96,7 @@ export function createProxyServer(deps: ProxyDeps): Server {
       throw new HttpError(404, "not_found", `no route for ${req.method} ${path}`);
     }, deps.log),
   );
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = 66_000;
   return server;
 }

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Speech } from "../engines/types";
-import { HttpError, sendJson } from "../shared/http";
+import { HttpError, KEEP_ALIVE_TIMEOUT_MS, sendJson } from "../shared/http";
 import type { Feature } from "../shared/license-protocol";
 import { type Logger, silentLogger } from "../shared/log";
 import { serveMetrics } from "../shared/metrics";
@@ -214,6 +214,7 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
   const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: headersTimeoutMs(config), noDelay: true }, (req, res) => {
     handle(req, res).catch((err: unknown) => lastResort(res.socket ?? req.socket, err));
   });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
     // node:http hands the socket over without its own error listener: a reset (ECONNRESET) would be fatal.
     socket.on("error", () => socket.destroy());

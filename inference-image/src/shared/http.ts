@@ -5,6 +5,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
+ * How long an idle keep-alive connection is kept. A server must close idle connections later than its
+ * clients drop them, or a client reuses one just as it closes and its POST fails with "socket hang up".
+ * Node's 5 s default is exactly httpx's pool expiry (the OpenAI and Deepgram Python SDKs), and a client
+ * whose event loop is busy for 5 s misses the close. 65 s outlasts them and an ALB's 60 s idle timeout;
+ * Node advertises it in Keep-Alive, which undici and node:http's agent honour with a 1 s margin.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/**
  * One error type for every refusal: an HTTP status, a machine-readable code, a message for people
  * and extra headers (Retry-After). Each server renders it in the shape its clients parse.
  */

@@ -1,4 +1,5 @@
 /** The HTTP API over real HTTP with the real built-in engines (pocketsphinx + Flite). */
+import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { WebSocket } from "ws";
 import { encodeWav, floatToInt16, int16ToFloat, resample } from "../../src/server/audio";
@@ -232,6 +233,42 @@ describe("bad input gets a 4xx JSON error and the server keeps serving", () => {
     expect(await status("", { authorization: "Token wrong-key-wrong-key" })).toBe(401);
     expect(await status("?encoding=amr-nb", { authorization: `Token ${KEY}` })).toBe(400);
     expect(await status("?model=gpt-5", { authorization: `Token ${KEY}` })).toBe(400);
+  });
+});
+
+describe("keep-alive connections", () => {
+  /** One GET on a keep-alive agent of one socket: the status, the Keep-Alive header and whether the socket was reused. */
+  const get = (agent: Agent, base: string) =>
+    new Promise<{ status: number; keepAlive: string; reused: boolean }>((resolve, reject) => {
+      const req = request(`${base}/health/live`, { agent }, (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, keepAlive: String(res.headers["keep-alive"]), reused: req.reusedSocket }));
+      });
+      req.on("error", reject).end();
+    });
+
+  it("keeps an idle connection past Node's 5 s default, so a pooled client's next request finds it open", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect(await get(agent, s.base)).toEqual({ status: 200, keepAlive: "timeout=65", reused: false });
+      await new Promise((r) => setTimeout(r, 6000));
+      expect(await get(agent, s.base)).toMatchObject({ status: 200, reused: true });
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("closes idle connections at once on shutdown instead of waiting out the keep-alive", async () => {
+    const own = await startServer({ speech: s.speech });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      await get(agent, own.base);
+      const started = performance.now();
+      await own.stop();
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      agent.destroy();
+    }
   });
 });
 

@@ -322,8 +322,8 @@ describeWithTools("bad and hostile audio", () => {
     ["FLAC", "bomb.flac", ["-c:a", "flac"]],
     ["mp3", "bomb.mp3", ["-c:a", "libmp3lame", "-b:a", "8k"]],
   ];
-  // Made without blocking the event loop: encoding hours takes ffmpeg seconds, in which the server closes the
-  // client's idle keep-alive connections; blocked, the client would not see that and reuse a closed one.
+  // Made without blocking the event loop: encoding hours takes ffmpeg seconds, in which this process's
+  // server and its client's pooled connections must go on being served.
   beforeAll(async () => {
     for (const [, file, options] of BOMBS) {
       await promisify(execFile)("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "14400", ...options, join(dir, file)]);
