@@ -214,8 +214,9 @@ class RealtimeSession extends TranscriptionSession {
     if (err instanceof QueueFullError) this.error(new ClientError("server_busy", "server busy"));
     else if (err instanceof EngineInputError) this.error(new ClientError("invalid_value", err.message));
     else this.error(err);
-    // The client's own mistakes leave the session usable; anything else ends it.
-    if (!(err instanceof ClientError || err instanceof HttpError || err instanceof EngineInputError)) await this.end(1011, "transcription failed");
+    // The client's own mistakes leave the session usable; anything else ends it. Not awaited: this runs in the
+    // work queue, and ending waits for that queue to drain (release), so awaiting here would wait on itself.
+    if (!(err instanceof ClientError || err instanceof HttpError || err instanceof EngineInputError)) void this.end(1011, "transcription failed");
   }
 
   private handle(events: StreamEvent[], committed: boolean): void {

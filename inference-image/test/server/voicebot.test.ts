@@ -11,6 +11,7 @@ import { OpenAIRealtimeWS } from "openai/realtime/ws";
 import { WebSocket } from "ws";
 import { resample } from "../../src/server/audio";
 import { concatSamples } from "../../src/shared/samples";
+import type { Speech } from "../../src/engines/types";
 import { KEY, parseWav, startServer, type Started, synthesizeWav, upgradeStatus } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
 
@@ -409,6 +410,65 @@ describe("socket refusals come before the upgrade, in each route family's shape"
       const res = await fetch(`${s.base}${path}`, { headers: { authorization: `Bearer ${KEY}` } });
       expect(res.status).toBe(426);
       await res.arrayBuffer();
+    }
+  });
+});
+
+describe("an engine that fails mid-session", () => {
+  /** The server's engines, with every live stream's push failing as a crashed worker's would; counts the streams given back. */
+  function failingStreams(speech: Speech): { speech: Speech; closed: () => number } {
+    let closed = 0;
+    const failing: Speech = {
+      get stt() {
+        return speech.stt;
+      },
+      get tts() {
+        return speech.tts;
+      },
+      get ready() {
+        return speech.ready;
+      },
+      transcribe: (samples, options) => speech.transcribe(samples, options),
+      synthesize: (text, options) => speech.synthesize(text, options),
+      admit: (kind) => speech.admit(kind),
+      stats: () => speech.stats(),
+      close: () => speech.close(),
+      async openStream(options) {
+        const stream = await speech.openStream(options);
+        return {
+          push: () => Promise.reject(new Error("engine worker exited")),
+          finalize: () => stream.finalize(),
+          close: async () => {
+            closed++;
+            await stream.close();
+          },
+        };
+      },
+    };
+    return { speech: failing, closed: () => closed };
+  }
+
+  it.each([
+    ["OpenAI realtime", "/v1/realtime?intent=transcription", JSON.stringify({ type: "input_audio_buffer.append", audio: Buffer.alloc(9600).toString("base64") })],
+    ["Deepgram live", "/v1/listen?encoding=linear16&sample_rate=16000", Buffer.alloc(3200)],
+  ])("%s: closes 1011 with an error, gives the engine stream back, and shutdown does not wait for it", async (_name, path, message) => {
+    const { speech, closed } = failingStreams(s.speech);
+    const failing = await startServer({ speech, config: { SHUTDOWN_GRACE_MS: 20_000 } });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${failing.address.port}${path}`, { headers: { authorization: `Bearer ${KEY}` } });
+      const texts: string[] = [];
+      ws.on("message", (m: Buffer, isBinary: boolean) => !isBinary && texts.push(m.toString()));
+      await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+      const code = new Promise<number>((resolve) => ws.once("close", resolve));
+      ws.send(message);
+      expect(await code).toBe(1011);
+      expect(texts.some((t) => /error/i.test(JSON.parse(t).type))).toBe(true);
+      for (let i = 0; i < 100 && closed() === 0; i++) await sleep(20);
+      expect(closed()).toBe(1);
+    } finally {
+      const started = performance.now();
+      await failing.stop();
+      expect(performance.now() - started).toBeLessThan(10_000);
     }
   });
 });
