@@ -256,7 +256,7 @@ class LiveSession extends TranscriptionSession {
   }
 
   /** Flush what was sent, report Metadata, close (CloseStream, shutdown). */
-  async end(code: number, reason: string): Promise<void> {
+  override async end(code: number, reason: string): Promise<void> {
     if (this.ending) return this.done;
     this.ending = true;
     this.stopIdleTimer();

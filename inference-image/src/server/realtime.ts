@@ -283,10 +283,6 @@ class RealtimeSession extends TranscriptionSession {
     this.sendJson({ event_id: eventId(), ...event });
   }
 
-  end(code: number, reason: string): Promise<void> {
-    return this.closeWith(code, reason);
-  }
-
   protected usage() {
     return { model: this.deps.speech.stt.id, features: ["stt-live", "openai-realtime"], audioSeconds: this.audioSeconds, characters: 0 };
   }

@@ -183,7 +183,11 @@ export abstract class SocketSession implements OpenSocket {
     if (feature === "stt-live") this.deps.metrics.liveSessions.inc();
   }
 
-  abstract end(code: number, reason: string): Promise<void>;
+  /** Close with `code` and clean up; a session with results still to flush (live) finishes them first. */
+  end(code: number, reason: string): Promise<void> {
+    return this.closeWith(code, reason);
+  }
+
   /** What the usage record says about this session, read when it ends. */
   protected abstract usage(): SessionUsage;
   protected abstract onMessage(data: Buffer, isBinary: boolean): void;

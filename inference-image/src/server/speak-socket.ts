@@ -202,10 +202,6 @@ class SpeakSession extends SocketSession {
     this.sendJson({ type: "Warning", code, description });
   }
 
-  end(code: number, reason: string): Promise<void> {
-    return this.closeWith(code, reason);
-  }
-
   protected usage() {
     return { model: this.params.model.id, features: ["tts", "speak-websocket", `encoding:${this.params.encoding}`], audioSeconds: this.audioSeconds, characters: this.characters };
   }
