@@ -63,6 +63,14 @@ test("ports and the proxy's state folder: the programs' defaults", () => {
   expect(proxy).toMatchObject({ port: LICENSE_PROXY_PORT, stateDir: PROXY_STATE_DIR });
 });
 
+/** The engine variables the pods set for sherpa models synced to /models. */
+const SHERPA_MODELS = {
+  [SERVER_ENV.sttEngine]: "sherpa-whisper",
+  [SERVER_ENV.sttModelDir]: "/models/stt",
+  [SERVER_ENV.ttsEngine]: "sherpa-vits",
+  [SERVER_ENV.ttsModelDir]: "/models/tts",
+};
+
 test("every variable the inference pods set is one the server reads, with the meaning the workloads give it", () => {
   const server = serverConfigFromEnv({
     [SERVER_ENV.port]: "9090",
@@ -73,26 +81,12 @@ test("every variable the inference pods set is one the server reads, with the me
   expect(server).toMatchObject({ PORT: 9090, LICENSE_PROXY_URL: "http://license-proxy.voice-selfhost.svc.cluster.local:3369", REQUEST_TIMEOUT_MS: 120_000, SHUTDOWN_GRACE_MS: 125_000 });
   const keys = new ApiKeys(loadTeams({ [SERVER_ENV.apiKeysFile]: file("keys", "key-one-0123456789abcdef\nkey-two-0123456789abcdef\n") }));
   expect([keys.size, keys.verify("key-two-0123456789abcdef")?.team.name]).toEqual([2, "anonymous"]);
-  const engine = engines.engineConfigFromEnv({
-    [SERVER_ENV.sttEngine]: "sherpa-whisper",
-    [SERVER_ENV.sttModelDir]: "/models/stt",
-    [SERVER_ENV.ttsEngine]: "sherpa-vits",
-    [SERVER_ENV.ttsModelDir]: "/models/tts",
-    [SERVER_ENV.workers]: "3",
-    [SERVER_ENV.queueMax]: "7",
-  });
+  const engine = engines.engineConfigFromEnv({ ...SHERPA_MODELS, [SERVER_ENV.workers]: "3", [SERVER_ENV.queueMax]: "7" });
   expect(engine).toMatchObject({ stt: { engine: "sherpa-whisper", modelDir: "/models/stt" }, tts: { engine: "sherpa-vits", modelDir: "/models/tts" }, workers: 3, queueMax: 7 });
 });
 
 test("the inference pods' execution-provider and usage-log variables are ones the server reads, with the meaning the workloads give them", () => {
-  const engine = engines.engineConfigFromEnv({
-    [SERVER_ENV.sttEngine]: "sherpa-whisper",
-    [SERVER_ENV.sttModelDir]: "/models/stt",
-    [SERVER_ENV.sttProvider]: "cuda",
-    [SERVER_ENV.ttsEngine]: "sherpa-vits",
-    [SERVER_ENV.ttsModelDir]: "/models/tts",
-    [SERVER_ENV.ttsProvider]: "auto",
-  });
+  const engine = engines.engineConfigFromEnv({ ...SHERPA_MODELS, [SERVER_ENV.sttProvider]: "cuda", [SERVER_ENV.ttsProvider]: "auto" });
   expect(engine).toMatchObject({ stt: { engine: "sherpa-whisper", provider: "cuda" }, tts: { engine: "sherpa-vits", provider: "auto" } });
   expect(serverConfigFromEnv({ [SERVER_ENV.usageWalDir]: "/tmp/usage-wal" })).toMatchObject({ USAGE_WAL_DIR: "/tmp/usage-wal" });
 });
