@@ -11,7 +11,8 @@ import { chmodSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { wordErrorRate } from "../engines/helpers";
 import { KEY, parseWav, SENTENCE, synthesizeWav } from "../server/helpers";
-import { describeWithImage, freePort, IMAGE, mintOfflineLicense, PODMAN_GLOBAL, podman, removeDir, REPO_ROOT, RUN_LIMITS, sharedDir, waitFor } from "./podman";
+import { freePort } from "../license/helpers";
+import { describeWithImage, IMAGE, mintOfflineLicense, PODMAN_GLOBAL, podman, removeDir, REPO_ROOT, RUN_LIMITS, sharedDir, waitFor } from "./podman";
 
 jest.setTimeout(300_000);
 

@@ -8,8 +8,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { buildProxy } from "../license/helpers";
 
-export { freePort } from "../license/helpers";
-
 export const IMAGE = process.env.INFERENCE_IMAGE ?? "localhost/voice-selfhost/inference:dev";
 export const REPO_ROOT = path.resolve(__dirname, "../../..");
 
