@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { encodeWav } from "../../src/server/audio";
-import { sleep, writeThenReset } from "../license/helpers";
+import { sleep, writeThenDisconnect } from "../license/helpers";
 import { serverHarness } from "./harness";
 import { KEY, rawExchange, rssBytes, statusOf } from "./helpers";
 
@@ -80,12 +80,12 @@ it("answers malformed request-targets with 400, on plain requests and on upgrade
 
 it("survives a TCP reset right after an upgrade: unauthenticated, wrong path, and authenticated", async () => {
   for (let i = 0; i < 10; i++) {
-    await writeThenReset(h.server.port, upgrade("/v1/listen"), i % 3);
-    await writeThenReset(h.server.port, upgrade("/nowhere"), i % 3);
-    await writeThenReset(h.server.port, upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY), i * 5);
-    await writeThenReset(h.server.port, upgrade("//", KEY), 0);
+    await writeThenDisconnect(h.server.port, upgrade("/v1/listen"), i % 3);
+    await writeThenDisconnect(h.server.port, upgrade("/nowhere"), i % 3);
+    await writeThenDisconnect(h.server.port, upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY), i * 5);
+    await writeThenDisconnect(h.server.port, upgrade("//", KEY), 0);
     // An accepted session whose client then sends bytes that are not WebSocket frames, then resets.
-    await writeThenReset(h.server.port, Buffer.concat([Buffer.from(upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY)), randomBytes(64)]), 30);
+    await writeThenDisconnect(h.server.port, Buffer.concat([Buffer.from(upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY)), randomBytes(64)]), 30);
   }
   await sleep(300);
   expect((await fetch(`${h.server.base}/health/live`)).status).toBe(200);
@@ -109,8 +109,8 @@ it("answers a multipart body that ends inside the file part with 400, with Conte
 it("releases an upload aborted mid-body at once: the in-flight gauge returns to 0", async () => {
   const full = multipart([["model", "whisper-1"]], Buffer.alloc(4 * 1024 * 1024, 1));
   // Declared longer than sent, then reset; and chunked without its last chunk, then reset.
-  await writeThenReset(h.server.port, Buffer.concat([Buffer.from(postHead(full.length)), full.subarray(0, full.length >> 1)]), 200);
-  await writeThenReset(h.server.port, Buffer.concat([Buffer.from(postHead("chunked")), Buffer.from(`${(full.length >> 1).toString(16)}\r\n`), full.subarray(0, full.length >> 1)]), 200);
+  await writeThenDisconnect(h.server.port, Buffer.concat([Buffer.from(postHead(full.length)), full.subarray(0, full.length >> 1)]), 200);
+  await writeThenDisconnect(h.server.port, Buffer.concat([Buffer.from(postHead("chunked")), Buffer.from(`${(full.length >> 1).toString(16)}\r\n`), full.subarray(0, full.length >> 1)]), 200);
   const deadline = Date.now() + 2000;
   while ((await inflight()) !== 0 && Date.now() < deadline) await sleep(50);
   expect(await inflight()).toBe(0);
@@ -189,7 +189,7 @@ it("stays up under a seeded fuzz of mutated and garbage requests", async () => {
     const kind = rand(4);
     if (kind === 0) for (let k = 0; k < 1 + rand(8); k++) bytes[rand(bytes.length)] = rand(256);
     const payload = kind === 1 ? randomBytes(1 + rand(512)) : kind === 2 ? bytes.subarray(0, rand(bytes.length)) : bytes;
-    work.push(rand(2) === 0 ? rawExchange(h.server.port, payload, { timeoutMs: 300, end: true }) : writeThenReset(h.server.port, payload, rand(20)));
+    work.push(rand(2) === 0 ? rawExchange(h.server.port, payload, { timeoutMs: 300, end: true }) : writeThenDisconnect(h.server.port, payload, rand(20)));
     if (work.length >= 32) await Promise.all(work.splice(0));
   }
   await Promise.all(work);

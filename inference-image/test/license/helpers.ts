@@ -81,12 +81,12 @@ export function buildProxy(): string {
  * holding server/main.js, engines/worker.js (found beside pool.js) and license-proxy/*.js.
  */
 export function buildImage(): string {
-  return buildOnce(
-    listTs(SRC)
-      .map((f) => relative(SRC, f))
-      .sort((a, b) => (a === "server/main.ts" ? -1 : b === "server/main.ts" ? 1 : a.localeCompare(b))),
-    [SRC],
-  );
+  // server/main.ts first: buildOnce knows a finished build by its first entry's .js.
+  const rest = listTs(SRC)
+    .map((f) => relative(SRC, f))
+    .filter((f) => f !== "server/main.ts")
+    .sort();
+  return buildOnce(["server/main.ts", ...rest], [SRC]);
 }
 
 const tempDirs: string[] = [];
@@ -216,7 +216,7 @@ export const call = (port: number, method: string, path: string, body?: unknown)
  * Connect, write `bytes`, wait `afterMs`, then cut the connection: by default a reset (SO_LINGER 0: the
  * peer gets an RST); with `how: "close"` a plain close (FIN), resolving once the socket has closed.
  */
-export function writeThenReset(port: number, bytes: string | Buffer, afterMs = 20, how: "reset" | "close" = "reset"): Promise<void> {
+export function writeThenDisconnect(port: number, bytes: string | Buffer, afterMs = 20, how: "reset" | "close" = "reset"): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket: Socket = connect(port, "127.0.0.1", () => {
       socket.write(bytes);

@@ -10,7 +10,7 @@ import { encodeFrame } from "../../src/license-proxy/spool";
 import { generateSigningKey, mintLease } from "../../src/license-proxy/tools/mint";
 import { FakeUpstream } from "./fake-upstream";
 import { proxyHarness } from "./harness";
-import { authorize, call, callRaw, DEAD_URL, health, tempDir, usageRecord, waitFor, writeThenReset } from "./helpers";
+import { authorize, call, callRaw, DEAD_URL, health, tempDir, usageRecord, waitFor, writeThenDisconnect } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -192,7 +192,7 @@ test("malformed requests get a 4xx JSON error with a code, truncated bodies incl
   expect(await callRaw(admin, "POST", "/v1/export", "null")).toMatchObject({ status: 400, body: { error: { code: "invalid_json" } } });
   expect(await callRaw(admin, "POST", "/v1/export", JSON.stringify({ out: "relative.json" }))).toMatchObject({ status: 400, body: { error: { code: "invalid_request", message: '"out" must be an absolute path' } } });
   // A body cut off mid-way: the client gives up, the proxy frees it and answers the next request.
-  await writeThenReset(proxy.port, "POST /v1/usage HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"records\": [", 100, "close");
+  await writeThenDisconnect(proxy.port, "POST /v1/usage HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"records\": [", 100, "close");
   expect((await authorize(proxy.port)).status).toBe(200);
   expect((await health(proxy.port)).body).toMatchObject({ status: "ok", license_valid: true });
   expect(proxy.logs.filter((l) => l.level === "error")).toEqual([]);
