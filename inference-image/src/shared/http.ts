@@ -1,6 +1,6 @@
 /**
- * HTTP pieces both servers (the inference server and the license proxy) use: the error type every
- * refusal throws, and bounded body reading that never buffers past its limit.
+ * HTTP pieces both servers (the inference server and the license proxy) use: their keep-alive, the error
+ * type every refusal throws, and bounded body reading that never buffers past its limit.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
