@@ -86,6 +86,11 @@ const engineConfigSchema = z
     streamsPerWorker: positiveInt(1024),
     /** onnxruntime threads per worker for sherpa models (the pool already runs one worker per core). */
     sherpaThreads: positiveInt(64),
+    /**
+     * Mounted models must carry the import command's model-manifest.json, checked at start ("required"); "optional"
+     * also loads a directory without one (with a warning), for models being tried out. A manifest present is always checked.
+     */
+    modelManifest: z.enum(["required", "optional"]),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.stt.engine !== "pocketsphinx" && !cfg.stt.modelDir) {
@@ -144,6 +149,7 @@ const ENV_NAMES: Record<string, string> = {
   batchNice: "BATCH_WORKER_NICE",
   streamsPerWorker: "STREAMS_PER_WORKER",
   sherpaThreads: "SHERPA_THREADS",
+  modelManifest: "MODEL_MANIFEST",
 };
 
 function formatIssues(error: z.ZodError): string {
@@ -167,6 +173,7 @@ export function parseEngineConfig(input: Partial<EngineConfigInput> & Pick<Engin
     batchNice: input.batchNice ?? 19,
     streamsPerWorker: input.streamsPerWorker ?? 8,
     sherpaThreads: input.sherpaThreads ?? 1,
+    modelManifest: input.modelManifest ?? "required",
   });
   if (!parsed.success) throw new EngineConfigError(`invalid engine configuration: ${formatIssues(parsed.error)}`);
   return parsed.data;
@@ -197,7 +204,7 @@ function strFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * STT_MODEL_DIR, STT_LANGUAGE, STT_PROVIDER (cpu, cuda or auto; default cpu), TTS_ENGINE (default flite),
  * TTS_MODEL_DIR, TTS_DEFAULT_VOICE, TTS_PROVIDER,
  * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS, per lane), WORKER_NICE (10), BATCH_WORKERS (default WORKERS),
- * BATCH_WORKER_NICE (19), STREAMS_PER_WORKER (8), SHERPA_THREADS (1),
+ * BATCH_WORKER_NICE (19), STREAMS_PER_WORKER (8), SHERPA_THREADS (1), MODEL_MANIFEST (required or optional),
  * and the pocketsphinx search settings POCKETSPHINX_MAXHMMPF, _MAXWPF, _DS, _TOPN, _PL_WINDOW, _FWDFLAT, _BESTPATH.
  */
 export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -230,5 +237,6 @@ export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Engin
     batchNice: intFromEnv(env, "BATCH_WORKER_NICE"),
     streamsPerWorker: intFromEnv(env, "STREAMS_PER_WORKER"),
     sherpaThreads: intFromEnv(env, "SHERPA_THREADS"),
+    modelManifest: strFromEnv(env, "MODEL_MANIFEST")?.toLowerCase() as EngineConfig["modelManifest"] | undefined,
   });
 }
