@@ -47,6 +47,13 @@ describe("review", () => {
     // The reviewer sees which operator-created Secret holds the API keys (the teams document).
     expect(workloads).toMatch(/kind=Deployment; name=voice-selfhost\/inference;.*secrets=api-keys=inference-api-keys/);
     expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
+    // Each environment's models: engine, where the weights come from, provider.
+    expect(reports.find((r) => r.stack === "prod-workloads")!.models).toEqual([
+      { service: "inference", kind: "stt", engine: "sherpa-whisper", location: "s3://<model bucket>/models/whisper-small/ (copied to /models/stt)", provider: "auto" },
+      { service: "inference", kind: "tts", engine: "flite", location: "built in", provider: "cpu" },
+    ]);
+    expect(reports.find((r) => r.stack === "prod-infra")!.models).toEqual([]);
+    expect(workloads).toContain("| inference | stt | sherpa-whisper | s3://<model bucket>/models/whisper-small/ (copied to /models/stt) | auto |");
   }, 120_000);
 
   test("a change to one node pool's max size shows in the diff and in the cost estimate", () => {
