@@ -42,7 +42,7 @@ describe("environment files", () => {
     expect(env.ingress).toMatchObject({ plainTcp: false, port: 443 });
     expect(env.deletionProtection).toBe(true);
     expect(env.flowLogRetentionDays).toBe(365);
-    expect(env.stateBackend).toEqual({ type: "local" });
+    expect(env.stateBackend).toEqual({ type: "s3", bucket: "voice-selfhost-tfstate-111122223333", key: "voice-selfhost/minimal", region: "eu-west-1", useLockfile: true });
     expect(env.tags).toEqual({});
   });
 

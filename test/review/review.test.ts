@@ -147,7 +147,7 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
   const prod = () => {
     const doc = JSON.parse(fs.readFileSync(path.join(environments, "prod.json"), "utf8"));
     // Without prod's acknowledged, unused gpu-l40s pool (VS-EKS-005), whose acknowledgement names prod's paths.
-    return { ...doc, name: "insecure", stateBackend: { type: "local" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, policy: undefined };
+    return { ...doc, name: "insecure", stateBackend: { ...doc.stateBackend, key: "voice-selfhost/insecure" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, policy: undefined };
   };
   beforeAll(() => {
     if (!fs.existsSync(synthJs)) throw new Error(`${synthJs} is missing: run \`npm run build\` first (npm test does)`);
