@@ -63,6 +63,19 @@ const spoolMount = { containers: [container({ volumeMounts: [{ name: "spool", mo
 const configMap = (data: JsonObject) => workloads({ cm: k8s({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg", namespace: "voice" }, data }) });
 
 const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  "VS-TF-001": {
+    fail: [
+      // What LicenseProxy used to write: the storage class's fqn, a token string.
+      connected({ kubernetes_manifest: { sts: { manifest: { kind: "StatefulSet" }, depends_on: ["kubernetes_manifest.ns", "${kubernetes_manifest.storage-class}"] } } }),
+      connected({ aws_eks_addon: { a: { addon_name: "coredns", depends_on: "aws_eks_node_group.system" } } }),
+    ],
+    pass: [
+      connected({
+        kubernetes_manifest: { sts: { manifest: { kind: "StatefulSet" }, depends_on: ["kubernetes_manifest.ns", "kubernetes_manifest.storage-class_storage-class_1A2B3C4D"] } },
+        aws_eks_addon: { a: { addon_name: "coredns", depends_on: ["aws_eks_node_group.system", "data.aws_region.here", "module.vpc"] } },
+      }),
+    ],
+  },
   "VS-NET-001": {
     fail: [
       connected({ aws_security_group: { sg: { ingress: [{ from_port: 443, to_port: 443, protocol: "tcp", cidr_blocks: ["0.0.0.0/0"] }] } } }),
@@ -162,8 +175,16 @@ const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
     fail: [
       connected({ aws_launch_template: { lt: launchTemplate({ block_device_mappings: [{ device_name: "/dev/xvda", ebs: { volume_size: 50 } }] }) } }),
       connected({ aws_ebs_volume: { v: { size: 10, availability_zone: "eu-west-1a" } } }),
+      // An instance whose launch template (the admin host's way of launching) leaves its root volume clear.
+      connected({
+        aws_launch_template: { lt: launchTemplate({ block_device_mappings: [{ device_name: "/dev/xvda", ebs: { volume_size: 20 } }] }) },
+        aws_instance: { host: { instance_type: "t3.small", launch_template: { id: "${aws_launch_template.lt.id}", version: "1" } } },
+      }),
     ],
-    pass: [connected({ aws_launch_template: { lt: launchTemplate() }, aws_ebs_volume: { v: { size: 10, encrypted: true } } })],
+    pass: [
+      connected({ aws_launch_template: { lt: launchTemplate() }, aws_ebs_volume: { v: { size: 10, encrypted: true } } }),
+      connected({ aws_launch_template: { lt: launchTemplate() }, aws_instance: { host: { instance_type: "t3.small", launch_template: { id: "${aws_launch_template.lt.id}", version: "1" } } } }),
+    ],
   },
   "VS-EC2-004": {
     fail: [connected({ aws_eks_node_group: { ng: { disk_size: 50 } } })],
