@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
 import { EnvironmentConfig } from "../app";
-import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
+import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, setKeyAccess, WORKLOAD_NAMESPACE } from "../constructs/shared";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
 import { PrivateRegistry } from "../constructs/registry";
@@ -37,6 +37,9 @@ export class InfraStack extends TerraformStack {
       defaultTags: [{ tags: { ...env.tags, "voice-selfhost:environment": env.name, "managed-by": "cdktf" } }],
     });
 
+    // Every key of the environment: named administrators apart from users (without them, VS-KMS-002 fails synth).
+    if (env.keys) setKeyAccess(this, env.keys);
+
     const clusterName = `voice-selfhost-${env.name}`;
     this.network = new PrivateNetwork(this, "network", {
       name: env.name,
@@ -47,6 +50,7 @@ export class InfraStack extends TerraformStack {
       mode: env.mode,
       natGateways: env.natGateways,
       flowLogRetentionDays: env.flowLogRetentionDays,
+      organizationId: env.perimeter.organizationId,
     });
     new TerraformOutput(this, "vpc_id", { value: this.network.vpcId });
     new TerraformOutput(this, "private_subnet_ids", { value: this.network.privateSubnetIds });
@@ -68,11 +72,11 @@ export class InfraStack extends TerraformStack {
     this.registry = new PrivateRegistry(this, "registry", {
       network: this.network,
       repositoryPrefix: `voice-selfhost/${env.name}`,
-      pullThroughCachePrefix: env.name,
       region: env.region,
     });
-    // The kubelet pulls with the node role.
+    // The kubelet pulls with the node role; the mirror role copies the images in.
     this.registry.grantPull(this.cluster.nodeRoleArn);
+    if (env.registry.mirrorRoleArn) this.registry.grantMirror(env.registry.mirrorRoleArn);
     this.modelBucket = new ModelBucket(this, "models", { network: this.network, namePrefix: `${env.name}-models-` });
     this.modelBucket.grantRead(this.inferenceRole);
     // Where the inference services run (GPU pools only for engines that use one) decides what the load

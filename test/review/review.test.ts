@@ -176,7 +176,13 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
     const passed = synth(dir, outdir);
     expect({ status: passed.status, stderr: passed.stderr }).toMatchObject({ status: 0 });
     const [infra] = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports;
-    expect(infra.policy.acknowledged).toEqual([expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) })]);
+    // Besides the file's exception, the network's own: the endpoints of services with no documented endpoint policy.
+    expect(infra.policy.acknowledged).toEqual([
+      expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) }),
+      ...["ec2messages", "eks-auth", "ssmmessages"].map((service) =>
+        expect.objectContaining({ rule: "VS-NET-005", path: `insecure-infra/network/endpoint-${service}`, acknowledgement: expect.objectContaining({ source: "code" }) }),
+      ),
+    ]);
     expect(fs.readFileSync(path.join(work, "reports", "insecure-infra.md"), "utf8")).toContain(`| VS-EKS-001 | \`insecure-infra/cluster/cluster\` | endpoint_public_access is true | ${reason} | environments/insecure.json |`);
   }, 180_000);
 });
