@@ -4,7 +4,8 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
-import { EnvironmentConfig } from "../app";
+import { ConfigError, EnvironmentConfig } from "../app";
+import { checkVersionSupport } from "../constructs/cluster/versions";
 import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, setKeyAccess, WORKLOAD_NAMESPACE } from "../constructs/shared";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
@@ -14,6 +15,8 @@ import { inferenceEndpoints, inferencePlacements } from "./inference-endpoints";
 
 export interface InfraStackProps {
   readonly env: EnvironmentConfig;
+  /** The day the Kubernetes version's EKS support is checked against; default today. */
+  readonly synthDate?: Date;
 }
 
 /** `<env>-infra`: every AWS resource of one environment. */
@@ -37,6 +40,9 @@ export class InfraStack extends TerraformStack {
       defaultTags: [{ tags: { ...env.tags, "voice-selfhost:environment": env.name, "managed-by": "cdktf" } }],
     });
 
+    const synthDate = props.synthDate ?? new Date();
+    const support = checkVersionSupport(env.kubernetesVersion, env.cluster.supportType, synthDate);
+    if (support.error) throw new ConfigError([`environments/${env.name}.json: field "kubernetesVersion": ${support.error}, found "${env.kubernetesVersion}"`]);
     // Every key of the environment: named administrators apart from users (without them, VS-KMS-002 fails synth).
     if (env.keys) setKeyAccess(this, env.keys);
 
@@ -60,6 +66,7 @@ export class InfraStack extends TerraformStack {
       network: this.network,
       name: clusterName,
       kubernetesVersion: env.kubernetesVersion,
+      supportCheckDate: synthDate,
       systemPool: env.nodePools.system,
       gpuPools: env.nodePools.gpu,
       // The environment's cluster settings are GpuCluster's own props (clusterSettingsSchema).
@@ -72,6 +79,8 @@ export class InfraStack extends TerraformStack {
     this.registry = new PrivateRegistry(this, "registry", {
       network: this.network,
       repositoryPrefix: `voice-selfhost/${env.name}`,
+      // The autoscaler mirrored is the one of the cluster's minor.
+      kubernetesVersion: env.kubernetesVersion,
       region: env.region,
     });
     // The kubelet pulls with the node role; the mirror role copies the images in.
