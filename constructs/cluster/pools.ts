@@ -73,7 +73,8 @@ export function rolePrefix(cluster: string, purpose: string): string {
 
 /**
  * The node role of a cluster's node groups, with only the AWS managed policies a node needs: joining
- * (worker), pulling images (ECR pull only) and pod networking (CNI, see GpuCluster for why it stays here).
+ * (worker), pulling images (ECR pull only), pod networking (CNI, see GpuCluster for why it stays here)
+ * and Session Manager (SSM core), the one way into a node.
  */
 export function createNodeRole(scope: Construct, clusterName: string, tags: Record<string, string>): { role: IamRole; attachments: IamRolePolicyAttachment[] } {
   const role = new IamRole(scope, "node-role", {
@@ -82,7 +83,8 @@ export function createNodeRole(scope: Construct, clusterName: string, tags: Reco
     assumeRolePolicy: trustPolicy("ec2.amazonaws.com"),
     tags,
   });
-  const attachments = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"].map(
+  // SSM core: operators reach a node through Session Manager (the VPC's SSM endpoints), never SSH.
+  const attachments = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"].map(
     (policy) => new IamRolePolicyAttachment(scope, `node-${policy}`, { role: role.name, policyArn: managedPolicyArn(role.arn, policy) }),
   );
   return { role, attachments };

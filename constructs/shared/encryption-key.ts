@@ -72,8 +72,15 @@ export const KEY_ADMINISTRATION_ACTIONS: readonly string[] = [
 /** Using a symmetric key (AWS's key-user statement). */
 export const KEY_USE_ACTIONS: readonly string[] = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"];
 
+/**
+ * What EBS does with a customer-managed key as the principal that launches an instance with a volume
+ * encrypted by it (Amazon EBS User Guide, "Requirements for Amazon EBS encryption"), less kms:CreateGrant,
+ * which administrators already have for AWS resources.
+ */
+const EBS_LAUNCH_ACTIONS = ["kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey"];
+
 /** Statement ids the key writes itself from its access; addStatement refuses them. */
-const ACCESS_SIDS = ["AccountAdministers", "AccountRecoversKeyPolicy", "KeyAdministrators", "KeyAdministratorsLetAwsServicesUseGrants", "KeyUsers"];
+const ACCESS_SIDS = ["AccountAdministers", "AccountRecoversKeyPolicy", "KeyAdministrators", "KeyAdministratorsLetAwsServicesUseGrants", "KeyUsers", "KeyAdministratorsLaunchVolumesThroughEc2"];
 
 const accessByScope = new WeakMap<IConstruct, KeyAccess>();
 
@@ -118,6 +125,7 @@ export class EncryptionKey extends Construct {
   readonly region: string;
   readonly partition: string;
   private readonly statements: PolicyStatement[] = [];
+  private administratorsLaunchVolumes = false;
 
   constructor(scope: Construct, id: string, props: EncryptionKeyProps) {
     super(scope, id);
@@ -161,6 +169,17 @@ export class EncryptionKey extends Construct {
     });
   }
 
+  /**
+   * Lets the key administrators use the key through EC2 only, as EBS does when one of them (Terraform's
+   * deploy role) launches an instance whose volume the key encrypts: RunInstances makes EBS create the
+   * data key as the caller. That makes the administrators users of this key (VS-KMS-002 says so), so call
+   * it only on a key of its own for such volumes, never on a key that protects data. Without named
+   * administrators the account root's kms:* already covers it.
+   */
+  letAdministratorsLaunchVolumes(): void {
+    this.administratorsLaunchVolumes = true;
+  }
+
   /** The statements that say who administers and who uses the key. */
   private accessStatements(access: KeyAccess | undefined): PolicyStatement[] {
     const root = { AWS: `arn:${this.partition}:iam::${this.account}:root` };
@@ -184,6 +203,16 @@ export class EncryptionKey extends Construct {
     ];
     if (access.users.length > 0) {
       statements.push({ Sid: "KeyUsers", Effect: "Allow", Principal: { AWS: access.users }, Action: [...KEY_USE_ACTIONS], Resource: "*" });
+    }
+    if (this.administratorsLaunchVolumes) {
+      statements.push({
+        Sid: "KeyAdministratorsLaunchVolumesThroughEc2",
+        Effect: "Allow",
+        Principal: { AWS: access.administrators },
+        Action: EBS_LAUNCH_ACTIONS,
+        Resource: "*",
+        Condition: { StringEquals: { "kms:ViaService": `ec2.${this.region}.amazonaws.com`, "kms:CallerAccount": this.account } },
+      });
     }
     return statements;
   }

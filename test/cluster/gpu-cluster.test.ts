@@ -44,7 +44,7 @@ describe("GpuCluster with only the network", () => {
     const attachments = Object.values(resources(json, "aws_iam_role_policy_attachment")).map((a) => `${String(a.role).split(".")[1]} ${String(a.policy_arn).split("/").pop()}`);
     const byRole = (fragment: string) => attachments.filter((a) => a.includes(fragment)).map((a) => a.split(" ")[1]).sort();
     expect(byRole("cluster-role")).toEqual(["AmazonEKSClusterPolicy"]);
-    expect(byRole("node-role")).toEqual(["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy"]);
+    expect(byRole("node-role")).toEqual(["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]);
     expect(byRole("ebs-csi-role")).toEqual(["AmazonEBSCSIDriverPolicy"]);
     expect(resources(json, "aws_iam_openid_connect_provider")).toEqual({});
   });
