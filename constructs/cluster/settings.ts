@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { cidrsOverlap, parseCidr } from "../shared/cidr";
 import { cidrSchema, nameSchema, retentionDaysSchema } from "../shared/validate";
+import { describeShape, GPU_INSTANCE_TYPES, unknownGpuInstanceType } from "./gpu-instance-types";
 import { DEFAULT_KUBERNETES_VERSION, EKS_ADDONS, EksAddonName } from "./versions";
 
 /** Reports one problem at a path relative to the object checked; the environment schema and the constructs each turn it into their own error. */
@@ -54,6 +55,32 @@ export const systemPoolSchema = z
   .strict()
   .superRefine(checkPoolSizes);
 
+/**
+ * The Cluster Autoscaler builds one node template per pool, from its first instance type, to decide
+ * whether a pending pod would fit a node it scales up from zero: every type of a pool must have that
+ * shape (vCPUs, memory, GPUs), or it launches nodes that are not what it planned for.
+ */
+function checkPoolShape(pool: { instanceTypes: string[] }, ctx: z.RefinementCtx): void {
+  const types = pool.instanceTypes.map((name, i) => {
+    const type = GPU_INSTANCE_TYPES[name];
+    if (!type) ctx.addIssue({ code: "custom", path: ["instanceTypes", i], message: `expected a supported GPU instance type: ${unknownGpuInstanceType(name)}` });
+    return type;
+  });
+  const first = types[0];
+  if (!first) return;
+  types.forEach((type, i) => {
+    if (!type || i === 0) return;
+    const same = type.vcpus === first.vcpus && type.memoryGiB === first.memoryGiB && type.gpusPerNode === first.gpusPerNode && type.gpuModel === first.gpuModel && type.gpuMemoryGiB === first.gpuMemoryGiB;
+    if (!same) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["instanceTypes", i],
+        message: `expected the shape of ${pool.instanceTypes[0]} (${describeShape(first)}): the autoscaler sizes scale-from-zero nodes from a pool's first type, and ${pool.instanceTypes[i]} has ${describeShape(type)}; put it in a pool of its own`,
+      });
+    }
+  });
+}
+
 /** One GPU node pool; shared by the environment file and the cluster constructs' props. */
 export const gpuPoolSchema = z
   .object({
@@ -66,7 +93,8 @@ export const gpuPoolSchema = z
     amiReleaseVersion: amiReleaseVersionSchema,
   })
   .strict()
-  .superRefine(checkPoolSizes);
+  .superRefine(checkPoolSizes)
+  .superRefine(checkPoolShape);
 
 /** The GPU pools of a cluster: at least one, each name unique and not the system pool's. */
 export const gpuPoolsSchema = z

@@ -4,6 +4,7 @@ import { containersOf, podSpecOf, StackView, TfResource, valueAt } from "../../c
 import { CostEstimate } from "./cost";
 import { mermaidBlock } from "./diagram";
 import { StackDiff } from "./diff";
+import type { ReadinessFinding } from "../preflight/offline";
 
 /** Attributes a security reviewer looks at, per resource type. */
 const SECURITY_SETTINGS: Readonly<Record<string, readonly string[]>> = {
@@ -79,6 +80,8 @@ export interface StackReport {
   readonly region: string | undefined;
   readonly resourceCount: number;
   readonly policy: PolicyReport;
+  /** What a real account will refuse, found offline in the environment file (placeholders, offerings); `npm run preflight` refuses them. */
+  readonly readiness: ReadinessFinding[];
   /** Null when no baseline was given. */
   readonly diff: (StackDiff & { readonly baseline: string }) | null;
   readonly cost: CostEstimate;
@@ -133,6 +136,15 @@ export function renderMarkdown(r: StackReport): string {
   out.push("<details><summary>Every rule</summary>", "", "| Rule | Title | Status |", "|---|---|---|");
   for (const rule of p.rules) out.push(`| ${rule.id} | ${cell(rule.title)} | ${rule.status} |`);
   out.push("", "</details>", "");
+
+  const errors = r.readiness.filter((f) => f.severity === "error").length;
+  out.push(`## Deploy readiness: ${errors ? `**${errors} to fix before an apply**` : "nothing found offline"}`, "");
+  out.push(`What a real account refuses, read from \`environments/${r.environment}.json\` without credentials; \`npm run preflight -- ${r.environment}\` refuses the same and checks the account itself.`, "");
+  if (r.readiness.length) {
+    out.push("| Check | Field | Finding |", "|---|---|---|");
+    for (const f of r.readiness) out.push(`| ${f.check}${f.severity === "unknown" ? " (unknown offline)" : ""} | \`${f.field}\` | ${cell(f.message)} |`);
+    out.push("");
+  }
 
   out.push("## Changes");
   if (!r.diff) out.push("", "No baseline given (`--baseline <cdktf.out>` or `--baseline-ref <git ref>`).", "");

@@ -47,6 +47,10 @@ describe("review", () => {
     // The reviewer sees which operator-created Secret holds the API keys (the teams document).
     expect(workloads).toMatch(/kind=Deployment; name=voice-selfhost\/inference;.*secrets=api-keys=inference-api-keys/);
     expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
+    // Placeholders are review findings, not synth errors: the shipped file synthesizes, and the reviewer sees what to fill in.
+    expect(infra.readiness.map((f: { field: string }) => f.field)).toEqual(expect.arrayContaining(["cluster.adminPrincipalArns[0]", "ingress.certificateArn", "stateBackend.bucket", "license.serverUrl"]));
+    expect(md).toContain("## Deploy readiness: **6 to fix before an apply**");
+    expect(md).toMatch(/\| placeholder \| `stateBackend\.bucket` \| account 111122223333 is a documentation placeholder/);
   }, 120_000);
 
   test("a change to one node pool's max size shows in the diff and in the cost estimate", () => {
