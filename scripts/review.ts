@@ -162,7 +162,7 @@ if (require.main === module) {
     const options = parseArgs(process.argv.slice(2));
     const { reports } = review(options);
     for (const r of reports) {
-      const d = r.diff ? `, diff +${r.diff.added.length} -${r.diff.removed.length} ~${r.diff.changed.length}${r.diff.statefulRisks.length ? ` (${r.diff.statefulRisks.length} stateful at risk)` : ""}` : "";
+      const d = r.diff ? `, diff +${r.diff.added.length} -${r.diff.removed.length} ~${r.diff.changed.length}${r.diff.forgotten.length ? ` (${r.diff.forgotten.length} forgotten, kept)` : ""}${r.diff.statefulRisks.length ? ` (${r.diff.statefulRisks.length} stateful at risk)` : ""}` : "";
       const verdict = r.policy.violations.length ? `FAIL ${r.policy.violations.length} violation(s)` : "PASS";
       const toFix = r.readiness.filter((f) => f.severity === "error").length;
       console.log(`${r.stack}: ${verdict}, ${r.policy.acknowledged.length} acknowledged, ${toFix} readiness finding(s), est. $${r.cost.totalMin}-$${r.cost.totalMax}/month${d} -> ${path.join(options.out, `${r.stack}.md`)}`);

@@ -150,16 +150,18 @@ export function renderMarkdown(r: StackReport): string {
   if (!r.diff) out.push("", "No baseline given (`--baseline <cdktf.out>` or `--baseline-ref <git ref>`).", "");
   else {
     const d = r.diff;
-    out.push("", `Against \`${d.baseline}\`${d.baselineHadStack ? "" : " (the stack is new)"}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed${moves(d)}.`, "");
+    const forgotten = d.forgotten.length ? `, ${d.forgotten.length} no longer managed (kept)` : "";
+    out.push("", `Against \`${d.baseline}\`${d.baselineHadStack ? "" : " (the stack is new)"}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed${moves(d)}${forgotten}.`, "");
     if (d.statefulRisks.length) {
       out.push("> [!WARNING]", "> This change destroys or replaces stateful resources:", ">");
       for (const s of d.statefulRisks) out.push(`> - **${s.action}** \`${s.path}\` (${s.type}; holds ${s.holds})${s.attributes.length ? ` because of ${s.attributes.map((a) => `\`${a}\``).join(", ")}` : ""}`);
       out.push("");
     }
-    if (d.added.length + d.removed.length + d.changed.length) {
+    if (d.added.length + d.removed.length + d.forgotten.length + d.changed.length) {
       out.push("| Change | Resource | Type | Attributes |", "|---|---|---|---|");
       for (const a of d.added) out.push(`| added | \`${a.path}\` | ${a.selector} | |`);
       for (const a of d.removed) out.push(`| removed | \`${a.path}\` | ${a.selector} | |`);
+      for (const a of d.forgotten) out.push(`| no longer managed | \`${a.path}\` | ${a.selector} | a \`removed\` block with \`destroy = false\`: Terraform forgets it, the object stays |`);
       for (const c of d.changed) {
         const attrs = c.attributes.map((a) => `\`${a.attribute}\`: ${cell(brief(a.before))} → ${cell(brief(a.after))}${a.forcesReplacement ? " (forces replacement)" : ""}`);
         if (c.movedFrom) attrs.unshift(`moved from \`${c.movedFrom}\` (a \`moved\` block: state follows, nothing is replaced)`);

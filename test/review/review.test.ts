@@ -59,7 +59,7 @@ describe("review", () => {
     buildApp({ outdir: baseline }).synth();
     delete process.env.ENVIRONMENTS_DIR;
     const before = review({ environments: ["prod"], out: path.join(work, "r0"), environmentsDir: environments, baseline }).reports.find((r) => r.stack === "prod-infra")!;
-    expect(before.diff).toMatchObject({ added: [], removed: [], changed: [], statefulRisks: [] });
+    expect(before.diff).toMatchObject({ added: [], removed: [], forgotten: [], changed: [], statefulRisks: [] });
 
     const changedDir = copyEnvironments((prod) => (prod.nodePools.gpu[0].maxSize = 16));
     const after = review({ environments: ["prod"], out: path.join(work, "r1"), environmentsDir: changedDir, baseline }).reports.find((r) => r.stack === "prod-infra")!;
@@ -103,6 +103,15 @@ describe("review", () => {
     // Without the moved block the same rename destroys the key.
     const renamed: JsonObject = { resource: key("new_key", {}) };
     expect(diffStacks(before, renamed, "s").statefulRisks).toEqual([expect.objectContaining({ action: "destroy", address: "aws_kms_key.old_key" })]);
+  });
+
+  test("a resource a removed block keeps (destroy = false) is no longer managed, not removed", () => {
+    const tag = (name: string) => ({ [name]: { tag: { key: "k8s.io/cluster-autoscaler/enabled", value: "true" }, "//": { metadata: { path: `s/${name}` } } } });
+    const before: JsonObject = { resource: { aws_autoscaling_group_tag: { ...tag("kept"), ...tag("dropped") } } };
+    const current: JsonObject = { resource: {}, removed: [{ from: "aws_autoscaling_group_tag.kept", lifecycle: { destroy: false } }] };
+    const diff = diffStacks(before, current, "s");
+    expect(diff.forgotten.map((r) => r.address)).toEqual(["aws_autoscaling_group_tag.kept"]);
+    expect(diff.removed.map((r) => r.address)).toEqual(["aws_autoscaling_group_tag.dropped"]);
   });
 });
 
