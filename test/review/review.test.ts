@@ -49,7 +49,8 @@ describe("review", () => {
     expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
     // Placeholders are review findings, not synth errors: the shipped file synthesizes, and the reviewer sees what to fill in.
     expect(infra.readiness.map((f: { field: string }) => f.field)).toEqual(expect.arrayContaining(["cluster.adminPrincipalArns[0]", "ingress.certificateArn", "stateBackend.bucket", "license.serverUrl"]));
-    expect(md).toContain("## Deploy readiness: **6 to fix before an apply**");
+    // Six of the deploy's own, and the perimeter's: two key administrators, a key user, the mirror role, the organisation.
+    expect(md).toContain("## Deploy readiness: **11 to fix before an apply**");
     expect(md).toMatch(/\| placeholder \| `stateBackend\.bucket` \| account 111122223333 is a documentation placeholder/);
   }, 120_000);
 
