@@ -6,7 +6,7 @@ import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
 import { ConfigError, EnvironmentConfig } from "../app";
 import { checkVersionSupport } from "../constructs/cluster/versions";
-import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
+import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, setKeyAccess, WORKLOAD_NAMESPACE } from "../constructs/shared";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { PrivateNetwork } from "../constructs/network";
 import { PrivateRegistry } from "../constructs/registry";
@@ -43,6 +43,8 @@ export class InfraStack extends TerraformStack {
     const synthDate = props.synthDate ?? new Date();
     const support = checkVersionSupport(env.kubernetesVersion, env.cluster.supportType, synthDate);
     if (support.error) throw new ConfigError([`environments/${env.name}.json: field "kubernetesVersion": ${support.error}, found "${env.kubernetesVersion}"`]);
+    // Every key of the environment: named administrators apart from users (without them, VS-KMS-002 fails synth).
+    if (env.keys) setKeyAccess(this, env.keys);
 
     const clusterName = `voice-selfhost-${env.name}`;
     this.network = new PrivateNetwork(this, "network", {
@@ -54,6 +56,7 @@ export class InfraStack extends TerraformStack {
       mode: env.mode,
       natGateways: env.natGateways,
       flowLogRetentionDays: env.flowLogRetentionDays,
+      organizationId: env.perimeter.organizationId,
     });
     new TerraformOutput(this, "vpc_id", { value: this.network.vpcId });
     new TerraformOutput(this, "private_subnet_ids", { value: this.network.privateSubnetIds });
@@ -76,13 +79,13 @@ export class InfraStack extends TerraformStack {
     this.registry = new PrivateRegistry(this, "registry", {
       network: this.network,
       repositoryPrefix: `voice-selfhost/${env.name}`,
-      pullThroughCachePrefix: env.name,
       // The autoscaler mirrored is the one of the cluster's minor.
       kubernetesVersion: env.kubernetesVersion,
       region: env.region,
     });
-    // The kubelet pulls with the node role.
+    // The kubelet pulls with the node role; the mirror role copies the images in.
     this.registry.grantPull(this.cluster.nodeRoleArn);
+    if (env.registry.mirrorRoleArn) this.registry.grantMirror(env.registry.mirrorRoleArn);
     this.modelBucket = new ModelBucket(this, "models", { network: this.network, namePrefix: `${env.name}-models-` });
     this.modelBucket.grantRead(this.inferenceRole);
     // Where the inference services run (GPU pools only for engines that use one) decides what the load

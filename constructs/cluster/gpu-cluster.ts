@@ -227,7 +227,6 @@ export class GpuCluster extends Construct implements ClusterRefs {
       ? new AdminHost(this, "admin-host", {
           cluster: { name: this.name, clusterName: this.clusterName, arn: this.cluster.arn, clusterSecurityGroupId: this.clusterSecurityGroupId },
           network: props.network,
-          encryptionKey: key,
           instanceType: settings.adminHost.instanceType,
           tags: this.tags,
         })

@@ -17,6 +17,7 @@ import {
   ModelBucket,
   PrivateNetwork,
   PrivateRegistry,
+  setKeyAccess,
   WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";
@@ -26,6 +27,8 @@ const app = new App();
 
 const infra = new TerraformStack(app, "isolated-infra");
 new AwsProvider(infra, "aws", { region });
+// Every key the constructs make: administrators (Terraform's deploy role among them) apart from users.
+setKeyAccess(infra, { administrators: ["arn:aws:iam::111122223333:role/platform-deploy"], users: ["arn:aws:iam::111122223333:role/model-publisher"] });
 const network = new PrivateNetwork(infra, "network", { cidr: "10.90.0.0/16", azs: ["eu-central-1a", "eu-central-1b"], mode: "airgapped", clusterName: "isolated" });
 const cluster = new GpuCluster(infra, "cluster", {
   network,

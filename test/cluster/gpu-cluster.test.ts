@@ -1,6 +1,6 @@
 import { GpuCluster, GPU_INSTANCE_TYPES, gpuInstanceType } from "../../constructs/cluster";
 import { GPU_TAINT, NODE_LABELS } from "../../constructs/shared";
-import { fakeNetwork, only, resources, synthJson, testStack } from "../support/synth";
+import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 function synthCluster(props: Partial<ConstructorParameters<typeof GpuCluster>[2]> = {}) {
   const { stack } = testStack();
@@ -117,15 +117,34 @@ describe("GpuCluster options", () => {
     expect(only(json, "aws_eks_cluster").vpc_config).toMatchObject({ endpoint_public_access: true, public_access_cidrs: ["198.51.100.0/24"] });
   });
 
-  test("workload roles through Pod Identity", () => {
+  test("workload roles through Pod Identity, trusted only by the cluster, namespace and service account they are bound to", () => {
     const { stack } = testStack();
-    const cluster = new GpuCluster(stack, "c", { network: fakeNetwork() });
+    const cluster = new GpuCluster(stack, "c", { network: fakeNetwork(), name: "voice-test" });
     cluster.addPodIdentityRole("inference", { namespace: "voice-selfhost", serviceAccount: "inference-server" });
     const json = synthJson(stack);
     expect(only(json, "aws_eks_pod_identity_association")).toMatchObject({ namespace: "voice-selfhost", service_account: "inference-server" });
     const role = Object.entries(resources(json, "aws_iam_role")).find(([id]) => id.includes("inference"))![1];
-    expect(String(role.assume_role_policy)).toContain("pods.eks.amazonaws.com");
-    expect(String(role.assume_role_policy)).toContain("sts:TagSession");
+    // The EKS User Guide's trust policy for Pod Identity, with the session-tag conditions it documents.
+    expect(policyStatements(json, role.assume_role_policy)).toEqual({
+      ServiceAssumesRole: {
+        Sid: "ServiceAssumesRole",
+        Effect: "Allow",
+        Principal: { Service: "pods.eks.amazonaws.com" },
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Condition: {
+          StringEquals: {
+            "aws:RequestTag/eks-cluster-name": "voice-test",
+            "aws:RequestTag/kubernetes-namespace": "voice-selfhost",
+            "aws:RequestTag/kubernetes-service-account": "inference-server",
+          },
+        },
+      },
+    });
+    // The EBS CSI driver's role, which the add-on binds, is scoped the same way.
+    const ebs = Object.entries(resources(json, "aws_iam_role")).find(([id]) => id.includes("ebs-csi"))![1];
+    expect(policyStatements(json, ebs.assume_role_policy).ServiceAssumesRole.Condition).toEqual({
+      StringEquals: { "aws:RequestTag/eks-cluster-name": "voice-test", "aws:RequestTag/kubernetes-namespace": "kube-system", "aws:RequestTag/kubernetes-service-account": "ebs-csi-controller-sa" },
+    });
   });
 
   test("Bottlerocket pools keep data on a second encrypted volume; extra log types", () => {

@@ -3,18 +3,18 @@ import { evaluate, JsonObject, PolicyOptions, PolicyReport, StackView } from "..
 
 export type Resources = Record<string, Record<string, JsonObject>>;
 
-/** A stack document whose resource `type.name` has construct path `fixture/<name>`. */
-export function stackOf(resources: Resources, region = "eu-west-1"): StackView {
+/** A stack document whose resource `type.name` has construct path `fixture/<name>`; `locals` become its Terraform locals. */
+export function stackOf(resources: Resources, region = "eu-west-1", locals: JsonObject = {}): StackView {
   const resource: Record<string, Record<string, JsonObject>> = {};
   for (const [type, instances] of Object.entries(resources)) {
     resource[type] = {};
     for (const [name, values] of Object.entries(instances)) resource[type][name] = { ...values, "//": { metadata: { path: `fixture/${name}`, uniqueId: name } } };
   }
-  return new StackView("fixture", { provider: { aws: [{ region }] }, resource } as JsonObject);
+  return new StackView("fixture", { provider: { aws: [{ region }] }, resource, locals } as JsonObject);
 }
 
-export function check(resources: Resources, options: PolicyOptions = {}): PolicyReport {
-  return evaluate(stackOf(resources), options);
+export function check(resources: Resources, options: PolicyOptions = {}, locals: JsonObject = {}): PolicyReport {
+  return evaluate(stackOf(resources, "eu-west-1", locals), options);
 }
 
 /** A kubernetes_manifest resource body. */

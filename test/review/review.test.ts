@@ -56,7 +56,8 @@ describe("review", () => {
     expect(workloads).toContain("| inference | stt | sherpa-whisper | s3://<model bucket>/models/whisper-small/ (copied to /models/stt) | auto |");
     // Placeholders are review findings, not synth errors: the shipped file synthesizes, and the reviewer sees what to fill in.
     expect(infra.readiness.map((f: { field: string }) => f.field)).toEqual(expect.arrayContaining(["cluster.adminPrincipalArns[0]", "ingress.certificateArn", "stateBackend.bucket", "license.serverUrl"]));
-    expect(md).toContain("## Deploy readiness: **6 to fix before an apply**");
+    // Six of the deploy's own, and the perimeter's: two key administrators, a key user, the mirror role, the organisation.
+    expect(md).toContain("## Deploy readiness: **11 to fix before an apply**");
     expect(md).toMatch(/\| placeholder \| `stateBackend\.bucket` \| account 111122223333 is a documentation placeholder/);
   }, 120_000);
 
@@ -196,7 +197,13 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
     const passed = synth(dir, outdir);
     expect({ status: passed.status, stderr: passed.stderr }).toMatchObject({ status: 0 });
     const [infra] = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports;
-    expect(infra.policy.acknowledged).toEqual([expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) })]);
+    // Besides the file's exception, the network's own: the endpoints of services with no documented endpoint policy.
+    expect(infra.policy.acknowledged).toEqual([
+      expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) }),
+      ...["ec2messages", "eks-auth", "ssmmessages"].map((service) =>
+        expect.objectContaining({ rule: "VS-NET-005", path: `insecure-infra/network/endpoint-${service}`, acknowledgement: expect.objectContaining({ source: "code" }) }),
+      ),
+    ]);
     expect(fs.readFileSync(path.join(work, "reports", "insecure-infra.md"), "utf8")).toContain(`| VS-EKS-001 | \`insecure-infra/cluster/cluster\` | endpoint_public_access is true | ${reason} | environments/insecure.json |`);
   }, 180_000);
 });
