@@ -1,5 +1,5 @@
 import { EnvironmentConfig } from "../app";
-import { INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/shared";
+import { drainTiming, DrainTiming, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/shared";
 import { gpuPlacement, InferenceServiceSettings, inferenceServicesOf } from "../constructs/workloads/settings";
 
 /** One inference Service as both stacks see it: the NodePort the workloads expose and the listener the load balancer opens for it. */
@@ -8,18 +8,31 @@ export interface InferenceEndpoint {
   /** Listener port on the internal load balancer. */
   readonly port: number;
   readonly nodePort: number;
+  /** kube-proxy's health-check node port of the Service: what the target group checks. */
+  readonly healthCheckNodePort: number;
+  /** How its pods leave the load balancer (from the target groups' health check and the service's request timeout). */
+  readonly drain: DrainTiming;
+  /** The same, as the load balancer takes it. */
+  readonly unhealthyDrainingSeconds: number;
 }
 
 /**
- * The inference Services of an environment with their ports: the one list the infra stack's load
- * balancer and the workloads stack's Services are built from, so a Service never lacks a listener.
+ * The inference Services of an environment with their ports and drain timing: the one list the infra
+ * stack's load balancer and the workloads stack's Services are built from, so a Service never lacks a
+ * listener and the pods' drain matches the target group's health check.
  */
 export function inferenceEndpoints(env: EnvironmentConfig): InferenceEndpoint[] {
-  return inferenceServicesOf(env.workloads).map(({ key }) => ({
-    name: key,
-    port: key === "tts" ? env.ingress.ttsPort : env.ingress.port,
-    nodePort: INFERENCE_NODE_PORTS[key],
-  }));
+  return inferenceServicesOf(env.workloads).map(({ key, settings }) => {
+    const drain = drainTiming(settings.requestTimeoutSeconds);
+    return {
+      name: key,
+      port: key === "tts" ? env.ingress.ttsPort : env.ingress.port,
+      nodePort: INFERENCE_NODE_PORTS[key],
+      healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS[key],
+      drain,
+      unhealthyDrainingSeconds: drain.unhealthyDrainingSeconds,
+    };
+  });
 }
 
 /** Where one inference Service runs, as both stacks see it: the infra stack tags GPU pools and picks load balancer targets by it, the workloads stack schedules the pods. */

@@ -7,6 +7,7 @@ import { ModelBucket } from "../constructs/storage";
 import { EnvironmentConfig } from "../app";
 import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
 import { InternalLoadBalancer } from "../constructs/ingress";
+import { acknowledgePolicy } from "../constructs/policy";
 import { PrivateNetwork } from "../constructs/network";
 import { PrivateRegistry } from "../constructs/registry";
 import { configureBackend } from "./backend";
@@ -92,6 +93,11 @@ export class InfraStack extends TerraformStack {
       services: inferenceEndpoints(env),
       deletionProtection: env.deletionProtection,
     });
+    acknowledgePolicy(
+      this.loadBalancer,
+      "VS-LB-004",
+      "EKS managed node groups take no target group (containers-roadmap #709); each attachment references its node group's own Auto Scaling group, so a replaced group is re-attached by the same apply, the Auto Scaling group deregisters an instance before terminating it, and pods drain on kube-proxy's health check first (shared/drain.ts)",
+    );
 
     new TerraformOutput(this, "cluster_name", { value: this.cluster.clusterName });
     new TerraformOutput(this, "cluster_endpoint", { value: this.cluster.endpoint });

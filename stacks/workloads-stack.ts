@@ -2,7 +2,7 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { EnvironmentConfig } from "../app";
-import { INFERENCE_NODE_PORTS } from "../constructs/shared";
+import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS } from "../constructs/shared";
 import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";
@@ -86,6 +86,7 @@ export class WorkloadsStack extends TerraformStack {
         allowedSourceCidrs: [...infra.loadBalancer.targetSourceCidrs],
         // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
         nodePort: INFERENCE_NODE_PORTS[name],
+        healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS[name],
         // One service account for all inference pods: the infra stack's Pod Identity association names it.
         createServiceAccount: i === 0,
         metricsScraperNamespace: w.metricsScraperNamespace,

@@ -21,6 +21,17 @@ export const INFERENCE_NODE_PORTS = { inference: 30080, stt: 30080, tts: 30081 }
 export type InferenceServiceName = keyof typeof INFERENCE_NODE_PORTS;
 /** The combined inference Service's NodePort. */
 export const INFERENCE_NODE_PORT = INFERENCE_NODE_PORTS.inference;
+/**
+ * Fixed health-check node port of each inference Service (kube-proxy serves it for a LoadBalancer Service
+ * with externalTrafficPolicy Local): the target groups' health check, see shared/drain.ts.
+ */
+export const INFERENCE_HEALTH_CHECK_NODE_PORTS: Readonly<Record<InferenceServiceName, number>> = { inference: 30090, stt: 30090, tts: 30091 };
+/**
+ * The load balancer class of the inference Services: no controller implements it, so nothing in the
+ * cluster creates a load balancer for them; the Service type only makes kube-proxy serve the health-check
+ * node port the infra stack's NLB checks.
+ */
+export const INFERENCE_LOAD_BALANCER_CLASS = "voice-selfhost.io/terraform-nlb";
 /** The inference server's readiness path: the NLB health check and the pods' readiness probe. */
 export const INFERENCE_READINESS_PATH = "/health/ready";
 

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { GPU_INSTANCE_TYPES } from "../cluster/gpu-instance-types";
+import { SHUTDOWN_MARGIN_SECONDS } from "../shared/drain";
 import { BUILTIN_ENGINES, EXECUTION_PROVIDERS, SECRETS, SERVER_LIMITS, STT_ENGINES, TTS_ENGINES } from "./contract";
 import { parseCpu, parseMemory } from "./quantity";
 
@@ -29,7 +30,6 @@ const resources = (defaults: { cpu: [string, string]; memory: [string, string] }
     });
 
 /** Longest request the server may take; SIGTERM then waits this long plus a margin, within the server's own cap. */
-const SHUTDOWN_MARGIN_SECONDS = 5;
 const maxRequestSeconds = SERVER_LIMITS.shutdownGraceMs.max / 1000 - SHUTDOWN_MARGIN_SECONDS;
 
 /** One inference Deployment: where it runs, how big each pod is and how it scales. */
@@ -59,15 +59,13 @@ export const inferenceServiceSettingsSchema = z
     /** HPA fallback target when no custom-metrics adapter answers: average CPU utilisation, percent of the request. */
     targetCpuUtilization: z.number().int().min(10).max(100).default(70),
     resources: resources({ cpu: ["2", "4"], memory: ["8Gi", "16Gi"] }),
-    /** The server's per-request timeout; termination waits longer than this, so no request is cut off. */
+    /** The server's per-request timeout; termination waits longer than this, so no request is cut off (shared/drain.ts derives the rest). */
     requestTimeoutSeconds: z
       .number()
       .int()
       .min(SERVER_LIMITS.requestTimeoutMs.min / 1000)
       .max(maxRequestSeconds, `expected at most ${maxRequestSeconds} s: the server waits at most ${SERVER_LIMITS.shutdownGraceMs.max / 1000} s on shutdown`)
       .default(300),
-    /** Seconds the pod keeps serving after it is marked terminating, while the load balancer and kube-proxy stop sending to it. */
-    preStopSeconds: z.number().int().min(0).max(120).default(15),
     /** Engine worker threads per pod; default: the CPU request rounded down (at least 1). */
     workers: z.number().int().min(1).max(256).optional(),
     /** Jobs that may wait for a worker before the server answers 429; default: the server's own (4 x workers). */

@@ -1,7 +1,15 @@
 /** Small synthetic stacks for rule tests: Terraform JSON as cdktf writes it, with construct paths. */
-import { evaluate, JsonObject, PolicyOptions, PolicyReport, StackView } from "../../constructs/policy";
+import { evaluate, JsonObject, NetworkMode, PolicyOptions, PolicyReport, StackView } from "../../constructs/policy";
 
 export type Resources = Record<string, Record<string, JsonObject>>;
+
+/** One rule-table case: resources, and the network mode to check them in. */
+export interface Case {
+  readonly resources: Resources;
+  readonly mode?: NetworkMode;
+}
+export const connected = (resources: Resources): Case => ({ resources });
+export const airgapped = (resources: Resources): Case => ({ resources, mode: "airgapped" });
 
 /** A stack document whose resource `type.name` has construct path `fixture/<name>`. */
 export function stackOf(resources: Resources, region = "eu-west-1"): StackView {

@@ -1,14 +1,8 @@
 /** Every rule fires on a non-compliant stack and stays quiet on a compliant one (table-driven). */
 import { RULES } from "../../constructs/policy";
-import { check, container, defaultDeny, deployment, k8s, pdb, Resources } from "./fixtures";
-import { JsonObject, NetworkMode } from "../../constructs/policy";
-
-interface Case {
-  readonly resources: Resources;
-  readonly mode?: NetworkMode;
-}
-const connected = (resources: Resources): Case => ({ resources });
-const airgapped = (resources: Resources): Case => ({ resources, mode: "airgapped" });
+import { airgapped, Case, check, connected, container, defaultDeny, deployment, k8s, pdb, Resources } from "./fixtures";
+import { JsonObject } from "../../constructs/policy";
+import { RUNTIME_CASES } from "./runtime-cases";
 
 const vpc = { cidr_block: "10.0.0.0/16" };
 const vpcRef = "${aws_vpc.vpc.id}";
@@ -63,6 +57,7 @@ const spoolMount = { containers: [container({ volumeMounts: [{ name: "spool", mo
 const configMap = (data: JsonObject) => workloads({ cm: k8s({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg", namespace: "voice" }, data }) });
 
 const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  ...RUNTIME_CASES,
   "VS-NET-001": {
     fail: [
       connected({ aws_security_group: { sg: { ingress: [{ from_port: 443, to_port: 443, protocol: "tcp", cidr_blocks: ["0.0.0.0/0"] }] } } }),

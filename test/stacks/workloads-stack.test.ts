@@ -1,7 +1,17 @@
 /** The four `<env>-workloads` stacks, synthesized from environments/ exactly as `npm run synth` does. */
 import * as fs from "fs";
 import * as path from "path";
-import { CLUSTER_AUTOSCALER_NAMESPACE, GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, WORKLOAD_NAMESPACE } from "../../constructs/shared";
+import {
+  CLUSTER_AUTOSCALER_NAMESPACE,
+  GPU_RESOURCE,
+  GPU_TAINT,
+  INFERENCE_HEALTH_CHECK_NODE_PORTS,
+  INFERENCE_LOAD_BALANCER_CLASS,
+  INFERENCE_NODE_PORT,
+  TARGET_HEALTH_CHECK,
+  TARGET_HEALTH_CHECK_ANNOTATION,
+  WORKLOAD_NAMESPACE,
+} from "../../constructs/shared";
 import { find, isInference, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "../workloads/support";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];
@@ -73,11 +83,14 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
       });
       expect(spec.securityContext.seccompProfile).toEqual({ type: "RuntimeDefault" });
       expect(spec.volumes).toContainEqual(expect.objectContaining({ name: "tmp", emptyDir: expect.any(Object) }));
-      // Graceful termination outlasts the longest request plus the preStop drain.
+      // Graceful termination outlasts the longest request plus the preStop drain, which outlasts the NLB's detection.
       const config = find(objectsOf(env), "ConfigMap", `${d.metadata.name}-config`)[0].data!;
       const longest = Number(config.REQUEST_TIMEOUT_MS) / 1000;
-      expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(longest + server.lifecycle.preStop.sleep.seconds);
+      const preStop = server.lifecycle.preStop.sleep.seconds;
+      expect(preStop).toBeGreaterThan(TARGET_HEALTH_CHECK.intervalSeconds * TARGET_HEALTH_CHECK.unhealthyThreshold);
+      expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(longest + preStop);
       expect(Number(config.SHUTDOWN_GRACE_MS) / 1000).toBeGreaterThan(longest);
+      expect(d.spec.minReadySeconds).toBeGreaterThan(TARGET_HEALTH_CHECK.intervalSeconds * TARGET_HEALTH_CHECK.healthyThreshold);
     }
   });
 
@@ -126,10 +139,17 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
     }
   });
 
-  test("the inference Service is a NodePort on the load balancer's fixed port, keeping client addresses", () => {
-    const service = find(objectsOf(env), "Service").find((s) => s.spec.type === "NodePort")!;
+  test("the inference Service serves the load balancer's fixed node ports, keeping client addresses; no controller provisions a load balancer for it", () => {
+    const service = find(objectsOf(env), "Service", "inference")[0];
+    expect(service.spec).toMatchObject({
+      type: "LoadBalancer",
+      loadBalancerClass: INFERENCE_LOAD_BALANCER_CLASS,
+      externalTrafficPolicy: "Local",
+      healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS.inference,
+    });
     expect(service.spec.ports[0].nodePort).toBe(INFERENCE_NODE_PORT);
-    expect(service.spec.externalTrafficPolicy).toBe("Local");
+    // The drain rule reads the load balancer's health check from here (the infra stack's target groups use the same one).
+    expect(JSON.parse(service.metadata.annotations![TARGET_HEALTH_CHECK_ANNOTATION])).toEqual(TARGET_HEALTH_CHECK);
   });
 
   test("the license proxy is a StatefulSet on encrypted, retained persistent storage, reachable only from inference pods", () => {

@@ -85,11 +85,13 @@ describe("InferenceService", () => {
     expect(egress).toContainEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] });
   });
 
-  test("termination waits longer than the longest request; a config change rolls the pods", () => {
-    const a = synth((s) => inference(s, { settings: { requestTimeoutSeconds: 120, preStopSeconds: 10 } }));
-    const b = synth((s) => inference(s, { settings: { requestTimeoutSeconds: 60, preStopSeconds: 10 } }));
+  test("termination waits longer than the drain and the longest request (shared/drain.ts); a config change rolls the pods", () => {
+    const a = synth((s) => inference(s, { settings: { requestTimeoutSeconds: 120 } }));
+    const b = synth((s) => inference(s, { settings: { requestTimeoutSeconds: 60 } }));
     const spec = find(a, "Deployment")[0].spec.template;
-    expect(spec.spec.terminationGracePeriodSeconds).toBeGreaterThan(120 + 10);
+    // NLB detection 10 s x 2 + 10 s margin = 30 s preStop; then 125 s shutdown grace; then a 5 s margin.
+    expect(spec.spec.containers[0].lifecycle.preStop.sleep.seconds).toBe(30);
+    expect(spec.spec.terminationGracePeriodSeconds).toBe(30 + 125 + 5);
     expect(find(a, "ConfigMap")[0].data!.SHUTDOWN_GRACE_MS).toBe("125000");
     expect(spec.metadata.annotations["voice-selfhost.io/config-hash"]).not.toBe(find(b, "Deployment")[0].spec.template.metadata.annotations["voice-selfhost.io/config-hash"]);
   });

@@ -1,0 +1,113 @@
+/**
+ * Rules about how a deployed system behaves, beyond how it is configured: autoscalers that can read
+ * their metrics, GPU nodes the autoscaler launches once, rollouts that drain, stateful pods that
+ * survive a lost zone, and logs that outlive their node. Each reads only the stack it checks; where the
+ * other stack holds a fact (the load balancer's health check), the construct writes it on the object.
+ */
+import { DRAIN_MARGIN_SECONDS, KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK_ANNOTATION, TargetHealthCheck, unhealthyAfterSeconds } from "../../shared/drain";
+import { blocks, Container, containersOf, describe, isTrue, K8sObject, StackView, TfResource, valueAt } from "../stack-view";
+import { PolicyContext, PolicyRule } from "../types";
+import { namespaceOf, pod, selectedWorkloads } from "./k8s";
+
+/** A container's environment as the server sees it: its ConfigMaps (envFrom) overlaid with its own env values. */
+function environmentOf(container: Container, namespace: string, stack: StackView): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of blocks(container.envFrom)) {
+    const name = valueAt(source, ["configMapRef", "name"]);
+    const map = stack.ofKind("ConfigMap").find((c) => c.object!.metadata.name === name && namespaceOf(c.object!) === namespace);
+    Object.assign(env, (map?.object as { data?: Record<string, string> } | undefined)?.data ?? {});
+  }
+  for (const e of container.env ?? []) if (e.name && typeof e.value === "string") env[e.name] = e.value;
+  return env;
+}
+
+function declaredHealthCheck(service: K8sObject): TargetHealthCheck | undefined {
+  const raw = (service.metadata.annotations as Record<string, string> | undefined)?.[TARGET_HEALTH_CHECK_ANNOTATION];
+  if (!raw) return undefined;
+  try {
+    const check = JSON.parse(raw) as Partial<TargetHealthCheck>;
+    const ok = ["intervalSeconds", "healthyThreshold", "unhealthyThreshold"].every((k) => Number.isFinite(check[k as keyof TargetHealthCheck]));
+    return ok ? (check as TargetHealthCheck) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What is wrong with how one workload behind a load-balanced Service leaves it, against the load balancer's health check. */
+function drainProblems(workload: TfResource, check: TargetHealthCheck, stack: StackView): string[] {
+  const spec = pod(workload);
+  const object = workload.object!;
+  const problems: string[] = [];
+  const detect = unhealthyAfterSeconds(check);
+  const grace = Number(spec.terminationGracePeriodSeconds ?? 30);
+  const minReady = Number(valueAt(object, ["spec", "minReadySeconds"]) ?? 0);
+  if (minReady < check.intervalSeconds * check.healthyThreshold) {
+    problems.push(`minReadySeconds ${minReady} < ${check.intervalSeconds} s x ${check.healthyThreshold} (the NLB marks a new node healthy only then, so a rollout may remove the last target it sends to)`);
+  }
+  for (const c of containersOf(spec, { includeInit: false })) {
+    const preStop = Number(valueAt(c, ["lifecycle", "preStop", "sleep", "seconds"]) ?? 0);
+    if (preStop < detect + DRAIN_MARGIN_SECONDS) {
+      problems.push(`container ${c.name}: preStop sleep ${preStop} s < ${check.intervalSeconds} s x ${check.unhealthyThreshold} + ${DRAIN_MARGIN_SECONDS} s (the NLB keeps sending new connections that long after the pod starts terminating)`);
+    }
+    const env = environmentOf(c, namespaceOf(object), stack);
+    const shutdown = env.SHUTDOWN_GRACE_MS !== undefined ? Number(env.SHUTDOWN_GRACE_MS) / 1000 : undefined;
+    const timeout = env.REQUEST_TIMEOUT_MS !== undefined ? Number(env.REQUEST_TIMEOUT_MS) / 1000 : undefined;
+    if (shutdown !== undefined && timeout !== undefined && shutdown <= timeout) {
+      problems.push(`container ${c.name}: SHUTDOWN_GRACE_MS (${shutdown} s) is not longer than REQUEST_TIMEOUT_MS (${timeout} s): a request in progress at SIGTERM is cut off`);
+    }
+    if (grace <= preStop + (shutdown ?? 0)) {
+      problems.push(`terminationGracePeriodSeconds ${grace} <= preStop ${preStop} s + shutdown grace ${shutdown ?? 0} s: the kubelet kills the server before it has finished`);
+    }
+  }
+  return problems;
+}
+
+export const runtimeRules: PolicyRule[] = [
+  {
+    id: "VS-K8S-013",
+    title: "Pods behind the load balancer drain before they stop serving, and terminate after they finish",
+    rationale:
+      "With instance targets the NLB sends new connections to a node until interval x unhealthy threshold after its health check starts failing; a pod that stops serving sooner drops them (503s, timeouts), and a kubelet that kills the server sooner than its shutdown grace cuts requests off.",
+    fix: "Declare the load balancer's health check on the Service (annotation voice-selfhost.io/target-health-check) and derive preStop, termination grace and minReadySeconds from it (constructs/shared/drain.ts: drainTiming).",
+    appliesTo: ["k8s:Service"],
+    check: (service: TfResource, { stack }: PolicyContext) => {
+      const spec = (service.object!.spec ?? {}) as { type?: string; externalTrafficPolicy?: string };
+      if (!["NodePort", "LoadBalancer"].includes(spec.type ?? "") || spec.externalTrafficPolicy !== "Local") return [];
+      const workloads = selectedWorkloads(service.object!, stack.ofKind("Deployment", "StatefulSet"));
+      if (workloads.length === 0) return [];
+      const check = declaredHealthCheck(service.object!);
+      if (!check) return [`${describe(service)} is load-balanced on its node ports but declares no load balancer health check (${TARGET_HEALTH_CHECK_ANNOTATION}): its pods' drain cannot be shown to outlast it`];
+      return workloads.flatMap((w) => drainProblems(w, check, stack).map((p) => `${describe(w)}: ${p}`));
+    },
+  },
+  {
+    id: "VS-LB-003",
+    title: "Instance target groups check kube-proxy's health-check node port and let connections drain",
+    rationale:
+      "A health check on the traffic port reaches whichever pod kube-proxy picks and keeps passing while a node's only pod terminates; kube-proxy's health-check node port fails at once while kube-proxy still routes to the terminating pod, so the NLB drains the node first. Resetting connections to an unhealthy target would cut live sessions the pod is still finishing.",
+    fix: `Set the health check to HTTP on the Service's healthCheckNodePort, path ${KUBE_PROXY_HEALTH_PATH}, and target_health_state.enable_unhealthy_connection_termination = false (InternalLoadBalancer does both).`,
+    appliesTo: ["aws_lb_target_group"],
+    check: (group: TfResource) => {
+      if ((group.values.target_type ?? "instance") !== "instance" || !["TCP", "TLS", "TCP_UDP"].includes(String(group.values.protocol ?? ""))) return [];
+      const problems: string[] = [];
+      const port = String(valueAt(group.values, ["health_check", "port"]) ?? "traffic-port");
+      const path = valueAt(group.values, ["health_check", "path"]);
+      if (port === "traffic-port" || path !== KUBE_PROXY_HEALTH_PATH) problems.push(`health check ${String(path ?? "(TCP)")} on ${port}, not kube-proxy's ${KUBE_PROXY_HEALTH_PATH} on the health-check node port`);
+      const termination = valueAt(group.values, ["target_health_state", "enable_unhealthy_connection_termination"]);
+      if (termination === undefined || isTrue(termination)) problems.push("connections to an unhealthy target are reset (target_health_state.enable_unhealthy_connection_termination is not false)");
+      return problems;
+    },
+  },
+  {
+    id: "VS-LB-004",
+    title: "No target group is attached to an EKS managed node group's Auto Scaling group",
+    rationale:
+      "EKS managed node groups have no target-group setting; attaching one to the group's Auto Scaling group is outside what EKS manages (aws/containers-roadmap#709, open): EKS does not wait for the target group when it replaces nodes, and a node group that EKS recreates loses the attachment until the next apply.",
+    fix: "Register targets another way (the AWS Load Balancer Controller's TargetGroupBinding, or a self-managed Auto Scaling group), or acknowledge it with how replacement and drain are covered.",
+    appliesTo: ["aws_autoscaling_attachment"],
+    check: (attachment: TfResource, { stack }: PolicyContext) => {
+      const groups = stack.ofType("aws_eks_node_group").filter((g) => String(attachment.values.autoscaling_group_name ?? "").includes(`${g.address}.`));
+      return groups.map((g) => `attaches a target group to the Auto Scaling group of managed node group ${g.path}`);
+    },
+  },
+];

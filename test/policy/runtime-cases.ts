@@ -1,0 +1,68 @@
+/** Rule-table cases of the runtime rules (constructs/policy/rules/runtime.ts): each fires on a non-compliant stack, quiet on a compliant one. */
+import { JsonObject } from "../../constructs/policy";
+import { TARGET_HEALTH_CHECK_ANNOTATION } from "../../constructs/shared";
+import { Case, connected, container, defaultDeny, deployment, k8s, Resources } from "./fixtures";
+
+const workloads = (extra: Resources["kubernetes_manifest"]): Resources => ({ kubernetes_manifest: { deny: defaultDeny(), ...extra } });
+
+const check = { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2 };
+/** A Deployment behind a node-port Service, with the drain settings given. */
+function behindLoadBalancer(drain: { preStop?: number; grace?: number; minReady?: number; shutdownMs?: string; timeoutMs?: string; annotate?: boolean }): Resources {
+  const app = deployment("app", {
+    containers: [
+      container({
+        envFrom: [{ configMapRef: { name: "app-config" } }],
+        ...(drain.preStop !== undefined ? { lifecycle: { preStop: { sleep: { seconds: drain.preStop } } } } : {}),
+      }),
+    ],
+    pod: { terminationGracePeriodSeconds: drain.grace ?? 30 },
+  });
+  ((app.manifest as JsonObject).spec as JsonObject).minReadySeconds = drain.minReady ?? 0;
+  return workloads({
+    app,
+    config: k8s({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "app-config", namespace: "voice" }, data: { SHUTDOWN_GRACE_MS: drain.shutdownMs ?? "65000", REQUEST_TIMEOUT_MS: drain.timeoutMs ?? "60000" } }),
+    svc: k8s({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "app", namespace: "voice", ...(drain.annotate === false ? {} : { annotations: { [TARGET_HEALTH_CHECK_ANNOTATION]: JSON.stringify(check) } }) },
+      spec: { type: "LoadBalancer", externalTrafficPolicy: "Local", selector: { app: "app" }, ports: [{ port: 8080, nodePort: 30080 }] },
+    }),
+  });
+}
+const drained = { preStop: 30, grace: 100, minReady: 30 };
+
+const targetGroup = (extra: JsonObject = {}): Resources => ({
+  aws_lb_target_group: {
+    tg: { target_type: "instance", protocol: "TCP", port: 30080, health_check: { protocol: "HTTP", port: "30090", path: "/healthz" }, target_health_state: [{ enable_unhealthy_connection_termination: false }], ...extra },
+  },
+});
+
+export const RUNTIME_CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  "VS-K8S-013": {
+    fail: [
+      // main before issue 22: a 15 s preStop against a 10 s x 3 health check, and nothing declared.
+      connected(behindLoadBalancer({ preStop: 15, grace: 330, annotate: false })),
+      connected(behindLoadBalancer({ ...drained, preStop: 20 })),
+      connected(behindLoadBalancer({ ...drained, grace: 90 })),
+      connected(behindLoadBalancer({ ...drained, minReady: 0 })),
+      connected(behindLoadBalancer({ ...drained, shutdownMs: "60000" })),
+    ],
+    pass: [connected(behindLoadBalancer(drained))],
+  },
+  "VS-LB-003": {
+    fail: [
+      connected(targetGroup({ health_check: { protocol: "HTTP", port: "traffic-port", path: "/health/ready" } })),
+      connected(targetGroup({ target_health_state: undefined as unknown as JsonObject })),
+    ],
+    pass: [connected(targetGroup()), connected({ aws_lb_target_group: { ip: { target_type: "ip", protocol: "TCP", health_check: { port: "traffic-port" } } } })],
+  },
+  "VS-LB-004": {
+    fail: [
+      connected({
+        aws_eks_node_group: { ng: { cluster_name: "c" } },
+        aws_autoscaling_attachment: { a: { autoscaling_group_name: "${aws_eks_node_group.ng.resources[0].autoscaling_groups[0].name}", lb_target_group_arn: "tg" } },
+      }),
+    ],
+    pass: [connected({ aws_autoscaling_group: { asg: { max_size: 2, min_size: 1 } }, aws_autoscaling_attachment: { a: { autoscaling_group_name: "${aws_autoscaling_group.asg.name}", lb_target_group_arn: "tg" } } })],
+  },
+};
