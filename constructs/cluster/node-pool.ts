@@ -6,7 +6,7 @@ import { Construct } from "constructs";
 import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../shared/names";
 import type { ClusterRefs } from "./types";
 import { EncryptionKey } from "../shared/encryption-key";
-import { GpuInstanceType } from "./gpu-instance-types";
+import { acceleratorLabel, GpuInstanceType } from "./gpu-instance-types";
 
 /** EKS AMI types a pool may use: standard AL2023 for the system pool, NVIDIA variants for GPU pools. */
 export type NodeAmiType = "AL2023_x86_64_STANDARD" | "AL2023_x86_64_NVIDIA" | "BOTTLEROCKET_x86_64_NVIDIA";
@@ -87,7 +87,7 @@ export class NodePool extends Construct {
     this.labels = {
       [NODE_LABELS.pool]: props.name,
       [NODE_LABELS.role]: props.gpu ? "gpu" : "system",
-      ...(props.gpu ? { [NODE_LABELS.gpuModel]: props.gpu.gpuModel } : {}),
+      ...(props.gpu ? { [NODE_LABELS.gpuModel]: props.gpu.gpuModel, [NODE_LABELS.accelerator]: acceleratorLabel(props.gpu) } : {}),
     };
     const autoscalerTags = autoscalerTagsFor(props.cluster.name, this.labels, props.gpu);
 

@@ -43,6 +43,11 @@ export const NODE_LABELS = {
   role: "voice-selfhost.io/node-role",
   /** GPU model, e.g. `A10G`, `L4` (GPU nodes only). */
   gpuModel: "voice-selfhost.io/gpu-model",
+  /**
+   * The cluster autoscaler's GPU label (its AWS provider's GPULabel): on a node that carries it, the
+   * autoscaler waits for the device plugin to advertise the GPUs instead of launching another node.
+   */
+  accelerator: "k8s.amazonaws.com/accelerator",
 } as const;
 
 /** The taint on every GPU node: only pods that tolerate it (and request GPUs) land there. */

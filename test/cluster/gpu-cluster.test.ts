@@ -68,7 +68,8 @@ describe("GpuCluster with only the network", () => {
     expect(system.taint).toBeUndefined();
     expect(gpu).toMatchObject({ ami_type: "AL2023_x86_64_NVIDIA", instance_types: ["g5.xlarge"], scaling_config: { min_size: 0, max_size: 2, desired_size: 0 } });
     expect(gpu.taint).toEqual([{ key: GPU_TAINT.key, value: "true", effect: "NO_SCHEDULE" }]);
-    expect(gpu.labels).toEqual({ [NODE_LABELS.pool]: "gpu", [NODE_LABELS.role]: "gpu", [NODE_LABELS.gpuModel]: "A10G" });
+    // The accelerator label makes the autoscaler wait for the device plugin rather than launch a second node.
+    expect(gpu.labels).toEqual({ [NODE_LABELS.pool]: "gpu", [NODE_LABELS.role]: "gpu", [NODE_LABELS.gpuModel]: "A10G", [NODE_LABELS.accelerator]: "nvidia-a10g" });
     expect(gpu.launch_template).toMatchObject({ id: expect.stringContaining("aws_launch_template") });
     expect(gpu.lifecycle).toMatchObject({ create_before_destroy: true, ignore_changes: ["scaling_config[0].desired_size"] });
   });
@@ -97,6 +98,7 @@ describe("GpuCluster with only the network", () => {
       [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.pool}`]: "gpu",
       [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.role}`]: "gpu",
       [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.gpuModel}`]: "A10G",
+      [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.accelerator}`]: "nvidia-a10g",
       "k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu": "true:NoSchedule",
     });
     expect(cluster.gpuAutoScalingGroupNames).toHaveLength(1);

@@ -13,6 +13,7 @@ import { buildApp } from "../../main";
 
 /** Rule → the stack of an environment it reads, and whether today's stacks may only acknowledge it (not pass it). */
 const RULES: Record<string, { stack: "infra" | "workloads"; acknowledged?: true }> = {
+  "VS-EKS-007": { stack: "infra" },
   "VS-K8S-013": { stack: "workloads" },
   "VS-LB-003": { stack: "infra" },
   "VS-LB-004": { stack: "infra", acknowledged: true },

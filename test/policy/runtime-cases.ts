@@ -37,7 +37,23 @@ const targetGroup = (extra: JsonObject = {}): Resources => ({
   },
 });
 
+const accelerator = "k8s.amazonaws.com/accelerator";
+const gpuGroup = (labels: JsonObject, tags: JsonObject): Resources => ({
+  aws_eks_node_group: { gpu: { ami_type: "AL2023_x86_64_NVIDIA", taint: [{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }], labels, tags } },
+});
+
 export const RUNTIME_CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  "VS-EKS-007": {
+    fail: [
+      connected(gpuGroup({ "voice-selfhost.io/gpu-model": "A10G" }, {})),
+      connected(gpuGroup({ [accelerator]: "nvidia-a10g" }, {})),
+      connected(gpuGroup({ [accelerator]: "nvidia-a10g" }, { [`k8s.io/cluster-autoscaler/node-template/label/${accelerator}`]: "nvidia-l4" })),
+    ],
+    pass: [
+      connected(gpuGroup({ [accelerator]: "nvidia-a10g" }, { [`k8s.io/cluster-autoscaler/node-template/label/${accelerator}`]: "nvidia-a10g" })),
+      connected({ aws_eks_node_group: { system: { ami_type: "AL2023_x86_64_STANDARD", labels: {} } } }),
+    ],
+  },
   "VS-K8S-013": {
     fail: [
       // main before issue 22: a 15 s preStop against a 10 s x 3 health check, and nothing declared.

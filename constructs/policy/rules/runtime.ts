@@ -4,6 +4,7 @@
  * survive a lost zone, and logs that outlive their node. Each reads only the stack it checks; where the
  * other stack holds a fact (the load balancer's health check), the construct writes it on the object.
  */
+import { AUTOSCALER_TAG_PREFIX, GPU_TAINT, NODE_LABELS } from "../../shared/names";
 import { DRAIN_MARGIN_SECONDS, KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK_ANNOTATION, TargetHealthCheck, unhealthyAfterSeconds } from "../../shared/drain";
 import { blocks, Container, containersOf, describe, isTrue, K8sObject, StackView, TfResource, valueAt } from "../stack-view";
 import { PolicyContext, PolicyRule } from "../types";
@@ -62,7 +63,30 @@ function drainProblems(workload: TfResource, check: TargetHealthCheck, stack: St
   return problems;
 }
 
+/** A node group of GPU nodes: the NVIDIA AMI or the GPU taint. */
+function isGpuNodeGroup(group: TfResource): boolean {
+  const ami = String(group.values.ami_type ?? "");
+  return /NVIDIA|GPU/.test(ami) || blocks(group.values.taint).some((t) => t.key === GPU_TAINT.key);
+}
+
 export const runtimeRules: PolicyRule[] = [
+  {
+    id: "VS-EKS-007",
+    title: "GPU node groups carry the autoscaler's accelerator label, on the nodes and in the scale-from-zero template",
+    rationale:
+      "A GPU node is Ready before the device plugin advertises its GPUs; without k8s.amazonaws.com/accelerator the cluster autoscaler sees a node that cannot fit the pending GPU pod and launches another one (its AWS README). Scaling from zero it reads the label from the node-template tag.",
+    fix: `Label the node group ${NODE_LABELS.accelerator}=<gpu> and tag it ${AUTOSCALER_TAG_PREFIX}/node-template/label/${NODE_LABELS.accelerator} with the same value (NodePool does both from the pool's GPU).`,
+    appliesTo: ["aws_eks_node_group"],
+    check: (group: TfResource) => {
+      if (!isGpuNodeGroup(group)) return [];
+      const label = (group.values.labels as Record<string, unknown> | undefined)?.[NODE_LABELS.accelerator];
+      const tag = (group.values.tags as Record<string, unknown> | undefined)?.[`${AUTOSCALER_TAG_PREFIX}/node-template/label/${NODE_LABELS.accelerator}`];
+      const problems: string[] = [];
+      if (typeof label !== "string" || label === "") problems.push(`GPU node group without the label ${NODE_LABELS.accelerator}`);
+      if (tag !== label) problems.push(`its scale-from-zero template tag for ${NODE_LABELS.accelerator} is ${tag === undefined ? "missing" : `"${String(tag)}"`}, not the label's value`);
+      return problems;
+    },
+  },
   {
     id: "VS-K8S-013",
     title: "Pods behind the load balancer drain before they stop serving, and terminate after they finish",
