@@ -44,13 +44,15 @@ export interface InferencePlacement {
   readonly gpu: boolean;
   /** The GPU pool it runs on; undefined on the system pool. */
   readonly pool: string | undefined;
+  /** On GPU nodes, but every engine runs on the CPU (stated, or `auto` without a CUDA runtime): the GPU is billed and idle. */
+  readonly enginesOnCpu: boolean;
 }
 
 /** The inference Services of an environment with where they run: the one placement both stacks use. */
 export function inferencePlacements(env: EnvironmentConfig): InferencePlacement[] {
   return inferenceServicesOf(env.workloads).map(({ key, settings }) => {
-    const gpu = gpuPlacement(env.workloads.models, key, settings).gpu;
+    const { gpu, enginesOnCpu } = gpuPlacement(env.workloads.models, key, settings, env.workloads.image.cudaRuntime);
     const pool = gpu ? settings.pool ?? env.nodePools.gpu[0].name : undefined;
-    return { name: key, settings: gpu ? { ...settings, pool } : settings, gpu, pool };
+    return { name: key, settings: gpu ? { ...settings, pool } : settings, gpu, pool, enginesOnCpu };
   });
 }

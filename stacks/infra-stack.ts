@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
 import { EnvironmentConfig } from "../app";
-import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
+import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { acknowledgePolicy } from "../constructs/policy";
 import { PrivateNetwork } from "../constructs/network";
@@ -80,8 +80,11 @@ export class InfraStack extends TerraformStack {
     // balancer targets, and marks each GPU pool with the services that use it, or "none".
     const services = inferencePlacements(env);
     this.cluster.gpuPools.forEach((pool, i) => {
-      const users = services.filter((s) => s.gpu && s.pool === env.nodePools.gpu[i].name).map((s) => s.name);
-      pool.nodeGroup.tags = { ...pool.nodeGroup.tagsInput, [GPU_POOL_USE_TAG]: users.join(",") || GpuPoolUse.none };
+      const users = services.filter((s) => s.gpu && s.pool === env.nodePools.gpu[i].name);
+      const onCpu = users.filter((s) => s.enginesOnCpu).map((s) => s.name);
+      // A pool every user of which runs CPU engines is billed for GPUs nothing uses: say so where the cost review reads it.
+      const cpuEngines: Record<string, string> = users.length > 0 && onCpu.length === users.length ? { [GPU_POOL_CPU_ENGINES_TAG]: onCpu.join(",") } : {};
+      pool.nodeGroup.tags = { ...pool.nodeGroup.tagsInput, [GPU_POOL_USE_TAG]: users.map((s) => s.name).join(",") || GpuPoolUse.none, ...cpuEngines };
     });
     const targetAsgs = [...(services.some((s) => s.gpu) ? this.cluster.gpuAutoScalingGroupNames : []), ...(services.some((s) => !s.gpu) ? [this.cluster.systemPool.autoScalingGroupName] : [])];
     this.loadBalancer = new InternalLoadBalancer(this, "ingress", {

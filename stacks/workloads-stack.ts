@@ -80,6 +80,7 @@ export class WorkloadsStack extends TerraformStack {
         // On GPU nodes with its pool resolved, the one the infra stack tagged for it (stacks/inference-endpoints.ts).
         settings,
         models: w.models,
+        imageCudaRuntime: w.image.cudaRuntime,
         modelSync,
         licenseProxyUrl: this.licenseProxy.url,
         // What the pods really receive: the clients (their IP is preserved) and the load balancer's health checks.

@@ -57,7 +57,14 @@ export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSche
  * or "none" (policy rule VS-EKS-005 and the review's cost section read it).
  */
 export const GPU_POOL_USE_TAG = "voice-selfhost:gpu-workloads";
+/** Tag on a GPU node group whose services run only CPU engines there (GpuPlacement.enginesOnCpu): the review's cost section counts it idle. */
+export const GPU_POOL_CPU_ENGINES_TAG = "voice-selfhost:gpu-cpu-engines";
 export const GpuPoolUse = { none: "none" } as const;
+/**
+ * Pod annotations of the inference pods that say whether their GPU can be used: the image's CUDA runtime
+ * ("true"/"false"), and the stated reason when CPU engines hold GPU nodes on purpose (policy rule VS-K8S-016).
+ */
+export const GPU_USE_ANNOTATIONS = { cudaRuntime: "voice-selfhost.io/cuda-runtime", cpuEnginesOnGpu: "voice-selfhost.io/cpu-engines-on-gpu" } as const;
 /** The extended resource the NVIDIA device plugin advertises. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
 

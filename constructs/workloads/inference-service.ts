@@ -12,7 +12,7 @@ import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { GPU_RESOURCE, GPU_TAINT, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_LOAD_BALANCER_CLASS, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
+import { GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_LOAD_BALANCER_CLASS, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
 import { DrainTiming, drainTiming, TARGET_HEALTH_CHECK, TARGET_HEALTH_CHECK_ANNOTATION } from "../shared/drain";
 import { checkImagePinned } from "../shared/image-ref";
 import { parseProps } from "../shared/validate";
@@ -22,6 +22,7 @@ import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress }
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 import { parseCpu } from "./quantity";
 import {
+  checkCudaRuntime,
   GpuPlacement,
   gpuPlacement,
   InferenceServiceSettings,
@@ -55,6 +56,8 @@ export interface InferenceServiceProps {
   readonly models?: ModelSettingsInput;
   /** Required when models come from S3. */
   readonly modelSync?: ModelSyncProps;
+  /** The image's onnxruntime has the CUDA provider (WorkloadsSettings.image.cudaRuntime). Default false: `cuda` is refused, `auto` runs on the CPU. */
+  readonly imageCudaRuntime?: boolean;
   /** The license proxy's in-cluster URL (`LicenseProxy.url`). */
   readonly licenseProxyUrl: string;
   /**
@@ -124,7 +127,11 @@ export class InferenceService extends Construct {
     this.models = parseProps(modelSettingsSchema, props.models ?? {}, `${where} models`);
     const s = this.settings;
     const serviceKey = props.name === "stt" || props.name === "tts" ? props.name : "inference";
-    this.placement = gpuPlacement(this.models, serviceKey, s);
+    const cudaRuntime = props.imageCudaRuntime ?? false;
+    checkCudaRuntime(this.models, cudaRuntime, (path, message) => {
+      throw new Error(`${where} ${path.join(".")}: ${message}`);
+    });
+    this.placement = gpuPlacement(this.models, serviceKey, s, cudaRuntime);
     const onGpu = this.placement.gpu;
     if (!onGpu && s.pool) {
       throw new Error(`${where} settings.pool: "${s.pool}" is a GPU pool, but ${this.placement.reason}: set a sherpa model's provider to cuda or auto, or state settings.cpuEnginesOnGpu with a reason`);
@@ -245,6 +252,9 @@ export class InferenceService extends Construct {
               "prometheus.io/path": METRICS_PATH,
               // A config change rolls the pods: they read the ConfigMap only at start.
               "voice-selfhost.io/config-hash": configHash,
+              // Whether a GPU these pods hold can be used (policy rule VS-K8S-016 reads them).
+              ...(onGpu ? { [GPU_USE_ANNOTATIONS.cudaRuntime]: String(cudaRuntime) } : {}),
+              ...(onGpu && s.cpuEnginesOnGpu ? { [GPU_USE_ANNOTATIONS.cpuEnginesOnGpu]: s.cpuEnginesOnGpu.reason } : {}),
             },
           },
           spec: {

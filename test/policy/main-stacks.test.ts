@@ -15,6 +15,7 @@ import { buildApp } from "../../main";
 const RULES: Record<string, { stack: "infra" | "workloads"; acknowledged?: true }> = {
   "VS-EKS-007": { stack: "infra" },
   "VS-K8S-013": { stack: "workloads" },
+  "VS-K8S-016": { stack: "workloads" },
   "VS-LB-003": { stack: "infra" },
   "VS-LB-004": { stack: "infra", acknowledged: true },
 };

@@ -42,7 +42,30 @@ const gpuGroup = (labels: JsonObject, tags: JsonObject): Resources => ({
   aws_eks_node_group: { gpu: { ami_type: "AL2023_x86_64_NVIDIA", taint: [{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }], labels, tags } },
 });
 
+/** An inference Deployment holding a GPU, its engines set as given, with the pod annotations given. */
+function gpuServer(providers: { STT_PROVIDER: string; TTS_PROVIDER: string }, annotations: JsonObject = {}, gpu = true): Resources {
+  const app = deployment("inference", {
+    containers: [container({ envFrom: [{ configMapRef: { name: "inference-config" } }], resources: { limits: { memory: "8Gi", ...(gpu ? { "nvidia.com/gpu": "1" } : {}) }, requests: { cpu: "2", memory: "4Gi" } } })],
+  });
+  (((app.manifest as JsonObject).spec as JsonObject).template as JsonObject).metadata = { labels: { app: "inference" }, annotations };
+  return workloads({ app, config: k8s({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "inference-config", namespace: "voice" }, data: providers }) });
+}
+
 export const RUNTIME_CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  "VS-K8S-016": {
+    fail: [
+      // main before issue 22: prod's Whisper on auto, on a GPU, with the CPU-only image.
+      connected(gpuServer({ STT_PROVIDER: "auto", TTS_PROVIDER: "cpu" })),
+      connected(gpuServer({ STT_PROVIDER: "auto", TTS_PROVIDER: "cpu" }, { "voice-selfhost.io/cuda-runtime": "false" })),
+      connected(gpuServer({ STT_PROVIDER: "cpu", TTS_PROVIDER: "cpu" }, { "voice-selfhost.io/cuda-runtime": "true" })),
+    ],
+    pass: [
+      connected(gpuServer({ STT_PROVIDER: "auto", TTS_PROVIDER: "cpu" }, { "voice-selfhost.io/cuda-runtime": "true" })),
+      connected(gpuServer({ STT_PROVIDER: "cuda", TTS_PROVIDER: "cpu" }, { "voice-selfhost.io/cuda-runtime": "true" })),
+      connected(gpuServer({ STT_PROVIDER: "cpu", TTS_PROVIDER: "cpu" }, { "voice-selfhost.io/cpu-engines-on-gpu": "dev rehearses the GPU node path on purpose" })),
+      connected(gpuServer({ STT_PROVIDER: "cpu", TTS_PROVIDER: "cpu" }, {}, false)),
+    ],
+  },
   "VS-EKS-007": {
     fail: [
       connected(gpuGroup({ "voice-selfhost.io/gpu-model": "A10G" }, {})),

@@ -146,8 +146,11 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
   };
   const prod = () => {
     const doc = JSON.parse(fs.readFileSync(path.join(environments, "prod.json"), "utf8"));
-    // Without prod's acknowledged, unused gpu-l40s pool (VS-EKS-005), whose acknowledgement names prod's paths.
-    return { ...doc, name: "insecure", stateBackend: { type: "local" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, policy: undefined };
+    // Without prod's acknowledgements, which name prod's paths: its unused gpu-l40s pool is left out, and its gpu-a10g pool is
+    // used (Whisper on auto, with an image declared to carry the CUDA runtime) so that VS-EKS-005 has nothing to find.
+    const stt = { ...doc.workloads.models.stt, provider: "auto" };
+    const workloads = { ...doc.workloads, image: { cudaRuntime: true }, models: { ...doc.workloads.models, stt } };
+    return { ...doc, name: "insecure", stateBackend: { type: "local" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, workloads, policy: undefined };
   };
   beforeAll(() => {
     if (!fs.existsSync(synthJs)) throw new Error(`${synthJs} is missing: run \`npm run build\` first (npm test does)`);
@@ -176,7 +179,9 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
     const passed = synth(dir, outdir);
     expect({ status: passed.status, stderr: passed.stderr }).toMatchObject({ status: 0 });
     const [infra] = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports;
-    expect(infra.policy.acknowledged).toEqual([expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) })]);
+    expect(infra.policy.acknowledged.filter((f) => f.acknowledgement?.source !== "code")).toEqual([
+      expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) }),
+    ]);
     expect(fs.readFileSync(path.join(work, "reports", "insecure-infra.md"), "utf8")).toContain(`| VS-EKS-001 | \`insecure-infra/cluster/cluster\` | endpoint_public_access is true | ${reason} | environments/insecure.json |`);
   }, 180_000);
 });

@@ -69,7 +69,10 @@ test("split: STT and TTS run as separate services with their own scaling, each o
     const hpa = (name: string) => find(objects, "HorizontalPodAutoscaler", name)[0].spec;
     expect([hpa("stt").minReplicas, hpa("stt").maxReplicas]).toEqual([2, 10]);
     expect([hpa("tts").minReplicas, hpa("tts").maxReplicas, hpa("tts").metrics[0].pods.target.averageValue]).toEqual([3, 4, "8"]);
-    expect(find(objects, "Service").filter((s) => s.spec.type === "NodePort").map((s) => s.spec.ports[0].nodePort).sort()).toEqual([30080, 30081]);
+    expect(find(objects, "Service").filter((s) => s.spec.type === "LoadBalancer").map((s) => [s.spec.ports[0].nodePort, s.spec.healthCheckNodePort]).sort()).toEqual([
+      [30080, 30090],
+      [30081, 30091],
+    ]);
     // One service account for both: the infra stack's Pod Identity association names it.
     expect(find(objects, "ServiceAccount", "inference-server")).toHaveLength(1);
   } finally {

@@ -4,9 +4,9 @@
  * survive a lost zone, and logs that outlive their node. Each reads only the stack it checks; where the
  * other stack holds a fact (the load balancer's health check), the construct writes it on the object.
  */
-import { AUTOSCALER_TAG_PREFIX, GPU_TAINT, NODE_LABELS } from "../../shared/names";
+import { AUTOSCALER_TAG_PREFIX, GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, NODE_LABELS } from "../../shared/names";
 import { DRAIN_MARGIN_SECONDS, KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK_ANNOTATION, TargetHealthCheck, unhealthyAfterSeconds } from "../../shared/drain";
-import { blocks, Container, containersOf, describe, isTrue, K8sObject, StackView, TfResource, valueAt } from "../stack-view";
+import { blocks, Container, containersOf, describe, isTrue, K8sObject, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
 import { PolicyContext, PolicyRule } from "../types";
 import { namespaceOf, pod, selectedWorkloads } from "./k8s";
 
@@ -69,7 +69,34 @@ function isGpuNodeGroup(group: TfResource): boolean {
   return /NVIDIA|GPU/.test(ami) || blocks(group.values.taint).some((t) => t.key === GPU_TAINT.key);
 }
 
+/** The execution providers the inference server's engines are set to (STT_PROVIDER, TTS_PROVIDER); empty for other programs. */
+function engineProviders(workload: TfResource, stack: StackView): string[] {
+  return containersOf(pod(workload), { includeInit: false }).flatMap((c) => {
+    const env = environmentOf(c, namespaceOf(workload.object!), stack);
+    return ["STT_PROVIDER", "TTS_PROVIDER"].filter((k) => env[k] !== undefined).map((k) => `${k}=${env[k]}`);
+  });
+}
+
 export const runtimeRules: PolicyRule[] = [
+  {
+    id: "VS-K8S-016",
+    title: "Pods that hold a GPU run an engine that can use it",
+    rationale:
+      "A GPU node costs several times a CPU node. An engine set to auto falls back to the CPU when the image's onnxruntime has no CUDA provider, and cpu never uses one: the pod holds, and its pool bills, a GPU nothing uses.",
+    fix: "Run the engines on CPU nodes (provider cpu), build and declare a CUDA image (workloads.image.cudaRuntime), state workloads.<service>.cpuEnginesOnGpu with a reason, or acknowledge the finding.",
+    appliesTo: WORKLOAD_SELECTORS,
+    check: (workload: TfResource, { stack }: PolicyContext) => {
+      const holdsGpu = containersOf(pod(workload), { includeInit: true }).some((c) => valueAt(c.resources, ["limits", GPU_RESOURCE]) !== undefined || valueAt(c.resources, ["requests", GPU_RESOURCE]) !== undefined);
+      const providers = engineProviders(workload, stack);
+      if (!holdsGpu || providers.length === 0) return [];
+      const annotations = (valueAt(workload.object, ["spec", "template", "metadata", "annotations"]) ?? {}) as Record<string, string>;
+      if (annotations[GPU_USE_ANNOTATIONS.cpuEnginesOnGpu]) return [];
+      if (providers.some((p) => p.endsWith("=cuda"))) return [];
+      const cuda = annotations[GPU_USE_ANNOTATIONS.cudaRuntime] === "true";
+      if (cuda && providers.some((p) => p.endsWith("=auto"))) return [];
+      return [`requests ${GPU_RESOURCE} but its engines run on the CPU (${providers.join(", ")}; the image ${cuda ? "has" : "declares no"} CUDA runtime)`];
+    },
+  },
   {
     id: "VS-EKS-007",
     title: "GPU node groups carry the autoscaler's accelerator label, on the nodes and in the scale-from-zero template",
