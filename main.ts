@@ -14,6 +14,8 @@ export interface BuildOptions {
   readonly environments?: EnvironmentConfig[];
   /** Synthesize even with policy violations (the review report shows them instead of failing). */
   readonly skipValidation?: boolean;
+  /** The day EKS version support is checked against; default today. */
+  readonly synthDate?: Date;
 }
 
 export function buildApp(options: BuildOptions = {}): App {
@@ -22,7 +24,7 @@ export function buildApp(options: BuildOptions = {}): App {
   const stackTraces = setTokenStackTraces(stackTracesWanted());
   const app = new App({ outdir: options.outdir, skipValidation: options.skipValidation ?? false, stackTraces });
   for (const env of environments) {
-    const infra = new InfraStack(app, `${env.name}-infra`, { env });
+    const infra = new InfraStack(app, `${env.name}-infra`, { env, synthDate: options.synthDate });
     new WorkloadsStack(app, `${env.name}-workloads`, { env, infra });
   }
   enforceEnvironmentPolicies(app, environments);

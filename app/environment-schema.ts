@@ -12,8 +12,17 @@ import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, vpcCi
 import { cidrSchema as cidr, nameSchema as name } from "../constructs/shared/validate";
 import { checkWorkloadPools, workloadsSettingsSchema } from "../constructs/workloads/settings";
 
+/** The one environment that may keep its state on the operator's disk: nobody else applies it. */
+export const LOCAL_STATE_ENVIRONMENT = "dev";
+
 const stateBackend = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("local"), path: z.string().min(1).optional() }).strict(),
+  z
+    .object({
+      type: z.literal("local"),
+      /** Folder of the state files (`<stack>.tfstate`), relative to where synth runs; default `terraform-state`. Never inside cdktf.out. */
+      path: z.string().min(1).optional(),
+    })
+    .strict(),
   z
     .object({
       type: z.literal("s3"),
@@ -103,8 +112,17 @@ export const environmentSchema = z
       }
     }
 
+    if (env.stateBackend.type === "local" && env.name !== LOCAL_STATE_ENVIRONMENT) {
+      fail(
+        ["stateBackend"],
+        `expected { "type": "s3", "bucket", "key", "region" } (remote, locked with useLockfile): local state is for the "${LOCAL_STATE_ENVIRONMENT}" environment only, since a second operator or CI job would not see it and two applies could run at once`,
+      );
+    }
     if (env.stateBackend.type === "s3" && env.stateBackend.dynamodbTable && env.stateBackend.useLockfile) {
       fail(["stateBackend", "dynamodbTable"], "expected either useLockfile or dynamodbTable, not both");
+    }
+    if (env.stateBackend.type === "s3" && !env.stateBackend.dynamodbTable && !env.stateBackend.useLockfile) {
+      fail(["stateBackend", "useLockfile"], "expected true: without a lock two applies can run at once and corrupt the state");
     }
     if (env.workloads.split && env.ingress.ttsPort === env.ingress.port) {
       fail(["ingress", "ttsPort"], `expected a port other than ingress.port (${env.ingress.port}): with workloads.split, STT and TTS each need a listener`);

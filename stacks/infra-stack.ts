@@ -4,7 +4,8 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
-import { EnvironmentConfig } from "../app";
+import { ConfigError, EnvironmentConfig } from "../app";
+import { checkVersionSupport } from "../constructs/cluster/versions";
 import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { acknowledgePolicy } from "../constructs/policy";
@@ -15,6 +16,8 @@ import { inferenceEndpoints, inferencePlacements } from "./inference-endpoints";
 
 export interface InfraStackProps {
   readonly env: EnvironmentConfig;
+  /** The day the Kubernetes version's EKS support is checked against; default today. */
+  readonly synthDate?: Date;
 }
 
 /** `<env>-infra`: every AWS resource of one environment. */
@@ -38,6 +41,10 @@ export class InfraStack extends TerraformStack {
       defaultTags: [{ tags: { ...env.tags, "voice-selfhost:environment": env.name, "managed-by": "cdktf" } }],
     });
 
+    const synthDate = props.synthDate ?? new Date();
+    const support = checkVersionSupport(env.kubernetesVersion, env.cluster.supportType, synthDate);
+    if (support.error) throw new ConfigError([`environments/${env.name}.json: field "kubernetesVersion": ${support.error}, found "${env.kubernetesVersion}"`]);
+
     const clusterName = `voice-selfhost-${env.name}`;
     this.network = new PrivateNetwork(this, "network", {
       name: env.name,
@@ -57,6 +64,7 @@ export class InfraStack extends TerraformStack {
       network: this.network,
       name: clusterName,
       kubernetesVersion: env.kubernetesVersion,
+      supportCheckDate: synthDate,
       systemPool: env.nodePools.system,
       gpuPools: env.nodePools.gpu,
       // The environment's cluster settings are GpuCluster's own props (clusterSettingsSchema).
@@ -70,6 +78,8 @@ export class InfraStack extends TerraformStack {
       network: this.network,
       repositoryPrefix: `voice-selfhost/${env.name}`,
       pullThroughCachePrefix: env.name,
+      // The autoscaler mirrored is the one of the cluster's minor.
+      kubernetesVersion: env.kubernetesVersion,
       region: env.region,
     });
     // The kubelet pulls with the node role.

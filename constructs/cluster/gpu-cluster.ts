@@ -5,7 +5,7 @@ import { EksAddon, EksAddonConfig } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import { ITerraformDependable } from "cdktf";
+import { Annotations, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { checkClusterInNetwork, ClusterSettingsInput, clusterSettingsSchema, GpuPoolInput, kubernetesVersionSchema, SystemPoolInput, systemPoolSchema } from "./settings";
 import { NetworkRefs } from "../network/types";
@@ -16,6 +16,7 @@ import { parseProps } from "../shared/validate";
 import { NodeAmiType, NodePool } from "./node-pool";
 import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
 import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
+import { amiReleaseLookup, checkVersionSupport, EksAddonName, resolveAddonVersions, resolveAmiReleaseVersion } from "./versions";
 
 /** EKS control-plane log types. */
 export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
@@ -29,8 +30,10 @@ export interface GpuClusterProps extends ClusterSettingsInput {
   readonly network: NetworkRefs;
   /** EKS cluster name; also part of log group, launch template and autoscaler tag names. Default: the construct path. */
   readonly name?: string;
-  /** Kubernetes minor version; default 1.31 (kubernetesVersionSchema). */
+  /** Kubernetes minor version; default the version table's newest (kubernetesVersionSchema). Must be in standard support on `supportCheckDate`. */
   readonly kubernetesVersion?: string;
+  /** The day the version's support is checked against (constructs/cluster/versions.ts); default today. */
+  readonly supportCheckDate?: Date;
   /** The CPU pool for cluster add-ons and the license proxy; default 2-4 m6i.large. */
   readonly systemPool?: SystemPoolInput;
   /** GPU pools; default one pool `gpu` of g5.xlarge scaling from 0 to 2 nodes. */
@@ -55,8 +58,11 @@ export interface GpuClusterProps extends ClusterSettingsInput {
  *   that itself needs pod networking.
  * - Workload roles through EKS Pod Identity (no OIDC provider, whose thumbprint would need a data
  *   source or the tls provider): see `addPodIdentityRole`.
+ * - A Kubernetes minor in standard support on the day of synth, and EKS's upgrade policy set
+ *   explicitly (`supportType`, STANDARD by default): the version table (versions.ts) holds the dates.
  * - Managed add-ons: vpc-cni with network policy enforcement, kube-proxy, the Pod Identity agent,
- *   coredns, and the EBS CSI driver with its own Pod Identity role.
+ *   coredns, and the EBS CSI driver with its own Pod Identity role; each at the version table's
+ *   version for the minor (`addonVersions` overrides), as is every node group's AMI release.
  * - A system CPU node pool and one node pool per GPU pool (see NodePool).
  */
 export class GpuCluster extends Construct implements ClusterRefs {
@@ -69,6 +75,7 @@ export class GpuCluster extends Construct implements ClusterRefs {
   readonly certificateAuthorityData: string;
   readonly network: NetworkRefs;
   readonly serviceCidr: string;
+  readonly kubernetesVersion: string;
   /** The security group EKS creates for the control plane and attaches to every node. */
   readonly clusterSecurityGroupId: string;
   readonly clusterRole: IamRole;
@@ -101,13 +108,25 @@ export class GpuCluster extends Construct implements ClusterRefs {
 
     const settings = parseProps(
       clusterSettingsSchema,
-      { publicEndpoint: props.publicEndpoint, adminRoleArn: props.adminRoleArn, serviceCidr: props.serviceCidr, logRetentionDays: props.logRetentionDays },
+      {
+        publicEndpoint: props.publicEndpoint,
+        adminRoleArn: props.adminRoleArn,
+        serviceCidr: props.serviceCidr,
+        logRetentionDays: props.logRetentionDays,
+        supportType: props.supportType,
+        addonVersions: props.addonVersions,
+      },
       `${where}:`,
     );
     checkClusterInNetwork(settings, props.network, (path, message) => {
       throw new Error(`${where}: ${path.join(".")}: ${message}`);
     });
     const kubernetesVersion = parseProps(kubernetesVersionSchema, props.kubernetesVersion, `${where}: kubernetesVersion`);
+    const support = checkVersionSupport(kubernetesVersion, settings.supportType, props.supportCheckDate ?? new Date());
+    if (support.error) throw new Error(`${where}: kubernetesVersion: ${support.error}`);
+    if (support.warning) Annotations.of(this).addWarning(`${where}: kubernetesVersion: ${support.warning}`);
+    this.kubernetesVersion = kubernetesVersion;
+    const addonVersions = resolveAddonVersions(kubernetesVersion, settings.addonVersions, where);
     this.network = props.network;
     this.serviceCidr = settings.serviceCidr;
     const systemPool = parseProps(systemPoolSchema, props.systemPool ?? {}, `${where}: systemPool`);
@@ -164,6 +183,8 @@ export class GpuCluster extends Construct implements ClusterRefs {
       encryptionConfig: { resources: ["secrets"], provider: { keyArn: key.arn } },
       enabledClusterLogTypes: [...new Set(logTypes)],
       accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false },
+      // Explicit, so nobody pays for extended support (or gets an unplanned upgrade) without deciding it.
+      upgradePolicy: { supportType: settings.supportType },
       kubernetesNetworkConfig: { serviceIpv4Cidr: settings.serviceCidr, ipFamily: "ipv4" },
       tags: this.tags,
       dependsOn: [this.logGroup, clusterPolicy, key.policy],
@@ -184,10 +205,11 @@ export class GpuCluster extends Construct implements ClusterRefs {
     }
 
     // Networking add-ons first: nodes must find them when they join. The rest need running nodes to become healthy.
-    const addon = (name: string, extra: Partial<EksAddonConfig> = {}) =>
+    const addon = (name: EksAddonName, extra: Partial<EksAddonConfig> = {}) =>
       new EksAddon(this, `addon-${name}`, {
         clusterName: this.clusterName,
         addonName: name,
+        addonVersion: addonVersions[name],
         resolveConflictsOnCreate: "OVERWRITE",
         resolveConflictsOnUpdate: "OVERWRITE",
         tags: this.tags,
@@ -206,11 +228,23 @@ export class GpuCluster extends Construct implements ClusterRefs {
       tags: this.tags,
       dependsOn: beforeNodes,
     };
-    this.systemPool = new NodePool(this, "pool-system", { ...poolDefaults, ...systemPool, name: "system", amiType: "AL2023_x86_64_STANDARD" });
-    this.gpuPools = gpuPools.map(
-      (pool, i) =>
-        new NodePool(this, `pool-${pool.name}`, { ...poolDefaults, ...pool, amiType: pool.amiType as NodeAmiType, gpu: this.gpuPoolSpecs[i].gpu }),
-    );
+    const release = (amiType: NodeAmiType, override: string | undefined, pool: string) => {
+      const pinned = resolveAmiReleaseVersion(kubernetesVersion, amiType, override, `${where}: ${pool}`);
+      if (!pinned) Annotations.of(this).addWarning(`${where}: ${pool}: amiReleaseVersion: not pinned, so EKS picks its latest ${amiType} release when it creates the group; pin one (\`${amiReleaseLookup(kubernetesVersion, amiType)}\`)`);
+      return pinned;
+    };
+    this.systemPool = new NodePool(this, "pool-system", {
+      ...poolDefaults,
+      ...systemPool,
+      name: "system",
+      amiType: "AL2023_x86_64_STANDARD",
+      releaseVersion: release("AL2023_x86_64_STANDARD", systemPool.amiReleaseVersion, "systemPool"),
+    });
+    this.gpuPools = gpuPools.map((pool, i) => {
+      const amiType = pool.amiType as NodeAmiType;
+      const releaseVersion = release(amiType, pool.amiReleaseVersion, `gpuPools[${i}] (${pool.name})`);
+      return new NodePool(this, `pool-${pool.name}`, { ...poolDefaults, ...pool, amiType, releaseVersion, gpu: this.gpuPoolSpecs[i].gpu });
+    });
     this.gpuAutoScalingGroupNames = this.gpuPools.map((p) => p.autoScalingGroupName);
 
     const afterNodes = [this.systemPool.nodeGroup];

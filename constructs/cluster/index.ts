@@ -5,3 +5,4 @@ export * from "./existing-cluster";
 export * from "./cluster-autoscaler-role";
 export * from "./settings";
 export * from "./types";
+export * from "./versions";

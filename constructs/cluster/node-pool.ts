@@ -29,6 +29,8 @@ export interface NodePoolProps {
   readonly desiredSize?: number;
   readonly diskSizeGiB: number;
   readonly amiType: NodeAmiType;
+  /** The AMI release the nodes run (`release_version`), so a re-apply never moves them unreviewed; unset: EKS's latest at creation. */
+  readonly releaseVersion?: string;
   /** Set for GPU pools: adds the GPU taint, labels and the autoscaler's scale-from-zero hints. */
   readonly gpu?: GpuInstanceType;
   readonly tags?: Record<string, string>;
@@ -98,6 +100,7 @@ export class NodePool extends Construct {
       nodeRoleArn: props.nodeRoleArn,
       subnetIds: props.subnetIds,
       amiType: props.amiType,
+      releaseVersion: props.releaseVersion,
       capacityType: props.capacityType,
       instanceTypes: props.instanceTypes,
       scalingConfig: { minSize: props.minSize, maxSize: props.maxSize, desiredSize: props.desiredSize ?? props.minSize },

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { cidrsOverlap, parseCidr } from "../shared/cidr";
 import { cidrSchema, nameSchema, retentionDaysSchema } from "../shared/validate";
+import { DEFAULT_KUBERNETES_VERSION, EKS_ADDONS, EksAddonName } from "./versions";
 
 /** Reports one problem at a path relative to the object checked; the environment schema and the constructs each turn it into their own error. */
 export type Fail = (path: (string | number)[], message: string) => void;
@@ -26,8 +27,18 @@ function checkPoolSizes(pool: { minSize: number; maxSize: number; desiredSize?: 
   }
 }
 
-/** The Kubernetes minor version of a cluster we create; the one place its default lives. */
-export const kubernetesVersionSchema = z.string().regex(/^1\.\d{2}$/, "expected a Kubernetes minor version like 1.31").default("1.31");
+/** The Kubernetes minor version of a cluster we create; its default is the version table's (constructs/cluster/versions.ts). */
+export const kubernetesVersionSchema = z.string().regex(/^1\.\d{2}$/, "expected a Kubernetes minor version like 1.35").default(DEFAULT_KUBERNETES_VERSION);
+
+/**
+ * A node group's AMI release version (`aws eks describe-nodegroup ... releaseVersion`): AL2023's
+ * `<kubernetes patch>-<date>` (1.35.6-20260714) or Bottlerocket's `<os version>-<commit>` (1.41.0-8f5e6c0e).
+ * Default: the version table's for the cluster's minor and the pool's AMI family.
+ */
+const amiReleaseVersionSchema = z
+  .string()
+  .regex(/^\d+\.\d+\.\d+-[0-9a-f]{8}$/, "expected an EKS AMI release version like 1.35.6-20260714 (AL2023) or 1.41.0-8f5e6c0e (Bottlerocket)")
+  .optional();
 
 /** The system (CPU) node pool; constructs parse their props with it, so library callers get the same defaults and checks. */
 export const systemPoolSchema = z
@@ -38,6 +49,7 @@ export const systemPoolSchema = z
     maxSize: poolSize.maxSize.default(4),
     desiredSize: poolSize.desiredSize,
     diskSizeGiB: z.number().int().min(20).max(1000).default(50),
+    amiReleaseVersion: amiReleaseVersionSchema,
   })
   .strict()
   .superRefine(checkPoolSizes);
@@ -51,6 +63,7 @@ export const gpuPoolSchema = z
     ...poolSize,
     amiType: z.enum(["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]).default("AL2023_x86_64_NVIDIA"),
     diskSizeGiB: z.number().int().min(50).max(2000).default(200),
+    amiReleaseVersion: amiReleaseVersionSchema,
   })
   .strict()
   .superRefine(checkPoolSizes);
@@ -83,6 +96,22 @@ export const clusterSettingsSchema = z
     /** Kubernetes service CIDR; must not overlap the VPC. */
     serviceCidr: cidrSchema.default("172.20.0.0/16"),
     logRetentionDays: retentionDaysSchema.default(365),
+    /**
+     * EKS's upgrade policy, set explicitly: STANDARD (EKS upgrades the control plane at the end of
+     * standard support) or EXTENDED (it stays and EKS bills extended support). Synth refuses a version
+     * out of standard support unless this says EXTENDED.
+     */
+    supportType: z.enum(["STANDARD", "EXTENDED"]).default("STANDARD"),
+    /** EKS add-on versions by add-on name; each defaults to the version table's for the cluster's minor. */
+    addonVersions: z
+      .object(
+        Object.fromEntries(EKS_ADDONS.map((name) => [name, z.string().regex(/^v\d+\.\d+\.\d+-eksbuild\.\d+$/, "expected an EKS add-on version like v1.21.1-eksbuild.3").optional()])) as Record<
+          EksAddonName,
+          z.ZodOptional<z.ZodString>
+        >,
+      )
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((settings, ctx) => {

@@ -12,6 +12,7 @@ import * as path from "path";
 import { NetworkRefs } from "../network/types";
 import { policyDocument, PolicyStatement } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
+import { clusterAutoscalerImage } from "../cluster/versions";
 import { ImageKey, IMAGES, ImageSpec, upstreamReference } from "./images";
 
 /** Props of PrivateRegistry: only `network` is required; give the pullers with `grantPull`. */
@@ -29,6 +30,8 @@ export interface PrivateRegistryProps {
   readonly region?: string;
   /** Tag of our inference image; default the inference-image package version. */
   readonly inferenceImageTag?: string;
+  /** The cluster's Kubernetes minor: the cluster autoscaler mirrored is the version table's for it. Default the table's default. */
+  readonly kubernetesVersion?: string;
   /** Days an untagged image (a failed or superseded push) is kept; default 14. */
   readonly untaggedExpiryDays?: number;
   /** Images kept per repository, newest first; default 50. */
@@ -113,6 +116,7 @@ export class PrivateRegistry extends Construct {
     const specs: Record<ImageKey, ImageSpec> = {
       ...IMAGES,
       inferenceServer: { ...IMAGES.inferenceServer, tag: props.inferenceImageTag ?? IMAGES.inferenceServer.tag },
+      clusterAutoscaler: props.kubernetesVersion ? clusterAutoscalerImage(props.kubernetesVersion, where) : IMAGES.clusterAutoscaler,
     };
     const keys = Object.keys(specs) as ImageKey[];
     const existing = props.existingRepositories ?? {};

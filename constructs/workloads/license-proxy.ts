@@ -188,8 +188,8 @@ export class LicenseProxy extends Construct {
         ],
       },
     };
-    this.statefulSet = namespaced(this, "stateful-set", ns, statefulSet);
-    this.statefulSet.dependsOn = [...(this.statefulSet.dependsOn ?? []), storageClass.storageClass.fqn];
+    // Its claims name the class: create the class first.
+    this.statefulSet = namespaced(this, "stateful-set", ns, statefulSet, [storageClass.storageClass]);
 
     const service = (name: string, headlessService: boolean): IService => ({
       apiVersion: "v1",

@@ -132,7 +132,7 @@ describe("GpuCluster options", () => {
 
   test("Bottlerocket pools keep data on a second encrypted volume; extra log types", () => {
     const { json } = synthCluster({
-      gpuPools: [{ name: "l4", instanceTypes: ["g6.xlarge", "g6.2xlarge"], minSize: 0, maxSize: 3, amiType: "BOTTLEROCKET_x86_64_NVIDIA", diskSizeGiB: 120 }],
+      gpuPools: [{ name: "l4", instanceTypes: ["g6.xlarge", "g6.2xlarge"], minSize: 0, maxSize: 3, amiType: "BOTTLEROCKET_x86_64_NVIDIA", amiReleaseVersion: "1.41.0-8f5e6c0e", diskSizeGiB: 120 }],
       extraLogTypes: ["scheduler"],
     });
     const lt = Object.entries(resources(json, "aws_launch_template")).find(([id]) => id.includes("pool-l4"))![1] as Record<string, any>;

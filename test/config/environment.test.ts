@@ -34,7 +34,7 @@ describe("environment files", () => {
   test("a minimal file gets the secure, production-minded defaults", () => {
     const env = loadEnvironmentFile(path.join(fixtures, "valid", "minimal.json"));
     expect(env.natGateways).toBe("perAz");
-    expect(env.kubernetesVersion).toBe("1.31");
+    expect(env.kubernetesVersion).toBe("1.35");
     expect(env.nodePools.system).toEqual({ instanceTypes: ["m6i.large"], capacityType: "ON_DEMAND", minSize: 2, maxSize: 4, diskSizeGiB: 50 });
     expect(env.nodePools.gpu[0]).toMatchObject({ capacityType: "ON_DEMAND", amiType: "AL2023_x86_64_NVIDIA", diskSizeGiB: 200 });
     expect(env.cluster.publicEndpoint).toEqual({ enabled: false, cidrs: [] });
@@ -42,7 +42,7 @@ describe("environment files", () => {
     expect(env.ingress).toMatchObject({ plainTcp: false, port: 443 });
     expect(env.deletionProtection).toBe(true);
     expect(env.flowLogRetentionDays).toBe(365);
-    expect(env.stateBackend).toEqual({ type: "local" });
+    expect(env.stateBackend).toEqual({ type: "s3", bucket: "voice-selfhost-tfstate-111122223333", key: "voice-selfhost/minimal", region: "eu-west-1", useLockfile: true });
     expect(env.tags).toEqual({});
   });
 
@@ -132,7 +132,7 @@ describe("one definition of each setting: the environment file and the construct
     ["desiredSize outside the pool's sizes", (env: Record<string, any>) => (env.nodePools.gpu[0].desiredSize = 5), { gpuPools: [{ name: "gpu-a10g", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2, desiredSize: 5 }] }, "expected desiredSize between minSize (0) and maxSize (2)"],
     ["a service CIDR inside the VPC", (env: Record<string, any>) => (env.cluster = { serviceCidr: "10.50.128.0/20" }), { serviceCidr: "10.50.128.0/20" }, "expected a CIDR that does not overlap vpcCidr 10.50.0.0/16"],
     ["a public endpoint open to everyone", (env: Record<string, any>) => ((env.mode = "connected"), (env.cluster = { publicEndpoint: { enabled: true, cidrs: ["0.0.0.0/0"] } })), { publicEndpoint: { enabled: true, cidrs: ["0.0.0.0/0"] } }, "expected a CIDR narrower than 0.0.0.0/0"],
-    ["a Kubernetes version that is not a minor version", (env: Record<string, any>) => (env.kubernetesVersion = "1.31.2"), { kubernetesVersion: "1.31.2" }, "expected a Kubernetes minor version like 1.31"],
+    ["a Kubernetes version that is not a minor version", (env: Record<string, any>) => (env.kubernetesVersion = "1.31.2"), { kubernetesVersion: "1.31.2" }, "expected a Kubernetes minor version like 1.35"],
   ] as [string, (env: Record<string, any>) => void, Partial<GpuClusterProps>, string][])("%s", (_, patch, props, message) => {
     expect(fileProblem(patch)).toContain(message);
     expect(constructProblem((stack) => new GpuCluster(stack, "c", { network, ...props }))).toContain(message);

@@ -58,6 +58,19 @@ const configMap = (data: JsonObject) => workloads({ cm: k8s({ apiVersion: "v1", 
 
 const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
   ...RUNTIME_CASES,
+  "VS-TF-001": {
+    fail: [
+      // What LicenseProxy used to write: the storage class's fqn, a token string.
+      connected({ kubernetes_manifest: { sts: { manifest: { kind: "StatefulSet" }, depends_on: ["kubernetes_manifest.ns", "${kubernetes_manifest.storage-class}"] } } }),
+      connected({ aws_eks_addon: { a: { addon_name: "coredns", depends_on: "aws_eks_node_group.system" } } }),
+    ],
+    pass: [
+      connected({
+        kubernetes_manifest: { sts: { manifest: { kind: "StatefulSet" }, depends_on: ["kubernetes_manifest.ns", "kubernetes_manifest.storage-class_storage-class_1A2B3C4D"] } },
+        aws_eks_addon: { a: { addon_name: "coredns", depends_on: ["aws_eks_node_group.system", "data.aws_region.here", "module.vpc"] } },
+      }),
+    ],
+  },
   "VS-NET-001": {
     fail: [
       connected({ aws_security_group: { sg: { ingress: [{ from_port: 443, to_port: 443, protocol: "tcp", cidr_blocks: ["0.0.0.0/0"] }] } } }),

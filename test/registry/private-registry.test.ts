@@ -46,7 +46,7 @@ describe("PrivateRegistry with only the required props", () => {
   test("typed image URIs: pinned by digest where one is known", () => {
     expect(registry.images.nvidiaDevicePlugin.imageUri).toMatch(/^\$\{TfToken\[TOKEN\.\d+\]\}@sha256:[0-9a-f]{64}$/);
     expect(registry.images.inferenceServer.imageUri).toMatch(/:0\.\d+\.\d+$/);
-    expect(registry.images.clusterAutoscaler.tag).toBe("v1.31.5");
+    expect(registry.images.clusterAutoscaler.tag).toBe("v1.35.2");
   });
 
   test("the mirror manifest pins upstream images and is written next to the stack", () => {

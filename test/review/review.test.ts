@@ -41,7 +41,7 @@ describe("review", () => {
     const md = fs.readFileSync(path.join(out, "prod-infra.md"), "utf8");
     expect(md).toContain("## Policy: **PASS**");
     expect(md).toContain("ESTIMATE");
-    expect(md).toMatch(/```mermaid\nflowchart LR\n[\s\S]*eks\["EKS 1\.31 · API private only"\][\s\S]*license\(\["vendor license server 203\.0\.113\.0\/24"\]\)/);
+    expect(md).toMatch(/```mermaid\nflowchart LR\n[\s\S]*eks\["EKS 1\.35 · API private only"\][\s\S]*license\(\["vendor license server 203\.0\.113\.0\/24"\]\)/);
     const workloads = fs.readFileSync(path.join(out, "prod-workloads.md"), "utf8");
     expect(workloads).toMatch(/\| VS-K8S-008 \| `prod-workloads\/gpu\/device-plugin` \|.*kubelet.*\| code \|/);
     // The reviewer sees which operator-created Secret holds the API keys (the teams document).
@@ -150,7 +150,7 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
     // used (Whisper on auto, with an image declared to carry the CUDA runtime) so that VS-EKS-005 has nothing to find.
     const stt = { ...doc.workloads.models.stt, provider: "auto" };
     const workloads = { ...doc.workloads, image: { cudaRuntime: true }, models: { ...doc.workloads.models, stt } };
-    return { ...doc, name: "insecure", stateBackend: { type: "local" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, workloads, policy: undefined };
+    return { ...doc, name: "insecure", stateBackend: { ...doc.stateBackend, key: "voice-selfhost/insecure" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, workloads, policy: undefined };
   };
   beforeAll(() => {
     if (!fs.existsSync(synthJs)) throw new Error(`${synthJs} is missing: run \`npm run build\` first (npm test does)`);

@@ -3,7 +3,8 @@ import { awsRules } from "./aws";
 import { gpuPoolRules } from "./gpu-pools";
 import { networkRules } from "./network";
 import { runtimeRules } from "./runtime";
+import { terraformRules } from "./terraform";
 import { workloadRules } from "./workloads";
 
 /** Every rule, in report order. Ids are unique (checked by the engine's tests). */
-export const RULES: readonly PolicyRule[] = [...networkRules, ...awsRules, ...gpuPoolRules, ...workloadRules, ...runtimeRules];
+export const RULES: readonly PolicyRule[] = [...terraformRules, ...networkRules, ...awsRules, ...gpuPoolRules, ...workloadRules, ...runtimeRules];
