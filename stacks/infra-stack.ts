@@ -1,5 +1,4 @@
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
@@ -11,11 +10,15 @@ import { InternalLoadBalancer } from "../constructs/ingress";
 import { acknowledgePolicy } from "../constructs/policy";
 import { PrivateNetwork } from "../constructs/network";
 import { PrivateRegistry } from "../constructs/registry";
+import { environmentAwsProvider } from "./aws-provider";
 import { configureBackend } from "./backend";
+import { DataStack } from "./data-stack";
 import { inferenceEndpoints, inferencePlacements } from "./inference-endpoints";
 
 export interface InfraStackProps {
   readonly env: EnvironmentConfig;
+  /** The environment's `<env>-data` stack: the key of the retained volumes, which outlives this stack. */
+  readonly data: DataStack;
   /** The day the Kubernetes version's EKS support is checked against; default today. */
   readonly synthDate?: Date;
 }
@@ -36,10 +39,7 @@ export class InfraStack extends TerraformStack {
     super(scope, id);
     const { env } = props;
     configureBackend(this, env, id);
-    new AwsProvider(this, "aws", {
-      region: env.region,
-      defaultTags: [{ tags: { ...env.tags, "voice-selfhost:environment": env.name, "managed-by": "cdktf" } }],
-    });
+    environmentAwsProvider(this, env);
 
     const synthDate = props.synthDate ?? new Date();
     const support = checkVersionSupport(env.kubernetesVersion, env.cluster.supportType, synthDate);
@@ -67,6 +67,8 @@ export class InfraStack extends TerraformStack {
       supportCheckDate: synthDate,
       systemPool: env.nodePools.system,
       gpuPools: env.nodePools.gpu,
+      // The data stack's key, granted by its tag (this stack reads nothing of that one's state): destroying this stack leaves the retained volumes readable.
+      volumeKey: props.data.volumeKey,
       // The environment's cluster settings are GpuCluster's own props (clusterSettingsSchema).
       ...env.cluster,
       // Instances launched by Auto Scaling do not get the provider's default tags.
@@ -96,7 +98,7 @@ export class InfraStack extends TerraformStack {
       const cpuEngines: Record<string, string> = users.length > 0 && onCpu.length === users.length ? { [GPU_POOL_CPU_ENGINES_TAG]: onCpu.join(",") } : {};
       pool.nodeGroup.tags = { ...pool.nodeGroup.tagsInput, [GPU_POOL_USE_TAG]: users.map((s) => s.name).join(",") || GpuPoolUse.none, ...cpuEngines };
     });
-    const targetAsgs = [...(services.some((s) => s.gpu) ? this.cluster.gpuAutoScalingGroupNames : []), ...(services.some((s) => !s.gpu) ? [this.cluster.systemPool.autoScalingGroupName] : [])];
+    const targetAsgs = [...(services.some((s) => s.gpu) ? this.cluster.gpuAutoScalingGroupNames : []), ...(services.some((s) => !s.gpu) ? this.cluster.systemAutoScalingGroupNames : [])];
     this.loadBalancer = new InternalLoadBalancer(this, "ingress", {
       network: this.network,
       allowedClientCidrs: env.allowedClientCidrs,

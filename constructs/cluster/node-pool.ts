@@ -22,6 +22,12 @@ export interface NodePoolProps {
   readonly subnetIds: string[];
   readonly encryptionKey: EncryptionKey;
   readonly name: string;
+  /**
+   * Set when a pool is split into one node group per availability zone (the system pool, whose
+   * license-proxy volumes are zonal): the zone its one subnet is in, part of its resource names. Its
+   * nodes keep the pool's label, so the autoscaler balances the zones' groups as one pool.
+   */
+  readonly zone?: string;
   readonly instanceTypes: string[];
   readonly capacityType: "ON_DEMAND" | "SPOT";
   readonly minSize: number;
@@ -59,7 +65,8 @@ export class NodePool extends Construct {
 
   constructor(scope: Construct, id: string, props: NodePoolProps) {
     super(scope, id);
-    const resourceTags = { ...props.tags, Name: `${props.cluster.name}-${props.name}`, [NODE_LABELS.pool]: props.name };
+    const groupName = props.zone ? `${props.name}-${props.zone}` : props.name;
+    const resourceTags = { ...props.tags, Name: `${props.cluster.name}-${groupName}`, [NODE_LABELS.pool]: props.name };
     const volume = (deviceName: string, volumeSize: number) => ({
       deviceName,
       ebs: {
@@ -75,8 +82,8 @@ export class NodePool extends Construct {
       props.amiType === "BOTTLEROCKET_x86_64_NVIDIA" ? [volume("/dev/xvda", 4), volume("/dev/xvdb", props.diskSizeGiB)] : [volume("/dev/xvda", props.diskSizeGiB)];
 
     this.launchTemplate = new LaunchTemplate(this, "launch-template", {
-      namePrefix: `${props.cluster.name}-${props.name}-`,
-      description: `Nodes of pool ${props.name} in EKS cluster ${props.cluster.name}`,
+      namePrefix: `${props.cluster.name}-${groupName}-`,
+      description: `Nodes of pool ${groupName} in EKS cluster ${props.cluster.name}`,
       updateDefaultVersion: true,
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
       blockDeviceMappings: volumes,
@@ -96,7 +103,7 @@ export class NodePool extends Construct {
     this.nodeGroup = new EksNodeGroup(this, "node-group", {
       clusterName: props.cluster.clusterName,
       // A prefix plus create-before-destroy lets a change that replaces the group (e.g. instance types) roll without downtime.
-      nodeGroupNamePrefix: `${props.name}-`,
+      nodeGroupNamePrefix: `${groupName}-`,
       nodeRoleArn: props.nodeRoleArn,
       subnetIds: props.subnetIds,
       amiType: props.amiType,

@@ -7,22 +7,24 @@ export type Resources = Record<string, Record<string, JsonObject>>;
 export interface Case {
   readonly resources: Resources;
   readonly mode?: NetworkMode;
+  /** Providers besides the AWS one (a workloads stack's kubernetes provider). */
+  readonly provider?: JsonObject;
 }
 export const connected = (resources: Resources): Case => ({ resources });
 export const airgapped = (resources: Resources): Case => ({ resources, mode: "airgapped" });
 
 /** A stack document whose resource `type.name` has construct path `fixture/<name>`. */
-export function stackOf(resources: Resources, region = "eu-west-1"): StackView {
+export function stackOf(resources: Resources, region = "eu-west-1", provider: JsonObject = {}): StackView {
   const resource: Record<string, Record<string, JsonObject>> = {};
   for (const [type, instances] of Object.entries(resources)) {
     resource[type] = {};
     for (const [name, values] of Object.entries(instances)) resource[type][name] = { ...values, "//": { metadata: { path: `fixture/${name}`, uniqueId: name } } };
   }
-  return new StackView("fixture", { provider: { aws: [{ region }] }, resource } as JsonObject);
+  return new StackView("fixture", { provider: { aws: [{ region }], ...provider }, resource } as JsonObject);
 }
 
-export function check(resources: Resources, options: PolicyOptions = {}): PolicyReport {
-  return evaluate(stackOf(resources), options);
+export function check(resources: Resources, options: PolicyOptions = {}, provider?: JsonObject): PolicyReport {
+  return evaluate(stackOf(resources, undefined, provider), options);
 }
 
 /** A kubernetes_manifest resource body. */

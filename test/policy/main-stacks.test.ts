@@ -13,6 +13,11 @@ import { buildApp } from "../../main";
 
 /** Rule → the stack of an environment it reads, and whether today's stacks may only acknowledge it (not pass it). */
 const RULES: Record<string, { stack: "infra" | "workloads"; acknowledged?: true }> = {
+  "VS-EKS-006": { stack: "infra" },
+  "VS-EKS-009": { stack: "infra" },
+  "VS-EKS-010": { stack: "infra" },
+  "VS-K8S-014": { stack: "workloads" },
+  "VS-K8S-015": { stack: "workloads" },
   "VS-EKS-007": { stack: "infra" },
   "VS-K8S-013": { stack: "workloads" },
   "VS-K8S-016": { stack: "workloads" },

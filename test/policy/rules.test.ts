@@ -310,7 +310,7 @@ describe("policy rules", () => {
 
   describe.each(Object.entries(CASES))("%s", (id, { fail, pass }) => {
     it.each(fail.map((c, i) => [i, c] as const))("fires on non-compliant case %d", (_i, c) => {
-      const report = check(c.resources, { mode: c.mode });
+      const report = check(c.resources, { mode: c.mode }, c.provider);
       const findings = report.violations.filter((v) => v.rule === id);
       expect(findings.length).toBeGreaterThan(0);
       for (const f of findings) {
@@ -320,7 +320,7 @@ describe("policy rules", () => {
       expect(report.rules.find((r) => r.id === id)?.status).toBe("fail");
     });
     it.each(pass.map((c, i) => [i, c] as const))("stays quiet on compliant case %d", (_i, c) => {
-      const report = check(c.resources, { mode: c.mode });
+      const report = check(c.resources, { mode: c.mode }, c.provider);
       expect(report.violations.filter((v) => v.rule === id)).toEqual([]);
       expect(["pass", "not-applicable"]).toContain(report.rules.find((r) => r.id === id)?.status);
     });
@@ -328,7 +328,7 @@ describe("policy rules", () => {
 
   it("checks the compliant cases against real rules, not vacuously: each resource rule passes on at least one case it applies to", () => {
     for (const [id, { pass }] of Object.entries(CASES)) {
-      const statuses = pass.map((c) => check(c.resources, { mode: c.mode }).rules.find((r) => r.id === id)?.status);
+      const statuses = pass.map((c) => check(c.resources, { mode: c.mode }, c.provider).rules.find((r) => r.id === id)?.status);
       if (["VS-AIR-001", "VS-AIR-002"].includes(id)) continue; // absence rules: nothing to apply to when compliant
       expect({ id, statuses }).toEqual({ id, statuses: expect.arrayContaining(["pass"]) });
     }

@@ -51,7 +51,67 @@ function gpuServer(providers: { STT_PROVIDER: string; TTS_PROVIDER: string }, an
   return workloads({ app, config: k8s({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "inference-config", namespace: "voice" }, data: providers }) });
 }
 
+const eks = { aws_eks_cluster: { eks: { name: "c" } } };
+const addon = (name: string) => ({ [name]: { cluster_name: "${aws_eks_cluster.eks.name}", addon_name: name } });
+const systemGroup = (subnets: string[]) => ({ aws_eks_node_group: { sys: { labels: { "voice-selfhost.io/node-role": "system" }, subnet_ids: subnets } } });
+const statefulSet = (spread: JsonObject[]) =>
+  workloads({
+    proxy: k8s({
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: { name: "license-proxy", namespace: "voice" },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: "p" } },
+        template: { metadata: { labels: { app: "p" } }, spec: { containers: [container()], topologySpreadConstraints: spread } },
+        volumeClaimTemplates: [{ metadata: { name: "state" }, spec: { accessModes: ["ReadWriteOnce"] } }],
+      },
+    }),
+  });
+const zoneSpread = (whenUnsatisfiable: string) => ({ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable, labelSelector: { matchLabels: { app: "p" } } });
+/** A workloads stack whose cluster comes from `infra`'s state, with a retaining StorageClass keyed from `keyStack`'s. */
+const storageClass = (keyStack: string | undefined, reclaimPolicy = "Retain"): Resources => ({
+  kubernetes_manifest: {
+    sc: k8s({
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: "gp3" },
+      provisioner: "ebs.csi.aws.com",
+      reclaimPolicy,
+      parameters: { type: "gp3", encrypted: "true", ...(keyStack ? { kmsKeyId: `\${data.terraform_remote_state.${keyStack}.outputs.key_arn}` } : {}) },
+    }),
+  },
+});
+const logGroup = (extra: JsonObject = {}) => ({ app: { name: "/aws/containerinsights/c/application", kms_key_id: "${aws_kms_key.k.arn}", retention_in_days: 365, ...extra } });
+
 export const RUNTIME_CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  "VS-EKS-006": {
+    fail: [connected({ ...eks, aws_eks_addon: addon("coredns") })],
+    pass: [connected({ ...eks, aws_eks_addon: { ...addon("coredns"), ...addon("metrics-server") } })],
+  },
+  "VS-EKS-009": {
+    fail: [connected(systemGroup(["${aws_subnet.a.id}", "${aws_subnet.b.id}", "${aws_subnet.c.id}"])), connected(systemGroup("${var.subnets}" as unknown as string[]))],
+    pass: [connected(systemGroup(["${aws_subnet.a.id}"])), connected({ aws_eks_node_group: { gpu: { labels: { "voice-selfhost.io/node-role": "gpu" }, subnet_ids: ["a", "b"] } } })],
+  },
+  "VS-K8S-014": {
+    fail: [connected(statefulSet([zoneSpread("ScheduleAnyway")])), connected(statefulSet([]))],
+    pass: [connected(statefulSet([zoneSpread("DoNotSchedule")]))],
+  },
+  "VS-K8S-015": {
+    fail: [{ resources: storageClass("infra"), provider: { kubernetes: [{ host: "${data.terraform_remote_state.infra.outputs.endpoint}" }] } }],
+    pass: [
+      { resources: storageClass("data"), provider: { kubernetes: [{ host: "${data.terraform_remote_state.infra.outputs.endpoint}" }] } },
+      { resources: storageClass(undefined), provider: { kubernetes: [{ host: "${data.terraform_remote_state.infra.outputs.endpoint}" }] } },
+    ],
+  },
+  "VS-EKS-010": {
+    fail: [
+      connected({ ...eks, aws_eks_addon: addon("metrics-server") }),
+      connected({ ...eks, aws_eks_addon: addon("amazon-cloudwatch-observability") }),
+      connected({ ...eks, aws_eks_addon: addon("amazon-cloudwatch-observability"), aws_cloudwatch_log_group: logGroup({ kms_key_id: undefined as unknown as string }) }),
+    ],
+    pass: [connected({ ...eks, aws_eks_addon: addon("amazon-cloudwatch-observability"), aws_cloudwatch_log_group: logGroup() })],
+  },
   "VS-K8S-016": {
     fail: [
       // main before issue 22: prod's Whisper on auto, on a GPU, with the CPU-only image.

@@ -32,7 +32,7 @@ describe("review", () => {
   test("writes a Markdown and a JSON report per stack of prod, with policy, cost estimate and a Mermaid topology", () => {
     const out = path.join(work, "reports");
     const { reports, files } = review({ environments: ["prod"], out, environmentsDir: environments });
-    expect(files.map((f) => path.basename(f)).sort()).toEqual(["prod-infra.json", "prod-infra.md", "prod-workloads.json", "prod-workloads.md"]);
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(["prod-data.json", "prod-data.md", "prod-infra.json", "prod-infra.md", "prod-workloads.json", "prod-workloads.md"]);
     const infra = JSON.parse(fs.readFileSync(path.join(out, "prod-infra.json"), "utf8"));
     expect(infra.policy.violations).toEqual([]);
     expect(infra.cost.priceDate).toBe(PRICE_TABLE.asOf);
@@ -178,7 +178,7 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
     const dir = write(doc);
     const passed = synth(dir, outdir);
     expect({ status: passed.status, stderr: passed.stderr }).toMatchObject({ status: 0 });
-    const [infra] = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports;
+    const infra = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports.find((r) => r.stack === "insecure-infra")!;
     expect(infra.policy.acknowledged.filter((f) => f.acknowledgement?.source !== "code")).toEqual([
       expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) }),
     ]);

@@ -44,7 +44,7 @@ test("CPU engines (dev as shipped): no nvidia.com/gpu, no GPU toleration, the sy
   expect(gpuPoolCost(infra)?.note).toContain("UNUSED: no workload's engines use a GPU (VS-EKS-005)");
   // The load balancer targets the system pool's nodes, where the pods are.
   const attachments = Object.values((infra.resource as Record<string, Record<string, any>>).aws_autoscaling_attachment).map((a) => String(a.autoscaling_group_name));
-  expect(attachments).toEqual([expect.stringContaining("pool-system")]);
+  expect(attachments).toEqual(dev.availabilityZones.map((zone: string) => expect.stringContaining(`pool-system-${zone}`)));
 });
 
 test("CPU engines with the GPU pool not acknowledged: synth fails with VS-EKS-005 naming the pool", () => {
@@ -98,7 +98,7 @@ test("CPU engines on GPU nodes only with a stated reason; a built-in engine cann
 test("the review of dev (as shipped) shows the acknowledged finding and the unused GPU capacity in its cost section", () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-placement-review-"));
   outdirs.push(out);
-  const [infra] = review({ environments: ["dev"], out, environmentsDir: path.resolve(__dirname, "../../environments") }).reports;
+  const infra = review({ environments: ["dev"], out, environmentsDir: path.resolve(__dirname, "../../environments") }).reports.find((r) => r.stack === "dev-infra")!;
   expect(infra.policy.acknowledged.filter((f) => f.rule === "VS-EKS-005")).toEqual([expect.objectContaining({ path: "dev-infra/cluster/pool-gpu-a10g/node-group" })]);
   // A Spot pool of 0-2 g5.xlarge: nothing at its minimum, two nodes and their volumes at its maximum.
   expect(infra.cost.unusedMin).toBe(0);

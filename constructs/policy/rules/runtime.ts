@@ -6,7 +6,7 @@
  */
 import { AUTOSCALER_TAG_PREFIX, GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, NODE_LABELS } from "../../shared/names";
 import { DRAIN_MARGIN_SECONDS, KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK_ANNOTATION, TargetHealthCheck, unhealthyAfterSeconds } from "../../shared/drain";
-import { blocks, Container, containersOf, describe, isTrue, K8sObject, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
+import { blocks, Container, containersOf, describe, isTrue, K8sObject, references, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
 import { PolicyContext, PolicyRule } from "../types";
 import { namespaceOf, pod, selectedWorkloads } from "./k8s";
 
@@ -77,7 +77,92 @@ function engineProviders(workload: TfResource, stack: StackView): string[] {
   });
 }
 
+/** The EKS add-ons of the stack that name `cluster` (by reference or by its literal name). */
+function addonsOf(cluster: TfResource, stack: StackView): string[] {
+  return stack
+    .ofType("aws_eks_addon")
+    .filter((a) => references(a.values.cluster_name, cluster) || a.values.cluster_name === cluster.values.name)
+    .map((a) => String(a.values.addon_name));
+}
+
+/** The remote state a reference string reads (`${data.terraform_remote_state.<name>.outputs...}`), if any. */
+function remoteStateOf(value: unknown): string | undefined {
+  return typeof value === "string" ? /data\.terraform_remote_state\.([A-Za-z0-9_-]+)\./.exec(value)?.[1] : undefined;
+}
+
+/** The log groups the CloudWatch observability add-on ships container logs to. */
+const CONTAINER_LOG_GROUP = /^\/aws\/containerinsights\/[^/]+\/application$/;
+
 export const runtimeRules: PolicyRule[] = [
+  {
+    id: "VS-EKS-006",
+    title: "The cluster serves resource metrics (metrics-server)",
+    rationale: "EKS ships no metrics-server: without it every HPA resource target (CPU, memory) reports ScalingActive=False, `kubectl top` fails, and the HPA sits at minReplicas.",
+    fix: "Install the metrics-server EKS add-on, pinned (GpuCluster does, from the EKS version table).",
+    appliesTo: ["aws_eks_cluster"],
+    check: (cluster: TfResource, { stack }: PolicyContext) => (addonsOf(cluster, stack).includes("metrics-server") ? [] : ["no metrics-server add-on: HPAs cannot read CPU or memory"]),
+  },
+  {
+    id: "VS-EKS-009",
+    title: "Node groups of the system pool (zonal volumes) span one availability zone each",
+    rationale:
+      "An EBS volume attaches only in its zone. With one node group across zones the cluster autoscaler cannot add a node in the zone a stateful pod must return to (AWS: one node group per zone for EBS-backed StatefulSets), so the license proxy that gates serving can stay Pending after a lost node.",
+    fix: "Split the system pool into one node group per zone (GpuCluster does), and run the autoscaler with --balance-similar-node-groups.",
+    appliesTo: "stack",
+    relevantTo: ["aws_eks_node_group"],
+    check: ({ stack }: PolicyContext) =>
+      stack
+        .ofType("aws_eks_node_group")
+        .filter((g) => (g.values.labels as Record<string, unknown> | undefined)?.[NODE_LABELS.role] === "system")
+        .filter((g) => !Array.isArray(g.values.subnet_ids) || g.values.subnet_ids.length !== 1)
+        .map((g) => ({ path: g.path, address: g.address, message: `system node group spans ${Array.isArray(g.values.subnet_ids) ? g.values.subnet_ids.length : "an unknown number of"} subnets (zones)` })),
+  },
+  {
+    id: "VS-K8S-014",
+    title: "Replicas with their own volumes are spread across zones, strictly",
+    rationale:
+      "A StatefulSet's volumes are zonal: two replicas in one zone both stop when that zone goes, and the license proxies gate every request. ScheduleAnyway lets the scheduler put them together.",
+    fix: "Add a topologySpreadConstraint on topology.kubernetes.io/zone with maxSkew 1 and whenUnsatisfiable DoNotSchedule.",
+    appliesTo: ["k8s:StatefulSet"],
+    check: (set: TfResource) => {
+      const replicas = Number(valueAt(set.object, ["spec", "replicas"]) ?? 1);
+      const claims = blocks(valueAt(set.object, ["spec", "volumeClaimTemplates"]));
+      if (replicas < 2 || claims.length === 0) return [];
+      const spread = blocks(pod(set).topologySpreadConstraints).some((c) => c.topologyKey === "topology.kubernetes.io/zone" && c.whenUnsatisfiable === "DoNotSchedule" && Number(c.maxSkew) === 1);
+      return spread ? [] : [`${replicas} replicas with zonal volumes and no strict zone spread (topology.kubernetes.io/zone, DoNotSchedule)`];
+    },
+  },
+  {
+    id: "VS-K8S-015",
+    title: "Retained volumes are encrypted with a key that outlives the cluster's stack",
+    rationale:
+      "A StorageClass that retains its volumes keeps billing and usage data after the cluster is gone; if its key lives in the stack that holds the cluster, destroying that stack schedules the key's deletion and the retained volumes become unreadable.",
+    fix: "Encrypt with a key from a stack of its own (RetainedDataKey in `<env>-data`), or with the account's AWS-managed EBS key (no kmsKeyId).",
+    appliesTo: ["k8s:StorageClass"],
+    check: (sc: TfResource, { stack }: PolicyContext) => {
+      if (sc.object!.reclaimPolicy !== "Retain") return [];
+      const key = valueAt(sc.object, ["parameters", "kmsKeyId"]);
+      if (key === undefined) return [];
+      const clusterState = remoteStateOf(valueAt(stack.document.provider, ["kubernetes", "host"]));
+      const keyState = remoteStateOf(key);
+      return keyState !== undefined && keyState === clusterState ? [`its kmsKeyId comes from the same stack as the cluster (${keyState}): a destroy of that stack deletes the key of the retained volumes`] : [];
+    },
+  },
+  {
+    id: "VS-EKS-010",
+    title: "Container logs are shipped to an encrypted CloudWatch log group with retention",
+    rationale: "Pod output, access logs included, lives on the node's disk and is lost with the node; a shipped log group without a customer key or retention is readable by anyone with logs access and kept forever.",
+    fix: "Install the amazon-cloudwatch-observability add-on and create /aws/containerinsights/<cluster>/application (and host, dataplane, performance) first, with kms_key_id and retention_in_days (GpuCluster does).",
+    appliesTo: ["aws_eks_cluster"],
+    check: (cluster: TfResource, { stack }: PolicyContext) => {
+      const problems: string[] = [];
+      if (!addonsOf(cluster, stack).includes("amazon-cloudwatch-observability")) problems.push("no log shipper: the amazon-cloudwatch-observability add-on is not installed");
+      const groups = stack.ofType("aws_cloudwatch_log_group").filter((g) => CONTAINER_LOG_GROUP.test(String(g.values.name ?? "")));
+      if (groups.length === 0) problems.push("no container log group (/aws/containerinsights/<cluster>/application) created with a key and retention: the shipper would create one with neither");
+      for (const g of groups) if (g.values.kms_key_id === undefined || g.values.retention_in_days === undefined) problems.push(`log group ${String(g.values.name)} lacks kms_key_id or retention_in_days`);
+      return problems;
+    },
+  },
   {
     id: "VS-K8S-016",
     title: "Pods that hold a GPU run an engine that can use it",
