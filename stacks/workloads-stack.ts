@@ -3,6 +3,7 @@ import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { EnvironmentConfig } from "../app";
 import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS } from "../constructs/shared";
+import { AutoscalingMetrics } from "../constructs/workloads/autoscaling-metrics";
 import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";
@@ -35,6 +36,7 @@ export class WorkloadsStack extends TerraformStack {
   readonly inferenceServices: InferenceService[];
   readonly gpuAgents: GpuNodeAgents;
   readonly clusterAutoscaler: ClusterAutoscaler;
+  readonly autoscalingMetrics: AutoscalingMetrics;
 
   constructor(scope: Construct, id: string, props: WorkloadsStackProps) {
     super(scope, id);
@@ -109,9 +111,17 @@ export class WorkloadsStack extends TerraformStack {
       identity: infra.autoscalerRole,
       metricsScraperNamespace: w.metricsScraperNamespace,
     });
-    new Monitoring(this, "monitoring", {
-      namespace: this.namespace,
-      scrapeNamespaces: [this.namespace.name, this.gpuAgents.namespace.name, this.clusterAutoscaler.namespace.name],
+    const scraped = [this.namespace, this.gpuAgents.namespace, this.clusterAutoscaler.namespace];
+    const monitoring = new Monitoring(this, "monitoring", { namespace: this.namespace, scrapeNamespaces: scraped.map((n) => n.name) });
+    // What the HPAs scale on: Prometheus scraping the pods (the same job and rules) and prometheus-adapter serving the load ratio.
+    this.autoscalingMetrics = new AutoscalingMetrics(this, "autoscaling-metrics", {
+      prometheusImage: images.prometheus.imageUri,
+      adapterImage: images.prometheusAdapter.imageUri,
+      scrapeConfig: monitoring.scrapeConfig,
+      alertRules: monitoring.alertRules,
+      scrapeNamespaces: scraped,
+      namespace: w.metricsScraperNamespace,
+      apiCidrs: [infra.cluster.network.vpcCidr, infra.cluster.serviceCidr],
     });
   }
 }

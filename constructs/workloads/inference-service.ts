@@ -16,7 +16,7 @@ import { GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, INFERENCE_HEALTH_CHECK_NO
 import { DrainTiming, drainTiming, TARGET_HEALTH_CHECK, TARGET_HEALTH_CHECK_ANNOTATION } from "../shared/drain";
 import { checkImagePinned } from "../shared/image-ref";
 import { parseProps } from "../shared/validate";
-import { BUILTIN_ENGINES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
+import { BUILTIN_ENGINES, ENGINE_LANES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
 import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
 import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
@@ -101,10 +101,12 @@ export const POD_IDENTITY_AGENT = "169.254.170.23/32";
  * up to the request timeout plus a margin; terminationGracePeriodSeconds covers both, and a new pod
  * counts as available only once the NLB can have marked its node healthy (minReadySeconds).
  *
- * Scaling: the HPA targets the server's `inference_inflight_requests` per pod (needs a custom-metrics
- * adapter such as prometheus-adapter) and CPU utilisation. The HPA acts on the larger of the two
- * proposals; when the custom metric is unavailable it still scales up on CPU (and does not scale
- * down until both are readable again), so a cluster without an adapter degrades to CPU scaling.
+ * Scaling: the HPA targets the server's `inference_load_ratio` per engine lane (live, batch: in-flight
+ * work over what a replica holds without queueing; AutoscalingMetrics serves it through the custom
+ * metrics API) and CPU utilisation (metrics-server). It acts on the largest proposal; when the custom
+ * metrics are unavailable it still scales up on CPU (and does not scale down until all are readable
+ * again). minReplicas is at least 1: HPAs cannot scale to zero on EKS (HPAScaleToZero is alpha), and
+ * behind the NLB a Deployment at zero has no pod to report the load that would wake it.
  */
 export class InferenceService extends Construct {
   readonly name: string;
@@ -346,8 +348,12 @@ export class InferenceService extends Construct {
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.name },
         minReplicas: s.replicas.min,
         maxReplicas: s.replicas.max,
+        // Each engine lane's load ratio (served by AutoscalingMetrics' adapter); the HPA follows the lane that needs most replicas.
         metrics: [
-          { type: "Pods", pods: { metric: { name: METRICS.inflight }, target: { type: "AverageValue", averageValue: String(s.targetInflightPerPod) } } },
+          ...ENGINE_LANES.map((lane) => ({
+            type: "Pods",
+            pods: { metric: { name: METRICS.loadRatio, selector: { matchLabels: { lane } } }, target: { type: "AverageValue", averageValue: `${Math.round(s.targetLoadRatio * 1000)}m` } },
+          })),
           { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: s.targetCpuUtilization } } },
         ],
         behavior: {

@@ -35,7 +35,7 @@ const SPEECH = `method="POST"`;
  * kube-state-metrics; every other rule reads only what our programs and the DCGM exporter export.
  */
 export class Monitoring extends Construct {
-  readonly scrapeConfig: object;
+  readonly scrapeConfig: { readonly scrape_configs: object[] };
   readonly alertRules: object;
   readonly dashboard: object;
 

@@ -54,9 +54,13 @@ export const inferenceServiceSettingsSchema = z
       .strict()
       .default({})
       .refine((r) => r.max >= r.min, { message: "expected replicas.max >= replicas.min", path: ["max"] }),
-    /** HPA target: average in-flight requests per pod (the server's `inference_inflight_requests`). */
-    targetInflightPerPod: z.number().int().min(1).default(4),
-    /** HPA fallback target when no custom-metrics adapter answers: average CPU utilisation, percent of the request. */
+    /**
+     * HPA target per engine lane: the average of the server's `inference_load_ratio` (in-flight work over
+     * what a replica holds without queueing). Below 1 so replicas are added before work queues, and so the
+     * live lane, whose ratio cannot pass 1 (streams beyond capacity are refused), still drives scale-up.
+     */
+    targetLoadRatio: z.number().gt(0).max(1).default(0.8),
+    /** HPA target on CPU (metrics-server), averaged over pods, percent of the request; what it scales on while the custom metrics are unavailable. */
     targetCpuUtilization: z.number().int().min(10).max(100).default(70),
     resources: resources({ cpu: ["2", "4"], memory: ["8Gi", "16Gi"] }),
     /** The server's per-request timeout; termination waits longer than this, so no request is cut off (shared/drain.ts derives the rest). */

@@ -16,6 +16,7 @@ const RULES: Record<string, { stack: "infra" | "workloads"; acknowledged?: true 
   "VS-EKS-006": { stack: "infra" },
   "VS-EKS-009": { stack: "infra" },
   "VS-EKS-010": { stack: "infra" },
+  "VS-K8S-012": { stack: "workloads" },
   "VS-K8S-014": { stack: "workloads" },
   "VS-K8S-015": { stack: "workloads" },
   "VS-EKS-007": { stack: "infra" },

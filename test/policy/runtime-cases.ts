@@ -53,6 +53,11 @@ function gpuServer(providers: { STT_PROVIDER: string; TTS_PROVIDER: string }, an
 
 const eks = { aws_eks_cluster: { eks: { name: "c" } } };
 const addon = (name: string) => ({ [name]: { cluster_name: "${aws_eks_cluster.eks.name}", addon_name: name } });
+const hpa = (metrics: JsonObject[]) =>
+  k8s({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: { name: "app", namespace: "voice" }, spec: { scaleTargetRef: { kind: "Deployment", name: "app" }, minReplicas: 2, maxReplicas: 4, metrics } });
+const podsMetric = { type: "Pods", pods: { metric: { name: "inference_load_ratio" }, target: { type: "AverageValue", averageValue: "800m" } } };
+const cpuMetric = { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } };
+const apiService = (group: string) => k8s({ apiVersion: "apiregistration.k8s.io/v1", kind: "APIService", metadata: { name: `v1beta1.${group}` }, spec: { group, version: "v1beta1", service: { name: "adapter", namespace: "monitoring" } } });
 const systemGroup = (subnets: string[]) => ({ aws_eks_node_group: { sys: { labels: { "voice-selfhost.io/node-role": "system" }, subnet_ids: subnets } } });
 const statefulSet = (spread: JsonObject[]) =>
   workloads({
@@ -88,6 +93,10 @@ export const RUNTIME_CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
   "VS-EKS-006": {
     fail: [connected({ ...eks, aws_eks_addon: addon("coredns") })],
     pass: [connected({ ...eks, aws_eks_addon: { ...addon("coredns"), ...addon("metrics-server") } })],
+  },
+  "VS-K8S-012": {
+    fail: [connected(workloads({ hpa: hpa([podsMetric, cpuMetric]) })), connected(workloads({ hpa: hpa([podsMetric]), api: apiService("external.metrics.k8s.io") }))],
+    pass: [connected(workloads({ hpa: hpa([podsMetric, cpuMetric]), api: apiService("custom.metrics.k8s.io") })), connected(workloads({ hpa: hpa([cpuMetric]) }))],
   },
   "VS-EKS-009": {
     fail: [connected(systemGroup(["${aws_subnet.a.id}", "${aws_subnet.b.id}", "${aws_subnet.c.id}"])), connected(systemGroup("${var.subnets}" as unknown as string[]))],

@@ -104,7 +104,10 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
     expect(namespaces[WORKLOAD_NAMESPACE]["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     // The cluster autoscaler's namespace is restricted too (test/workloads/cluster-autoscaler.test.ts); only the GPU agents' is an exception.
     expect(namespaces[CLUSTER_AUTOSCALER_NAMESPACE]["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-    const others = workloads.filter((w) => w.metadata.namespace !== WORKLOAD_NAMESPACE && w.metadata.namespace !== CLUSTER_AUTOSCALER_NAMESPACE);
+    // The metrics namespace (Prometheus, prometheus-adapter) is restricted too.
+    expect(namespaces.monitoring["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const others = workloads.filter((w) => ![WORKLOAD_NAMESPACE, CLUSTER_AUTOSCALER_NAMESPACE, "monitoring"].includes(w.metadata.namespace!));
+    expect(others.length).toBeGreaterThan(0);
     for (const w of others) {
       const ns = namespaces[w.metadata.namespace!];
       expect(ns["pod-security.kubernetes.io/enforce"]).toBe("privileged");
@@ -126,9 +129,14 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
       expect(find(objects, "PodDisruptionBudget").filter(selects)).toHaveLength(1);
       const hpa = find(objects, "HorizontalPodAutoscaler", d.metadata.name)[0];
       expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: d.metadata.name });
-      expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(["Pods", "Resource"]);
-      expect(hpa.spec.metrics[0].pods.metric.name).toBe("inference_inflight_requests");
+      expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(["Pods", "Pods", "Resource"]);
+      expect(hpa.spec.metrics.slice(0, 2).map((m: any) => [m.pods.metric.name, m.pods.metric.selector.matchLabels.lane])).toEqual([
+        ["inference_load_ratio", "live"],
+        ["inference_load_ratio", "batch"],
+      ]);
       expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+      // Something in the stack serves those metrics: prometheus-adapter's APIService (VS-K8S-012).
+      expect(find(objects, "APIService", "v1beta1.custom.metrics.k8s.io")).toHaveLength(1);
     }
   });
 

@@ -32,7 +32,7 @@ describe("the offline schema validation itself", () => {
 });
 
 describe("InferenceService", () => {
-  test("with only required props (built-in CPU engines): no GPU, the system pool; probes, restricted context, HPA on in-flight requests with a CPU fallback, PDB", () => {
+  test("with only required props (built-in CPU engines): no GPU, the system pool; probes, restricted context, HPA on each lane's load ratio with a CPU fallback, PDB", () => {
     const objects = synth((s) => inference(s));
     const d = find(objects, "Deployment", "inference")[0];
     const pod = d.spec.template.spec;
@@ -49,8 +49,11 @@ describe("InferenceService", () => {
     expect(d.metadata.namespace).toBe("voice-selfhost");
     expect(d.spec.replicas).toBeUndefined();
     const hpa = find(objects, "HorizontalPodAutoscaler")[0].spec;
-    expect(hpa.metrics[0]).toEqual({ type: "Pods", pods: { metric: { name: "inference_inflight_requests" }, target: { type: "AverageValue", averageValue: "4" } } });
-    expect(hpa.metrics[1].resource).toEqual({ name: "cpu", target: { type: "Utilization", averageUtilization: 70 } });
+    // The load ratio of each engine lane against 0.8, and CPU as the fallback while the custom metrics are unavailable.
+    for (const [i, lane] of ["live", "batch"].entries()) {
+      expect(hpa.metrics[i]).toEqual({ type: "Pods", pods: { metric: { name: "inference_load_ratio", selector: { matchLabels: { lane } } }, target: { type: "AverageValue", averageValue: "800m" } } });
+    }
+    expect(hpa.metrics[2].resource).toEqual({ name: "cpu", target: { type: "Utilization", averageUtilization: 70 } });
     expect(find(objects, "PodDisruptionBudget")[0].spec.maxUnavailable).toBe(1);
     expect(pod.initContainers).toBeUndefined();
     // Built-in engines: no model directory, and no egress but to the license proxy.

@@ -85,6 +85,9 @@ function addonsOf(cluster: TfResource, stack: StackView): string[] {
     .map((a) => String(a.values.addon_name));
 }
 
+/** Which API group serves each HPA metric type: resource metrics come from metrics-server (the infra stack's add-on), the rest from an adapter. */
+const METRIC_APIS: Record<string, string | undefined> = { Pods: "custom.metrics.k8s.io", Object: "custom.metrics.k8s.io", External: "external.metrics.k8s.io" };
+
 /** The remote state a reference string reads (`${data.terraform_remote_state.<name>.outputs...}`), if any. */
 function remoteStateOf(value: unknown): string | undefined {
   return typeof value === "string" ? /data\.terraform_remote_state\.([A-Za-z0-9_-]+)\./.exec(value)?.[1] : undefined;
@@ -101,6 +104,22 @@ export const runtimeRules: PolicyRule[] = [
     fix: "Install the metrics-server EKS add-on, pinned (GpuCluster does, from the EKS version table).",
     appliesTo: ["aws_eks_cluster"],
     check: (cluster: TfResource, { stack }: PolicyContext) => (addonsOf(cluster, stack).includes("metrics-server") ? [] : ["no metrics-server add-on: HPAs cannot read CPU or memory"]),
+  },
+  {
+    id: "VS-K8S-012",
+    title: "Every HPA metric has a metrics API in the stack to answer it",
+    rationale:
+      "An HPA on a Pods, Object or External metric needs an APIService for custom.metrics.k8s.io or external.metrics.k8s.io (an adapter such as prometheus-adapter); without one the HPA reports ScalingActive=False and never scales on it.",
+    fix: "Deploy a metrics adapter with its APIService in the same stack (AutoscalingMetrics does: prometheus-adapter reading the in-cluster Prometheus), or scale on resource metrics only.",
+    appliesTo: ["k8s:HorizontalPodAutoscaler"],
+    check: (hpa: TfResource, { stack }: PolicyContext) => {
+      const served = new Set(stack.ofKind("APIService").map((a) => String(valueAt(a.object, ["spec", "group"]) ?? "")));
+      const metrics = blocks(valueAt(hpa.object, ["spec", "metrics"]));
+      return metrics
+        .map((m) => ({ type: String(m.type), api: METRIC_APIS[String(m.type)] }))
+        .filter((m): m is { type: string; api: string } => m.api !== undefined && !served.has(m.api))
+        .map((m) => `a ${m.type} metric needs ${m.api}, which no APIService in the stack serves`);
+    },
   },
   {
     id: "VS-EKS-009",
