@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the built-in speech engine needs (pocketsphinx, loaded in-process through koffi), and ffmpeg:
 # the server's AAC (m4a uploads, aac speech) and WebM/Vorbis codec, and the tests' maker and checker of audio files.
+# prometheus (with promtool): the monitoring tests check and unit-test the alert rules and run a real Prometheus
+# against the server (test/monitoring); its packaged service is not needed and may stay stopped.
 # --container-tools adds Debian's OCI tools, for building and running the image without a Docker
 # daemon (scripts/image-build.sh, inference-image/test/image): buildah builds, podman (with runc)
 # runs, mmdebstrap makes the stand-in base image, podman-compose runs compose.yaml.
 set -euo pipefail
-packages=(libpocketsphinx3 pocketsphinx-en-us ffmpeg)
+packages=(libpocketsphinx3 pocketsphinx-en-us ffmpeg prometheus)
 container_tools=()
 case "${1:-}" in
   "") ;;

@@ -107,6 +107,8 @@ export const METRICS = {
   licenseValid: "license_proxy_license_valid",
   validUntil: "license_proxy_valid_until_timestamp_seconds",
   spoolDepth: "license_proxy_spool_depth",
+  /** 1 while the proxy can write its usage spool; 0 when the disk is full or read-only (it then refuses to authorize). */
+  spoolWritable: "license_proxy_spool_writable",
   uploadFailures: "license_proxy_usage_upload_failures_total",
 } as const;
 

@@ -208,10 +208,24 @@ describe("Monitoring", () => {
     const rules = JSON.parse(find(objects, "ConfigMap", "voice-selfhost-alert-rules")[0].data!["voice-selfhost.rules.yaml"]) as { groups: { rules: { alert: string; expr: string }[] }[] };
     const alerts = Object.fromEntries(rules.groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
     expect(Object.keys(alerts).sort()).toEqual(
-      ["ApiKeysReloadFailed", "InferenceErrorRateHigh", "InferenceGpuPodsPending", "InferenceP99LatencyHigh", "InferenceQueueSaturated", "LicenseExpired", "LicenseExpiringSoon", "LicenseGracePeriodActive", "UsageSpoolGrowing"].sort(),
+      [
+        "ApiKeysReloadFailed",
+        "InferenceErrorRateHigh",
+        "InferenceGpuPodsPending",
+        "InferenceP95LatencyHigh",
+        "InferenceP99LatencyHigh",
+        "InferenceQueueSaturated",
+        "LicenseExpired",
+        "LicenseExpiringSoon",
+        "LicenseGraceEnding",
+        "LicenseGracePeriodActive",
+        "LicenseProxySpoolUnwritable",
+        "UsageSpoolGrowing",
+      ].sort(),
     );
     expect(alerts.LicenseGracePeriodActive).toContain("license_proxy_grace_period_active");
     expect(alerts.UsageSpoolGrowing).toContain("license_proxy_spool_depth");
+    expect(alerts.LicenseProxySpoolUnwritable).toContain("license_proxy_spool_writable");
     expect(alerts.InferenceP99LatencyHigh).toContain("inference_http_request_duration_seconds_bucket");
     const scrape = JSON.parse(find(objects, "ConfigMap", "voice-selfhost-scrape-config")[0].data!["voice-selfhost-scrape.yaml"]) as { scrape_configs: { kubernetes_sd_configs: unknown[] }[] };
     expect(scrape.scrape_configs[0].kubernetes_sd_configs).toEqual([{ role: "pod", namespaces: { names: ["voice-selfhost", "voice-selfhost-gpu"] } }]);
