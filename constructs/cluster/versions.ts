@@ -19,6 +19,7 @@
  * which an air-gapped VPC reaches through its ECR and S3 endpoints: nothing to mirror.
  */
 export const EKS_ADDONS = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver", "metrics-server", "amazon-cloudwatch-observability"] as const;
+/** One of EKS_ADDONS. */
 export type EksAddonName = (typeof EKS_ADDONS)[number];
 
 /** Node AMI families, as EKS AMI types name them: their release versions are numbered differently. */
@@ -36,6 +37,7 @@ export interface EksVersionPins {
   readonly source: string;
 }
 
+/** One Kubernetes minor on EKS: its support dates, and what clusters of it run by default. */
 export interface EksVersion {
   /** ISO dates (UTC): EKS release, end of standard support, end of extended support. */
   readonly released: string;
@@ -67,7 +69,7 @@ export const EKS_VERSIONS: Readonly<Record<string, EksVersion>> = {
         digestSource: "a public deployment record pinning registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2@sha256:aac369dc... (re-resolved there)",
       },
       source:
-        "add-ons: a public Terraform configuration of a 1.35 cluster (metrics-server and amazon-cloudwatch-observability: public configurations of 2026 clusters, the latter of a 1.36 one); AMI: awslabs/amazon-eks-ami CHANGELOG, AMI Release v20260714 (AL2023 x86_64 standard and nvidia). `npm run preflight` checks the add-ons against the account",
+        "add-ons: a public Terraform configuration of a 1.35 cluster (metrics-server and amazon-cloudwatch-observability: public configurations of 2026 clusters, the latter of a 1.36 one; confirm all with `aws eks describe-addon-versions --kubernetes-version 1.35`); AMI: awslabs/amazon-eks-ami CHANGELOG, AMI Release v20260714 (AL2023 x86_64 standard and nvidia); autoscaler: see digestSource",
     },
   },
   "1.34": { released: "2025-10-02", standardSupportEnds: "2026-12-02", extendedSupportEnds: "2027-12-02" },
