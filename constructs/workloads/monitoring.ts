@@ -29,8 +29,9 @@ export interface MonitoringProps {
 const SPEECH = `method="POST"`;
 
 /**
- * Monitoring as data, for whatever Prometheus and Grafana the platform team already runs (the
- * stacks install no monitoring stack, and no CRD, so nothing depends on an operator being present):
+ * Monitoring as data (no CRD, so nothing depends on an operator being present): the workloads stacks'
+ * own Prometheus (AutoscalingMetrics) scrapes and evaluates with it, and so can whatever Prometheus and
+ * Grafana the platform team already runs:
  * - a scrape job for pods annotated `prometheus.io/scrape` (ConfigMap `voice-selfhost-scrape-config`),
  * - alert rules as a Prometheus rule file (ConfigMap `voice-selfhost-alert-rules`),
  * - a Grafana dashboard in a ConfigMap labelled `grafana_dashboard: "1"`, which Grafana's dashboard
