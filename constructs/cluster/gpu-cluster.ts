@@ -24,6 +24,7 @@ import { amiReleaseLookup, checkVersionSupport, EksAddonName, resolveAddonVersio
 
 /** The log groups the CloudWatch observability add-on writes, under /aws/containerinsights/<cluster>/: pods, nodes, kubelet and runtime, Container Insights. */
 export const CONTAINER_LOG_GROUPS = ["application", "host", "dataplane", "performance"] as const;
+/** One of CONTAINER_LOG_GROUPS. */
 export type ContainerLogGroup = (typeof CONTAINER_LOG_GROUPS)[number];
 /** Where the add-on runs its agent and Fluent Bit (both under this service account). */
 const CLOUDWATCH_AGENT = { namespace: "amazon-cloudwatch", serviceAccount: "cloudwatch-agent" } as const;

@@ -63,6 +63,7 @@ export function unhealthyAfterSeconds(check: TargetHealthCheck): number {
   return check.intervalSeconds * check.unhealthyThreshold;
 }
 
+/** The drain of a Service's pods whose longest request takes `requestTimeoutSeconds`, behind target groups checking as `check`. */
 export function drainTiming(requestTimeoutSeconds: number, check: TargetHealthCheck = TARGET_HEALTH_CHECK): DrainTiming {
   const preStopSeconds = unhealthyAfterSeconds(check) + DRAIN_MARGIN_SECONDS;
   const shutdownGraceSeconds = requestTimeoutSeconds + SHUTDOWN_MARGIN_SECONDS;
