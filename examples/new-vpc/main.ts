@@ -55,7 +55,7 @@ const ingress = new InternalLoadBalancer(infra, "ingress", {
   allowedClientCidrs: ["10.0.0.0/8"],
   // The built-in engines run on the system pool (InferenceService requests a GPU only for engines that use
   // one); target cluster.gpuAutoScalingGroupNames once a sherpa model is set to cuda or auto.
-  targets: { autoScalingGroupNames: [cluster.systemPool.autoScalingGroupName], nodeSecurityGroupId: cluster.clusterSecurityGroupId },
+  targets: { autoScalingGroupNames: cluster.systemAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
   certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
 });
 

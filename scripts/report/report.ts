@@ -184,7 +184,7 @@ export function renderMarkdown(r: StackReport): string {
     }
     out.push(`| **Total (estimate)** | | | **${usd(c.totalMin)}** | **${usd(c.totalMax)}** | |`);
     if (c.lines.some((l) => l.unused)) {
-      out.push(`| of which unused GPU capacity | | | ${usd(c.unusedMin)} | ${usd(c.unusedMax)} | GPU pools no workload's engines use (VS-EKS-005) |`);
+      out.push(`| of which unused GPU capacity | | | ${usd(c.unusedMin)} | ${usd(c.unusedMax)} | GPU pools no workload's engines use (VS-EKS-005) or only CPU engines hold (VS-K8S-016) |`);
     }
     out.push("");
   } else out.push("Nothing in this stack has a priced hourly charge.", "");

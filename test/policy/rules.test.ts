@@ -1,16 +1,8 @@
 /** Every rule fires on a non-compliant stack and stays quiet on a compliant one (table-driven). */
 import { RULES } from "../../constructs/policy";
-import { check, container, defaultDeny, deployment, k8s, pdb, Resources } from "./fixtures";
-import { JsonObject, NetworkMode } from "../../constructs/policy";
-
-interface Case {
-  readonly resources: Resources;
-  readonly mode?: NetworkMode;
-  /** Terraform locals of the stack (a policy shared by many resources is held in one). */
-  readonly locals?: JsonObject;
-}
-const connected = (resources: Resources): Case => ({ resources });
-const airgapped = (resources: Resources): Case => ({ resources, mode: "airgapped" });
+import { airgapped, Case, check, connected, container, defaultDeny, deployment, k8s, pdb, Resources } from "./fixtures";
+import { JsonObject } from "../../constructs/policy";
+import { RUNTIME_CASES } from "./runtime-cases";
 
 const vpc = { cidr_block: "10.0.0.0/16" };
 const vpcRef = "${aws_vpc.vpc.id}";
@@ -111,6 +103,7 @@ const spoolMount = { containers: [container({ volumeMounts: [{ name: "spool", mo
 const configMap = (data: JsonObject) => workloads({ cm: k8s({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg", namespace: "voice" }, data }) });
 
 const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  ...RUNTIME_CASES,
   "VS-TF-001": {
     fail: [
       // What LicenseProxy used to write: the storage class's fqn, a token string.
@@ -416,7 +409,7 @@ describe("policy rules", () => {
 
   describe.each(Object.entries(CASES))("%s", (id, { fail, pass }) => {
     it.each(fail.map((c, i) => [i, c] as const))("fires on non-compliant case %d", (_i, c) => {
-      const report = check(c.resources, { mode: c.mode }, c.locals);
+      const report = check(c.resources, { mode: c.mode }, { locals: c.locals, provider: c.provider });
       const findings = report.violations.filter((v) => v.rule === id);
       expect(findings.length).toBeGreaterThan(0);
       for (const f of findings) {
@@ -426,7 +419,7 @@ describe("policy rules", () => {
       expect(report.rules.find((r) => r.id === id)?.status).toBe("fail");
     });
     it.each(pass.map((c, i) => [i, c] as const))("stays quiet on compliant case %d", (_i, c) => {
-      const report = check(c.resources, { mode: c.mode }, c.locals);
+      const report = check(c.resources, { mode: c.mode }, { locals: c.locals, provider: c.provider });
       expect(report.violations.filter((v) => v.rule === id)).toEqual([]);
       expect(["pass", "not-applicable"]).toContain(report.rules.find((r) => r.id === id)?.status);
     });
@@ -434,7 +427,7 @@ describe("policy rules", () => {
 
   it("checks the compliant cases against real rules, not vacuously: each resource rule passes on at least one case it applies to", () => {
     for (const [id, { pass }] of Object.entries(CASES)) {
-      const statuses = pass.map((c) => check(c.resources, { mode: c.mode }, c.locals).rules.find((r) => r.id === id)?.status);
+      const statuses = pass.map((c) => check(c.resources, { mode: c.mode }, { locals: c.locals, provider: c.provider }).rules.find((r) => r.id === id)?.status);
       if (["VS-AIR-001", "VS-AIR-002"].includes(id)) continue; // absence rules: nothing to apply to when compliant
       expect({ id, statuses }).toEqual({ id, statuses: expect.arrayContaining(["pass"]) });
     }
@@ -443,7 +436,7 @@ describe("policy rules", () => {
 
 describe("the perimeter rules say what is wrong", () => {
   const messages = (c: Case, rule: string) =>
-    check(c.resources, { mode: c.mode }, c.locals)
+    check(c.resources, { mode: c.mode }, { locals: c.locals })
       .violations.filter((v) => v.rule === rule)
       .map((v) => v.message);
 

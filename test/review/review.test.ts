@@ -32,7 +32,7 @@ describe("review", () => {
   test("writes a Markdown and a JSON report per stack of prod, with policy, cost estimate and a Mermaid topology", () => {
     const out = path.join(work, "reports");
     const { reports, files } = review({ environments: ["prod"], out, environmentsDir: environments });
-    expect(files.map((f) => path.basename(f)).sort()).toEqual(["prod-infra.json", "prod-infra.md", "prod-workloads.json", "prod-workloads.md"]);
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(["prod-data.json", "prod-data.md", "prod-infra.json", "prod-infra.md", "prod-workloads.json", "prod-workloads.md"]);
     const infra = JSON.parse(fs.readFileSync(path.join(out, "prod-infra.json"), "utf8"));
     expect(infra.policy.violations).toEqual([]);
     expect(infra.cost.priceDate).toBe(PRICE_TABLE.asOf);
@@ -167,8 +167,11 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
   };
   const prod = () => {
     const doc = JSON.parse(fs.readFileSync(path.join(environments, "prod.json"), "utf8"));
-    // Without prod's acknowledged, unused gpu-l40s pool (VS-EKS-005), whose acknowledgement names prod's paths.
-    return { ...doc, name: "insecure", stateBackend: { ...doc.stateBackend, key: "voice-selfhost/insecure" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, policy: undefined };
+    // Without prod's acknowledgements, which name prod's paths: its unused gpu-l40s pool is left out, and its gpu-a10g pool is
+    // used (Whisper on auto, with an image declared to carry the CUDA runtime) so that VS-EKS-005 has nothing to find.
+    const stt = { ...doc.workloads.models.stt, provider: "auto" };
+    const workloads = { ...doc.workloads, image: { cudaRuntime: true }, models: { ...doc.workloads.models, stt } };
+    return { ...doc, name: "insecure", stateBackend: { ...doc.stateBackend, key: "voice-selfhost/insecure" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, workloads, policy: undefined };
   };
   beforeAll(() => {
     if (!fs.existsSync(synthJs)) throw new Error(`${synthJs} is missing: run \`npm run build\` first (npm test does)`);
@@ -196,7 +199,7 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
     const dir = write(doc);
     const passed = synth(dir, outdir);
     expect({ status: passed.status, stderr: passed.stderr }).toMatchObject({ status: 0 });
-    const [infra] = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports;
+    const infra = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports.find((r) => r.stack === "insecure-infra")!;
     // Besides the file's exception, the network's own: the endpoints of services with no documented endpoint policy.
     expect(infra.policy.acknowledged).toEqual([
       expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) }),

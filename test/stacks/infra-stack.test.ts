@@ -37,8 +37,8 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
 
   test("every launch template requires IMDSv2 and encrypts its volumes", () => {
     const templates = all("aws_launch_template");
-    // One per node pool, and the admin host's where the environment has one.
-    expect(templates).toHaveLength(env.nodePools.gpu.length + 1 + (env.cluster.adminHost.enabled ? 1 : 0));
+    // Each GPU pool, the system pool's group in each zone, and the admin host's where the environment has one.
+    expect(templates).toHaveLength(env.nodePools.gpu.length + env.availabilityZones.length + (env.cluster.adminHost.enabled ? 1 : 0));
     for (const lt of templates) {
       expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1 });
       for (const device of lt.block_device_mappings) expect(device.ebs).toMatchObject({ encrypted: "true", kms_key_id: expect.any(String) });
@@ -60,7 +60,8 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
     const [lb] = all("aws_lb");
     expect(lb).toMatchObject({ internal: true, load_balancer_type: "network", enable_deletion_protection: env.deletionProtection });
     expect(all("aws_lb_listener")[0].protocol).toBe(env.ingress.plainTcp ? "TCP" : "TLS");
-    expect(all("aws_autoscaling_attachment")).toHaveLength(env.nodePools.gpu.length);
+    // The inference services run on the system pool in every environment (no engine uses a GPU): one attachment per zone's group.
+    expect(all("aws_autoscaling_attachment")).toHaveLength(env.availabilityZones.length);
   });
 
   test("the model bucket is read by the inference pods' role, through the gateway endpoint when air-gapped", () => {
@@ -127,7 +128,7 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
       ]),
     );
     expect(stack.registry.images.inferenceServer.tag).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(stack.loadBalancer.services).toEqual([{ name: "inference", port: env.ingress.port, nodePort: 30080 }]);
+    expect(stack.loadBalancer.services).toEqual([expect.objectContaining({ name: "inference", port: env.ingress.port, nodePort: 30080, healthCheckNodePort: 30090 })]);
     expect(stack.cluster.gpuPoolSpecs.map((p) => p.name)).toEqual(env.nodePools.gpu.map((p) => p.name));
   });
 });

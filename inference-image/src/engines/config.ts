@@ -115,6 +115,15 @@ const engineConfigSchema = z
   });
 
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
+
+/**
+ * What one replica serves without queueing, per lane: the one derivation of the capacity the server
+ * exports (`inference_capacity`) and the autoscaler scales on. Live: every live worker's stream slots;
+ * batch: one transcription per batch worker, or none when batch work shares the live workers.
+ */
+export function laneCapacity(config: Pick<EngineConfig, "workers" | "batchWorkers" | "streamsPerWorker">): { live: number; batch: number | undefined } {
+  return { live: config.workers * config.streamsPerWorker, batch: config.batchWorkers > 0 ? config.batchWorkers : undefined };
+}
 export type EngineConfigInput = z.input<typeof engineConfigSchema>;
 
 /** A startup error the operator must fix (bad variable, missing package or model file). */

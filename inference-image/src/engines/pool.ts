@@ -13,7 +13,7 @@
 import { Worker } from "node:worker_threads";
 import path from "node:path";
 import type { EngineConfig } from "./config";
-import { EngineConfigError } from "./config";
+import { EngineConfigError, laneCapacity } from "./config";
 import type { FromWorker, Job, JobValue, ToWorker } from "./protocol";
 import {
   DEFAULT_ENDPOINTING_MS,
@@ -21,7 +21,9 @@ import {
   EngineInputError,
   isNarrowband,
   QueueFullError,
+  type LaneLoad,
   type ModelInfo,
+  type PoolStats,
   type Speech,
   type StreamEvent,
   type StreamOptions,
@@ -122,12 +124,29 @@ export class WorkerPool implements Speech {
     return !this.closing && this.slots.length === this.config.workers + this.config.batchWorkers && this.slots.every((s) => s.loaded);
   }
 
-  stats(): { queueDepth: number; busyWorkers: number; workers: number } {
+  stats(): PoolStats {
     return {
       queueDepth: this.queues.realtime.length + this.queues.batch.length + this.slots.reduce((n, s) => n + s.pinned.length, 0),
       busyWorkers: this.slots.filter((s) => s.current).length,
       workers: this.slots.length,
+      lanes: this.lanes(),
     };
+  }
+
+  /** Each lane's in-flight work against laneCapacity; work waiting in a lane's queue counts, so a backlog shows as a ratio above 1. */
+  private lanes(): LaneLoad[] {
+    const capacity = laneCapacity(this.config);
+    const perWorker = this.config.streamsPerWorker;
+    const realtime = this.slots.filter((s) => s.lane === "realtime");
+    const streams = realtime.reduce((n, s) => n + s.streams.size, 0);
+    // A whole-worker job (synthesis, or a transcription when batch shares these workers) holds every stream slot of its worker.
+    const wholeJobs = realtime.filter((s) => s.current && !s.current.job.kind.startsWith("stream-")).length + this.queues.realtime.length;
+    const lanes: LaneLoad[] = [{ lane: "live", capacity: capacity.live, inflight: streams + wholeJobs * perWorker }];
+    if (capacity.batch !== undefined) {
+      const running = this.slots.filter((s) => s.lane === "batch" && s.current).length;
+      lanes.push({ lane: "batch", capacity: capacity.batch, inflight: running + this.queues.batch.length });
+    }
+    return lanes;
   }
 
   async transcribe(samples: Float32Array, options: TranscribeOptions = {}): Promise<Transcript> {

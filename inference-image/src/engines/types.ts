@@ -112,6 +112,26 @@ export class EngineInputError extends Error {
   }
 }
 
+/**
+ * What one engine lane holds and holds now, in the lane's own unit: `live` counts live streams (a synthesis
+ * or a transcription running on a live worker holds a whole worker: STREAMS_PER_WORKER streams' worth),
+ * `batch` counts batch transcriptions. Capacity is what the replica serves without queueing, so
+ * `inflight / capacity` is the load ratio the autoscaler targets; queued work takes it above 1.
+ */
+export interface LaneLoad {
+  readonly lane: "live" | "batch";
+  readonly capacity: number;
+  readonly inflight: number;
+}
+
+export interface PoolStats {
+  queueDepth: number;
+  busyWorkers: number;
+  workers: number;
+  /** `live` always; `batch` only when batch transcriptions have their own workers (BATCH_WORKERS > 0). */
+  lanes: LaneLoad[];
+}
+
 export interface Speech {
   readonly stt: ModelInfo;
   readonly tts: ModelInfo;
@@ -126,8 +146,8 @@ export interface Speech {
    * before it reads and decodes a request body. Passing is no reservation: the job itself may still be refused.
    */
   admit(kind?: "transcribe" | "synthesize"): void;
-  /** For metrics: queued jobs, busy workers, pool size. */
-  stats(): { queueDepth: number; busyWorkers: number; workers: number };
+  /** For metrics and health: queued jobs, busy workers, pool size, and each lane's load against its capacity. */
+  stats(): PoolStats;
   /** Finish in-flight work, then stop the workers. */
   close(): Promise<void>;
 }

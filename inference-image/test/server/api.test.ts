@@ -317,6 +317,9 @@ describe("auth, health, metadata", () => {
     expect(text).toMatch(/inference_characters_total [1-9]/);
     expect(text).toMatch(/^inference_queue_depth \d+$/m);
     expect(text).toMatch(/^inference_worker_utilisation [\d.]+$/m);
+    // The autoscaler's figures, per engine lane, derived from the pool's configuration.
+    expect(text).toMatch(/^inference_capacity\{lane="live"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^inference_load_ratio\{lane="live"\} 0$/m);
   });
 });
 
