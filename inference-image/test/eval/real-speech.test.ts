@@ -4,7 +4,8 @@
  * plus MARGIN. Uploads are deterministic, so the gate also checks that the two wideband routes, run in
  * opposite orders over two workers, return the same text for every clip.
  * Budget: each test decodes the 252 s of audio once with the batch search settings over two workers: about a
- * minute alone on 2 cores, 15 minutes measured while the machine ran at load average 17.
+ * minute alone on 2 cores (estimated from its CPU time: 0.24-0.35 s per audio second), 15 minutes measured
+ * while the machine ran at load average 17.
  */
 import fs from "node:fs";
 import path from "node:path";
