@@ -8,7 +8,10 @@ import type { ModelInfo, Transcript, Vocabulary, Word } from "./types";
 export interface BatchOptions {
   /** Words to recognise for this clip only (engines without the lever ignore it). */
   vocabulary?: Vocabulary;
-  /** The clip was telephony audio (8 kHz or less) before it was resampled: see StreamOptions.sourceRate. */
+  /**
+   * The clip was telephony audio (8 kHz or less) before it was resampled: decode it with the live narrowband
+   * front end. The server does not set it for uploads: on real speech it raised WER (eval:settings measures it).
+   */
   narrowband?: boolean;
 }
 
