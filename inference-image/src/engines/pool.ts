@@ -31,6 +31,7 @@ import {
   type SynthesizeOptions,
   type TranscribeOptions,
   type Transcript,
+  type Vocabulary,
 } from "./types";
 import { resolveVoice } from "./voices";
 
@@ -151,7 +152,7 @@ export class WorkerPool implements Speech {
 
   async transcribe(samples: Float32Array, options: TranscribeOptions = {}): Promise<Transcript> {
     const language = checkLanguage(this.stt, options.language);
-    const t = (await this.submit({ kind: "transcribe", samples })) as Transcript;
+    const t = (await this.submit({ kind: "transcribe", samples, vocabulary: options.vocabulary })) as Transcript;
     return language && !this.stt.languages.includes("*") ? { ...t, language } : t;
   }
 
@@ -178,6 +179,7 @@ export class WorkerPool implements Speech {
           endpointingMs: options.endpointingMs ?? DEFAULT_ENDPOINTING_MS,
           interimMs: options.interimMs ?? DEFAULT_INTERIM_MS,
           utteranceEndMs: options.utteranceEndMs,
+          vocabulary: options.vocabulary,
         },
         slot,
       );
@@ -441,6 +443,11 @@ class PinnedSession implements SttStreamSession {
   async finalize(): Promise<StreamEvent[]> {
     this.assertOpen();
     return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamEvent[];
+  }
+
+  async configure(options: { vocabulary: Vocabulary }): Promise<void> {
+    this.assertOpen();
+    await this.pool.submit({ kind: "stream-configure", streamId: this.streamId, vocabulary: options.vocabulary }, this.slot);
   }
 
   async close(): Promise<void> {

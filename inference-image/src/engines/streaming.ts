@@ -45,13 +45,18 @@ export class StreamSession {
    */
   private lastWordEnd: number | undefined;
 
+  /** Set by replaceDecoder during an utterance: takes over when it ends. */
+  private nextDecoder: UtteranceDecoder | undefined;
+
   constructor(
-    private readonly decoder: UtteranceDecoder,
+    private decoder: UtteranceDecoder,
     /** Returned to the worker's pool of idle detectors when the session closes. */
     readonly detector: SpeechDetector,
     private readonly sampleRate: number,
     private readonly language: string,
     private readonly timing: SessionTiming,
+    /** Takes back a decoder the session no longer uses (the worker pools or frees it). */
+    private readonly release: (decoder: UtteranceDecoder) => void,
   ) {
     this.prerollMax = Math.round(PREROLL_S * sampleRate);
     this.interimEvery = Math.max(VAD_WINDOW, Math.round((timing.interimMs / 1000) * sampleRate));
@@ -83,11 +88,25 @@ export class StreamSession {
     return [this.endUtterance(false)];
   }
 
-  /** Release the decoder's utterance state; the caller returns the decoder to its pool. */
-  close(): UtteranceDecoder {
+  /** Ends the session; its decoders go back through `release`. */
+  close(): void {
     if (this.uttStart >= 0) this.decoder.finish();
     this.uttStart = -1;
-    return this.decoder;
+    if (this.nextDecoder) this.release(this.nextDecoder);
+    this.nextDecoder = undefined;
+    this.release(this.decoder);
+  }
+
+  /** Decode with `decoder` from the next utterance on: at once between utterances, else when this one ends. */
+  replaceDecoder(decoder: UtteranceDecoder): void {
+    if (this.nextDecoder) this.release(this.nextDecoder);
+    this.nextDecoder = undefined;
+    if (this.uttStart >= 0) {
+      this.nextDecoder = decoder;
+      return;
+    }
+    this.release(this.decoder);
+    this.decoder = decoder;
   }
 
   private frame(frame: Float32Array, events: StreamEvent[]): void {
@@ -151,6 +170,11 @@ export class StreamSession {
   private endUtterance(speechFinal: boolean): StreamResult {
     const start = this.uttStart;
     const transcript = this.shift(this.decoder.finish(), start);
+    if (this.nextDecoder) {
+      this.release(this.decoder);
+      this.decoder = this.nextDecoder;
+      this.nextDecoder = undefined;
+    }
     this.uttStart = -1;
     this.uttLen = 0;
     this.sinceInterim = 0;

@@ -24,9 +24,23 @@ export interface Transcript {
   language: string;
 }
 
+/**
+ * Words a request wants recognised (Deepgram's `keyterm` and `keywords`, OpenAI's `prompt`). An engine gives
+ * the words its dictionary lacks a pronunciation and makes them recognisable for this request only.
+ */
+export interface Vocabulary {
+  /** Single words or short phrases, as the client wrote them ("PBX", "Digium", "Waldo's"). */
+  terms: string[];
+}
+
+/** At most this many terms, each at most MAX_TERM_CHARS: each new word costs the search time and memory. */
+export const MAX_VOCABULARY_TERMS = 100;
+export const MAX_TERM_CHARS = 50;
+
 export interface TranscribeOptions {
   /** BCP-47 language; engines reject languages they cannot serve. */
   language?: string;
+  vocabulary?: Vocabulary;
 }
 
 /** Telephony rates (G.711 and friends are 8 kHz): audio with nothing above 4 kHz. */
@@ -64,6 +78,8 @@ export interface SttStreamSession {
   push(samples: Float32Array): Promise<StreamEvent[]>;
   /** Flush: return the final result for everything pushed so far. */
   finalize(): Promise<StreamEvent[]>;
+  /** Change the session's vocabulary (Deepgram's Configure): it applies from the next utterance on. */
+  configure(options: { vocabulary: Vocabulary }): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -438,6 +438,7 @@ describe("an engine that fails mid-session", () => {
         return {
           push: () => Promise.reject(new Error("engine worker exited")),
           finalize: () => stream.finalize(),
+          configure: (o) => stream.configure(o),
           close: async () => {
             closed++;
             await stream.close();
