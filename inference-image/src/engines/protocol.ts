@@ -1,10 +1,11 @@
 /** Messages between the pool (main thread) and an engine worker. */
+import type { LiveOptions } from "../params/deepgram-listen";
 import type { ModelInfo, StreamEvent, Transcript } from "./types";
 
 export type Job =
   | { kind: "transcribe"; samples: Float32Array }
   | { kind: "synthesize"; text: string; voice: string; speed: number }
-  | { kind: "stream-open"; streamId: number; language: string; narrowband: boolean; endpointingMs: number | false; interimMs: number; utteranceEndMs?: number }
+  | { kind: "stream-open"; streamId: number; language: string; narrowband: boolean; interimMs: number; live: LiveOptions }
   | { kind: "stream-push"; streamId: number; samples: Float32Array }
   | { kind: "stream-finalize"; streamId: number }
   | { kind: "stream-close"; streamId: number };

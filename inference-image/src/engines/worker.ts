@@ -76,8 +76,8 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
       }
       case "stream-open": {
         const decoder = (msg.narrowband ? idleNarrowband : idleDecoders).pop() ?? engines.stt.createDecoder(msg.narrowband);
-        const stream = new StreamSession(decoder, detectorFor(msg.endpointingMs), engines.stt.info.sampleRate, msg.language, msg);
-        sessions.set(msg.streamId, { stream, endpointingMs: msg.endpointingMs, narrowband: msg.narrowband });
+        const stream = new StreamSession(decoder, detectorFor(msg.live.endpointing), engines.stt.info.sampleRate, msg.language, msg.live, msg.interimMs);
+        sessions.set(msg.streamId, { stream, endpointingMs: msg.live.endpointing, narrowband: msg.narrowband });
         return null;
       }
       case "stream-push":
