@@ -92,7 +92,9 @@ export const speakSocketQuery = z.object({
   model,
   encoding: withCode(
     z
-      .enum(socketEncodings as [SocketEncoding, ...SocketEncoding[]], { error: `not supported on the speak WebSocket; use ${socketEncodings.join(", ")}` })
+      .enum(socketEncodings as [SocketEncoding, ...SocketEncoding[]], {
+        error: (issue) => `encoding "${String(issue.input).slice(0, 32)}" is not supported on the speak WebSocket; use ${socketEncodings.join(", ")}`,
+      })
       .default("linear16")
       .meta({ description: "Raw audio encoding" }),
     "unsupported_encoding",

@@ -48,8 +48,9 @@ const errorName = (family: ErrorFamily) => (family === "deepgram" ? "DeepgramErr
 /** A field as the document shows it; a model field lists the names this deployment takes. */
 function fieldSchema(field: ZodType, speech: Speech): Json {
   const schema = jsonSchemaOf(field);
-  const model = modelFields.get(field);
-  if (model) schema.description = `${schema.description ?? ""} One of: ${knownModelNames(speech, model.kind).join(", ")}`.trim();
+  // A registry answers {} for a field derived from another (a .meta() copy): only a kind says it names a model.
+  const kind = modelFields.get(field)?.kind;
+  if (kind) schema.description = `${schema.description ?? ""} One of: ${knownModelNames(speech, kind).join(", ")}`.trim();
   return schema;
 }
 
