@@ -6,13 +6,16 @@
  * It performs the live options (one resolved object, Deepgram's names and semantics). Timing is on the stream
  * clock (samples received), so it holds whatever the client's pacing: speech-started at each VAD onset
  * (vad_events), speechFinal once `endpointing` ms of silence followed speech, interims every `interimMs` of
- * speech from the decoder's running hypothesis (interim_results; no re-decode), and utterance-end once
- * `utterance_end_ms` passed since the last finalized word's end.
+ * speech from the decoder's running hypothesis (interim_results; no re-decode), utterance-end once
+ * `utterance_end_ms` passed since the last finalized word's end, and uh and um dropped unless filler_words.
  */
 import type { LiveOptions } from "../params/deepgram-listen";
-import type { UtteranceDecoder } from "./engine";
+import { makeTranscript, type UtteranceDecoder } from "./engine";
 import type { StreamEvent, StreamResult, Transcript } from "./types";
 import { SpeechDetector, VAD_WINDOW } from "./vad";
+
+/** The fillers Deepgram drops unless filler_words=true (developers.deepgram.com/docs/filler-words). */
+const isFiller = (token: string): boolean => /^(uh|um)$/i.test(token.replace(/[^\p{L}]/gu, ""));
 
 /** Audio kept from before VAD confirms speech: its minimum speech duration plus a margin. */
 const PREROLL_S = 0.6;
@@ -160,10 +163,13 @@ export class StreamSession {
     return { kind: "result", transcript, start: start / this.sampleRate, isFinal: true, speechFinal };
   }
 
-  /** Word times from the decoder are relative to the utterance; results carry stream times. */
+  /** Word times from the decoder are relative to the utterance; results carry stream times (and no fillers unless asked for). */
   private shift(t: Transcript, startSample: number): Transcript {
     const offset = startSample / this.sampleRate;
-    return { ...t, language: this.language, words: t.words.map((w) => ({ ...w, start: w.start + offset, end: w.end + offset })) };
+    const words = t.words.map((w) => ({ ...w, start: w.start + offset, end: w.end + offset }));
+    if (this.options.filler_words) return { ...t, language: this.language, words };
+    const text = t.text.split(/\s+/).filter((token) => token !== "" && !isFiller(token)).join(" ");
+    return makeTranscript(words.filter((w) => !isFiller(w.word)), t.durationS, this.language, text);
   }
 
   private empty(): Transcript {

@@ -26,6 +26,7 @@ export const liveOptionsSchema = z.object({
   ),
   utterance_end_ms: integer(1, 60_000, "Send UtteranceEnd once this long (ms) passed after the last word").optional(),
   vad_events: flag(false, "Send SpeechStarted at speech onsets"),
+  filler_words: flag(false, "Keep the filler words uh and um in transcripts; false drops them, as Deepgram does"),
 });
 
 export type LiveOptions = z.output<typeof liveOptionsSchema>;
