@@ -14,9 +14,12 @@ export type SpeechFormat = (typeof SPEECH_FORMATS)[number];
 
 /** POST /v1/audio/transcriptions: the form's fields (a field named `x[]` is a list; see server/multipart.ts). */
 export const transcriptionForm = z.object({
-  file: z
-    .custom<Buffer>((v) => Buffer.isBuffer(v), { error: "the `file` part is missing" })
-    .meta({ description: "Audio in any supported format; the container is recognised by its bytes", type: "string", contentMediaType: "application/octet-stream" }),
+  file: withCode(
+    z
+      .custom<Buffer>((v) => Buffer.isBuffer(v), { error: "the `file` part is missing" })
+      .meta({ description: "Audio in any supported format; the container is recognised by its bytes", type: "string", contentMediaType: "application/octet-stream" }),
+    "missing_file",
+  ),
   model: modelField("stt", "Model name: this deployment's STT model or a client's alias for it"),
   language: text("BCP-47 language, e.g. en; a language the model does not serve is a 400"),
   response_format: z.enum(TRANSCRIPTION_FORMATS).default("json").meta({ description: "Transcript format" }),

@@ -124,23 +124,21 @@ export abstract class SocketSession implements OpenSocket {
     this.settle(this.usage());
   }
 
-  /** The first call records the usage, drops the connection and releases; every call waits for `done`. */
+  /**
+   * The first call drops the connection, gives back what the session holds, then settles its usage (if it did not
+   * close itself, which settles first): a session counts against its team and in the gauges until its engine stream
+   * is free again. Every call waits for `done`.
+   */
   protected async cleanup(): Promise<void> {
-    if (!this.finish()) return this.done;
+    if (this.closed) return this.done;
+    this.closed = true;
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
     try {
       await this.release();
     } finally {
+      this.settleOnce();
       this.resolveDone();
     }
-  }
-
-  /** The first call settles the usage (if not yet) and drops the connection; false when the session had ended already. */
-  private finish(): boolean {
-    if (this.closed) return false;
-    this.closed = true;
-    this.settleOnce();
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
-    return true;
   }
 }
 

@@ -12,6 +12,9 @@ import { decodeAudio, inspectAudio, monoChunks } from "../../src/audio/upload";
 import { concat } from "../engines/helpers";
 import { adtsFrames } from "../server/helpers";
 
+// Each test makes and decodes a few seconds of audio with ffmpeg and the WASM decoders: seconds on a loaded 2-core machine.
+jest.setTimeout(60_000);
+
 const HAVE_FFMPEG = spawnSync("ffmpeg", ["-version"], { stdio: "ignore" }).status === 0;
 if (!HAVE_FFMPEG) console.warn("codecs.test.ts skipped: ffmpeg is needed to make and decode the reference files");
 const describeWithFfmpeg = HAVE_FFMPEG ? describe : describe.skip;

@@ -93,11 +93,23 @@ function companions(path: string, name: string, value: unknown): Record<string, 
 
 const auth = { authorization: `Token ${KEY}` };
 
+/**
+ * Until the server holds no live session: a session stops counting once its engine stream is free, so the next
+ * upgrade finds a live slot (the test server has four) and a 429 would be a real refusal.
+ */
+async function noLiveSessions(): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    if (/^inference_live_sessions 0$/m.test(await (await fetch(`${s.base}/metrics`)).text())) return;
+  }
+  throw new Error("the live sessions did not end within 30 s");
+}
+
 /** Send one request with `query` (and the body a parameter check needs to pass): its status and error body. */
 async function send(path: string, method: string, query: Record<string, string>, body?: { type: string; value: Record<string, unknown> }): Promise<{ status: number; code?: string; message?: string }> {
   const qs = new URLSearchParams(query).toString();
   const url = `${s.base}${path}${qs ? `?${qs}` : ""}`;
   if (method === "get") {
+    await noLiveSessions();
     const r = await upgradeStatus(s.address.port, `${path}${qs ? `?${qs}` : ""}`, auth);
     if (r.status === 101) return { status: 101 };
     const e = JSON.parse(r.body) as { error?: { code: string; message: string }; err_code?: string; err_msg?: string };
