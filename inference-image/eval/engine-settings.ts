@@ -10,7 +10,8 @@
 import os from "node:os";
 import { PocketsphinxStt } from "../src/engines/pocketsphinx";
 import { DEFAULT_POCKETSPHINX_MODEL_DIR, type PocketsphinxSettings } from "../src/engines/config";
-import { framesToMono, inspectAudio, resample } from "../src/server/audio";
+import { resample } from "../src/audio/resample";
+import { decodeAudio } from "../src/audio/upload";
 import { loadRealSpeechSet } from "./real-speech";
 import { markdownReport, processCpuSeconds, round, runMain } from "./report";
 import { countErrors, summarize } from "./wer";
@@ -31,9 +32,8 @@ async function main(): Promise<void> {
   const set = await loadRealSpeechSet();
   const audioS = set.clips.reduce((s, c) => s + c.durationS, 0);
   const telephony = set.clips.map((c) => {
-    const audio = inspectAudio(c.telephony);
-    if (audio.kind !== "pcm") throw new Error(`${c.id}: the telephony copy is not PCM-family audio`);
-    return resample(framesToMono(audio, 0, audio.frames), 8000, 16000);
+    const audio = decodeAudio(c.telephony);
+    return resample(audio.samples, audio.sampleRate, 16000);
   });
   const load0 = os.loadavg()[0];
   const rows: (string | number)[][] = [];

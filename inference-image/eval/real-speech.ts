@@ -4,8 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { inspectAudio } from "../src/server/audio";
-import { monoChunks } from "../src/server/codecs";
+import { inspectAudio, monoChunks } from "../src/audio/upload";
 import { concatSamples } from "../src/shared/samples";
 
 /** The set's folder beside this file, also when this file runs compiled from dist/_eval/eval/. */
@@ -61,7 +60,7 @@ async function decodeWideband(file: string, buf: Buffer): Promise<Float32Array> 
 
 function mulawPayload(file: string, buf: Buffer): Buffer {
   const audio = inspectAudio(buf);
-  if (audio.kind !== "pcm" || audio.format.format.kind !== "mulaw" || audio.sampleRate !== 8000) throw new Error(`${file}: expected an 8 kHz mu-law WAV`);
+  if (audio.kind !== "pcm" || audio.format.kind !== "mulaw" || audio.sampleRate !== 8000) throw new Error(`${file}: expected an 8 kHz mu-law WAV`);
   return audio.data;
 }
 

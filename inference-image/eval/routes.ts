@@ -10,7 +10,7 @@
  * unless the server falls behind).
  */
 import { WebSocket } from "ws";
-import { floatToInt16 } from "../src/server/audio";
+import { floatToInt16 } from "../src/audio/pcm";
 import type { Clip } from "./real-speech";
 
 export const ROUTES = ["openai-upload", "deepgram-upload", "live", "telephony-upload", "telephony-live"] as const;

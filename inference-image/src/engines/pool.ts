@@ -16,7 +16,6 @@ import type { EngineConfig } from "./config";
 import { EngineConfigError, laneCapacity } from "./config";
 import type { FromWorker, Job, JobValue, ToWorker } from "./protocol";
 import {
-  DEFAULT_ENDPOINTING_MS,
   DEFAULT_INTERIM_MS,
   EngineInputError,
   isNarrowband,
@@ -160,8 +159,8 @@ export class WorkerPool implements Speech {
     return this.synthesizeStream(text, options);
   }
 
-  async openStream(options: StreamOptions = {}): Promise<SttStreamSession> {
-    const language = checkLanguage(this.stt, options.language);
+  async openStream(options: StreamOptions): Promise<SttStreamSession> {
+    const language = checkLanguage(this.stt, options.live.language);
     this.assertOpen();
     const slot = this.slots
       .filter((s) => s.lane === "realtime" && s.loaded && s.streams.size < this.config.streamsPerWorker)
@@ -176,9 +175,8 @@ export class WorkerPool implements Speech {
           streamId,
           language,
           narrowband: isNarrowband(options.sourceRate),
-          endpointingMs: options.endpointingMs ?? DEFAULT_ENDPOINTING_MS,
           interimMs: options.interimMs ?? DEFAULT_INTERIM_MS,
-          utteranceEndMs: options.utteranceEndMs,
+          live: options.live,
           vocabulary: options.vocabulary,
         },
         slot,

@@ -89,10 +89,10 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
         return null;
       }
       case "stream-open": {
-        const stream = new StreamSession(liveDecoder(msg.narrowband, msg.vocabulary), detectorFor(msg.endpointingMs), engines.stt.info.sampleRate, msg.language, msg, (d) =>
+        const stream = new StreamSession(liveDecoder(msg.narrowband, msg.vocabulary), detectorFor(msg.live.endpointing), engines.stt.info.sampleRate, msg.language, msg.live, msg.interimMs, (d) =>
           release(d, msg.narrowband),
         );
-        sessions.set(msg.streamId, { stream, endpointingMs: msg.endpointingMs, narrowband: msg.narrowband });
+        sessions.set(msg.streamId, { stream, endpointingMs: msg.live.endpointing, narrowband: msg.narrowband });
         return null;
       }
       case "stream-configure": {

@@ -1,5 +1,6 @@
 /** Shared by the engine tests and the engine benchmark: test audio made by the TTS engine itself, and word error rate. */
-import type { Speech } from "../../src/engines/types";
+import type { Speech, StreamOptions } from "../../src/engines/types";
+import { LIVE_DEFAULTS, type LiveOptions } from "../../src/params/deepgram-listen";
 import { concatSamples } from "../../src/shared/samples";
 
 /** Sentences Flite speaks clearly (pocketsphinx fails on other synthesizers' audio; see ENGINEERING.md). */
@@ -21,6 +22,9 @@ export async function synthesizeAll(speech: Speech, text: string, voice = "slt")
   for await (const c of speech.synthesize(text, { voice })) chunks.push(c);
   return concatSamples(chunks);
 }
+
+/** A live session's options: Deepgram's defaults (the engine has none of its own) with a test's own. */
+export const live = (options: Partial<LiveOptions> = {}): StreamOptions => ({ live: { ...LIVE_DEFAULTS, ...options } });
 
 export const toFloat = (pcm: Int16Array): Float32Array => Float32Array.from(pcm, (s) => s / 32768);
 

@@ -7,6 +7,7 @@ import { createSpeech, parseEngineConfig } from "../../src/engines";
 import { DEFAULT_POCKETSPHINX_MODEL_DIR } from "../../src/engines/config";
 import { Pronouncer } from "../../src/engines/pronounce";
 import { MAX_VOCABULARY_TERMS, type Speech, type StreamEvent } from "../../src/engines/types";
+import { LIVE_DEFAULTS } from "../../src/params/deepgram-listen";
 import { loadRealSpeechSet, type Clip } from "../../eval/real-speech";
 import { normalizeWords } from "../../eval/wer";
 
@@ -45,7 +46,7 @@ test("batch: listed terms the dictionary lacks are recognised, and only for the 
 });
 
 async function live(samples: Float32Array, open: { vocabulary?: { terms: string[] } }, configureAfter?: { terms: string[] }): Promise<string[]> {
-  const session = await speech.openStream({ ...open, endpointingMs: 300 });
+  const session = await speech.openStream({ ...open, live: { ...LIVE_DEFAULTS, endpointing: 300 } });
   const finals: string[] = [];
   const collect = (events: StreamEvent[]) => events.forEach((e) => e.kind === "result" && e.isFinal && e.transcript.text && finals.push(e.transcript.text));
   const gap = new Float32Array(16000);

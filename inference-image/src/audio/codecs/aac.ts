@@ -5,8 +5,8 @@
 import { join } from "node:path";
 import type * as Mediabunny from "mediabunny";
 import { registerAacEncoder } from "@mediabunny/aac-encoder";
-import { int16ToFloat } from "../audio";
-import type { StreamEncoder } from "./encoders";
+import { int16ToFloat } from "../pcm";
+import type { StreamEncoder } from "./stream-encoder";
 
 /**
  * Mediabunny's ES module build, by path: the encoder extension imports that build and registers itself in its

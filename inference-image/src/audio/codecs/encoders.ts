@@ -10,32 +10,12 @@ import { Encoder as OpusEncoder } from "@evan/opus";
 import { alaw, mulaw } from "alawmulaw";
 import { createEncoder as createWasmEncoder } from "wasm-media-encoders";
 import { concatSamples } from "../../shared/samples";
-import { int16ToBuffer, int16ToFloat, wavHeader } from "../audio";
+import { int16ToBuffer, int16ToFloat } from "../pcm";
+import { wavHeader } from "../wav";
 import { AacEncoder } from "./aac";
 import { OggWriter } from "./ogg";
 import type { OpusRate } from "./opus-rates";
-
-export const ENCODINGS = ["linear16", "mulaw", "alaw", "mp3", "opus", "flac", "aac"] as const;
-export type Encoding = (typeof ENCODINGS)[number];
-
-export interface EncoderSpec {
-  encoding: Encoding;
-  /** wav: linear16/mulaw/alaw in RIFF; ogg: opus; none: raw samples or the codec's own stream (mp3, flac, ADTS). */
-  container: "wav" | "ogg" | "none";
-  sampleRate: number;
-  /** Bits per second, for mp3, opus and aac. */
-  bitRate?: number;
-}
-
-export interface StreamEncoder {
-  readonly contentType: string;
-  /** Encoded bytes for these samples (possibly none yet: codecs work in whole frames). */
-  push(pcm: Int16Array): Promise<Buffer>;
-  /** End of speech: the rest, the codec's final frames and trailer. */
-  end(): Promise<Buffer>;
-  /** Abandoned (the client left): free the codec, kill a child. */
-  close(): void;
-}
+import type { EncoderSpec, StreamEncoder } from "./stream-encoder";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -218,6 +198,9 @@ class FlacEncoder implements StreamEncoder {
     this.flac.FLAC__stream_encoder_delete(this.id);
   }
 }
+
+/** Content-Types speech responses carry (raw PCM's carry their rate as a parameter). */
+export const OUTPUT_MEDIA_TYPES = ["audio/mpeg", "audio/ogg", "audio/aac", "audio/flac", "audio/wav", "audio/l16", "audio/PCMU", "audio/PCMA"];
 
 /** A ready encoder for `spec` (the caller has checked the combination against its API's rules). */
 export async function createEncoder(spec: EncoderSpec): Promise<StreamEncoder> {

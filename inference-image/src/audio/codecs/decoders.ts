@@ -10,9 +10,10 @@ import { Decoder as EbmlDecoder } from "ebml";
 import { MPEGDecoder } from "mpg123-decoder";
 import { OggOpusDecoder } from "ogg-opus-decoder";
 import { OpusDecoder } from "opus-decoder";
-import { HttpError } from "../../shared/http";
 import { concatSamples } from "../../shared/samples";
-import { invalidAudio, parseWavHeader, pcmToMono, type SampleFormat, SUPPORTED_INPUT } from "../audio";
+import { InvalidAudioError, UnsupportedAudioError } from "../errors";
+import { pcmToMono, type SampleFormat, SUPPORTED_INPUT } from "../pcm";
+import { parseWavHeader } from "../wav";
 import type { Container } from "./detect";
 import { OPUS_RATES, type OpusRate } from "./opus-rates";
 
@@ -31,11 +32,13 @@ export interface StreamDecoder {
 }
 
 /** This container is valid but needs a codec the in-process decoders lack (the upload path may use ffmpeg). */
-export class UnsupportedCodecError extends HttpError {
+export class UnsupportedCodecError extends UnsupportedAudioError {
   constructor(readonly codec: string) {
-    super(415, "unsupported_audio", `unsupported codec ${codec}. Supported: ${SUPPORTED_INPUT}`);
+    super(`unsupported codec ${codec}. Supported: ${SUPPORTED_INPUT}`);
   }
 }
+
+const invalidAudio = (what: string) => new InvalidAudioError(what);
 
 /** A header may not take more than this before audio starts (WAV header, webm before its first block). */
 const MAX_HEADER_BYTES = 1024 * 1024;

@@ -9,8 +9,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { HttpError } from "../../shared/http";
-import { invalidAudio } from "../audio";
+import { InvalidAudioError, UnsupportedAudioError } from "../errors";
 
 /** What is unavailable without ffmpeg: the server says so at start-up. */
 export const FFMPEG_FORMATS = "mp4/m4a (AAC) and WebM/Vorbis uploads";
@@ -25,7 +24,7 @@ export function ffmpegAvailable(): boolean {
 }
 
 function requireFfmpeg(what: string): void {
-  if (!ffmpegAvailable()) throw new HttpError(415, "unsupported_audio", `${what} needs ffmpeg, which this server does not have installed`);
+  if (!ffmpegAvailable()) throw new UnsupportedAudioError(`${what} needs ffmpeg, which this server does not have installed`);
 }
 
 type Child = ChildProcessByStdio<null, Readable, Readable>;
@@ -69,8 +68,8 @@ export async function* ffmpegDecode(body: Buffer, what: string, rate: number): A
       if (samples.length > 0) yield samples;
     }
     const code = await exited;
-    if (timedOut) throw new HttpError(400, "invalid_audio", `decoding ${what} took longer than ${TIMEOUT_MS / 1000} s`);
-    if (code !== 0) throw invalidAudio(`invalid ${what}: ${stderr() || `the decoder exited with ${code}`}`);
+    if (timedOut) throw new InvalidAudioError(`decoding ${what} took longer than ${TIMEOUT_MS / 1000} s`);
+    if (code !== 0) throw new InvalidAudioError(`invalid ${what}: ${stderr() || `the decoder exited with ${code}`}`);
   } finally {
     clearTimeout(timer);
     if (child && child.exitCode === null) child.kill("SIGKILL");

@@ -1,5 +1,8 @@
-import { decodeAudio, encodeWav, floatToInt16, resample, Resampler, wavHeader } from "../../src/server/audio";
-import { HttpError } from "../../src/shared/http";
+import { AudioError, InvalidAudioError, UnsupportedAudioError } from "../../src/audio/errors";
+import { floatToInt16, rawAudio } from "../../src/audio/pcm";
+import { resample, Resampler } from "../../src/audio/resample";
+import { decodeAudio } from "../../src/audio/upload";
+import { encodeWav, wavHeader } from "../../src/audio/wav";
 
 function sine(freq: number, rate: number, seconds: number, amp = 0.5): Float32Array {
   const out = new Float32Array(Math.round(rate * seconds));
@@ -61,16 +64,15 @@ function wav(opts: { tag?: number; bits: number; channels: number; rate: number;
   return Buffer.concat([h, opts.data]);
 }
 
-function expectHttpError(fn: () => unknown, status: number, pattern: RegExp): void {
+function expectAudioError(fn: () => unknown, kind: new (message: string) => AudioError, pattern: RegExp): void {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(status);
-    expect((err as HttpError).message).toMatch(pattern);
+    expect(err).toBeInstanceOf(kind);
+    expect((err as AudioError).message).toMatch(pattern);
     return;
   }
-  throw new Error("expected an HttpError");
+  throw new Error(`expected ${kind.name}`);
 }
 
 describe("WAV decoding", () => {
@@ -105,24 +107,22 @@ describe("WAV decoding", () => {
     expect(decodeAudio(encodeWav(samples, 16000)).samples.length).toBe(samples.length);
   });
 
-  it("refuses truncated, empty, garbage and unsupported input with 400/415 naming the problem", () => {
+  it("refuses truncated, empty, garbage and unsupported input as invalid or unsupported, naming the problem", () => {
     const data = Buffer.alloc(100);
-    expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data, dataSize: 10_000 })), 400, /truncated WAV.*10000 bytes/);
-    expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data }).subarray(0, 30)), 400, /truncated WAV/);
-    expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data: Buffer.alloc(0) })), 400, /no audio/);
-    expectHttpError(() => decodeAudio(Buffer.alloc(0)), 400, /empty/);
-    expectHttpError(() => decodeAudio(Buffer.from("hello, this is not audio at all")), 415, /not a recognised audio format.*Supported: .*WAV.*mp3/);
-    expectHttpError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 96000, data })), 415, /sample rate 96000/);
-    expectHttpError(() => decodeAudio(wav({ tag: 2, bits: 4, channels: 1, rate: 16000, data })), 415, /format tag 2/);
-    expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "linear16" }), 400, /needs sample_rate/);
-    expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "amr-nb", sampleRate: "8000" }), 415, /encoding "amr-nb"/);
-    expectHttpError(() => decodeAudio(Buffer.alloc(64), { encoding: "flac" }), 400, /encoding=flac but the body is not a FLAC/);
-    expectHttpError(() => decodeAudio(aiff({ bits: 16, channels: 1, rate: 16000, frames: 100, data: Buffer.alloc(50) })), 400, /truncated AIFF/);
+    expectAudioError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data, dataSize: 10_000 })), InvalidAudioError, /truncated WAV.*10000 bytes/);
+    expectAudioError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data }).subarray(0, 30)), InvalidAudioError, /truncated WAV/);
+    expectAudioError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 16000, data: Buffer.alloc(0) })), InvalidAudioError, /no audio/);
+    expectAudioError(() => decodeAudio(Buffer.alloc(0)), InvalidAudioError, /empty/);
+    expectAudioError(() => decodeAudio(Buffer.from("hello, this is not audio at all")), UnsupportedAudioError, /not a recognised audio format.*Supported: .*WAV.*mp3/);
+    expectAudioError(() => decodeAudio(wav({ bits: 16, channels: 1, rate: 96000, data })), UnsupportedAudioError, /sample rate 96000/);
+    expectAudioError(() => decodeAudio(wav({ tag: 2, bits: 4, channels: 1, rate: 16000, data })), UnsupportedAudioError, /format tag 2/);
+    expectAudioError(() => decodeAudio(Buffer.alloc(64), "flac"), InvalidAudioError, /encoding=flac but the body is not a FLAC/);
+    expectAudioError(() => decodeAudio(aiff({ bits: 16, channels: 1, rate: 16000, frames: 100, data: Buffer.alloc(50) })), InvalidAudioError, /truncated AIFF/);
   });
 
   it("decodes G.711 raw and in WAV (mu-law tag 7, a-law tag 6) with the reference tables", () => {
     // mu-law 0xFF and a-law 0xD5 are the codes nearest zero; 0x80 (mu-law) is the largest positive code.
-    const mu = decodeAudio(Buffer.from([0xff, 0x80]), { encoding: "mulaw", sampleRate: "8000" });
+    const mu = decodeAudio(Buffer.from([0xff, 0x80]), rawAudio("mulaw", 8000));
     expect(mu.samples[0]).toBeCloseTo(0, 3);
     expect(mu.samples[1]).toBeCloseTo(32124 / 32768, 4);
     const muWav = decodeAudio(wav({ tag: 7, bits: 8, channels: 1, rate: 8000, data: Buffer.from([0x80, 0x00]) }));
@@ -130,7 +130,7 @@ describe("WAV decoding", () => {
     const aWav = decodeAudio(wav({ tag: 6, bits: 8, channels: 1, rate: 8000, data: Buffer.from([0xd5, 0xaa]) }));
     expect(aWav.samples[0]).toBeCloseTo(8 / 32768, 6);
     expect(aWav.samples[1]).toBeCloseTo(32256 / 32768, 4);
-    const l32 = decodeAudio(Buffer.from([0, 0, 0, 0x40, 0, 0, 0, 0xc0]), { encoding: "linear32", sampleRate: "16000" });
+    const l32 = decodeAudio(Buffer.from([0, 0, 0, 0x40, 0, 0, 0, 0xc0]), rawAudio("linear32", 16000));
     expect(Array.from(l32.samples)).toEqual([0.5, -0.5]);
   });
 
@@ -145,12 +145,12 @@ describe("WAV decoding", () => {
 
   it("takes a headerless linear16 body that starts like an MPEG frame sync as the PCM it was declared to be", () => {
     // -29 as little-endian int16 is FF E3 ...: a bare-sync sniff would call it mp3.
-    const pcm = decodeAudio(Buffer.from([0xe3, 0xff, 0xe3, 0xff]), { encoding: "linear16", sampleRate: "16000" });
+    const pcm = decodeAudio(Buffer.from([0xe3, 0xff, 0xe3, 0xff]), rawAudio("linear16", 16000));
     expect(pcm.samples[0]).toBeCloseTo(-29 / 32768, 6);
   });
 
   it("decodes raw linear16 with a declared rate", () => {
-    const pcm = decodeAudio(Buffer.from([0x00, 0x40, 0x00, 0xc0]), { encoding: "linear16", sampleRate: "8000" });
+    const pcm = decodeAudio(Buffer.from([0x00, 0x40, 0x00, 0xc0]), rawAudio("linear16", 8000));
     expect(pcm.sampleRate).toBe(8000);
     expect(Array.from(pcm.samples)).toEqual([0.5, -0.5]);
   });

@@ -6,10 +6,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeAudio, inspectAudio } from "../../src/server/audio";
-import { createEncoder, createStreamDecoder, monoChunks, PcmStreamDecoder } from "../../src/server/codecs";
+import { createStreamDecoder, PcmStreamDecoder } from "../../src/audio/codecs/decoders";
+import { createEncoder } from "../../src/audio/codecs/encoders";
+import { decodeAudio, inspectAudio, monoChunks } from "../../src/audio/upload";
 import { concat } from "../engines/helpers";
-import { adtsFrames } from "./helpers";
+import { adtsFrames } from "../server/helpers";
+
+// Each test makes and decodes a few seconds of audio with ffmpeg and the WASM decoders: seconds on a loaded 2-core machine.
+jest.setTimeout(60_000);
 
 const HAVE_FFMPEG = spawnSync("ffmpeg", ["-version"], { stdio: "ignore" }).status === 0;
 if (!HAVE_FFMPEG) console.warn("codecs.test.ts skipped: ffmpeg is needed to make and decode the reference files");
