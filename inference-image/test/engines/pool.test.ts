@@ -51,23 +51,27 @@ test("with the worker busy and the queue full, the next job fails fast with Queu
     ],
   });
 
-  const t = performance.now();
+  let runningSettled = false;
+  void running.finally(() => (runningSettled = true));
   const refused = await speech.transcribe(longClip).then(
     () => undefined,
     (err: unknown) => err,
   );
-  const refusedAfterMs = performance.now() - t;
   expect(refused).toBeInstanceOf(QueueFullError);
   expect((refused as QueueFullError).retryAfterS).toBeGreaterThanOrEqual(1);
-  expect(refusedAfterMs).toBeLessThan(250);
+  // Refused without waiting for the lane: the running transcription has not finished yet (an ordering, not a clock).
+  expect(runningSettled).toBe(false);
   // Synthesis has its own lane: it is served while the batch lane is full.
   await expect(speech.synthesize("hello")[Symbol.asyncIterator]().next()).resolves.toMatchObject({ done: false });
 
+  const decodeStarted = performance.now();
   const lags = await measureLag(Promise.all([running, queued]));
+  const decodeMs = performance.now() - decodeStarted;
   lags.sort((a, b) => a - b);
   expect(lags.length).toBeGreaterThan(20);
-  // Decoding runs in the worker: the main thread answers within milliseconds (generous bound for a loaded CI box).
-  expect(lags[Math.floor(lags.length * 0.99)]).toBeLessThan(100);
+  // Decoding runs in the worker: the main thread keeps turning while it runs. Decoding on the main thread would
+  // show as one stall of about the whole decode; the bound is relative, so a loaded machine does not fail it.
+  expect(lags[lags.length - 1]).toBeLessThan(decodeMs / 4);
   const [a, b] = await Promise.all([running, queued]);
   // Not necessarily identical: pocketsphinx's noise estimate (-remove_noise) carries over from one utterance to the next.
   for (const t of [a, b]) expect(t.text).toMatch(/quick brown fox.*forest/);
