@@ -8,6 +8,7 @@ import { AutoscalingMetrics } from "../constructs/workloads/autoscaling-metrics"
 import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";
+import { ScheduledScaling } from "../constructs/workloads/scheduled-scaling";
 import { LicenseProxy } from "../constructs/workloads/license-proxy";
 import { Monitoring } from "../constructs/workloads/monitoring";
 import { WorkloadNamespace } from "../constructs/workloads/namespace";
@@ -38,6 +39,8 @@ export class WorkloadsStack extends TerraformStack {
   readonly gpuAgents: GpuNodeAgents;
   readonly clusterAutoscaler: ClusterAutoscaler;
   readonly autoscalingMetrics: AutoscalingMetrics;
+  /** Scale to zero on a schedule, where the environment sets workloads.scaleToZero. */
+  readonly scheduledScaling?: ScheduledScaling;
 
   constructor(scope: Construct, id: string, props: WorkloadsStackProps) {
     super(scope, id);
@@ -100,6 +103,17 @@ export class WorkloadsStack extends TerraformStack {
         metricsScraperNamespace: w.metricsScraperNamespace,
       });
     });
+
+    // Off hours where the environment allows it (workloads.scaleToZero); otherwise warm replicas at all times.
+    if (w.scaleToZero) {
+      this.scheduledScaling = new ScheduledScaling(this, "scheduled-scaling", {
+        namespace: this.namespace,
+        image,
+        deployments: this.inferenceServices.map((s) => ({ name: s.name, minReplicas: s.settings.replicas.min })),
+        schedule: w.scaleToZero,
+        apiCidrs: [infra.cluster.network.vpcCidr, infra.cluster.serviceCidr],
+      });
+    }
 
     this.gpuAgents = new GpuNodeAgents(this, "gpu", {
       devicePluginImage: images.nvidiaDevicePlugin.imageUri,

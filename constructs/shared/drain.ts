@@ -11,8 +11,9 @@
  * 1. preStop sleeps longer than the NLB needs to mark the node unhealthy (interval x unhealthy
  *    threshold, plus a margin for kube-proxy's update and a check in flight): the pod serves every
  *    connection the NLB still sends;
- * 2. then SIGTERM: the server stops accepting and finishes in-flight work within its shutdown grace
- *    (the request timeout plus a margin);
+ * 2. then SIGTERM: the server stops accepting connections, still answers requests on the open ones
+ *    (with Connection: close) until they close or sit idle for its SHUTDOWN_IDLE_CLOSE_MS (2 s, inside
+ *    the margin), and finishes in-flight work within its shutdown grace (the request timeout plus a margin);
  * 3. the termination grace period covers both, so the kubelet never kills a request in progress;
  * 4. a new pod counts as available only after the NLB can have marked its node healthy
  *    (minReadySeconds), so a rollout never removes the last target the NLB sends to;

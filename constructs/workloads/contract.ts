@@ -31,6 +31,7 @@ export const METRICS_PATH = "/metrics";
 export const IMAGE_COMMANDS = {
   server: ["node", "dist/server/main.js"],
   licenseProxy: ["node", "dist/license-proxy/main.js"],
+  scheduledScaling: ["node", "dist/scheduled-scaling/main.js"],
 } as const;
 
 /** The non-root user the image runs as (`USER` in inference-image/Dockerfile); pods pin it so the kubelet can check `runAsNonRoot`. */

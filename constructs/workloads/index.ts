@@ -11,3 +11,4 @@ export * from "./gpu-node-agents";
 export * from "./monitoring";
 export * from "./cluster-autoscaler";
 export * from "./autoscaling-metrics";
+export * from "./scheduled-scaling";

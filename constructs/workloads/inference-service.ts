@@ -106,7 +106,8 @@ export const POD_IDENTITY_AGENT = "169.254.170.23/32";
  * metrics API) and CPU utilisation (metrics-server). It acts on the largest proposal; when the custom
  * metrics are unavailable it still scales up on CPU (and does not scale down until all are readable
  * again). minReplicas is at least 1: HPAs cannot scale to zero on EKS (HPAScaleToZero is alpha), and
- * behind the NLB a Deployment at zero has no pod to report the load that would wake it.
+ * behind the NLB a Deployment at zero has no pod to report the load that would wake it; where an
+ * environment may be off, ScheduledScaling takes the Deployment to zero and back on a schedule.
  */
 export class InferenceService extends Construct {
   readonly name: string;

@@ -5,7 +5,7 @@ export const NAME_LABEL = "app.kubernetes.io/name";
 export const COMPONENT_LABEL = "app.kubernetes.io/component";
 
 /** Components: every inference service (combined, stt, tts) is `inference`, so one policy and one alert cover them all. */
-export type Component = "inference" | "license-proxy" | "gpu-device-plugin" | "gpu-metrics" | "monitoring" | "cluster-autoscaler";
+export type Component = "inference" | "license-proxy" | "gpu-device-plugin" | "gpu-metrics" | "monitoring" | "cluster-autoscaler" | "scheduled-scaling";
 
 /** What a workload selects its own pods by (stable for the life of the object: selectors are immutable). */
 export function selectorLabels(name: string, component: Component): Record<string, string> {

@@ -143,6 +143,67 @@ export const licenseProxySettingsSchema = z
   })
   .strict();
 
+/** The five numeric fields of a Kubernetes CronJob schedule: name, lowest and highest value. */
+const CRON_FIELDS: [string, number, number][] = [
+  ["minute", 0, 59],
+  ["hour", 0, 23],
+  ["day of month", 1, 31],
+  ["month", 1, 12],
+  ["day of week", 0, 7],
+];
+
+/** What is wrong with a five-field cron schedule (numbers, `*`, ranges, lists, steps), or undefined. */
+export function cronScheduleProblem(schedule: string): string | undefined {
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length !== 5) return `expected five cron fields (minute hour day-of-month month day-of-week), found ${fields.length}`;
+  for (const [i, field] of fields.entries()) {
+    const [name, low, high] = CRON_FIELDS[i];
+    for (const part of field.split(",")) {
+      const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+      const outOfRange = (v: string | undefined) => v !== undefined && (Number(v) < low || Number(v) > high);
+      if (!m || outOfRange(m[2]) || outOfRange(m[3]) || (m[3] !== undefined && Number(m[3]) < Number(m[2])) || (m[4] !== undefined && Number(m[4]) < 1)) {
+        return `expected the ${name} field as numbers ${low}-${high}, "*", ranges (a-b), lists (a,b) or steps (/n), found "${field}"`;
+      }
+    }
+  }
+  return undefined;
+}
+
+const cronSchedule = z.string().superRefine((v, ctx) => {
+  const problem = cronScheduleProblem(v);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/**
+ * Off hours where an environment allows it (dev, staging): every inference Deployment goes to zero
+ * replicas at `down` and back to its `replicas.min` at `up`, by two CronJobs (ScheduledScaling). In between
+ * the service does not answer, and GPU nodes it held are given back by the cluster autoscaler.
+ */
+export const scaleToZeroSettingsSchema = z
+  .object({
+    /** When the inference services go to zero (cron, in `timeZone`), e.g. "0 20 * * 1-5". */
+    down: cronSchedule,
+    /** When they come back to `replicas.min` (cron, in `timeZone`), e.g. "0 7 * * 1-5". */
+    up: cronSchedule,
+    /** IANA time zone both schedules are read in (the CronJobs' `timeZone`). */
+    timeZone: z
+      .string()
+      .default("Etc/UTC")
+      .refine(
+        (tz) => {
+          try {
+            new Intl.DateTimeFormat("en", { timeZone: tz });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'expected an IANA time zone such as "Europe/Dublin" or "Etc/UTC"' },
+      ),
+  })
+  .strict()
+  .refine((s) => s.down.trim() !== s.up.trim(), { message: "expected different schedules for down and up", path: ["up"] });
+
 const imageRef = z
   .object({
     /** An immutable tag of the inference image in the environment's registry ("latest" is refused: it is not a pin). */
@@ -174,6 +235,8 @@ export const workloadsSettingsSchema = z
     licenseProxy: licenseProxySettingsSchema.default({}),
     /** Namespace of the Prometheus that scrapes our pods: the only one the NetworkPolicies admit to the metrics ports. */
     metricsScraperNamespace: metricsScraperNamespaceSchema,
+    /** Scheduled scale to zero (off hours); default none: warm replicas (`replicas.min`) at all times, as production needs. */
+    scaleToZero: scaleToZeroSettingsSchema.optional(),
   })
   .strict()
   .superRefine((w, ctx) => checkCudaRuntime(w.models, w.image.cudaRuntime, (path, message) => ctx.addIssue({ code: "custom", path, message })));
@@ -190,6 +253,10 @@ export type ModelSettingsInput = z.input<typeof modelSettingsSchema>;
 export type LicenseProxySettings = z.output<typeof licenseProxySettingsSchema>;
 /** License proxy settings as props take them (defaults may be left out). */
 export type LicenseProxySettingsInput = z.input<typeof licenseProxySettingsSchema>;
+/** Scheduled scale to zero, with defaults applied. */
+export type ScaleToZeroSettings = z.output<typeof scaleToZeroSettingsSchema>;
+/** Scheduled scale to zero as props take it (defaults may be left out). */
+export type ScaleToZeroSettingsInput = z.input<typeof scaleToZeroSettingsSchema>;
 /** The `workloads` section of an environment file, with defaults applied. */
 export type WorkloadsSettings = z.output<typeof workloadsSettingsSchema>;
 

@@ -8,7 +8,7 @@
  * with the real engines and `main.ts` with whatever the environment configures.
  */
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Speech } from "../engines/types";
 import { HttpError, KEEP_ALIVE_TIMEOUT_MS } from "../shared/http";
@@ -37,7 +37,7 @@ export interface InferenceServer {
   metrics: ServerMetrics;
   license: LicenseGate;
   listen(port: number, host?: string): Promise<AddressInfo>;
-  /** Stop accepting, finish in-flight requests and live sessions (up to SHUTDOWN_GRACE_MS), flush usage. Does not close the Speech. */
+  /** Stop accepting connections, drain the open ones without a reset, finish in-flight requests and live sessions (up to SHUTDOWN_GRACE_MS), flush usage. Does not close the Speech. */
   close(): Promise<void>;
 }
 
@@ -74,6 +74,34 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     socket.end(rawJsonResponse(status, errorBody(new HttpError(status, code, message), "openai", "")));
   });
 
+  /**
+   * Shutdown without a dropped request. Node's server.close() also closes idle keep-alive connections at
+   * once, and a client that is just sending a request on one gets a reset; so: stop listening only, answer
+   * every request still arriving on an open connection (with Connection: close, which ends it), close the
+   * connections left idle after SHUTDOWN_IDLE_CLOSE_MS, then refuse speech, end sessions and wait for the
+   * work in flight, all within SHUTDOWN_GRACE_MS.
+   */
+  const drainAndClose = async (): Promise<void> => {
+    const closeStarted = Date.now();
+    const graceLeft = () => Math.max(0, config.SHUTDOWN_GRACE_MS - (Date.now() - closeStarted));
+    const stopped = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    pipeline.drain();
+    // Cleared once the race is decided: a stopped server leaves no timer behind.
+    const timers: NodeJS.Timeout[] = [];
+    const after = (ms: number) => new Promise<void>((resolve) => timers.push(setTimeout(resolve, ms)));
+    const idleWaitOver = await Promise.race([stopped.then(() => false), after(Math.min(config.SHUTDOWN_IDLE_CLOSE_MS, graceLeft())).then(() => true)]);
+    if (idleWaitOver) server.closeIdleConnections();
+    const drained = pipeline.close();
+    const outcome = await Promise.race([drained, after(graceLeft()).then(() => "timeout" as const)]);
+    timers.forEach(clearTimeout);
+    if (outcome === "timeout") logger.warn("shutdown grace ended with work in flight; closing connections", { in_flight: pipeline.inFlight });
+    server.closeAllConnections();
+    await stopped;
+    // Usage keeps being retried for what is left of the grace (at least 1 s).
+    await license.close(Math.max(1000, graceLeft()));
+  };
+  let closing: Promise<void> | undefined;
+
   return {
     server,
     metrics: deps.metrics,
@@ -86,21 +114,9 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
           resolve(server.address() as AddressInfo);
         });
       }),
-    async close() {
-      if (pipeline.shuttingDown) return;
-      const closeStarted = Date.now();
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      const drained = pipeline.close();
-      server.closeIdleConnections();
-      let graceTimer: NodeJS.Timeout | undefined;
-      const grace = new Promise<"timeout">((resolve) => (graceTimer = setTimeout(() => resolve("timeout"), config.SHUTDOWN_GRACE_MS)));
-      const outcome = await Promise.race([drained, grace]);
-      clearTimeout(graceTimer);
-      if (outcome === "timeout") logger.warn("shutdown grace ended with work in flight; closing connections", { in_flight: pipeline.inFlight });
-      server.closeAllConnections();
-      await stopped;
-      // Usage keeps being retried for what is left of the grace (at least 1 s).
-      await license.close(Math.max(1000, config.SHUTDOWN_GRACE_MS - (Date.now() - closeStarted)));
+    close() {
+      closing ??= drainAndClose();
+      return closing;
     },
   };
 }

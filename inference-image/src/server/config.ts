@@ -32,6 +32,12 @@ const schema = z.object({
   LIVE_INTERIM_MS: int(DEFAULT_INTERIM_MS, 50, 5000),
   /** How long SIGTERM waits for in-flight work before closing what is left. */
   SHUTDOWN_GRACE_MS: int(25_000, 0, 600_000),
+  /**
+   * After SIGTERM, how long a keep-alive connection may stay idle before the server closes it. Until then a
+   * request sent on it is served (answered with Connection: close); closing at once would reset the request a
+   * client is just sending on it. Active connections close after their next answer; this bounds the idle ones.
+   */
+  SHUTDOWN_IDLE_CLOSE_MS: int(2_000, 0, 60_000),
 });
 
 export type ServerConfig = z.infer<typeof schema>;

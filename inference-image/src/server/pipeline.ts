@@ -57,7 +57,8 @@ export class Pipeline {
   private readonly open = new Set<OpenSocket>();
   private requests = 0;
   private drained: (() => void) | undefined;
-  private accepting = true;
+  /** serving; draining (SIGTERM: requests on open connections served and answered with Connection: close, no new sessions); closed (speech refused). */
+  private state: "serving" | "draining" | "closed" = "serving";
 
   constructor(
     private readonly deps: Deps,
@@ -72,7 +73,7 @@ export class Pipeline {
   }
 
   get shuttingDown(): boolean {
-    return !this.accepting;
+    return this.state !== "serving";
   }
 
   /** An HTTP request, through every stage. */
@@ -80,7 +81,8 @@ export class Pipeline {
     this.requests++;
     const ex = this.identify(req, false);
     res.setHeader(requestIdHeader(ex.family), ex.requestId);
-    if (!this.accepting) res.setHeader("connection", "close");
+    // Shutting down: this connection ends with this answer, so the client's next request opens a new one elsewhere.
+    if (this.state !== "serving") res.setHeader("connection", "close");
     const ctx: RequestContext = { ...this.deps, req, res, requestId: ex.requestId, startedAt: ex.startedAt, usage: ex.usage };
     let reply: Reply | void = undefined;
     let error: HttpError | undefined;
@@ -117,7 +119,7 @@ export class Pipeline {
       // Capacity: what the session needs (an engine stream), reserved now so a full server answers 429 before the upgrade.
       const reserved = await route.reserve(this.deps, params);
       reservation = () => route.release(reserved);
-      if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
+      if (this.state !== "serving") throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
       // The client left while it waited: nothing was refused, nothing started.
       const left = socket.destroyed;
       // Or ws refused a malformed handshake itself: it answered 400 and closed the socket without calling back.
@@ -133,9 +135,14 @@ export class Pipeline {
     }
   }
 
-  /** Stop accepting, end open sessions (1001) and wait for requests in flight. */
+  /** Keep serving requests on open connections, each answer ending its connection; refuse new sessions. */
+  drain(): void {
+    if (this.state === "serving") this.state = "draining";
+  }
+
+  /** Refuse speech requests, end open sessions (1001) and wait for requests in flight. */
   async close(): Promise<void> {
-    this.accepting = false;
+    this.state = "closed";
     const requestsDone = this.requests === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.drained = resolve));
     await Promise.all([requestsDone, ...[...this.open].map((s) => s.end(1001, "server shutting down"))]);
     for (const wss of Object.values(this.sockets)) wss.close();
@@ -188,7 +195,7 @@ export class Pipeline {
   private admit(ex: Exchange): void {
     const feature = ex.route?.feature;
     if (!feature) return;
-    if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
+    if (this.state === "closed") throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
     this.deps.license.check(feature);
     ex.releases.push(ex.caller!.team.admit(feature));
   }

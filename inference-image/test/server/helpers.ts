@@ -36,7 +36,9 @@ export async function startServer(
     ));
   const app = createInferenceServer({
     speech,
-    config: { ...defaultServerConfig(), ...options.config },
+    // Stopping closes idle connections at once: the tests' own clients are done by then, and the drain that waits
+    // for them is shutdown.test.ts's to prove.
+    config: { ...defaultServerConfig(), SHUTDOWN_IDLE_CLOSE_MS: 0, ...options.config },
     keys: options.keys ?? new ApiKeys(parseKeysFile(KEY, "test")),
     license: options.license,
   });
