@@ -1,10 +1,16 @@
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { EnvironmentConfig } from "../app";
+import { ebsCsiRoleNamePrefix } from "../constructs/cluster";
 import { setKeyAccess } from "../constructs/shared";
 import { RetainedDataKey } from "../constructs/storage";
 import { environmentAwsProvider } from "./aws-provider";
 import { configureBackend } from "./backend";
+
+/** The EKS cluster of an environment: named here, so `<env>-data` can admit its roles before `<env>-infra` creates them. */
+export function environmentClusterName(env: Pick<EnvironmentConfig, "name">): string {
+  return `voice-selfhost-${env.name}`;
+}
 
 export interface DataStackProps {
   readonly env: EnvironmentConfig;
@@ -13,8 +19,9 @@ export interface DataStackProps {
 /**
  * `<env>-data`: what must outlive `<env>-infra`. Today the key of the license proxies' retained
  * volumes: a destroy of the infra stack (the cluster with it) leaves the volumes, and this keeps them
- * readable. The infra stack grants the EBS CSI driver the key by its tag and reads nothing of this
- * stack's; the workloads stack names the key in its StorageClass, so apply this stack before that one.
+ * readable. The key's policy admits the infra stack's EBS CSI driver role by its name, through EC2 only,
+ * and the infra stack grants that role the key by its tag: neither reads the other's state. The
+ * workloads stack names the key in its StorageClass, so apply this stack before that one.
  * Destroyed only on purpose: the key refuses a destroy while the environment's deletionProtection is on.
  */
 export class DataStack extends TerraformStack {
@@ -30,6 +37,8 @@ export class DataStack extends TerraformStack {
     this.volumeKey = new RetainedDataKey(this, "volume-key", {
       purpose: `the license proxies' persistent volumes (usage spool and lease) of ${env.name}`,
       grantTagValue: env.name,
+      // The role does not exist yet (this stack is applied first), so it is admitted by its name prefix.
+      volumeRoleNamePrefixes: [ebsCsiRoleNamePrefix(environmentClusterName(env))],
       preventDestroy: env.deletionProtection,
       tags: { ...env.tags, "voice-selfhost:environment": env.name },
     });

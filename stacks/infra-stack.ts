@@ -12,7 +12,7 @@ import { PrivateNetwork } from "../constructs/network";
 import { PrivateRegistry } from "../constructs/registry";
 import { environmentAwsProvider } from "./aws-provider";
 import { configureBackend } from "./backend";
-import { DataStack } from "./data-stack";
+import { DataStack, environmentClusterName } from "./data-stack";
 import { inferenceEndpoints, inferencePlacements } from "./inference-endpoints";
 
 export interface InfraStackProps {
@@ -47,7 +47,7 @@ export class InfraStack extends TerraformStack {
     // Every key of the environment: named administrators apart from users (without them, VS-KMS-002 fails synth).
     if (env.keys) setKeyAccess(this, env.keys);
 
-    const clusterName = `voice-selfhost-${env.name}`;
+    const clusterName = environmentClusterName(env);
     this.network = new PrivateNetwork(this, "network", {
       name: env.name,
       clusterName,

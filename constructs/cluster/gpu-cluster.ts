@@ -19,7 +19,7 @@ import { parseProps } from "../shared/validate";
 import { AdminHost } from "./admin-host";
 import { NodeAmiType, NodePool } from "./node-pool";
 import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
-import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
+import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, EBS_CSI_ROLE_ID, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
 import { amiReleaseLookup, checkVersionSupport, EksAddonName, resolveAddonVersions, resolveAmiReleaseVersion } from "./versions";
 
 /** The log groups the CloudWatch observability add-on writes, under /aws/containerinsights/<cluster>/: pods, nodes, kubelet and runtime, Container Insights. */
@@ -54,7 +54,8 @@ export interface GpuClusterProps extends ClusterSettingsInput {
   /**
    * The key that encrypts persistent volumes (the license proxies' usage spools, which are retained):
    * one that outlives this cluster, e.g. RetainedDataKey in a stack of its own. The EBS CSI driver's role
-   * gets the grants it needs through IAM, on the key's tag, so this stack never reads the key's ARN.
+   * gets the grants it needs through IAM, on the key's tag, so this stack never reads the key's ARN; the
+   * key's own policy must admit the role too (RetainedDataKey's `volumeRoleNamePrefixes`: `ebsCsiRoleNamePrefix`).
    * Default: the cluster's own key, deleted with the cluster.
    */
   readonly volumeKey?: TaggedKeyRef;
@@ -318,10 +319,11 @@ export class GpuCluster extends Construct implements ClusterRefs {
     // Resource metrics (metrics.k8s.io) for the HPAs' CPU targets and `kubectl top`: EKS ships no metrics-server.
     addon("metrics-server", { dependsOn: afterNodes });
     this.containerLogGroups = this.shipContainerLogs(addon, afterNodes, settings.logRetentionDays);
-    const ebsCsiRole = podIdentityRole(this, "ebs-csi", { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" }, this.tags);
+    const ebsCsiRole = podIdentityRole(this, EBS_CSI_ROLE_ID, { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" }, this.tags);
     this.ebsCsiRole = ebsCsiRole;
     // The driver creates volumes encrypted with the key and lets EC2 attach them through grants (what the EBS CSI docs ask of a
-    // customer-managed key): in the cluster key's own policy, or, for a key that outlives the cluster, in the role's IAM policy.
+    // customer-managed key): in the cluster key's own policy, or, for a key that outlives the cluster, in the role's IAM policy,
+    // which that key's policy must also allow (RetainedDataKey.volumeRoleNamePrefixes with ebsCsiRoleNamePrefix; VS-KMS-003).
     const useKey = { Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"], Effect: "Allow" as const };
     const grants = { Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], Effect: "Allow" as const, Condition: { Bool: { "kms:GrantIsForAWSResource": true } } };
     if (props.volumeKey) {

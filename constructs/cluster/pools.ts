@@ -57,6 +57,17 @@ export function grantNodeVolumes(key: EncryptionKey): void {
   });
 }
 
+/** The EBS CSI driver controller's Pod Identity role: its id under the cluster, which names the role. */
+export const EBS_CSI_ROLE_ID = "ebs-csi";
+
+/**
+ * The name prefix of a cluster's EBS CSI driver role, for a key another stack creates first
+ * (RetainedDataKey.volumeRoleNamePrefixes): that stack cannot read the role's ARN, only know its name.
+ */
+export function ebsCsiRoleNamePrefix(clusterName: string): string {
+  return rolePrefix(clusterName, EBS_CSI_ROLE_ID);
+}
+
 /** IAM role name prefixes are limited to 38 characters; Terraform appends a unique suffix. */
 export function rolePrefix(cluster: string, purpose: string): string {
   return `${cluster.slice(0, 37 - purpose.length - 1)}-${purpose}-`.slice(0, 38);

@@ -77,7 +77,10 @@ export const KEY_USE_ACTIONS: readonly string[] = ["kms:Encrypt", "kms:Decrypt",
  * encrypted by it (Amazon EBS User Guide, "Requirements for Amazon EBS encryption"), less kms:CreateGrant,
  * which administrators already have for AWS resources.
  */
-const EBS_LAUNCH_ACTIONS = ["kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey"];
+export const EBS_LAUNCH_ACTIONS: readonly string[] = ["kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey"];
+
+/** Grant operations; a key policy allows them only for grants AWS services create for a resource (kms:GrantIsForAWSResource). */
+export const GRANT_ACTIONS: readonly string[] = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"];
 
 /** Statement ids the key writes itself from its access; addStatement refuses them. */
 const ACCESS_SIDS = ["AccountAdministers", "AccountRecoversKeyPolicy", "KeyAdministrators", "KeyAdministratorsLetAwsServicesUseGrants", "KeyUsers", "KeyAdministratorsLaunchVolumesThroughEc2"];
@@ -170,6 +173,38 @@ export class EncryptionKey extends Construct {
   }
 
   /**
+   * Lets IAM roles whose names start with `roleNamePrefix`, in the key's account, use the key through one
+   * AWS service only (`kms:ViaService`), for a role that does not exist yet when the key is created: KMS
+   * refuses a key policy that names a principal that does not exist, so the role is matched by
+   * `aws:PrincipalArn` instead, with the account as principal. The account principal also means an IAM
+   * policy of the role must allow the same: both the key policy and IAM decide. Grant actions
+   * (`kms:CreateGrant`, `kms:ListGrants`, `kms:RevokeGrant`) are allowed only for AWS resources
+   * (`kms:GrantIsForAWSResource`). Policy rule VS-KMS-002 accepts exactly this shape from the account root.
+   */
+  allowRolesThroughService(options: { sid: string; roleNamePrefix: string; service: string; actions: readonly string[] }): void {
+    const { sid, roleNamePrefix, service, actions } = options;
+    if (!/^[\w+=,.@-]+$/.test(roleNamePrefix)) throw new Error(`EncryptionKey ${this.node.path}: roleNamePrefix: expected an IAM role name prefix (no wildcard, no path), found "${roleNamePrefix}"`);
+    const grantActions = actions.filter((a) => GRANT_ACTIONS.includes(a));
+    const useActions = actions.filter((a) => !GRANT_ACTIONS.includes(a));
+    const condition = {
+      ArnLike: { "aws:PrincipalArn": `arn:${this.partition}:iam::${this.account}:role/${roleNamePrefix}*` },
+      StringEquals: { "kms:ViaService": `${service}.${this.region}.amazonaws.com`, "kms:CallerAccount": this.account },
+    };
+    const account = { AWS: `arn:${this.partition}:iam::${this.account}:root` };
+    if (useActions.length > 0) this.addStatement({ Sid: sid, Effect: "Allow", Principal: account, Action: useActions, Resource: "*", Condition: condition });
+    if (grantActions.length > 0) {
+      this.addStatement({
+        Sid: `${sid}Grants`,
+        Effect: "Allow",
+        Principal: account,
+        Action: grantActions,
+        Resource: "*",
+        Condition: { ...condition, Bool: { "kms:GrantIsForAWSResource": true } },
+      });
+    }
+  }
+
+  /**
    * Lets the key administrators use the key through EC2 only, as EBS does when one of them (Terraform's
    * deploy role) launches an instance whose volume the key encrypts: RunInstances makes EBS create the
    * data key as the caller. That makes the administrators users of this key (VS-KMS-002 says so), so call
@@ -196,7 +231,7 @@ export class EncryptionKey extends Construct {
         Sid: "KeyAdministratorsLetAwsServicesUseGrants",
         Effect: "Allow",
         Principal: { AWS: access.administrators },
-        Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+        Action: [...GRANT_ACTIONS],
         Resource: "*",
         Condition: { Bool: { "kms:GrantIsForAWSResource": true } },
       },
@@ -209,7 +244,7 @@ export class EncryptionKey extends Construct {
         Sid: "KeyAdministratorsLaunchVolumesThroughEc2",
         Effect: "Allow",
         Principal: { AWS: access.administrators },
-        Action: EBS_LAUNCH_ACTIONS,
+        Action: [...EBS_LAUNCH_ACTIONS],
         Resource: "*",
         Condition: { StringEquals: { "kms:ViaService": `ec2.${this.region}.amazonaws.com`, "kms:CallerAccount": this.account } },
       });

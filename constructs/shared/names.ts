@@ -3,6 +3,9 @@
  * association or a NodePort that names the wrong thing fails silently at run time, not at synth.
  */
 
+/** The tag IAM grants on retained-data keys (RetainedDataKey) match on; policy rule VS-KMS-003 finds those keys by it. */
+export const RETAINED_DATA_TAG = "voice-selfhost:retained-data";
+
 /** The Kubernetes namespace of the inference server and the license proxy. */
 export const WORKLOAD_NAMESPACE = "voice-selfhost";
 /** Service account of the inference pods; its Pod Identity role is the only reader of the model bucket. */

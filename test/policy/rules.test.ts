@@ -57,6 +57,26 @@ const USER = "arn:aws:iam::111122223333:role/model-publisher";
 const recovery = { Sid: "AccountRecoversKeyPolicy", Effect: "Allow", Principal: { AWS: ROOT }, Action: ["kms:PutKeyPolicy", "kms:GetKeyPolicy", "kms:DescribeKey"], Resource: "*" };
 const admins = { Sid: "KeyAdministrators", Effect: "Allow", Principal: { AWS: [ADMIN] }, Action: ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DescribeKey"], Resource: "*" };
 const users = { Sid: "KeyUsers", Effect: "Allow", Principal: { AWS: [USER] }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*" };
+const ROLE_PREFIX = "arn:${local.key_partition}:iam::${local.key_account}:role/voice-selfhost-prod-ebs-csi-*";
+/** EncryptionKey.allowRolesThroughService's two statements, as RetainedDataKey writes them for the EBS CSI driver. */
+const throughEc2 = (condition: JsonObject = {}) => ({
+  ArnLike: { "aws:PrincipalArn": ROLE_PREFIX },
+  StringEquals: { "kms:ViaService": "ec2.${local.key_region}.amazonaws.com", "kms:CallerAccount": "${local.key_account}" },
+  ...condition,
+});
+const rolesUse = { Sid: "VolumeRoles0UseKeyThroughEc2", Effect: "Allow", Principal: { AWS: ROOT }, Action: ["kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey"], Resource: "*", Condition: throughEc2() };
+const rolesGrant = {
+  Sid: "VolumeRoles0UseKeyThroughEc2Grants",
+  Effect: "Allow",
+  Principal: { AWS: ROOT },
+  Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+  Resource: "*",
+  Condition: throughEc2({ Bool: { "kms:GrantIsForAWSResource": true } }),
+};
+const retainedKey = (...statements: JsonObject[]): Resources => ({
+  aws_kms_key: { k: { enable_key_rotation: true, tags: { "voice-selfhost:retained-data": "prod" } } },
+  aws_kms_key_policy: { p: { key_id: "${aws_kms_key.k.key_id}", policy: doc(...statements) } },
+});
 const keyWithPolicy = (...statements: JsonObject[]): Resources => ({
   aws_kms_key: { k: { enable_key_rotation: true } },
   aws_kms_key_policy: { p: { key_id: "${aws_kms_key.k.key_id}", policy: doc(...statements) } },
@@ -358,8 +378,35 @@ const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
       connected(keyWithPolicy(recovery, users)),
       connected(keyWithPolicy(recovery, admins, { ...users, Principal: { AWS: [ADMIN, USER] } })),
       connected({ aws_kms_key: { k: { enable_key_rotation: true, policy: doc(recovery, admins, { Sid: "RootDecrypts", Effect: "Allow", Principal: { AWS: "111122223333" }, Action: "kms:Decrypt", Resource: "*" }) } } }),
+      // The roles-through-a-service shape, each time widened one way: any role, any service, a second service, administration, grants for anyone.
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: throughEc2({ ArnLike: { "aws:PrincipalArn": "arn:aws:iam::111122223333:role/*" } }) })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: throughEc2({ ArnLike: { "aws:PrincipalArn": "arn:aws:iam::111122223333:*" } }) })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: { ArnLike: rolesUse.Condition.ArnLike } })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: throughEc2({ StringEquals: { "kms:ViaService": ["ec2.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"] } }) })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: { ArnLike: rolesUse.Condition.ArnLike, StringLike: { "kms:ViaService": "*.amazonaws.com" } } })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Action: ["kms:Decrypt", "kms:PutKeyPolicy"] })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesGrant, Condition: throughEc2() })),
     ],
-    pass: [connected(keyWithPolicy(recovery, admins, users)), connected({ aws_kms_key: { k: { enable_key_rotation: true, policy: doc(recovery, admins) } } })],
+    pass: [
+      connected(keyWithPolicy(recovery, admins, users)),
+      connected({ aws_kms_key: { k: { enable_key_rotation: true, policy: doc(recovery, admins) } } }),
+      connected(keyWithPolicy(recovery, admins, users, rolesUse, rolesGrant)),
+    ],
+  },
+  "VS-KMS-003": {
+    fail: [
+      // main's prod-data key (fa7a57a): named administrators, and the EBS CSI driver left to IAM on the tag.
+      connected(retainedKey(recovery, admins, users)),
+      connected(retainedKey(recovery, admins, rolesUse)),
+      connected(retainedKey(recovery, admins, rolesGrant)),
+      connected(retainedKey(recovery, admins, { ...rolesUse, Action: [...rolesUse.Action, "kms:CreateGrant"], Condition: { ArnLike: rolesUse.Condition.ArnLike } })),
+    ],
+    pass: [
+      connected(retainedKey(recovery, admins, users, rolesUse, rolesGrant)),
+      // A key that lets IAM decide (VS-KMS-002's finding, not this rule's): the tag grant works there.
+      connected(retainedKey({ Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: ROOT }, Action: "kms:*", Resource: "*" })),
+      connected(keyWithPolicy(recovery, admins, users)),
+    ],
   },
   "VS-NET-005": {
     fail: [
@@ -463,6 +510,20 @@ describe("the perimeter rules say what is wrong", () => {
     expect(messages(connected(keyWithPolicy(recovery, admins, { ...users, Principal: { AWS: [ADMIN, USER] } })), "VS-KMS-002")).toEqual([
       `${ADMIN} both administers and uses the key: no separation of duties`,
     ]);
+  });
+
+  test("VS-KMS-002 accepts the account root only in the roles-through-a-service shape, and says why otherwise", () => {
+    expect(messages(connected(keyWithPolicy(recovery, admins, users, rolesUse, rolesGrant)), "VS-KMS-002")).toEqual([]);
+    expect(messages(connected(keyWithPolicy(recovery, admins, { ...rolesUse, Action: ["kms:Decrypt", "kms:PutKeyPolicy"] })), "VS-KMS-002")).toEqual([
+      expect.stringMatching(/^statement VolumeRoles0UseKeyThroughEc2 lets the account root kms:Decrypt: any IAM policy/),
+    ]);
+  });
+
+  test("VS-KMS-003 names what the volume driver could not do", () => {
+    expect(messages(connected(retainedKey(recovery, admins, users)), "VS-KMS-003")).toEqual([
+      expect.stringMatching(/lets no role kms:GenerateDataKeyWithoutPlaintext or kms:CreateGrant through EC2: IAM alone grants nothing on it, so the EBS CSI driver could not create or attach/),
+    ]);
+    expect(messages(connected(retainedKey(recovery, admins, rolesUse)), "VS-KMS-003")).toEqual([expect.stringMatching(/lets no role kms:CreateGrant through EC2/)]);
   });
 
   test("VS-NET-005, VS-ECR-004 and VS-ECR-005 name the statement or the template at fault", () => {

@@ -3,7 +3,8 @@
  * administer or use the keys, what the VPC endpoints admit, and what the registry creates and lets read.
  */
 import { INSPECTOR_SERVICE_LINKED_ROLE_PATH, POD_IDENTITY_SERVICE, POD_IDENTITY_SESSION_TAGS } from "../../shared/arn";
-import { ROOT_RECOVERY_ACTIONS } from "../../shared/encryption-key";
+import { EBS_LAUNCH_ACTIONS, GRANT_ACTIONS, KEY_USE_ACTIONS, ROOT_RECOVERY_ACTIONS } from "../../shared/encryption-key";
+import { RETAINED_DATA_TAG } from "../../shared/names";
 import { allowsEverything, conditionValues, grants, readPolicy, StatementView } from "../policy-document";
 import { blocks, references, StackView, TfResource } from "../stack-view";
 import { PolicyRule } from "../types";
@@ -52,6 +53,32 @@ function podIdentityTrustProblems(role: TfResource, stack: StackView): string[] 
   });
 }
 
+/** An IAM role matched by name, in one account: `arn:<partition>:iam::<account>:role/<name or prefix>[*]`, with no wildcard elsewhere. */
+const ROLE_NAME_PATTERN = /^arn:[^:*?]+:iam::[^:*?]+:role\/[\w+=,.@-]+\*?$/;
+/** One AWS service in one region, as kms:ViaService names it. */
+const VIA_SERVICE_PATTERN = /^[a-z0-9-]+\.[^*?]+\.amazonaws\.com$/;
+
+/**
+ * The one shape in which the account root may hold more than recovery: EncryptionKey.allowRolesThroughService,
+ * for roles created after the key. The account as principal, narrowed to IAM roles named by aws:PrincipalArn
+ * (a name or a prefix, no other wildcard), through one AWS service (kms:ViaService), only using the key (no
+ * administration), and grants only for AWS resources. Both the key policy and the role's IAM policy must allow.
+ */
+function isRolesThroughService(statement: StatementView): boolean {
+  const roles = conditionValues(statement, ["ArnLike", "ArnEquals"], "aws:PrincipalArn");
+  const services = conditionValues(statement, ["StringEquals"], "kms:ViaService");
+  const allowed = [...KEY_USE_ACTIONS, ...EBS_LAUNCH_ACTIONS, ...GRANT_ACTIONS];
+  const grantsOnlyForResources = !statement.actions.some((a) => GRANT_ACTIONS.includes(a)) || conditionValues(statement, ["Bool"], "kms:GrantIsForAWSResource").some((v) => v === "true");
+  return (
+    roles.length > 0 &&
+    roles.every((arn) => ROLE_NAME_PATTERN.test(arn)) &&
+    services.length === 1 &&
+    VIA_SERVICE_PATTERN.test(services[0]) &&
+    statement.actions.every((a) => allowed.includes(a)) &&
+    grantsOnlyForResources
+  );
+}
+
 function keyPolicyProblems(key: TfResource, stack: StackView): string[] {
   const policy = governingPolicy(key, stack, "policy", "aws_kms_key_policy", "key_id");
   const statements = readPolicy(policy, stack);
@@ -59,7 +86,7 @@ function keyPolicyProblems(key: TfResource, stack: StackView): string[] {
   if ("error" in statements) return [statements.error];
   const allows = statements.filter((s) => s.effect === "Allow");
   const problems: string[] = [];
-  for (const statement of allows.filter((s) => s.awsPrincipals.some(isRoot))) {
+  for (const statement of allows.filter((s) => s.awsPrincipals.some(isRoot) && !isRolesThroughService(s))) {
     const beyond = statement.actions.filter((a) => !ROOT_RECOVERY_ACTIONS.includes(a));
     if (beyond.length) {
       problems.push(`statement ${statement.sid ?? "(no Sid)"} lets the account root ${beyond.join(", ")}: any IAM policy in the account can then grant it, so IAM, not the key policy, decides who administers and uses the key`);
@@ -73,6 +100,28 @@ function keyPolicyProblems(key: TfResource, stack: StackView): string[] {
     if (users.has(principal)) problems.push(`${principal} both administers and uses the key: no separation of duties`);
   }
   return problems;
+}
+
+/**
+ * A retained-data key is granted to the roles that create its volumes by IAM, on its tag. With named
+ * administrators the account root only recovers the key, and an IAM policy grants nothing on a key whose
+ * policy does not delegate to the account: the key policy itself must let those roles use the key through
+ * EC2 (create a volume's data key, and the grant that attaches it to an instance).
+ */
+function retainedKeyUseProblems(key: TfResource, stack: StackView): string[] {
+  const tags = (key.values.tags ?? {}) as Record<string, unknown>;
+  if (tags[RETAINED_DATA_TAG] === undefined) return [];
+  const statements = readPolicy(governingPolicy(key, stack, "policy", "aws_kms_key_policy", "key_id"), stack);
+  if (!statements || "error" in statements) return [];
+  const allows = statements.filter((s) => s.effect === "Allow");
+  // A policy that delegates everything to the account's IAM policies (VS-KMS-002's concern) lets the tag grant work.
+  if (allows.some((s) => s.awsPrincipals.some(isRoot) && grants(s, "kms:Decrypt") && Object.keys(s.conditions).length === 0)) return [];
+  const throughEc2 = allows.filter((s) => conditionValues(s, ["StringEquals"], "kms:ViaService").some((v) => v.startsWith("ec2.")));
+  const missing = ["kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant"].filter((action) => !throughEc2.some((s) => grants(s, action)));
+  if (missing.length === 0) return [];
+  return [
+    `carries ${RETAINED_DATA_TAG} (its volumes' roles are granted it by IAM on that tag), but its policy keeps the account root to recovery and lets no role ${missing.join(" or ")} through EC2: IAM alone grants nothing on it, so the EBS CSI driver could not create or attach the retained volumes`,
+  ];
 }
 
 function endpointPolicyProblems(endpoint: TfResource, stack: StackView): string[] {
@@ -129,6 +178,15 @@ export const perimeterRules: PolicyRule[] = [
     fix: "Name keys.administrators (and keys.users) in the environment file, or call setKeyAccess on the stack; the account root then keeps only kms:PutKeyPolicy, kms:GetKeyPolicy and kms:DescribeKey.",
     appliesTo: ["aws_kms_key"],
     check: (key, { stack }) => keyPolicyProblems(key, stack),
+  },
+  {
+    id: "VS-KMS-003",
+    title: "A retained-data key lets the roles that create its volumes use it, in its own policy",
+    rationale:
+      "The EBS CSI driver is granted a retained-data key through IAM on the key's tag; once the key policy keeps the account root to recovery (VS-KMS-002), IAM policies grant nothing on it, and the driver can neither create nor attach the license proxies' volumes.",
+    fix: "Admit the driver's role in the key policy by its name prefix, through EC2 only (RetainedDataKey's volumeRoleNamePrefixes: ebsCsiRoleNamePrefix(clusterName)).",
+    appliesTo: ["aws_kms_key"],
+    check: (key, { stack }) => retainedKeyUseProblems(key, stack),
   },
   {
     id: "VS-NET-005",
