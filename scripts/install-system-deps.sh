@@ -5,11 +5,12 @@
 # tar needs to unpack sherpa-onnx's .tar.bz2 model archives (the model import command and its tests).
 # prometheus (with promtool): the monitoring tests check and unit-test the alert rules and run a real Prometheus
 # against the server (test/monitoring); its packaged service is not needed and may stay stopped.
+# openssl: the TLS tests make their certificates with it, as an operator would (inference-image/test/server/tls.test.ts).
 # --container-tools adds Debian's OCI tools, for building and running the image without a Docker
 # daemon (scripts/image-build.sh, inference-image/test/image): buildah builds, podman (with runc)
 # runs, mmdebstrap makes the stand-in base image, podman-compose runs compose.yaml.
 set -euo pipefail
-packages=(libpocketsphinx3 pocketsphinx-en-us ffmpeg espeak-ng-data bzip2 prometheus)
+packages=(libpocketsphinx3 pocketsphinx-en-us ffmpeg espeak-ng-data bzip2 prometheus openssl)
 container_tools=()
 case "${1:-}" in
   "") ;;

@@ -8,6 +8,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import type { SecureContextOptions } from "node:tls";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Speech } from "../engines/types";
@@ -47,6 +49,8 @@ export interface InferenceServerOptions {
   keys: ApiKeys;
   license?: LicenseGate;
   logger?: Logger;
+  /** Serve HTTPS (and WebSockets over TLS) with this certificate and key (tls.ts); plain HTTP without it. */
+  tls?: SecureContextOptions;
 }
 
 export interface InferenceServer {
@@ -211,9 +215,12 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     logger.error("request failed outside its handler", { error: (err as Error)?.name, detail: (err as Error)?.message });
     socket.destroy();
   };
-  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: headersTimeoutMs(config), noDelay: true }, (req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => lastResort(res.socket ?? req.socket, err));
-  });
+  };
+  const serverOptions = { requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: headersTimeoutMs(config), noDelay: true };
+  // An https.Server is a node:http server behind TLS: same routes, timeouts and upgrades.
+  const server: Server = options.tls ? (createTlsServer({ ...serverOptions, ...options.tls }, listener) as unknown as Server) : createServer(serverOptions, listener);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
     // node:http hands the socket over without its own error listener: a reset (ECONNRESET) would be fatal.
