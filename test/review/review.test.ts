@@ -49,11 +49,11 @@ describe("review", () => {
     expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
     // Each environment's models: engine, where the weights come from, provider.
     expect(reports.find((r) => r.stack === "prod-workloads")!.models).toEqual([
-      { service: "inference", kind: "stt", engine: "sherpa-whisper", location: "s3://<model bucket>/models/whisper-small/ (copied to /models/stt)", provider: "auto" },
+      { service: "inference", kind: "stt", engine: "sherpa-whisper", location: "s3://<model bucket>/models/whisper-small/ (copied to /models/stt)", provider: "cpu" },
       { service: "inference", kind: "tts", engine: "flite", location: "built in", provider: "cpu" },
     ]);
     expect(reports.find((r) => r.stack === "prod-infra")!.models).toEqual([]);
-    expect(workloads).toContain("| inference | stt | sherpa-whisper | s3://<model bucket>/models/whisper-small/ (copied to /models/stt) | auto |");
+    expect(workloads).toContain("| inference | stt | sherpa-whisper | s3://<model bucket>/models/whisper-small/ (copied to /models/stt) | cpu |");
     // Placeholders are review findings, not synth errors: the shipped file synthesizes, and the reviewer sees what to fill in.
     expect(infra.readiness.map((f: { field: string }) => f.field)).toEqual(expect.arrayContaining(["cluster.adminPrincipalArns[0]", "ingress.certificateArn", "stateBackend.bucket", "license.serverUrl"]));
     // Six of the deploy's own, and the perimeter's: two key administrators, a key user, the mirror role, the organisation.
@@ -206,6 +206,8 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
       ...["ec2messages", "eks-auth", "ssmmessages"].map((service) =>
         expect.objectContaining({ rule: "VS-NET-005", path: `insecure-infra/network/endpoint-${service}`, acknowledgement: expect.objectContaining({ source: "code" }) }),
       ),
+      // And the load balancer's: target groups on the managed node groups' Auto Scaling groups, one per pool.
+      ...["pool-gpu-a10g"].map((pool) => expect.objectContaining({ rule: "VS-LB-004", message: expect.stringContaining(`insecure-infra/cluster/${pool}/node-group`), acknowledgement: expect.objectContaining({ source: "code" }) })),
     ]);
     expect(fs.readFileSync(path.join(work, "reports", "insecure-infra.md"), "utf8")).toContain(`| VS-EKS-001 | \`insecure-infra/cluster/cluster\` | endpoint_public_access is true | ${reason} | environments/insecure.json |`);
   }, 180_000);

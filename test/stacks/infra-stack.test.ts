@@ -76,8 +76,11 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
     const trusts = all("aws_iam_role")
       .map((role) => policyStatements(json, role.assume_role_policy).ServiceAssumesRole)
       .filter((st) => (st.Principal as { Service?: string }).Service === "pods.eks.amazonaws.com");
+    // Roles bound by an association of their own, and those an add-on binds (the EBS CSI driver, the CloudWatch agent).
+    const addonBound = all("aws_eks_addon").flatMap((a) => (a.pod_identity_association as { service_account: string }[] | undefined) ?? []);
     const associations = all("aws_eks_pod_identity_association");
-    expect(trusts).toHaveLength(associations.length + 1); // and the EBS CSI driver's, which its add-on binds
+    expect(addonBound.map((a) => a.service_account).sort()).toEqual(["cloudwatch-agent", "ebs-csi-controller-sa"]);
+    expect(trusts).toHaveLength(associations.length + addonBound.length);
     for (const association of associations) {
       expect(trusts.map((st) => st.Condition)).toContainEqual({
         StringEquals: {

@@ -16,7 +16,6 @@ import type { EngineConfig } from "./config";
 import { EngineConfigError, laneCapacity } from "./config";
 import type { FromWorker, Job, JobValue, ToWorker } from "./protocol";
 import {
-  DEFAULT_ENDPOINTING_MS,
   DEFAULT_INTERIM_MS,
   EngineInputError,
   isNarrowband,
@@ -31,6 +30,7 @@ import {
   type SynthesizeOptions,
   type TranscribeOptions,
   type Transcript,
+  type Vocabulary,
 } from "./types";
 import { resolveVoice } from "./voices";
 
@@ -151,7 +151,7 @@ export class WorkerPool implements Speech {
 
   async transcribe(samples: Float32Array, options: TranscribeOptions = {}): Promise<Transcript> {
     const language = checkLanguage(this.stt, options.language);
-    const t = (await this.submit({ kind: "transcribe", samples })) as Transcript;
+    const t = (await this.submit({ kind: "transcribe", samples, vocabulary: options.vocabulary })) as Transcript;
     return language && !this.stt.languages.includes("*") ? { ...t, language } : t;
   }
 
@@ -159,8 +159,8 @@ export class WorkerPool implements Speech {
     return this.synthesizeStream(text, options);
   }
 
-  async openStream(options: StreamOptions = {}): Promise<SttStreamSession> {
-    const language = checkLanguage(this.stt, options.language);
+  async openStream(options: StreamOptions): Promise<SttStreamSession> {
+    const language = checkLanguage(this.stt, options.live.language);
     this.assertOpen();
     const slot = this.slots
       .filter((s) => s.lane === "realtime" && s.loaded && s.streams.size < this.config.streamsPerWorker)
@@ -175,9 +175,9 @@ export class WorkerPool implements Speech {
           streamId,
           language,
           narrowband: isNarrowband(options.sourceRate),
-          endpointingMs: options.endpointingMs ?? DEFAULT_ENDPOINTING_MS,
           interimMs: options.interimMs ?? DEFAULT_INTERIM_MS,
-          utteranceEndMs: options.utteranceEndMs,
+          live: options.live,
+          vocabulary: options.vocabulary,
         },
         slot,
       );
@@ -441,6 +441,11 @@ class PinnedSession implements SttStreamSession {
   async finalize(): Promise<StreamEvent[]> {
     this.assertOpen();
     return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamEvent[];
+  }
+
+  async configure(options: { vocabulary: Vocabulary }): Promise<void> {
+    this.assertOpen();
+    await this.pool.submit({ kind: "stream-configure", streamId: this.streamId, vocabulary: options.vocabulary }, this.slot);
   }
 
   async close(): Promise<void> {

@@ -30,7 +30,8 @@ function dirWith(name: string, files: Record<string, string>): string {
 describe("engineConfigFromEnv", () => {
   test("defaults: built-in engines, one worker per core, queue of 4 per worker", () => {
     const cfg = engineConfigFromEnv({});
-    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en", provider: "cpu", pocketsphinx: { maxhmmpf: 2000, maxwpf: 10 } });
+    // Live decoding prunes hard; batch uploads less (BENCHMARKS.md, "Real speech").
+    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en", provider: "cpu", pocketsphinx: { maxhmmpf: 2000, maxwpf: 10 }, pocketsphinxBatch: { maxhmmpf: 10000, maxwpf: 20 } });
     expect(cfg.tts).toEqual({ engine: "flite", provider: "cpu" });
     expect(cfg.workers).toBe(os.availableParallelism());
     expect(cfg.queueMax).toBe(4 * cfg.workers);
@@ -62,6 +63,13 @@ describe("engineConfigFromEnv", () => {
       POCKETSPHINX_PL_WINDOW: "0",
       POCKETSPHINX_FWDFLAT: "no",
       POCKETSPHINX_BESTPATH: "true",
+      POCKETSPHINX_BATCH_MAXHMMPF: "8000",
+      POCKETSPHINX_BATCH_MAXWPF: "-1",
+      POCKETSPHINX_BATCH_DS: "1",
+      POCKETSPHINX_BATCH_TOPN: "4",
+      POCKETSPHINX_BATCH_PL_WINDOW: "5",
+      POCKETSPHINX_BATCH_FWDFLAT: "yes",
+      POCKETSPHINX_BATCH_BESTPATH: "false",
     });
     expect(cfg).toEqual({
       stt: {
@@ -70,6 +78,7 @@ describe("engineConfigFromEnv", () => {
         language: "",
         provider: "auto",
         pocketsphinx: { maxhmmpf: -1, maxwpf: 20, ds: 2, topn: 2, plWindow: 0, fwdflat: false, bestpath: true },
+        pocketsphinxBatch: { maxhmmpf: 8000, maxwpf: -1, ds: 1, topn: 4, plWindow: 5, fwdflat: true, bestpath: false },
       },
       tts: { engine: "sherpa-kokoro", modelDir: "/models/kokoro", defaultVoice: "3", provider: "cuda" },
       workers: 3,
@@ -96,6 +105,7 @@ describe("engineConfigFromEnv", () => {
     [{ POCKETSPHINX_MAXHMMPF: "lots" }, /POCKETSPHINX_MAXHMMPF: expected a whole number/],
     [{ POCKETSPHINX_FWDFLAT: "maybe" }, /POCKETSPHINX_FWDFLAT: expected true or false, got "maybe"/],
     [{ MODEL_MANIFEST: "skip" }, /MODEL_MANIFEST: Invalid enum value. Expected 'required' \| 'optional'/],
+    [{ POCKETSPHINX_BATCH_MAXWPF: "-2" }, /POCKETSPHINX_BATCH_MAXWPF: Number must be greater than or equal to -1/],
     [{ STT_PROVIDER: "gpu" }, /STT_PROVIDER: Invalid enum value. Expected 'cpu' \| 'cuda' \| 'auto'/],
     [{ STT_PROVIDER: "cuda" }, /STT_PROVIDER: pocketsphinx runs on the CPU only and cannot use CUDA: .*sherpa-whisper, sherpa-transducer, sherpa-paraformer/],
     [{ TTS_PROVIDER: "cuda" }, /TTS_PROVIDER: flite runs on the CPU only and cannot use CUDA: .*sherpa-vits, sherpa-kokoro/],

@@ -2,7 +2,9 @@
 import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { WebSocket } from "ws";
-import { encodeWav, floatToInt16, int16ToFloat, resample } from "../../src/server/audio";
+import { floatToInt16, int16ToFloat } from "../../src/audio/pcm";
+import { resample } from "../../src/audio/resample";
+import { encodeWav } from "../../src/audio/wav";
 import { auth, KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
 
