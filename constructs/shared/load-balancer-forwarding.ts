@@ -2,7 +2,7 @@
  * What the internal load balancer forwards to the pods behind it, as both stacks must see it: the infra
  * stack's InternalLoadBalancer works it out, the workloads stack's InferenceService admits exactly that
  * (and serves TLS when the load balancer re-encrypts), and writes it on its Service, so policy rules
- * VS-K8S-017 and VS-K8S-018 can check the pods against it without reading the other stack.
+ * VS-K8S-017 can check the pods against it without reading the other stack.
  *
  * The targets are instances with client IP preservation, and the health check goes to kube-proxy's
  * health-check node port on the node (shared/drain.ts), never to the pod: so the only addresses the
@@ -32,6 +32,12 @@ export interface LoadBalancerForwarding {
   readonly clusterNetworkCidrs: readonly string[];
   readonly targetProtocol: TargetProtocol;
 }
+
+/**
+ * The environment variables that make a target serve TLS (the inference server's TLS_CERT_FILE and
+ * TLS_KEY_FILE, workloads/contract.ts SERVER_ENV): here so the policy rules can check a TLS target serves it.
+ */
+export const TARGET_TLS_ENV = { certFile: "TLS_CERT_FILE", keyFile: "TLS_KEY_FILE" } as const;
 
 /** Service annotation carrying the LoadBalancerForwarding (JSON) of the load balancer in front of it. */
 export const LOAD_BALANCER_FORWARDING_ANNOTATION = "voice-selfhost.io/load-balancer-forwarding";

@@ -4,6 +4,7 @@
  * compiled with the constructs, so these are mirrored here in one place, and
  * test/workloads/contract.test.ts reads the image's sources to prove every one still matches.
  */
+import { TARGET_TLS_ENV } from "../shared/load-balancer-forwarding";
 
 /**
  * The inference image's release (`version` in inference-image/package.json): the default tag the
@@ -53,8 +54,8 @@ export const SERVER_ENV = {
   shutdownGraceMs: "SHUTDOWN_GRACE_MS",
   usageWalDir: "USAGE_WAL_DIR",
   /** The certificate chain and key the server serves TLS with (src/server/tls.ts); unset, it serves plain HTTP. */
-  tlsCertFile: "TLS_CERT_FILE",
-  tlsKeyFile: "TLS_KEY_FILE",
+  tlsCertFile: TARGET_TLS_ENV.certFile,
+  tlsKeyFile: TARGET_TLS_ENV.keyFile,
 } as const;
 
 /** Bounds the server's config schema puts on the values we set, so a bad setting fails at synth, not in a crash loop. */

@@ -83,7 +83,7 @@ export interface InferenceServiceProps {
  * (`loadBalancer.clients`: the client CIDRs less the cluster's VPC; the health checks stop at kube-proxy
  * on the node), the in-cluster callers named in `callers` (namespace and pod labels), and the metrics
  * scraper's namespace. Nothing else in the VPC reaches the pods. The Service says what the load balancer
- * forwards (annotation), so policy rules VS-K8S-017 and VS-K8S-018 check the pods against it.
+ * forwards (annotation), so policy rule VS-K8S-017 checks the pods against it.
  *
  * The Service is of type LoadBalancer with a class no controller implements (the NLB is the infra
  * stack's), only so kube-proxy serves its health-check node port: the target group's health check,
@@ -395,7 +395,7 @@ export class InferenceService extends Construct {
         scraperIngress(props.metricsScraperNamespace, INFERENCE_PORT),
       ],
     });
-    // The pods that handle customer audio reach the license proxy and, through the namespace's allow-dns policy, DNS: nothing else (VS-K8S-019).
+    // The pods that handle customer audio reach the license proxy and, through the namespace's allow-dns policy, DNS: nothing else (VS-K8S-018).
     networkPolicy(this, ns, `${this.name}-egress`, {
       podSelector: { matchLabels: selector },
       policyTypes: ["Egress"],
