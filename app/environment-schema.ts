@@ -8,6 +8,8 @@ import { checkClusterInNetwork, clusterSettingsSchema, gpuPoolsSchema, kubernete
 import { acknowledgementSchema } from "../constructs/policy/engine";
 import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/shared/regions";
 import { allowedClientCidrsSchema, checkCertificateRegion, checkListener, listenerSettingsShape } from "../constructs/ingress/settings";
+import { parseCidr } from "../constructs/shared/cidr";
+import { clientSources } from "../constructs/shared/load-balancer-forwarding";
 import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, perimeterSchema, vpcCidrSchema } from "../constructs/network/settings";
 import { registrySettingsSchema } from "../constructs/registry/settings";
 import { keyAccessSchema } from "../constructs/shared/encryption-key";
@@ -108,6 +110,11 @@ export const environmentSchema = z
 
     checkClusterInNetwork(env.cluster, env, (path, message) => fail(["cluster", ...path], message));
     checkCertificateRegion(env.ingress.certificateArn, env.region, (message) => fail(["ingress", "certificateArn"], message));
+    // The pods admit the clients less the cluster's VPC (shared/load-balancer-forwarding.ts): a client network inside it admits nothing.
+    // Malformed CIDRs are their own fields' errors already.
+    if ([env.vpcCidr, ...env.allowedClientCidrs].every((c) => parseCidr(c))) {
+      clientSources(env.allowedClientCidrs, [env.vpcCidr], (i, message) => fail(["allowedClientCidrs", i], `expected a client network outside the VPC (vpcCidr): ${message}`));
+    }
 
     if (env.mode === "airgapped") {
       if (env.license.mode !== "offline") {

@@ -5,7 +5,7 @@
 # tar needs to unpack sherpa-onnx's .tar.bz2 model archives (the model import command and its tests).
 # prometheus (with promtool): the monitoring tests check and unit-test the alert rules and run a real Prometheus
 # against the server (test/monitoring); its packaged service is not needed and may stay stopped.
-# openssl: the scheduled-scaling test makes the certificates of its stand-in Kubernetes API server.
+# openssl: the TLS tests and the scheduled-scaling test's stand-in Kubernetes API make their certificates with it.
 # --container-tools adds Debian's OCI tools, for building and running the image without a Docker
 # daemon (scripts/image-build.sh, inference-image/test/image): buildah builds, podman (with runc)
 # runs, mmdebstrap makes the stand-in base image, podman-compose runs compose.yaml.

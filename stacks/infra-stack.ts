@@ -1,11 +1,11 @@
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
 import { ConfigError, EnvironmentConfig } from "../app";
 import { checkVersionSupport } from "../constructs/cluster/versions";
-import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, setKeyAccess, WORKLOAD_NAMESPACE } from "../constructs/shared";
+import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GpuPoolUse, setKeyAccess } from "../constructs/shared";
+import { modelImagesOf } from "../constructs/workloads/settings";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { acknowledgePolicy } from "../constructs/policy";
 import { PrivateNetwork } from "../constructs/network";
@@ -27,8 +27,6 @@ export interface InfraStackProps {
 export class InfraStack extends TerraformStack {
   readonly network: PrivateNetwork;
   readonly cluster: GpuCluster;
-  /** The Pod Identity role of the inference pods (the model bucket's only reader). */
-  readonly inferenceRole: IamRole;
   /** The cluster autoscaler's Pod Identity role (scales only this cluster's tagged node groups). */
   readonly autoscalerRole: ClusterAutoscalerRole;
   readonly registry: PrivateRegistry;
@@ -77,7 +75,6 @@ export class InfraStack extends TerraformStack {
       // Instances launched by Auto Scaling do not get the provider's default tags.
       tags: { ...env.tags, "voice-selfhost:environment": env.name },
     });
-    this.inferenceRole = this.cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
     this.autoscalerRole = new ClusterAutoscalerRole(this, "cluster-autoscaler", { cluster: this.cluster });
     this.registry = new PrivateRegistry(this, "registry", {
       network: this.network,
@@ -85,12 +82,16 @@ export class InfraStack extends TerraformStack {
       // The autoscaler mirrored is the one of the cluster's minor.
       kubernetesVersion: env.kubernetesVersion,
       region: env.region,
+      // A repository per model image the workloads run; the pods pull each by the digest the file names.
+      modelImages: modelImagesOf(env.workloads.models),
     });
     // The kubelet pulls with the node role; the mirror role copies the images in.
     this.registry.grantPull(this.cluster.nodeRoleArn);
     if (env.registry.mirrorRoleArn) this.registry.grantMirror(env.registry.mirrorRoleArn);
-    this.modelBucket = new ModelBucket(this, "models", { network: this.network, namePrefix: `${env.name}-models-` });
-    this.modelBucket.grantRead(this.inferenceRole);
+    // The archive of imported models the model images are built from: nothing in the cluster reads it; the mirror role,
+    // which builds and pushes those images, may.
+    this.modelBucket = new ModelBucket(this, "models", { namePrefix: `${env.name}-models-` });
+    if (env.registry.mirrorRoleArn) this.modelBucket.grantRead(env.registry.mirrorRoleArn);
     // Where the inference services run (GPU pools only for engines that use one) decides what the load
     // balancer targets, and marks each GPU pool with the services that use it, or "none".
     const services = inferencePlacements(env);
@@ -121,7 +122,6 @@ export class InfraStack extends TerraformStack {
     new TerraformOutput(this, "cluster_endpoint", { value: this.cluster.endpoint });
     new TerraformOutput(this, "cluster_certificate_authority_data", { value: this.cluster.certificateAuthorityData });
     new TerraformOutput(this, "node_role_arn", { value: this.cluster.nodeRoleArn });
-    new TerraformOutput(this, "inference_role_arn", { value: this.inferenceRole.arn });
     new TerraformOutput(this, "repository_urls", {
       value: Object.fromEntries(Object.entries(this.registry.images).map(([key, image]) => [key, image.repositoryUrl])),
     });

@@ -81,7 +81,8 @@ export class WorkloadsStack extends TerraformStack {
       metricsScraperNamespace: w.metricsScraperNamespace,
     });
 
-    const modelSync = w.models.source === "s3" ? { image: images.awsCli.imageUri, bucket: infra.modelBucket.bucketName, region: env.region } : undefined;
+    // Each model image pinned by the digest the environment file names (the infra stack's registry holds its repository).
+    const modelImages = Object.fromEntries(Object.entries(infra.registry.modelImages).map(([kind, image]) => [kind, image.imageUri]));
     this.inferenceServices = inferencePlacements(env).map(({ name, settings }, i) => {
       return new InferenceService(this, name, {
         name,
@@ -91,10 +92,10 @@ export class WorkloadsStack extends TerraformStack {
         settings,
         models: w.models,
         imageCudaRuntime: w.image.cudaRuntime,
-        modelSync,
+        modelImages,
         licenseProxyUrl: this.licenseProxy.url,
-        // What the pods really receive: the clients (their IP is preserved) and the load balancer's health checks.
-        allowedSourceCidrs: [...infra.loadBalancer.targetSourceCidrs],
+        // What the pods really receive: the clients (their IP is preserved) less the cluster's VPC, over TLS unless plainTcp.
+        loadBalancer: infra.loadBalancer.forwarding,
         // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
         nodePort: INFERENCE_NODE_PORTS[name],
         healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS[name],

@@ -1,14 +1,12 @@
 import { AutoscalingGroupTagA } from "@cdktf/provider-aws/lib/autoscaling-group-tag";
 import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
-import { ITerraformDependable, TerraformStack } from "cdktf";
-// cdktf's own logical-id function (what TerraformStack.allocateLogicalId uses); not re-exported from the package root.
-import { makeUniqueId } from "cdktf/lib/private/unique";
+import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../shared/names";
 import type { ClusterRefs } from "./types";
 import { EncryptionKey } from "../shared/encryption-key";
-import { forgetWithoutDestroying } from "../shared/removed";
+import { forgetWithoutDestroying, legacyLogicalId } from "../shared/removed";
 import { acceleratorLabel, GpuInstanceType } from "./gpu-instance-types";
 
 /** EKS AMI types a pool may use: standard AL2023 for the system pool, NVIDIA variants for GPU pools. */
@@ -142,13 +140,6 @@ export class NodePool extends Construct {
     // The discovery tags this pool used to own (numbered 0 and 1) stay on the group: Terraform forgets them without deleting EKS's tags.
     discovery.forEach((_key, i) => forgetWithoutDestroying(this, `aws_autoscaling_group_tag.${legacyLogicalId(this, `asg-tag-${i}`)}`));
   }
-}
-
-/** The logical id a child `id` of `scope` had (or would have): for moved and removed blocks naming resources no construct holds any more. */
-function legacyLogicalId(scope: Construct, id: string): string {
-  const scopes = scope.node.scopes;
-  const below = scopes.slice(scopes.indexOf(TerraformStack.of(scope)) + 1).map((c) => c.node.id);
-  return makeUniqueId([...below, id]);
 }
 
 /**

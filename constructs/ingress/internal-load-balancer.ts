@@ -5,9 +5,8 @@ import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Token } from "cdktf";
 import { Construct } from "constructs";
-import { cidrContains, parseCidr } from "../shared/cidr";
+import { clientSources, LoadBalancerForwarding } from "../shared/load-balancer-forwarding";
 import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORT } from "../shared/names";
 import { KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK } from "../shared/drain";
 import { NetworkRefs } from "../network/types";
@@ -52,7 +51,11 @@ export interface InternalLoadBalancerProps {
   readonly targets: LoadBalancerTargets;
   /** ACM certificate of the TLS listener; required unless plainTcp. */
   readonly certificateArn?: string;
-  /** Plain TCP instead of TLS (no certificate, no access logs): only for environments that ask for it, like dev. */
+  /**
+   * Plain TCP instead of TLS, to the load balancer and from it to the pods (no certificate, no access logs):
+   * only for environments that ask for it, like dev. Otherwise the listener terminates TLS with
+   * `certificateArn` and re-encrypts to the targets (a TLS target group), which serve their own certificate.
+   */
   readonly plainTcp?: boolean;
   /**
    * The Services behind the load balancer, each on its own listener port; default one Service
@@ -71,8 +74,9 @@ export interface InternalLoadBalancerProps {
 /**
  * An internal Network Load Balancer in front of the inference server: private subnets only, its own
  * security group admitting only the configured client CIDRs on the listener ports, TLS terminated
- * with an ACM certificate and a TLS 1.3/1.2 policy, a health check on the server's readiness path,
- * access logs to an encrypted, TLS-only bucket, and deletion protection.
+ * with an ACM certificate and a TLS 1.3/1.2 policy and re-encrypted to the targets (audio never crosses
+ * the VPC in clear; the pods serve a certificate of their own, which the NLB does not verify), access
+ * logs to an encrypted, TLS-only bucket, and deletion protection.
  *
  * One listener, target group and health check per Service it fronts: an NLB routes by port, not by
  * path, so when STT and TTS run apart each gets its own listener port (and scales on its own).
@@ -91,12 +95,15 @@ export interface InternalLoadBalancerProps {
  * EKS managed node groups have no target-group setting (containers-roadmap #709): the attachment
  * to the group's own Auto Scaling group is acknowledged in code (VS-LB-004).
  *
- * What the targets see (`targetSourceCidrs`): client IP preservation is on, so client traffic
- * arrives from the client's own address, and health checks from the load balancer's private
- * addresses in the network's private subnets (`healthCheckSourceCidrs`). A NetworkPolicy on the pods
- * can therefore admit exactly these. The nodes' security group admits the NodePort from the load
- * balancer's security group, which AWS matches with client IP preservation on as well, so the
- * client CIDRs are checked once, on the load balancer's security group.
+ * What the pods see (`forwarding`, shared/load-balancer-forwarding.ts): client IP preservation is on,
+ * so client traffic arrives from the client's own address, while health checks stop at kube-proxy on
+ * the node. A NetworkPolicy on the pods can therefore admit exactly the client CIDRs, less the cluster's
+ * VPC (a client CIDR inside the VPC is refused). The target group's protocol (TLS, or TCP with plainTcp)
+ * tells the pods whether to serve TLS. Its health check stays plain HTTP on kube-proxy's health-check
+ * node port: a TLS target group takes HTTP, HTTPS or TCP health checks, on a port of their own. The
+ * nodes' security group admits the NodePort from the load balancer's security group, which AWS matches
+ * with client IP preservation on as well, so the client CIDRs are checked once, on the load balancer's
+ * security group.
  */
 export class InternalLoadBalancer extends Construct {
   readonly loadBalancer: Lb;
@@ -105,14 +112,8 @@ export class InternalLoadBalancer extends Construct {
   readonly targetGroups: Readonly<Record<string, LbTargetGroup>>;
   readonly securityGroup: SecurityGroup;
   readonly dnsName: string;
-  /**
-   * The source addresses the health checks reach the targets from: the load balancer's subnets
-   * (NetworkRefs.privateSubnetCidrs), or the VPC when the network does not declare them. With the
-   * VPC CNI, pods and nodes take addresses in the same subnets, so a rule admitting these admits them too.
-   */
-  readonly healthCheckSourceCidrs: readonly string[];
-  /** Every source address the targets see: the allowed clients (their IP is preserved) and the health-check sources not already among them. */
-  readonly targetSourceCidrs: readonly string[];
+  /** What the targets' pods receive: the clients less the cluster's VPC, and whether over TLS (InferenceService's `loadBalancer`). */
+  readonly forwarding: LoadBalancerForwarding;
   /** Undefined in plain TCP mode: NLBs write access logs for TLS listeners only. */
   readonly accessLogBucket?: SecureBucket;
 
@@ -122,11 +123,11 @@ export class InternalLoadBalancer extends Construct {
     const { plainTcp } = parseProps(listenerSettingsSchema, { certificateArn: props.certificateArn, plainTcp: props.plainTcp }, `${where}:`);
     parseProps(allowedClientCidrsSchema, props.allowedClientCidrs, `${where}: allowedClientCidrs`);
     if (props.targets.autoScalingGroupNames.length === 0) throw new Error(`${where}: targets.autoScalingGroupNames: expected at least one Auto Scaling group`);
-    this.healthCheckSourceCidrs = props.network.privateSubnetCidrs ?? [props.network.vpcCidr];
-    // A health-check source inside a client CIDR is admitted already; listing it again would only lengthen the rules.
-    const clients = props.allowedClientCidrs.map((c) => parseCidr(c)!);
-    const extra = this.healthCheckSourceCidrs.filter((c) => Token.isUnresolved(c) || !clients.some((client) => cidrContains(client, parseCidr(c)!)));
-    this.targetSourceCidrs = [...new Set([...props.allowedClientCidrs, ...extra])];
+    const clusterNetworkCidrs = [props.network.vpcCidr];
+    const clients = clientSources(props.allowedClientCidrs, clusterNetworkCidrs, (i, message) => {
+      throw new Error(`${where}: allowedClientCidrs[${i}]: ${message}`);
+    });
+    this.forwarding = { clients, clusterNetworkCidrs, targetProtocol: plainTcp ? "TCP" : "TLS" };
     this.services = props.services ?? [{ name: "inference", port: 443, nodePort: INFERENCE_NODE_PORT, healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS.inference }];
     checkServices(where, this.services);
 
@@ -206,7 +207,8 @@ export class InternalLoadBalancer extends Construct {
         namePrefix: "voice-",
         vpcId: props.network.vpcId,
         targetType: "instance",
-        protocol: "TCP",
+        // TLS: the listener's TLS ends at the load balancer and a new TLS connection carries the audio on to the pod.
+        protocol: this.forwarding.targetProtocol,
         port: nodePort,
         preserveClientIp: "true",
         deregistrationDelay: "60",

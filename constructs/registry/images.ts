@@ -68,14 +68,6 @@ export const IMAGES = {
     digest: undefined,
     purpose: "serves inference_load_ratio to the HPAs through the custom metrics API (custom.metrics.k8s.io)",
   },
-  awsCli: {
-    repository: "aws-cli/aws-cli",
-    upstream: "public.ecr.aws/aws-cli/aws-cli",
-    tag: "2.31.23",
-    digest: "sha256:668ffb01408e03e1002b36886797c1a97b09f7d0f02fba3123f9fcd68a081dc5",
-    digestSource: "public Dockerfile check pinning public.ecr.aws/aws-cli/aws-cli:2.31.23@sha256:668ffb01...",
-    purpose: 'the model-sync init containers: `aws s3 sync` from the model bucket (workloads.models.source "s3")',
-  },
 } as const satisfies Record<string, ImageSpec>;
 
 /** The key of an image in IMAGES (e.g. `nvidiaDevicePlugin`). */

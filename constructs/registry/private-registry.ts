@@ -11,6 +11,7 @@ import * as path from "path";
 import { NetworkRefs } from "../network/types";
 import { inspectorServiceLinkedRoleArn, policyDocument, PolicyStatement } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
+import { forgetWithoutDestroying, legacyLogicalId } from "../shared/removed";
 import { clusterAutoscalerImage } from "../cluster/versions";
 import { ImageKey, IMAGES, ImageSpec, upstreamReference } from "./images";
 
@@ -41,8 +42,22 @@ export interface PrivateRegistryProps {
    * mirror manifest names them. Images not listed get a repository of ours.
    */
   readonly existingRepositories?: Readonly<Partial<Record<ImageKey, string>>>;
+  /**
+   * Model images the workloads run (workloads.models.source "registry"), by kind: each gets a repository
+   * `<prefix>/models/<kind>` with the same controls, and a mirror manifest entry with the tag and digest to push.
+   */
+  readonly modelImages?: Partial<Record<ModelKind, ModelImageSpec>>;
   /** Tags for the repositories and the key. */
   readonly tags?: Record<string, string>;
+}
+
+/** The two kinds of model: speech-to-text and text-to-speech. */
+export type ModelKind = "stt" | "tts";
+
+/** A model image as built from a staged model (model-import --image-from) and pushed: its tag and the digest the push printed. */
+export interface ModelImageSpec {
+  readonly tag: string;
+  readonly digest: string;
 }
 
 /** One image as the cluster pulls it. */
@@ -64,7 +79,8 @@ export interface MirrorManifest {
 
 /** One image of the mirror manifest: where it comes from and where it goes. */
 export interface MirrorEntry {
-  readonly name: ImageKey;
+  /** The image's key in IMAGES, or `<kind>Model` for a model image. */
+  readonly name: ImageKey | `${ModelKind}Model`;
   readonly purpose: string;
   /** Upstream reference with digest where pinned; null for images built here. */
   readonly source: string | null;
@@ -99,13 +115,15 @@ const MIRROR_ACTIONS = [
  * outside these controls.
  *
  * `mirrorManifest` (also written as `mirror-manifest.json` next to the stack's cdk.tf.json) lists what
- * to copy; `images` gives the workloads the same URIs.
+ * to copy; `images` gives the workloads the same URIs, and `modelImages` the model images' (by digest).
  */
 export class PrivateRegistry extends Construct {
   readonly encryptionKey: EncryptionKey;
   /** The repositories created here; images in `existingRepositories` have none. */
   readonly repositories: Readonly<Partial<Record<ImageKey, EcrRepository>>>;
   readonly images: Readonly<Record<ImageKey, RegistryImage>>;
+  /** The model images, by kind, each pinned by its digest (`imageUri` is `<repository>@sha256:...`). */
+  readonly modelImages: Readonly<Partial<Record<ModelKind, RegistryImage>>>;
   readonly mirrorManifest: MirrorManifest;
   private readonly pullerArns: string[] = [];
   private readonly mirrorArns: string[] = [];
@@ -181,6 +199,20 @@ export class PrivateRegistry extends Construct {
       ],
     });
 
+    const createRepository = (key: string, name: string): EcrRepository => {
+      const repository = new EcrRepository(this, `repo-${key}`, {
+        name,
+        imageTagMutability: "IMMUTABLE",
+        imageScanningConfiguration: { scanOnPush: true },
+        encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: this.encryptionKey.arn }],
+        forceDelete: false,
+        tags: { ...props.tags, "voice-selfhost:image": key },
+        dependsOn: [this.encryptionKey.policy],
+      });
+      new EcrRepositoryPolicy(this, `policy-${key}`, { repository: repository.name, policy: repositoryPolicy });
+      new EcrLifecyclePolicy(this, `lifecycle-${key}`, { repository: repository.name, policy: lifecyclePolicy });
+      return repository;
+    };
     const repositories: Partial<Record<ImageKey, EcrRepository>> = {};
     const images = {} as Record<ImageKey, RegistryImage>;
     const repositoryNames = Object.fromEntries(keys.map((key) => [key, existing[key] ?? `${prefix}/${specs[key].repository}`])) as Record<ImageKey, string>;
@@ -193,22 +225,38 @@ export class PrivateRegistry extends Construct {
         images[key] = registryImage(repositoryName, repository.repositoryUrl, spec);
         continue;
       }
-      const repository = new EcrRepository(this, `repo-${key}`, {
-        name: repositoryName,
-        imageTagMutability: "IMMUTABLE",
-        imageScanningConfiguration: { scanOnPush: true },
-        encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: this.encryptionKey.arn }],
-        forceDelete: false,
-        tags: { ...props.tags, "voice-selfhost:image": key },
-        dependsOn: [this.encryptionKey.policy],
-      });
-      new EcrRepositoryPolicy(this, `policy-${key}`, { repository: repository.name, policy: repositoryPolicy });
-      new EcrLifecyclePolicy(this, `lifecycle-${key}`, { repository: repository.name, policy: lifecyclePolicy });
+      const repository = createRepository(key, repositoryName);
       repositories[key] = repository;
       images[key] = registryImage(repositoryName, repository.repositoryUrl, spec);
     }
     this.repositories = repositories;
     this.images = images;
+    // The aws-cli image synced models from S3 inside the inference pods until 0.2.0: its repository (and any copy in it)
+    // is no longer managed, and Terraform forgets it rather than delete a repository that may hold images.
+    for (const resource of ["aws_ecr_repository.repo", "aws_ecr_repository_policy.policy", "aws_ecr_lifecycle_policy.lifecycle"]) {
+      const [type, id] = resource.split(".");
+      forgetWithoutDestroying(this, `${type}.${legacyLogicalId(this, `${id}-awsCli`)}`);
+    }
+
+    const modelImages: Partial<Record<ModelKind, RegistryImage>> = {};
+    const modelEntries: MirrorEntry[] = [];
+    for (const [kind, model] of Object.entries(props.modelImages ?? {}) as [ModelKind, ModelImageSpec][]) {
+      if (!/^sha256:[a-f0-9]{64}$/.test(model.digest)) throw new Error(`${where}: modelImages.${kind}.digest: expected sha256:<64 hex digits>, found "${model.digest}"`);
+      const name = `${prefix}/models/${kind}`;
+      const repository = createRepository(`${kind}Model`, name);
+      modelImages[kind] = { repositoryName: name, repositoryUrl: repository.repositoryUrl, tag: model.tag, digest: model.digest, imageUri: `${repository.repositoryUrl}@${model.digest}` };
+      modelEntries.push({
+        name: `${kind}Model`,
+        purpose: `the ${kind === "stt" ? "speech-to-text" : "text-to-speech"} model, copied into the inference pods at start (workloads.models.source "registry")`,
+        source: null,
+        digest: model.digest,
+        build: MODEL_IMAGE_BUILD,
+        repository: name,
+        tag: model.tag,
+        note: `build the model image model-import wrote (${MODEL_IMAGE_BUILD}) and push it as ${name}:${model.tag}; the push must print ${model.digest}, the digest the pods pull`,
+      });
+    }
+    this.modelImages = modelImages;
 
     for (const arn of props.pullerRoleArns ?? []) this.grantPull(arn);
     this.node.addValidation({
@@ -218,7 +266,7 @@ export class PrivateRegistry extends Construct {
     this.mirrorManifest = {
       registry: `<account>.dkr.ecr.${props.region ?? "<region>"}.amazonaws.com (the stack's registry outputs give the full repository URLs)`,
       mode: props.network.mode,
-      images: keys.map((key) => mirrorEntry(key, specs[key], repositoryNames[key])),
+      images: [...keys.map((key) => mirrorEntry(key, specs[key], repositoryNames[key])), ...modelEntries],
     };
     const manifest = this.mirrorManifest;
     const stack = TerraformStack.of(this);
@@ -247,6 +295,9 @@ export class PrivateRegistry extends Construct {
     if (!this.mirrorArns.includes(arn)) this.mirrorArns.push(arn);
   }
 }
+
+/** Where a model image's build comes from: the Dockerfile `model-import --image-from` writes next to the staged model. */
+export const MODEL_IMAGE_BUILD = "<staged model>.Dockerfile (model-import --image-from)";
 
 function registryImage(repositoryName: string, repositoryUrl: string, spec: ImageSpec): RegistryImage {
   const imageUri = spec.digest ? `${repositoryUrl}@${spec.digest}` : `${repositoryUrl}:${spec.tag}`;

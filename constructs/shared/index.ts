@@ -3,6 +3,7 @@ export * from "./cidr";
 export * from "./drain";
 export * from "./encryption-key";
 export * from "./image-ref";
+export * from "./load-balancer-forwarding";
 export * from "./names";
 export * from "./regions";
 export * from "./secure-bucket";

@@ -8,7 +8,7 @@ export const RETAINED_DATA_TAG = "voice-selfhost:retained-data";
 
 /** The Kubernetes namespace of the inference server and the license proxy. */
 export const WORKLOAD_NAMESPACE = "voice-selfhost";
-/** Service account of the inference pods; its Pod Identity role is the only reader of the model bucket. */
+/** Service account of the inference pods (no AWS identity: they reach only DNS and the license proxy). */
 export const INFERENCE_SERVICE_ACCOUNT = "inference-server";
 /** Service account of the license proxy pods. */
 export const LICENSE_PROXY_SERVICE_ACCOUNT = "license-proxy";
@@ -70,6 +70,12 @@ export const GpuPoolUse = { none: "none" } as const;
 export const GPU_USE_ANNOTATIONS = { cudaRuntime: "voice-selfhost.io/cuda-runtime", cpuEnginesOnGpu: "voice-selfhost.io/cpu-engines-on-gpu" } as const;
 /** The extended resource the NVIDIA device plugin advertises. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
+
+/** The cluster's DNS (CoreDNS, the EKS add-on): its namespace, its pods' label and its port; every namespace of ours lets pods reach it. */
+export const CLUSTER_DNS = { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" }, port: 53 } as const;
+
+/** The EKS Pod Identity agent, on every node's link-local address: where the AWS SDK gets a pod's credentials. */
+export const POD_IDENTITY_AGENT = "169.254.170.23/32";
 
 /** The namespace and service account of the cluster autoscaler; its Pod Identity association names both. */
 export const CLUSTER_AUTOSCALER_NAMESPACE = "cluster-autoscaler";

@@ -1,4 +1,6 @@
 import { Lazy, TerraformStack } from "cdktf";
+// cdktf's own logical-id function (what TerraformStack.allocateLogicalId uses); not re-exported from the package root.
+import { makeUniqueId } from "cdktf/lib/private/unique";
 import { IConstruct } from "constructs";
 
 const forgotten = new WeakMap<TerraformStack, string[]>();
@@ -19,4 +21,11 @@ export function forgetWithoutDestroying(scope: IConstruct, address: string): voi
     stack.addOverride("removed", Lazy.anyValue({ produce: () => list.map((from) => ({ from, lifecycle: { destroy: false } })) }));
   }
   if (!addresses.includes(address)) addresses.push(address);
+}
+
+/** The logical id a child `id` of `scope` had (or would have): for moved and removed blocks naming resources no construct holds any more. */
+export function legacyLogicalId(scope: IConstruct, id: string): string {
+  const scopes = scope.node.scopes;
+  const below = scopes.slice(scopes.indexOf(TerraformStack.of(scope)) + 1).map((c) => c.node.id);
+  return makeUniqueId([...below, id]);
 }

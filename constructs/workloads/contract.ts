@@ -4,6 +4,7 @@
  * compiled with the constructs, so these are mirrored here in one place, and
  * test/workloads/contract.test.ts reads the image's sources to prove every one still matches.
  */
+import { TARGET_TLS_ENV } from "../shared/load-balancer-forwarding";
 
 /**
  * The inference image's release (`version` in inference-image/package.json): the default tag the
@@ -53,6 +54,9 @@ export const SERVER_ENV = {
   requestTimeoutMs: "REQUEST_TIMEOUT_MS",
   shutdownGraceMs: "SHUTDOWN_GRACE_MS",
   usageWalDir: "USAGE_WAL_DIR",
+  /** The certificate chain and key the server serves TLS with (src/server/tls.ts); unset, it serves plain HTTP. */
+  tlsCertFile: TARGET_TLS_ENV.certFile,
+  tlsKeyFile: TARGET_TLS_ENV.keyFile,
 } as const;
 
 /** Bounds the server's config schema puts on the values we set, so a bad setting fails at synth, not in a crash loop. */
@@ -104,6 +108,9 @@ export const METRICS = {
   teamRejected: "inference_team_rejected_requests_total",
   teamInflight: "inference_team_inflight",
   apiKeysReloadFailures: "inference_api_keys_reload_failures_total",
+  /** Exported by a server that serves TLS (TLS_CERT_FILE): replacements it could not use, and when its certificate expires. */
+  tlsReloadFailures: "inference_tls_reload_failures_total",
+  tlsCertificateExpiry: "inference_tls_certificate_expiry_timestamp_seconds",
   graceActive: "license_proxy_grace_period_active",
   licenseValid: "license_proxy_license_valid",
   validUntil: "license_proxy_valid_until_timestamp_seconds",
@@ -128,7 +135,16 @@ export const SECRETS = {
   publicKey: { name: "license-public-key", key: "public-key.pem", mountPath: "/var/run/secrets/voice-selfhost/license-public-key" },
 } as const;
 
+/** The inference pods' certificate: a Secret of type kubernetes.io/tls (`kubectl create secret tls`, or an issuer such as cert-manager). */
+export const TLS_SECRET = { name: "inference-tls", certKey: "tls.crt", keyKey: "tls.key", mountPath: "/var/run/secrets/voice-selfhost/tls" } as const;
+
 /** The license proxy's persistent state (lease and usage spool). */
 export const PROXY_STATE_DIR = "/var/lib/license-proxy";
-/** Where model files land in the inference pods (an emptyDir the init container fills, or a directory baked into the image). */
+/** Where model files land in the inference pods (an emptyDir the init containers fill from the model images). */
 export const MODELS_MOUNT = "/models";
+/**
+ * Where a model image holds its model (the build model-import writes: src/model-import/image-build.ts), and
+ * the copy its init container runs: from the image's own filesystem into the pod's emptyDir, no network.
+ */
+const MODEL_IMAGE_DIR = "/opt/model";
+export const MODEL_IMAGE = { dir: MODEL_IMAGE_DIR, copy: (to: string) => ["cp", "-R", `${MODEL_IMAGE_DIR}/.`, to] } as const;

@@ -7,16 +7,16 @@ import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { IIoK8sApiCoreV1Volume } from "kubernetes-models/v1/Volume";
 import type { IIoK8sApiCoreV1VolumeMount } from "kubernetes-models/v1/VolumeMount";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
-import type { IIoK8sApiNetworkingV1NetworkPolicyEgressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyEgressRule";
 import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
 import { GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_LOAD_BALANCER_CLASS, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
 import { DrainTiming, drainTiming, TARGET_HEALTH_CHECK, TARGET_HEALTH_CHECK_ANNOTATION } from "../shared/drain";
+import { LOAD_BALANCER_FORWARDING_ANNOTATION, LoadBalancerForwarding } from "../shared/load-balancer-forwarding";
 import { checkImagePinned } from "../shared/image-ref";
 import { parseProps } from "../shared/validate";
-import { BUILTIN_ENGINES, ENGINE_LANES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
+import { BUILTIN_ENGINES, ENGINE_LANES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODEL_IMAGE, MODELS_MOUNT, SECRETS, SERVER_ENV, TLS_SECRET } from "./contract";
 import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
 import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
@@ -33,14 +33,8 @@ import {
   modelSettingsSchema,
 } from "./settings";
 
-/** Where the model-sync init container copies models from (models.source "s3"). */
-export interface ModelSyncProps {
-  /** The aws-cli image, from the environment's private registry. */
-  readonly image: string;
-  /** The model bucket; the service account's Pod Identity role is its only reader. */
-  readonly bucket: string;
-  readonly region: string;
-}
+/** The model images of a service's models (models.source "registry"), by kind, pinned by digest (`PrivateRegistry.modelImages`). */
+export type ModelImages = Partial<Record<"stt" | "tts", string>>;
 
 /** Props of InferenceService: the image, the license proxy's URL and the allowed sources are required. */
 export interface InferenceServiceProps {
@@ -54,17 +48,18 @@ export interface InferenceServiceProps {
   readonly settings?: InferenceServiceSettingsInput;
   /** Engines and where their models come from; default: the built-in engines. */
   readonly models?: ModelSettingsInput;
-  /** Required when models come from S3. */
-  readonly modelSync?: ModelSyncProps;
+  /** Required when models come from the registry (models.source "registry"): each model's image, pinned by digest. */
+  readonly modelImages?: ModelImages;
   /** The image's onnxruntime has the CUDA provider (WorkloadsSettings.image.cudaRuntime). Default false: `cuda` is refused, `auto` runs on the CPU. */
   readonly imageCudaRuntime?: boolean;
   /** The license proxy's in-cluster URL (`LicenseProxy.url`). */
   readonly licenseProxyUrl: string;
   /**
-   * Source CIDRs admitted to the inference port: what the load balancer's targets see, i.e.
-   * `InternalLoadBalancer.targetSourceCidrs` (the clients, whose IP it preserves, and its health checks).
+   * What the load balancer in front forwards to the pods (`InternalLoadBalancer.forwarding`): the clients the
+   * pods admit (their addresses are preserved; the cluster's network carved out) and whether it re-encrypts
+   * to them, in which case the pods serve TLS with the Secret `settings.tlsSecret`.
    */
-  readonly allowedSourceCidrs: string[];
+  readonly loadBalancer: LoadBalancerForwarding;
   /** The NodePort the internal load balancer targets. Default: the shared INFERENCE_NODE_PORT. */
   readonly nodePort?: number;
   /** kube-proxy's health-check node port the load balancer's health check targets. Default: INFERENCE_HEALTH_CHECK_NODE_PORTS.inference. */
@@ -75,22 +70,20 @@ export interface InferenceServiceProps {
   readonly metricsScraperNamespace?: string;
 }
 
-/** Addresses a pod may reach on 443 for S3 through the gateway endpoint: public ones only (S3 has no private addresses). */
-const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
-/** The EKS Pod Identity agent, on every node's link-local address: where the AWS SDK gets the pod's credentials. */
-export const POD_IDENTITY_AGENT = "169.254.170.23/32";
-
 /**
  * The inference server: a Deployment on a GPU pool behind a Service whose node ports the internal
  * load balancer's instance targets reach, with a ConfigMap, an HPA, a PodDisruptionBudget and its
  * NetworkPolicies.
  *
- * Traffic path: NLB (client IP preserved) -> node's NodePort -> pod. The Service uses
+ * Traffic path: NLB (client IP preserved) -> node's NodePort -> pod, over TLS end to end unless the
+ * load balancer is plainTcp: the NLB re-encrypts to the pod, which serves the certificate of the Secret
+ * `tlsSecret` (never a Terraform input) and picks up a renewed one without a restart. The Service uses
  * `externalTrafficPolicy: Local`: kube-proxy does not SNAT or hop to another node, so the pod sees
- * the client's address and the NetworkPolicy admits `allowedSourceCidrs`: the client CIDRs and the
- * load balancer's health-check sources (its subnets); nodes without a ready pod fail the health
- * check and get no traffic. With the VPC CNI, pods and nodes share those subnets, so the API keys,
- * not the network, are what keep other callers in them out.
+ * the client's address, and the ingress NetworkPolicy admits exactly what the load balancer forwards
+ * (`loadBalancer.clients`: the client CIDRs less the cluster's VPC; the health checks stop at kube-proxy
+ * on the node), the in-cluster callers named in `callers` (namespace and pod labels), and the metrics
+ * scraper's namespace. Nothing else in the VPC reaches the pods. The Service says what the load balancer
+ * forwards (annotation), so policy rule VS-K8S-017 checks the pods against it.
  *
  * The Service is of type LoadBalancer with a class no controller implements (the NLB is the infra
  * stack's), only so kube-proxy serves its health-check node port: the target group's health check,
@@ -140,8 +133,15 @@ export class InferenceService extends Construct {
       throw new Error(`${where} settings.pool: "${s.pool}" is a GPU pool, but ${this.placement.reason}: set a sherpa model's provider to cuda or auto, or state settings.cpuEnginesOnGpu with a reason`);
     }
     checkImagePinned(props.image, `${where} image`);
-    if (this.models.source === "s3" && !props.modelSync) throw new Error(`${where} modelSync: expected the aws-cli image, bucket and region when models.source is "s3"`);
-    if (props.allowedSourceCidrs.length === 0) throw new Error(`${where} allowedSourceCidrs: expected at least one CIDR (InternalLoadBalancer.targetSourceCidrs)`);
+    const modelImages = this.models.source === "registry" ? (props.modelImages ?? {}) : {};
+    for (const kind of ["stt", "tts"] as const) {
+      if (!this.models[kind].image) continue;
+      const image = modelImages[kind];
+      if (!image) throw new Error(`${where} modelImages.${kind}: expected the ${kind} model's image from the registry (PrivateRegistry.modelImages.${kind}.imageUri), as models.source is "registry"`);
+      if (!/@sha256:[a-f0-9]{64}$/.test(image)) throw new Error(`${where} modelImages.${kind}: expected an image pinned by digest (<repository>@sha256:...), found "${image}"`);
+    }
+    if (props.loadBalancer.clients.length === 0) throw new Error(`${where} loadBalancer.clients: expected at least one client network (InternalLoadBalancer.forwarding)`);
+    const tls = props.loadBalancer.targetProtocol === "TLS";
 
     const ns = namespaceRef(props.namespace);
     const labels = objectLabels(this.name, "inference");
@@ -150,11 +150,10 @@ export class InferenceService extends Construct {
 
     this.drain = drainTiming(s.requestTimeoutSeconds);
 
-    const sync = this.models.source === "s3" ? props.modelSync : undefined;
     const modelDir = (kind: "stt" | "tts"): string | undefined => {
       const m = this.models[kind];
       if (BUILTIN_ENGINES.includes(m.engine)) return undefined;
-      return sync ? `${MODELS_MOUNT}/${kind}` : m.location;
+      return m.image ? `${MODELS_MOUNT}/${kind}` : m.location;
     };
     const workers = s.workers ?? Math.max(1, Math.floor(parseCpu(s.resources.requests.cpu)!));
     const config: Record<string, string> = {
@@ -176,6 +175,12 @@ export class InferenceService extends Construct {
     if (sttDir) config[SERVER_ENV.sttModelDir] = sttDir;
     if (ttsDir) config[SERVER_ENV.ttsModelDir] = ttsDir;
     if (s.queueMax !== undefined) config[SERVER_ENV.queueMax] = String(s.queueMax);
+    if (tls) {
+      config[SERVER_ENV.tlsCertFile] = `${TLS_SECRET.mountPath}/${TLS_SECRET.certKey}`;
+      config[SERVER_ENV.tlsKeyFile] = `${TLS_SECRET.mountPath}/${TLS_SECRET.keyKey}`;
+    }
+    const portName = tls ? "https" : "http";
+    const apiPort = [{ protocol: "TCP" as const, port: INFERENCE_PORT }];
 
     if (props.createServiceAccount ?? true) {
       const sa: IServiceAccount = {
@@ -191,7 +196,8 @@ export class InferenceService extends Construct {
     const configMap: IConfigMap = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${this.name}-config`, labels }, data: config };
     namespaced(this, "config", ns, configMap);
 
-    const httpGet = (path: string) => ({ path, port: "http" });
+    // The kubelet does not verify the certificate of an HTTPS probe.
+    const httpGet = (path: string) => ({ path, port: portName, scheme: tls ? ("HTTPS" as const) : ("HTTP" as const) });
     const probe = (path: string, periodSeconds: number, failureThreshold: number): IIoK8sApiCoreV1Probe => ({
       httpGet: httpGet(path),
       periodSeconds,
@@ -210,26 +216,26 @@ export class InferenceService extends Construct {
       { name: "api-keys", secret: { secretName: s.apiKeysSecret, defaultMode: 0o440 } },
     ];
     const mounts: IIoK8sApiCoreV1VolumeMount[] = [TMP_MOUNT, { name: "api-keys", mountPath: SECRETS.apiKeys.mountPath, readOnly: true }];
+    if (tls) {
+      // Also a directory mount: a renewed certificate is swapped in by the kubelet, and the server serves it without a restart.
+      volumes.push({ name: "tls", secret: { secretName: s.tlsSecret, defaultMode: 0o440 } });
+      mounts.push({ name: "tls", mountPath: TLS_SECRET.mountPath, readOnly: true });
+    }
     const initContainers: IIoK8sApiCoreV1Container[] = [];
-    if (sync && (sttDir || ttsDir)) {
+    const imaged = (["stt", "tts"] as const).filter((kind) => modelImages[kind] && this.models[kind].image);
+    if (imaged.length > 0) {
       volumes.push({ name: "models", emptyDir: { sizeLimit: this.models.volumeSize } });
       mounts.push({ name: "models", mountPath: MODELS_MOUNT, readOnly: true });
-      for (const kind of ["stt", "tts"] as const) {
-        const location = this.models[kind].location;
-        if (!modelDir(kind) || !location) continue;
+      // Each model image copies its model from its own filesystem into the pod: the kubelet pulled it (node role, the
+      // registry's endpoints), so nothing in the pod needs the network or an AWS identity. The server then checks it against its manifest.
+      for (const kind of imaged) {
         initContainers.push({
-          name: `model-sync-${kind}`,
-          image: sync.image,
-          command: ["aws", "s3", "sync", "--only-show-errors", "--no-progress", `s3://${sync.bucket}/${location.replace(/\/+$/, "")}/`, `${MODELS_MOUNT}/${kind}`],
-          env: [
-            { name: "AWS_REGION", value: sync.region },
-            // Credentials come from the Pod Identity agent; never fall back to the node's instance profile.
-            { name: "AWS_EC2_METADATA_DISABLED", value: "true" },
-            { name: "HOME", value: "/tmp" },
-          ],
-          resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+          name: `model-${kind}`,
+          image: modelImages[kind]!,
+          command: [...MODEL_IMAGE.copy(`${MODELS_MOUNT}/${kind}`)],
+          resources: { requests: { cpu: "250m", memory: "128Mi" }, limits: { cpu: "1", memory: "256Mi" } },
           securityContext: restrictedContainerSecurityContext(),
-          volumeMounts: [TMP_MOUNT, { name: "models", mountPath: MODELS_MOUNT }],
+          volumeMounts: [{ name: "models", mountPath: MODELS_MOUNT }],
         });
       }
     }
@@ -253,6 +259,7 @@ export class InferenceService extends Construct {
               "prometheus.io/scrape": "true",
               "prometheus.io/port": String(INFERENCE_PORT),
               "prometheus.io/path": METRICS_PATH,
+              "prometheus.io/scheme": tls ? "https" : "http",
               // A config change rolls the pods: they read the ConfigMap only at start.
               "voice-selfhost.io/config-hash": configHash,
               // Whether a GPU these pods hold can be used (policy rule VS-K8S-016 reads them).
@@ -293,7 +300,7 @@ export class InferenceService extends Construct {
                 name: "server",
                 image: props.image,
                 command: [...IMAGE_COMMANDS.server],
-                ports: [{ name: "http", containerPort: INFERENCE_PORT, protocol: "TCP" }],
+                ports: [{ name: portName, containerPort: INFERENCE_PORT, protocol: "TCP" }],
                 envFrom: [{ configMapRef: { name: configMap.metadata!.name! } }],
                 resources: { requests: resources("requests"), limits: resources("limits") },
                 // Startup allows up to 5 minutes for engines to load before liveness starts counting.
@@ -315,7 +322,11 @@ export class InferenceService extends Construct {
     const service: IService = {
       apiVersion: "v1",
       kind: "Service",
-      metadata: { name: this.name, labels, annotations: { [TARGET_HEALTH_CHECK_ANNOTATION]: JSON.stringify(TARGET_HEALTH_CHECK) } },
+      metadata: {
+        name: this.name,
+        labels,
+        annotations: { [TARGET_HEALTH_CHECK_ANNOTATION]: JSON.stringify(TARGET_HEALTH_CHECK), [LOAD_BALANCER_FORWARDING_ANNOTATION]: JSON.stringify(props.loadBalancer) },
+      },
       spec: {
         type: "LoadBalancer",
         loadBalancerClass: INFERENCE_LOAD_BALANCER_CLASS,
@@ -323,7 +334,7 @@ export class InferenceService extends Construct {
         externalTrafficPolicy: "Local",
         healthCheckNodePort: props.healthCheckNodePort ?? INFERENCE_HEALTH_CHECK_NODE_PORTS.inference,
         selector,
-        ports: [{ name: "http", port: INFERENCE_PORT, targetPort: "http", protocol: "TCP", nodePort: props.nodePort ?? INFERENCE_NODE_PORT }],
+        ports: [{ name: portName, port: INFERENCE_PORT, targetPort: portName, protocol: "TCP", nodePort: props.nodePort ?? INFERENCE_NODE_PORT }],
       },
     };
     this.service = namespaced(this, "service", ns, service);
@@ -370,24 +381,26 @@ export class InferenceService extends Construct {
       podSelector: { matchLabels: selector },
       policyTypes: ["Ingress"],
       ingress: [
-        { from: props.allowedSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: INFERENCE_PORT }] },
+        {
+          from: props.loadBalancer.clients.map(({ cidr, except }) => ({ ipBlock: except.length > 0 ? { cidr, except: [...except] } : { cidr } })),
+          ports: apiPort,
+        },
+        ...(s.callers.length > 0
+          ? [
+              {
+                from: s.callers.map((c) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": c.namespace } }, podSelector: { matchLabels: c.podLabels } })),
+                ports: apiPort,
+              },
+            ]
+          : []),
         scraperIngress(props.metricsScraperNamespace, INFERENCE_PORT),
       ],
     });
+    // The pods that handle customer audio reach the license proxy and, through the namespace's allow-dns policy, DNS: nothing else (VS-K8S-018).
     networkPolicy(this, ns, `${this.name}-egress`, {
       podSelector: { matchLabels: selector },
       policyTypes: ["Egress"],
-      egress: [
-        { to: [{ podSelector: { matchLabels: { [COMPONENT_LABEL]: "license-proxy" } } }], ports: [{ protocol: "TCP", port: LICENSE_PROXY_PORT }] },
-        // The model-sync init containers: S3 through the gateway endpoint (public S3 addresses on 443) and the
-        // Pod Identity agent. A policy applies to the whole pod, so only pods that sync models get this.
-        ...(initContainers.length > 0
-          ? <IIoK8sApiNetworkingV1NetworkPolicyEgressRule[]>[
-              { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }], ports: [{ protocol: "TCP", port: 443 }] },
-              { to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT } }], ports: [{ protocol: "TCP", port: 80 }] },
-            ]
-          : []),
-      ],
+      egress: [{ to: [{ podSelector: { matchLabels: { [COMPONENT_LABEL]: "license-proxy" } } }], ports: [{ protocol: "TCP", port: LICENSE_PROXY_PORT }] }],
     });
   }
 }

@@ -63,7 +63,11 @@ export class Monitoring extends Construct {
         {
           job_name: "voice-selfhost-pods",
           kubernetes_sd_configs: [{ role: "pod", namespaces: { names: scrapeNamespaces } }],
+          // Pods that serve TLS (prometheus.io/scheme: https) are scraped over TLS. Prometheus holds no copy of the CA that
+          // issued their certificate (the operator's or an issuer's), so it does not verify it; metrics carry no audio, text or caller.
+          tls_config: { insecure_skip_verify: true },
           relabel_configs: [
+            { source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scheme"], action: "replace", target_label: "__scheme__", regex: "(https?)" },
             { source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], action: "keep", regex: "true" },
             { source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_path"], action: "replace", target_label: "__metrics_path__", regex: "(.+)" },
             {
@@ -170,6 +174,20 @@ export class Monitoring extends Construct {
               "0m",
               "warning",
               "A changed API keys Secret did not parse: the pods keep the last good keys (new keys do not work, removed keys still do). The pods' error log names the field.",
+            ),
+            alert(
+              "InferenceTlsReloadFailed",
+              `sum(increase(${METRICS.tlsReloadFailures}[10m])) > 0`,
+              "0m",
+              "warning",
+              "A renewed TLS certificate Secret could not be used (not PEM, or a key that does not match): the pods keep serving the last good certificate. Their error log names the files.",
+            ),
+            alert(
+              "InferenceTlsCertificateExpiringSoon",
+              `min(${METRICS.tlsCertificateExpiry}) - time() < ${expiryDays} * 86400`,
+              "1h",
+              "warning",
+              `The certificate the inference pods serve expires within ${expiryDays} days: renew the TLS Secret (the pods pick it up without a restart).`,
             ),
             alert(
               "InferenceGpuPodsPending",

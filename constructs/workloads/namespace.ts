@@ -4,7 +4,7 @@ import type { IIoK8sApiNetworkingV1NetworkPolicyIngressRule } from "kubernetes-m
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { WORKLOAD_NAMESPACE } from "../shared/names";
+import { CLUSTER_DNS, WORKLOAD_NAMESPACE } from "../shared/names";
 import { parseProps } from "../shared/validate";
 import { PART_OF } from "./labels";
 import { KubeObject, k8sObject } from "./manifest";
@@ -100,10 +100,10 @@ export class WorkloadNamespace extends Construct implements NamespaceRef {
       policyTypes: ["Egress"],
       egress: [
         {
-          to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+          to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": CLUSTER_DNS.namespace } }, podSelector: { matchLabels: { ...CLUSTER_DNS.podLabels } } }],
           ports: [
-            { protocol: "UDP", port: 53 },
-            { protocol: "TCP", port: 53 },
+            { protocol: "UDP", port: CLUSTER_DNS.port },
+            { protocol: "TCP", port: CLUSTER_DNS.port },
           ],
         },
       ],

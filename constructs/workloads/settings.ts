@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { GPU_INSTANCE_TYPES } from "../cluster/gpu-instance-types";
 import { SHUTDOWN_MARGIN_SECONDS } from "../shared/drain";
-import { BUILTIN_ENGINES, EXECUTION_PROVIDERS, SECRETS, SERVER_LIMITS, STT_ENGINES, TTS_ENGINES } from "./contract";
+import { BUILTIN_ENGINES, EXECUTION_PROVIDERS, SECRETS, SERVER_LIMITS, STT_ENGINES, TLS_SECRET, TTS_ENGINES } from "./contract";
 import { parseCpu, parseMemory } from "./quantity";
 
 const cpu = z.string().refine((v) => (parseCpu(v) ?? 0) > 0, { message: 'expected a CPU quantity such as "500m" or "2"' });
@@ -31,6 +31,29 @@ const resources = (defaults: { cpu: [string, string]; memory: [string, string] }
 
 /** Longest request the server may take; SIGTERM then waits this long plus a margin, within the server's own cap. */
 const maxRequestSeconds = SERVER_LIMITS.shutdownGraceMs.max / 1000 - SHUTDOWN_MARGIN_SECONDS;
+
+const secretName = (what: string) =>
+  z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, `expected a Kubernetes Secret name (lowercase letters, digits, '-' and '.') for ${what}`)
+    .max(253);
+
+/** Label keys and values as Kubernetes takes them (an optional DNS prefix, a name of up to 63 characters). */
+const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "expected a Kubernetes label key");
+const labelValue = z.string().regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, "expected a Kubernetes label value (63 characters at most)");
+
+/**
+ * A caller inside the cluster, admitted to the inference pods by name: its namespace and its pods' labels.
+ * It calls the Service in-cluster (`<service>.<namespace>.svc:8080`, TLS with the pods' certificate), not the
+ * load balancer, whose clients exclude the cluster's own network.
+ */
+export const inClusterCallerSchema = z
+  .object({
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a Kubernetes namespace name").max(63),
+    /** The caller's pods: at least one label, so no namespace is admitted whole. */
+    podLabels: z.record(labelKey, labelValue).refine((labels) => Object.keys(labels).length > 0, { message: "expected at least one label of the calling pods: a whole namespace is too wide" }),
+  })
+  .strict();
 
 /** One inference Deployment: where it runs, how big each pod is and how it scales. */
 export const inferenceServiceSettingsSchema = z
@@ -78,11 +101,28 @@ export const inferenceServiceSettingsSchema = z
      * The Secret, created by the operator (never by Terraform, so no key or digest lands in state), that holds
      * the API keys or the teams document under the key `keys`. Changes apply in the pods without a restart.
      */
-    apiKeysSecret: z
+    apiKeysSecret: secretName("the API keys").default(SECRETS.apiKeys.name),
+    /**
+     * The Secret of type kubernetes.io/tls the pods serve TLS with (behind a TLS listener; not with plainTcp), created by the
+     * operator or an in-cluster issuer, never by Terraform. A renewed one applies in the pods without a restart.
+     */
+    tlsSecret: secretName("the pods' TLS certificate").default(TLS_SECRET.name),
+    /** Pods in the cluster admitted to call this service directly (the load balancer's clients exclude the cluster's network). */
+    callers: z.array(inClusterCallerSchema).default([]),
+  })
+  .strict();
+
+/**
+ * A model image in the environment's registry (`models/<stt|tts>` repository): the tag it was pushed as (immutable
+ * there) and the digest the pods pull, so a reviewer sees exactly which weights run.
+ */
+const modelImageSchema = z
+  .object({
+    tag: z
       .string()
-      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "expected a Kubernetes Secret name (lowercase letters, digits, '-' and '.')")
-      .max(253)
-      .default(SECRETS.apiKeys.name),
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "expected a Docker image tag")
+      .refine((t) => t !== "latest", { message: 'expected an immutable tag, not "latest"' }),
+    digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, "expected the image's digest, sha256:<64 hex digits> (printed by the push)"),
   })
   .strict();
 
@@ -92,39 +132,63 @@ const modelSchema = <E extends readonly [string, ...string[]]>(engines: E) =>
       engine: z.enum(engines),
       /** Execution provider (the server's STT_PROVIDER/TTS_PROVIDER): cuda or auto makes the service request a GPU. */
       provider: z.enum(EXECUTION_PROVIDERS).default("cpu"),
-      /** S3 key prefix in the model bucket (source "s3"), or an absolute directory in the image (source "image"). */
+      /** Source "image": the model's absolute directory in the inference image. */
       location: z.string().min(1).optional(),
+      /** Source "registry": the model's own image (model-import --image-from writes its build). */
+      image: modelImageSchema.optional(),
     })
     .strict();
 
+/** Where neural models come from. `s3` is retired: the pod that serves audio has no path out, so it syncs nothing. */
+export const MODEL_SOURCES = ["image", "registry"] as const;
+
 export const modelSettingsSchema = z
   .object({
-    /** "image": built-in engines or models baked into the image; "s3": an init container copies them from the model bucket. */
-    source: z.enum(["image", "s3"]).default("image"),
+    /**
+     * "image": built-in engines, or models baked into the inference image at `location`. "registry": each model is an
+     * image of its own in the environment's registry, which an init container copies into the pod with no network
+     * (the kubelet pulls it with the node role, like every image).
+     */
+    source: z
+      .enum(MODEL_SOURCES, {
+        errorMap: () => ({
+          message:
+            'expected "image" or "registry" ("s3" is retired: the pods that serve audio reach only DNS and the license proxy, so they sync nothing from a bucket; import the model as an image instead, see UPGRADING.md)',
+        }),
+      })
+      .default("image"),
     stt: modelSchema(STT_ENGINES).default({ engine: "pocketsphinx" }),
     tts: modelSchema(TTS_ENGINES).default({ engine: "flite" }),
-    /** Size of the pod-local volume the models are copied to (source "s3"). */
+    /** Size of the pod-local volume the models are copied to (source "registry"). */
     volumeSize: memory.default("20Gi"),
   })
   .strict()
   .superRefine((m, ctx) => {
     for (const kind of ["stt", "tts"] as const) {
-      const { engine, location, provider } = m[kind];
+      const { engine, location, provider, image } = m[kind];
       const path = [kind, "location"];
       if (provider !== "cpu" && BUILTIN_ENGINES.includes(engine)) {
         ctx.addIssue({ code: "custom", path: [kind, "provider"], message: `expected "cpu": ${engine} runs on the CPU only and cannot use a GPU` });
       }
       if (BUILTIN_ENGINES.includes(engine)) {
         if (location) ctx.addIssue({ code: "custom", path, message: `expected no location: ${engine} is built into the image` });
-      } else if (!location) {
-        ctx.addIssue({ code: "custom", path, message: `expected the model's ${m.source === "s3" ? "S3 key prefix" : "directory in the image"} for engine ${engine}` });
-      } else if (m.source === "s3" && (location.startsWith("/") || location.split("/").includes(".."))) {
-        ctx.addIssue({ code: "custom", path, message: 'expected an S3 key prefix such as "models/whisper-small" (no leading "/", no "..")' });
-      } else if (m.source === "image" && !location.startsWith("/")) {
-        ctx.addIssue({ code: "custom", path, message: 'expected an absolute directory in the image, such as "/opt/models/whisper-small"' });
+        if (image) ctx.addIssue({ code: "custom", path: [kind, "image"], message: `expected no model image: ${engine} is built into the inference image` });
+      } else if (m.source === "registry") {
+        if (!image) ctx.addIssue({ code: "custom", path: [kind, "image"], message: `expected the model image of engine ${engine}: { "tag", "digest" } as pushed to the registry's models/${kind} repository` });
+        if (location) ctx.addIssue({ code: "custom", path, message: 'expected no location with source "registry": the model image holds the model at a fixed path' });
+      } else {
+        if (image) ctx.addIssue({ code: "custom", path: [kind, "image"], message: 'expected no model image with source "image" (set source "registry" to use one)' });
+        if (!location) ctx.addIssue({ code: "custom", path, message: `expected the model's directory in the image for engine ${engine}` });
+        else if (!location.startsWith("/")) ctx.addIssue({ code: "custom", path, message: 'expected an absolute directory in the image, such as "/opt/models/whisper-small"' });
       }
     }
   });
+
+/** The model images an environment's pods run (source "registry"), by kind: what the registry needs repositories for. */
+export function modelImagesOf(models: ModelSettings): Partial<Record<"stt" | "tts", { tag: string; digest: string }>> {
+  if (models.source !== "registry") return {};
+  return Object.fromEntries((["stt", "tts"] as const).filter((kind) => models[kind].image).map((kind) => [kind, models[kind].image!]));
+}
 
 /** Namespace of the Prometheus allowed to scrape our pods (default `monitoring`); every construct's scrape rule takes it through scraperIngress. */
 export const metricsScraperNamespaceSchema = z

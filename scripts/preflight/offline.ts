@@ -40,7 +40,7 @@ function strings(value: unknown, field = ""): { field: string; value: string }[]
   return [];
 }
 
-/** Placeholders a real account refuses or that point nowhere: example accounts, all-zero certificates, example hosts and documentation ranges. */
+/** Placeholders a real account refuses or that point nowhere: example accounts, all-zero certificates and model image digests, example hosts and documentation ranges. */
 export function placeholderFindings(env: EnvironmentConfig): ReadinessFinding[] {
   const findings: ReadinessFinding[] = [];
   for (const { field, value } of strings(env)) {
@@ -55,6 +55,12 @@ export function placeholderFindings(env: EnvironmentConfig): ReadinessFinding[] 
   const certificateId = certificate?.split("/").pop() ?? "";
   if (certificate && certificateId.replace(/[-0]/g, "").length <= 3) {
     findings.push({ check: "placeholder", severity: "error", field: "ingress.certificateArn", message: `certificate id ${certificateId} is a placeholder: put the ARN of the certificate ACM issued for the load balancer's name` });
+  }
+  for (const kind of ["stt", "tts"] as const) {
+    const digest = env.workloads.models[kind].image?.digest;
+    if (digest && /^sha256:(.)\1{63}$/.test(digest)) {
+      findings.push({ check: "placeholder", severity: "error", field: `workloads.models.${kind}.image.digest`, message: `${digest} is a placeholder: build and push the model image, and put the digest the push printed` });
+    }
   }
   const organization = env.perimeter.organizationId;
   if (organization && PLACEHOLDER_ORGANIZATIONS.includes(organization)) {

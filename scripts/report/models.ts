@@ -7,7 +7,7 @@ export interface ModelLine {
   readonly service: string;
   readonly kind: "stt" | "tts";
   readonly engine: string;
-  /** `s3://<bucket>/<prefix>/` (copied by the model-sync init container), a directory in the image, or "built in". */
+  /** `<model image>@sha256:...` (copied by its init container), a directory in the image, or "built in". */
   readonly location: string;
   readonly provider: string;
 }
@@ -25,9 +25,9 @@ export function modelsOf(stack: StackView): ModelLine[] {
     for (const kind of ["stt", "tts"] as const) {
       const engine = data[kind === "stt" ? SERVER_ENV.sttEngine : SERVER_ENV.ttsEngine];
       const dir = data[kind === "stt" ? SERVER_ENV.sttModelDir : SERVER_ENV.ttsModelDir];
-      const sync = init.find((c) => c.name === `model-sync-${kind}`);
-      const from = (sync?.command as string[] | undefined)?.find((a) => a.startsWith("s3://"));
-      const location = BUILTIN_ENGINES.includes(engine) ? "built in" : from ? `${from.replace(/\$\{[^}]*\}/, "<model bucket>")} (copied to ${dir})` : `${dir} (in the image)`;
+      const image = init.find((c) => c.name === `model-${kind}`)?.image;
+      const from = typeof image === "string" ? image.replace(/^\$\{[^}]*\}/, "<registry>/models/" + kind) : undefined;
+      const location = BUILTIN_ENGINES.includes(engine) ? "built in" : from ? `${from} (copied to ${dir})` : `${dir} (in the image)`;
       lines.push({ service, kind, engine, location, provider: data[kind === "stt" ? SERVER_ENV.sttProvider : SERVER_ENV.ttsProvider] ?? "cpu" });
     }
   }

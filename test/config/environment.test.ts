@@ -56,6 +56,10 @@ describe("environment files", () => {
     ["one-az", 'field "availabilityZones": expected at least 2 item(s), found ["eu-west-1a"]'],
     ["gpu-max-below-min", 'field "nodePools.gpu[0].maxSize": expected maxSize >= minSize (3), found 1'],
     ["airgapped-online", 'field "license.mode": expected "offline" in airgapped mode: there is no route to a license server, found "online"'],
+    [
+      "client-in-vpc",
+      'field "allowedClientCidrs[1]": expected a client network outside the VPC (vpcCidr): 10.50.8.0/24 lies within the cluster\'s network 10.50.0.0/16: its addresses are nodes and pods, which the pods cannot tell from clients, and a caller there that is a load balancer target cannot reach itself through it (client IP preservation); name in-cluster callers in the service\'s callers setting and let them call the Service in-cluster, found "10.50.8.0/24"',
+    ],
     ["bad-retention", 'field "flowLogRetentionDays": expected one of CloudWatch Logs\' retention periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), found 100'],
   ])("%s is rejected with a message naming the file and the field", (name, message) => {
     const file = invalid(name);

@@ -58,11 +58,12 @@ describe("InternalLoadBalancer with only the required props", () => {
     expect(JSON.stringify(json)).not.toContain("0.0.0.0/0");
   });
 
-  test("TLS with the ACM certificate and a TLS 1.3 policy, forwarding to instance targets on the NodePort", () => {
+  test("TLS with the ACM certificate and a TLS 1.3 policy, re-encrypted to instance targets on the NodePort, health checks plain HTTP to kube-proxy", () => {
     expect(only(json, "aws_lb_listener")).toMatchObject({ protocol: "TLS", port: 443, certificate_arn: required.certificateArn, ssl_policy: TLS_POLICY });
     expect(only(json, "aws_lb_target_group")).toMatchObject({
       target_type: "instance",
-      protocol: "TCP",
+      // A TLS target group: the NLB opens a TLS connection of its own to the pod (the audio never crosses the VPC in clear).
+      protocol: "TLS",
       port: INFERENCE_NODE_PORT,
       preserve_client_ip: "true",
       // kube-proxy's answer for the Service on the node (shared/drain.ts), at the drain timing's interval and thresholds.
@@ -105,6 +106,7 @@ describe("InternalLoadBalancer options and refusals", () => {
     const listener = only(json, "aws_lb_listener");
     expect(listener).toMatchObject({ protocol: "TCP", port: 8080 });
     expect(listener.ssl_policy).toBeUndefined();
+    expect(only(json, "aws_lb_target_group").protocol).toBe("TCP");
     expect(resources(json, "aws_s3_bucket")).toEqual({});
     expect(only(json, "aws_lb").access_logs).toBeUndefined();
   });
@@ -162,26 +164,30 @@ describe("InternalLoadBalancer options and refusals", () => {
   });
 });
 
-describe("what the targets see", () => {
-  test("client IP preserved: the clients' CIDRs and the health checks from the load balancer's subnets", () => {
+describe("what the pods receive", () => {
+  test("the client CIDRs, their addresses preserved, with the cluster's VPC carved out; over TLS, or TCP with plainTcp", () => {
     const { stack } = testStack();
-    const network = fakeNetwork("connected", { privateSubnetCidrs: ["10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"] });
-    const lb = new InternalLoadBalancer(stack, "lb", { ...required, network, allowedClientCidrs: ["192.168.10.0/24", "10.40.64.0/20"] });
-    expect(lb.healthCheckSourceCidrs).toEqual(["10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"]);
-    expect(lb.targetSourceCidrs).toEqual(["192.168.10.0/24", "10.40.64.0/20", "10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"]);
+    const lb = new InternalLoadBalancer(stack, "lb", { ...required, allowedClientCidrs: ["10.0.0.0/8", "172.16.0.0/12", "192.168.10.0/24"] });
+    expect(lb.forwarding).toEqual({
+      clients: [
+        { cidr: "10.0.0.0/8", except: ["10.40.0.0/16"] },
+        { cidr: "172.16.0.0/12", except: [] },
+        { cidr: "192.168.10.0/24", except: [] },
+      ],
+      clusterNetworkCidrs: ["10.40.0.0/16"],
+      targetProtocol: "TLS",
+    });
     expect(only(synthJson(stack), "aws_lb_target_group").preserve_client_ip).toBe("true");
+    const plain = new InternalLoadBalancer(stack, "plain", { ...required, plainTcp: true, certificateArn: undefined });
+    expect(plain.forwarding.targetProtocol).toBe("TCP");
   });
 
-  test("health-check sources inside a client CIDR are not listed twice", () => {
+  test("refuses a client CIDR inside the cluster's VPC: its addresses are nodes and pods, and a target calling itself through the NLB hairpins", () => {
     const { stack } = testStack();
-    const network = fakeNetwork("connected", { privateSubnetCidrs: ["10.40.0.0/18", "10.40.64.0/18"] });
-    expect(new InternalLoadBalancer(stack, "lb", { ...required, network }).targetSourceCidrs).toEqual(["10.0.0.0/8", "172.16.0.0/12"]);
-  });
-
-  test("a network that does not declare its subnets' CIDRs: the health checks may come from anywhere in the VPC", () => {
-    const { stack } = testStack();
-    const lb = new InternalLoadBalancer(stack, "lb", { ...required, allowedClientCidrs: ["10.40.0.0/16", "192.168.0.0/24"] });
-    expect(lb.healthCheckSourceCidrs).toEqual(["10.40.0.0/16"]);
-    expect(lb.targetSourceCidrs).toEqual(["10.40.0.0/16", "192.168.0.0/24"]);
+    for (const [id, cidr] of [["a", "10.40.64.0/20"], ["b", "10.40.0.0/16"]]) {
+      expect(() => new InternalLoadBalancer(stack, id, { ...required, allowedClientCidrs: ["192.168.0.0/24", cidr] })).toThrow(
+        new RegExp(`allowedClientCidrs\\[1\\]: ${cidr.replace(/[./]/g, "\\$&")} lies within the cluster's network 10\\.40\\.0\\.0/16: .*name in-cluster callers`),
+      );
+    }
   });
 });

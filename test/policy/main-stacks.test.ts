@@ -27,9 +27,17 @@ const RULES: Record<string, { stack: "infra" | "workloads"; acknowledged?: true 
   "VS-LB-004": { stack: "infra", acknowledged: true },
 };
 
-/** Issue 23's second half (no path out for audio, TLS to the pod, ingress exactly what the NLB forwards) and the data key's use, against main at fa7a57a. */
-const PERIMETER_RULES: Record<string, { stack: Stack; acknowledged?: true }> = {
-  "VS-KMS-003": { stack: "data" },
+/**
+ * Issue 23's second half, each against main before it: the data key's use at fa7a57a; no path out for audio
+ * (VS-K8S-018), TLS to the pod (VS-LB-005) and ingress exactly what the NLB forwards (VS-K8S-017) at 4b8ab52
+ * (excerpts: the listener and target group; the voice-selfhost Deployments, Services, NetworkPolicies and
+ * inference ConfigMap).
+ */
+const PERIMETER_RULES: Record<string, { stack: Stack; ref: string; acknowledged?: true }> = {
+  "VS-KMS-003": { stack: "data", ref: "fa7a57a" },
+  "VS-K8S-017": { stack: "workloads", ref: "4b8ab52" },
+  "VS-K8S-018": { stack: "workloads", ref: "4b8ab52" },
+  "VS-LB-005": { stack: "infra", ref: "4b8ab52" },
 };
 type Stack = "data" | "infra" | "workloads";
 
@@ -43,12 +51,12 @@ describe("on main's prod stacks, before issue 22", () => {
   });
 });
 
-describe("on main's prod stacks at fa7a57a, before issue 23's second half", () => {
-  const reports: Partial<Record<Stack, PolicyReport>> = {};
-  const report = (stack: Stack) => (reports[stack] ??= evaluate(fixture(`fa7a57a-prod-${stack}`)));
-  test.each(Object.entries(PERIMETER_RULES))("%s fails", (id, { stack }) => {
-    expect(report(stack).rules.find((r) => r.id === id)?.status).toBe("fail");
-    expect(report(stack).violations.filter((v) => v.rule === id).length).toBeGreaterThan(0);
+describe("on main's prod stacks before issue 23's second half", () => {
+  const reports: Record<string, PolicyReport> = {};
+  const report = (ref: string, stack: Stack) => (reports[`${ref}-${stack}`] ??= evaluate(fixture(`${ref}-prod-${stack}`)));
+  test.each(Object.entries(PERIMETER_RULES))("%s fails", (id, { stack, ref }) => {
+    expect(report(ref, stack).rules.find((r) => r.id === id)?.status).toBe("fail");
+    expect(report(ref, stack).violations.filter((v) => v.rule === id).length).toBeGreaterThan(0);
   });
 });
 

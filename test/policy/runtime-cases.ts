@@ -1,6 +1,6 @@
 /** Rule-table cases of the runtime rules (constructs/policy/rules/runtime.ts): each fires on a non-compliant stack, quiet on a compliant one. */
 import { JsonObject } from "../../constructs/policy";
-import { TARGET_HEALTH_CHECK_ANNOTATION } from "../../constructs/shared";
+import { LOAD_BALANCER_FORWARDING_ANNOTATION, LoadBalancerForwarding, TARGET_HEALTH_CHECK_ANNOTATION } from "../../constructs/shared";
 import { Case, connected, container, defaultDeny, deployment, k8s, Resources } from "./fixtures";
 
 const workloads = (extra: Resources["kubernetes_manifest"]): Resources => ({ kubernetes_manifest: { deny: defaultDeny(), ...extra } });
@@ -89,7 +89,71 @@ const storageClass = (keyStack: string | undefined, reclaimPolicy = "Retain"): R
 });
 const logGroup = (extra: JsonObject = {}) => ({ app: { name: "/aws/containerinsights/c/application", kms_key_id: "${aws_kms_key.k.arn}", retention_in_days: 365, ...extra } });
 
+/** What an NLB in a 10.40.0.0/16 VPC forwards to pods behind it: prod's client networks, the VPC carved out. */
+const FORWARDING: LoadBalancerForwarding = {
+  clients: [
+    { cidr: "10.0.0.0/8", except: ["10.40.0.0/16"] },
+    { cidr: "172.16.0.0/12", except: [] },
+  ],
+  clusterNetworkCidrs: ["10.40.0.0/16"],
+  targetProtocol: "TLS",
+};
+const policy = (name: string, spec: JsonObject) => k8s({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name, namespace: "voice" }, spec: { podSelector: { matchLabels: { app: "server" } }, ...spec } });
+const fromClients = (forwarding: LoadBalancerForwarding): JsonObject[] => forwarding.clients.map(({ cidr, except }): JsonObject => ({ ipBlock: except.length ? { cidr, except: [...except] } : { cidr } }));
+const licenseProxy = { to: [{ podSelector: { matchLabels: { app: "license-proxy" } } }], ports: [{ protocol: "TCP", port: 3369 }] };
+/** A server Deployment behind a LoadBalancer Service that declares `forwarding`, with the ingress and egress rules given. */
+function servedPods(options: { forwarding?: LoadBalancerForwarding; ingress?: JsonObject[]; egress?: JsonObject[]; tls?: boolean } = {}): Resources {
+  const forwarding = options.forwarding ?? FORWARDING;
+  const app = deployment("server", { containers: [container({ envFrom: [{ configMapRef: { name: "server-config" } }] })] });
+  (((app.manifest as JsonObject).spec as JsonObject).template as JsonObject).metadata = { labels: { app: "server" }, annotations: { "prometheus.io/scrape": "true" } };
+  const annotations: JsonObject = options.forwarding === undefined && "forwarding" in options ? {} : { [LOAD_BALANCER_FORWARDING_ANNOTATION]: JSON.stringify(forwarding) };
+  return workloads({
+    app,
+    config: k8s({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "server-config", namespace: "voice" }, data: options.tls === false ? {} : { TLS_CERT_FILE: "/tls/tls.crt", TLS_KEY_FILE: "/tls/tls.key" } }),
+    svc: k8s({ apiVersion: "v1", kind: "Service", metadata: { name: "server", namespace: "voice", annotations }, spec: { type: "LoadBalancer", selector: { app: "server" }, ports: [{ port: 8080 }] } }),
+    ingress: policy("server-ingress", {
+      policyTypes: ["Ingress"],
+      ingress: options.ingress ?? [
+        { from: fromClients(forwarding), ports: [{ protocol: "TCP", port: 8080 }] },
+        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "agents" } }, podSelector: { matchLabels: { app: "agent" } } }], ports: [{ protocol: "TCP", port: 8080 }] },
+        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ protocol: "TCP", port: 8080 }] },
+      ],
+    }),
+    egress: policy("server-egress", { policyTypes: ["Egress"], egress: options.egress ?? [licenseProxy] }),
+  });
+}
+const listener = (targetProtocol: string): Resources => ({
+  aws_lb_listener: { l: { protocol: "TLS", port: 443, certificate_arn: "arn:aws:acm:eu-west-1:111122223333:certificate/x", default_action: [{ type: "forward", target_group_arn: "${aws_lb_target_group.tg.arn}" }] } },
+  aws_lb_target_group: { tg: { target_type: "instance", protocol: targetProtocol, port: 30080 } },
+});
+
 export const RUNTIME_CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  "VS-K8S-017": {
+    fail: [
+      // main before issue 23's second half: no declaration, and the client CIDRs plus the load balancer's subnets admitted whole.
+      connected(servedPods({ forwarding: undefined, ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/8" } }, { ipBlock: { cidr: "10.40.0.0/18" } }], ports: [{ port: 8080 }] }] })),
+      connected(servedPods({ ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/8" } }], ports: [{ port: 8080 }] }] })),
+      connected(servedPods({ forwarding: { ...FORWARDING, clients: [{ cidr: "10.0.0.0/8", except: [] }] } })),
+      connected(servedPods({ forwarding: { ...FORWARDING, clients: [{ cidr: "10.40.8.0/24", except: [] }] } })),
+      connected(servedPods({ ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "agents" } } }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "other" } } }], ports: [{ port: 8080 }] }] })),
+      connected(servedPods({ ingress: [{ ports: [{ port: 8080 }] }] })),
+      connected(servedPods({ tls: false })),
+    ],
+    pass: [connected(servedPods()), connected(servedPods({ forwarding: { ...FORWARDING, targetProtocol: "TCP" }, tls: false }))],
+  },
+  "VS-K8S-018": {
+    fail: [
+      // main before issue 23's second half: the model sync's S3 and Pod Identity agent egress, on the whole pod.
+      connected(servedPods({ egress: [licenseProxy, { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8"] } }], ports: [{ port: 443 }] }, { to: [{ ipBlock: { cidr: "169.254.170.23/32" } }], ports: [{ port: 80 }] }] })),
+      connected(servedPods({ egress: [{ ports: [{ port: 443 }] }] })),
+      connected(servedPods({ egress: [{ to: [{ namespaceSelector: {} }] }] })),
+    ],
+    pass: [connected(servedPods())],
+  },
+  "VS-LB-005": {
+    fail: [connected(listener("TCP"))],
+    pass: [connected(listener("TLS")), connected({ aws_lb_listener: { l: { protocol: "TCP", port: 8080, default_action: [{ type: "forward", target_group_arn: "${aws_lb_target_group.tg.arn}" }] } }, aws_lb_target_group: { tg: { protocol: "TCP" } } })],
+  },
   "VS-EKS-006": {
     fail: [connected({ ...eks, aws_eks_addon: addon("coredns") })],
     pass: [connected({ ...eks, aws_eks_addon: { ...addon("coredns"), ...addon("metrics-server") } })],

@@ -35,6 +35,10 @@ function realProd(overrides: Record<string, unknown> = {}): EnvironmentConfig {
       perimeter: { organizationId: "o-k3v8x2m9q4" },
       keys: { administrators: [`arn:aws:iam::${ACCOUNT}:role/key-admin`, `arn:aws:iam::${ACCOUNT}:role/voice-selfhost-deploy`], users: [`arn:aws:iam::${ACCOUNT}:role/model-publisher`] },
       registry: { mirrorRoleArn: `arn:aws:iam::${ACCOUNT}:role/image-mirror` },
+      workloads: {
+        ...doc.workloads,
+        models: { ...doc.workloads!.models, stt: { ...doc.workloads!.models!.stt!, image: { tag: "whisper-small-1", digest: `sha256:${"3f9a".repeat(16)}` } } },
+      },
       ...overrides,
     },
     "environments/prod.json",
@@ -57,9 +61,11 @@ describe("offline", () => {
         "perimeter.organizationId",
         "registry.mirrorRoleArn",
         "stateBackend.bucket",
+        "workloads.models.stt.image.digest",
       ].sort(),
     );
     expect(findings.find((f) => f.field === "ingress.certificateArn" && /certificate id/.test(f.message))?.message).toContain("00000000-0000-0000-0000-000000000003 is a placeholder");
+    expect(findings.find((f) => f.field === "workloads.models.stt.image.digest")?.message).toMatch(/^sha256:0{64} is a placeholder: build and push the model image/);
   });
 
   test("a file with real-looking values has none", () => {

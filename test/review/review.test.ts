@@ -12,6 +12,8 @@ import { container, deployment } from "../policy/fixtures";
 
 const root = path.join(__dirname, "..", "..");
 const environments = path.join(root, "environments");
+/** The digest prod.json pins its STT model image by. */
+const prodSttDigest: string = JSON.parse(fs.readFileSync(path.join(environments, "prod.json"), "utf8")).workloads.models.stt.image.digest;
 let work: string;
 beforeEach(() => (work = fs.mkdtempSync(path.join(os.tmpdir(), "review-test-"))));
 afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -49,15 +51,15 @@ describe("review", () => {
     expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
     // Each environment's models: engine, where the weights come from, provider.
     expect(reports.find((r) => r.stack === "prod-workloads")!.models).toEqual([
-      { service: "inference", kind: "stt", engine: "sherpa-whisper", location: "s3://<model bucket>/models/whisper-small/ (copied to /models/stt)", provider: "cpu" },
+      { service: "inference", kind: "stt", engine: "sherpa-whisper", location: `<registry>/models/stt@${prodSttDigest} (copied to /models/stt)`, provider: "cpu" },
       { service: "inference", kind: "tts", engine: "flite", location: "built in", provider: "cpu" },
     ]);
     expect(reports.find((r) => r.stack === "prod-infra")!.models).toEqual([]);
-    expect(workloads).toContain("| inference | stt | sherpa-whisper | s3://<model bucket>/models/whisper-small/ (copied to /models/stt) | cpu |");
+    expect(workloads).toContain(`| inference | stt | sherpa-whisper | <registry>/models/stt@${prodSttDigest} (copied to /models/stt) | cpu |`);
     // Placeholders are review findings, not synth errors: the shipped file synthesizes, and the reviewer sees what to fill in.
     expect(infra.readiness.map((f: { field: string }) => f.field)).toEqual(expect.arrayContaining(["cluster.adminPrincipalArns[0]", "ingress.certificateArn", "stateBackend.bucket", "license.serverUrl"]));
-    // Six of the deploy's own, and the perimeter's: two key administrators, a key user, the mirror role, the organisation.
-    expect(md).toContain("## Deploy readiness: **11 to fix before an apply**");
+    // Six of the deploy's own, the perimeter's (two key administrators, a key user, the mirror role, the organisation) and the model image's digest.
+    expect(md).toContain("## Deploy readiness: **12 to fix before an apply**");
     expect(md).toMatch(/\| placeholder \| `stateBackend\.bucket` \| account 111122223333 is a documentation placeholder/);
   }, 120_000);
 

@@ -3,6 +3,7 @@ import * as path from "path";
 import { Testing } from "cdktf";
 import { loadEnvironments } from "../../app";
 import { IMAGES } from "../../constructs/registry";
+import { modelImagesOf } from "../../constructs/workloads/settings";
 import { buildApp } from "../../main";
 import { InfraStack } from "../../stacks/infra-stack";
 import { policyStatements, resources, Synthesized } from "../support/synth";
@@ -47,7 +48,8 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
 
   test("ECR repositories are immutable, scanned and KMS-encrypted, one per image; no pull-through cache creates others", () => {
     const repos = all("aws_ecr_repository");
-    expect(repos).toHaveLength(Object.keys(IMAGES).length);
+    // One per image, and one per model image the environment runs (source "registry").
+    expect(repos).toHaveLength(Object.keys(IMAGES).length + Object.keys(modelImagesOf(env.workloads.models)).length);
     for (const repo of repos) {
       expect(repo).toMatchObject({ image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true } });
       expect(repo.encryption_configuration[0].encryption_type).toBe("KMS");
@@ -64,12 +66,11 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
     expect(all("aws_autoscaling_attachment")).toHaveLength(env.availabilityZones.length);
   });
 
-  test("the model bucket is read by the inference pods' role, through the gateway endpoint when air-gapped", () => {
-    const association = all("aws_eks_pod_identity_association");
-    expect(association.filter((a) => a.namespace === "voice-selfhost")).toEqual([expect.objectContaining({ namespace: "voice-selfhost", service_account: "inference-server" })]);
-    const policies = all("aws_s3_bucket_policy").map((p) => String(p.policy));
-    const modelPolicy = policies.find((p) => p.includes("InferencePodsRead"))!;
-    expect(modelPolicy.includes("aws:sourceVpce")).toBe(env.mode === "airgapped");
+  test("the inference pods have no AWS identity; the model bucket is read only by the mirror role that builds model images", () => {
+    expect(all("aws_eks_pod_identity_association").filter((a) => a.namespace === "voice-selfhost")).toEqual([]);
+    const modelPolicy = all("aws_s3_bucket_policy").map((p) => String(p.policy)).find((p) => p.includes("ModelBuildersRead"));
+    if (env.registry.mirrorRoleArn) expect(modelPolicy).toContain(env.registry.mirrorRoleArn);
+    else expect(modelPolicy).toBeUndefined();
   });
 
   test("the trust and data perimeter: scoped Pod Identity trust, key administrators apart from users, endpoint policies, Inspector and the mirror past the pull deny", () => {
@@ -107,7 +108,7 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
     for (const endpoint of withPolicy) {
       const policy = policyStatements(json, endpoint.policy);
       if (endpoint.vpc_endpoint_type === "Interface") expect(policy.OwnPrincipalsToOwnResources.Condition).toEqual({ StringEquals: scope });
-      else expect(Object.keys(policy)).toEqual(env.mode === "connected" ? ["EcrImageLayers", "OwnPrincipalsToOwnResources", "ModelBucket"] : ["EcrImageLayers", "ModelBucket"]);
+      else expect(Object.keys(policy)).toEqual(env.mode === "connected" ? ["EcrImageLayers", "OwnPrincipalsToOwnResources"] : ["EcrImageLayers"]);
     }
 
     const repositoryPolicy = policyStatements(json, all("aws_ecr_repository_policy")[0].policy);

@@ -1,15 +1,14 @@
-import { Testing } from "cdktf";
 import { ModelBucket } from "../../constructs/storage";
-import { fakeNetwork, only, policyStatements, synthJson, testStack } from "../support/synth";
+import { only, policyStatements, synthJson, testStack } from "../support/synth";
 
-function synthBucket(mode: "connected" | "airgapped") {
+function synthBucket() {
   const { stack } = testStack();
-  new ModelBucket(stack, "models", { network: fakeNetwork(mode), readerRoleArn: "arn:aws:iam::111122223333:role/inference" });
+  new ModelBucket(stack, "models", { readerRoleArn: "arn:aws:iam::111122223333:role/inference" });
   return synthJson(stack);
 }
 
 describe("ModelBucket with only the required props", () => {
-  const json = synthBucket("connected");
+  const json = synthBucket();
   const policy = policyStatements(json, only(json, "aws_s3_bucket_policy").policy);
 
   test("versioned, KMS-encrypted with its own rotating key, public access blocked, ACLs off", () => {
@@ -29,54 +28,41 @@ describe("ModelBucket with only the required props", () => {
     expect(only(json, "aws_s3_bucket_lifecycle_configuration").rule).toEqual([expect.objectContaining({ noncurrent_version_expiration: [{ noncurrent_days: 90 }] })]);
   });
 
-  test("TLS only, and readable by the inference role alone", () => {
+  test("TLS only, and readable by the granted reader alone (the role that builds model images)", () => {
     expect(policy.DenyInsecureTransport).toMatchObject({ Effect: "Deny", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } });
-    expect(policy.InferencePodsRead).toMatchObject({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::111122223333:role/inference" } });
+    expect(policy.ModelBuildersRead).toMatchObject({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::111122223333:role/inference" } });
     expect(policy.DenyReadsByOthers).toMatchObject({ Effect: "Deny", Condition: { ArnNotEquals: { "aws:PrincipalArn": "arn:aws:iam::111122223333:role/inference" } } });
     expect(policy.DenyReadsOutsideVpcEndpoint).toBeUndefined();
-    expect(policyStatements(json, only(json, "aws_kms_key_policy").policy).InferencePodsDecryptThroughS3.Condition).toEqual({
+    expect(policyStatements(json, only(json, "aws_kms_key_policy").policy).ModelBuildersDecryptThroughS3.Condition).toEqual({
       StringEquals: { "kms:ViaService": expect.stringMatching(/^s3\.\$\{local\.[^}]+\}\.amazonaws\.com$/) },
     });
   });
 
-  test("in air-gapped mode reads must come through the S3 gateway endpoint", () => {
-    const airgapped = synthBucket("airgapped");
-    expect(policyStatements(airgapped, only(airgapped, "aws_s3_bucket_policy").policy).DenyReadsOutsideVpcEndpoint).toMatchObject({
-      Effect: "Deny",
-      Condition: { StringNotEquals: { "aws:sourceVpce": "vpce-s3gateway" } },
-    });
+  test("registers nothing with the network's S3 endpoint: nothing in the cluster reads the bucket", () => {
+    expect(policy.DenyReadsOutsideVpcEndpoint).toBeUndefined();
   });
-});
-
-test("registers its reads with the network's S3 gateway endpoint itself, under the statement id it is given", () => {
-  const { stack } = testStack();
-  const network = fakeNetwork("airgapped");
-  const first = new ModelBucket(stack, "models", { network, readerRoleArn: "arn:aws:iam::111122223333:role/inference" });
-  const second = new ModelBucket(stack, "more-models", { network, readerRoleArn: "arn:aws:iam::111122223333:role/inference", s3ReadSid: "MoreModels" });
-  expect(network.s3Reads).toEqual([
-    { sid: "ModelBucket", bucketArns: [first.bucketArn] },
-    { sid: "MoreModels", bucketArns: [second.bucketArn] },
-  ]);
 });
 
 describe("grantRead", () => {
   test("every reader granted is the only set of principals that may read, through S3 only", () => {
     const { stack } = testStack();
-    const bucket = new ModelBucket(stack, "models", { network: fakeNetwork("connected") });
+    const bucket = new ModelBucket(stack, "models");
     bucket.grantRead("arn:aws:iam::111122223333:role/inference");
     bucket.grantRead({ arn: "arn:aws:iam::111122223333:role/batch" });
     bucket.grantRead("arn:aws:iam::111122223333:role/inference");
     const json = synthJson(stack);
     const policy = policyStatements(json, only(json, "aws_s3_bucket_policy").policy);
     const readers = ["arn:aws:iam::111122223333:role/inference", "arn:aws:iam::111122223333:role/batch"];
-    expect(policy.InferencePodsRead.Principal).toEqual({ AWS: readers });
+    expect(policy.ModelBuildersRead.Principal).toEqual({ AWS: readers });
     expect(policy.DenyReadsByOthers.Condition).toEqual({ ArnNotEquals: { "aws:PrincipalArn": readers } });
-    expect(policyStatements(json, only(json, "aws_kms_key_policy").policy).InferencePodsDecryptThroughS3.Principal).toEqual({ AWS: readers });
+    expect(policyStatements(json, only(json, "aws_kms_key_policy").policy).ModelBuildersDecryptThroughS3.Principal).toEqual({ AWS: readers });
   });
 
-  test("a bucket nobody may read fails synth with the call to make", () => {
+  test("with no reader, reads are left to the account's IAM policies: no deny, no reader statement", () => {
     const { stack } = testStack();
-    new ModelBucket(stack, "models", { network: fakeNetwork("connected") });
-    expect(() => Testing.synth(stack, true)).toThrow(/no reader: call grantRead\(role\)/);
+    new ModelBucket(stack, "models");
+    const json = synthJson(stack);
+    const policy = policyStatements(json, only(json, "aws_s3_bucket_policy").policy);
+    expect(Object.keys(policy).sort()).toEqual(["DenyInsecureTransport"]);
   });
 });

@@ -6,6 +6,7 @@ import { LicenseProxy } from "../../constructs/workloads/license-proxy";
 import { Monitoring } from "../../constructs/workloads/monitoring";
 import { WorkloadNamespace } from "../../constructs/workloads/namespace";
 import { EncryptedStorageClass } from "../../constructs/workloads/storage-class";
+import type { LoadBalancerForwarding } from "../../constructs/shared/load-balancer-forwarding";
 import { find, KubeObj, kubeObjects, StackJson, validateKubeObject } from "./support";
 
 const IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/voice-selfhost/dev/inference-server:0.1.0";
@@ -20,8 +21,12 @@ function synth(build: (stack: TerraformStack) => void): KubeObj[] {
   return objects;
 }
 
+/** What an internal load balancer in a 10.40.0.0/16 VPC forwards to its targets (InternalLoadBalancer.forwarding). */
+const FORWARDING: LoadBalancerForwarding = { clients: [{ cidr: "10.0.0.0/8", except: ["10.40.0.0/16"] }], clusterNetworkCidrs: ["10.40.0.0/16"], targetProtocol: "TLS" };
+const MODEL_DIGEST = "sha256:" + "c".repeat(64);
+
 const inference = (stack: TerraformStack, extra: Partial<ConstructorParameters<typeof InferenceService>[2]> = {}) =>
-  new InferenceService(stack, "inference", { image: IMAGE, licenseProxyUrl: "http://license-proxy.voice-selfhost.svc.cluster.local:3369", allowedSourceCidrs: ["10.0.0.0/8"], ...extra });
+  new InferenceService(stack, "inference", { image: IMAGE, licenseProxyUrl: "http://license-proxy.voice-selfhost.svc.cluster.local:3369", loadBalancer: FORWARDING, ...extra });
 
 describe("the offline schema validation itself", () => {
   test("rejects an object that breaks the Kubernetes schema", () => {
@@ -72,20 +77,50 @@ describe("InferenceService", () => {
     expect(find(objects, "ConfigMap", "inference-config")[0].data).toMatchObject({ STT_ENGINE: "sherpa-whisper", STT_PROVIDER: "auto", TTS_PROVIDER: "cpu" });
   });
 
-  test("models from S3: init containers sync through the gateway endpoint with Pod Identity, and only those pods get 443 egress to public addresses", () => {
+  test("models from the registry: an init container per model image copies it into the emptyDir with no network or AWS identity; egress stays the license proxy", () => {
+    const modelImage = `111122223333.dkr.ecr.eu-west-1.amazonaws.com/voice-selfhost/dev/models/stt@${MODEL_DIGEST}`;
     const objects = synth((s) =>
       inference(s, {
-        models: { source: "s3", stt: { engine: "sherpa-whisper", location: "models/whisper-small" }, tts: { engine: "flite" } },
-        modelSync: { image: "111122223333.dkr.ecr.eu-west-1.amazonaws.com/aws-cli:2.17.0", bucket: "voice-models-dev", region: "eu-west-1" },
+        models: { source: "registry", stt: { engine: "sherpa-whisper", image: { tag: "whisper-small-1", digest: MODEL_DIGEST } }, tts: { engine: "flite" } },
+        modelImages: { stt: modelImage },
       }),
     );
     const pod = find(objects, "Deployment")[0].spec.template.spec;
     expect(pod.initContainers).toHaveLength(1);
-    expect(pod.initContainers[0].command).toEqual(["aws", "s3", "sync", "--only-show-errors", "--no-progress", "s3://voice-models-dev/models/whisper-small/", "/models/stt"]);
-    expect(pod.initContainers[0].securityContext.runAsNonRoot).toBe(true);
+    expect(pod.initContainers[0]).toMatchObject({ name: "model-stt", image: modelImage, command: ["cp", "-R", "/opt/model/.", "/models/stt"] });
+    expect(pod.initContainers[0].env).toBeUndefined();
+    expect(pod.initContainers[0].securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(pod.volumes).toContainEqual({ name: "models", emptyDir: { sizeLimit: "20Gi" } });
     expect(find(objects, "ConfigMap")[0].data!.STT_MODEL_DIR).toBe("/models/stt");
-    const egress = find(objects, "NetworkPolicy", "inference-egress")[0].spec.egress;
-    expect(egress).toContainEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] });
+    expect(find(objects, "NetworkPolicy", "inference-egress")[0].spec.egress).toEqual([
+      { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/component": "license-proxy" } } }], ports: [{ protocol: "TCP", port: 3369 }] },
+    ]);
+  });
+
+  test("behind a TLS target group the pods serve the certificate of the tlsSecret, mounted as a directory, and probe and scrape over HTTPS; plain TCP keeps HTTP", () => {
+    const tls = synth((s) => inference(s, { settings: { tlsSecret: "voice-tls" } }));
+    const pod = find(tls, "Deployment")[0].spec.template;
+    expect(pod.spec.volumes).toContainEqual({ name: "tls", secret: { secretName: "voice-tls", defaultMode: 0o440 } });
+    expect(pod.spec.containers[0].volumeMounts).toContainEqual({ name: "tls", mountPath: "/var/run/secrets/voice-selfhost/tls", readOnly: true });
+    expect(find(tls, "ConfigMap")[0].data).toMatchObject({ TLS_CERT_FILE: "/var/run/secrets/voice-selfhost/tls/tls.crt", TLS_KEY_FILE: "/var/run/secrets/voice-selfhost/tls/tls.key" });
+    expect(pod.spec.containers[0].readinessProbe.httpGet).toMatchObject({ port: "https", scheme: "HTTPS" });
+    expect(pod.metadata.annotations["prometheus.io/scheme"]).toBe("https");
+    const plain = synth((s) => inference(s, { loadBalancer: { ...FORWARDING, targetProtocol: "TCP" } }));
+    const plainPod = find(plain, "Deployment")[0].spec.template;
+    expect(find(plain, "ConfigMap")[0].data!.TLS_CERT_FILE).toBeUndefined();
+    expect(plainPod.spec.volumes.map((v: { name: string }) => v.name)).not.toContain("tls");
+    expect(plainPod.spec.containers[0].readinessProbe.httpGet).toMatchObject({ port: "http", scheme: "HTTP" });
+  });
+
+  test("ingress: the load balancer's clients less the cluster's VPC, the named in-cluster callers, and the metrics scraper, on the API port only", () => {
+    const objects = synth((s) => inference(s, { settings: { callers: [{ namespace: "agents", podLabels: { app: "voice-agent" } }] } }));
+    const ingress = find(objects, "NetworkPolicy", "inference-ingress")[0].spec.ingress;
+    expect(ingress.slice(0, 2)).toEqual([
+      { from: [{ ipBlock: { cidr: "10.0.0.0/8", except: ["10.40.0.0/16"] } }], ports: [{ protocol: "TCP", port: 8080 }] },
+      { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "agents" } }, podSelector: { matchLabels: { app: "voice-agent" } } }], ports: [{ protocol: "TCP", port: 8080 }] },
+    ]);
+    expect(ingress).toHaveLength(3);
+    expect(JSON.parse(find(objects, "Service", "inference")[0].metadata.annotations!["voice-selfhost.io/load-balancer-forwarding"])).toEqual(FORWARDING);
   });
 
   test("termination waits longer than the drain and the longest request (shared/drain.ts); a config change rolls the pods", () => {
@@ -117,9 +152,12 @@ describe("InferenceService", () => {
     [{ settings: { gpusPerPod: 0 } }, /settings\.gpusPerPod: expected at least 1 GPU per pod/],
     [{ settings: { resources: { requests: { memory: "16Gi" }, limits: { memory: "8Gi" } } } }, /settings\.resources\.limits\.memory: expected a memory limit >= the request \(16Gi\)/],
     [{ settings: { replicas: { min: 4, max: 2 } } }, /settings\.replicas\.max: expected replicas\.max >= replicas\.min/],
-    [{ models: { source: "s3", stt: { engine: "sherpa-whisper", location: "m/w" } } }, /modelSync: expected the aws-cli image/],
+    [{ models: { source: "s3", stt: { engine: "sherpa-whisper", location: "m/w" } } }, /models\.source: expected "image" or "registry" \("s3" is retired/],
+    [{ models: { source: "registry", stt: { engine: "sherpa-whisper", image: { tag: "w-1", digest: MODEL_DIGEST } } } }, /modelImages\.stt: expected the stt model's image from the registry/],
+    [{ models: { source: "registry", stt: { engine: "sherpa-whisper" } } }, /models\.stt\.image: expected the model image of engine sherpa-whisper/],
+    [{ settings: { callers: [{ namespace: "agents", podLabels: {} }] } }, /settings\.callers\[0\]\.podLabels: expected at least one label of the calling pods/],
     [{ models: { stt: { engine: "sherpa-whisper" } } }, /models\.stt\.location: expected the model's directory in the image/],
-    [{ allowedSourceCidrs: [] }, /allowedSourceCidrs: expected at least one CIDR/],
+    [{ loadBalancer: { ...FORWARDING, clients: [] } }, /loadBalancer\.clients: expected at least one client network/],
     [{ settings: { pool: "gpu-a10g" } }, /settings\.pool: "gpu-a10g" is a GPU pool, but no engine of this service uses a GPU \(pocketsphinx: cpu, flite: cpu\)/],
     [{ models: { tts: { engine: "flite", provider: "auto" } } }, /models\.tts\.provider: expected "cpu": flite runs on the CPU only/],
     [{ settings: { cpuEnginesOnGpu: { reason: "just because" } } }, /settings\.cpuEnginesOnGpu\.reason: expected a reason of at least 20 characters/],
@@ -215,6 +253,8 @@ describe("Monitoring", () => {
         "InferenceP95LatencyHigh",
         "InferenceP99LatencyHigh",
         "InferenceQueueSaturated",
+        "InferenceTlsCertificateExpiringSoon",
+        "InferenceTlsReloadFailed",
         "LicenseExpired",
         "LicenseExpiringSoon",
         "LicenseGraceEnding",
@@ -227,6 +267,8 @@ describe("Monitoring", () => {
     expect(alerts.UsageSpoolGrowing).toContain("license_proxy_spool_depth");
     expect(alerts.LicenseProxySpoolUnwritable).toContain("license_proxy_spool_writable");
     expect(alerts.InferenceP99LatencyHigh).toContain("inference_http_request_duration_seconds_bucket");
+    expect(alerts.InferenceTlsReloadFailed).toContain("inference_tls_reload_failures_total");
+    expect(alerts.InferenceTlsCertificateExpiringSoon).toContain("inference_tls_certificate_expiry_timestamp_seconds");
     const scrape = JSON.parse(find(objects, "ConfigMap", "voice-selfhost-scrape-config")[0].data!["voice-selfhost-scrape.yaml"]) as { scrape_configs: { kubernetes_sd_configs: unknown[] }[] };
     expect(scrape.scrape_configs[0].kubernetes_sd_configs).toEqual([{ role: "pod", namespaces: { names: ["voice-selfhost", "voice-selfhost-gpu"] } }]);
   });

@@ -4,7 +4,10 @@
  * This proves each mirrored value against the image's behaviour: its own config parsers, its
  * engine list, and the running server and license proxy.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import { Server as TlsServer } from "tls";
+import { Registry } from "prom-client";
 import * as os from "os";
 import * as path from "path";
 import {
@@ -19,12 +22,14 @@ import {
   LICENSE_PROXY_PORT,
   METRICS,
   METRICS_PATH,
+  MODEL_IMAGE,
   PROXY_ENV,
   PROXY_STATE_DIR,
   QUEUE_FULL_REASON,
   SERVER_ENV,
   SERVER_LIMITS,
   STT_ENGINES,
+  TLS_SECRET,
   TTS_ENGINES,
 } from "../../constructs/workloads/contract";
 import * as engines from "../../inference-image/src/engines/config";
@@ -38,6 +43,8 @@ import { silentLogger } from "../../inference-image/src/shared/log";
 import { proxyHarness } from "../../inference-image/test/license/harness";
 import { call } from "../../inference-image/test/license/helpers";
 import { startServer, Started } from "../../inference-image/test/server/helpers";
+import { MODEL_IMAGE_DIR } from "../../inference-image/src/model-import/image-build";
+import { serverTlsFromEnv, watchServerTls } from "../../inference-image/src/server/tls";
 
 jest.setTimeout(120_000);
 
@@ -146,8 +153,32 @@ describe("the running inference server", () => {
     const text = await (await fetch(`${server.base}${METRICS_PATH}`)).text();
     const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
     const serverMetrics = Object.values(METRICS).filter((name) => name.startsWith("inference_"));
-    expect(serverMetrics.filter((name) => !exported.has(name))).toEqual([]);
+    // The TLS metrics come with TLS (below).
+    const tlsMetrics: string[] = [METRICS.tlsReloadFailures, METRICS.tlsCertificateExpiry];
+    expect(serverMetrics.filter((name) => !exported.has(name) && !tlsMetrics.includes(name))).toEqual([]);
   });
+});
+
+test("TLS: the server reads the certificate and key where the pods mount the Secret's keys, and exports the TLS metrics the alerts use", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "contract-tls-"));
+  try {
+    const files = { cert: path.join(dir, TLS_SECRET.certKey), key: path.join(dir, TLS_SECRET.keyKey) };
+    spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=contract", "-keyout", files.key, "-out", files.cert], { stdio: "pipe" });
+    const tls = serverTlsFromEnv({ [SERVER_ENV.tlsCertFile]: files.cert, [SERVER_ENV.tlsKeyFile]: files.key })!;
+    expect(tls.certFile).toBe(files.cert);
+    const registry = new Registry();
+    const watcher = watchServerTls(new TlsServer(), tls, registry, silentLogger, 60_000);
+    watcher.stop();
+    const text = await registry.metrics();
+    for (const name of [METRICS.tlsReloadFailures, METRICS.tlsCertificateExpiry]) expect(text).toContain(`# TYPE ${name} `);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("model images: the init container copies from where model-import's build puts the model", () => {
+  expect(MODEL_IMAGE.dir).toBe(MODEL_IMAGE_DIR);
+  expect(MODEL_IMAGE.copy("/models/stt")).toEqual(["cp", "-R", `${MODEL_IMAGE_DIR}/.`, "/models/stt"]);
 });
 
 describe("the running license proxy", () => {

@@ -50,7 +50,9 @@ test.each([
   ["unknown pool for the split TTS service", { split: true, tts: { pool: "nope" } }, 'field "workloads.tts.pool"'],
   ["a mutable image tag", { image: { tag: "latest" } }, 'field "workloads.image.tag": expected an immutable tag, not "latest"'],
   ["not a memory quantity", { licenseProxy: { storageSize: "lots" } }, 'field "workloads.licenseProxy.storageSize": expected a memory quantity'],
-  ["a neural engine without its model", { models: { source: "s3", stt: { engine: "sherpa-whisper" } } }, 'field "workloads.models.stt.location": expected the model\'s S3 key prefix'],
+  ["a neural engine without its model", { models: { source: "registry", stt: { engine: "sherpa-whisper" } } }, 'field "workloads.models.stt.image": expected the model image of engine sherpa-whisper'],
+  ["the retired S3 model source", { models: { source: "s3", stt: { engine: "sherpa-whisper", location: "models/w" } } }, 'field "workloads.models.source": expected "image" or "registry" ("s3" is retired'],
+  ["a model image by a mutable tag only", { models: { source: "registry", stt: { engine: "sherpa-whisper", image: { tag: "latest", digest: "sha256:abc" } } } }, 'field "workloads.models.stt.image.tag": expected an immutable tag'],
   ["a typo", { inference: { gpuPerPod: 1 } }, 'field "workloads.inference": unknown key(s) "gpuPerPod"'],
 ])("%s fails with a message naming the file and the field", (_what, workloads, message) => {
   const found = problems(workloads);

@@ -1,5 +1,5 @@
 /** What the Kubernetes rules share: an object's namespace, its pod spec and labels, and label selection. */
-import { K8sObject, PodSpec, podSpecOf, TfResource, valueAt } from "../stack-view";
+import { blocks, Container, K8sObject, PodSpec, podSpecOf, StackView, TfResource, valueAt } from "../stack-view";
 
 export function pod(resource: TfResource): PodSpec {
   return podSpecOf(resource.object) ?? {};
@@ -28,4 +28,16 @@ export function selectedWorkloads(service: K8sObject, candidates: TfResource[]):
   const selector = valueAt(service, ["spec", "selector"]);
   if (selector === null || typeof selector !== "object") return [];
   return candidates.filter((w) => namespaceOf(w.object!) === namespaceOf(service) && matches({ matchLabels: selector }, podLabels(w.object!)));
+}
+
+/** A container's environment as the program sees it: its ConfigMaps (envFrom) overlaid with its own env values. */
+export function environmentOf(container: Container, namespace: string, stack: StackView): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of blocks(container.envFrom)) {
+    const name = valueAt(source, ["configMapRef", "name"]);
+    const map = stack.ofKind("ConfigMap").find((c) => c.object!.metadata.name === name && namespaceOf(c.object!) === namespace);
+    Object.assign(env, (map?.object as { data?: Record<string, string> } | undefined)?.data ?? {});
+  }
+  for (const e of container.env ?? []) if (e.name && typeof e.value === "string") env[e.name] = e.value;
+  return env;
 }

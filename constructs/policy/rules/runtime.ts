@@ -6,21 +6,9 @@
  */
 import { AUTOSCALER_TAG_PREFIX, GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, NODE_LABELS } from "../../shared/names";
 import { DRAIN_MARGIN_SECONDS, KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK_ANNOTATION, TargetHealthCheck, unhealthyAfterSeconds } from "../../shared/drain";
-import { blocks, Container, containersOf, describe, isTrue, K8sObject, references, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
+import { blocks, containersOf, describe, isTrue, K8sObject, references, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
 import { PolicyContext, PolicyRule } from "../types";
-import { namespaceOf, pod, selectedWorkloads } from "./k8s";
-
-/** A container's environment as the server sees it: its ConfigMaps (envFrom) overlaid with its own env values. */
-function environmentOf(container: Container, namespace: string, stack: StackView): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const source of blocks(container.envFrom)) {
-    const name = valueAt(source, ["configMapRef", "name"]);
-    const map = stack.ofKind("ConfigMap").find((c) => c.object!.metadata.name === name && namespaceOf(c.object!) === namespace);
-    Object.assign(env, (map?.object as { data?: Record<string, string> } | undefined)?.data ?? {});
-  }
-  for (const e of container.env ?? []) if (e.name && typeof e.value === "string") env[e.name] = e.value;
-  return env;
-}
+import { environmentOf, namespaceOf, pod, selectedWorkloads } from "./k8s";
 
 function declaredHealthCheck(service: K8sObject): TargetHealthCheck | undefined {
   const raw = (service.metadata.annotations as Record<string, string> | undefined)?.[TARGET_HEALTH_CHECK_ANNOTATION];

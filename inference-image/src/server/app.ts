@@ -7,8 +7,10 @@
  * request and upgrade passes through. It takes the `Speech` instance (dependency injection), so tests run it
  * with the real engines and `main.ts` with whatever the environment configures.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import { type AddressInfo, Server as NetServer } from "node:net";
+import type { SecureContextOptions } from "node:tls";
 import type { Duplex } from "node:stream";
 import type { Speech } from "../engines/types";
 import { HttpError, KEEP_ALIVE_TIMEOUT_MS } from "../shared/http";
@@ -30,6 +32,8 @@ export interface InferenceServerOptions {
   keys: ApiKeys;
   license?: LicenseGate;
   logger?: Logger;
+  /** Serve HTTPS (and WebSockets over TLS) with this certificate and key (tls.ts); plain HTTP without it. */
+  tls?: SecureContextOptions;
 }
 
 export interface InferenceServer {
@@ -54,9 +58,12 @@ export function createInferenceServer(options: InferenceServerOptions): Inferenc
     logger.error("request failed outside its handler", { error: (err as Error)?.name, detail: (err as Error)?.message });
     socket.destroy();
   };
-  const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: headersTimeoutMs(config), noDelay: true }, (req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     pipeline.request(req, res).catch((err: unknown) => lastResort(res.socket ?? req.socket, err));
-  });
+  };
+  const serverOptions = { requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: headersTimeoutMs(config), noDelay: true };
+  // An https.Server is a node:http server behind TLS: same routes, timeouts and upgrades.
+  const server: Server = options.tls ? (createTlsServer({ ...serverOptions, ...options.tls }, listener) as unknown as Server) : createServer(serverOptions, listener);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
     // node:http hands the socket over without its own error listener: a reset (ECONNRESET) would be fatal.

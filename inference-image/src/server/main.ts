@@ -2,6 +2,7 @@
  * Entry point of the image (and of `npm start`): engines from the environment, API keys, the license
  * hook, then serve on PORT. SIGTERM/SIGINT: stop accepting, finish in-flight work, exit 0.
  */
+import type { Server as TlsServer } from "node:tls";
 import { createSpeech, engineConfigFromEnv } from "../engines";
 import { FEATURES } from "../shared/license-protocol";
 import { createLogger } from "../shared/log";
@@ -11,10 +12,13 @@ import { FFMPEG_FORMATS, ffmpegAvailable } from "../audio/codecs/ffmpeg";
 import { serverConfigFromEnv } from "./config";
 import { watchKeysFile } from "./keys-watcher";
 import { type LicenseGate, LocalLicense, ProxyLicense } from "./license";
+import { serverTlsFromEnv, watchServerTls } from "./tls";
 
 async function main(): Promise<void> {
   const logger = createLogger("inference-server");
   const config = serverConfigFromEnv(process.env);
+  // Read before the engines load: a certificate the server cannot serve stops it at once, naming the files.
+  const tls = serverTlsFromEnv(process.env);
   let teams = loadTeams(process.env);
   if (teams.length === 0) {
     if (config.LICENSE_PROXY_URL) throw new Error("no API key configured: set API_KEYS or API_KEYS_FILE");
@@ -46,12 +50,15 @@ async function main(): Promise<void> {
 
   if (!ffmpegAvailable()) logger.warn(`ffmpeg not found on PATH: ${FFMPEG_FORMATS} are unavailable (every other upload format and all speech output are handled in-process)`);
 
-  const app = createInferenceServer({ speech, config, keys, license, logger });
+  const app = createInferenceServer({ speech, config, keys, license, logger, tls: tls?.options });
+  // A renewed certificate Secret is served to new connections without a restart.
+  const tlsWatcher = tls ? watchServerTls(app.server as unknown as TlsServer, tls, app.metrics.registry, logger) : undefined;
   const address = await app.listen(config.PORT, config.HOST);
   logger.info("listening", {
     host: address.address,
     port: address.port,
     mode: license.status().mode,
+    tls_not_after: tls ? tls.notAfter.toISOString() : null,
     stt_model: speech.stt.id,
     tts_model: speech.tts.id,
     api_keys: keys.size,
@@ -66,6 +73,7 @@ async function main(): Promise<void> {
     void (async () => {
       try {
         watcher?.stop();
+        tlsWatcher?.stop();
         await app.close();
         await speech.close();
         logger.info("stopped");

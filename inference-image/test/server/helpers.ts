@@ -1,5 +1,9 @@
 /** Shared by the server tests: a started server with the real built-in engines, and audio/WER helpers. */
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import type { SecureContextOptions } from "node:tls";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { WebSocket } from "ws";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import type { Speech } from "../../src/engines/types";
@@ -7,6 +11,7 @@ import { createInferenceServer, type InferenceServer } from "../../src/server/ap
 import { ApiKeys, parseKeysFile } from "../../src/server/auth";
 import { defaultServerConfig, type ServerConfig } from "../../src/server/config";
 import type { LicenseGate } from "../../src/server/license";
+import type { Logger } from "../../src/shared/log";
 
 export const KEY = "test-key-0123456789abcdef";
 
@@ -19,7 +24,18 @@ export interface Started {
 }
 
 export async function startServer(
-  options: { workers?: number; batchWorkers?: number; queueMax?: number; config?: Partial<ServerConfig>; license?: LicenseGate; speech?: Speech; keys?: ApiKeys } = {},
+  options: {
+    workers?: number;
+    batchWorkers?: number;
+    queueMax?: number;
+    config?: Partial<ServerConfig>;
+    license?: LicenseGate;
+    speech?: Speech;
+    keys?: ApiKeys;
+    /** Serve HTTPS with this certificate and key (the base URL is then https://). */
+    tls?: SecureContextOptions;
+    logger?: Logger;
+  } = {},
 ): Promise<Started> {
   const speech =
     options.speech ??
@@ -41,13 +57,15 @@ export async function startServer(
     config: { ...defaultServerConfig(), SHUTDOWN_IDLE_CLOSE_MS: 0, ...options.config },
     keys: options.keys ?? new ApiKeys(parseKeysFile(KEY, "test")),
     license: options.license,
+    tls: options.tls,
+    logger: options.logger,
   });
   const address = await app.listen(0, "127.0.0.1");
   return {
     app,
     speech,
     address,
-    base: `http://127.0.0.1:${address.port}`,
+    base: `${options.tls ? "https" : "http"}://127.0.0.1:${address.port}`,
     async stop() {
       await app.close();
       if (!options.speech) await speech.close();
@@ -107,4 +125,39 @@ export function upgradeStatus(port: number, path: string, headers: Record<string
     });
     ws.on("error", () => undefined);
   });
+}
+
+/**
+ * A Secret volume as the kubelet lays it out: each file `<name> -> ..data/<name>`, `..data -> ..<timestamp>/`.
+ * `write` replaces every file at once, as the kubelet's atomic writer does: a new timestamped directory,
+ * a new `..data_tmp` link renamed over `..data`, the old directory removed.
+ */
+export class MountedSecret {
+  readonly dir = mkdtempSync(join(tmpdir(), "mounted-secret-"));
+  private generation = 0;
+  private current: string | undefined;
+
+  constructor(files: Record<string, string | Buffer>) {
+    this.write(files);
+    for (const name of Object.keys(files)) symlinkSync(`..data/${name}`, join(this.dir, name));
+  }
+
+  /** The file as the container sees it, through `..data`. */
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  write(files: Record<string, string | Buffer>): void {
+    const next = `..2026_12_01_00_00_${String(this.generation++).padStart(2, "0")}.${process.pid}`;
+    mkdirSync(join(this.dir, next));
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(this.dir, next, name), content);
+    symlinkSync(next, join(this.dir, "..data_tmp"));
+    renameSync(join(this.dir, "..data_tmp"), join(this.dir, "..data"));
+    if (this.current) rmSync(join(this.dir, this.current), { recursive: true });
+    this.current = next;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }

@@ -3,7 +3,7 @@
  * Kubernetes-style mounted Secret (symlink swap) without a restart, and team-labelled metrics.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { type KeysWatcher, watchKeysFile } from "../../src/server/keys-watcher";
 import { silentLogger } from "../../src/shared/log";
 import { Team } from "../../src/server/teams";
 import { type LicenseGate, LocalLicense } from "../../src/server/license";
-import { parseWav, SENTENCE, startServer, type Started, upgradeStatus as upgrade } from "./helpers";
+import { MountedSecret, parseWav, SENTENCE, startServer, type Started, upgradeStatus as upgrade } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -42,37 +42,6 @@ const teamsDoc = (extra: object[] = [], opts: { revoked?: boolean } = {}) =>
     ],
   });
 
-/** A Secret volume as the kubelet lays it out: keys -> ..data/keys, ..data -> ..<timestamp>/. */
-class SecretVolume {
-  readonly dir = mkdtempSync(join(tmpdir(), "teams-secret-"));
-  private generation = 0;
-  private current: string | undefined;
-
-  constructor(content: string) {
-    this.write(content);
-    symlinkSync("..data/keys", join(this.dir, "keys"));
-  }
-
-  get file(): string {
-    return join(this.dir, "keys");
-  }
-
-  /** What the kubelet's atomic writer does: a new timestamped dir, a new ..data_tmp link renamed over ..data, the old dir removed. */
-  write(content: string): void {
-    const next = `..2026_12_01_00_00_${String(this.generation++).padStart(2, "0")}.${process.pid}`;
-    mkdirSync(join(this.dir, next));
-    writeFileSync(join(this.dir, next, "keys"), content);
-    symlinkSync(next, join(this.dir, "..data_tmp"));
-    renameSync(join(this.dir, "..data_tmp"), join(this.dir, "..data"));
-    if (this.current) rmSync(join(this.dir, this.current), { recursive: true });
-    this.current = next;
-  }
-
-  remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
 async function within(ms: number, probe: () => Promise<boolean>): Promise<number> {
   const t0 = Date.now();
   while (Date.now() - t0 < ms) {
@@ -83,7 +52,7 @@ async function within(ms: number, probe: () => Promise<boolean>): Promise<number
 }
 
 let s: Started;
-let secret: SecretVolume;
+let secret: MountedSecret;
 let keys: ApiKeys;
 let watcher: KeysWatcher;
 let wav: Buffer;
@@ -97,10 +66,10 @@ const recordingLicense: LicenseGate = {
   usageBacklog: () => local.usageBacklog(),
   close: () => local.close(),
 };
-const env = () => ({ API_KEYS_FILE: secret.file });
+const env = () => ({ API_KEYS_FILE: secret.path("keys") });
 
 beforeAll(async () => {
-  secret = new SecretVolume(teamsDoc());
+  secret = new MountedSecret({ keys: teamsDoc() });
   keys = new ApiKeys(loadTeams(env()));
   watcher = watchKeysFile(keys, env(), silentLogger);
   s = await startServer({ keys, license: recordingLicense });
@@ -298,7 +267,7 @@ describe("rotation through a symlink swap", () => {
 
     // The new document: batch's key removed, a new team added.
     const swappedAt = Date.now();
-    secret.write(teamsDoc([{ name: "newcomer", keys: [{ id: "new-1", sha256: sha(NEW_KEY) }] }], { revoked: true }));
+    secret.write({ keys: teamsDoc([{ name: "newcomer", keys: [{ id: "new-1", sha256: sha(NEW_KEY) }] }], { revoked: true }) });
     await within(5000, async () => (await fetch(`${s.base}/v1/models`, { headers: { authorization: `Bearer ${NEW_KEY}` } })).status === 200);
     await within(5000, async () => (await fetch(`${s.base}/v1/models`, { headers: { authorization: `Bearer ${BATCH_KEY}` } })).status === 401);
     expect(Date.now() - swappedAt).toBeLessThan(5000);
@@ -313,14 +282,14 @@ describe("rotation through a symlink swap", () => {
     expect(await heldAnswer).toBe(200);
 
     // A bad document: the last good one stays in force, and the failure is counted.
-    secret.write('{"teams": [{"name": "Bad Name", "keys": []}]}');
+    secret.write({ keys: '{"teams": [{"name": "Bad Name", "keys": []}]}' });
     await within(5000, async () => keys.reloadFailures === 1);
     expect((await fetch(`${s.base}/v1/models`, { headers: { authorization: `Bearer ${NEW_KEY}` } })).status).toBe(200);
     const metrics = await (await fetch(`${s.base}/metrics`)).text();
     expect(metrics).toMatch(/^inference_api_keys_reload_failures_total 1$/m);
 
     // Back to a good document (with the batch team again for the metrics test).
-    secret.write(teamsDoc([{ name: "newcomer", keys: [{ id: "new-1", sha256: sha(NEW_KEY) }] }]));
+    secret.write({ keys: teamsDoc([{ name: "newcomer", keys: [{ id: "new-1", sha256: sha(NEW_KEY) }] }]) });
     await within(5000, async () => (await fetch(`${s.base}/v1/models`, { headers: { authorization: `Bearer ${BATCH_KEY}` } })).status === 200);
   });
 });
