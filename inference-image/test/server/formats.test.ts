@@ -251,7 +251,7 @@ interface LiveMessage {
 
 /** A live session through the Deepgram client: frames sent at `everyMs`; returns the finals' text. */
 async function live(query: Record<string, string | number>, frames: Buffer[], everyMs: number): Promise<{ text: string; messages: LiveMessage[] }> {
-  const socket = await deepgram().listen.v1.connect({ model: "nova-3", reconnectAttempts: 0, ...query } as never);
+  const socket = await deepgram().listen.v1.connect({ model: "nova-3", reconnectAttempts: 0, connectionTimeoutInSeconds: 30, ...query } as never);
   const messages: LiveMessage[] = [];
   const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
   socket.on("message", (m) => messages.push(m as LiveMessage));

@@ -80,7 +80,7 @@ describe("@deepgram/sdk", () => {
       utterance_end_ms: "1000",
       // A conversational setting: Deepgram's default (10 ms) splits at every short pause, and each piece is decoded without the words around it.
       endpointing: "500",
-      reconnectAttempts: 0,
+      reconnectAttempts: 0, connectionTimeoutInSeconds: 30,
     });
     const messages: { type: string; is_final?: boolean; speech_final?: boolean; channel?: { alternatives: { transcript: string }[] } }[] = [];
     const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));

@@ -250,7 +250,7 @@ describe("rotation through a symlink swap", () => {
     expect((await upgradeStatus(NEW_KEY)).status).toBe(401);
 
     // A live session on the batch key, through the Deepgram SDK.
-    const socket = await deepgram(BATCH_KEY).listen.v1.connect({ model: "nova-3", encoding: "linear16", sample_rate: 16000, reconnectAttempts: 0 });
+    const socket = await deepgram(BATCH_KEY).listen.v1.connect({ model: "nova-3", encoding: "linear16", sample_rate: 16000, reconnectAttempts: 0, connectionTimeoutInSeconds: 30 });
     const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on("close", (e) => resolve({ code: e.code, reason: e.reason })));
     const messages: { type: string; err_code?: string }[] = [];
     socket.on("message", (m) => messages.push(m as (typeof messages)[number]));

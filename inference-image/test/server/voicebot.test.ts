@@ -64,7 +64,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (m: Msg) => m.channel?.alternatives[0].transcript ?? "";
 
 async function openLive(options: Record<string, string>) {
-  const socket = await dg().listen.v1.connect({ model: "nova-3", encoding: "linear16", sample_rate: RATE, reconnectAttempts: 0, ...options });
+  const socket = await dg().listen.v1.connect({ model: "nova-3", encoding: "linear16", sample_rate: RATE, reconnectAttempts: 0, connectionTimeoutInSeconds: 30, ...options });
   const messages: Msg[] = [];
   const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
   socket.on("message", (m) => messages.push({ ...(m as object), at: performance.now() } as Msg));
@@ -145,7 +145,7 @@ describe("Deepgram live with a voicebot's options", () => {
 describe("Deepgram speak WebSocket", () => {
   type SpeakMsg = { type: string; sequence_id?: number; code?: string; request_id?: string };
   async function openSpeak(encoding = "linear16", sampleRate = "16000") {
-    const socket = await dg().speak.v1.connect({ model: "aura-2-thalia-en", encoding, ...(sampleRate ? { sample_rate: sampleRate } : {}), reconnectAttempts: 0 });
+    const socket = await dg().speak.v1.connect({ model: "aura-2-thalia-en", encoding, ...(sampleRate ? { sample_rate: sampleRate } : {}), reconnectAttempts: 0, connectionTimeoutInSeconds: 30 });
     const log: ({ audio: number } | SpeakMsg)[] = [];
     const bytes: Blob[] = [];
     const pending: Promise<void>[] = [];
