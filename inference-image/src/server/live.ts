@@ -50,8 +50,8 @@ export const liveRoute = socketRoute<LiveQuery, LiveStart>({
     description:
       "Upgrade to a WebSocket. Send binary audio frames (raw linear16/linear32/mulaw/alaw with encoding and sample_rate, or with no " +
       "encoding a WAV, WebM/Opus (MediaRecorder), Ogg, mp3 or FLAC stream, decoded as it arrives) and the text frames below. " +
-      "Receives Results (is_final, speech_final, from_finalize), SpeechStarted (vad_events), UtteranceEnd (utterance_end_ms) and " +
-      "Metadata (at the end). Closes 1011 NET-0001 after LIVE_IDLE_TIMEOUT_MS without audio or KeepAlive. Browsers may authenticate " +
+      "Receives Results (is_final, speech_final, from_finalize), SpeechStarted (vad_events), UtteranceEnd (utterance_end_ms), " +
+      "ConfigureSuccess or ConfigureFailure (one per Configure) and Metadata (at the end). Closes 1011 NET-0001 after LIVE_IDLE_TIMEOUT_MS without audio or KeepAlive. Browsers may authenticate " +
       "with Sec-WebSocket-Protocol: token, <key>.",
     ok: { description: "Switching protocols" },
     errors: [400],
