@@ -11,7 +11,8 @@ import { EngineConfigError, type PocketsphinxSettings } from "./config";
 import { checkPocketsphinxModel, POCKETSPHINX_INSTALL_HINT as INSTALL_HINT } from "./model-files";
 import { type BatchOptions, floatToInt16, makeTranscript, type SttEngine, type UtteranceDecoder } from "./engine";
 import { dictionaryWord, Pronouncer } from "./pronounce";
-import { EngineInputError, MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, type ModelInfo, type Transcript, type Vocabulary, type Word } from "./types";
+import { MAX_TERM_CHARS, MAX_VOCABULARY_TERMS } from "../params/vocabulary";
+import { EngineInputError, type ModelInfo, type Transcript, type Vocabulary, type Word } from "./types";
 
 const SAMPLE_RATE = 16000;
 /** pocketsphinx computes 100 feature frames per second. */

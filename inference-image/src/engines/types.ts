@@ -28,16 +28,13 @@ export interface Transcript {
 
 /**
  * Words a request wants recognised (Deepgram's `keyterm` and `keywords`, OpenAI's `prompt`). An engine gives
- * the words its dictionary lacks a pronunciation and makes them recognisable for this request only.
+ * the words its dictionary lacks a pronunciation and makes them recognisable for this request only. How each
+ * client's parameters become terms, and the limits on them, are in params/vocabulary.ts.
  */
 export interface Vocabulary {
   /** Single words or short phrases, as the client wrote them ("PBX", "Digium", "Waldo's"). */
   terms: string[];
 }
-
-/** At most this many terms, each at most MAX_TERM_CHARS: each new word costs the search time and memory. */
-export const MAX_VOCABULARY_TERMS = 100;
-export const MAX_TERM_CHARS = 50;
 
 export interface TranscribeOptions {
   /** BCP-47 language; engines reject languages they cannot serve. */

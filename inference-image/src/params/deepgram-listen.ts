@@ -8,6 +8,7 @@ import { MAX_CHANNELS, MAX_RATE, MIN_RATE, RAW_ENCODINGS, rawAudio, type RawEnco
 import type { DeclaredAudio } from "../audio/upload";
 import { flag, integer, integerOrFalse, refused, text, withCode } from "./fields";
 import { modelField } from "./models";
+import { keytermField, keywordsField, keywordTerms, MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, vocabularyOf, vocabularyWithinLimit } from "./vocabulary";
 
 /** Deepgram's documented endpointing default: speech_final after 10 ms of silence (developers.deepgram.com/docs/endpointing). */
 const DEEPGRAM_ENDPOINTING_MS = 10;
@@ -43,6 +44,8 @@ const shared = {
   ),
   sample_rate: integer(MIN_RATE, MAX_RATE, "Sample rate (Hz) of headerless audio; required with a raw encoding").optional(),
   channels: integer(1, MAX_CHANNELS, "Channels of headerless audio (mixed to mono)").default(1),
+  keyterm: keytermField,
+  keywords: keywordsField,
   callback: refused("callback is not supported: this server makes no outbound requests"),
   ...(Object.fromEntries(UNPERFORMED.map((name) => [name, flag(false, "Accepted; not performed by this deployment's model (reported in metadata.warnings)")])) as Record<
     (typeof UNPERFORMED)[number],
@@ -56,10 +59,15 @@ function rawNeedsRate(q: { encoding?: string; sample_rate?: number }, ctx: z.Ref
   if (isRaw(q.encoding) && q.sample_rate === undefined) ctx.addIssue({ code: "custom", path: ["sample_rate"], message: `encoding=${q.encoding} needs sample_rate` });
 }
 
+function checkQuery(q: { encoding?: string; sample_rate?: number; keyterm: string[]; keywords: string[] }, ctx: z.RefinementCtx): void {
+  rawNeedsRate(q, ctx);
+  vocabularyWithinLimit(q, ctx);
+}
+
 /** POST /v1/listen. */
-export const listenQuery = z.object(shared).superRefine(rawNeedsRate);
+export const listenQuery = z.object(shared).superRefine(checkQuery);
 /** GET /v1/listen: what uploads take, and the live options (which override a shared flag the engine performs live). */
-export const liveQuery = z.object({ ...shared, ...liveOptionsSchema.shape }).superRefine(rawNeedsRate);
+export const liveQuery = z.object({ ...shared, ...liveOptionsSchema.shape }).superRefine(checkQuery);
 
 export type ListenQuery = z.output<typeof listenQuery>;
 export type LiveQuery = z.output<typeof liveQuery>;
@@ -74,12 +82,41 @@ export function unperformed(q: ListenQuery | LiveQuery, live = false): string[] 
   return UNPERFORMED.filter((name) => q[name] && !(live && name in liveOptionsSchema.shape));
 }
 
+/** The vocabulary a query lists: its keyterms, then its keywords with a positive boost. */
+export function queryVocabulary(q: ListenQuery | LiveQuery): { terms: string[] } | undefined {
+  return vocabularyOf([...q.keyterm, ...keywordTerms(q.keywords)]);
+}
+
 /** How the query declares the audio: headerless raw audio, a container named by encoding, or nothing (recognised by its bytes). */
 export function declaredAudio(q: ListenQuery | LiveQuery): DeclaredAudio | undefined {
   if (q.encoding === undefined) return undefined;
   if (!isRaw(q.encoding)) return q.encoding;
   return rawAudio(q.encoding, q.sample_rate!, q.channels);
 }
+
+/**
+ * Deepgram's Configure (developers.deepgram.com/docs/configure): `keyterms` replaces the stream's keyterms (those of
+ * the keyterm parameter included; the keywords parameter's stay), [] clears them, null or absent keeps them. The
+ * engine applies them from the next utterance on. Answered with ConfigureSuccess or ConfigureFailure; the stream goes on.
+ */
+export const configureMessage = z
+  .object({
+    type: z.literal("Configure"),
+    keyterms: z
+      .array(
+        z
+          .string()
+          .trim()
+          .min(1, { error: "keyterms: a keyterm may not be empty" })
+          .max(MAX_TERM_CHARS, { error: `keyterms: a keyterm may have at most ${MAX_TERM_CHARS} characters` }),
+      )
+      .max(MAX_VOCABULARY_TERMS, { error: `keyterms: at most ${MAX_VOCABULARY_TERMS} terms` })
+      .nullable()
+      .optional()
+      .meta({ description: `The stream's keyterms from the next utterance on (replaces the list; [] clears it); at most ${MAX_VOCABULARY_TERMS} of ${MAX_TERM_CHARS} characters` }),
+    features: z.record(z.string(), z.unknown()).optional().meta({ description: "Formatting features: accepted, not performed by this deployment's model" }),
+  })
+  .meta({ description: "Change the stream's keyterms mid-stream (answered with ConfigureSuccess or ConfigureFailure)" });
 
 /** What a client sends on the live WebSocket besides audio (text frames). */
 export const liveControlMessage = z.discriminatedUnion(
@@ -88,8 +125,9 @@ export const liveControlMessage = z.discriminatedUnion(
     z.object({ type: z.literal("KeepAlive") }).meta({ description: "Keeps an idle stream open" }),
     z.object({ type: z.literal("Finalize") }).meta({ description: "Finalize the utterance in progress now (its Results carry from_finalize)" }),
     z.object({ type: z.literal("CloseStream") }).meta({ description: "Flush the results, send Metadata, close" }),
+    configureMessage,
   ],
-  { error: "unknown control message type; expected KeepAlive, Finalize or CloseStream" },
+  { error: "unknown control message type; expected KeepAlive, Finalize, CloseStream or Configure" },
 );
 
 export type LiveControlMessage = z.output<typeof liveControlMessage>;

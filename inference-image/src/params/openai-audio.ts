@@ -1,11 +1,13 @@
 /**
  * OpenAI's audio parameters: the multipart form of POST /v1/audio/transcriptions and the JSON body of
- * POST /v1/audio/speech (https://platform.openai.com/docs/api-reference/audio). Fields OpenAI defines that
- * this server does not use (prompt, temperature, instructions, ...) are accepted and ignored, as unknown ones are.
+ * POST /v1/audio/speech (https://platform.openai.com/docs/api-reference/audio). A transcription's `prompt` is read as
+ * vocabulary (params/vocabulary.ts). Fields OpenAI defines that this server does not use (temperature, instructions,
+ * ...) are accepted and ignored, as unknown ones are.
  */
 import { z } from "zod/v4";
 import { flag, number, text, withCode } from "./fields";
 import { modelField } from "./models";
+import { promptField } from "./vocabulary";
 
 export const TRANSCRIPTION_FORMATS = ["json", "text", "verbose_json", "srt", "vtt"] as const;
 /** OpenAI's speech formats; mp3 is its default when `response_format` is omitted. */
@@ -22,6 +24,7 @@ export const transcriptionForm = z.object({
   ),
   model: modelField("stt", "Model name: this deployment's STT model or a client's alias for it"),
   language: text("BCP-47 language, e.g. en; a language the model does not serve is a 400"),
+  prompt: promptField,
   response_format: z.enum(TRANSCRIPTION_FORMATS).default("json").meta({ description: "Transcript format" }),
   "timestamp_granularities[]": z
     .array(z.enum(["word", "segment"]))

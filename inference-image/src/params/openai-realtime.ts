@@ -7,6 +7,7 @@
 import { z } from "zod/v4";
 import type { SampleFormat } from "../audio/pcm";
 import { integer, text, withCode } from "./fields";
+import { promptField } from "./vocabulary";
 
 /**
  * The input formats by their beta names (input_audio_format), with the GA name (audio.input.format.type):
@@ -36,6 +37,7 @@ const transcription = z
   .object({
     model: z.string().optional().meta({ description: "Model name: this deployment's STT model or a client's alias for it" }),
     language: text("BCP-47 language, e.g. en"),
+    prompt: promptField,
   })
   .nullable()
   .optional();
@@ -94,6 +96,8 @@ export interface SessionUpdate {
   language?: string;
   model?: string;
   format?: InputFormat;
+  /** The transcription prompt (its vocabulary applies from the next utterance on). */
+  prompt?: string;
 }
 
 type Transcription = z.output<typeof transcription>;
@@ -103,6 +107,7 @@ function common(t: Transcription, turn: TurnDetection): SessionUpdate {
   return {
     ...(t?.model !== undefined ? { model: t.model } : {}),
     ...(t?.language !== undefined ? { language: t.language } : {}),
+    ...(t?.prompt !== undefined ? { prompt: t.prompt } : {}),
     ...(turn === undefined ? {} : { silenceMs: turn === null ? null : (turn.silence_duration_ms ?? DEFAULT_SILENCE_MS) }),
   };
 }

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { decodeUpload, inspectAudio } from "../audio/upload";
 import type { ModelInfo, Speech } from "../engines/types";
-import { declaredAudio, type ListenQuery, unperformed } from "../params/deepgram-listen";
+import { declaredAudio, type ListenQuery, queryVocabulary, unperformed } from "../params/deepgram-listen";
 import { type SpeakBody, speakEncoding, type SpeakQuery } from "../params/deepgram-speak";
 import { HttpError, readBody } from "../shared/http";
 import { jsonReply, type Reply, type RequestContext } from "./context";
@@ -38,7 +38,7 @@ export async function listen(ctx: RequestContext, query: ListenQuery): Promise<R
   const input = await decodeUpload(inspectAudio(body, declaredAudio(query)), { sampleRate: ctx.speech.stt.sampleRate, maxSeconds: ctx.config.MAX_AUDIO_SECONDS });
   ctx.usage.audioSeconds = input.durationS;
   const t0 = performance.now();
-  const t = await ctx.speech.transcribe(input.samples, { language: query.language });
+  const t = await ctx.speech.transcribe(input.samples, { language: query.language, vocabulary: queryVocabulary(query) });
   ctx.metrics.realTimeFactor.observe({ feature: "stt" }, (performance.now() - t0) / 1000 / Math.max(input.durationS, 1e-3));
   return jsonReply(200, deepgramResponse({ t, model, requestId: ctx.requestId, sha256: hash.digest("hex"), channels: input.channels, warnings: warnings(ignored) }));
 }

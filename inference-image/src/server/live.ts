@@ -2,7 +2,7 @@
  * Deepgram-compatible live transcription: `GET /v1/listen` upgraded to a WebSocket.
  * In: binary audio frames (raw linear16/linear32/mulaw/alaw with encoding and sample_rate, or a container stream
  * sent with no encoding: WAV, WebM/Opus as MediaRecorder writes it, Ogg Opus/Vorbis, mp3, FLAC; decoded as it arrives),
- * and JSON control messages KeepAlive, Finalize, CloseStream. Out: `Results` (interim when interim_results=true,
+ * and JSON control messages KeepAlive, Finalize, CloseStream, Configure (keyterms from the next utterance on). Out: `Results` (interim when interim_results=true,
  * final, speech_final after `endpointing` ms of silence), `SpeechStarted` at speech onsets (vad_events=true),
  * `UtteranceEnd` once utterance_end_ms passed after the last finalized word, `Metadata` at the end.
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
@@ -11,7 +11,8 @@ import { createHash } from "node:crypto";
 import { AudioError, AudioTooLongError } from "../audio/errors";
 import { StreamingInput, UnrecognisedStreamError } from "../audio/stream-input";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
-import { declaredAudio, liveControlMessage, liveOptions, liveQuery, type LiveQuery, unperformed } from "../params/deepgram-listen";
+import { declaredAudio, liveControlMessage, liveOptions, liveQuery, type LiveQuery, queryVocabulary, unperformed } from "../params/deepgram-listen";
+import { keywordTerms, MAX_VOCABULARY_TERMS, vocabularyOf } from "../params/vocabulary";
 import { HttpError } from "../shared/http";
 import { type SocketConnection, socketRoute } from "./context";
 import { errorBody } from "./errors";
@@ -49,8 +50,8 @@ export const liveRoute = socketRoute<LiveQuery, LiveStart>({
     description:
       "Upgrade to a WebSocket. Send binary audio frames (raw linear16/linear32/mulaw/alaw with encoding and sample_rate, or with no " +
       "encoding a WAV, WebM/Opus (MediaRecorder), Ogg, mp3 or FLAC stream, decoded as it arrives) and the text frames below. " +
-      "Receives Results (is_final, speech_final, from_finalize), SpeechStarted (vad_events), UtteranceEnd (utterance_end_ms) and " +
-      "Metadata (at the end). Closes 1011 NET-0001 after LIVE_IDLE_TIMEOUT_MS without audio or KeepAlive. Browsers may authenticate " +
+      "Receives Results (is_final, speech_final, from_finalize), SpeechStarted (vad_events), UtteranceEnd (utterance_end_ms), " +
+      "ConfigureSuccess or ConfigureFailure (one per Configure) and Metadata (at the end). Closes 1011 NET-0001 after LIVE_IDLE_TIMEOUT_MS without audio or KeepAlive. Browsers may authenticate " +
       "with Sec-WebSocket-Protocol: token, <key>.",
     ok: { description: "Switching protocols" },
     errors: [400],
@@ -64,6 +65,7 @@ export const liveRoute = socketRoute<LiveQuery, LiveStart>({
       // Raw PCM names its rate up front (telephony mu-law at 8 kHz); a container's is known only once decoded.
       sourceRate: typeof declared === "object" ? declared.sampleRate : undefined,
       interimMs: config.LIVE_INTERIM_MS,
+      vocabulary: queryVocabulary(query),
     });
     return { model, session };
   },
@@ -77,6 +79,8 @@ class LiveSession extends TranscriptionSession {
   private readonly modelUuid: string;
   private readonly input: StreamingInput;
   private readonly features: string[];
+  /** The keywords parameter's terms: Configure replaces the keyterms and keeps these. */
+  private readonly keywordTerms: string[];
 
   constructor(
     conn: SocketConnection,
@@ -88,6 +92,7 @@ class LiveSession extends TranscriptionSession {
     this.modelUuid = modelUuid(model);
     const declared = declaredAudio(query);
     this.input = new StreamingInput({ raw: typeof declared === "object" ? declared : undefined, outRate: this.deps.speech.stt.sampleRate, maxSeconds: this.deps.config.MAX_AUDIO_SECONDS });
+    this.keywordTerms = keywordTerms(query.keywords);
     this.features = ["stt-live", ...unperformed(query, true), ...(query.interim_results ? ["interim_results"] : [])];
     this.listen();
   }
@@ -115,7 +120,11 @@ class LiveSession extends TranscriptionSession {
       throw new CloseWith(1008, "INVALID_MESSAGE", "text frames must be JSON control messages: KeepAlive, Finalize or CloseStream");
     }
     const msg = parseParams(liveControlMessage, json);
-    if (!msg.ok) throw new CloseWith(1008, "INVALID_MESSAGE", msg.issue.message);
+    if (!msg.ok) {
+      // A refused Configure leaves the stream as it was, as Deepgram's does.
+      if ((json as { type?: unknown } | null)?.type === "Configure") return this.sendJson({ type: "ConfigureFailure", request_id: this.requestId, description: msg.issue.message });
+      throw new CloseWith(1008, "INVALID_MESSAGE", msg.issue.message);
+    }
     switch (msg.value.type) {
       case "KeepAlive":
         return;
@@ -123,7 +132,21 @@ class LiveSession extends TranscriptionSession {
         return this.enqueue(async () => this.send(await this.session.finalize(), true));
       case "CloseStream":
         return void this.end(1000, "");
+      case "Configure":
+        return this.configure(msg.value.keyterms);
     }
+  }
+
+  /** Configure: new keyterms (null or absent keeps them), from the next utterance on; ConfigureSuccess once the engine has them. */
+  private configure(keyterms: string[] | null | undefined): void {
+    if (keyterms === null || keyterms === undefined) return this.sendJson({ type: "ConfigureSuccess", request_id: this.requestId });
+    if (keyterms.length + this.keywordTerms.length > MAX_VOCABULARY_TERMS) {
+      return this.sendJson({ type: "ConfigureFailure", request_id: this.requestId, description: `keyterms and keywords: at most ${MAX_VOCABULARY_TERMS} terms together` });
+    }
+    this.enqueue(async () => {
+      await this.session.configure({ vocabulary: vocabularyOf([...keyterms, ...this.keywordTerms]) ?? { terms: [] } });
+      this.sendJson({ type: "ConfigureSuccess", request_id: this.requestId, keyterms });
+    });
   }
 
   private onAudio(buf: Buffer): void {

@@ -3,6 +3,7 @@ import { isOpusRate } from "../audio/codecs/opus-rates";
 import type { EncoderSpec } from "../audio/codecs/stream-encoder";
 import { decodeUpload, inspectAudio } from "../audio/upload";
 import type { SpeechBody, SpeechFormat, TranscriptionForm } from "../params/openai-audio";
+import { promptTerms, vocabularyOf } from "../params/vocabulary";
 import { jsonReply, type Reply, type RequestContext, textReply } from "./context";
 import { toSrt, toVerboseJson, toVtt } from "./formats";
 import { resolveModel } from "./models";
@@ -37,7 +38,7 @@ export async function transcriptions(ctx: RequestContext, _query: unknown, form:
   ctx.usage.audioSeconds = input.durationS;
   ctx.usage.features.push(`format:${form.response_format}`, ...granularities.map((g) => `timestamps:${g}`), ...(form.stream ? ["stream"] : []));
   const t0 = performance.now();
-  const t = await ctx.speech.transcribe(input.samples, { language: form.language });
+  const t = await ctx.speech.transcribe(input.samples, { language: form.language, vocabulary: vocabularyOf(promptTerms(form.prompt)) });
   ctx.metrics.realTimeFactor.observe({ feature: "stt" }, (performance.now() - t0) / 1000 / Math.max(input.durationS, 1e-3));
 
   if (form.stream) {

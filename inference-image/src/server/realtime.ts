@@ -7,7 +7,8 @@
  * session created/updated events, `input_audio_buffer.speech_started` / `speech_stopped` / `committed` /
  * `cleared`, `conversation.item.input_audio_transcription.delta` and `.completed`, and `error` events in
  * OpenAI's shape. Server VAD (the default) ends a turn after `silence_duration_ms`; turn_detection null
- * leaves turns to commit.
+ * leaves turns to commit. The transcription `prompt` is read as vocabulary (params/vocabulary.ts), applied from the
+ * next utterance on.
  */
 import { randomUUID } from "node:crypto";
 import { AudioTooLongError } from "../audio/errors";
@@ -24,6 +25,7 @@ import {
   sessionUpdate,
   type SessionUpdate,
 } from "../params/openai-realtime";
+import { promptTerms, vocabularyOf } from "../params/vocabulary";
 import { HttpError } from "../shared/http";
 import { type Deps, type SocketConnection, socketRoute } from "./context";
 import { resolveModel } from "./models";
@@ -33,7 +35,7 @@ import { TranscriptionSession } from "./sockets";
 /** OpenAI refuses to commit less than this. */
 const MIN_COMMIT_MS = 100;
 
-type Settings = Required<Omit<SessionUpdate, "language">> & Pick<SessionUpdate, "language">;
+type Settings = Required<Omit<SessionUpdate, "language" | "prompt">> & Pick<SessionUpdate, "language" | "prompt">;
 
 interface RealtimeStart {
   /** Connected with intent=transcription: the beta event names (transcription_session.*). */
@@ -86,6 +88,7 @@ function openSession(deps: Deps, s: Settings): Promise<SttStreamSession> {
     live: { ...LIVE_DEFAULTS, language: s.language, endpointing: s.silenceMs ?? false, vad_events: true },
     sourceRate: INPUT_FORMATS[s.format].rate,
     interimMs: deps.config.LIVE_INTERIM_MS,
+    vocabulary: vocabularyOf(promptTerms(s.prompt)),
   });
 }
 
@@ -204,6 +207,9 @@ class RealtimeSession extends TranscriptionSession {
         this.session = fresh;
         await old.close();
         this.item = undefined;
+      } else if (settings.prompt !== this.settings.prompt) {
+        // The prompt's vocabulary, from the next utterance on (as Deepgram's Configure).
+        await this.session.configure({ vocabulary: vocabularyOf(promptTerms(settings.prompt)) ?? { terms: [] } });
       }
       this.settings = settings;
       this.emit({ type: reply, session: this.describe() });
@@ -270,7 +276,7 @@ class RealtimeSession extends TranscriptionSession {
   private describe(): Record<string, unknown> {
     const s = this.settings;
     const turn = s.silenceMs === null ? null : { type: "server_vad", threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: s.silenceMs };
-    const transcription = { model: s.model, language: s.language ?? null, prompt: "" };
+    const transcription = { model: s.model, language: s.language ?? null, prompt: s.prompt ?? "" };
     if (this.params.beta) {
       return { id: this.sessionId, object: "realtime.transcription_session", input_audio_format: s.format, input_audio_transcription: transcription, turn_detection: turn };
     }
