@@ -1,13 +1,13 @@
 /** Deepgram-compatible REST routes: POST /v1/listen (raw audio body) and POST /v1/speak (JSON {text}). */
 import { createHash } from "node:crypto";
-import type { ModelInfo, Speech } from "../engines/types";
+import type { ModelInfo } from "../engines/types";
 import { HttpError, readBody, readJson, sendJson } from "../shared/http";
 import { inspectAudio } from "./audio";
 import { type EncoderSpec, type Encoding, ENCODINGS } from "./codecs";
 import { prepareStt, type RequestContext } from "./context";
 import { deepgramResponse, type DeepgramWarning } from "./formats";
 import { flag, mediaType } from "./http";
-import { resolveModel } from "./models";
+import { type ModelCatalog, resolveModel } from "./models";
 import { checkSpeed, checkText, streamSpeech } from "./synthesis";
 
 /** Options Deepgram clients commonly send that these engines do not perform: accepted, reported as warnings. */
@@ -30,9 +30,9 @@ export function refuseCallback(query: URLSearchParams): void {
  * /v1/speak's model parameter, the same on the REST route and the WebSocket: the TTS model it names, and the voice an
  * Aura name carries (aura-2-thalia-en; the engines' voice table resolves it).
  */
-export function speakModel(speech: Speech, query: URLSearchParams): { model: ModelInfo; voice?: string } {
+export function speakModel(catalog: ModelCatalog, query: URLSearchParams): { model: ModelInfo; voice?: string } {
   const modelName = query.get("model") ?? undefined;
-  const model = resolveModel(speech, "tts", modelName);
+  const model = resolveModel(catalog, "tts", modelName);
   return { model, voice: modelName?.startsWith("aura") ? modelName : undefined };
 }
 
@@ -42,7 +42,7 @@ export async function listen(ctx: RequestContext): Promise<void> {
   if (mediaType(ctx.req) === "application/json") {
     throw new HttpError(400, "remote_url_unsupported", "this server fetches nothing from outside: send the audio itself as the request body");
   }
-  const model = resolveModel(ctx.speech, "stt", query.get("model") ?? undefined);
+  const model = resolveModel(ctx, "stt", query.get("model") ?? undefined);
   ctx.usage.model = model.id;
   const warnings = unperformedWarnings(query);
   ctx.usage.features.push(...warnings.map((w) => w.parameter));
@@ -116,7 +116,7 @@ export async function speak(ctx: RequestContext): Promise<void> {
   const { query } = ctx;
   refuseCallback(query);
   if (mediaType(ctx.req) !== "application/json") throw new HttpError(400, "invalid_content_type", 'send a JSON body {"text": "..."} (application/json)');
-  const { model, voice } = speakModel(ctx.speech, query);
+  const { model, voice } = speakModel(ctx, query);
   ctx.usage.model = model.id;
   const spec = speakSpec(query);
   const body = await readJson(ctx.req, ctx.config.MAX_BODY_BYTES);

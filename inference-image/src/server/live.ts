@@ -103,7 +103,7 @@ export class LiveEndpoint extends SocketRoute<LiveStart> {
   private parseParams(q: URLSearchParams): LiveParams {
     refuseCallback(q);
     const unperformed = unperformedWarnings(q).map((w) => w.parameter);
-    const model = resolveModel(this.deps.speech, "stt", q.get("model") ?? undefined);
+    const model = resolveModel(this.deps, "stt", q.get("model") ?? undefined);
     const encoding = q.get("encoding");
     let raw: LiveParams["raw"];
     // opus and flac name containers (Ogg, WebM, FLAC), which carry their own header: recognised by their bytes.

@@ -98,7 +98,7 @@ export async function transcriptions(ctx: RequestContext): Promise<void> {
     throw new HttpError(400, "invalid_content_type", "send multipart/form-data with a `file` part and a `model` field");
   }
   const form = await readMultipart(ctx);
-  const model = resolveModel(ctx.speech, "stt", field(form, "model"));
+  const model = resolveModel(ctx, "stt", field(form, "model"));
   ctx.usage.model = model.id;
   const format = (field(form, "response_format") ?? "json") as TranscriptionFormat;
   if (!TRANSCRIPTION_FORMATS.includes(format)) {
@@ -148,7 +148,7 @@ export async function transcriptions(ctx: RequestContext): Promise<void> {
 export async function speech(ctx: RequestContext): Promise<void> {
   if (mediaType(ctx.req) !== "application/json") throw new HttpError(400, "invalid_content_type", "send a JSON body (application/json)");
   const body = await readJson(ctx.req, ctx.config.MAX_BODY_BYTES);
-  const model = resolveModel(ctx.speech, "tts", typeof body.model === "string" ? body.model : undefined);
+  const model = resolveModel(ctx, "tts", typeof body.model === "string" ? body.model : undefined);
   ctx.usage.model = model.id;
   const input = checkText(ctx, body.input, "input");
   ctx.usage.characters = input.length;

@@ -1,9 +1,8 @@
 /** `GET /openapi.json`: an OpenAPI 3.1 description of every route this server answers. */
-import type { Speech } from "../engines/types";
 import { RAW_ENCODINGS, SUPPORTED_INPUT } from "./audio";
 import { ENCODINGS, OUTPUT_MEDIA_TYPES, SUPPORTED_OUTPUT } from "./codecs";
 import { SPEECH_FORMATS } from "./openai";
-import { knownModelNames } from "./models";
+import { knownModelNames, type ModelCatalog } from "./models";
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -22,9 +21,9 @@ const ERROR_TEXT: Record<number, string> = {
 const q = (name: string, schema: unknown, description: string) => ({ name, in: "query", required: false, schema, description });
 const bool = { type: "string", enum: ["true", "false"] };
 
-export function openApiDocument(speech: Speech): Record<string, unknown> {
-  const sttModels = { type: "string", description: `One of: ${knownModelNames(speech, "stt").join(", ")}` };
-  const ttsModels = { type: "string", description: `One of: ${knownModelNames(speech, "tts").join(", ")}` };
+export function openApiDocument(catalog: ModelCatalog): Record<string, unknown> {
+  const sttModels = { type: "string", description: `One of: ${knownModelNames(catalog, "stt").join(", ")}` };
+  const ttsModels = { type: "string", description: `One of: ${knownModelNames(catalog, "tts").join(", ")}` };
   const common = [401, 403, 429, 503, 504];
   return {
     openapi: "3.1.0",
@@ -116,7 +115,7 @@ export function openApiDocument(speech: Speech): Record<string, unknown> {
               properties: {
                 model: ttsModels,
                 input: { type: "string", maxLength: 100000 },
-                voice: { type: "string", description: `A voice of this model (${(speech.tts.voices ?? []).join(", ")}) or an OpenAI voice name` },
+                voice: { type: "string", description: `A voice of this model (${(catalog.speech.tts.voices ?? []).join(", ")}) or an OpenAI voice name` },
                 response_format: { type: "string", enum: [...SPEECH_FORMATS], default: "mp3", description: "opus: Ogg Opus; aac: ADTS; pcm: 24 kHz 16-bit mono little-endian" },
                 speed: { type: "number", minimum: 0.25, maximum: 4, default: 1 },
               },

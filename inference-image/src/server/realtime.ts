@@ -170,7 +170,7 @@ class RealtimeSession extends TranscriptionSession {
   }
 
   private update(next: Partial<Settings>, reply: string): void {
-    if (next.model !== undefined) resolveModel(this.deps.speech, "stt", next.model);
+    if (next.model !== undefined) resolveModel(this.deps, "stt", next.model);
     const settings = { ...this.settings, ...next };
     // A new input rate may need the other decoder (G.711's 8 kHz gets a narrowband one).
     const reopen =

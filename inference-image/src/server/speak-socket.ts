@@ -44,7 +44,7 @@ export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
 
   protected prepare(q: URLSearchParams): SpeakParams {
     refuseCallback(q);
-    const { model, voice } = speakModel(this.deps.speech, q);
+    const { model, voice } = speakModel(this.deps, q);
     const encoding = (q.get("encoding") ?? "linear16") as SocketEncoding;
     if (!Object.hasOwn(SOCKET_ENCODINGS, encoding)) {
       throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported on the speak WebSocket; use ${Object.keys(SOCKET_ENCODINGS).join(", ")}`);
