@@ -1,0 +1,189 @@
+/**
+ * One live stream transcribed turn by turn (what Deepgram's Flux and OpenAI's semantic VAD need): a turn
+ * starts when the VAD hears speech and ends when the end-of-turn detector (turns/detector.ts) is confident
+ * enough, not at the first pause. One decoder utterance spans the whole turn, pauses included, so the
+ * words of a turn are decoded together. Timing is on the stream clock (samples received).
+ *
+ * Events: turn-start; turn-update every `updateMs` of the turn; eager-end once the confidence reaches
+ * `eagerThreshold` (when set) during a pause; turn-resumed when speech comes back after an eager-end;
+ * turn-end once it reaches `eotThreshold`, or the pause lasts `eotTimeoutMs`. A turn-end that follows an
+ * eager-end with no turn-resumed in between repeats the eager-end's transcript, as Flux's clients expect.
+ */
+import type { UtteranceDecoder } from "./engine";
+import type { Transcript } from "./types";
+import { SpeechDetector, VAD_WINDOW, WindowFramer } from "./vad";
+import { EndOfTurnDetector, type EotModel, type PauseState } from "../turns/detector";
+import { ProsodyTracker } from "../turns/prosody";
+
+/** Audio kept from before the VAD confirms speech, so a turn's first phoneme reaches the decoder. */
+const PREROLL_S = 0.6;
+/** A turn this long ends even without a pause (bounded decoder memory, results keep coming). */
+const MAX_TURN_S = 60;
+
+export interface TurnOptions {
+  /** Confidence (0-1) at which a turn ends. */
+  eotThreshold: number;
+  /** Confidence at which an early end is announced (a voicebot may start its answer); undefined: never. */
+  eagerThreshold?: number;
+  /** A pause this long ends the turn whatever the confidence. */
+  eotTimeoutMs: number;
+  /** A turn-update every this many ms of a turn. */
+  updateMs: number;
+}
+
+export const DEFAULT_TURN_OPTIONS: TurnOptions = { eotThreshold: 0.7, eotTimeoutMs: 5000, updateMs: 250 };
+
+interface TurnEventBase {
+  /** Stream seconds at the end of the audio that produced the event. */
+  at: number;
+  /** Turns counted from 0. */
+  turn: number;
+}
+
+export type TurnEvent =
+  | (TurnEventBase & { kind: "turn-start" })
+  | (TurnEventBase & { kind: "turn-update" | "eager-end" | "turn-end"; transcript: Transcript; confidence: number; turnStart: number })
+  | (TurnEventBase & { kind: "turn-resumed" });
+
+/** For fitting and evaluating the detector offline: every pause frame's state and confidence. */
+export type PauseTap = (at: number, pauseStart: number, pause: PauseState, confidence: number, hypothesis: string) => void;
+
+export class TurnStream {
+  private readonly frameS: number;
+  private readonly prerollMax: number;
+  private readonly prosody: ProsodyTracker;
+  private readonly eot: EndOfTurnDetector;
+  private options: TurnOptions;
+  private readonly framer = new WindowFramer();
+  private preroll: Float32Array[] = [];
+  private prerollLen = 0;
+  /** Samples seen (the stream clock). */
+  private seen = 0;
+  private turn = 0;
+  /** Stream sample where the turn in progress starts; -1 between turns. */
+  private turnStart = -1;
+  private sinceUpdate = 0;
+  private eagerTranscript: Transcript | undefined;
+
+  constructor(
+    private readonly decoder: UtteranceDecoder,
+    /** Returned to the worker's idle detectors when the stream closes. */
+    readonly detector: SpeechDetector,
+    private readonly sampleRate: number,
+    private readonly language: string,
+    options: Partial<TurnOptions> = {},
+    model?: EotModel,
+    private readonly tap?: PauseTap,
+  ) {
+    this.frameS = VAD_WINDOW / sampleRate;
+    this.prerollMax = Math.round(PREROLL_S * sampleRate);
+    this.prosody = new ProsodyTracker(sampleRate);
+    this.eot = new EndOfTurnDetector(this.frameS, model);
+    this.options = { ...DEFAULT_TURN_OPTIONS, ...options };
+  }
+
+  /** New thresholds mid-stream (Flux's Configure). */
+  configure(options: Partial<TurnOptions>): void {
+    this.options = { ...this.options, ...options };
+  }
+
+  push(samples: Float32Array): TurnEvent[] {
+    const events: TurnEvent[] = [];
+    for (const frame of this.framer.frames(samples)) this.frame(frame, events);
+    return events;
+  }
+
+  /** End of the stream: the turn in progress, if any, ends now. */
+  finish(): TurnEvent[] {
+    if (this.turnStart < 0) return [];
+    const rest = this.framer.takeRest();
+    if (rest.length > 0) {
+      this.decoder.accept(rest);
+      this.seen += rest.length;
+    }
+    return [this.endTurn(1)];
+  }
+
+  /** Release the decoder's utterance; the caller returns decoder and detector to their pools. */
+  close(): UtteranceDecoder {
+    if (this.turnStart >= 0) this.decoder.finish();
+    this.turnStart = -1;
+    return this.decoder;
+  }
+
+  private get now(): number {
+    return this.seen / this.sampleRate;
+  }
+
+  private frame(frame: Float32Array, events: TurnEvent[]): void {
+    this.detector.accept(frame);
+    const speech = this.detector.inSpeech;
+    this.eot.frame(this.prosody.frame(frame), speech);
+    this.seen += frame.length;
+    if (this.turnStart < 0) {
+      this.preroll.push(frame.slice());
+      this.prerollLen += frame.length;
+      while (this.prerollLen - this.preroll[0].length >= this.prerollMax) this.prerollLen -= this.preroll.shift()!.length;
+      if (speech) this.startTurn(events);
+      return;
+    }
+    this.decoder.accept(frame);
+    this.sinceUpdate += frame.length;
+    if (speech) {
+      if (this.eagerTranscript) {
+        this.eagerTranscript = undefined;
+        events.push({ kind: "turn-resumed", at: this.now, turn: this.turn });
+      }
+    } else {
+      const hypothesis = this.decoder.partial();
+      const pause = this.eot.pause(hypothesis.text);
+      if (pause) {
+        const confidence = this.eot.score(pause);
+        this.tap?.(this.now, this.eot.pauseStartedAt!, pause, confidence, hypothesis.text);
+        if (confidence >= this.options.eotThreshold || this.eot.pauseS * 1000 >= this.options.eotTimeoutMs) {
+          events.push(this.endTurn(confidence));
+          return;
+        }
+        const eager = this.options.eagerThreshold;
+        if (eager !== undefined && confidence >= eager && !this.eagerTranscript) {
+          this.eagerTranscript = this.shift(hypothesis);
+          events.push({ kind: "eager-end", at: this.now, turn: this.turn, transcript: this.eagerTranscript, confidence, turnStart: this.turnStart / this.sampleRate });
+        }
+      }
+    }
+    if (this.seen - this.turnStart >= MAX_TURN_S * this.sampleRate) events.push(this.endTurn(0));
+    else if (this.sinceUpdate >= (this.options.updateMs / 1000) * this.sampleRate) this.update(events);
+  }
+
+  private startTurn(events: TurnEvent[]): void {
+    this.turnStart = this.seen - this.prerollLen;
+    for (const f of this.preroll) this.decoder.accept(f);
+    this.preroll = [];
+    this.prerollLen = 0;
+    this.sinceUpdate = 0;
+    events.push({ kind: "turn-start", at: this.now, turn: this.turn });
+  }
+
+  private update(events: TurnEvent[]): void {
+    this.sinceUpdate = 0;
+    const transcript = this.shift(this.decoder.partial());
+    events.push({ kind: "turn-update", at: this.now, turn: this.turn, transcript, confidence: this.eot.confidence(transcript.text), turnStart: this.turnStart / this.sampleRate });
+  }
+
+  private endTurn(confidence: number): TurnEvent {
+    const final = this.shift(this.decoder.finish());
+    const transcript = this.eagerTranscript ?? final;
+    const event: TurnEvent = { kind: "turn-end", at: this.now, turn: this.turn, transcript, confidence, turnStart: this.turnStart / this.sampleRate };
+    this.eot.endTurn();
+    this.eagerTranscript = undefined;
+    this.turnStart = -1;
+    this.turn++;
+    return event;
+  }
+
+  /** Word times from the decoder are relative to the turn; events carry stream times. */
+  private shift(t: Transcript): Transcript {
+    const offset = this.turnStart / this.sampleRate;
+    return { ...t, language: this.language, words: t.words.map((w) => ({ ...w, start: w.start + offset, end: w.end + offset })) };
+  }
+}
