@@ -4,7 +4,8 @@
  * Each dialogue is streamed through TurnStream (Flux's defaults: eot_threshold 0.7, eot_timeout_ms 5000)
  * and through the server's fixed VAD endpoint (endpointing=300, as a voicebot sets it today). Reported:
  * EndOfTurn latency after each finished turn's last sound (p50/p95), false ends of turn in the pauses
- * inside turns, and the VAD endpoint at the latency that matches the detector's median. Times are on the
+ * inside turns, and the VAD endpoint at the latency that matches the detector's median (the smallest
+ * endpointing whose median latency is at least the detector's). Times are on the
  * stream clock (audio time), so they hold whatever the machine's load; the compute per frame is reported apart.
  */
 import os from "node:os";
@@ -14,7 +15,8 @@ import { type DialogueLabel, ensureSplit, readDialogue } from "./synth";
 import { pct } from "../server";
 
 const BASELINE_MS = 300;
-const SWEEP_MS = Array.from({ length: 35 }, (_, i) => 300 + 50 * i);
+/** Endpointing values tried for the VAD endpoint whose median latency matches the detector's. */
+const SWEEP_MS = Array.from({ length: 40 }, (_, i) => 50 + 50 * i);
 
 function evalSplit(split: "fit" | "held-out") {
   const manifest = ensureSplit(split, SETS_DIR);

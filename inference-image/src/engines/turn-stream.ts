@@ -17,6 +17,8 @@ import { ProsodyTracker } from "../turns/prosody";
 
 /** Audio kept from before the VAD confirms speech, so a turn's first phoneme reaches the decoder. */
 const PREROLL_S = 0.6;
+/** Words of an ended turn kept as the context of one that goes on with it. */
+const CONTEXT_WORDS = 20;
 /** A turn this long ends even without a pause (bounded decoder memory, results keep coming). */
 const MAX_TURN_S = 60;
 
@@ -64,6 +66,9 @@ export class TurnStream {
   private turnStart = -1;
   private sinceUpdate = 0;
   private eagerTranscript: Transcript | undefined;
+  /** The last ended turn's words, and whether the turn in progress goes on with them (the end came too early). */
+  private endedText = "";
+  private context = "";
 
   constructor(
     private readonly decoder: UtteranceDecoder,
@@ -136,10 +141,10 @@ export class TurnStream {
       }
     } else {
       const hypothesis = this.decoder.partial();
-      const pause = this.eot.pause(hypothesis.text);
+      const pause = this.eot.pause(this.context + hypothesis.text);
       if (pause) {
         const confidence = this.eot.score(pause);
-        this.tap?.(this.now, this.eot.pauseStartedAt!, pause, confidence, hypothesis.text);
+        this.tap?.(this.now, this.eot.pauseStartedAt!, pause, confidence, this.context + hypothesis.text);
         if (confidence >= this.options.eotThreshold || this.eot.pauseS * 1000 >= this.options.eotTimeoutMs) {
           events.push(this.endTurn(confidence));
           return;
@@ -156,6 +161,8 @@ export class TurnStream {
   }
 
   private startTurn(events: TurnEvent[]): void {
+    // The words of a turn ended just before count for this one's cues ("... near the" | "train station").
+    this.context = this.eot.continuesEndedTurn && this.endedText ? `${this.endedText} ` : "";
     this.turnStart = this.seen - this.prerollLen;
     for (const f of this.preroll) this.decoder.accept(f);
     this.preroll = [];
@@ -167,13 +174,15 @@ export class TurnStream {
   private update(events: TurnEvent[]): void {
     this.sinceUpdate = 0;
     const transcript = this.shift(this.decoder.partial());
-    events.push({ kind: "turn-update", at: this.now, turn: this.turn, transcript, confidence: this.eot.confidence(transcript.text), turnStart: this.turnStart / this.sampleRate });
+    events.push({ kind: "turn-update", at: this.now, turn: this.turn, transcript, confidence: this.eot.confidence(this.context + transcript.text), turnStart: this.turnStart / this.sampleRate });
   }
 
   private endTurn(confidence: number): TurnEvent {
     const final = this.shift(this.decoder.finish());
     const transcript = this.eagerTranscript ?? final;
     const event: TurnEvent = { kind: "turn-end", at: this.now, turn: this.turn, transcript, confidence, turnStart: this.turnStart / this.sampleRate };
+    // The last words only: a run of turns that each go on with the one before must not grow without bound.
+    this.endedText = `${this.context}${transcript.text}`.split(" ").slice(-CONTEXT_WORDS).join(" ");
     this.eot.endTurn();
     this.eagerTranscript = undefined;
     this.turnStart = -1;

@@ -51,6 +51,8 @@ const PRIOR_PAUSE_S = 0.6;
 const PRIOR_WEIGHT = 2;
 /** Quiet this long after a loud sound in a pause, with no speech from the VAD: the sound was not the voice coming back. */
 const CLICK_QUIET_S = 0.3;
+/** Speech this soon after a turn's end goes on with that turn (see continuesEndedTurn). */
+export const CONTINUATION_GAP_S = 1;
 /** Pauses remembered per speaker. */
 const PAUSE_MEMORY = 20;
 /** Turns keep this many frames of statistics (about 30 s at 32 ms): bounded memory in long monologues. */
@@ -146,6 +148,9 @@ export class EndOfTurnDetector {
   /** This turn's loud speech frames' levels and voiced frames' pitch (semitones), for its medians. */
   private turnLevels: number[] = [];
   private turnPitch: number[] = [];
+  /** When the last turn was ended (stream s), until the next one starts. */
+  private endedAt: number | undefined;
+  private continuing = false;
   /** Frame levels over the last NOISE_WINDOW_S, and the noise floor taken from them. */
   private readonly levels: number[] = [];
   private readonly levelsMax: number;
@@ -182,6 +187,7 @@ export class EndOfTurnDetector {
     this.recent.push(frame);
     if (this.recent.length > this.recentMax) this.recent.shift();
     if (speech) {
+      if (this.endedAt !== undefined) this.startTurn();
       // The pause lasted until the voice came back, not until the VAD was sure of it.
       if (this.pauseStart !== undefined) this.rememberPause((this.resumedAt ?? this.now - this.frameS) - this.pauseStart);
       this.pauseStart = undefined;
@@ -235,13 +241,33 @@ export class EndOfTurnDetector {
     return eotConfidence(this.model, p);
   }
 
-  /** The turn was ended: forget its statistics; the speaker's pause habits and the noise floor stay. */
+  /**
+   * Whether the turn in progress goes on with the one ended before it: its speech started within
+   * CONTINUATION_GAP_S of that end (which came too early), so the ended turn's words and statistics still count.
+   */
+  get continuesEndedTurn(): boolean {
+    return this.continuing;
+  }
+
+  /**
+   * The turn was ended: its statistics are forgotten when the next one starts, unless that one continues
+   * it (continuesEndedTurn); the speaker's pause habits and the noise floor stay.
+   */
   endTurn(): void {
-    this.turnLevels = [];
-    this.turnPitch = [];
+    this.endedAt = this.now;
     this.pauseStart = undefined;
     this.resumedAt = undefined;
     this.prosody = { pitchSlope: NaN, pitchEnd: NaN, energyEnd: NaN };
+  }
+
+  /** The first speech after a turn's end: a new turn, or the ended one going on. */
+  private startTurn(): void {
+    this.continuing = this.now - this.endedAt! <= CONTINUATION_GAP_S;
+    if (!this.continuing) {
+      this.turnLevels = [];
+      this.turnPitch = [];
+    }
+    this.endedAt = undefined;
   }
 
   private trackNoise(levelDb: number): void {

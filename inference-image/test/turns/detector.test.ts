@@ -133,6 +133,26 @@ it("starts each turn afresh but keeps the speaker's habits", () => {
   expect(d.pause("")!.typicalPauseS).toBeCloseTo(before, 5);
 });
 
+it("speech soon after a turn's end goes on with that turn; later speech starts a new one", () => {
+  const after = (gapFrames: number) => {
+    const d = new EndOfTurnDetector(FRAME_S, model({}));
+    speak(d);
+    feed(d, 8, QUIET, false);
+    d.endTurn();
+    feed(d, gapFrames, QUIET, false);
+    feed(d, 10, { energyDb: -20, f0: 300 }, true);
+    feed(d, 2, QUIET, false);
+    return { continues: d.continuesEndedTurn, pitchEnd: d.pause("")!.cues.pitchEnd };
+  };
+  const soon = after(10);
+  const later = after(60);
+  expect(soon.continues).toBe(true);
+  expect(later.continues).toBe(false);
+  // Ending at 300 Hz: high against a turn that began at 150 Hz, level in a turn of its own.
+  expect(soon.pitchEnd).toBeGreaterThan(5);
+  expect(Math.abs(later.pitchEnd)).toBeLessThan(0.5);
+});
+
 it("refuses a model file that does not match its features", () => {
   expect(() => loadModel({ ...model({}), features: ["continuation"] })).toThrow(/must have the features continuation, filler/);
   expect(() => loadModel({ ...model({}), weights: [NaN, ...zeros().slice(1)] })).toThrow(/finite/);
