@@ -7,13 +7,24 @@ import { z } from "zod";
 import { checkClusterInNetwork, clusterSettingsSchema, gpuPoolsSchema, kubernetesVersionSchema, systemPoolSchema } from "../constructs/cluster/settings";
 import { acknowledgementSchema } from "../constructs/policy/engine";
 import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/shared/regions";
-import { allowedClientCidrsSchema, checkListener, listenerSettingsShape } from "../constructs/ingress/settings";
-import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, vpcCidrSchema } from "../constructs/network/settings";
+import { allowedClientCidrsSchema, checkCertificateRegion, checkListener, listenerSettingsShape } from "../constructs/ingress/settings";
+import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, perimeterSchema, vpcCidrSchema } from "../constructs/network/settings";
+import { registrySettingsSchema } from "../constructs/registry/settings";
+import { keyAccessSchema } from "../constructs/shared/encryption-key";
 import { cidrSchema as cidr, nameSchema as name } from "../constructs/shared/validate";
 import { checkWorkloadPools, workloadsSettingsSchema } from "../constructs/workloads/settings";
 
+/** The one environment that may keep its state on the operator's disk: nobody else applies it. */
+export const LOCAL_STATE_ENVIRONMENT = "dev";
+
 const stateBackend = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("local"), path: z.string().min(1).optional() }).strict(),
+  z
+    .object({
+      type: z.literal("local"),
+      /** Folder of the state files (`<stack>.tfstate`), relative to where synth runs; default `terraform-state`. Never inside cdktf.out. */
+      path: z.string().min(1).optional(),
+    })
+    .strict(),
   z
     .object({
       type: z.literal("s3"),
@@ -64,6 +75,12 @@ export const environmentSchema = z
     /** Keep the load balancer and stateful resources from being deleted by accident. */
     deletionProtection: z.boolean().default(true),
     flowLogRetentionDays: flowLogRetentionDaysSchema,
+    /** The VPC endpoints' data perimeter: an AWS Organizations id, or this account only (constructs/network/settings.ts). */
+    perimeter: perimeterSchema,
+    /** Who administers and who uses every KMS key of the environment (constructs/shared/encryption-key.ts). */
+    keys: keyAccessSchema.optional(),
+    /** The role that mirrors images in (constructs/registry/settings.ts). */
+    registry: registrySettingsSchema,
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
     stateBackend: stateBackend.default({ type: "local" }),
     /** Policy exceptions: each lets one rule fail for the named resources, with a reason the review report shows. */
@@ -90,6 +107,7 @@ export const environmentSchema = z
     }
 
     checkClusterInNetwork(env.cluster, env, (path, message) => fail(["cluster", ...path], message));
+    checkCertificateRegion(env.ingress.certificateArn, env.region, (message) => fail(["ingress", "certificateArn"], message));
 
     if (env.mode === "airgapped") {
       if (env.license.mode !== "offline") {
@@ -103,8 +121,17 @@ export const environmentSchema = z
       }
     }
 
+    if (env.stateBackend.type === "local" && env.name !== LOCAL_STATE_ENVIRONMENT) {
+      fail(
+        ["stateBackend"],
+        `expected { "type": "s3", "bucket", "key", "region" } (remote, locked with useLockfile): local state is for the "${LOCAL_STATE_ENVIRONMENT}" environment only, since a second operator or CI job would not see it and two applies could run at once`,
+      );
+    }
     if (env.stateBackend.type === "s3" && env.stateBackend.dynamodbTable && env.stateBackend.useLockfile) {
       fail(["stateBackend", "dynamodbTable"], "expected either useLockfile or dynamodbTable, not both");
+    }
+    if (env.stateBackend.type === "s3" && !env.stateBackend.dynamodbTable && !env.stateBackend.useLockfile) {
+      fail(["stateBackend", "useLockfile"], "expected true: without a lock two applies can run at once and corrupt the state");
     }
     if (env.workloads.split && env.ingress.ttsPort === env.ingress.port) {
       fail(["ingress", "ttsPort"], `expected a port other than ingress.port (${env.ingress.port}): with workloads.split, STT and TTS each need a listener`);

@@ -53,6 +53,8 @@ export class ExistingCluster extends Construct implements ClusterRefs {
   readonly network: NetworkRefs;
   /** The cluster's service CIDR, as the data source reads it. */
   readonly serviceCidr: string;
+  /** The cluster's Kubernetes minor, as the data source reads it. */
+  readonly kubernetesVersion: string;
   /** The security group EKS attaches to the control plane and to nodes whose launch template names none (ours). */
   readonly clusterSecurityGroupId: string;
   readonly nodeRole: IamRole;
@@ -97,6 +99,7 @@ export class ExistingCluster extends Construct implements ClusterRefs {
     this.certificateAuthorityData = this.cluster.certificateAuthority.get(0).data;
     this.clusterSecurityGroupId = this.cluster.vpcConfig.get(0).clusterSecurityGroupId;
     this.serviceCidr = this.cluster.kubernetesNetworkConfig.get(0).serviceIpv4Cidr;
+    this.kubernetesVersion = this.cluster.version;
 
     this.encryptionKey = new EncryptionKey(this, "key", { description: `GPU node volumes of EKS cluster ${this.name}`, tags });
     grantNodeVolumes(this.encryptionKey);
@@ -113,6 +116,8 @@ export class ExistingCluster extends Construct implements ClusterRefs {
           subnetIds: props.network.privateSubnetIds,
           encryptionKey: this.encryptionKey,
           amiType: pool.amiType as NodeAmiType,
+          // The cluster's minor is read at plan, so the version table cannot pick a release: a pool pins its own or gets EKS's latest.
+          releaseVersion: pool.amiReleaseVersion,
           gpu: specs[i].gpu,
           tags,
           dependsOn: attachments,

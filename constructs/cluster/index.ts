@@ -5,3 +5,6 @@ export * from "./existing-cluster";
 export * from "./cluster-autoscaler-role";
 export * from "./settings";
 export * from "./types";
+export * from "./versions";
+export * from "./admin-host";
+export { ebsCsiRoleNamePrefix } from "./pools";

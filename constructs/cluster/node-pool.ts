@@ -1,12 +1,15 @@
 import { AutoscalingGroupTagA } from "@cdktf/provider-aws/lib/autoscaling-group-tag";
 import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
-import { ITerraformDependable } from "cdktf";
+import { ITerraformDependable, TerraformStack } from "cdktf";
+// cdktf's own logical-id function (what TerraformStack.allocateLogicalId uses); not re-exported from the package root.
+import { makeUniqueId } from "cdktf/lib/private/unique";
 import { Construct } from "constructs";
 import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../shared/names";
 import type { ClusterRefs } from "./types";
 import { EncryptionKey } from "../shared/encryption-key";
-import { GpuInstanceType } from "./gpu-instance-types";
+import { forgetWithoutDestroying } from "../shared/removed";
+import { acceleratorLabel, GpuInstanceType } from "./gpu-instance-types";
 
 /** EKS AMI types a pool may use: standard AL2023 for the system pool, NVIDIA variants for GPU pools. */
 export type NodeAmiType = "AL2023_x86_64_STANDARD" | "AL2023_x86_64_NVIDIA" | "BOTTLEROCKET_x86_64_NVIDIA";
@@ -22,6 +25,12 @@ export interface NodePoolProps {
   readonly subnetIds: string[];
   readonly encryptionKey: EncryptionKey;
   readonly name: string;
+  /**
+   * Set when a pool is split into one node group per availability zone (the system pool, whose
+   * license-proxy volumes are zonal): the zone its one subnet is in, part of its resource names. Its
+   * nodes keep the pool's label, so the autoscaler balances the zones' groups as one pool.
+   */
+  readonly zone?: string;
   readonly instanceTypes: string[];
   readonly capacityType: "ON_DEMAND" | "SPOT";
   readonly minSize: number;
@@ -29,6 +38,8 @@ export interface NodePoolProps {
   readonly desiredSize?: number;
   readonly diskSizeGiB: number;
   readonly amiType: NodeAmiType;
+  /** The AMI release the nodes run (`release_version`), so a re-apply never moves them unreviewed; unset: EKS's latest at creation. */
+  readonly releaseVersion?: string;
   /** Set for GPU pools: adds the GPU taint, labels and the autoscaler's scale-from-zero hints. */
   readonly gpu?: GpuInstanceType;
   readonly tags?: Record<string, string>;
@@ -57,7 +68,8 @@ export class NodePool extends Construct {
 
   constructor(scope: Construct, id: string, props: NodePoolProps) {
     super(scope, id);
-    const resourceTags = { ...props.tags, Name: `${props.cluster.name}-${props.name}`, [NODE_LABELS.pool]: props.name };
+    const groupName = props.zone ? `${props.name}-${props.zone}` : props.name;
+    const resourceTags = { ...props.tags, Name: `${props.cluster.name}-${groupName}`, [NODE_LABELS.pool]: props.name };
     const volume = (deviceName: string, volumeSize: number) => ({
       deviceName,
       ebs: {
@@ -73,8 +85,8 @@ export class NodePool extends Construct {
       props.amiType === "BOTTLEROCKET_x86_64_NVIDIA" ? [volume("/dev/xvda", 4), volume("/dev/xvdb", props.diskSizeGiB)] : [volume("/dev/xvda", props.diskSizeGiB)];
 
     this.launchTemplate = new LaunchTemplate(this, "launch-template", {
-      namePrefix: `${props.cluster.name}-${props.name}-`,
-      description: `Nodes of pool ${props.name} in EKS cluster ${props.cluster.name}`,
+      namePrefix: `${props.cluster.name}-${groupName}-`,
+      description: `Nodes of pool ${groupName} in EKS cluster ${props.cluster.name}`,
       updateDefaultVersion: true,
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
       blockDeviceMappings: volumes,
@@ -87,17 +99,18 @@ export class NodePool extends Construct {
     this.labels = {
       [NODE_LABELS.pool]: props.name,
       [NODE_LABELS.role]: props.gpu ? "gpu" : "system",
-      ...(props.gpu ? { [NODE_LABELS.gpuModel]: props.gpu.gpuModel } : {}),
+      ...(props.gpu ? { [NODE_LABELS.gpuModel]: props.gpu.gpuModel, [NODE_LABELS.accelerator]: acceleratorLabel(props.gpu) } : {}),
     };
     const autoscalerTags = autoscalerTagsFor(props.cluster.name, this.labels, props.gpu);
 
     this.nodeGroup = new EksNodeGroup(this, "node-group", {
       clusterName: props.cluster.clusterName,
       // A prefix plus create-before-destroy lets a change that replaces the group (e.g. instance types) roll without downtime.
-      nodeGroupNamePrefix: `${props.name}-`,
+      nodeGroupNamePrefix: `${groupName}-`,
       nodeRoleArn: props.nodeRoleArn,
       subnetIds: props.subnetIds,
       amiType: props.amiType,
+      releaseVersion: props.releaseVersion,
       capacityType: props.capacityType,
       instanceTypes: props.instanceTypes,
       scalingConfig: { minSize: props.minSize, maxSize: props.maxSize, desiredSize: props.desiredSize ?? props.minSize },
@@ -111,14 +124,31 @@ export class NodePool extends Construct {
     });
     this.autoScalingGroupName = this.nodeGroup.resources.get(0).autoscalingGroups.get(0).name;
 
-    // Node group tags stay on the EKS resource; the autoscaler reads the Auto Scaling group's, so copy them there.
-    Object.entries(autoscalerTags).forEach(([key, value], i) => {
-      new AutoscalingGroupTagA(this, `asg-tag-${i}`, {
-        autoscalingGroupName: this.autoScalingGroupName,
-        tag: { key, value, propagateAtLaunch: false },
+    // Node group tags stay on the EKS resource; the autoscaler reads the Auto Scaling group's. EKS already
+    // tags a managed node group's group for discovery, so only the scale-from-zero hints are copied there:
+    // owning EKS's own tags would delete them when a pool is destroyed.
+    const discovery = Object.keys(autoscalerDiscoveryTags(props.cluster.name));
+    const before = Object.keys(autoscalerTags);
+    Object.entries(autoscalerTags)
+      .filter(([key]) => !discovery.includes(key))
+      .forEach(([key, value]) => {
+        const tag = new AutoscalingGroupTagA(this, `asg-tag-${key.slice(AUTOSCALER_TAG_PREFIX.length + 1).replace(/[^A-Za-z0-9-]+/g, "-")}`, {
+          autoscalingGroupName: this.autoScalingGroupName,
+          tag: { key, value, propagateAtLaunch: false },
+        });
+        // Before 0.2.0 these were numbered in autoscalerTagsFor's order, discovery tags first: keep the deployed tags.
+        tag.moveFromId(`aws_autoscaling_group_tag.${legacyLogicalId(this, `asg-tag-${before.indexOf(key)}`)}`);
       });
-    });
+    // The discovery tags this pool used to own (numbered 0 and 1) stay on the group: Terraform forgets them without deleting EKS's tags.
+    discovery.forEach((_key, i) => forgetWithoutDestroying(this, `aws_autoscaling_group_tag.${legacyLogicalId(this, `asg-tag-${i}`)}`));
   }
+}
+
+/** The logical id a child `id` of `scope` had (or would have): for moved and removed blocks naming resources no construct holds any more. */
+function legacyLogicalId(scope: Construct, id: string): string {
+  const scopes = scope.node.scopes;
+  const below = scopes.slice(scopes.indexOf(TerraformStack.of(scope)) + 1).map((c) => c.node.id);
+  return makeUniqueId([...below, id]);
 }
 
 /**

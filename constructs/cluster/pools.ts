@@ -9,7 +9,7 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { GpuPoolInput, gpuPoolSchema, gpuPoolsSchema } from "./settings";
-import { managedPolicyArn, trustPolicy } from "../shared/arn";
+import { managedPolicyArn, podIdentityTrustPolicy, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
 import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
@@ -27,18 +27,9 @@ export function resolveGpuPools(where: string, inputs: GpuPoolInput[]): { pools:
   return { pools, specs };
 }
 
-/** The autoscaler builds a scale-from-zero node template per pool, so every type of a pool must carry the same GPUs. */
+/** What a pool's nodes carry: its first type's, which gpuPoolSchema has checked every other type of the pool matches. */
 function poolGpu(where: string, instanceTypes: string[]): GpuInstanceType {
-  const gpus = instanceTypes.map((t) => gpuInstanceType(t, where));
-  const first = gpus[0];
-  gpus.forEach((gpu, i) => {
-    if (gpu.gpuModel !== first.gpuModel || gpu.gpusPerNode !== first.gpusPerNode) {
-      throw new Error(
-        `${where}: instance types of one pool must carry the same GPUs; ${instanceTypes[0]} has ${first.gpusPerNode}x ${first.gpuModel}, ${instanceTypes[i]} has ${gpu.gpusPerNode}x ${gpu.gpuModel}`,
-      );
-    }
-  });
-  return first;
+  return gpuInstanceType(instanceTypes[0], where);
 }
 
 /**
@@ -66,6 +57,17 @@ export function grantNodeVolumes(key: EncryptionKey): void {
   });
 }
 
+/** The EBS CSI driver controller's Pod Identity role: its id under the cluster, which names the role. */
+export const EBS_CSI_ROLE_ID = "ebs-csi";
+
+/**
+ * The name prefix of a cluster's EBS CSI driver role, for a key another stack creates first
+ * (RetainedDataKey.volumeRoleNamePrefixes): that stack cannot read the role's ARN, only know its name.
+ */
+export function ebsCsiRoleNamePrefix(clusterName: string): string {
+  return rolePrefix(clusterName, EBS_CSI_ROLE_ID);
+}
+
 /** IAM role name prefixes are limited to 38 characters; Terraform appends a unique suffix. */
 export function rolePrefix(cluster: string, purpose: string): string {
   return `${cluster.slice(0, 37 - purpose.length - 1)}-${purpose}-`.slice(0, 38);
@@ -73,7 +75,8 @@ export function rolePrefix(cluster: string, purpose: string): string {
 
 /**
  * The node role of a cluster's node groups, with only the AWS managed policies a node needs: joining
- * (worker), pulling images (ECR pull only) and pod networking (CNI, see GpuCluster for why it stays here).
+ * (worker), pulling images (ECR pull only), pod networking (CNI, see GpuCluster for why it stays here)
+ * and Session Manager (SSM core), the one way into a node.
  */
 export function createNodeRole(scope: Construct, clusterName: string, tags: Record<string, string>): { role: IamRole; attachments: IamRolePolicyAttachment[] } {
   const role = new IamRole(scope, "node-role", {
@@ -82,18 +85,22 @@ export function createNodeRole(scope: Construct, clusterName: string, tags: Reco
     assumeRolePolicy: trustPolicy("ec2.amazonaws.com"),
     tags,
   });
-  const attachments = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"].map(
+  // SSM core: operators reach a node through Session Manager (the VPC's SSM endpoints), never SSH.
+  const attachments = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"].map(
     (policy) => new IamRolePolicyAttachment(scope, `node-${policy}`, { role: role.name, policyArn: managedPolicyArn(role.arn, policy) }),
   );
   return { role, attachments };
 }
 
-/** A role that pods of one service account assume through EKS Pod Identity, created under the cluster construct. */
+/**
+ * A role that pods of one service account assume through EKS Pod Identity, created under the cluster
+ * construct; its trust names the cluster, namespace and service account (podIdentityTrustPolicy).
+ */
 export function podIdentityRole(cluster: Construct & Pick<ClusterRefs, "name">, id: string, options: PodIdentityRoleOptions, tags: Record<string, string>): IamRole {
   return new IamRole(cluster, `${id}-role`, {
     namePrefix: rolePrefix(cluster.name, id),
     description: options.description ?? `Pod Identity role of ${options.namespace}/${options.serviceAccount} in ${cluster.name}`,
-    assumeRolePolicy: trustPolicy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+    assumeRolePolicy: podIdentityTrustPolicy({ clusterName: cluster.name, namespace: options.namespace, serviceAccount: options.serviceAccount }),
     tags: { ...tags, "voice-selfhost:service-account": `${options.namespace}/${options.serviceAccount}` },
   });
 }

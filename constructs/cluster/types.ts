@@ -35,6 +35,8 @@ export interface ClusterRefs {
   readonly network: NetworkRefs;
   /** The Kubernetes service CIDR: the `kubernetes` Service address (the API from inside the cluster) is in it. */
   readonly serviceCidr: string;
+  /** The Kubernetes minor (`1.35`): a literal for a cluster we create, a reference for one we read. */
+  readonly kubernetesVersion?: string;
   /** The security group on the GPU nodes (load balancer targets). */
   readonly clusterSecurityGroupId: string;
   /** The role of the GPU nodes (image pulls). */

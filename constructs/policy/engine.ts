@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { RULES } from "./rules";
 import { StackView } from "./stack-view";
-import { Acknowledgement, Finding, PolicyContext, PolicyOptions, PolicyReport, PolicyRule, RuleStatus } from "./types";
+import { Acknowledgement, ANY_RESOURCE, Finding, PolicyContext, PolicyOptions, PolicyReport, PolicyRule, RuleStatus } from "./types";
 
 /** Shortest reason an acknowledgement may give: a reviewer must be able to judge it. */
 export const MIN_REASON_LENGTH = 20;
@@ -54,7 +54,7 @@ function run(rule: PolicyRule, context: PolicyContext): { findings: Omit<Finding
     const relevant = context.stack.resources.filter((r) => rule.relevantTo.includes(r.selector)).length;
     return { findings: relevant ? rule.check(context).map((f) => ({ ...base, ...f })) : [], checked: relevant };
   }
-  const targets = context.stack.resources.filter((r) => rule.appliesTo.includes(r.selector));
+  const targets = context.stack.resources.filter((r) => rule.appliesTo.includes(ANY_RESOURCE) || rule.appliesTo.includes(r.selector));
   const findings = targets.flatMap((resource) => rule.check(resource, context).map((message) => ({ ...base, path: resource.path, address: resource.address, message })));
   return { findings, checked: targets.length };
 }

@@ -46,9 +46,12 @@ interface RuleInfo {
   readonly modes?: readonly NetworkMode[];
 }
 
+/** In a ResourceRule's `appliesTo`: every resource of the stack, whatever its type. */
+export const ANY_RESOURCE = "*";
+
 /**
- * Checks one resource at a time. `appliesTo` names Terraform resource types (`aws_lb`) or
- * Kubernetes kinds deployed through `kubernetes_manifest` (`k8s:Deployment`).
+ * Checks one resource at a time. `appliesTo` names Terraform resource types (`aws_lb`), Kubernetes
+ * kinds deployed through `kubernetes_manifest` (`k8s:Deployment`), or ANY_RESOURCE.
  */
 export interface ResourceRule extends RuleInfo {
   readonly appliesTo: readonly string[];

@@ -6,6 +6,7 @@
  * Identity agent, the EBS CSI driver) are not listed: their images come from AWS's regional ECR
  * registries, reached through the same ECR and S3 endpoints.
  */
+import { clusterAutoscalerImage, DEFAULT_KUBERNETES_VERSION } from "../cluster/versions";
 import { INFERENCE_IMAGE_VERSION } from "../workloads/contract";
 
 /** One container image the stacks run, as IMAGES lists it. */
@@ -49,13 +50,23 @@ export const IMAGES = {
     digestSource: "public Go source pinning nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless@sha256:60d3b00a...",
     purpose: "GPU utilization and memory metrics for Prometheus",
   },
-  clusterAutoscaler: {
-    repository: "autoscaling/cluster-autoscaler",
-    upstream: "registry.k8s.io/autoscaling/cluster-autoscaler",
-    tag: "v1.31.5",
-    digest: "sha256:b90105c3470ad5059e8a7c11e2c63117dd8d499ae893d4cc76968e748a886b74",
-    digestSource: "edgelesssys/constellation internal/versions (renovate-managed pin of cluster-autoscaler:v1.31.5)",
-    purpose: "scales the GPU node groups, from zero, on pending pods",
+  // Its minor must be the cluster's: the version table (constructs/cluster/versions.ts) holds one per minor; PrivateRegistry's kubernetesVersion picks it.
+  clusterAutoscaler: clusterAutoscalerImage(DEFAULT_KUBERNETES_VERSION),
+  prometheus: {
+    repository: "prometheus/prometheus",
+    upstream: "quay.io/prometheus/prometheus",
+    tag: "v3.5.0",
+    digest: "sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
+    digestSource: "a public CI gate pinning quay.io/prometheus/prometheus:v3.5.0@sha256:63805ebb... (the 3.5 long-term-support line)",
+    purpose: "scrapes the pods and evaluates the alert rules in the cluster; what the autoscaler's metrics adapter reads",
+  },
+  prometheusAdapter: {
+    repository: "prometheus-adapter/prometheus-adapter",
+    upstream: "registry.k8s.io/prometheus-adapter/prometheus-adapter",
+    tag: "v0.12.0",
+    // No published digest found for v0.12.0: the mirror manifest says to resolve it at copy time; ECR's immutable tag pins it from then on.
+    digest: undefined,
+    purpose: "serves inference_load_ratio to the HPAs through the custom metrics API (custom.metrics.k8s.io)",
   },
   awsCli: {
     repository: "aws-cli/aws-cli",

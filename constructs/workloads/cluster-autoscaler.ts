@@ -12,7 +12,8 @@ import { parseCidr } from "../shared/cidr";
 import { AWS_REGION_PATTERN } from "../shared/regions";
 import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, EKS_CLUSTER_NAME_PATTERN, NODE_LABELS } from "../shared/names";
 import { METRICS_PATH } from "./contract";
-import { checkImagePinned } from "../shared/image-ref";
+import { checkImagePinned, parseImageReference } from "../shared/image-ref";
+import { minorOf } from "../cluster/versions";
 import { POD_IDENTITY_AGENT } from "./inference-service";
 import { objectLabels, selectorLabels } from "./labels";
 import { k8sObject } from "./manifest";
@@ -34,13 +35,17 @@ export interface ClusterAutoscalerIdentity {
 
 /** Props of ClusterAutoscaler. */
 export interface ClusterAutoscalerProps {
-  /** The cluster-autoscaler image from the environment's private registry, pinned; its minor version should match the cluster's. */
+  /**
+   * The cluster-autoscaler image from the environment's private registry, pinned. Its minor must be the
+   * cluster's (the autoscaler reads the scheduler's API of its own minor): PrivateRegistry's
+   * `kubernetesVersion` mirrors the version table's; a tag of another minor fails at synth.
+   */
   readonly image: string;
   /**
    * The cluster it scales (GpuCluster or ExistingCluster): its literal name is in the discovery tag
    * keys; its network's VPC CIDR and its service CIDR are where the API calls go by default.
    */
-  readonly cluster: Pick<ClusterRefs, "name" | "network" | "serviceCidr">;
+  readonly cluster: Pick<ClusterRefs, "name" | "network" | "serviceCidr" | "kubernetesVersion">;
   /** The AWS region of the cluster (`AWS_REGION`). */
   readonly region: string;
   /**
@@ -81,6 +86,11 @@ export class ClusterAutoscaler extends Construct {
     super(scope, id);
     const where = this.node.path;
     checkImagePinned(props.image, `${where} image`);
+    const imageMinor = minorOf(parseImageReference(props.image).tag ?? "");
+    const clusterMinor = props.cluster.kubernetesVersion;
+    if (imageMinor && clusterMinor && !Token.isUnresolved(clusterMinor) && imageMinor !== clusterMinor) {
+      throw new Error(`${where} image: expected a cluster-autoscaler of the cluster's minor ${clusterMinor}, found ${imageMinor} ("${props.image}"); the version table (constructs/cluster/versions.ts) names the one to mirror`);
+    }
     const clusterName = props.cluster.name;
     if (!EKS_CLUSTER_NAME_PATTERN.test(clusterName)) {
       throw new Error(`${where} cluster.name: expected the EKS cluster name as a literal (1-100 letters, digits, - or _), found "${clusterName}"`);

@@ -22,9 +22,10 @@ export function namespaceRef(ns: NamespaceRef | string | undefined): NamespaceRe
   return typeof ns === "string" ? { name: ns } : ns;
 }
 
-/** Creates an object in a namespace, after the namespace. */
-export function namespaced<T extends KubeObject>(scope: Construct, id: string, ns: NamespaceRef, obj: T): Manifest {
-  return k8sObject(scope, id, { ...obj, metadata: { ...obj.metadata, namespace: ns.name } }, ns.dependable ? [ns.dependable] : undefined);
+/** Creates an object in a namespace, after the namespace and anything else in `dependsOn` (constructs, never `${...}` strings). */
+export function namespaced<T extends KubeObject>(scope: Construct, id: string, ns: NamespaceRef, obj: T, dependsOn: ITerraformDependable[] = []): Manifest {
+  const after = [...(ns.dependable ? [ns.dependable] : []), ...dependsOn];
+  return k8sObject(scope, id, { ...obj, metadata: { ...obj.metadata, namespace: ns.name } }, after.length ? after : undefined);
 }
 
 /** Adds a NetworkPolicy to a namespace. */

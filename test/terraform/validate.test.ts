@@ -1,88 +1,31 @@
 /**
- * Real Terraform on the synthesized stacks: `init` + `validate` on every `-infra` stack, and `plan`
- * with fake credentials on every one without data sources. Offline: the AWS provider comes from a
- * local filesystem mirror declared in a CLI config of this test's own. Skipped, with the reason
- * printed, where the terraform binary or the mirror is missing.
+ * Real Terraform on every synthesized stack: `init` + `validate` on every `-infra` stack, `plan`
+ * with fake credentials on every one without data sources, and `init -backend=false` on every
+ * `-workloads` stack, which parses its whole configuration before it looks for the Kubernetes
+ * provider (not available here): the only error allowed there is that provider's absence.
+ * Offline (test/support/terraform.ts). Skipped, with the reason printed, where the terraform binary
+ * or the mirror is missing; with TERRAFORM_TESTS=required (CI) that is a failure instead.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { synthAll } from "../../scripts/synth";
-
-const AWS_PROVIDER = "registry.terraform.io/hashicorp/aws";
-const DEFAULT_MIRRORS = ["/opt/tf-plugins"];
-const STEP_TIMEOUT_MS = 240_000;
+import { AWS_PROVIDER, runTerraform, STEP_TIMEOUT_MS, terraformOk, terraformSetup } from "../support/terraform";
 
 interface StackJson {
   terraform: { required_providers?: Record<string, { version?: string }> };
   data?: unknown;
 }
 
-function findOnPath(binary: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, binary);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not in this PATH entry
-    }
-  }
-  return undefined;
-}
-
-/** A mirror root (the folder above registry.terraform.io) holding the provider, unpacked or packed. */
-function findMirror(version: string): string | undefined {
-  const platform = `${process.platform}_${process.arch === "x64" ? "amd64" : process.arch}`;
-  const roots = process.env.TF_PROVIDER_MIRROR ? [process.env.TF_PROVIDER_MIRROR] : DEFAULT_MIRRORS;
-  return roots.find((root) => {
-    const unpacked = path.join(root, AWS_PROVIDER, version, platform);
-    const packed = path.join(root, AWS_PROVIDER, `terraform-provider-aws_${version}_${platform}.zip`);
-    const hasBinary = fs.existsSync(unpacked) && fs.readdirSync(unpacked).some((f) => f.startsWith(`terraform-provider-aws_v${version}`));
-    return hasBinary || fs.existsSync(packed);
-  });
-}
-
-interface Setup {
-  readonly terraform: string;
-  readonly mirror: string;
-  readonly work: string;
-  readonly stacks: string[];
-}
-
-/** Decided at load time, because jest picks skipped or not when the tests are declared. */
-function prepare(): Setup | string {
-  const terraform = findOnPath("terraform");
-  if (!terraform) return "no terraform binary on PATH";
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "tf-validate-"));
-  const stacks = synthAll(path.join(work, "cdktf.out")).filter((s) => s.endsWith("-infra"));
-  const version = readStack(work, stacks[0]).terraform.required_providers?.aws?.version;
-  const mirror = version ? findMirror(version) : undefined;
-  if (!version || !mirror) {
-    fs.rmSync(work, { recursive: true, force: true });
-    const where = process.env.TF_PROVIDER_MIRROR ?? DEFAULT_MIRRORS.join(", ");
-    return `AWS provider ${version ?? "(no version in the stack)"} not found in the mirror at ${where} (set TF_PROVIDER_MIRROR to the folder above registry.terraform.io)`;
-  }
-  fs.writeFileSync(
-    path.join(work, "terraform.rc"),
-    [
-      "provider_installation {",
-      `  filesystem_mirror {\n    path    = ${JSON.stringify(mirror)}\n    include = ["${AWS_PROVIDER}"]\n  }`,
-      `  direct {\n    exclude = ["${AWS_PROVIDER}"]\n  }`,
-      "}",
-      "",
-    ].join("\n"),
-  );
-  fs.mkdirSync(path.join(work, "plugin-cache"));
-  return { terraform, mirror, work, stacks };
-}
-
-function readStack(work: string, stack: string): StackJson {
-  return JSON.parse(fs.readFileSync(path.join(work, "cdktf.out", "stacks", stack, "cdk.tf.json"), "utf8")) as StackJson;
-}
-
-const setup = prepare();
+const out = fs.mkdtempSync(path.join(os.tmpdir(), "tf-validate-"));
+const stacks = synthAll(path.join(out, "cdktf.out"));
+const readStack = (stack: string): StackJson => JSON.parse(fs.readFileSync(path.join(out, "cdktf.out", "stacks", stack, "cdk.tf.json"), "utf8")) as StackJson;
+const stackDir = (stack: string) => path.join(out, "cdktf.out", "stacks", stack);
+const infraStacks = stacks.filter((s) => s.endsWith("-infra"));
+const workloadsStacks = stacks.filter((s) => s.endsWith("-workloads"));
+// Decided at load time, because jest picks skipped or not when the tests are declared.
+const setup = terraformSetup(readStack(infraStacks[0]).terraform.required_providers?.aws?.version);
+afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
 if (typeof setup === "string") {
   console.warn(`terraform validation skipped: ${setup}`);
@@ -90,29 +33,8 @@ if (typeof setup === "string") {
     test("validate", () => undefined);
   });
 } else {
-  const { terraform, work, stacks } = setup;
-  // Only what terraform needs, so the caller's AWS profile or TF_* settings cannot change the result.
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: work,
-    TMPDIR: os.tmpdir(),
-    TF_CLI_CONFIG_FILE: path.join(work, "terraform.rc"),
-    TF_PLUGIN_CACHE_DIR: path.join(work, "plugin-cache"),
-    TF_IN_AUTOMATION: "1",
-    TF_INPUT: "0",
-    CHECKPOINT_DISABLE: "1",
-  };
-  const run = (stack: string, args: string[]) => {
-    const result = spawnSync(terraform, [...args, "-no-color"], {
-      cwd: path.join(work, "cdktf.out", "stacks", stack),
-      env,
-      encoding: "utf8",
-      timeout: STEP_TIMEOUT_MS,
-    });
-    const output = `${result.stdout}${result.stderr}${result.error ? String(result.error) : ""}`;
-    if (result.status !== 0) throw new Error(`terraform ${args[0]} failed in ${stack} (exit ${result.status}):\n${output}`);
-    return output;
-  };
+  const run = (stack: string, args: string[]) => terraformOk(setup, stackDir(stack), args);
+  afterAll(() => fs.rmSync(setup.work, { recursive: true, force: true }));
 
   // Override files merge into the synthesized config: a throwaway local state and a provider that calls no AWS API before apply.
   const override = (statePath: string) => ({
@@ -152,10 +74,8 @@ if (typeof setup === "string") {
     return { version: 4, serial: 1, lineage: "00000000-0000-4000-8000-000000000000", outputs: {}, resources: [{ mode: "managed", type: "aws_kms_key", name, provider, instances: [{ schema_version: 0, attributes }] }] };
   };
 
-  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-
   describe("terraform validate", () => {
-    test.each(stacks)(
+    test.each(infraStacks)(
       "%s is valid Terraform",
       (stack) => {
         run(stack, ["init", "-backend=false", "-input=false"]);
@@ -165,17 +85,79 @@ if (typeof setup === "string") {
     );
   });
 
-  const withData = stacks.filter((s) => readStack(work, s).data !== undefined);
+  describe("terraform init of the workloads stacks", () => {
+    test("there is a workloads stack for every infra stack", () => {
+      expect(workloadsStacks.map((s) => s.replace(/-workloads$/, ""))).toEqual(infraStacks.map((s) => s.replace(/-infra$/, "")));
+    });
+    test.each(workloadsStacks)(
+      "%s parses: init fails only because the Kubernetes provider is not available here",
+      (stack) => {
+        const { status, output } = runTerraform(setup, stackDir(stack), ["init", "-backend=false", "-input=false"]);
+        // Terraform reads and checks every file before "Initializing provider plugins"; a configuration error stops it before that line.
+        expect(output).toContain("Initializing provider plugins...");
+        expect(status).not.toBe(0);
+        const errors = [...output.matchAll(/^Error: (.+)$/gm)].map((m) => m[1]);
+        expect(errors).toEqual(["Failed to query available provider packages"]);
+        expect(output).toMatch(/provider registry\.terraform\.io\/hashicorp\/kubernetes was\s+not found in any of the search locations/);
+      },
+      STEP_TIMEOUT_MS,
+    );
+  });
+
+  const withData = infraStacks.filter((s) => readStack(s).data !== undefined);
   if (withData.length > 0) console.warn(`terraform plan skipped for ${withData.join(", ")}: data sources need real credentials`);
-  const planned = stacks.filter((s) => !withData.includes(s));
+  const planned = infraStacks.filter((s) => !withData.includes(s));
 
   describe("terraform plan with fake credentials", () => {
     test.each(planned)(
       "%s plans",
       (stack) => {
-        fs.writeFileSync(path.join(work, "cdktf.out", "stacks", stack, "zz_plan_override.tf.json"), JSON.stringify(override(path.join(work, `${stack}.tfstate`))));
+        fs.writeFileSync(path.join(stackDir(stack), "zz_plan_override.tf.json"), JSON.stringify(override(path.join(out, `${stack}.tfstate`))));
         run(stack, ["init", "-reconfigure", "-input=false"]);
         expect(run(stack, ["plan", "-input=false", "-lock=false"])).toMatch(/Plan: [1-9]\d* to add, 0 to change, 0 to destroy\./);
+      },
+      STEP_TIMEOUT_MS * 2,
+    );
+  });
+
+  /** Auto Scaling group tags as 0.1.0's NodePool numbered them: 0 and 1 the discovery tags EKS sets itself, 2 on the scale-from-zero hints. */
+  const stateWithAsgTags = (stack: string) => {
+    const tf = readStack(stack) as StackJson & { resource: Record<string, Record<string, unknown>> };
+    const gpuTag = Object.keys(tf.resource.aws_autoscaling_group_tag).find((id) => id.includes("resources-nvidia-com-gpu"))!;
+    const pool = /^(cluster_pool-[a-z0-9-]+)_asg-tag/.exec(gpuTag)![1];
+    const legacy = (tf as unknown as { removed: { from: string }[] }).removed.map((r) => r.from).filter((a) => a.includes(`${pool}_asg-tag-`));
+    const moved = (tf as unknown as { moved: { from: string; to: string }[] }).moved.find((m) => m.to === `aws_autoscaling_group_tag.${gpuTag}`)!;
+    const tag = (address: string, key: string, value: string) => ({
+      mode: "managed",
+      type: "aws_autoscaling_group_tag",
+      name: address.split(".")[1],
+      provider: `provider["${AWS_PROVIDER}"]`,
+      instances: [{ schema_version: 0, attributes: { id: `eks-group,${key}`, autoscaling_group_name: "eks-group", tag: [{ key, value, propagate_at_launch: false }] } }],
+    });
+    const resources = [
+      tag(legacy[0], "k8s.io/cluster-autoscaler/enabled", "true"),
+      tag(legacy[1], "k8s.io/cluster-autoscaler/voice-selfhost-dev", "owned"),
+      tag(moved.from, "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu", "1"),
+    ];
+    return { state: { version: 4, serial: 1, lineage: "00000000-0000-4000-8000-000000000001", outputs: {}, resources }, legacy, moved };
+  };
+
+  describe("terraform plan of 0.1.0's Auto Scaling group tags", () => {
+    test.each(planned.filter((s) => s.startsWith("dev-")))(
+      "%s forgets the discovery tags EKS owns (never deletes them) and moves the scale-from-zero hints",
+      (stack) => {
+        const dir = `${stack}-asg-tags`;
+        const stateFile = path.join(out, `${dir}.tfstate`);
+        fs.mkdirSync(stackDir(dir));
+        fs.copyFileSync(path.join(stackDir(stack), "cdk.tf.json"), path.join(stackDir(dir), "cdk.tf.json"));
+        fs.writeFileSync(path.join(stackDir(dir), "zz_plan_override.tf.json"), JSON.stringify(override(stateFile)));
+        const { state, legacy, moved } = stateWithAsgTags(stack);
+        fs.writeFileSync(stateFile, JSON.stringify(state));
+        run(dir, ["init", "-input=false"]);
+        const plan = run(dir, ["plan", "-refresh=false", "-input=false", "-lock=false"]);
+        for (const address of legacy) expect(plan).toContain(`# ${address} will no longer be managed by Terraform, but will not be destroyed`);
+        expect(plan).toContain(`# (moved from ${moved.from})`);
+        expect(plan).not.toMatch(/aws_autoscaling_group_tag\.\S+ will be destroyed/);
       },
       STEP_TIMEOUT_MS * 2,
     );
@@ -188,10 +170,10 @@ if (typeof setup === "string") {
       "%s keeps the deployed flow-log key: moved, never destroyed",
       (stack) => {
         const dir = `${stack}-upgrade`;
-        const stateFile = path.join(work, `${dir}.tfstate`);
-        fs.mkdirSync(path.join(work, "cdktf.out", "stacks", dir));
-        fs.copyFileSync(path.join(work, "cdktf.out", "stacks", stack, "cdk.tf.json"), path.join(work, "cdktf.out", "stacks", dir, "cdk.tf.json"));
-        fs.writeFileSync(path.join(work, "cdktf.out", "stacks", dir, "zz_plan_override.tf.json"), JSON.stringify(override(stateFile)));
+        const stateFile = path.join(out, `${dir}.tfstate`);
+        fs.mkdirSync(stackDir(dir));
+        fs.copyFileSync(path.join(stackDir(stack), "cdk.tf.json"), path.join(stackDir(dir), "cdk.tf.json"));
+        fs.writeFileSync(path.join(stackDir(dir), "zz_plan_override.tf.json"), JSON.stringify(override(stateFile)));
         fs.writeFileSync(stateFile, JSON.stringify(stateWithKey(V0_1_FLOW_LOG_KEY.split(".")[1])));
         run(dir, ["init", "-input=false"]);
         // No refresh: the state is all the plan knows, and no AWS API is called.
