@@ -10,7 +10,7 @@
  * eager-end with no turn-resumed in between repeats the eager-end's transcript, as Flux's clients expect.
  */
 import type { UtteranceDecoder } from "./engine";
-import type { Transcript } from "./types";
+import { DEFAULT_TURN_OPTIONS, type Transcript, type TurnEvent, type TurnOptions } from "./types";
 import { SpeechDetector, VAD_WINDOW, WindowFramer } from "./vad";
 import { EndOfTurnDetector, type EotModel, type PauseState } from "../turns/detector";
 import { ProsodyTracker } from "../turns/prosody";
@@ -22,30 +22,7 @@ const CONTEXT_WORDS = 20;
 /** A turn this long ends even without a pause (bounded decoder memory, results keep coming). */
 const MAX_TURN_S = 60;
 
-export interface TurnOptions {
-  /** Confidence (0-1) at which a turn ends. */
-  eotThreshold: number;
-  /** Confidence at which an early end is announced (a voicebot may start its answer); undefined: never. */
-  eagerThreshold?: number;
-  /** A pause this long ends the turn whatever the confidence. */
-  eotTimeoutMs: number;
-  /** A turn-update every this many ms of a turn. */
-  updateMs: number;
-}
-
-export const DEFAULT_TURN_OPTIONS: TurnOptions = { eotThreshold: 0.7, eotTimeoutMs: 5000, updateMs: 250 };
-
-interface TurnEventBase {
-  /** Stream seconds at the end of the audio that produced the event. */
-  at: number;
-  /** Turns counted from 0. */
-  turn: number;
-}
-
-export type TurnEvent =
-  | (TurnEventBase & { kind: "turn-start" })
-  | (TurnEventBase & { kind: "turn-update" | "eager-end" | "turn-end"; transcript: Transcript; confidence: number; turnStart: number })
-  | (TurnEventBase & { kind: "turn-resumed" });
+export { DEFAULT_TURN_OPTIONS, type TurnEvent, type TurnOptions };
 
 /** For fitting and evaluating the detector offline: every pause frame's state and confidence. */
 export type PauseTap = (at: number, pauseStart: number, pause: PauseState, confidence: number, hypothesis: string) => void;
@@ -70,8 +47,13 @@ export class TurnStream {
   private endedText = "";
   private context = "";
 
+  /** Set by replaceDecoder during a turn: takes over when it ends. */
+  private nextDecoder: UtteranceDecoder | undefined;
+  /** Takes back a decoder the stream no longer uses (the worker pools or frees it). */
+  onRetire: (decoder: UtteranceDecoder) => void = () => undefined;
+
   constructor(
-    private readonly decoder: UtteranceDecoder,
+    private decoder: UtteranceDecoder,
     /** Returned to the worker's idle detectors when the stream closes. */
     readonly detector: SpeechDetector,
     private readonly sampleRate: number,
@@ -92,13 +74,25 @@ export class TurnStream {
     this.options = { ...this.options, ...options };
   }
 
+  /** A decoder with a new vocabulary (Flux's Configure keyterms): from the next turn on, since a turn's words are decoded together. */
+  replaceDecoder(decoder: UtteranceDecoder): void {
+    if (this.nextDecoder) this.onRetire(this.nextDecoder);
+    this.nextDecoder = undefined;
+    if (this.turnStart >= 0) {
+      this.nextDecoder = decoder;
+      return;
+    }
+    this.onRetire(this.decoder);
+    this.decoder = decoder;
+  }
+
   push(samples: Float32Array): TurnEvent[] {
     const events: TurnEvent[] = [];
     for (const frame of this.framer.frames(samples)) this.frame(frame, events);
     return events;
   }
 
-  /** End of the stream: the turn in progress, if any, ends now. */
+  /** End of the stream, or the client's ForceEndTurn: the turn in progress, if any, ends now. */
   finish(): TurnEvent[] {
     if (this.turnStart < 0) return [];
     const rest = this.framer.takeRest();
@@ -106,13 +100,15 @@ export class TurnStream {
       this.decoder.accept(rest);
       this.seen += rest.length;
     }
-    return [this.endTurn(1)];
+    return [this.endTurn(1, "manual")];
   }
 
-  /** Release the decoder's utterance; the caller returns decoder and detector to their pools. */
+  /** Release the decoder's utterance; the caller returns decoder and detector to their pools (a pending replacement goes to onRetire). */
   close(): UtteranceDecoder {
     if (this.turnStart >= 0) this.decoder.finish();
     this.turnStart = -1;
+    if (this.nextDecoder) this.onRetire(this.nextDecoder);
+    this.nextDecoder = undefined;
     return this.decoder;
   }
 
@@ -145,18 +141,20 @@ export class TurnStream {
       if (pause) {
         const confidence = this.eot.score(pause);
         this.tap?.(this.now, this.eot.pauseStartedAt!, pause, confidence, this.context + hypothesis.text);
-        if (confidence >= this.options.eotThreshold || this.eot.pauseS * 1000 >= this.options.eotTimeoutMs) {
-          events.push(this.endTurn(confidence));
+        const timedOut = this.eot.pauseS * 1000 >= this.options.eotTimeoutMs;
+        if (confidence >= this.options.eotThreshold || timedOut) {
+          events.push(this.endTurn(confidence, confidence >= this.options.eotThreshold ? "model" : "timeout"));
           return;
         }
         const eager = this.options.eagerThreshold;
-        if (eager !== undefined && confidence >= eager && !this.eagerTranscript) {
+        // Flux: an EagerEndOfTurn always carries words.
+        if (eager !== undefined && confidence >= eager && !this.eagerTranscript && hypothesis.text.trim() !== "") {
           this.eagerTranscript = this.shift(hypothesis);
           events.push({ kind: "eager-end", at: this.now, turn: this.turn, transcript: this.eagerTranscript, confidence, turnStart: this.turnStart / this.sampleRate });
         }
       }
     }
-    if (this.seen - this.turnStart >= MAX_TURN_S * this.sampleRate) events.push(this.endTurn(0));
+    if (this.seen - this.turnStart >= MAX_TURN_S * this.sampleRate) events.push(this.endTurn(0, "timeout"));
     else if (this.sinceUpdate >= (this.options.updateMs / 1000) * this.sampleRate) this.update(events);
   }
 
@@ -177,16 +175,21 @@ export class TurnStream {
     events.push({ kind: "turn-update", at: this.now, turn: this.turn, transcript, confidence: this.eot.confidence(this.context + transcript.text), turnStart: this.turnStart / this.sampleRate });
   }
 
-  private endTurn(confidence: number): TurnEvent {
+  private endTurn(confidence: number, why: "model" | "timeout" | "manual"): TurnEvent {
     const final = this.shift(this.decoder.finish());
     const transcript = this.eagerTranscript ?? final;
-    const event: TurnEvent = { kind: "turn-end", at: this.now, turn: this.turn, transcript, confidence, turnStart: this.turnStart / this.sampleRate };
+    const event: TurnEvent = { kind: "turn-end", at: this.now, turn: this.turn, transcript, confidence, turnStart: this.turnStart / this.sampleRate, why };
     // The last words only: a run of turns that each go on with the one before must not grow without bound.
     this.endedText = `${this.context}${transcript.text}`.split(" ").slice(-CONTEXT_WORDS).join(" ");
     this.eot.endTurn();
     this.eagerTranscript = undefined;
     this.turnStart = -1;
     this.turn++;
+    if (this.nextDecoder) {
+      this.onRetire(this.decoder);
+      this.decoder = this.nextDecoder;
+      this.nextDecoder = undefined;
+    }
     return event;
   }
 

@@ -42,7 +42,7 @@ export function vadForEndpointing(endpointingMs: number | false): VadSettings {
  * Detector settings for turn-by-turn streams (turn-stream.ts): a pause shows after one window of silence,
  * since the end-of-turn detector, not the VAD, decides how long a pause must be.
  */
-export const VAD_FOR_TURNS: VadSettings = { ...DEFAULT_VAD, minSilenceS: MIN_SILENCE_S };
+export const VAD_FOR_TURNS: VadSettings = vadForEndpointing(0);
 
 export function sileroModelPath(): string {
   let pkgMain: string;
