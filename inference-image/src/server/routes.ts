@@ -8,6 +8,7 @@ import { speechBody, transcriptionForm } from "../params/openai-audio";
 import { serveMetrics } from "../shared/metrics";
 import { type Deps, httpRoute, jsonReply, type Route } from "./context";
 import { listen, speak } from "./deepgram";
+import { fluxRoute } from "./flux";
 import { liveRoute } from "./live";
 import { modelList } from "./models";
 import { speech, transcriptions } from "./openai";
@@ -141,6 +142,7 @@ export function routeTable(deps: Deps, state: ServerState): Route[] {
       handle: speak,
     }),
     liveRoute,
+    fluxRoute,
     speakSocketRoute,
     realtimeRoute,
   ];
