@@ -256,7 +256,8 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
   type Ev = { type: string; transcript?: string; delta?: string; item_id?: string; audio_start_ms?: number; error?: { code?: string; type: string; event_id?: string } };
 
   type Format = { type: "audio/pcm"; rate: 24000 } | { type: "audio/pcmu" };
-  async function session(turnDetection: { type: "server_vad"; silence_duration_ms: number } | null, format: Format = { type: "audio/pcm", rate: 24000 }) {
+  type TurnDetection = { type: "server_vad"; silence_duration_ms: number } | { type: "semantic_vad"; eagerness: "low" | "medium" | "high" | "auto" } | null;
+  async function session(turnDetection: TurnDetection, format: Format = { type: "audio/pcm", rate: 24000 }) {
     const rt = open();
     const events: Ev[] = [];
     const errors: Ev[] = [];
@@ -307,6 +308,25 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(order[2]).toBeLessThan(events.indexOf(completed[0]));
+  });
+
+  it("semantic VAD ends each turn by the end-of-turn detector: one item per sentence, WER <= 30%", async () => {
+    const { rt, events, until, append } = await session({ type: "semantic_vad", eagerness: "high" });
+    await append(audio);
+    await until(() => events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed").length >= 2);
+    rt.close();
+    const updated = events.find((e) => e.type === "session.updated") as { session?: { audio: { input: { turn_detection: unknown } } } } | undefined;
+    expect(updated?.session?.audio.input.turn_detection).toEqual({ type: "semantic_vad", eagerness: "high" });
+    const completed = events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed");
+    expect(completed).toHaveLength(2);
+    expect(wordErrorRate(FIRST, completed[0].transcript!)).toBeLessThanOrEqual(0.3);
+    expect(wordErrorRate(SECOND, completed[1].transcript!)).toBeLessThanOrEqual(0.3);
+    // Each item: speech_started, speech_stopped, committed, in that order.
+    for (const c of completed) {
+      const order = ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", "input_audio_buffer.committed"].map((t) => events.findIndex((e) => e.type === t && e.item_id === c.item_id));
+      expect(order.every((i) => i >= 0)).toBe(true);
+      expect([...order].sort((a, b) => a - b)).toEqual(order);
+    }
   });
 
   it("takes G.711 mu-law at 8 kHz (audio/pcmu) and transcribes its turns", async () => {
