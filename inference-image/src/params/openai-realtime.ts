@@ -20,6 +20,12 @@ export const INPUT_FORMATS = {
 export type InputFormat = keyof typeof INPUT_FORMATS;
 const formatNames = Object.keys(INPUT_FORMATS) as [InputFormat, ...InputFormat[]];
 
+/**
+ * OpenAI's realtime-only transcription models (and their snapshots) do no server-side endpointing: a session for one
+ * that sets no turn_detection is committed by the client (LiveKit's OpenAI STT plugin commits at its own VAD's end of speech).
+ */
+const COMMIT_ONLY_MODELS = ["gpt-realtime-whisper", "gpt-live-transcribe"];
+
 /** OpenAI's server VAD default. */
 export const DEFAULT_SILENCE_MS = 500;
 
@@ -111,6 +117,7 @@ type Transcription = z.output<typeof transcription>;
 type TurnDetection = z.output<typeof turnDetection>;
 
 function common(t: Transcription, turn: TurnDetection): SessionUpdate {
+  if (turn === undefined && COMMIT_ONLY_MODELS.some((m) => t?.model === m || t?.model?.startsWith(`${m}-`))) turn = null;
   return {
     ...(t?.model !== undefined ? { model: t.model } : {}),
     ...(t?.language !== undefined ? { language: t.language } : {}),
