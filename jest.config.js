@@ -1,9 +1,9 @@
 /** Two projects: the CDKTF app (root) and the inference image workspace. Both use SWC, not ts-jest, for speed. */
 const swc = ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }];
 
-// The WASM audio codecs ship as ES modules only: Node 20.19+ requires them natively, jest needs them compiled
-// (in both projects: the workload contract test loads the server's configuration, and with it the codecs).
-const ESM_CODECS = ["mpg123-decoder", "ogg-opus-decoder", "opus-decoder", "@wasm-audio-decoders", "codec-parser", "mediabunny", "@mediabunny"].join("|");
+// The WASM audio codecs and the pitch tracker (pitchy) ship as ES modules only: Node 20.19+ requires them natively,
+// jest needs them compiled (in both projects: the workload contract test loads the server's configuration, and with it the codecs).
+const ESM_CODECS = ["mpg123-decoder", "ogg-opus-decoder", "opus-decoder", "@wasm-audio-decoders", "codec-parser", "mediabunny", "@mediabunny", "pitchy"].join("|");
 const transform = { "^.+\\.ts$": swc, [`/node_modules/(${ESM_CODECS})/.+\\.m?js$`]: swc };
 // Mediabunny's encoder extension registers itself in Mediabunny's ES module build: jest must load that one too.
 const moduleNameMapper = { "^mediabunny$": `${__dirname}/node_modules/mediabunny/dist/modules/src/index.js` };

@@ -94,6 +94,8 @@ export const METRICS = {
   requestDuration: "inference_http_request_duration_seconds",
   realTimeFactor: "inference_real_time_factor",
   ttsFirstByte: "inference_tts_first_byte_seconds",
+  /** Per turn, by route, team and stage (end of speech to final or EndOfTurn, onset to first interim, Flush to first audio). */
+  turnLatency: "inference_turn_latency_seconds",
   queueDepth: "inference_queue_depth",
   workerUtilisation: "inference_worker_utilisation",
   rejected: "inference_rejected_requests_total",

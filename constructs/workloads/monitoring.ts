@@ -293,6 +293,19 @@ function dashboard(): object {
         [`sum by (team) (rate(${METRICS.teamCharacters}[5m]))`, "{{team}} characters/s"],
         [`sum by (team) (${METRICS.teamInflight})`, "{{team}} in flight"],
       ], 12, 41),
+      // What a voicebot's user feels: per turn, measured by the server from the audio's arrival.
+      { id: nextId++, type: "row", title: "Turn latency", collapsed: false, gridPos: { h: 1, w: 24, x: 0, y: 49 }, panels: [] },
+      panel("End of speech to final / EndOfTurn (p50, p95)", "s", [
+        [quantile(0.5, METRICS.turnLatency, "route, stage", 'stage=~"speech_end_to_.*"'), "p50 {{route}} {{stage}}"],
+        [quantile(0.95, METRICS.turnLatency, "route, stage", 'stage=~"speech_end_to_.*"'), "p95 {{route}} {{stage}}"],
+      ], 0, 50),
+      panel("First interim after onset, TTS Flush to first audio (p50, p95)", "s", [
+        [quantile(0.5, METRICS.turnLatency, "route, stage", 'stage=~"onset_to_first_interim|flush_to_first_audio"'), "p50 {{route}} {{stage}}"],
+        [quantile(0.95, METRICS.turnLatency, "route, stage", 'stage=~"onset_to_first_interim|flush_to_first_audio"'), "p95 {{route}} {{stage}}"],
+      ], 12, 50),
+      panel("End of speech to EndOfTurn by team (p95)", "s", [
+        [quantile(0.95, METRICS.turnLatency, "team, route", 'stage=~"speech_end_to_.*"'), "{{team}} {{route}}"],
+      ], 0, 58),
     ],
   };
 }

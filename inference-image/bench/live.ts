@@ -6,9 +6,12 @@
  * (interim_results, endpointing=300, utterance_end_ms=1000, vad_events). Speech onsets and ends are
  * known from the signal itself. Per stream it records: the first interim after A's onset; each
  * speech_final's lag after the end of speech, minus endpointing; UtteranceEnd after the last word's end;
- * WER of the finals. Then N = 4 while two long batch transcriptions run, and the speak WebSocket's
- * Flush-to-first-audio at 1, 4 and 8 concurrent sockets. Prints JSON and a Markdown table.
+ * WER of the finals; and the server's CPU time over the level (all its threads, from /proc), from which
+ * real-time streams per core = seconds of stream audio / CPU seconds. Then N = 4 while two long batch
+ * transcriptions run, and the speak WebSocket's Flush-to-first-audio at 1, 4 and 8 concurrent sockets, and
+ * the capacity the server exports (inference_capacity). Prints JSON and a Markdown table.
  */
+import fs from "node:fs";
 import os from "node:os";
 import { WebSocket } from "ws";
 import { floatToInt16 } from "../src/audio/pcm";
@@ -106,9 +109,18 @@ async function liveStream(port: number, sp: Speech): Promise<StreamFigures> {
   };
 }
 
-async function liveLevel(port: number, sp: Speech, n: number) {
+/** CPU seconds a process has used, all threads (utime + stime in /proc/<pid>/stat, in USER_HZ = 100 ticks). */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function liveLevel(port: number, sp: Speech, n: number, serverPid: number) {
+  const cpu0 = cpuSeconds(serverPid);
   // Staggered starts, as calls arrive: streams are not in lockstep.
   const runs = await Promise.all(Array.from({ length: n }, (_, i) => sleep((i * 997) % 1000).then(() => liveStream(port, sp))));
+  const cpuS = cpuSeconds(serverPid) - cpu0;
+  const streamAudioS = (n * sp.pcm.length) / 2 / sp.rate;
   const interims = runs.map((r) => r.firstInterimMs).filter((x): x is number => x !== undefined);
   const lags = runs.flatMap((r) => r.finalLagMs);
   const ue = runs.map((r) => r.utteranceEndAfterWordMs).filter((x): x is number => x !== undefined);
@@ -119,7 +131,15 @@ async function liveLevel(port: number, sp: Speech, n: number) {
     utterance_end_after_last_word_ms: { p50: ms(pct(ue, 50)), min: ms(Math.min(...ue)), n: ue.length },
     wer_mean: Math.round((runs.reduce((s, r) => s + r.wer, 0) / n) * 1000) / 1000,
     speech_started_before_first_result: runs.filter((r) => r.speechStartedFirst).length,
+    server_cpu_s: Math.round(cpuS * 100) / 100,
+    realtime_streams_per_core: Math.round((streamAudioS / cpuS) * 10) / 10,
   };
+}
+
+/** The capacity gauges the server exports for autoscaling. */
+async function exportedCapacity(base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^inference_capacity\{lane="(\w+)"\} (\S+)$/gm)].map((m) => [m[1], Math.round(Number(m[2]) * 10) / 10]));
 }
 
 /** Two long files transcribed back to back on two connections until `stop` resolves. */
@@ -186,30 +206,32 @@ async function main(): Promise<void> {
     const sp = await makeSpeech(base);
     const load = { start: os.loadavg()[0] };
     const live = [];
-    for (const n of [1, 4, 8, 16]) live.push(await liveLevel(port, sp, n));
+    for (const n of [1, 4, 8, 16]) live.push(await liveLevel(port, sp, n, child.pid!));
     const clip = await longClip(base);
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const batch = batchLoad(base, clip, stopped);
     await sleep(500);
-    const mixed = await liveLevel(port, sp, 4);
+    const mixed = await liveLevel(port, sp, 4, child.pid!);
     stop();
     const batchDone = await batch;
     const speak = [];
     for (const n of [1, 4, 8]) speak.push(await speakLevel(port, n));
-    const summary = { cores: os.availableParallelism(), load: { ...load, end: os.loadavg()[0] }, live, with_two_batch_jobs: { ...mixed, batch_requests_completed: batchDone }, speak };
+    const capacity = await exportedCapacity(base);
+    const summary = { cores: os.availableParallelism(), load: { ...load, end: os.loadavg()[0] }, live, with_two_batch_jobs: { ...mixed, batch_requests_completed: batchDone }, speak, exported_capacity: capacity };
     console.log(JSON.stringify(summary, null, 2));
-    console.log("\n| streams | first interim p50 / p95 (ms) | speech_final lag beyond endpointing p50 / p95 / max (ms) | UtteranceEnd after last word p50 / min (ms) | WER | SpeechStarted first |");
-    console.log("|---|---|---|---|---|---|");
+    console.log("\n| streams | first interim p50 / p95 (ms) | speech_final lag beyond endpointing p50 / p95 / max (ms) | UtteranceEnd after last word p50 / min (ms) | WER | SpeechStarted first | real-time streams per core |");
+    console.log("|---|---|---|---|---|---|---|");
     for (const l of [...live, { ...mixed, streams: "4 + 2 batch" }]) {
       const i = l.first_interim_ms;
       const f = l.speech_final_lag_beyond_endpointing_ms;
       const u = l.utterance_end_after_last_word_ms;
-      console.log(`| ${l.streams} | ${i.p50} / ${i.p95} | ${f.p50} / ${f.p95} / ${f.max} (${f.n}/${f.expected}) | ${u.p50} / ${u.min} | ${l.wer_mean} | ${l.speech_started_before_first_result} |`);
+      console.log(`| ${l.streams} | ${i.p50} / ${i.p95} | ${f.p50} / ${f.p95} / ${f.max} (${f.n}/${f.expected}) | ${u.p50} / ${u.min} | ${l.wer_mean} | ${l.speech_started_before_first_result} | ${l.realtime_streams_per_core} |`);
     }
     console.log("\n| speak sockets | Flush to first audio p50 / p95 (ms) |");
     console.log("|---|---|");
     for (const s of speak) console.log(`| ${s.sockets} | ${s.flush_to_first_audio_ms.p50} / ${s.flush_to_first_audio_ms.p95} |`);
+    console.log(`\nExported capacity (inference_capacity): ${JSON.stringify(capacity)}`);
   } finally {
     child.kill("SIGTERM");
   }

@@ -5,6 +5,7 @@
  */
 import type { Speech } from "../src/engines/types";
 import type { Deps } from "../src/server/context";
+import { modelAliases } from "../src/server/models";
 import { openApiDocument } from "../src/server/openapi";
 import { routeTable } from "../src/server/routes";
 import { ms, pct } from "./server";
@@ -15,15 +16,16 @@ const WARMUP = 50;
 function main(): void {
   // Only the model names are read from the engines; nothing is served.
   const speech = { stt: { id: "pocketsphinx-en-us", kind: "stt" }, tts: { id: "flite", kind: "tts", voices: ["slt"] } } as unknown as Speech;
-  const routes = routeTable({ speech } as Deps, { shuttingDown: () => false });
-  for (let i = 0; i < WARMUP; i++) openApiDocument(speech, routes);
+  const deps = { speech, config: { MODEL_ALIASES: modelAliases(undefined) } } as Deps;
+  const routes = routeTable(deps, { shuttingDown: () => false });
+  for (let i = 0; i < WARMUP; i++) openApiDocument(deps, routes);
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const t0 = performance.now();
-    openApiDocument(speech, routes);
+    openApiDocument(deps, routes);
     times.push(performance.now() - t0);
   }
-  const doc = openApiDocument(speech, routes) as { paths: Record<string, Record<string, { parameters: unknown[]; requestBody?: { content: Record<string, { schema: { properties?: object } }> } }>> };
+  const doc = openApiDocument(deps, routes) as { paths: Record<string, Record<string, { parameters: unknown[]; requestBody?: { content: Record<string, { schema: { properties?: object } }> } }>> };
   const operations = Object.values(doc.paths).flatMap((methods) => Object.values(methods));
   const parameters = operations.reduce((n, op) => n + op.parameters.length + Object.keys(Object.values(op.requestBody?.content ?? {})[0]?.schema.properties ?? {}).length, 0);
   console.log(

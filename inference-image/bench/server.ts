@@ -12,8 +12,14 @@ export function pct(values: number[], p: number): number {
 }
 export const ms = (x: number) => Math.round(x * 10) / 10;
 
+/**
+ * The built server in its own process. SERVER_NODE_ARGS passes node flags to it (node refuses some, such as
+ * --cpu-prof, in NODE_OPTIONS): `SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" npm run bench:live` profiles
+ * every thread of the server, engine workers included.
+ */
 export async function startServer(): Promise<{ child: ChildProcess; base: string; port: number }> {
-  const child = spawn(process.execPath, [path.resolve(__dirname, "../../server/main.js")], {
+  const nodeArgs = (process.env.SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.resolve(__dirname, "../../server/main.js")], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", API_KEYS: KEY, LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "inherit"],
   });

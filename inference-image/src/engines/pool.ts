@@ -30,6 +30,7 @@ import {
   type SynthesizeOptions,
   type TranscribeOptions,
   type Transcript,
+  type TurnOptions,
   type Vocabulary,
 } from "./types";
 import { resolveVoice } from "./voices";
@@ -178,6 +179,7 @@ export class WorkerPool implements Speech {
           interimMs: options.interimMs ?? DEFAULT_INTERIM_MS,
           live: options.live,
           vocabulary: options.vocabulary,
+          turns: options.turns,
         },
         slot,
       );
@@ -443,9 +445,9 @@ class PinnedSession implements SttStreamSession {
     return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamEvent[];
   }
 
-  async configure(options: { vocabulary: Vocabulary }): Promise<void> {
+  async configure(options: { vocabulary?: Vocabulary; turns?: Partial<TurnOptions> }): Promise<void> {
     this.assertOpen();
-    await this.pool.submit({ kind: "stream-configure", streamId: this.streamId, vocabulary: options.vocabulary }, this.slot);
+    await this.pool.submit({ kind: "stream-configure", streamId: this.streamId, vocabulary: options.vocabulary, turns: options.turns }, this.slot);
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,7 @@
 import type { LiveOptions } from "../params/deepgram-listen";
 import { makeTranscript, type UtteranceDecoder } from "./engine";
 import type { StreamEvent, StreamResult, Transcript } from "./types";
-import { SpeechDetector, VAD_WINDOW } from "./vad";
+import { SpeechDetector, VAD_WINDOW, WindowFramer } from "./vad";
 
 /** The fillers Deepgram drops unless filler_words=true (developers.deepgram.com/docs/filler-words). */
 const isFiller = (token: string): boolean => /^(uh|um)$/i.test(token.replace(/[^\p{L}]/gu, ""));
@@ -30,7 +30,7 @@ export class StreamSession {
   private readonly hypotheses: boolean;
   private preroll: Float32Array[] = [];
   private prerollLen = 0;
-  private leftover = new Float32Array(0);
+  private readonly framer = new WindowFramer();
   /** Samples seen so far (the stream clock). */
   private seen = 0;
   /** Stream sample where the current utterance starts; -1 between utterances. */
@@ -67,13 +67,9 @@ export class StreamSession {
   }
 
   push(samples: Float32Array): StreamEvent[] {
-    const audio = new Float32Array(this.leftover.length + samples.length);
-    audio.set(this.leftover);
-    audio.set(samples, this.leftover.length);
     const events: StreamEvent[] = [];
-    let at = 0;
-    for (; at + VAD_WINDOW <= audio.length; at += VAD_WINDOW) this.frame(audio.slice(at, at + VAD_WINDOW), events);
-    this.leftover = audio.slice(at);
+    // Copies: the pre-roll keeps frames past this call.
+    for (const frame of this.framer.frames(samples)) this.frame(frame.slice(), events);
     return events;
   }
 
@@ -82,11 +78,11 @@ export class StreamSession {
     if (this.uttStart < 0) {
       return [{ kind: "result", transcript: this.shift(this.empty(), 0), start: this.seen / this.sampleRate, isFinal: true, speechFinal: false }];
     }
-    if (this.leftover.length > 0) {
-      this.decoder.accept(this.leftover);
-      this.uttLen += this.leftover.length;
-      this.seen += this.leftover.length;
-      this.leftover = new Float32Array(0);
+    const rest = this.framer.takeRest();
+    if (rest.length > 0) {
+      this.decoder.accept(rest);
+      this.uttLen += rest.length;
+      this.seen += rest.length;
     }
     return [this.endUtterance(false)];
   }

@@ -52,6 +52,35 @@ export interface SynthesizeOptions {
   speed?: number;
 }
 
+/** How a turn-by-turn stream (engines/turn-stream.ts: Flux, semantic VAD) ends turns. */
+export interface TurnOptions {
+  /** Confidence (0-1) at which a turn ends. */
+  eotThreshold: number;
+  /** Confidence at which an early end is announced (a voicebot may start its answer); undefined: never. */
+  eagerThreshold?: number;
+  /** A pause this long ends the turn whatever the confidence. */
+  eotTimeoutMs: number;
+  /** A turn-update every this many ms of a turn. */
+  updateMs: number;
+}
+
+/** Flux's defaults (developers.deepgram.com, Flux end-of-turn configuration). */
+export const DEFAULT_TURN_OPTIONS: TurnOptions = { eotThreshold: 0.7, eotTimeoutMs: 5000, updateMs: 250 };
+
+interface TurnEventBase {
+  /** Stream seconds at the end of the audio that produced the event. */
+  at: number;
+  /** Turns counted from 0. */
+  turn: number;
+}
+
+/** What a turn-by-turn stream reports; `why` says what ended a turn (the detector, the timeout, or the client). */
+export type TurnEvent =
+  | (TurnEventBase & { kind: "turn-start" })
+  | (TurnEventBase & { kind: "turn-update" | "eager-end"; transcript: Transcript; confidence: number; turnStart: number })
+  | (TurnEventBase & { kind: "turn-end"; transcript: Transcript; confidence: number; turnStart: number; why: "model" | "timeout" | "manual" })
+  | (TurnEventBase & { kind: "turn-resumed" });
+
 /** Interim cadence for callers that set none: an interim result for every this many ms of speech. */
 export const DEFAULT_INTERIM_MS = 250;
 
@@ -71,6 +100,8 @@ export interface StreamOptions {
   interimMs?: number;
   /** Terms the session's decoder is biased towards (the vocabulary parameters); Configure can replace them. */
   vocabulary?: Vocabulary;
+  /** Transcribe turn by turn (TurnEvents) instead of utterance by utterance; `live`'s endpointing options then do not apply. */
+  turns?: TurnOptions;
 }
 
 /** A live transcription session; lives in one worker, which keeps its decoder state. */
@@ -79,8 +110,8 @@ export interface SttStreamSession {
   push(samples: Float32Array): Promise<StreamEvent[]>;
   /** Flush: return the final result for everything pushed so far. */
   finalize(): Promise<StreamEvent[]>;
-  /** Change the session's vocabulary (Deepgram's Configure): it applies from the next utterance on. */
-  configure(options: { vocabulary: Vocabulary }): Promise<void>;
+  /** Change the session's vocabulary (Deepgram's Configure: from the next utterance or turn on) or a turn stream's thresholds (at once). */
+  configure(options: { vocabulary?: Vocabulary; turns?: Partial<TurnOptions> }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,7 +120,8 @@ export type StreamEvent =
   /** VAD heard speech begin; `timestamp`: its estimated onset, seconds on the stream clock. */
   | { kind: "speech-started"; timestamp: number }
   /** utteranceEndMs of stream time passed since `lastWordEnd` (seconds) with no new speech. */
-  | { kind: "utterance-end"; lastWordEnd: number };
+  | { kind: "utterance-end"; lastWordEnd: number }
+  | TurnEvent;
 
 export interface StreamResult {
   kind: "result";

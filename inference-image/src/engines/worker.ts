@@ -12,6 +12,7 @@ import { loadEngines, type Engines } from "./load";
 import type { FromWorker, JobValue, ToWorker } from "./protocol";
 import { splitForSynthesis } from "./sentences";
 import { StreamSession } from "./streaming";
+import { TurnStream } from "./turn-stream";
 import { EngineInputError, type Vocabulary } from "./types";
 import { SpeechDetector, vadForEndpointing } from "./vad";
 
@@ -31,7 +32,8 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
    */
   const idleDetectors: { detector: SpeechDetector; endpointingMs: number | false }[] = [];
   let detectors = 0;
-  const sessions = new Map<number, { stream: StreamSession; endpointingMs: number | false; narrowband: boolean }>();
+  /** Live sessions: utterance by utterance (Deepgram's v1 listen, OpenAI's server VAD) or turn by turn (Flux, semantic VAD). */
+  const sessions = new Map<number, { stream: StreamSession | TurnStream; endpointingMs: number | false; narrowband: boolean }>();
   /** Decoders made for one session's vocabulary: freed when it is done with them, never pooled. */
   const ownDecoders = new WeakSet<UtteranceDecoder>();
   const liveDecoder = (narrowband: boolean, vocabulary: Vocabulary | undefined): UtteranceDecoder => {
@@ -63,7 +65,7 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
     return new SpeechDetector(engines.vadModel, engines.stt.info.sampleRate, vadForEndpointing(endpointingMs));
   };
 
-  const session = (id: number): StreamSession => {
+  const session = (id: number): StreamSession | TurnStream => {
     const s = sessions.get(id);
     if (!s) throw new Error(`no live session ${id} in this worker`);
     return s.stream;
@@ -89,6 +91,13 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
         return null;
       }
       case "stream-open": {
+        if (msg.turns) {
+          // Turn streams want a pause reported after one window of silence (VAD_FOR_TURNS), which is what endpointing 0 makes.
+          const turns = new TurnStream(liveDecoder(msg.narrowband, msg.vocabulary), detectorFor(0), engines.stt.info.sampleRate, msg.language, msg.turns);
+          turns.onRetire = (d) => release(d, msg.narrowband);
+          sessions.set(msg.streamId, { stream: turns, endpointingMs: 0, narrowband: msg.narrowband });
+          return null;
+        }
         const stream = new StreamSession(liveDecoder(msg.narrowband, msg.vocabulary), detectorFor(msg.live.endpointing), engines.stt.info.sampleRate, msg.language, msg.live, msg.interimMs, (d) =>
           release(d, msg.narrowband),
         );
@@ -98,18 +107,22 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
       case "stream-configure": {
         const s = sessions.get(msg.streamId);
         if (!s) throw new Error(`no live session ${msg.streamId} in this worker`);
-        s.stream.replaceDecoder(liveDecoder(s.narrowband, msg.vocabulary));
+        if (msg.vocabulary) s.stream.replaceDecoder(liveDecoder(s.narrowband, msg.vocabulary));
+        if (msg.turns && s.stream instanceof TurnStream) s.stream.configure(msg.turns);
         return null;
       }
       case "stream-push":
         return session(msg.streamId).push(msg.samples);
-      case "stream-finalize":
-        return session(msg.streamId).finalize();
+      case "stream-finalize": {
+        const s = session(msg.streamId);
+        return s instanceof TurnStream ? s.finish() : s.finalize();
+      }
       case "stream-close": {
         const s = sessions.get(msg.streamId);
         if (s) {
           sessions.delete(msg.streamId);
-          s.stream.close();
+          if (s.stream instanceof TurnStream) release(s.stream.close(), s.narrowband);
+          else s.stream.close();
           s.stream.detector.reset();
           idleDetectors.push({ detector: s.stream.detector, endpointingMs: s.endpointingMs });
         }

@@ -21,6 +21,12 @@ export const INPUT_FORMATS = {
 export type InputFormat = keyof typeof INPUT_FORMATS;
 const formatNames = Object.keys(INPUT_FORMATS) as [InputFormat, ...InputFormat[]];
 
+/**
+ * OpenAI's realtime-only transcription models (and their snapshots) do no server-side endpointing: a session for one
+ * that sets no turn_detection is committed by the client (LiveKit's OpenAI STT plugin commits at its own VAD's end of speech).
+ */
+const COMMIT_ONLY_MODELS = ["gpt-realtime-whisper", "gpt-live-transcribe"];
+
 /** OpenAI's server VAD default. */
 export const DEFAULT_SILENCE_MS = 500;
 
@@ -42,14 +48,23 @@ const transcription = z
   .nullable()
   .optional();
 
+/** How readily semantic VAD ends a turn (OpenAI: low waits longest, high answers soonest; auto is medium). */
+export const EAGERNESS = ["low", "medium", "high", "auto"] as const;
+export type Eagerness = (typeof EAGERNESS)[number];
+
 const turnDetection = z
   .object({
-    type: z.literal("server_vad", { error: "only server_vad (or null, for manual commits) is supported" }).optional(),
-    silence_duration_ms: integer(0, 10_000, "Silence (ms) that ends a turn").optional(),
+    type: z.enum(["server_vad", "semantic_vad"], { error: "turn_detection.type must be server_vad or semantic_vad (or turn_detection null, for manual commits)" }).optional(),
+    silence_duration_ms: integer(0, 10_000, "server_vad: silence (ms) that ends a turn").optional(),
+    eagerness: z.enum(EAGERNESS).optional().meta({ description: "semantic_vad: how readily a turn ends (low, medium, high; auto is medium)" }),
   })
   .nullable()
   .optional()
-  .meta({ description: "Server VAD ends turns after silence_duration_ms; null leaves turns to input_audio_buffer.commit" });
+  .meta({
+    description:
+      "server_vad ends turns after silence_duration_ms; semantic_vad when the end-of-turn detector judges the turn finished (the words so far, " +
+      "pitch and level at the pause, the speaker's own pauses); null leaves turns to input_audio_buffer.commit",
+  });
 
 /** transcription_session.update's session (beta). */
 const betaSession = z.object({
@@ -93,6 +108,8 @@ export type RealtimeClientEvent = z.output<typeof realtimeClientEvent>;
 export interface SessionUpdate {
   /** Server VAD silence (ms), or null: turns end only on commit. */
   silenceMs?: number | null;
+  /** Set: semantic VAD ends turns (silenceMs then does not apply); null: server VAD or none. */
+  eagerness?: Eagerness | null;
   language?: string;
   model?: string;
   format?: InputFormat;
@@ -104,11 +121,17 @@ type Transcription = z.output<typeof transcription>;
 type TurnDetection = z.output<typeof turnDetection>;
 
 function common(t: Transcription, turn: TurnDetection): SessionUpdate {
+  if (turn === undefined && COMMIT_ONLY_MODELS.some((m) => t?.model === m || t?.model?.startsWith(`${m}-`))) turn = null;
   return {
     ...(t?.model !== undefined ? { model: t.model } : {}),
     ...(t?.language !== undefined ? { language: t.language } : {}),
     ...(t?.prompt !== undefined ? { prompt: t.prompt } : {}),
-    ...(turn === undefined ? {} : { silenceMs: turn === null ? null : (turn.silence_duration_ms ?? DEFAULT_SILENCE_MS) }),
+    ...(turn === undefined
+      ? {}
+      : {
+          silenceMs: turn === null ? null : (turn.silence_duration_ms ?? DEFAULT_SILENCE_MS),
+          eagerness: turn?.type === "semantic_vad" ? (turn.eagerness ?? "auto") : null,
+        }),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Server settings from the environment, validated once at startup (a bad value stops the process with its name). */
 import { z } from "zod";
 import { DEFAULT_INTERIM_MS } from "../engines/types";
+import { modelAliases } from "./models";
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -38,9 +39,24 @@ const schema = z.object({
    * client is just sending on it. Active connections close after their next answer; this bounds the idle ones.
    */
   SHUTDOWN_IDLE_CLOSE_MS: int(2_000, 0, 60_000),
+  /**
+   * Model names clients may send, over the built-in table (models.ts): comma-separated name=stt, name=tts,
+   * name*=stt|tts (a family: the name and name-<anything>) or name=none (refuse a built-in name).
+   */
+  MODEL_ALIASES: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      try {
+        return modelAliases(raw);
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
-export type ServerConfig = z.infer<typeof schema>;
+export type ServerConfig = z.output<typeof schema>;
 
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   const parsed = schema

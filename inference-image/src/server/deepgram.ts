@@ -1,14 +1,14 @@
 /** Deepgram-compatible REST routes: POST /v1/listen (raw audio body) and POST /v1/speak (JSON {text}). */
 import { createHash } from "node:crypto";
 import { decodeUpload, inspectAudio } from "../audio/upload";
-import type { ModelInfo, Speech } from "../engines/types";
+import type { ModelInfo } from "../engines/types";
 import { declaredAudio, type ListenQuery, queryVocabulary, unperformed } from "../params/deepgram-listen";
 import { type SpeakBody, speakEncoding, type SpeakQuery } from "../params/deepgram-speak";
 import { HttpError, readBody } from "../shared/http";
 import { jsonReply, type Reply, type RequestContext } from "./context";
 import { deepgramResponse, type DeepgramWarning } from "./formats";
 import { mediaType } from "./http";
-import { resolveModel } from "./models";
+import { type ModelCatalog, resolveModel } from "./models";
 import { checkTextLength, streamSpeech } from "./synthesis";
 
 /** Requested features this deployment does not perform, as Deepgram reports them (metadata.warnings). */
@@ -20,15 +20,15 @@ export function warnings(features: string[]): DeepgramWarning[] {
  * /v1/speak's model parameter, the same on the REST route and the WebSocket: the TTS model it names, and the voice an
  * Aura name carries (aura-2-thalia-en; the engines' voice table resolves it).
  */
-export function speakModel(speech: Speech, name: string | undefined): { model: ModelInfo; voice?: string } {
-  return { model: resolveModel(speech, "tts", name), voice: name?.startsWith("aura") ? name : undefined };
+export function speakModel(catalog: ModelCatalog, name: string | undefined): { model: ModelInfo; voice?: string } {
+  return { model: resolveModel(catalog, "tts", name), voice: name?.startsWith("aura") ? name : undefined };
 }
 
 export async function listen(ctx: RequestContext, query: ListenQuery): Promise<Reply> {
   if (mediaType(ctx.req) === "application/json") {
     throw new HttpError(400, "remote_url_unsupported", "this server fetches nothing from outside: send the audio itself as the request body");
   }
-  const model = resolveModel(ctx.speech, "stt", query.model);
+  const model = resolveModel(ctx, "stt", query.model);
   ctx.usage.model = model.id;
   const ignored = unperformed(query);
   ctx.usage.features.push(...ignored);
@@ -44,7 +44,7 @@ export async function listen(ctx: RequestContext, query: ListenQuery): Promise<R
 }
 
 export async function speak(ctx: RequestContext, query: SpeakQuery, body: SpeakBody): Promise<void> {
-  const { model, voice } = speakModel(ctx.speech, query.model);
+  const { model, voice } = speakModel(ctx, query.model);
   ctx.usage.model = model.id;
   const spec = speakEncoding(query);
   const text = checkTextLength(ctx, body.text, "text");

@@ -8,9 +8,8 @@
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
  */
 import { createHash } from "node:crypto";
-import { AudioError, AudioTooLongError } from "../audio/errors";
-import { StreamingInput, UnrecognisedStreamError } from "../audio/stream-input";
-import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
+import { StreamingInput } from "../audio/stream-input";
+import { type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { declaredAudio, liveControlMessage, liveOptions, liveQuery, type LiveQuery, queryVocabulary, unperformed } from "../params/deepgram-listen";
 import { keywordTerms, MAX_VOCABULARY_TERMS, vocabularyOf } from "../params/vocabulary";
 import { HttpError } from "../shared/http";
@@ -19,22 +18,13 @@ import { errorBody } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
 import { resolveModel } from "./models";
 import { parseParams } from "./params";
-import { TranscriptionSession } from "./sockets";
+import { DeepgramStreamSession, jsonFrame, SessionClose } from "./sockets";
+import type { TurnLatency } from "./turn-latency";
 
 /** What the session is opened with: the query, its model, and the engine stream, opened before the upgrade. */
 interface LiveStart {
   model: ModelInfo;
   session: SttStreamSession;
-}
-
-class CloseWith extends Error {
-  constructor(
-    readonly wsCode: number,
-    readonly errCode: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export const liveRoute = socketRoute<LiveQuery, LiveStart>({
@@ -57,8 +47,9 @@ export const liveRoute = socketRoute<LiveQuery, LiveStart>({
     errors: [400],
     messages: liveControlMessage,
   },
-  async reserve({ speech, config }, query) {
-    const model = resolveModel(speech, "stt", query.model);
+  async reserve(deps, query) {
+    const { speech, config } = deps;
+    const model = resolveModel(deps, "stt", query.model);
     const declared = declaredAudio(query);
     const session = await speech.openStream({
       live: liveOptions(query),
@@ -73,11 +64,14 @@ export const liveRoute = socketRoute<LiveQuery, LiveStart>({
   start: (conn, query, { model, session }) => new LiveSession(conn, query, model, session),
 });
 
-class LiveSession extends TranscriptionSession {
-  private ending = false;
+class LiveSession extends DeepgramStreamSession {
+  protected readonly name = "live";
   private readonly hash = createHash("sha256");
   private readonly modelUuid: string;
-  private readonly input: StreamingInput;
+  protected readonly input: StreamingInput;
+  protected readonly latency: TurnLatency;
+  /** The start of the utterance the last interim was about (its first interim is timed). */
+  private interimOf: number | undefined;
   private readonly features: string[];
   /** The keywords parameter's terms: Configure replaces the keyterms and keeps these. */
   private readonly keywordTerms: string[];
@@ -86,10 +80,11 @@ class LiveSession extends TranscriptionSession {
     conn: SocketConnection,
     query: LiveQuery,
     private readonly model: ModelInfo,
-    private readonly session: SttStreamSession,
+    protected readonly session: SttStreamSession,
   ) {
     super(conn);
     this.modelUuid = modelUuid(model);
+    this.latency = this.turnLatency("/v1/listen");
     const declared = declaredAudio(query);
     this.input = new StreamingInput({ raw: typeof declared === "object" ? declared : undefined, outRate: this.deps.speech.stt.sampleRate, maxSeconds: this.deps.config.MAX_AUDIO_SECONDS });
     this.keywordTerms = keywordTerms(query.keywords);
@@ -97,33 +92,13 @@ class LiveSession extends TranscriptionSession {
     this.listen();
   }
 
-  protected idle(): Promise<void> {
-    return this.fail(new CloseWith(1011, "NET-0001", "no audio or KeepAlive received within the idle timeout"));
-  }
-
-  protected onMessage(buf: Buffer, isBinary: boolean): void {
-    if (this.ending) return;
-    this.touch();
-    try {
-      if (isBinary) this.onAudio(buf);
-      else this.onControl(buf.toString("utf8"));
-    } catch (err) {
-      void this.fail(err instanceof CloseWith ? err : new CloseWith(1008, "DATA-0000", (err as Error).message));
-    }
-  }
-
-  private onControl(text: string): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new CloseWith(1008, "INVALID_MESSAGE", "text frames must be JSON control messages: KeepAlive, Finalize or CloseStream");
-    }
+  protected onControl(text: string): void {
+    const json = jsonFrame(text, "KeepAlive, Finalize, CloseStream or Configure");
     const msg = parseParams(liveControlMessage, json);
     if (!msg.ok) {
       // A refused Configure leaves the stream as it was, as Deepgram's does.
       if ((json as { type?: unknown } | null)?.type === "Configure") return this.sendJson({ type: "ConfigureFailure", request_id: this.requestId, description: msg.issue.message });
-      throw new CloseWith(1008, "INVALID_MESSAGE", msg.issue.message);
+      throw new SessionClose(1008, "INVALID_MESSAGE", msg.issue.message);
     }
     switch (msg.value.type) {
       case "KeepAlive":
@@ -149,27 +124,14 @@ class LiveSession extends TranscriptionSession {
     });
   }
 
-  private onAudio(buf: Buffer): void {
+  protected onAudio(buf: Buffer): void {
     if (buf.length === 0) return;
     this.hash.update(buf);
     // Decoders are stateful and some are async: decode in the engine's queue, in arrival order.
-    this.enqueue(async () => this.transcribe(await this.input.push(buf)));
+    const arrived = performance.now();
+    this.enqueue(async () => this.send(await this.decoded(await this.input.push(buf), arrived), false));
   }
 
-  private async transcribe(samples: Float32Array): Promise<void> {
-    if (samples.length > 0) this.send(await this.session.push(samples), false);
-  }
-
-  protected failed(err: unknown): Promise<void> {
-    if (err instanceof CloseWith) return this.fail(err);
-    if (err instanceof UnrecognisedStreamError) {
-      return this.fail(new CloseWith(1008, "DATA-0000", `${err.message}: send encoding=linear16|mulaw|alaw&sample_rate=N for raw audio`));
-    }
-    if (err instanceof AudioTooLongError) return this.fail(new CloseWith(1008, "DATA-0001", err.message));
-    // A decoder's refusal (corrupt or unsupported audio) names what was wrong.
-    if (err instanceof AudioError) return this.fail(new CloseWith(1008, "DATA-0000", err.message));
-    return this.fail(new CloseWith(1011, "NET-0000", err instanceof QueueFullError ? "server busy" : "transcription failed"));
-  }
 
   private send(events: StreamEvent[], fromFinalize: boolean): void {
     for (const r of events) {
@@ -181,6 +143,12 @@ class LiveSession extends TranscriptionSession {
         this.sendJson({ type: "UtteranceEnd", channel: [0, 1], last_word_end: round(r.lastWordEnd) });
         continue;
       }
+      // Turn events come only from turn streams (Flux, semantic VAD), which this route does not open.
+      if (r.kind !== "result") continue;
+      const words = r.transcript.words;
+      if (r.speechFinal && words.length > 0) this.latency.observe("speech_end_to_final", words[words.length - 1].end);
+      if (!r.isFinal && r.start !== this.interimOf) this.latency.observe("onset_to_first_interim", r.start);
+      this.interimOf = r.isFinal ? undefined : r.start;
       this.sendJson({
         type: "Results",
         channel_index: [0, 1],
@@ -201,7 +169,7 @@ class LiveSession extends TranscriptionSession {
     this.ending = true;
     this.stopIdleTimer();
     this.enqueue(async () => {
-      await this.transcribe(await this.input.end());
+      this.send(await this.decoded(await this.input.end(), performance.now()), false);
       this.send(await this.session.finalize(), true);
     });
     await this.chain;
@@ -221,26 +189,11 @@ class LiveSession extends TranscriptionSession {
     await this.closeWith(code, reason);
   }
 
-  /** The session's key was revoked: close at once (1008, policy violation), without waiting for pending results. */
-  override revoke(): void {
-    this.deps.logger.info("closing a live session: its API key was revoked", { team: this.caller.team.name, key_id: this.caller.keyId, request_id: this.requestId });
-    void this.fail(new CloseWith(1008, "KEY_REVOKED", "the API key of this session was revoked"));
-  }
-
-  private async fail(err: CloseWith): Promise<void> {
-    if (this.closed) return;
-    this.ending = true;
-    this.sendJson({ type: "Error", ...errorBody(new HttpError(400, err.errCode, err.message), "deepgram", this.requestId) });
-    await this.closeWith(err.wsCode, err.errCode);
+  protected errorMessage(err: SessionClose): Record<string, unknown> {
+    return { type: "Error", ...errorBody(new HttpError(400, err.errCode, err.message), "deepgram", this.requestId) };
   }
 
   protected usage() {
     return { model: this.model.id, features: this.features, audioSeconds: this.input.seconds, characters: 0 };
-  }
-
-  protected override async release(): Promise<void> {
-    // After any decode still in the queue: freeing WASM memory under a running decode would trap.
-    void this.chain.then(() => this.input.free());
-    await this.session.close();
   }
 }

@@ -20,6 +20,8 @@ export interface ServerMetrics {
   requestDuration: Histogram<"route" | "method" | "status">;
   realTimeFactor: Histogram<"feature">;
   ttsFirstByte: Histogram;
+  /** Per turn, per route and team (turn-latency.ts says what each stage times). */
+  turnLatency: Histogram<"route" | "team" | "stage">;
   inflight: Gauge;
   liveSessions: Gauge;
   audioSeconds: Counter<"feature">;
@@ -165,6 +167,15 @@ export function createServerMetrics(speech: Speech, license: LicenseGate, bodies
     ttsFirstByte: new Histogram({
       name: "inference_tts_first_byte_seconds",
       help: "Time from request to the first audio byte of synthesized speech",
+      buckets: LATENCY_BUCKETS,
+      ...reg,
+    }),
+    turnLatency: new Histogram({
+      name: "inference_turn_latency_seconds",
+      help:
+        "Per turn, by route, team and stage: speech_end_to_final (live finals), speech_end_to_end_of_turn (Flux EndOfTurn, semantic VAD), " +
+        "onset_to_first_interim (first interim or Update of a turn), flush_to_first_audio (speak WebSocket); from the audio's arrival",
+      labelNames: ["route", "team", "stage"],
       buckets: LATENCY_BUCKETS,
       ...reg,
     }),

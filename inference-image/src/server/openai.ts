@@ -31,7 +31,7 @@ function speechSpec(format: SpeechFormat, modelRate: number): EncoderSpec {
 }
 
 export async function transcriptions(ctx: RequestContext, _query: unknown, form: TranscriptionForm): Promise<Reply> {
-  const model = resolveModel(ctx.speech, "stt", form.model);
+  const model = resolveModel(ctx, "stt", form.model);
   ctx.usage.model = model.id;
   const granularities = form["timestamp_granularities[]"];
   const input = await decodeUpload(inspectAudio(form.file), { sampleRate: ctx.speech.stt.sampleRate, maxSeconds: ctx.config.MAX_AUDIO_SECONDS });
@@ -66,7 +66,7 @@ export async function transcriptions(ctx: RequestContext, _query: unknown, form:
 }
 
 export async function speech(ctx: RequestContext, _query: unknown, body: SpeechBody): Promise<void> {
-  const model = resolveModel(ctx.speech, "tts", body.model);
+  const model = resolveModel(ctx, "tts", body.model);
   ctx.usage.model = model.id;
   const input = checkTextLength(ctx, body.input, "input");
   ctx.usage.characters = input.length;

@@ -6,11 +6,10 @@
 import type { ZodType } from "zod/v4";
 import { OUTPUT_MEDIA_TYPES } from "../audio/codecs/encoders";
 import { SUPPORTED_INPUT } from "../audio/pcm";
-import type { Speech } from "../engines/types";
 import { modelFields } from "../params/models";
 import type { Route } from "./context";
 import type { ErrorFamily } from "./errors";
-import { knownModelNames } from "./models";
+import { knownModelNames, type ModelCatalog } from "./models";
 import { jsonSchemaOf } from "./params";
 
 type Json = Record<string, unknown>;
@@ -46,11 +45,11 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errorName = (family: ErrorFamily) => (family === "deepgram" ? "DeepgramError" : "OpenAIError");
 
 /** A field as the document shows it; a model field lists the names this deployment takes. */
-function fieldSchema(field: ZodType, speech: Speech): Json {
+function fieldSchema(field: ZodType, catalog: ModelCatalog): Json {
   const schema = jsonSchemaOf(field);
   // A registry answers {} for a field derived from another (a .meta() copy): only a kind says it names a model.
   const kind = modelFields.get(field)?.kind;
-  if (kind) schema.description = `${schema.description ?? ""} One of: ${knownModelNames(speech, kind).join(", ")}`.trim();
+  if (kind) schema.description = `${schema.description ?? ""} One of: ${knownModelNames(catalog, kind).join(", ")}`.trim();
   return schema;
 }
 
@@ -59,24 +58,24 @@ const required = (field: ZodType) => !field.safeParse(undefined).success;
 
 const shapeOf = (schema: ZodType) => (schema as unknown as { shape: Record<string, ZodType> }).shape;
 
-function parameters(query: ZodType | undefined, speech: Speech): Json[] {
+function parameters(query: ZodType | undefined, catalog: ModelCatalog): Json[] {
   if (!query) return [];
   return Object.entries(shapeOf(query)).map(([name, field]) => {
-    const { description, ...schema } = fieldSchema(field, speech);
+    const { description, ...schema } = fieldSchema(field, catalog);
     return { name, in: "query", required: required(field), schema, ...(description ? { description } : {}) };
   });
 }
 
-function objectSchema(schema: ZodType, speech: Speech): Json {
+function objectSchema(schema: ZodType, catalog: ModelCatalog): Json {
   const shape = shapeOf(schema);
   return {
     type: "object",
     required: Object.keys(shape).filter((name) => required(shape[name])),
-    properties: Object.fromEntries(Object.entries(shape).map(([name, field]) => [name, fieldSchema(field, speech)])),
+    properties: Object.fromEntries(Object.entries(shape).map(([name, field]) => [name, fieldSchema(field, catalog)])),
   };
 }
 
-function operation(route: Route, speech: Speech, messages: Json): Json {
+function operation(route: Route, catalog: ModelCatalog, messages: Json): Json {
   const { doc } = route;
   const statuses = [...(doc.errors ?? []), ...(route.auth ? [401] : []), ...(route.feature ? [403, 429, 503] : []), ...(route.feature && route.kind === "http" ? [504] : [])];
   const errors = Object.fromEntries(
@@ -86,7 +85,7 @@ function operation(route: Route, speech: Speech, messages: Json): Json {
   let requestBody: Json | undefined;
   if (route.kind === "http" && route.body) {
     const type = route.body.type === "json" ? "application/json" : "multipart/form-data";
-    requestBody = { required: true, content: { [type]: { schema: objectSchema(route.body.schema, speech) } } };
+    requestBody = { required: true, content: { [type]: { schema: objectSchema(route.body.schema, catalog) } } };
   } else if (doc.rawBody) {
     requestBody = { required: true, content: Object.fromEntries(doc.rawBody.map((t) => [t, { schema: { type: "string" } }])) };
   }
@@ -95,7 +94,7 @@ function operation(route: Route, speech: Speech, messages: Json): Json {
     summary: doc.summary,
     ...(doc.description ? { description: doc.description } : {}),
     ...(doc.open ? { security: [] } : {}),
-    parameters: parameters(route.query, speech),
+    parameters: parameters(route.query, catalog),
     ...(requestBody ? { requestBody } : {}),
     ...(route.kind === "socket" && doc.messages ? { "x-client-messages": ref(messageName(route.path)) } : {}),
     responses: { [route.kind === "socket" ? "101" : "200"]: ok, ...errors },
@@ -105,10 +104,10 @@ function operation(route: Route, speech: Speech, messages: Json): Json {
 /** The components name of a socket route's client messages: /v1/speak -> SpeakClientMessage. */
 const messageName = (path: string) => `${path.split("/").pop()!.replace(/^./, (c) => c.toUpperCase())}ClientMessage`;
 
-export function openApiDocument(speech: Speech, routes: readonly Route[]): Json {
+export function openApiDocument(catalog: ModelCatalog, routes: readonly Route[]): Json {
   const messages: Json = {};
   const paths: Record<string, Json> = {};
-  for (const route of routes) (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route, speech, messages);
+  for (const route of routes) (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route, catalog, messages);
   return {
     openapi: "3.1.0",
     info: {

@@ -6,17 +6,19 @@
  * session's input format says), `.commit`, `.clear`. Out: the
  * session created/updated events, `input_audio_buffer.speech_started` / `speech_stopped` / `committed` /
  * `cleared`, `conversation.item.input_audio_transcription.delta` and `.completed`, and `error` events in
- * OpenAI's shape. Server VAD (the default) ends a turn after `silence_duration_ms`; turn_detection null
- * leaves turns to commit. The transcription `prompt` is read as vocabulary (params/vocabulary.ts), applied from the
- * next utterance on.
+ * OpenAI's shape. Server VAD (the default) ends a turn after `silence_duration_ms`; semantic VAD when the
+ * end-of-turn detector (turns/) is confident enough, as readily as `eagerness` says; turn_detection null
+ * leaves turns to commit. The transcription
+ * `prompt` is read as vocabulary (params/vocabulary.ts), applied from the next utterance on.
  */
 import { randomUUID } from "node:crypto";
 import { AudioTooLongError } from "../audio/errors";
 import { StreamingInput } from "../audio/stream-input";
-import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
+import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession, type Transcript, type TurnOptions } from "../engines/types";
 import { LIVE_DEFAULTS } from "../params/deepgram-listen";
 import {
   DEFAULT_SILENCE_MS,
+  type Eagerness,
   INPUT_FORMATS,
   type InputFormat,
   type RealtimeClientEvent,
@@ -31,6 +33,18 @@ import { type Deps, type SocketConnection, socketRoute } from "./context";
 import { resolveModel } from "./models";
 import { parseParams } from "./params";
 import { TranscriptionSession } from "./sockets";
+import { TurnLatency } from "./turn-latency";
+
+/**
+ * Semantic VAD's eagerness as the end-of-turn detector's settings: the confidence that ends a turn and the pause
+ * that ends it regardless. OpenAI documents the longest waits as 8 s (low), 4 s (medium, auto) and 2 s (high).
+ */
+const SEMANTIC_TURNS: Record<Eagerness, TurnOptions> = {
+  low: { eotThreshold: 0.85, eotTimeoutMs: 8000, updateMs: 250 },
+  medium: { eotThreshold: 0.7, eotTimeoutMs: 4000, updateMs: 250 },
+  auto: { eotThreshold: 0.7, eotTimeoutMs: 4000, updateMs: 250 },
+  high: { eotThreshold: 0.5, eotTimeoutMs: 2000, updateMs: 250 },
+};
 
 /** OpenAI refuses to commit less than this. */
 const MIN_COMMIT_MS = 100;
@@ -69,26 +83,32 @@ export const realtimeRoute = socketRoute({
       "below (audio base64 in the session's input format: PCM16 at 24 kHz, or G.711 mu-law/A-law at 8 kHz). Receives " +
       "session.created/updated (or transcription_session.*), input_audio_buffer.speech_started/speech_stopped/committed/cleared, " +
       "conversation.item.input_audio_transcription.delta and .completed, and error events. Server VAD ends turns after " +
-      "silence_duration_ms; turn_detection null leaves turns to commit.",
+      "silence_duration_ms; semantic VAD (eagerness low, medium, high, auto) when the end-of-turn detector judges the turn finished; " +
+      "turn_detection null leaves turns to commit.",
     ok: { description: "Switching protocols" },
     errors: [400],
     messages: realtimeClientEvent,
   },
   async reserve(deps, query): Promise<RealtimeStart> {
-    const settings: Settings = { silenceMs: DEFAULT_SILENCE_MS, model: deps.speech.stt.id, format: "pcm16" };
+    const settings: Settings = { silenceMs: DEFAULT_SILENCE_MS, eagerness: null, model: deps.speech.stt.id, format: "pcm16" };
     return { beta: query.intent === "transcription", settings, session: await openSession(deps, settings) };
   },
   release: ({ session }) => session.close(),
   start: (conn, _query, start) => new RealtimeSession(conn, start),
 });
 
-/** The engine stream for these settings: the session's turn detection as Deepgram's live options (the engine's terms). */
+/**
+ * The engine stream for these settings: server VAD as Deepgram's live options (the engine's terms), semantic VAD as
+ * a turn-by-turn stream.
+ */
 function openSession(deps: Deps, s: Settings): Promise<SttStreamSession> {
+  const semantic = s.silenceMs !== null && s.eagerness !== null;
   return deps.speech.openStream({
     live: { ...LIVE_DEFAULTS, language: s.language, endpointing: s.silenceMs ?? false, vad_events: true },
     sourceRate: INPUT_FORMATS[s.format].rate,
     interimMs: deps.config.LIVE_INTERIM_MS,
     vocabulary: vocabularyOf(promptTerms(s.prompt)),
+    ...(semantic ? { turns: SEMANTIC_TURNS[s.eagerness!] } : {}),
   });
 }
 
@@ -109,6 +129,8 @@ class RealtimeSession extends TranscriptionSession {
   private previousItem: string | null = null;
   /** Audio appended since the last commit or turn end (ms), for commit's minimum. */
   private bufferedMs = 0;
+  /** Arrival of the engine stream's audio (a new stream starts a new clock). */
+  private latency: TurnLatency;
 
   constructor(
     conn: SocketConnection,
@@ -119,8 +141,13 @@ class RealtimeSession extends TranscriptionSession {
     this.settings = params.settings;
     this.appendFormat = params.settings.format;
     this.input = this.openInput(params.settings.format);
+    this.latency = this.newClock();
     this.emit({ type: params.beta ? "transcription_session.created" : "session.created", session: this.describe() });
     this.listen();
+  }
+
+  private newClock(): TurnLatency {
+    return new TurnLatency(this.deps.metrics.turnLatency, { route: "/v1/realtime", team: this.caller.team.name });
   }
 
   private openInput(name: InputFormat): StreamingInput {
@@ -185,11 +212,14 @@ class RealtimeSession extends TranscriptionSession {
   }
 
   private update(next: SessionUpdate, reply: string): void {
-    if (next.model !== undefined) resolveModel(this.deps.speech, "stt", next.model);
+    if (next.model !== undefined) resolveModel(this.deps, "stt", next.model);
     const settings = { ...this.settings, ...next };
     // A new input rate may need the other decoder (G.711's 8 kHz gets a narrowband one).
     const reopen =
-      settings.silenceMs !== this.settings.silenceMs || settings.language !== this.settings.language || INPUT_FORMATS[settings.format].rate !== INPUT_FORMATS[this.settings.format].rate;
+      settings.silenceMs !== this.settings.silenceMs ||
+      settings.eagerness !== this.settings.eagerness ||
+      settings.language !== this.settings.language ||
+      INPUT_FORMATS[settings.format].rate !== INPUT_FORMATS[this.settings.format].rate;
     // Audio appended from here on goes to the fresh stream (the queue runs in order), so it counts from now.
     if (reopen) this.bufferedMs = 0;
     // Audio appended from here on is in the new format (the queue switches the input before decoding it).
@@ -205,6 +235,7 @@ class RealtimeSession extends TranscriptionSession {
         const fresh = await openSession(this.deps, settings);
         const old = this.session;
         this.session = fresh;
+        this.latency = this.newClock();
         await old.close();
         this.item = undefined;
       } else if (settings.prompt !== this.settings.prompt) {
@@ -220,9 +251,12 @@ class RealtimeSession extends TranscriptionSession {
     const bytes = Buffer.from(audio, "base64");
     const { format, rate } = INPUT_FORMATS[this.appendFormat];
     this.bufferedMs += (Math.floor(bytes.length / (format.bits / 8)) / rate) * 1000;
+    const arrived = performance.now();
     this.enqueue(async () => {
       const samples = await this.input.push(bytes);
-      if (samples.length > 0) this.handle(await this.session.push(samples), false);
+      if (samples.length === 0) return;
+      this.latency.arrived(samples.length / this.deps.speech.stt.sampleRate, arrived);
+      this.handle(await this.session.push(samples), false);
     });
   }
 
@@ -241,32 +275,37 @@ class RealtimeSession extends TranscriptionSession {
 
   private handle(events: StreamEvent[], committed: boolean): void {
     for (const e of events) {
-      if (e.kind === "speech-started") {
+      // Server VAD's utterances, or semantic VAD's turns (a turn stream's updates and eager ends have no Realtime event).
+      if (e.kind === "speech-started" || e.kind === "turn-start") {
         this.item = this.newItem();
-        this.emit({ type: "input_audio_buffer.speech_started", audio_start_ms: Math.round(e.timestamp * 1000), item_id: this.item });
+        this.emit({ type: "input_audio_buffer.speech_started", audio_start_ms: Math.round((e.kind === "turn-start" ? e.at : e.timestamp) * 1000), item_id: this.item });
         continue;
       }
-      if (e.kind !== "result" || !e.isFinal) continue;
-      const item = this.item ?? this.newItem();
-      this.item = undefined;
-      const words = e.transcript.words;
-      if (!committed) {
-        const end = words.length > 0 ? words[words.length - 1].end : e.start + e.transcript.durationS;
-        this.emit({ type: "input_audio_buffer.speech_stopped", audio_end_ms: Math.round(end * 1000), item_id: item });
-      }
-      this.emit({ type: "input_audio_buffer.committed", item_id: item, previous_item_id: this.previousItem });
-      this.previousItem = item;
-      this.bufferedMs = 0;
-      const transcript = e.transcript.text;
-      this.emit({ type: "conversation.item.input_audio_transcription.delta", item_id: item, content_index: 0, delta: transcript });
-      this.emit({
-        type: "conversation.item.input_audio_transcription.completed",
-        item_id: item,
-        content_index: 0,
-        transcript,
-        usage: { type: "duration", seconds: Math.round(e.transcript.durationS * 1000) / 1000 },
-      });
+      if (e.kind === "result" && e.isFinal) this.complete(e.transcript, e.start, committed);
+      else if (e.kind === "turn-end") this.complete(e.transcript, e.turnStart, committed);
     }
+  }
+
+  /** A turn's end: speech_stopped (unless the client committed), committed, and its transcription. */
+  private complete(t: Transcript, start: number, committed: boolean): void {
+    const item = this.item ?? this.newItem();
+    this.item = undefined;
+    if (!committed) {
+      const end = t.words.length > 0 ? t.words[t.words.length - 1].end : start + t.durationS;
+      if (t.words.length > 0) this.latency.observe(this.settings.eagerness !== null ? "speech_end_to_end_of_turn" : "speech_end_to_final", end);
+      this.emit({ type: "input_audio_buffer.speech_stopped", audio_end_ms: Math.round(end * 1000), item_id: item });
+    }
+    this.emit({ type: "input_audio_buffer.committed", item_id: item, previous_item_id: this.previousItem });
+    this.previousItem = item;
+    this.bufferedMs = 0;
+    this.emit({ type: "conversation.item.input_audio_transcription.delta", item_id: item, content_index: 0, delta: t.text });
+    this.emit({
+      type: "conversation.item.input_audio_transcription.completed",
+      item_id: item,
+      content_index: 0,
+      transcript: t.text,
+      usage: { type: "duration", seconds: Math.round(t.durationS * 1000) / 1000 },
+    });
   }
 
   private newItem(): string {
@@ -275,7 +314,12 @@ class RealtimeSession extends TranscriptionSession {
 
   private describe(): Record<string, unknown> {
     const s = this.settings;
-    const turn = s.silenceMs === null ? null : { type: "server_vad", threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: s.silenceMs };
+    const turn =
+      s.silenceMs === null
+        ? null
+        : s.eagerness !== null
+          ? { type: "semantic_vad", eagerness: s.eagerness }
+          : { type: "server_vad", threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: s.silenceMs };
     const transcription = { model: s.model, language: s.language ?? null, prompt: s.prompt ?? "" };
     if (this.params.beta) {
       return { id: this.sessionId, object: "realtime.transcription_session", input_audio_format: s.format, input_audio_transcription: transcription, turn_detection: turn };

@@ -8,6 +8,7 @@ import { speechBody, transcriptionForm } from "../params/openai-audio";
 import { serveMetrics } from "../shared/metrics";
 import { type Deps, httpRoute, jsonReply, type Route } from "./context";
 import { listen, speak } from "./deepgram";
+import { fluxRoute } from "./flux";
 import { liveRoute } from "./live";
 import { modelList } from "./models";
 import { speech, transcriptions } from "./openai";
@@ -75,7 +76,7 @@ export function routeTable(deps: Deps, state: ServerState): Route[] {
       family: "openai",
       auth: false,
       doc: { summary: "This document (no key)", open: true, ok: { description: "OpenAPI 3.1", content: { "application/json": { type: "object" } } } },
-      handle: () => jsonReply(200, openApiDocument(engines, routes)),
+      handle: () => jsonReply(200, openApiDocument(deps, routes)),
     }),
     httpRoute({
       kind: "http",
@@ -84,7 +85,7 @@ export function routeTable(deps: Deps, state: ServerState): Route[] {
       family: "openai",
       auth: true,
       doc: { summary: "Models and the client names that map to them", ok: { description: "OpenAI-style model list", content: { "application/json": { type: "object" } } } },
-      handle: () => jsonReply(200, modelList(engines, created)),
+      handle: () => jsonReply(200, modelList(deps, created)),
     }),
     httpRoute({
       kind: "http",
@@ -141,6 +142,7 @@ export function routeTable(deps: Deps, state: ServerState): Route[] {
       handle: speak,
     }),
     liveRoute,
+    fluxRoute,
     speakSocketRoute,
     realtimeRoute,
   ];

@@ -5,11 +5,15 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { AudioError, AudioTooLongError } from "../audio/errors";
+import { type StreamingInput, UnrecognisedStreamError } from "../audio/stream-input";
+import { QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
 import type { HttpError } from "../shared/http";
 import type { Caller } from "./auth";
 import type { Deps, OpenSocket, SocketConnection, Usage } from "./context";
 import { type ErrorFamily, errorBody, requestIdHeader } from "./errors";
 import { rawJsonResponse } from "./http";
+import { TurnLatency } from "./turn-latency";
 
 /** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -187,5 +191,105 @@ export abstract class TranscriptionSession extends SocketSession {
   protected override cleanup(): Promise<void> {
     this.stopIdleTimer();
     return super.cleanup();
+  }
+}
+
+/** Why a Deepgram socket session closes itself: the close code, and the error code and message it sends first. */
+export class SessionClose extends Error {
+  constructor(
+    readonly wsCode: number,
+    readonly errCode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A text frame's JSON; anything else closes the session (1008), saying which messages the route takes. */
+export function jsonFrame(text: string, expected: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SessionClose(1008, "INVALID_MESSAGE", `text frames must be JSON messages: ${expected}`);
+  }
+}
+
+/** How a Deepgram live session (v1 and Flux) closes when its queued work threw: the audio's fault (1008) or the server's (1011). */
+export function streamFailure(err: unknown): SessionClose {
+  if (err instanceof SessionClose) return err;
+  if (err instanceof UnrecognisedStreamError) return new SessionClose(1008, "DATA-0000", `${err.message}: send encoding=linear16|mulaw|alaw&sample_rate=N for raw audio`);
+  if (err instanceof AudioTooLongError) return new SessionClose(1008, "DATA-0001", err.message);
+  // A decoder's refusal (corrupt or unsupported audio) names what was wrong.
+  if (err instanceof AudioError) return new SessionClose(1008, "DATA-0000", err.message);
+  return new SessionClose(1011, "NET-0000", err instanceof QueueFullError ? "server busy" : "transcription failed");
+}
+
+/**
+ * What Deepgram's live sessions share (v1 listen and Flux): decoded input fed to an engine stream, closing with an
+ * Error message on a failure or a revoked key, and the input and engine stream given back at the end.
+ */
+export abstract class DeepgramStreamSession extends TranscriptionSession {
+  protected ending = false;
+  protected abstract readonly input: StreamingInput;
+  protected abstract readonly session: SttStreamSession;
+  /** What the logs call the session ("live", "Flux"). */
+  protected abstract readonly name: string;
+  /** When each piece of audio arrived, for the per-turn latency metrics. */
+  protected abstract readonly latency: TurnLatency;
+
+  /** Decoded audio that arrived at `arrivedMs`: timed, then fed to the engine stream. */
+  protected async decoded(samples: Float32Array, arrivedMs: number): Promise<StreamEvent[]> {
+    if (samples.length === 0) return [];
+    this.latency.arrived(samples.length / this.deps.speech.stt.sampleRate, arrivedMs);
+    return this.session.push(samples);
+  }
+
+  protected turnLatency(route: string): TurnLatency {
+    return new TurnLatency(this.deps.metrics.turnLatency, { route, team: this.caller.team.name });
+  }
+  /** The Error message this protocol sends before a close it causes. */
+  protected abstract errorMessage(err: SessionClose): Record<string, unknown>;
+
+  /** A binary frame: audio. */
+  protected abstract onAudio(buf: Buffer): void;
+  /** A text frame: a control message; a throw closes the session. */
+  protected abstract onControl(text: string): void;
+
+  protected onMessage(buf: Buffer, isBinary: boolean): void {
+    if (this.ending) return;
+    this.touch();
+    try {
+      if (isBinary) this.onAudio(buf);
+      else this.onControl(buf.toString("utf8"));
+    } catch (err) {
+      void this.fail(err instanceof SessionClose ? err : new SessionClose(1008, "DATA-0000", (err as Error).message));
+    }
+  }
+
+  protected idle(): Promise<void> {
+    return this.fail(new SessionClose(1011, "NET-0001", "no audio or KeepAlive received within the idle timeout"));
+  }
+
+  protected failed(err: unknown): Promise<void> {
+    return this.fail(streamFailure(err));
+  }
+
+  /** The session's key was revoked: close at once (1008, policy violation), without waiting for pending results. */
+  override revoke(): void {
+    this.deps.logger.info(`closing a ${this.name} session: its API key was revoked`, { team: this.caller.team.name, key_id: this.caller.keyId, request_id: this.requestId });
+    void this.fail(new SessionClose(1008, "KEY_REVOKED", "the API key of this session was revoked"));
+  }
+
+  protected async fail(err: SessionClose): Promise<void> {
+    if (this.closed) return;
+    this.ending = true;
+    this.sendJson(this.errorMessage(err));
+    await this.closeWith(err.wsCode, err.errCode);
+  }
+
+  protected override async release(): Promise<void> {
+    // After any decode still in the queue: freeing WASM memory under a running decode would trap.
+    void this.chain.then(() => this.input.free());
+    await this.session.close();
   }
 }

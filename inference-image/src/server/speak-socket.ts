@@ -17,6 +17,7 @@ import { deepgramModelInfo, modelUuid } from "./formats";
 import { parseParams } from "./params";
 import { SocketSession } from "./sockets";
 import { RateConverter } from "./synthesis";
+import { TurnLatency } from "./turn-latency";
 
 /** The end of the last whole sentence in `text` (a . ! or ? run, closing quotes, then whitespace), or -1. */
 function lastSentenceEnd(text: string): number {
@@ -48,7 +49,7 @@ export const speakSocketRoute = socketRoute<SpeakSocketQuery, SpeakStart>({
     errors: [400],
     messages: speakSocketMessage,
   },
-  reserve: ({ speech }, query) => speakModel(speech, query.model),
+  reserve: (deps, query) => speakModel(deps, query.model),
   release: () => undefined,
   start: (conn, query, { model, voice }) => new SpeakSession(conn, query, model, voice),
 });
@@ -67,6 +68,9 @@ class SpeakSession extends SocketSession {
   /** Characters queued for synthesis and not yet spoken: with the pending text, bounded by MAX_TEXT_CHARS. */
   private queuedChars = 0;
   private audioSeconds = 0;
+  /** When a Flush with text before it arrived, until the first audio after it is sent. */
+  private flushedAt: number | undefined;
+  private readonly latency: TurnLatency;
 
   private readonly sampleRate: number;
 
@@ -78,6 +82,7 @@ class SpeakSession extends SocketSession {
   ) {
     super(conn);
     this.sampleRate = socketSampleRate(query);
+    this.latency = new TurnLatency(this.deps.metrics.turnLatency, { route: "/v1/speak", team: this.caller.team.name });
     this.sendJson({ type: "Metadata", request_id: this.requestId, model_name: model.id, model_version: deepgramModelInfo(model).version, model_uuid: modelUuid(model) });
     this.listen();
   }
@@ -96,6 +101,7 @@ class SpeakSession extends SocketSession {
       case "Speak":
         return this.speak(msg.value.text);
       case "Flush":
+        if (this.queuedChars > 0 || /[\p{L}\p{N}]/u.test(this.pending)) this.flushedAt ??= performance.now();
         this.takePending(this.pending.length);
         this.queue.push({ kind: "flush", sequence: this.flushes++ });
         return this.pump();
@@ -140,7 +146,10 @@ class SpeakSession extends SocketSession {
     void (async () => {
       try {
         for (let item = this.queue.shift(); item && !this.closed; item = this.queue.shift()) {
-          if (item.kind === "flush") this.sendJson({ type: "Flushed", sequence_id: item.sequence });
+          if (item.kind === "flush") {
+            this.flushedAt = undefined;
+            this.sendJson({ type: "Flushed", sequence_id: item.sequence });
+          }
           else if (item.kind === "close") return void (await this.end(1000, ""));
           else {
             await this.synthesize(item.text);
@@ -168,6 +177,8 @@ class SpeakSession extends SocketSession {
         this.audioSeconds += chunk.length / engineRate;
         await this.sendAudio(encoder, converter.convert(chunk));
         if (first) metrics.ttsFirstByte.observe((performance.now() - submitted) / 1000);
+        if (this.flushedAt !== undefined) this.latency.observeSince("flush_to_first_audio", this.flushedAt);
+        this.flushedAt = undefined;
         first = false;
       }
       const tail = generation === this.generation ? converter.flush() : undefined;

@@ -292,7 +292,7 @@ describe("auth, health, metadata", () => {
   it("lists models with their aliases, and documents every route in OpenAPI 3.1", async () => {
     const models = (await (await fetch(`${s.base}/v1/models`, { headers: auth })).json()) as { data: { id: string; alias_of?: string }[] };
     const ids = models.data.map((m) => m.id);
-    expect(ids).toEqual(expect.arrayContaining([s.speech.stt.id, s.speech.tts.id, "whisper-1", "nova-3", "tts-1"]));
+    expect(ids).toEqual(expect.arrayContaining([s.speech.stt.id, s.speech.tts.id, "whisper-1", "gpt-realtime-whisper", "nova-3", "tts-1"]));
     expect(models.data.find((m) => m.id === "whisper-1")?.alias_of).toBe(s.speech.stt.id);
     const doc = (await (await fetch(`${s.base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe("3.1.0");

@@ -83,10 +83,12 @@ function refused(schema: Schema): unknown[] {
 
 /**
  * Parameters a value needs beside it, as the document says in words: raw audio needs its rate; bit_rate's range is
- * opus's, and so is the ogg container.
+ * opus's, and so is the ogg container; Flux's eager threshold is bounded by its end threshold.
  */
 function companions(path: string, name: string, value: unknown): Record<string, string> {
-  if (path === "/v1/listen" && name === "encoding" && ["linear16", "linear32", "mulaw", "alaw"].includes(String(value))) return { sample_rate: "16000" };
+  if ((path === "/v1/listen" || path === "/v2/listen") && name === "encoding" && ["linear16", "linear32", "mulaw", "alaw"].includes(String(value))) return { sample_rate: "16000" };
+  // Flux: the eager threshold may not pass the end threshold (default 0.7), so its range is tried under the highest.
+  if (path === "/v2/listen" && name === "eager_eot_threshold") return { eot_threshold: "1" };
   if (path === "/v1/speak" && (name === "bit_rate" || (name === "container" && value === "ogg"))) return { encoding: "opus" };
   return {};
 }
@@ -139,6 +141,7 @@ const PASSED: Record<string, { status: number; code?: string }> = {
   "get /v1/listen": { status: 101 },
   "get /v1/speak": { status: 101 },
   "get /v1/realtime": { status: 101 },
+  "get /v2/listen": { status: 101 },
 };
 
 /** A body every check passes: each required property at its first documented value. */
@@ -191,7 +194,7 @@ test("every documented parameter of every route is taken at each documented valu
   }
   // Each route family's parameters were seen: a document that lost them would otherwise pass with nothing checked.
   expect(checked).toEqual(
-    expect.arrayContaining(["get /v1/listen endpointing", "post /v1/listen encoding", "post /v1/speak bit_rate", "get /v1/speak encoding", "post /v1/audio/speech speed", "post /v1/audio/transcriptions response_format", "get /v1/realtime intent"]),
+    expect.arrayContaining(["get /v1/listen endpointing", "post /v1/listen encoding", "post /v1/speak bit_rate", "get /v1/speak encoding", "post /v1/audio/speech speed", "post /v1/audio/transcriptions response_format", "get /v1/realtime intent", "get /v2/listen eot_threshold", "get /v2/listen eager_eot_threshold"]),
   );
   // endpointing is a live option: the upload route neither documents nor takes it as one.
   expect(checked).not.toContain("post /v1/listen endpointing");

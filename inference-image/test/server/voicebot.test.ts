@@ -257,7 +257,8 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
   type Ev = { type: string; transcript?: string; delta?: string; item_id?: string; audio_start_ms?: number; error?: { code?: string; type: string; event_id?: string } };
 
   type Format = { type: "audio/pcm"; rate: 24000 } | { type: "audio/pcmu" };
-  async function session(turnDetection: { type: "server_vad"; silence_duration_ms: number } | null, format: Format = { type: "audio/pcm", rate: 24000 }) {
+  type TurnDetection = { type: "server_vad"; silence_duration_ms: number } | { type: "semantic_vad"; eagerness: "low" | "medium" | "high" | "auto" } | null;
+  async function session(turnDetection: TurnDetection, format: Format = { type: "audio/pcm", rate: 24000 }) {
     const rt = open();
     const events: Ev[] = [];
     const errors: Ev[] = [];
@@ -308,6 +309,25 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(order[2]).toBeLessThan(events.indexOf(completed[0]));
+  });
+
+  it("semantic VAD ends each turn by the end-of-turn detector: one item per sentence, WER <= 30%", async () => {
+    const { rt, events, until, append } = await session({ type: "semantic_vad", eagerness: "high" });
+    await append(audio);
+    await until(() => events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed").length >= 2);
+    rt.close();
+    const updated = events.find((e) => e.type === "session.updated") as { session?: { audio: { input: { turn_detection: unknown } } } } | undefined;
+    expect(updated?.session?.audio.input.turn_detection).toEqual({ type: "semantic_vad", eagerness: "high" });
+    const completed = events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed");
+    expect(completed).toHaveLength(2);
+    expect(wordErrorRate(FIRST, completed[0].transcript!)).toBeLessThanOrEqual(0.3);
+    expect(wordErrorRate(SECOND, completed[1].transcript!)).toBeLessThanOrEqual(0.3);
+    // Each item: speech_started, speech_stopped, committed, in that order.
+    for (const c of completed) {
+      const order = ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", "input_audio_buffer.committed"].map((t) => events.findIndex((e) => e.type === t && e.item_id === c.item_id));
+      expect(order.every((i) => i >= 0)).toBe(true);
+      expect([...order].sort((a, b) => a - b)).toEqual(order);
+    }
   });
 
   it("takes G.711 mu-law at 8 kHz (audio/pcmu) and transcribes its turns", async () => {
@@ -386,6 +406,45 @@ describe("OpenAI Realtime transcription, beta events (intent=transcription, as L
     const done = events.find((e) => e.type === "conversation.item.input_audio_transcription.completed")!;
     expect(done.transcript!.split(" ").length).toBeGreaterThanOrEqual(4);
     expect(wordErrorRate(`${FIRST} ${SECOND}`, done.transcript!)).toBeLessThan(1);
+  });
+
+  // livekit-plugins-openai stt.py (livekit/agents, read from its source): STT() with its realtime default model connects to
+  // {base_url}/realtime?intent=transcription&model=..., sends this session.update (no turn_detection: the model has no
+  // server endpointing), 50 ms appends of 24 kHz PCM16, and input_audio_buffer.commit when its own VAD hears speech end.
+  it("LiveKit's OpenAI STT plugin in its default realtime mode (gpt-realtime-whisper) transcribes each committed segment", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${s.address.port}/v1/realtime?intent=transcription&model=gpt-realtime-whisper`, {
+      headers: { "User-Agent": "LiveKit Agents", Authorization: `Bearer ${KEY}` },
+    });
+    const events: { type: string; transcript?: string; item_id?: string; error?: unknown }[] = [];
+    ws.on("message", (m: Buffer) => events.push(JSON.parse(m.toString())));
+    await new Promise((resolve) => ws.once("open", resolve));
+    const send = (e: object) => ws.send(JSON.stringify(e));
+    const completed = () => events.filter((e) => e.type === "conversation.item.input_audio_transcription.completed");
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 800 && !what(); i++) await sleep(25);
+      expect(what()).toBe(true);
+    };
+    send({
+      type: "session.update",
+      session: { type: "transcription", audio: { input: { format: { rate: 24000, type: "audio/pcm" }, transcription: { model: "gpt-realtime-whisper", keywords: [] } } } },
+    });
+    const pcm = resample(Float32Array.from(audio, (x) => x / 32768), RATE, 24000);
+    const int16 = Int16Array.from(pcm, (x) => Math.max(-32768, Math.min(32767, Math.round(x * 32768))));
+    // Its VAD's end of speech: half a second after each sentence.
+    const commitAt = [Math.round((firstEnd + 0.5) * 24000), int16.length];
+    for (let i = 0; i < int16.length; i += 1200) {
+      const part = int16.subarray(i, i + 1200);
+      send({ type: "input_audio_buffer.append", audio: Buffer.from(part.buffer, part.byteOffset, part.byteLength).toString("base64") });
+      if (commitAt.some((at) => at > i && at <= i + 1200)) send({ type: "input_audio_buffer.commit" });
+      await sleep(2);
+    }
+    await until(() => completed().length >= 2);
+    ws.close();
+    // No server VAD of its own: exactly the two segments the client committed, and no error (the plugin raises on one).
+    expect(events.filter((e) => e.type === "error")).toEqual([]);
+    expect(completed()).toHaveLength(2);
+    expect(wordErrorRate(FIRST, completed()[0].transcript!)).toBeLessThanOrEqual(0.3);
+    expect(wordErrorRate(SECOND, completed()[1].transcript!)).toBeLessThanOrEqual(0.3);
   });
 });
 
