@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { synthAll } from "../../scripts/synth";
-import { AWS_PROVIDER, runTerraform, STEP_TIMEOUT_MS, terraformOk, terraformSetup } from "../support/terraform";
+import { AWS_PROVIDER, runTerraform, STEP_TIMEOUT_MS, terraformOk, terraformSetup } from "../../scripts/terraform";
 
 interface StackJson {
   terraform: { required_providers?: Record<string, { version?: string }> };
