@@ -7,7 +7,7 @@ import { z } from "zod";
 import { checkClusterInNetwork, clusterSettingsSchema, gpuPoolsSchema, kubernetesVersionSchema, systemPoolSchema } from "../constructs/cluster/settings";
 import { acknowledgementSchema } from "../constructs/policy/engine";
 import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/shared/regions";
-import { allowedClientCidrsSchema, checkListener, listenerSettingsShape } from "../constructs/ingress/settings";
+import { allowedClientCidrsSchema, checkCertificateRegion, checkListener, listenerSettingsShape } from "../constructs/ingress/settings";
 import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, vpcCidrSchema } from "../constructs/network/settings";
 import { cidrSchema as cidr, nameSchema as name } from "../constructs/shared/validate";
 import { checkWorkloadPools, workloadsSettingsSchema } from "../constructs/workloads/settings";
@@ -99,6 +99,7 @@ export const environmentSchema = z
     }
 
     checkClusterInNetwork(env.cluster, env, (path, message) => fail(["cluster", ...path], message));
+    checkCertificateRegion(env.ingress.certificateArn, env.region, (message) => fail(["ingress", "certificateArn"], message));
 
     if (env.mode === "airgapped") {
       if (env.license.mode !== "offline") {

@@ -16,6 +16,7 @@ import { EnvironmentConfig, loadEnvironments } from "../app";
 import { checkStack, JsonObject, StackView } from "../constructs/policy";
 import { diffStacks, estimateCost, groupResources, renderMarkdown, StackReport, topologyDiagram } from "./report";
 import { buildApp } from "../main";
+import { offlineFindings } from "./preflight/offline";
 
 export interface ReviewOptions {
   readonly environments: string[];
@@ -124,6 +125,7 @@ export function review(options: ReviewOptions): ReviewResult {
       const stacks = app.node.children.filter((c): c is TerraformStack => TerraformStack.isStack(c));
       const views = new Map(stacks.map((s) => [s, new StackView(s.node.id, readStack(outdir, s.node.id)!)]));
       const diagram = topologyDiagram(env.mode, [...views.values()]);
+      const readiness = offlineFindings(env);
       for (const [stack, view] of views) {
         const { document } = view;
         reports.push({
@@ -133,6 +135,7 @@ export function review(options: ReviewOptions): ReviewResult {
           region: view.region ?? env.region,
           resourceCount: view.resources.length,
           policy: checkStack(stack, view),
+          readiness,
           diff: baselineDir ? { baseline: baselineName!, ...diffStacks(readStack(baselineDir, stack.node.id), document, stack.node.id) } : null,
           cost: estimateCost(view),
           diagram,
@@ -159,9 +162,10 @@ if (require.main === module) {
     const options = parseArgs(process.argv.slice(2));
     const { reports } = review(options);
     for (const r of reports) {
-      const d = r.diff ? `, diff +${r.diff.added.length} -${r.diff.removed.length} ~${r.diff.changed.length}${r.diff.statefulRisks.length ? ` (${r.diff.statefulRisks.length} stateful at risk)` : ""}` : "";
+      const d = r.diff ? `, diff +${r.diff.added.length} -${r.diff.removed.length} ~${r.diff.changed.length}${r.diff.forgotten.length ? ` (${r.diff.forgotten.length} forgotten, kept)` : ""}${r.diff.statefulRisks.length ? ` (${r.diff.statefulRisks.length} stateful at risk)` : ""}` : "";
       const verdict = r.policy.violations.length ? `FAIL ${r.policy.violations.length} violation(s)` : "PASS";
-      console.log(`${r.stack}: ${verdict}, ${r.policy.acknowledged.length} acknowledged, est. $${r.cost.totalMin}-$${r.cost.totalMax}/month${d} -> ${path.join(options.out, `${r.stack}.md`)}`);
+      const toFix = r.readiness.filter((f) => f.severity === "error").length;
+      console.log(`${r.stack}: ${verdict}, ${r.policy.acknowledged.length} acknowledged, ${toFix} readiness finding(s), est. $${r.cost.totalMin}-$${r.cost.totalMax}/month${d} -> ${path.join(options.out, `${r.stack}.md`)}`);
     }
     console.log(`wrote ${reports.length * 2} report files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (reports.some((r) => r.policy.violations.length)) process.exit(1);

@@ -116,5 +116,7 @@ export class InfraStack extends TerraformStack {
     });
     new TerraformOutput(this, "load_balancer_dns_name", { value: this.loadBalancer.dnsName });
     new TerraformOutput(this, "model_bucket_name", { value: this.modelBucket.bucketName });
+    // `aws ssm start-session --target <id>` (README, "Reach the private API").
+    if (this.cluster.adminHost) new TerraformOutput(this, "admin_host_instance_id", { value: this.cluster.adminHost.instanceId });
   }
 }

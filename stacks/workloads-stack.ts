@@ -1,7 +1,8 @@
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { EnvironmentConfig } from "../app";
+import { ConfigError, EnvironmentConfig } from "../app";
+import { checkApiAccess } from "../constructs/cluster/settings";
 import { INFERENCE_NODE_PORTS } from "../constructs/shared";
 import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
@@ -40,6 +41,10 @@ export class WorkloadsStack extends TerraformStack {
     super(scope, id);
     const { env, infra } = props;
     const w = env.workloads;
+    // Every object here goes through the Kubernetes API: someone must be allowed in, and be able to get there.
+    const problems: string[] = [];
+    checkApiAccess(infra.cluster.settings, (path, message) => problems.push(`environments/${env.name}.json: field "cluster.${path.join(".")}": ${message}`));
+    if (problems.length > 0) throw new ConfigError(problems);
     configureBackend(this, env, id);
     new KubernetesProvider(this, "kubernetes", {
       host: infra.cluster.endpoint,

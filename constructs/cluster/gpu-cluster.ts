@@ -5,14 +5,16 @@ import { EksAddon, EksAddonConfig } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Annotations, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { checkClusterInNetwork, ClusterSettingsInput, clusterSettingsSchema, GpuPoolInput, kubernetesVersionSchema, SystemPoolInput, systemPoolSchema } from "./settings";
+import { adminPrincipals, checkClusterInNetwork, ClusterSettings, ClusterSettingsInput, clusterSettingsSchema, GpuPoolInput, kubernetesVersionSchema, SystemPoolInput, systemPoolSchema } from "./settings";
 import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { EKS_CLUSTER_NAME_PATTERN } from "../shared/names";
 import { parseProps } from "../shared/validate";
+import { AdminHost } from "./admin-host";
 import { NodeAmiType, NodePool } from "./node-pool";
 import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
 import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
@@ -97,6 +99,12 @@ export class GpuCluster extends Construct implements ClusterRefs {
   /** Auto Scaling groups of the GPU pools, one per pool (load balancer targets). */
   readonly gpuAutoScalingGroupNames: string[];
   readonly podIdentityAgent: EksAddon;
+  /** The principals granted cluster-admin through access entries. */
+  readonly adminPrincipalArns: string[];
+  /** The Session Manager admin host, when `adminHost.enabled`. */
+  readonly adminHost?: AdminHost;
+  /** The EKS settings with defaults applied; checkApiAccess reads who and what reaches the API from them. */
+  readonly settings: ClusterSettings;
   private readonly tags: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: GpuClusterProps) {
@@ -111,6 +119,9 @@ export class GpuCluster extends Construct implements ClusterRefs {
       {
         publicEndpoint: props.publicEndpoint,
         adminRoleArn: props.adminRoleArn,
+        adminPrincipalArns: props.adminPrincipalArns,
+        apiAccess: props.apiAccess,
+        adminHost: props.adminHost,
         serviceCidr: props.serviceCidr,
         logRetentionDays: props.logRetentionDays,
         supportType: props.supportType,
@@ -194,15 +205,34 @@ export class GpuCluster extends Construct implements ClusterRefs {
     this.certificateAuthorityData = this.cluster.certificateAuthority.get(0).data;
     this.clusterSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
 
-    if (settings.adminRoleArn) {
-      const entry = new EksAccessEntry(this, "admin-access", { clusterName: this.clusterName, principalArn: settings.adminRoleArn, type: "STANDARD", tags: this.tags });
-      new EksAccessPolicyAssociation(this, "admin-policy", {
+    this.adminPrincipalArns = adminPrincipals(settings);
+    this.adminPrincipalArns.forEach((principalArn, i) => {
+      // The first keeps the address the single adminRoleArn had.
+      const suffix = i === 0 ? "" : `-${i}`;
+      const entry = new EksAccessEntry(this, `admin-access${suffix}`, { clusterName: this.clusterName, principalArn, type: "STANDARD", tags: this.tags });
+      new EksAccessPolicyAssociation(this, `admin-policy${suffix}`, {
         clusterName: this.clusterName,
         principalArn: entry.principalArn,
         policyArn: `arn:${key.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
         accessScope: { type: "cluster" },
       });
-    }
+    });
+
+    // EKS: the control plane security group must admit 443 from the networks that use the private endpoint.
+    const apiFrom = (id: string, description: string, source: { cidrIpv4?: string; referencedSecurityGroupId?: string }) =>
+      new VpcSecurityGroupIngressRule(this, id, { securityGroupId: this.clusterSecurityGroupId, description, ipProtocol: "tcp", fromPort: 443, toPort: 443, ...source, tags: this.tags });
+    settings.apiAccess.cidrs.forEach((cidr) => apiFrom(`api-from-${cidr.replace(/[./]/g, "-")}`, `Kubernetes API from operators' network ${cidr}`, { cidrIpv4: cidr }));
+    settings.apiAccess.securityGroupIds.forEach((sg) => apiFrom(`api-from-${sg}`, `Kubernetes API from ${sg}`, { referencedSecurityGroupId: sg }));
+    this.adminHost = settings.adminHost.enabled
+      ? new AdminHost(this, "admin-host", {
+          cluster: { name: this.name, clusterName: this.clusterName, arn: this.cluster.arn, clusterSecurityGroupId: this.clusterSecurityGroupId },
+          network: props.network,
+          encryptionKey: key,
+          instanceType: settings.adminHost.instanceType,
+          tags: this.tags,
+        })
+      : undefined;
+    this.settings = settings;
 
     // Networking add-ons first: nodes must find them when they join. The rest need running nodes to become healthy.
     const addon = (name: EksAddonName, extra: Partial<EksAddonConfig> = {}) =>

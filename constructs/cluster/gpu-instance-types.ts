@@ -58,6 +58,11 @@ export const GPU_INSTANCE_TYPES: Readonly<Record<string, GpuInstanceType>> = Obj
 export function gpuInstanceType(name: string, where: string): GpuInstanceType {
   const found = GPU_INSTANCE_TYPES[name];
   if (found) return found;
+  throw new Error(`${where}: ${unknownGpuInstanceType(name)}`);
+}
+
+/** What is wrong with a type the table lacks, with the closest supported names. */
+export function unknownGpuInstanceType(name: string): string {
   const known = Object.keys(GPU_INSTANCE_TYPES);
   const close = known
     .map((candidate) => ({ candidate, distance: editDistance(name.toLowerCase(), candidate) }))
@@ -67,7 +72,12 @@ export function gpuInstanceType(name: string, where: string): GpuInstanceType {
     .map(({ candidate }) => candidate);
   const families = [...new Set(known.map((k) => k.split(".")[0]))].join(", ");
   const hint = close.length > 0 ? `did you mean ${close.join(", ")}? ` : "";
-  throw new Error(`${where}: "${name}" is not a supported GPU instance type; ${hint}supported families: ${families} (constructs/cluster/gpu-instance-types.ts)`);
+  return `"${name}" is not a supported GPU instance type; ${hint}supported families: ${families} (constructs/cluster/gpu-instance-types.ts)`;
+}
+
+/** A type's shape as the autoscaler's node template sees it, for messages: `4 vCPU, 16 GiB, 1x L4`. */
+export function describeShape(type: GpuInstanceType): string {
+  return `${type.vcpus} vCPU, ${type.memoryGiB} GiB, ${type.gpusPerNode}x ${type.gpuModel}`;
 }
 
 function editDistance(a: string, b: string): number {

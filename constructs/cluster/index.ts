@@ -6,3 +6,4 @@ export * from "./cluster-autoscaler-role";
 export * from "./settings";
 export * from "./types";
 export * from "./versions";
+export * from "./admin-host";

@@ -1,11 +1,14 @@
 import { AutoscalingGroupTagA } from "@cdktf/provider-aws/lib/autoscaling-group-tag";
 import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
-import { ITerraformDependable } from "cdktf";
+import { ITerraformDependable, TerraformStack } from "cdktf";
+// cdktf's own logical-id function (what TerraformStack.allocateLogicalId uses); not re-exported from the package root.
+import { makeUniqueId } from "cdktf/lib/private/unique";
 import { Construct } from "constructs";
 import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../shared/names";
 import type { ClusterRefs } from "./types";
 import { EncryptionKey } from "../shared/encryption-key";
+import { forgetWithoutDestroying } from "../shared/removed";
 import { GpuInstanceType } from "./gpu-instance-types";
 
 /** EKS AMI types a pool may use: standard AL2023 for the system pool, NVIDIA variants for GPU pools. */
@@ -114,14 +117,31 @@ export class NodePool extends Construct {
     });
     this.autoScalingGroupName = this.nodeGroup.resources.get(0).autoscalingGroups.get(0).name;
 
-    // Node group tags stay on the EKS resource; the autoscaler reads the Auto Scaling group's, so copy them there.
-    Object.entries(autoscalerTags).forEach(([key, value], i) => {
-      new AutoscalingGroupTagA(this, `asg-tag-${i}`, {
-        autoscalingGroupName: this.autoScalingGroupName,
-        tag: { key, value, propagateAtLaunch: false },
+    // Node group tags stay on the EKS resource; the autoscaler reads the Auto Scaling group's. EKS already
+    // tags a managed node group's group for discovery, so only the scale-from-zero hints are copied there:
+    // owning EKS's own tags would delete them when a pool is destroyed.
+    const discovery = Object.keys(autoscalerDiscoveryTags(props.cluster.name));
+    const before = Object.keys(autoscalerTags);
+    Object.entries(autoscalerTags)
+      .filter(([key]) => !discovery.includes(key))
+      .forEach(([key, value]) => {
+        const tag = new AutoscalingGroupTagA(this, `asg-tag-${key.slice(AUTOSCALER_TAG_PREFIX.length + 1).replace(/[^A-Za-z0-9-]+/g, "-")}`, {
+          autoscalingGroupName: this.autoScalingGroupName,
+          tag: { key, value, propagateAtLaunch: false },
+        });
+        // Before 0.2.0 these were numbered in autoscalerTagsFor's order, discovery tags first: keep the deployed tags.
+        tag.moveFromId(`aws_autoscaling_group_tag.${legacyLogicalId(this, `asg-tag-${before.indexOf(key)}`)}`);
       });
-    });
+    // The discovery tags this pool used to own (numbered 0 and 1) stay on the group: Terraform forgets them without deleting EKS's tags.
+    discovery.forEach((_key, i) => forgetWithoutDestroying(this, `aws_autoscaling_group_tag.${legacyLogicalId(this, `asg-tag-${i}`)}`));
   }
+}
+
+/** The logical id a child `id` of `scope` had (or would have): for moved and removed blocks naming resources no construct holds any more. */
+function legacyLogicalId(scope: Construct, id: string): string {
+  const scopes = scope.node.scopes;
+  const below = scopes.slice(scopes.indexOf(TerraformStack.of(scope)) + 1).map((c) => c.node.id);
+  return makeUniqueId([...below, id]);
 }
 
 /**

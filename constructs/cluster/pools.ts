@@ -27,18 +27,9 @@ export function resolveGpuPools(where: string, inputs: GpuPoolInput[]): { pools:
   return { pools, specs };
 }
 
-/** The autoscaler builds a scale-from-zero node template per pool, so every type of a pool must carry the same GPUs. */
+/** What a pool's nodes carry: its first type's, which gpuPoolSchema has checked every other type of the pool matches. */
 function poolGpu(where: string, instanceTypes: string[]): GpuInstanceType {
-  const gpus = instanceTypes.map((t) => gpuInstanceType(t, where));
-  const first = gpus[0];
-  gpus.forEach((gpu, i) => {
-    if (gpu.gpuModel !== first.gpuModel || gpu.gpusPerNode !== first.gpusPerNode) {
-      throw new Error(
-        `${where}: instance types of one pool must carry the same GPUs; ${instanceTypes[0]} has ${first.gpusPerNode}x ${first.gpuModel}, ${instanceTypes[i]} has ${gpu.gpusPerNode}x ${gpu.gpuModel}`,
-      );
-    }
-  });
-  return first;
+  return gpuInstanceType(instanceTypes[0], where);
 }
 
 /**
@@ -73,7 +64,8 @@ export function rolePrefix(cluster: string, purpose: string): string {
 
 /**
  * The node role of a cluster's node groups, with only the AWS managed policies a node needs: joining
- * (worker), pulling images (ECR pull only) and pod networking (CNI, see GpuCluster for why it stays here).
+ * (worker), pulling images (ECR pull only), pod networking (CNI, see GpuCluster for why it stays here)
+ * and Session Manager (SSM core), the one way into a node.
  */
 export function createNodeRole(scope: Construct, clusterName: string, tags: Record<string, string>): { role: IamRole; attachments: IamRolePolicyAttachment[] } {
   const role = new IamRole(scope, "node-role", {
@@ -82,7 +74,8 @@ export function createNodeRole(scope: Construct, clusterName: string, tags: Reco
     assumeRolePolicy: trustPolicy("ec2.amazonaws.com"),
     tags,
   });
-  const attachments = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"].map(
+  // SSM core: operators reach a node through Session Manager (the VPC's SSM endpoints), never SSH.
+  const attachments = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"].map(
     (policy) => new IamRolePolicyAttachment(scope, `node-${policy}`, { role: role.name, policyArn: managedPolicyArn(role.arn, policy) }),
   );
   return { role, attachments };

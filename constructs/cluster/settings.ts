@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { cidrsOverlap, parseCidr } from "../shared/cidr";
 import { cidrSchema, nameSchema, retentionDaysSchema } from "../shared/validate";
+import { describeShape, GPU_INSTANCE_TYPES, unknownGpuInstanceType } from "./gpu-instance-types";
 import { DEFAULT_KUBERNETES_VERSION, EKS_ADDONS, EksAddonName } from "./versions";
 
 /** Reports one problem at a path relative to the object checked; the environment schema and the constructs each turn it into their own error. */
@@ -54,6 +55,32 @@ export const systemPoolSchema = z
   .strict()
   .superRefine(checkPoolSizes);
 
+/**
+ * The Cluster Autoscaler builds one node template per pool, from its first instance type, to decide
+ * whether a pending pod would fit a node it scales up from zero: every type of a pool must have that
+ * shape (vCPUs, memory, GPUs), or it launches nodes that are not what it planned for.
+ */
+function checkPoolShape(pool: { instanceTypes: string[] }, ctx: z.RefinementCtx): void {
+  const types = pool.instanceTypes.map((name, i) => {
+    const type = GPU_INSTANCE_TYPES[name];
+    if (!type) ctx.addIssue({ code: "custom", path: ["instanceTypes", i], message: `expected a supported GPU instance type: ${unknownGpuInstanceType(name)}` });
+    return type;
+  });
+  const first = types[0];
+  if (!first) return;
+  types.forEach((type, i) => {
+    if (!type || i === 0) return;
+    const same = type.vcpus === first.vcpus && type.memoryGiB === first.memoryGiB && type.gpusPerNode === first.gpusPerNode && type.gpuModel === first.gpuModel && type.gpuMemoryGiB === first.gpuMemoryGiB;
+    if (!same) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["instanceTypes", i],
+        message: `expected the shape of ${pool.instanceTypes[0]} (${describeShape(first)}): the autoscaler sizes scale-from-zero nodes from a pool's first type, and ${pool.instanceTypes[i]} has ${describeShape(type)}; put it in a pool of its own`,
+      });
+    }
+  });
+}
+
 /** One GPU node pool; shared by the environment file and the cluster constructs' props. */
 export const gpuPoolSchema = z
   .object({
@@ -66,7 +93,8 @@ export const gpuPoolSchema = z
     amiReleaseVersion: amiReleaseVersionSchema,
   })
   .strict()
-  .superRefine(checkPoolSizes);
+  .superRefine(checkPoolSizes)
+  .superRefine(checkPoolShape);
 
 /** The GPU pools of a cluster: at least one, each name unique and not the system pool's. */
 export const gpuPoolsSchema = z
@@ -88,11 +116,37 @@ export const clusterSettingsSchema = z
       .object({ enabled: z.boolean().default(false), cidrs: z.array(cidrSchema).default([]) })
       .strict()
       .default({}),
-    /** IAM role granted cluster-admin through an EKS access entry. */
+    /**
+     * IAM roles or users granted cluster-admin through EKS access entries: the principals that deploy
+     * the workloads (the cluster creator gets no implicit admin). Append new ones: the first keeps the
+     * access entry address `adminRoleArn` had.
+     */
+    adminPrincipalArns: z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/, "expected an IAM role or user ARN")).default([]),
+    /** @deprecated One admin role; use adminPrincipalArns (it is their first entry when both are given). */
     adminRoleArn: z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "expected an IAM role ARN")
       .optional(),
+    /**
+     * Where operators (or CI runners) reach the private API endpoint from: 443 on the cluster security
+     * group from these CIDRs (a VPN, a transit network) and security groups (a runner inside the VPC).
+     */
+    apiAccess: z
+      .object({
+        cidrs: z.array(cidrSchema).default([]),
+        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "expected a security group id like sg-0123456789abcdef0")).default([]),
+      })
+      .strict()
+      .default({}),
+    /**
+     * An admin host in a private subnet, reached through Session Manager over the VPC's SSM endpoints
+     * (no inbound port, no internet): a tunnel to the private API (SSM port forwarding) for networks with
+     * no other route to it, such as air-gapped ones.
+     */
+    adminHost: z
+      .object({ enabled: z.boolean().default(false), instanceType: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "expected an EC2 instance type like t3.small").default("t3.small") })
+      .strict()
+      .default({}),
     /** Kubernetes service CIDR; must not overlap the VPC. */
     serviceCidr: cidrSchema.default("172.20.0.0/16"),
     logRetentionDays: retentionDaysSchema.default(365),
@@ -122,6 +176,9 @@ export const clusterSettingsSchema = z
     endpoint.cidrs.forEach((c, i) => {
       if (parseCidr(c)?.prefix === 0) ctx.addIssue({ code: "custom", path: ["publicEndpoint", "cidrs", i], message: "expected a CIDR narrower than 0.0.0.0/0: it would open the API to the internet" });
     });
+    settings.apiAccess.cidrs.forEach((c, i) => {
+      if (parseCidr(c)?.prefix === 0) ctx.addIssue({ code: "custom", path: ["apiAccess", "cidrs", i], message: "expected the operators' network, narrower than 0.0.0.0/0" });
+    });
   });
 
 /** EKS cluster settings as props take them (defaults may be left out). */
@@ -140,6 +197,32 @@ export function checkClusterInNetwork(settings: ClusterSettings, network: { read
   const vpc = parseCidr(network.vpcCidr);
   const service = parseCidr(settings.serviceCidr);
   if (vpc && service && cidrsOverlap(vpc, service)) fail(["serviceCidr"], `expected a CIDR that does not overlap vpcCidr ${network.vpcCidr}`);
+}
+
+/** The cluster-admin principals, in access entry order: the deprecated adminRoleArn first, then adminPrincipalArns, without repeats. */
+export function adminPrincipals(settings: Pick<ClusterSettings, "adminRoleArn" | "adminPrincipalArns">): string[] {
+  return [...new Set([...(settings.adminRoleArn ? [settings.adminRoleArn] : []), ...settings.adminPrincipalArns])];
+}
+
+/**
+ * What deploying Kubernetes objects through the API needs, checked wherever a workloads stack (or any
+ * Kubernetes provider) will use the cluster: a named admin principal, and a network path to the
+ * endpoint (public endpoint CIDRs, operator CIDRs or security groups, or the admin host).
+ */
+export function checkApiAccess(settings: ClusterSettings, fail: Fail): void {
+  if (adminPrincipals(settings).length === 0) {
+    fail(
+      ["adminPrincipalArns"],
+      "expected at least one IAM role or user ARN: the workloads are deployed through the Kubernetes API, and with creator bootstrap off nobody else is granted access to it",
+    );
+  }
+  const { cidrs, securityGroupIds } = settings.apiAccess;
+  if (!settings.publicEndpoint.enabled && cidrs.length === 0 && securityGroupIds.length === 0 && !settings.adminHost.enabled) {
+    fail(
+      ["apiAccess"],
+      "expected cidrs or securityGroupIds that reach the private API endpoint (your VPN or transit network, a CI runner's security group), or adminHost.enabled (a Session Manager tunnel): the endpoint is private and its security group admits nobody else on 443",
+    );
+  }
 }
 
 /** A GPU node pool with defaults applied. */

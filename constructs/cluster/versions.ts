@@ -14,6 +14,7 @@
 
 /** The managed add-ons GpuCluster installs, by EKS add-on name. */
 export const EKS_ADDONS = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"] as const;
+/** One of EKS_ADDONS. */
 export type EksAddonName = (typeof EKS_ADDONS)[number];
 
 /** Node AMI families, as EKS AMI types name them: their release versions are numbered differently. */
@@ -31,6 +32,7 @@ export interface EksVersionPins {
   readonly source: string;
 }
 
+/** One Kubernetes minor on EKS: its support dates, and what clusters of it run by default. */
 export interface EksVersion {
   /** ISO dates (UTC): EKS release, end of standard support, end of extended support. */
   readonly released: string;

@@ -31,5 +31,18 @@ export function checkListener(settings: { certificateArn?: string; plainTcp: boo
   }
 }
 
+/** The region an ACM certificate ARN names (`arn:aws:acm:<region>:<account>:certificate/<id>`); undefined when it names none. */
+export function certificateRegion(arn: string): string | undefined {
+  return /^arn:aws[a-z-]*:acm:([a-z0-9-]+):/.exec(arn)?.[1];
+}
+
+/** A load balancer can use ACM certificates of its own region only: one from another region fails at apply, after the load balancer exists. */
+export function checkCertificateRegion(arn: string | undefined, region: string, fail: (message: string) => void): void {
+  const found = arn ? certificateRegion(arn) : undefined;
+  if (arn && found !== region) {
+    fail(`expected an ACM certificate in ${region}, the load balancer's region (a listener takes certificates of its own region only), found one in ${found ?? "no region"}: request or import the certificate in ${region}`);
+  }
+}
+
 /** The listener settings InternalLoadBalancer takes. */
 export const listenerSettingsSchema = z.object(listenerSettingsShape).superRefine(checkListener);

@@ -122,9 +122,9 @@ export function references(value: unknown, target: TfResource): boolean {
   return someString(value, (s) => s.includes(needle) || s.endsWith(target.address));
 }
 
-/** The launch template an EKS node group names, if it is one of this stack's. */
-export function launchTemplateOf(nodeGroup: TfResource, stack: StackView): TfResource | undefined {
-  const id = valueAt(nodeGroup.values, ["launch_template", "id"]) ?? valueAt(nodeGroup.values, ["launch_template", "name"]);
+/** The launch template an EKS node group or an instance names, if it is one of this stack's. */
+export function launchTemplateOf(launched: TfResource, stack: StackView): TfResource | undefined {
+  const id = valueAt(launched.values, ["launch_template", "id"]) ?? valueAt(launched.values, ["launch_template", "name"]);
   return stack.ofType("aws_launch_template").find((lt) => references(id, lt));
 }
 

@@ -41,7 +41,7 @@ const network = PrivateNetwork.fromExisting(stack, "network", {
 const cluster = new ExistingCluster(stack, "cluster", {
   clusterName: "platform-eks",
   network,
-  gpuPools: [{ name: "speech-l4", instanceTypes: ["g6.xlarge", "g6.2xlarge"], minSize: 0, maxSize: 6 }],
+  gpuPools: [{ name: "speech-l4", instanceTypes: ["g6.xlarge"], minSize: 0, maxSize: 6 }],
 });
 // The team's own repository for the device plugin; ours for the rest.
 const registry = new PrivateRegistry(stack, "registry", {

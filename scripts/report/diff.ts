@@ -58,7 +58,10 @@ export interface StackDiff {
   /** False when the baseline has no such stack: everything is added. */
   readonly baselineHadStack: boolean;
   readonly added: ResourceRef[];
+  /** Gone from the configuration and destroyed by the next apply. */
   readonly removed: ResourceRef[];
+  /** Gone from the configuration, but a `removed` block with `destroy = false` keeps the object: Terraform only stops managing it. */
+  readonly forgotten: ResourceRef[];
   readonly changed: ChangedResource[];
   readonly statefulRisks: StatefulRisk[];
 }
@@ -90,6 +93,13 @@ function renames(current: JsonObject, before: ReadonlyMap<string, TfResource>): 
   return new Map(blocks.filter((m) => typeof m.from === "string" && typeof m.to === "string" && before.has(m.from)).map((m) => [m.to as string, m.from as string]));
 }
 
+/** The current document's `removed` blocks that keep their object (`lifecycle.destroy = false`): the addresses Terraform forgets. */
+function keptObjects(current: JsonObject): Set<string> {
+  const blocks = Array.isArray(current.removed) ? (current.removed as { from?: unknown; lifecycle?: unknown }[]) : [];
+  const keeps = (lifecycle: unknown) => [lifecycle].flat().some((l) => (l as { destroy?: unknown } | null)?.destroy === false);
+  return new Set(blocks.filter((b) => typeof b.from === "string" && keeps(b.lifecycle)).map((b) => b.from as string));
+}
+
 export function diffStacks(baseline: JsonObject | undefined, current: JsonObject, name: string): StackDiff {
   const before = new Map(new StackView(name, baseline ?? {}).resources.map((r) => [r.address, r]));
   const after = new Map(new StackView(name, current).resources.map((r) => [r.address, r]));
@@ -97,7 +107,10 @@ export function diffStacks(baseline: JsonObject | undefined, current: JsonObject
   const predecessor = (address: string) => before.get(movedFrom.get(address) ?? address);
   const movedAway = new Set([...movedFrom].filter(([to]) => after.has(to)).map(([, from]) => from));
   const added = [...after.values()].filter((r) => !predecessor(r.address)).map(ref);
-  const removed = [...before.values()].filter((r) => !after.has(r.address) && !movedAway.has(r.address)).map(ref);
+  const kept = keptObjects(current);
+  const gone = [...before.values()].filter((r) => !after.has(r.address) && !movedAway.has(r.address));
+  const removed = gone.filter((r) => !kept.has(r.address)).map(ref);
+  const forgotten = gone.filter((r) => kept.has(r.address)).map(ref);
   const changed: ChangedResource[] = [];
   for (const [address, now] of after) {
     const was = predecessor(address);
@@ -127,5 +140,5 @@ export function diffStacks(baseline: JsonObject | undefined, current: JsonObject
         attributes: c.attributes.filter((a) => a.forcesReplacement).map((a) => a.attribute),
       })),
   ].map(({ address, path, type, selector, action, holds, attributes }) => ({ address, path, type, selector, action, holds, attributes }));
-  return { baselineHadStack: baseline !== undefined, added, removed, changed, statefulRisks };
+  return { baselineHadStack: baseline !== undefined, added, removed, forgotten, changed, statefulRisks };
 }

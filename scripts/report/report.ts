@@ -4,6 +4,7 @@ import { containersOf, podSpecOf, StackView, TfResource, valueAt } from "../../c
 import { CostEstimate } from "./cost";
 import { mermaidBlock } from "./diagram";
 import { StackDiff } from "./diff";
+import type { ReadinessFinding } from "../preflight/offline";
 
 /** Attributes a security reviewer looks at, per resource type. */
 const SECURITY_SETTINGS: Readonly<Record<string, readonly string[]>> = {
@@ -79,6 +80,8 @@ export interface StackReport {
   readonly region: string | undefined;
   readonly resourceCount: number;
   readonly policy: PolicyReport;
+  /** What a real account will refuse, found offline in the environment file (placeholders, offerings); `npm run preflight` refuses them. */
+  readonly readiness: ReadinessFinding[];
   /** Null when no baseline was given. */
   readonly diff: (StackDiff & { readonly baseline: string }) | null;
   readonly cost: CostEstimate;
@@ -134,20 +137,31 @@ export function renderMarkdown(r: StackReport): string {
   for (const rule of p.rules) out.push(`| ${rule.id} | ${cell(rule.title)} | ${rule.status} |`);
   out.push("", "</details>", "");
 
+  const errors = r.readiness.filter((f) => f.severity === "error").length;
+  out.push(`## Deploy readiness: ${errors ? `**${errors} to fix before an apply**` : "nothing found offline"}`, "");
+  out.push(`What a real account refuses, read from \`environments/${r.environment}.json\` without credentials; \`npm run preflight -- ${r.environment}\` refuses the same and checks the account itself.`, "");
+  if (r.readiness.length) {
+    out.push("| Check | Field | Finding |", "|---|---|---|");
+    for (const f of r.readiness) out.push(`| ${f.check}${f.severity === "unknown" ? " (unknown offline)" : ""} | \`${f.field}\` | ${cell(f.message)} |`);
+    out.push("");
+  }
+
   out.push("## Changes");
   if (!r.diff) out.push("", "No baseline given (`--baseline <cdktf.out>` or `--baseline-ref <git ref>`).", "");
   else {
     const d = r.diff;
-    out.push("", `Against \`${d.baseline}\`${d.baselineHadStack ? "" : " (the stack is new)"}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed${moves(d)}.`, "");
+    const forgotten = d.forgotten.length ? `, ${d.forgotten.length} no longer managed (kept)` : "";
+    out.push("", `Against \`${d.baseline}\`${d.baselineHadStack ? "" : " (the stack is new)"}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed${moves(d)}${forgotten}.`, "");
     if (d.statefulRisks.length) {
       out.push("> [!WARNING]", "> This change destroys or replaces stateful resources:", ">");
       for (const s of d.statefulRisks) out.push(`> - **${s.action}** \`${s.path}\` (${s.type}; holds ${s.holds})${s.attributes.length ? ` because of ${s.attributes.map((a) => `\`${a}\``).join(", ")}` : ""}`);
       out.push("");
     }
-    if (d.added.length + d.removed.length + d.changed.length) {
+    if (d.added.length + d.removed.length + d.forgotten.length + d.changed.length) {
       out.push("| Change | Resource | Type | Attributes |", "|---|---|---|---|");
       for (const a of d.added) out.push(`| added | \`${a.path}\` | ${a.selector} | |`);
       for (const a of d.removed) out.push(`| removed | \`${a.path}\` | ${a.selector} | |`);
+      for (const a of d.forgotten) out.push(`| no longer managed | \`${a.path}\` | ${a.selector} | a \`removed\` block with \`destroy = false\`: Terraform forgets it, the object stays |`);
       for (const c of d.changed) {
         const attrs = c.attributes.map((a) => `\`${a.attribute}\`: ${cell(brief(a.before))} → ${cell(brief(a.after))}${a.forcesReplacement ? " (forces replacement)" : ""}`);
         if (c.movedFrom) attrs.unshift(`moved from \`${c.movedFrom}\` (a \`moved\` block: state follows, nothing is replaced)`);

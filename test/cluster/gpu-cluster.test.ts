@@ -44,7 +44,7 @@ describe("GpuCluster with only the network", () => {
     const attachments = Object.values(resources(json, "aws_iam_role_policy_attachment")).map((a) => `${String(a.role).split(".")[1]} ${String(a.policy_arn).split("/").pop()}`);
     const byRole = (fragment: string) => attachments.filter((a) => a.includes(fragment)).map((a) => a.split(" ")[1]).sort();
     expect(byRole("cluster-role")).toEqual(["AmazonEKSClusterPolicy"]);
-    expect(byRole("node-role")).toEqual(["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy"]);
+    expect(byRole("node-role")).toEqual(["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]);
     expect(byRole("ebs-csi-role")).toEqual(["AmazonEBSCSIDriverPolicy"]);
     expect(resources(json, "aws_iam_openid_connect_provider")).toEqual({});
   });
@@ -87,12 +87,12 @@ describe("GpuCluster with only the network", () => {
     }
   });
 
-  test("the GPU pool's Auto Scaling group carries the scale-from-zero hints", () => {
+  test("the GPU pool's Auto Scaling group carries the scale-from-zero hints, and not the discovery tags EKS sets itself", () => {
     const tags = Object.values(resources(json, "aws_autoscaling_group_tag")) as Record<string, any>[];
+    // EKS tags a managed node group's Auto Scaling group k8s.io/cluster-autoscaler/enabled and .../<cluster>: owning them would delete EKS's on destroy.
+    expect(tags.filter((t) => t.autoscaling_group_name.includes("pool-system"))).toEqual([]);
     const gpuTags = Object.fromEntries(tags.filter((t) => t.autoscaling_group_name.includes("pool-gpu")).map((t) => [t.tag.key, t.tag.value]));
     expect(gpuTags).toEqual({
-      "k8s.io/cluster-autoscaler/enabled": "true",
-      [`k8s.io/cluster-autoscaler/${cluster.name}`]: "owned",
       "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu": "1",
       [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.pool}`]: "gpu",
       [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.role}`]: "gpu",
@@ -130,7 +130,7 @@ describe("GpuCluster options", () => {
 
   test("Bottlerocket pools keep data on a second encrypted volume; extra log types", () => {
     const { json } = synthCluster({
-      gpuPools: [{ name: "l4", instanceTypes: ["g6.xlarge", "g6.2xlarge"], minSize: 0, maxSize: 3, amiType: "BOTTLEROCKET_x86_64_NVIDIA", amiReleaseVersion: "1.41.0-8f5e6c0e", diskSizeGiB: 120 }],
+      gpuPools: [{ name: "l4", instanceTypes: ["g6.xlarge"], minSize: 0, maxSize: 3, amiType: "BOTTLEROCKET_x86_64_NVIDIA", amiReleaseVersion: "1.41.0-8f5e6c0e", diskSizeGiB: 120 }],
       extraLogTypes: ["scheduler"],
     });
     const lt = Object.entries(resources(json, "aws_launch_template")).find(([id]) => id.includes("pool-l4"))![1] as Record<string, any>;
@@ -150,7 +150,7 @@ describe("GpuCluster refuses bad configs with a clear message", () => {
 
   test("an unknown GPU instance type, with close matches", () => {
     expect(build({ gpuPools: [{ name: "gpu", instanceTypes: ["g5.xlarg"], minSize: 0, maxSize: 1 }] })).toThrow(
-      /gpuPools\[0\] \(gpu\): "g5.xlarg" is not a supported GPU instance type; did you mean g5\.xlarge/,
+      /gpuPools\[0\]\.instanceTypes\[0\]: expected a supported GPU instance type: "g5.xlarg" is not a supported GPU instance type; did you mean g5\.xlarge/,
     );
     expect(build({ gpuPools: [{ name: "gpu", instanceTypes: ["m5.large"], minSize: 0, maxSize: 1 }] })).toThrow(/supported families: g4dn, g5, g6, g6e, p4d, p4de, p5, p5e/);
   });
@@ -167,7 +167,7 @@ describe("GpuCluster refuses bad configs with a clear message", () => {
   });
 
   test("a pool mixing GPU types, a duplicate pool name, a service CIDR inside the VPC", () => {
-    expect(build({ gpuPools: [{ name: "gpu", instanceTypes: ["g5.xlarge", "g5.12xlarge"], minSize: 0, maxSize: 1 }] })).toThrow(/g5.xlarge has 1x A10G, g5.12xlarge has 4x A10G/);
+    expect(build({ gpuPools: [{ name: "gpu", instanceTypes: ["g5.xlarge", "g5.12xlarge"], minSize: 0, maxSize: 1 }] })).toThrow(/gpuPools\[0\]\.instanceTypes\[1\]: expected the shape of g5\.xlarge \(4 vCPU, 16 GiB, 1x A10G\): the autoscaler sizes scale-from-zero nodes from a pool's first type, and g5\.12xlarge has 48 vCPU, 192 GiB, 4x A10G/);
     const pool = { name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 1 };
     expect(build({ gpuPools: [pool, pool] })).toThrow(/gpuPools\[1\]\.name: expected a unique pool name; "gpu" is used twice/);
     expect(build({ serviceCidr: "10.40.128.0/20" })).toThrow(/serviceCidr: expected a CIDR that does not overlap vpcCidr 10\.40\.0\.0\/16/);

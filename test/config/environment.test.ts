@@ -132,6 +132,12 @@ describe("one definition of each setting: the environment file and the construct
     ["desiredSize outside the pool's sizes", (env: Record<string, any>) => (env.nodePools.gpu[0].desiredSize = 5), { gpuPools: [{ name: "gpu-a10g", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2, desiredSize: 5 }] }, "expected desiredSize between minSize (0) and maxSize (2)"],
     ["a service CIDR inside the VPC", (env: Record<string, any>) => (env.cluster = { serviceCidr: "10.50.128.0/20" }), { serviceCidr: "10.50.128.0/20" }, "expected a CIDR that does not overlap vpcCidr 10.50.0.0/16"],
     ["a public endpoint open to everyone", (env: Record<string, any>) => ((env.mode = "connected"), (env.cluster = { publicEndpoint: { enabled: true, cidrs: ["0.0.0.0/0"] } })), { publicEndpoint: { enabled: true, cidrs: ["0.0.0.0/0"] } }, "expected a CIDR narrower than 0.0.0.0/0"],
+    [
+      "a GPU pool mixing instance shapes (staging's g6.xlarge with g6.2xlarge, before 0.2.0)",
+      (env: Record<string, any>) => (env.nodePools.gpu[0].instanceTypes = ["g6.xlarge", "g6.2xlarge"]),
+      { gpuPools: [{ name: "gpu-l4", instanceTypes: ["g6.xlarge", "g6.2xlarge"], minSize: 0, maxSize: 2 }] },
+      "expected the shape of g6.xlarge (4 vCPU, 16 GiB, 1x L4): the autoscaler sizes scale-from-zero nodes from a pool's first type, and g6.2xlarge has 8 vCPU, 32 GiB, 1x L4; put it in a pool of its own",
+    ],
     ["a Kubernetes version that is not a minor version", (env: Record<string, any>) => (env.kubernetesVersion = "1.31.2"), { kubernetesVersion: "1.31.2" }, "expected a Kubernetes minor version like 1.35"],
   ] as [string, (env: Record<string, any>) => void, Partial<GpuClusterProps>, string][])("%s", (_, patch, props, message) => {
     expect(fileProblem(patch)).toContain(message);
@@ -147,6 +153,13 @@ describe("one definition of each setting: the environment file and the construct
     const noCertificate = "expected an ACM certificate ARN for the TLS listener (or plainTcp: true, for dev only)";
     expect(fileProblem((env) => delete env.ingress)).toContain(noCertificate);
     expect(constructProblem(lb({ certificateArn: undefined }))).toContain(noCertificate);
+  });
+
+  test("a certificate from another region than the environment's is refused, naming the field", () => {
+    expect(fileProblem((env) => (env.ingress = { certificateArn: "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000001" }))).toContain(
+      'field "ingress.certificateArn": expected an ACM certificate in eu-west-1, the load balancer\'s region (a listener takes certificates of its own region only), found one in us-east-1',
+    );
+    expect(fileProblem((env) => (env.ingress = { certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000001" }))).toBe("accepted");
   });
 
   test("a VPC of /23: refused by the file and by PrivateNetwork alike", () => {

@@ -175,8 +175,16 @@ const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
     fail: [
       connected({ aws_launch_template: { lt: launchTemplate({ block_device_mappings: [{ device_name: "/dev/xvda", ebs: { volume_size: 50 } }] }) } }),
       connected({ aws_ebs_volume: { v: { size: 10, availability_zone: "eu-west-1a" } } }),
+      // An instance whose launch template (the admin host's way of launching) leaves its root volume clear.
+      connected({
+        aws_launch_template: { lt: launchTemplate({ block_device_mappings: [{ device_name: "/dev/xvda", ebs: { volume_size: 20 } }] }) },
+        aws_instance: { host: { instance_type: "t3.small", launch_template: { id: "${aws_launch_template.lt.id}", version: "1" } } },
+      }),
     ],
-    pass: [connected({ aws_launch_template: { lt: launchTemplate() }, aws_ebs_volume: { v: { size: 10, encrypted: true } } })],
+    pass: [
+      connected({ aws_launch_template: { lt: launchTemplate() }, aws_ebs_volume: { v: { size: 10, encrypted: true } } }),
+      connected({ aws_launch_template: { lt: launchTemplate() }, aws_instance: { host: { instance_type: "t3.small", launch_template: { id: "${aws_launch_template.lt.id}", version: "1" } } } }),
+    ],
   },
   "VS-EC2-004": {
     fail: [connected({ aws_eks_node_group: { ng: { disk_size: 50 } } })],

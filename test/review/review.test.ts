@@ -47,6 +47,10 @@ describe("review", () => {
     // The reviewer sees which operator-created Secret holds the API keys (the teams document).
     expect(workloads).toMatch(/kind=Deployment; name=voice-selfhost\/inference;.*secrets=api-keys=inference-api-keys/);
     expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
+    // Placeholders are review findings, not synth errors: the shipped file synthesizes, and the reviewer sees what to fill in.
+    expect(infra.readiness.map((f: { field: string }) => f.field)).toEqual(expect.arrayContaining(["cluster.adminPrincipalArns[0]", "ingress.certificateArn", "stateBackend.bucket", "license.serverUrl"]));
+    expect(md).toContain("## Deploy readiness: **6 to fix before an apply**");
+    expect(md).toMatch(/\| placeholder \| `stateBackend\.bucket` \| account 111122223333 is a documentation placeholder/);
   }, 120_000);
 
   test("a change to one node pool's max size shows in the diff and in the cost estimate", () => {
@@ -55,7 +59,7 @@ describe("review", () => {
     buildApp({ outdir: baseline }).synth();
     delete process.env.ENVIRONMENTS_DIR;
     const before = review({ environments: ["prod"], out: path.join(work, "r0"), environmentsDir: environments, baseline }).reports.find((r) => r.stack === "prod-infra")!;
-    expect(before.diff).toMatchObject({ added: [], removed: [], changed: [], statefulRisks: [] });
+    expect(before.diff).toMatchObject({ added: [], removed: [], forgotten: [], changed: [], statefulRisks: [] });
 
     const changedDir = copyEnvironments((prod) => (prod.nodePools.gpu[0].maxSize = 16));
     const after = review({ environments: ["prod"], out: path.join(work, "r1"), environmentsDir: changedDir, baseline }).reports.find((r) => r.stack === "prod-infra")!;
@@ -99,6 +103,15 @@ describe("review", () => {
     // Without the moved block the same rename destroys the key.
     const renamed: JsonObject = { resource: key("new_key", {}) };
     expect(diffStacks(before, renamed, "s").statefulRisks).toEqual([expect.objectContaining({ action: "destroy", address: "aws_kms_key.old_key" })]);
+  });
+
+  test("a resource a removed block keeps (destroy = false) is no longer managed, not removed", () => {
+    const tag = (name: string) => ({ [name]: { tag: { key: "k8s.io/cluster-autoscaler/enabled", value: "true" }, "//": { metadata: { path: `s/${name}` } } } });
+    const before: JsonObject = { resource: { aws_autoscaling_group_tag: { ...tag("kept"), ...tag("dropped") } } };
+    const current: JsonObject = { resource: {}, removed: [{ from: "aws_autoscaling_group_tag.kept", lifecycle: { destroy: false } }] };
+    const diff = diffStacks(before, current, "s");
+    expect(diff.forgotten.map((r) => r.address)).toEqual(["aws_autoscaling_group_tag.kept"]);
+    expect(diff.removed.map((r) => r.address)).toEqual(["aws_autoscaling_group_tag.dropped"]);
   });
 });
 

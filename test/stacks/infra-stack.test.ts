@@ -37,7 +37,8 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
 
   test("every launch template requires IMDSv2 and encrypts its volumes", () => {
     const templates = all("aws_launch_template");
-    expect(templates).toHaveLength(env.nodePools.gpu.length + 1);
+    // One per node pool, and the admin host's where the environment has one.
+    expect(templates).toHaveLength(env.nodePools.gpu.length + 1 + (env.cluster.adminHost.enabled ? 1 : 0));
     for (const lt of templates) {
       expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1 });
       for (const device of lt.block_device_mappings) expect(device.ebs).toMatchObject({ encrypted: "true", kms_key_id: expect.any(String) });

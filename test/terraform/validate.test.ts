@@ -120,6 +120,49 @@ if (typeof setup === "string") {
     );
   });
 
+  /** Auto Scaling group tags as 0.1.0's NodePool numbered them: 0 and 1 the discovery tags EKS sets itself, 2 on the scale-from-zero hints. */
+  const stateWithAsgTags = (stack: string) => {
+    const tf = readStack(stack) as StackJson & { resource: Record<string, Record<string, unknown>> };
+    const gpuTag = Object.keys(tf.resource.aws_autoscaling_group_tag).find((id) => id.includes("resources-nvidia-com-gpu"))!;
+    const pool = /^(cluster_pool-[a-z0-9-]+)_asg-tag/.exec(gpuTag)![1];
+    const legacy = (tf as unknown as { removed: { from: string }[] }).removed.map((r) => r.from).filter((a) => a.includes(`${pool}_asg-tag-`));
+    const moved = (tf as unknown as { moved: { from: string; to: string }[] }).moved.find((m) => m.to === `aws_autoscaling_group_tag.${gpuTag}`)!;
+    const tag = (address: string, key: string, value: string) => ({
+      mode: "managed",
+      type: "aws_autoscaling_group_tag",
+      name: address.split(".")[1],
+      provider: `provider["${AWS_PROVIDER}"]`,
+      instances: [{ schema_version: 0, attributes: { id: `eks-group,${key}`, autoscaling_group_name: "eks-group", tag: [{ key, value, propagate_at_launch: false }] } }],
+    });
+    const resources = [
+      tag(legacy[0], "k8s.io/cluster-autoscaler/enabled", "true"),
+      tag(legacy[1], "k8s.io/cluster-autoscaler/voice-selfhost-dev", "owned"),
+      tag(moved.from, "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu", "1"),
+    ];
+    return { state: { version: 4, serial: 1, lineage: "00000000-0000-4000-8000-000000000001", outputs: {}, resources }, legacy, moved };
+  };
+
+  describe("terraform plan of 0.1.0's Auto Scaling group tags", () => {
+    test.each(planned.filter((s) => s.startsWith("dev-")))(
+      "%s forgets the discovery tags EKS owns (never deletes them) and moves the scale-from-zero hints",
+      (stack) => {
+        const dir = `${stack}-asg-tags`;
+        const stateFile = path.join(out, `${dir}.tfstate`);
+        fs.mkdirSync(stackDir(dir));
+        fs.copyFileSync(path.join(stackDir(stack), "cdk.tf.json"), path.join(stackDir(dir), "cdk.tf.json"));
+        fs.writeFileSync(path.join(stackDir(dir), "zz_plan_override.tf.json"), JSON.stringify(override(stateFile)));
+        const { state, legacy, moved } = stateWithAsgTags(stack);
+        fs.writeFileSync(stateFile, JSON.stringify(state));
+        run(dir, ["init", "-input=false"]);
+        const plan = run(dir, ["plan", "-refresh=false", "-input=false", "-lock=false"]);
+        for (const address of legacy) expect(plan).toContain(`# ${address} will no longer be managed by Terraform, but will not be destroyed`);
+        expect(plan).toContain(`# (moved from ${moved.from})`);
+        expect(plan).not.toMatch(/aws_autoscaling_group_tag\.\S+ will be destroyed/);
+      },
+      STEP_TIMEOUT_MS * 2,
+    );
+  });
+
   // A state 0.1.0 left: the flow-log key at the address it had then (before it moved into an EncryptionKey).
   const V0_1_FLOW_LOG_KEY = "aws_kms_key.network_flow-log-key_12E26101";
   describe("terraform plan of an upgrade from 0.1.0", () => {

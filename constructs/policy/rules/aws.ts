@@ -19,17 +19,20 @@ export const MODERN_TLS_POLICIES: readonly string[] = [
   "ELBSecurityPolicy-FS-1-2-Res-2019-08",
 ];
 
-/** Volumes a resource launches, with whether each is encrypted. */
-function volumes(resource: TfResource): { device: string; encrypted: boolean }[] {
+/** Volumes a resource launches, with whether each is encrypted; an instance's include its launch template's. */
+function volumes(resource: TfResource, stack: StackView): { device: string; encrypted: boolean }[] {
   const v = resource.values;
   switch (resource.type) {
     case "aws_launch_template":
       return blocks(v.block_device_mappings).map((m) => ({ device: String(m.device_name ?? "?"), encrypted: isTrue(valueAt(m, ["ebs", "encrypted"])) }));
-    case "aws_instance":
+    case "aws_instance": {
+      const template = launchTemplateOf(resource, stack);
       return [
         ...blocks(v.root_block_device).map((d) => ({ device: "root", encrypted: isTrue(d.encrypted) })),
         ...blocks(v.ebs_block_device).map((d) => ({ device: String(d.device_name ?? "?"), encrypted: isTrue(d.encrypted) })),
+        ...(template ? volumes(template, stack).map((d) => ({ ...d, device: `${d.device} (launch template)` })) : []),
       ];
+    }
     case "aws_ebs_volume":
       return [{ device: "volume", encrypted: isTrue(v.encrypted) }];
     default:
@@ -124,7 +127,7 @@ export const awsRules: PolicyRule[] = [
     rationale: "Node volumes hold container layers, model weights and spooled data.",
     fix: "Set encrypted = true (and a customer-managed kms_key_id) on every block device.",
     appliesTo: ["aws_launch_template", "aws_instance", "aws_ebs_volume"],
-    check: (resource: TfResource) => volumes(resource).filter((v) => !v.encrypted).map((v) => `${v.device} is not encrypted`),
+    check: (resource: TfResource, { stack }) => volumes(resource, stack).filter((v) => !v.encrypted).map((v) => `${v.device} is not encrypted`),
   },
   {
     id: "VS-EC2-004",
