@@ -163,7 +163,16 @@ function copyEnvironments(work: string): string {
   return target;
 }
 
+/** Runs of one process take turns at `npm run synth`: each rebuilds dist/, which the other would be loading. */
+let synthTurn: Promise<unknown> = Promise.resolve();
+
 function npmSynth(outdir: string, environmentsDir: string, log: (line: string) => void): Promise<void> {
+  const run = synthTurn.then(() => spawnSynth(outdir, environmentsDir, log));
+  synthTurn = run.catch(() => undefined);
+  return run;
+}
+
+function spawnSynth(outdir: string, environmentsDir: string, log: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn("npm", ["run", "synth"], {
       cwd: repoRoot(),

@@ -191,6 +191,55 @@ def delete_vpc_default_acl(resp, status, headers, body):
 
 
 workaround(
+    "ec2-instance-launch-template",
+    ["aws_instance"],
+    "moto does not tag an instance launched from a launch template with aws:ec2launchtemplate:id and :version, as EC2 does; "
+    "the provider reads the instance's launch template from those tags and would plan to replace it; added",
+)
+
+
+workaround(
+    "ec2-instance-metadata-options",
+    ["aws_instance"],
+    "moto keeps no instance metadata options (IMDSv2, hop limit): the provider would plan to set them again on every run; "
+    "those of the request or its launch template are kept and reported, as EC2 does",
+)
+_METADATA_OPTIONS = {}  # instance id -> {"httpTokens": ..., ...}
+_METADATA_DEFAULTS = {"httpTokens": "optional", "httpPutResponseHopLimit": "1", "httpEndpoint": "enabled", "httpProtocolIpv6": "disabled", "instanceMetadataTags": "disabled"}
+
+
+@fixes("ec2-instance-launch-template", "ec2", "RunInstances")
+def tag_instance_launch_template(resp, status, headers, body):
+    ec2 = _ec2(resp)
+    instance_ids = re.findall(r"<instanceId>(i-[0-9a-f]+)</instanceId>", body if isinstance(body, str) else body.decode("utf-8"))
+    template_id = resp._get_param("LaunchTemplate.LaunchTemplateId")
+    template_name = resp._get_param("LaunchTemplate.LaunchTemplateName")
+    options = dict(_METADATA_DEFAULTS)
+    if template_id or template_name:
+        template = ec2.describe_launch_templates(template_ids=[template_id] if template_id else None, template_names=[template_name] if template_name else None)[0]
+        version = template.get_version(resp._get_param("LaunchTemplate.Version") or "$Default")
+        for instance_id in instance_ids:
+            ec2.tags[instance_id].update({"aws:ec2launchtemplate:id": template.id, "aws:ec2launchtemplate:version": str(version.number)})
+        options.update({k[0].lower() + k[1:]: str(v) for k, v in (version.data.get("MetadataOptions") or {}).items()})
+    options.update({k: str(resp._get_param(f"MetadataOptions.{k[0].upper()}{k[1:]}")) for k in _METADATA_DEFAULTS if resp._get_param(f"MetadataOptions.{k[0].upper()}{k[1:]}") is not None})
+    used("ec2-instance-metadata-options")
+    for instance_id in instance_ids:
+        _METADATA_OPTIONS[instance_id] = options
+    return status, headers, body
+
+
+@fixes("ec2-instance-metadata-options", "ec2", "DescribeInstances")
+def describe_instance_metadata_options(resp, status, headers, body):
+    def with_options(match):
+        options = _METADATA_OPTIONS.get(match.group(2))
+        if not options:
+            return match.group(0)
+        return match.group(0) + "<metadataOptions><state>applied</state>" + "".join(f"<{k}>{v}</{k}>" for k, v in options.items()) + "</metadataOptions>"
+
+    return status, headers, re.sub(r"(<instanceId>(i-[0-9a-f]+)</instanceId>)", with_options, body if isinstance(body, str) else body.decode("utf-8"))
+
+
+workaround(
     "ec2-launch-template-tags",
     ["aws_launch_template"],
     "moto copies the launch template's own tags into its launch data as a 'launch-template' tag specification, which AWS does not allow there; removed",

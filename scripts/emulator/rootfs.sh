@@ -10,7 +10,8 @@ set -euo pipefail
 
 suite=trixie
 packages=python3-moto,python3-flask,python3-flask-cors
-mirror="${EMULATOR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# mmdebstrap's own choice of Debian mirror unless EMULATOR_DEBIAN_MIRROR names one.
+mirror="${EMULATOR_DEBIAN_MIRROR:-}"
 cache="${VOICE_SELFHOST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-selfhost}"
 key="$(printf 'recipe 1\n%s\n%s\n%s\n' "$suite" "$packages" "$mirror" | sha256sum | cut -c1-16)"
 root="$cache/emulator-rootfs-$key"
@@ -32,7 +33,7 @@ mmdebstrap --quiet --variant=minbase --include="$packages" \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
   --aptopt='Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";' \
   --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
-  "$suite" "$partial" "$mirror" >&2
+  "$suite" "$partial" ${mirror:+"$mirror"} >&2
 # Another run may have finished first: its copy is as good as this one.
 mv -T "$partial" "$root" 2>/dev/null || [ -x "$root/usr/bin/moto_server" ]
 echo "$root"
