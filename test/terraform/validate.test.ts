@@ -3,7 +3,7 @@
  * with fake credentials on every one without data sources, and `init -backend=false` on every
  * `-workloads` stack, which parses its whole configuration before it looks for the Kubernetes
  * provider (not available here): the only error allowed there is that provider's absence.
- * Offline (test/support/terraform.ts). Skipped, with the reason printed, where the terraform binary
+ * Offline (scripts/terraform.ts). Skipped, with the reason printed, where the terraform binary
  * or the mirror is missing; with TERRAFORM_TESTS=required (CI) that is a failure instead.
  */
 import * as fs from "fs";
