@@ -240,6 +240,33 @@ def describe_instance_metadata_options(resp, status, headers, body):
 
 
 workaround(
+    "ec2-instance-security-groups",
+    ["aws_instance"],
+    "an instance launched with a network interface specification (as the provider sends when associate_public_ip_address is set) "
+    "gets its security groups on that interface only in moto, and reports none of its own; EC2 reports the primary interface's",
+)
+
+
+def _patch_instance_groups():
+    from moto.ec2.models.instances import Instance
+
+    moto_groups = Instance.dynamic_group_list
+
+    def dynamic_group_list(self):
+        groups = moto_groups.fget(self)
+        primary = self.nics.get(0)
+        if not groups and primary is not None and primary.group_set:
+            used("ec2-instance-security-groups")
+            return list(primary.group_set)
+        return groups
+
+    Instance.dynamic_group_list = property(dynamic_group_list)
+
+
+_patch_instance_groups()
+
+
+workaround(
     "ec2-launch-template-tags",
     ["aws_launch_template"],
     "moto copies the launch template's own tags into its launch data as a 'launch-template' tag specification, which AWS does not allow there; removed",
