@@ -167,9 +167,20 @@ _patch_security_groups()
 
 workaround(
     "ec2-deletes",
-    ["aws_nat_gateway", "aws_vpc"],
-    "moto keeps a deleted NAT gateway's network interface and a deleted VPC's default network ACL; both removed, as AWS removes them",
+    ["aws_nat_gateway", "aws_vpc", "aws_instance"],
+    "moto keeps a deleted NAT gateway's network interface, a deleted VPC's default network ACL and the network interface "
+    "an instance was launched with (it reads the request's DeleteOnTermination=true as false); all removed, as AWS removes them",
 )
+
+
+@fixes("ec2-deletes", "ec2", "RunInstances")
+def delete_launch_interfaces_on_termination(resp, status, headers, body):
+    ec2 = _ec2(resp)
+    if str(resp._get_param("NetworkInterface.1.DeleteOnTermination", "true")).lower() == "true" and not resp._get_param("NetworkInterface.1.NetworkInterfaceId"):
+        for instance_id in re.findall(r"<instanceId>(i-[0-9a-f]+)</instanceId>", body if isinstance(body, str) else body.decode("utf-8")):
+            for nic in ec2.get_instance(instance_id).nics.values():
+                nic.delete_on_termination = True
+    return status, headers, body
 
 
 @fixes("ec2-deletes", "ec2", "DeleteNatGateway")
