@@ -57,7 +57,14 @@ if (skipReason !== undefined || typeof setup === "string" || "reason" in rootfs)
         const lines: string[] = [];
         let result: Awaited<ReturnType<typeof deployEmulated>>;
         try {
-          result = await deployEmulated({ stack, work, rootfs: rootfs.rootfs, terraformFor: () => setup, log: (line) => lines.push(line) });
+          // A Terraform setup of its own: the two runs must not share a plugin cache, which is not safe for concurrent inits.
+          const terraformFor = (version: string | undefined) => {
+            const own = terraformSetup(version);
+            if (typeof own === "string") throw new Error(own);
+            works.push(own.work);
+            return own;
+          };
+          result = await deployEmulated({ stack, work, rootfs: rootfs.rootfs, terraformFor, log: (line) => lines.push(line) });
         } catch (err) {
           // The whole Terraform output, so a CI failure says which resource failed and why.
           throw new Error(`${err instanceof Error ? err.message : String(err)}\n${lines.slice(-200).join("\n")}`);
