@@ -62,7 +62,7 @@ export const EKS_VERSIONS: Readonly<Record<string, EksVersion>> = {
         digestSource: "a public deployment record pinning registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2@sha256:aac369dc... (re-resolved there)",
       },
       source:
-        "add-ons: a public Terraform configuration of a 1.35 cluster; AMI: awslabs/amazon-eks-ami CHANGELOG, AMI Release v20260714 (AL2023 x86_64 standard and nvidia). `npm run preflight` checks the add-ons against the account",
+        "add-ons: a public Terraform configuration of a 1.35 cluster (confirm with `aws eks describe-addon-versions --kubernetes-version 1.35`); AMI: awslabs/amazon-eks-ami CHANGELOG, AMI Release v20260714 (AL2023 x86_64 standard and nvidia); autoscaler: see digestSource",
     },
   },
   "1.34": { released: "2025-10-02", standardSupportEnds: "2026-12-02", extendedSupportEnds: "2027-12-02" },
