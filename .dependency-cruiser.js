@@ -1,4 +1,9 @@
-// The folder structure, checked: no cycles between folders, and the library (constructs/) never reaches into the app.
+// The import structure, checked over the whole repository (`npm run lint:deps`): no cycles between folders or
+// files, the library (constructs/) never reaches into the app, and the inference image's layers import downwards
+// only (server -> engines, audio, params; engines -> params; audio and params import neither server nor engines).
+/** A rule that files under `from` import nothing under `to`. */
+const importsNothingOf = (name, comment, from, to) => ({ name, comment, severity: "error", from: { path: from }, to: { path: to } });
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -11,17 +16,44 @@ module.exports = {
       to: { circular: true },
     },
     {
-      name: "library-not-app",
-      comment: "constructs/ is the published library: it must not import the app (main.ts, app/, environments/), the stacks, the scripts or the tests.",
+      name: "no-file-cycles",
+      comment: "Files form a hierarchy too: two files that import each other (types included) share something that belongs in a third.",
       severity: "error",
-      from: { path: "^constructs/" },
-      to: { path: "^(app|stacks|scripts|bench|environments|examples|test)/|^main\\.ts$" },
+      from: {},
+      to: { circular: true },
     },
+    importsNothingOf(
+      "library-not-app",
+      "constructs/ is the published library: it must not import the app (main.ts, app/, environments/), the stacks, the scripts or the tests.",
+      "^constructs/",
+      "^(app|stacks|scripts|bench|environments|examples|test)/|^main\\.ts$",
+    ),
+    importsNothingOf(
+      "audio-is-a-layer",
+      "inference-image/src/audio/ parses, decodes, resamples and encodes audio and says what is wrong in its own errors: no HTTP, no engines.",
+      "^inference-image/src/audio/",
+      "^inference-image/src/(server|engines|license-proxy)/",
+    ),
+    importsNothingOf(
+      "params-are-declarations",
+      "inference-image/src/params/ declares the API's parameters: the server parses with them and the engines read their types, so they import neither.",
+      "^inference-image/src/params/",
+      "^inference-image/src/(server|engines|license-proxy)/",
+    ),
+    importsNothingOf(
+      "engines-not-server",
+      "inference-image/src/engines/ sits behind the Speech seam: it knows nothing of HTTP, sockets or the server.",
+      "^inference-image/src/engines/",
+      "^inference-image/src/server/",
+    ),
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "(^|/)(node_modules|dist|cdktf\\.out)/" },
+    // What git ignores (generated output, scratch) and the deliberately broken fixtures (test/lint runs them on their own)
+    // are not the repository's structure.
+    exclude: { path: "(^|/)(node_modules|dist|cdktf\\.out|\\.gen|\\.terraform|\\.tmp|coverage|reports)/|^(docs/api|deploy/compose/generated|secrets)/|^test/fixtures/dependency-rules/" },
     tsPreCompilationDeps: true,
-    tsConfig: { fileName: "tsconfig.json" },
+    // No tsConfig: with one, bare imports resolve against the tsconfig's folder, so the npm package "constructs"
+    // was read as the local constructs/index.ts and every construct seemed to import the library's own index.
   },
 };

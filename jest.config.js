@@ -10,6 +10,9 @@ const moduleNameMapper = { "^mediabunny$": `${__dirname}/node_modules/mediabunny
 const transformIgnorePatterns = [`/node_modules/(?!(${ESM_CODECS})/)`];
 
 module.exports = {
+  // On a 2-core machine jest runs in band: a handle some library leaves open (a native addon's thread, a
+  // keep-alive socket) would keep CI waiting after the last result, so the run ends when the results are in.
+  forceExit: true,
   projects: [
     {
       displayName: "infra",

@@ -4,6 +4,7 @@ import * as path from "path";
 import { ConfigError, EnvironmentConfig, loadEnvironments } from "./app";
 import { enforcePolicy } from "./constructs/policy";
 import { setTokenStackTraces, stackTracesWanted } from "./constructs/shared/stack-traces";
+import { DataStack } from "./stacks/data-stack";
 import { InfraStack } from "./stacks/infra-stack";
 import { WorkloadsStack } from "./stacks/workloads-stack";
 
@@ -24,7 +25,8 @@ export function buildApp(options: BuildOptions = {}): App {
   const stackTraces = setTokenStackTraces(stackTracesWanted());
   const app = new App({ outdir: options.outdir, skipValidation: options.skipValidation ?? false, stackTraces });
   for (const env of environments) {
-    const infra = new InfraStack(app, `${env.name}-infra`, { env, synthDate: options.synthDate });
+    const data = new DataStack(app, `${env.name}-data`, { env });
+    const infra = new InfraStack(app, `${env.name}-infra`, { env, data, synthDate: options.synthDate });
     new WorkloadsStack(app, `${env.name}-workloads`, { env, infra });
   }
   enforceEnvironmentPolicies(app, environments);

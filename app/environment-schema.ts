@@ -8,7 +8,9 @@ import { checkClusterInNetwork, clusterSettingsSchema, gpuPoolsSchema, kubernete
 import { acknowledgementSchema } from "../constructs/policy/engine";
 import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/shared/regions";
 import { allowedClientCidrsSchema, checkCertificateRegion, checkListener, listenerSettingsShape } from "../constructs/ingress/settings";
-import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, vpcCidrSchema } from "../constructs/network/settings";
+import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, perimeterSchema, vpcCidrSchema } from "../constructs/network/settings";
+import { registrySettingsSchema } from "../constructs/registry/settings";
+import { keyAccessSchema } from "../constructs/shared/encryption-key";
 import { cidrSchema as cidr, nameSchema as name } from "../constructs/shared/validate";
 import { checkWorkloadPools, workloadsSettingsSchema } from "../constructs/workloads/settings";
 
@@ -73,6 +75,12 @@ export const environmentSchema = z
     /** Keep the load balancer and stateful resources from being deleted by accident. */
     deletionProtection: z.boolean().default(true),
     flowLogRetentionDays: flowLogRetentionDaysSchema,
+    /** The VPC endpoints' data perimeter: an AWS Organizations id, or this account only (constructs/network/settings.ts). */
+    perimeter: perimeterSchema,
+    /** Who administers and who uses every KMS key of the environment (constructs/shared/encryption-key.ts). */
+    keys: keyAccessSchema.optional(),
+    /** The role that mirrors images in (constructs/registry/settings.ts). */
+    registry: registrySettingsSchema,
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
     stateBackend: stateBackend.default({ type: "local" }),
     /** Policy exceptions: each lets one rule fail for the named resources, with a reason the review report shows. */

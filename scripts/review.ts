@@ -14,7 +14,7 @@ import * as path from "path";
 import { TerraformStack } from "cdktf";
 import { EnvironmentConfig, loadEnvironments } from "../app";
 import { checkStack, JsonObject, StackView } from "../constructs/policy";
-import { diffStacks, estimateCost, groupResources, renderMarkdown, StackReport, topologyDiagram } from "./report";
+import { diffStacks, estimateCost, groupResources, modelsOf, renderMarkdown, StackReport, topologyDiagram } from "./report";
 import { buildApp } from "../main";
 import { offlineFindings } from "./preflight/offline";
 
@@ -138,6 +138,7 @@ export function review(options: ReviewOptions): ReviewResult {
           readiness,
           diff: baselineDir ? { baseline: baselineName!, ...diffStacks(readStack(baselineDir, stack.node.id), document, stack.node.id) } : null,
           cost: estimateCost(view),
+          models: modelsOf(view),
           diagram,
           resources: groupResources(view),
         });

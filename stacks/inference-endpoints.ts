@@ -1,5 +1,5 @@
 import { EnvironmentConfig } from "../app";
-import { INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/shared";
+import { drainTiming, DrainTiming, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/shared";
 import { gpuPlacement, InferenceServiceSettings, inferenceServicesOf } from "../constructs/workloads/settings";
 
 /** One inference Service as both stacks see it: the NodePort the workloads expose and the listener the load balancer opens for it. */
@@ -8,18 +8,31 @@ export interface InferenceEndpoint {
   /** Listener port on the internal load balancer. */
   readonly port: number;
   readonly nodePort: number;
+  /** kube-proxy's health-check node port of the Service: what the target group checks. */
+  readonly healthCheckNodePort: number;
+  /** How its pods leave the load balancer (from the target groups' health check and the service's request timeout). */
+  readonly drain: DrainTiming;
+  /** The same, as the load balancer takes it. */
+  readonly unhealthyDrainingSeconds: number;
 }
 
 /**
- * The inference Services of an environment with their ports: the one list the infra stack's load
- * balancer and the workloads stack's Services are built from, so a Service never lacks a listener.
+ * The inference Services of an environment with their ports and drain timing: the one list the infra
+ * stack's load balancer and the workloads stack's Services are built from, so a Service never lacks a
+ * listener and the pods' drain matches the target group's health check.
  */
 export function inferenceEndpoints(env: EnvironmentConfig): InferenceEndpoint[] {
-  return inferenceServicesOf(env.workloads).map(({ key }) => ({
-    name: key,
-    port: key === "tts" ? env.ingress.ttsPort : env.ingress.port,
-    nodePort: INFERENCE_NODE_PORTS[key],
-  }));
+  return inferenceServicesOf(env.workloads).map(({ key, settings }) => {
+    const drain = drainTiming(settings.requestTimeoutSeconds);
+    return {
+      name: key,
+      port: key === "tts" ? env.ingress.ttsPort : env.ingress.port,
+      nodePort: INFERENCE_NODE_PORTS[key],
+      healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS[key],
+      drain,
+      unhealthyDrainingSeconds: drain.unhealthyDrainingSeconds,
+    };
+  });
 }
 
 /** Where one inference Service runs, as both stacks see it: the infra stack tags GPU pools and picks load balancer targets by it, the workloads stack schedules the pods. */
@@ -31,13 +44,15 @@ export interface InferencePlacement {
   readonly gpu: boolean;
   /** The GPU pool it runs on; undefined on the system pool. */
   readonly pool: string | undefined;
+  /** On GPU nodes, but every engine runs on the CPU (stated, or `auto` without a CUDA runtime): the GPU is billed and idle. */
+  readonly enginesOnCpu: boolean;
 }
 
 /** The inference Services of an environment with where they run: the one placement both stacks use. */
 export function inferencePlacements(env: EnvironmentConfig): InferencePlacement[] {
   return inferenceServicesOf(env.workloads).map(({ key, settings }) => {
-    const gpu = gpuPlacement(env.workloads.models, key, settings).gpu;
+    const { gpu, enginesOnCpu } = gpuPlacement(env.workloads.models, key, settings, env.workloads.image.cudaRuntime);
     const pool = gpu ? settings.pool ?? env.nodePools.gpu[0].name : undefined;
-    return { name: key, settings: gpu ? { ...settings, pool } : settings, gpu, pool };
+    return { name: key, settings: gpu ? { ...settings, pool } : settings, gpu, pool, enginesOnCpu };
   });
 }

@@ -1,20 +1,24 @@
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
 import { ConfigError, EnvironmentConfig } from "../app";
 import { checkVersionSupport } from "../constructs/cluster/versions";
-import { GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../constructs/shared";
+import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_SERVICE_ACCOUNT, setKeyAccess, WORKLOAD_NAMESPACE } from "../constructs/shared";
 import { InternalLoadBalancer } from "../constructs/ingress";
+import { acknowledgePolicy } from "../constructs/policy";
 import { PrivateNetwork } from "../constructs/network";
 import { PrivateRegistry } from "../constructs/registry";
+import { environmentAwsProvider } from "./aws-provider";
 import { configureBackend } from "./backend";
+import { DataStack, environmentClusterName } from "./data-stack";
 import { inferenceEndpoints, inferencePlacements } from "./inference-endpoints";
 
 export interface InfraStackProps {
   readonly env: EnvironmentConfig;
+  /** The environment's `<env>-data` stack: the key of the retained volumes, which outlives this stack. */
+  readonly data: DataStack;
   /** The day the Kubernetes version's EKS support is checked against; default today. */
   readonly synthDate?: Date;
 }
@@ -35,16 +39,15 @@ export class InfraStack extends TerraformStack {
     super(scope, id);
     const { env } = props;
     configureBackend(this, env, id);
-    new AwsProvider(this, "aws", {
-      region: env.region,
-      defaultTags: [{ tags: { ...env.tags, "voice-selfhost:environment": env.name, "managed-by": "cdktf" } }],
-    });
+    environmentAwsProvider(this, env);
 
     const synthDate = props.synthDate ?? new Date();
     const support = checkVersionSupport(env.kubernetesVersion, env.cluster.supportType, synthDate);
     if (support.error) throw new ConfigError([`environments/${env.name}.json: field "kubernetesVersion": ${support.error}, found "${env.kubernetesVersion}"`]);
+    // Every key of the environment: named administrators apart from users (without them, VS-KMS-002 fails synth).
+    if (env.keys) setKeyAccess(this, env.keys);
 
-    const clusterName = `voice-selfhost-${env.name}`;
+    const clusterName = environmentClusterName(env);
     this.network = new PrivateNetwork(this, "network", {
       name: env.name,
       clusterName,
@@ -54,6 +57,7 @@ export class InfraStack extends TerraformStack {
       mode: env.mode,
       natGateways: env.natGateways,
       flowLogRetentionDays: env.flowLogRetentionDays,
+      organizationId: env.perimeter.organizationId,
     });
     new TerraformOutput(this, "vpc_id", { value: this.network.vpcId });
     new TerraformOutput(this, "private_subnet_ids", { value: this.network.privateSubnetIds });
@@ -66,6 +70,8 @@ export class InfraStack extends TerraformStack {
       supportCheckDate: synthDate,
       systemPool: env.nodePools.system,
       gpuPools: env.nodePools.gpu,
+      // The data stack's key, granted by its tag (this stack reads nothing of that one's state): destroying this stack leaves the retained volumes readable.
+      volumeKey: props.data.volumeKey,
       // The environment's cluster settings are GpuCluster's own props (clusterSettingsSchema).
       ...env.cluster,
       // Instances launched by Auto Scaling do not get the provider's default tags.
@@ -76,23 +82,26 @@ export class InfraStack extends TerraformStack {
     this.registry = new PrivateRegistry(this, "registry", {
       network: this.network,
       repositoryPrefix: `voice-selfhost/${env.name}`,
-      pullThroughCachePrefix: env.name,
       // The autoscaler mirrored is the one of the cluster's minor.
       kubernetesVersion: env.kubernetesVersion,
       region: env.region,
     });
-    // The kubelet pulls with the node role.
+    // The kubelet pulls with the node role; the mirror role copies the images in.
     this.registry.grantPull(this.cluster.nodeRoleArn);
+    if (env.registry.mirrorRoleArn) this.registry.grantMirror(env.registry.mirrorRoleArn);
     this.modelBucket = new ModelBucket(this, "models", { network: this.network, namePrefix: `${env.name}-models-` });
     this.modelBucket.grantRead(this.inferenceRole);
     // Where the inference services run (GPU pools only for engines that use one) decides what the load
     // balancer targets, and marks each GPU pool with the services that use it, or "none".
     const services = inferencePlacements(env);
     this.cluster.gpuPools.forEach((pool, i) => {
-      const users = services.filter((s) => s.gpu && s.pool === env.nodePools.gpu[i].name).map((s) => s.name);
-      pool.nodeGroup.tags = { ...pool.nodeGroup.tagsInput, [GPU_POOL_USE_TAG]: users.join(",") || GpuPoolUse.none };
+      const users = services.filter((s) => s.gpu && s.pool === env.nodePools.gpu[i].name);
+      const onCpu = users.filter((s) => s.enginesOnCpu).map((s) => s.name);
+      // A pool every user of which runs CPU engines is billed for GPUs nothing uses: say so where the cost review reads it.
+      const cpuEngines: Record<string, string> = users.length > 0 && onCpu.length === users.length ? { [GPU_POOL_CPU_ENGINES_TAG]: onCpu.join(",") } : {};
+      pool.nodeGroup.tags = { ...pool.nodeGroup.tagsInput, [GPU_POOL_USE_TAG]: users.map((s) => s.name).join(",") || GpuPoolUse.none, ...cpuEngines };
     });
-    const targetAsgs = [...(services.some((s) => s.gpu) ? this.cluster.gpuAutoScalingGroupNames : []), ...(services.some((s) => !s.gpu) ? [this.cluster.systemPool.autoScalingGroupName] : [])];
+    const targetAsgs = [...(services.some((s) => s.gpu) ? this.cluster.gpuAutoScalingGroupNames : []), ...(services.some((s) => !s.gpu) ? this.cluster.systemAutoScalingGroupNames : [])];
     this.loadBalancer = new InternalLoadBalancer(this, "ingress", {
       network: this.network,
       allowedClientCidrs: env.allowedClientCidrs,
@@ -102,6 +111,11 @@ export class InfraStack extends TerraformStack {
       services: inferenceEndpoints(env),
       deletionProtection: env.deletionProtection,
     });
+    acknowledgePolicy(
+      this.loadBalancer,
+      "VS-LB-004",
+      "EKS managed node groups take no target group (containers-roadmap #709); each attachment references its node group's own Auto Scaling group, so a replaced group is re-attached by the same apply, the Auto Scaling group deregisters an instance before terminating it, and pods drain on kube-proxy's health check first (shared/drain.ts)",
+    );
 
     new TerraformOutput(this, "cluster_name", { value: this.cluster.clusterName });
     new TerraformOutput(this, "cluster_endpoint", { value: this.cluster.endpoint });

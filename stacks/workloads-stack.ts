@@ -3,7 +3,8 @@ import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ConfigError, EnvironmentConfig } from "../app";
 import { checkApiAccess } from "../constructs/cluster/settings";
-import { INFERENCE_NODE_PORTS } from "../constructs/shared";
+import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS } from "../constructs/shared";
+import { AutoscalingMetrics } from "../constructs/workloads/autoscaling-metrics";
 import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
 import { InferenceService } from "../constructs/workloads/inference-service";
@@ -36,6 +37,7 @@ export class WorkloadsStack extends TerraformStack {
   readonly inferenceServices: InferenceService[];
   readonly gpuAgents: GpuNodeAgents;
   readonly clusterAutoscaler: ClusterAutoscaler;
+  readonly autoscalingMetrics: AutoscalingMetrics;
 
   constructor(scope: Construct, id: string, props: WorkloadsStackProps) {
     super(scope, id);
@@ -85,12 +87,14 @@ export class WorkloadsStack extends TerraformStack {
         // On GPU nodes with its pool resolved, the one the infra stack tagged for it (stacks/inference-endpoints.ts).
         settings,
         models: w.models,
+        imageCudaRuntime: w.image.cudaRuntime,
         modelSync,
         licenseProxyUrl: this.licenseProxy.url,
         // What the pods really receive: the clients (their IP is preserved) and the load balancer's health checks.
         allowedSourceCidrs: [...infra.loadBalancer.targetSourceCidrs],
         // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
         nodePort: INFERENCE_NODE_PORTS[name],
+        healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS[name],
         // One service account for all inference pods: the infra stack's Pod Identity association names it.
         createServiceAccount: i === 0,
         metricsScraperNamespace: w.metricsScraperNamespace,
@@ -112,9 +116,17 @@ export class WorkloadsStack extends TerraformStack {
       identity: infra.autoscalerRole,
       metricsScraperNamespace: w.metricsScraperNamespace,
     });
-    new Monitoring(this, "monitoring", {
-      namespace: this.namespace,
-      scrapeNamespaces: [this.namespace.name, this.gpuAgents.namespace.name, this.clusterAutoscaler.namespace.name],
+    const scraped = [this.namespace, this.gpuAgents.namespace, this.clusterAutoscaler.namespace];
+    const monitoring = new Monitoring(this, "monitoring", { namespace: this.namespace, scrapeNamespaces: scraped.map((n) => n.name) });
+    // What the HPAs scale on: Prometheus scraping the pods (the same job and rules) and prometheus-adapter serving the load ratio.
+    this.autoscalingMetrics = new AutoscalingMetrics(this, "autoscaling-metrics", {
+      prometheusImage: images.prometheus.imageUri,
+      adapterImage: images.prometheusAdapter.imageUri,
+      scrapeConfig: monitoring.scrapeConfig,
+      alertRules: monitoring.alertRules,
+      scrapeNamespaces: scraped,
+      namespace: w.metricsScraperNamespace,
+      apiCidrs: [infra.cluster.network.vpcCidr, infra.cluster.serviceCidr],
     });
   }
 }

@@ -13,6 +13,7 @@ import { Construct } from "constructs";
 import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, policyDocument, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
+import { recordPolicyAcknowledgement } from "../shared/policy-acknowledgement";
 import { rolePrefix } from "./pools";
 
 /** The Amazon Linux 2023 AMI, resolved by EC2 at launch from AWS's public parameter (no data source, so plans need no credentials). */
@@ -24,8 +25,6 @@ export interface AdminHostProps {
   readonly cluster: { readonly name: string; readonly clusterName: string; readonly arn: string; readonly clusterSecurityGroupId: string };
   /** Its private subnets (the host goes in the first) and the VPC CIDR, where the API and the SSM endpoints answer. */
   readonly network: Pick<NetworkRefs, "vpcId" | "vpcCidr" | "privateSubnetIds">;
-  /** Encrypts its root volume. */
-  readonly encryptionKey: EncryptionKey;
   /** Default t3.small. */
   readonly instanceType?: string;
   readonly tags?: Record<string, string>;
@@ -51,11 +50,24 @@ export class AdminHost extends Construct {
   readonly securityGroup: SecurityGroup;
   /** For `aws ssm start-session --target <instanceId>`. */
   readonly instanceId: string;
+  /**
+   * Encrypts its root volume, and nothing else: whoever runs Terraform launches the instance, and EBS
+   * creates the volume's data key as that caller, so the key administrators use this key through EC2
+   * (letAdministratorsLaunchVolumes). A key of its own keeps that use off the keys that protect data.
+   */
+  readonly encryptionKey: EncryptionKey;
 
   constructor(scope: Construct, id: string, props: AdminHostProps) {
     super(scope, id);
     const { cluster, network } = props;
     const tags = { ...props.tags, Name: `${cluster.name}-admin-host` };
+    this.encryptionKey = new EncryptionKey(this, "key", { description: `Root volume of the admin host of EKS cluster ${cluster.name}`, tags });
+    this.encryptionKey.letAdministratorsLaunchVolumes();
+    recordPolicyAcknowledgement(
+      this.encryptionKey,
+      "VS-KMS-002",
+      "the key administrators launch the admin host, and EBS creates its root volume's data key as the caller; they use this key through EC2 only, and it encrypts the admin host's OS volume alone",
+    );
 
     this.role = new IamRole(this, "role", {
       namePrefix: rolePrefix(cluster.name, "admin-host"),
@@ -75,7 +87,7 @@ export class AdminHost extends Construct {
     new EksAccessPolicyAssociation(this, "view", {
       clusterName: cluster.clusterName,
       principalArn: entry.principalArn,
-      policyArn: `arn:${props.encryptionKey.partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy`,
+      policyArn: `arn:${this.encryptionKey.partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy`,
       accessScope: { type: "cluster" },
     });
 
@@ -108,11 +120,11 @@ export class AdminHost extends Construct {
       imageId: ADMIN_HOST_IMAGE,
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
       blockDeviceMappings: [
-        { deviceName: "/dev/xvda", ebs: { volumeSize: 20, volumeType: "gp3", encrypted: "true", kmsKeyId: props.encryptionKey.arn, deleteOnTermination: "true" } },
+        { deviceName: "/dev/xvda", ebs: { volumeSize: 20, volumeType: "gp3", encrypted: "true", kmsKeyId: this.encryptionKey.arn, deleteOnTermination: "true" } },
       ],
       tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags })),
       tags,
-      dependsOn: [props.encryptionKey.policy],
+      dependsOn: [this.encryptionKey.policy],
     });
     this.instance = new Instance(this, "instance", {
       instanceType: props.instanceType ?? "t3.small",

@@ -4,21 +4,30 @@ import { EksAccessPolicyAssociation } from "@cdktf/provider-aws/lib/eks-access-p
 import { EksAddon, EksAddonConfig } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Annotations, ITerraformDependable } from "cdktf";
+import { Annotations, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
 import { adminPrincipals, checkClusterInNetwork, ClusterSettings, ClusterSettingsInput, clusterSettingsSchema, GpuPoolInput, kubernetesVersionSchema, SystemPoolInput, systemPoolSchema } from "./settings";
 import { NetworkRefs } from "../network/types";
-import { managedPolicyArn, trustPolicy } from "../shared/arn";
+import { managedPolicyArn, policyDocument, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
+import type { TaggedKeyRef } from "../storage/retained-data-key";
 import { EKS_CLUSTER_NAME_PATTERN } from "../shared/names";
 import { parseProps } from "../shared/validate";
 import { AdminHost } from "./admin-host";
 import { NodeAmiType, NodePool } from "./node-pool";
 import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
-import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
+import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, EBS_CSI_ROLE_ID, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
 import { amiReleaseLookup, checkVersionSupport, EksAddonName, resolveAddonVersions, resolveAmiReleaseVersion } from "./versions";
+
+/** The log groups the CloudWatch observability add-on writes, under /aws/containerinsights/<cluster>/: pods, nodes, kubelet and runtime, Container Insights. */
+export const CONTAINER_LOG_GROUPS = ["application", "host", "dataplane", "performance"] as const;
+/** One of CONTAINER_LOG_GROUPS. */
+export type ContainerLogGroup = (typeof CONTAINER_LOG_GROUPS)[number];
+/** Where the add-on runs its agent and Fluent Bit (both under this service account). */
+const CLOUDWATCH_AGENT = { namespace: "amazon-cloudwatch", serviceAccount: "cloudwatch-agent" } as const;
 
 /** EKS control-plane log types. */
 export type ControlPlaneLogType = "api" | "audit" | "authenticator" | "controllerManager" | "scheduler";
@@ -36,8 +45,20 @@ export interface GpuClusterProps extends ClusterSettingsInput {
   readonly kubernetesVersion?: string;
   /** The day the version's support is checked against (constructs/cluster/versions.ts); default today. */
   readonly supportCheckDate?: Date;
-  /** The CPU pool for cluster add-ons and the license proxy; default 2-4 m6i.large. */
+  /**
+   * The CPU pool for cluster add-ons and the license proxy; default 2-4 m6i.large. It becomes one node
+   * group per availability zone (the proxies' volumes are zonal: a replica can only restart in its own
+   * zone), each with minSize, maxSize and desiredSize divided among the zones, rounded up.
+   */
   readonly systemPool?: SystemPoolInput;
+  /**
+   * The key that encrypts persistent volumes (the license proxies' usage spools, which are retained):
+   * one that outlives this cluster, e.g. RetainedDataKey in a stack of its own. The EBS CSI driver's role
+   * gets the grants it needs through IAM, on the key's tag, so this stack never reads the key's ARN; the
+   * key's own policy must admit the role too (RetainedDataKey's `volumeRoleNamePrefixes`: `ebsCsiRoleNamePrefix`).
+   * Default: the cluster's own key, deleted with the cluster.
+   */
+  readonly volumeKey?: TaggedKeyRef;
   /** GPU pools; default one pool `gpu` of g5.xlarge scaling from 0 to 2 nodes. */
   readonly gpuPools?: GpuPoolInput[];
   /** Control-plane logs beyond api, audit and authenticator, which are always on. */
@@ -86,14 +107,19 @@ export class GpuCluster extends Construct implements ClusterRefs {
   /** Encrypts secrets, control-plane logs, node volumes and persistent volumes. */
   readonly encryptionKey: EncryptionKey;
   /**
-   * The key for persistent volumes the EBS CSI driver creates (the cluster key, whose policy lets the
-   * driver's role use it): pass it to EncryptedStorageClass's `kmsKeyArn`.
+   * The key for persistent volumes the EBS CSI driver creates (`volumeKeyArn`, else the cluster key),
+   * which the driver's role may use: pass it to EncryptedStorageClass's `kmsKeyArn`.
    */
   readonly volumeKeyArn: string;
   /** The EBS CSI driver controller's Pod Identity role. */
   readonly ebsCsiRole: IamRole;
   readonly logGroup: CloudwatchLogGroup;
-  readonly systemPool: NodePool;
+  /** Where the CloudWatch observability add-on ships logs (KMS-encrypted, with retention), by its name for them. */
+  readonly containerLogGroups: Readonly<Record<ContainerLogGroup, CloudwatchLogGroup>>;
+  /** The system pool: one node group per availability zone, in the network's zone order. */
+  readonly systemPools: NodePool[];
+  /** Auto Scaling groups of the system pool, one per zone (load balancer targets when services run there). */
+  readonly systemAutoScalingGroupNames: string[];
   readonly gpuPools: NodePool[];
   readonly gpuPoolSpecs: GpuPoolSpec[];
   /** Auto Scaling groups of the GPU pools, one per pool (load balancer targets). */
@@ -227,7 +253,6 @@ export class GpuCluster extends Construct implements ClusterRefs {
       ? new AdminHost(this, "admin-host", {
           cluster: { name: this.name, clusterName: this.clusterName, arn: this.cluster.arn, clusterSecurityGroupId: this.clusterSecurityGroupId },
           network: props.network,
-          encryptionKey: key,
           instanceType: settings.adminHost.instanceType,
           tags: this.tags,
         })
@@ -263,13 +288,25 @@ export class GpuCluster extends Construct implements ClusterRefs {
       if (!pinned) Annotations.of(this).addWarning(`${where}: ${pool}: amiReleaseVersion: not pinned, so EKS picks its latest ${amiType} release when it creates the group; pin one (\`${amiReleaseLookup(kubernetesVersion, amiType)}\`)`);
       return pinned;
     };
-    this.systemPool = new NodePool(this, "pool-system", {
-      ...poolDefaults,
-      ...systemPool,
-      name: "system",
-      amiType: "AL2023_x86_64_STANDARD",
-      releaseVersion: release("AL2023_x86_64_STANDARD", systemPool.amiReleaseVersion, "systemPool"),
+    const zones = props.network.availabilityZones;
+    const perZone = (n: number) => Math.ceil(n / zones.length);
+    const systemRelease = release("AL2023_x86_64_STANDARD", systemPool.amiReleaseVersion, "systemPool");
+    this.systemPools = props.network.privateSubnetIds.map((subnet, i) => {
+      const zone = Token.isUnresolved(zones[i]) ? `zone-${i}` : zones[i];
+      return new NodePool(this, `pool-system-${zone}`, {
+        ...poolDefaults,
+        ...systemPool,
+        subnetIds: [subnet],
+        zone,
+        minSize: perZone(systemPool.minSize),
+        maxSize: Math.max(perZone(systemPool.minSize), perZone(systemPool.maxSize)),
+        desiredSize: systemPool.desiredSize === undefined ? undefined : perZone(systemPool.desiredSize),
+        name: "system",
+        amiType: "AL2023_x86_64_STANDARD",
+        releaseVersion: systemRelease,
+      });
     });
+    this.systemAutoScalingGroupNames = this.systemPools.map((p) => p.autoScalingGroupName);
     this.gpuPools = gpuPools.map((pool, i) => {
       const amiType = pool.amiType as NodeAmiType;
       const releaseVersion = release(amiType, pool.amiReleaseVersion, `gpuPools[${i}] (${pool.name})`);
@@ -277,27 +314,33 @@ export class GpuCluster extends Construct implements ClusterRefs {
     });
     this.gpuAutoScalingGroupNames = this.gpuPools.map((p) => p.autoScalingGroupName);
 
-    const afterNodes = [this.systemPool.nodeGroup];
+    const afterNodes = this.systemPools.map((p) => p.nodeGroup);
     addon("coredns", { dependsOn: afterNodes });
-    const ebsCsiRole = podIdentityRole(this, "ebs-csi", { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" }, this.tags);
+    // Resource metrics (metrics.k8s.io) for the HPAs' CPU targets and `kubectl top`: EKS ships no metrics-server.
+    addon("metrics-server", { dependsOn: afterNodes });
+    this.containerLogGroups = this.shipContainerLogs(addon, afterNodes, settings.logRetentionDays);
+    const ebsCsiRole = podIdentityRole(this, EBS_CSI_ROLE_ID, { namespace: "kube-system", serviceAccount: "ebs-csi-controller-sa", description: "EBS CSI driver controller" }, this.tags);
     this.ebsCsiRole = ebsCsiRole;
-    // The driver creates volumes encrypted with this key and lets EC2 attach them through grants (what the EBS CSI docs ask of a customer-managed key).
-    key.addStatement({
-      Sid: "EbsCsiDriverEncryptsVolumes",
-      Effect: "Allow",
-      Principal: { AWS: ebsCsiRole.arn },
-      Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-      Resource: "*",
-    });
-    key.addStatement({
-      Sid: "EbsCsiDriverGrantsForAttachedVolumes",
-      Effect: "Allow",
-      Principal: { AWS: ebsCsiRole.arn },
-      Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
-      Resource: "*",
-      Condition: { Bool: { "kms:GrantIsForAWSResource": true } },
-    });
-    this.volumeKeyArn = key.arn;
+    // The driver creates volumes encrypted with the key and lets EC2 attach them through grants (what the EBS CSI docs ask of a
+    // customer-managed key): in the cluster key's own policy, or, for a key that outlives the cluster, in the role's IAM policy,
+    // which that key's policy must also allow (RetainedDataKey.volumeRoleNamePrefixes with ebsCsiRoleNamePrefix; VS-KMS-003).
+    const useKey = { Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"], Effect: "Allow" as const };
+    const grants = { Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], Effect: "Allow" as const, Condition: { Bool: { "kms:GrantIsForAWSResource": true } } };
+    if (props.volumeKey) {
+      const tagged = { StringEquals: { [`aws:ResourceTag/${props.volumeKey.grantTag.key}`]: props.volumeKey.grantTag.value } };
+      new IamRolePolicy(this, "ebs-csi-volume-key", {
+        role: ebsCsiRole.name,
+        name: "retained-volume-key",
+        policy: policyDocument([
+          { Sid: "EncryptVolumes", ...useKey, Resource: "*", Condition: tagged },
+          { Sid: "GrantsForAttachedVolumes", ...grants, Resource: "*", Condition: { ...grants.Condition, ...tagged } },
+        ]),
+      });
+    } else {
+      key.addStatement({ Sid: "EbsCsiDriverEncryptsVolumes", ...useKey, Principal: { AWS: ebsCsiRole.arn }, Resource: "*" });
+      key.addStatement({ Sid: "EbsCsiDriverGrantsForAttachedVolumes", ...grants, Principal: { AWS: ebsCsiRole.arn }, Resource: "*" });
+    }
+    this.volumeKeyArn = props.volumeKey?.arn ?? key.arn;
     new IamRolePolicyAttachment(this, "ebs-csi-policy", {
       role: ebsCsiRole.name,
       policyArn: managedPolicyArn(ebsCsiRole.arn, "service-role/AmazonEBSCSIDriverPolicy"),
@@ -306,6 +349,35 @@ export class GpuCluster extends Construct implements ClusterRefs {
       podIdentityAssociation: [{ roleArn: ebsCsiRole.arn, serviceAccount: "ebs-csi-controller-sa" }],
       dependsOn: [...afterNodes, this.podIdentityAgent],
     });
+  }
+
+  /**
+   * Container, node and data-plane logs to CloudWatch through the `logs` endpoint: the CloudWatch
+   * observability add-on's Fluent Bit (and its Container Insights agent) with a Pod Identity role of its
+   * own. The log groups it writes are created first, KMS-encrypted with the cluster key and with the
+   * cluster's log retention, so the add-on never creates an unencrypted group that keeps logs forever.
+   */
+  private shipContainerLogs(
+    addon: (name: EksAddonName, extra?: Partial<EksAddonConfig>) => EksAddon,
+    afterNodes: ITerraformDependable[],
+    retentionInDays: number,
+  ): Record<ContainerLogGroup, CloudwatchLogGroup> {
+    const key = this.encryptionKey;
+    const groups = Object.fromEntries(
+      CONTAINER_LOG_GROUPS.map((group) => {
+        const name = `/aws/containerinsights/${this.name}/${group}`;
+        key.allowLogGroup(`CloudWatchLogsEncryptsContainerInsights${group[0].toUpperCase()}${group.slice(1)}`, name);
+        return [group, new CloudwatchLogGroup(this, `container-logs-${group}`, { name, retentionInDays, kmsKeyId: key.arn, tags: this.tags, dependsOn: [key.policy] })];
+      }),
+    ) as Record<ContainerLogGroup, CloudwatchLogGroup>;
+    const role = podIdentityRole(this, "cloudwatch-agent", { namespace: CLOUDWATCH_AGENT.namespace, serviceAccount: CLOUDWATCH_AGENT.serviceAccount, description: "CloudWatch observability add-on (agent and Fluent Bit)" }, this.tags);
+    new IamRolePolicyAttachment(this, "cloudwatch-agent-policy", { role: role.name, policyArn: managedPolicyArn(role.arn, "CloudWatchAgentServerPolicy") });
+    addon("amazon-cloudwatch-observability", {
+      configurationValues: JSON.stringify({ containerLogs: { enabled: true } }),
+      podIdentityAssociation: [{ roleArn: role.arn, serviceAccount: CLOUDWATCH_AGENT.serviceAccount }],
+      dependsOn: [...afterNodes, this.podIdentityAgent, ...Object.values(groups)],
+    });
+    return groups;
   }
 
   /**

@@ -54,6 +54,11 @@ export const GPU_INSTANCE_TYPES: Readonly<Record<string, GpuInstanceType>> = Obj
   ]),
 );
 
+/** The value of a GPU node's accelerator label (NODE_LABELS.accelerator), e.g. `nvidia-a10g`: the autoscaler needs it present; the model names the GPU. */
+export function acceleratorLabel(gpu: GpuInstanceType): string {
+  return `nvidia-${gpu.gpuModel.toLowerCase()}`;
+}
+
 /** Looks a type up; an unknown one fails with the closest supported names, so a typo is a one-line fix. */
 export function gpuInstanceType(name: string, where: string): GpuInstanceType {
   const found = GPU_INSTANCE_TYPES[name];

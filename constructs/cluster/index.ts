@@ -7,3 +7,4 @@ export * from "./settings";
 export * from "./types";
 export * from "./versions";
 export * from "./admin-host";
+export { ebsCsiRoleNamePrefix } from "./pools";

@@ -9,7 +9,7 @@ import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT
 import type { ClusterRefs } from "./types";
 import { EncryptionKey } from "../shared/encryption-key";
 import { forgetWithoutDestroying } from "../shared/removed";
-import { GpuInstanceType } from "./gpu-instance-types";
+import { acceleratorLabel, GpuInstanceType } from "./gpu-instance-types";
 
 /** EKS AMI types a pool may use: standard AL2023 for the system pool, NVIDIA variants for GPU pools. */
 export type NodeAmiType = "AL2023_x86_64_STANDARD" | "AL2023_x86_64_NVIDIA" | "BOTTLEROCKET_x86_64_NVIDIA";
@@ -25,6 +25,12 @@ export interface NodePoolProps {
   readonly subnetIds: string[];
   readonly encryptionKey: EncryptionKey;
   readonly name: string;
+  /**
+   * Set when a pool is split into one node group per availability zone (the system pool, whose
+   * license-proxy volumes are zonal): the zone its one subnet is in, part of its resource names. Its
+   * nodes keep the pool's label, so the autoscaler balances the zones' groups as one pool.
+   */
+  readonly zone?: string;
   readonly instanceTypes: string[];
   readonly capacityType: "ON_DEMAND" | "SPOT";
   readonly minSize: number;
@@ -62,7 +68,8 @@ export class NodePool extends Construct {
 
   constructor(scope: Construct, id: string, props: NodePoolProps) {
     super(scope, id);
-    const resourceTags = { ...props.tags, Name: `${props.cluster.name}-${props.name}`, [NODE_LABELS.pool]: props.name };
+    const groupName = props.zone ? `${props.name}-${props.zone}` : props.name;
+    const resourceTags = { ...props.tags, Name: `${props.cluster.name}-${groupName}`, [NODE_LABELS.pool]: props.name };
     const volume = (deviceName: string, volumeSize: number) => ({
       deviceName,
       ebs: {
@@ -78,8 +85,8 @@ export class NodePool extends Construct {
       props.amiType === "BOTTLEROCKET_x86_64_NVIDIA" ? [volume("/dev/xvda", 4), volume("/dev/xvdb", props.diskSizeGiB)] : [volume("/dev/xvda", props.diskSizeGiB)];
 
     this.launchTemplate = new LaunchTemplate(this, "launch-template", {
-      namePrefix: `${props.cluster.name}-${props.name}-`,
-      description: `Nodes of pool ${props.name} in EKS cluster ${props.cluster.name}`,
+      namePrefix: `${props.cluster.name}-${groupName}-`,
+      description: `Nodes of pool ${groupName} in EKS cluster ${props.cluster.name}`,
       updateDefaultVersion: true,
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
       blockDeviceMappings: volumes,
@@ -92,14 +99,14 @@ export class NodePool extends Construct {
     this.labels = {
       [NODE_LABELS.pool]: props.name,
       [NODE_LABELS.role]: props.gpu ? "gpu" : "system",
-      ...(props.gpu ? { [NODE_LABELS.gpuModel]: props.gpu.gpuModel } : {}),
+      ...(props.gpu ? { [NODE_LABELS.gpuModel]: props.gpu.gpuModel, [NODE_LABELS.accelerator]: acceleratorLabel(props.gpu) } : {}),
     };
     const autoscalerTags = autoscalerTagsFor(props.cluster.name, this.labels, props.gpu);
 
     this.nodeGroup = new EksNodeGroup(this, "node-group", {
       clusterName: props.cluster.clusterName,
       // A prefix plus create-before-destroy lets a change that replaces the group (e.g. instance types) roll without downtime.
-      nodeGroupNamePrefix: `${props.name}-`,
+      nodeGroupNamePrefix: `${groupName}-`,
       nodeRoleArn: props.nodeRoleArn,
       subnetIds: props.subnetIds,
       amiType: props.amiType,

@@ -9,7 +9,7 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { GpuPoolInput, gpuPoolSchema, gpuPoolsSchema } from "./settings";
-import { managedPolicyArn, trustPolicy } from "../shared/arn";
+import { managedPolicyArn, podIdentityTrustPolicy, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
 import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
@@ -57,6 +57,17 @@ export function grantNodeVolumes(key: EncryptionKey): void {
   });
 }
 
+/** The EBS CSI driver controller's Pod Identity role: its id under the cluster, which names the role. */
+export const EBS_CSI_ROLE_ID = "ebs-csi";
+
+/**
+ * The name prefix of a cluster's EBS CSI driver role, for a key another stack creates first
+ * (RetainedDataKey.volumeRoleNamePrefixes): that stack cannot read the role's ARN, only know its name.
+ */
+export function ebsCsiRoleNamePrefix(clusterName: string): string {
+  return rolePrefix(clusterName, EBS_CSI_ROLE_ID);
+}
+
 /** IAM role name prefixes are limited to 38 characters; Terraform appends a unique suffix. */
 export function rolePrefix(cluster: string, purpose: string): string {
   return `${cluster.slice(0, 37 - purpose.length - 1)}-${purpose}-`.slice(0, 38);
@@ -81,12 +92,15 @@ export function createNodeRole(scope: Construct, clusterName: string, tags: Reco
   return { role, attachments };
 }
 
-/** A role that pods of one service account assume through EKS Pod Identity, created under the cluster construct. */
+/**
+ * A role that pods of one service account assume through EKS Pod Identity, created under the cluster
+ * construct; its trust names the cluster, namespace and service account (podIdentityTrustPolicy).
+ */
 export function podIdentityRole(cluster: Construct & Pick<ClusterRefs, "name">, id: string, options: PodIdentityRoleOptions, tags: Record<string, string>): IamRole {
   return new IamRole(cluster, `${id}-role`, {
     namePrefix: rolePrefix(cluster.name, id),
     description: options.description ?? `Pod Identity role of ${options.namespace}/${options.serviceAccount} in ${cluster.name}`,
-    assumeRolePolicy: trustPolicy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+    assumeRolePolicy: podIdentityTrustPolicy({ clusterName: cluster.name, namespace: options.namespace, serviceAccount: options.serviceAccount }),
     tags: { ...tags, "voice-selfhost:service-account": `${options.namespace}/${options.serviceAccount}` },
   });
 }

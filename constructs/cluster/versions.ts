@@ -12,8 +12,13 @@
  * we could read gives its EKS dates yet: add it here from the calendar before moving a cluster to it.
  */
 
-/** The managed add-ons GpuCluster installs, by EKS add-on name. */
-export const EKS_ADDONS = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"] as const;
+/**
+ * The managed add-ons GpuCluster installs, by EKS add-on name. metrics-server (an EKS community add-on)
+ * serves the resource metrics HPAs and `kubectl top` read; amazon-cloudwatch-observability ships the
+ * containers' logs (its Fluent Bit) to CloudWatch. Add-on images come from AWS's regional ECR registries,
+ * which an air-gapped VPC reaches through its ECR and S3 endpoints: nothing to mirror.
+ */
+export const EKS_ADDONS = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver", "metrics-server", "amazon-cloudwatch-observability"] as const;
 /** One of EKS_ADDONS. */
 export type EksAddonName = (typeof EKS_ADDONS)[number];
 
@@ -54,6 +59,8 @@ export const EKS_VERSIONS: Readonly<Record<string, EksVersion>> = {
         coredns: "v1.13.2-eksbuild.1",
         "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
         "aws-ebs-csi-driver": "v1.57.1-eksbuild.1",
+        "metrics-server": "v0.9.0-eksbuild.6",
+        "amazon-cloudwatch-observability": "v6.7.0-eksbuild.1",
       },
       amiReleaseVersions: { AL2023: "1.35.6-20260714" },
       clusterAutoscaler: {
@@ -62,7 +69,7 @@ export const EKS_VERSIONS: Readonly<Record<string, EksVersion>> = {
         digestSource: "a public deployment record pinning registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2@sha256:aac369dc... (re-resolved there)",
       },
       source:
-        "add-ons: a public Terraform configuration of a 1.35 cluster (confirm with `aws eks describe-addon-versions --kubernetes-version 1.35`); AMI: awslabs/amazon-eks-ami CHANGELOG, AMI Release v20260714 (AL2023 x86_64 standard and nvidia); autoscaler: see digestSource",
+        "add-ons: a public Terraform configuration of a 1.35 cluster (metrics-server and amazon-cloudwatch-observability: public configurations of 2026 clusters, the latter of a 1.36 one; confirm all with `aws eks describe-addon-versions --kubernetes-version 1.35`); AMI: awslabs/amazon-eks-ami CHANGELOG, AMI Release v20260714 (AL2023 x86_64 standard and nvidia); autoscaler: see digestSource",
     },
   },
   "1.34": { released: "2025-10-02", standardSupportEnds: "2026-12-02", extendedSupportEnds: "2027-12-02" },

@@ -8,7 +8,8 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { Token } from "cdktf";
 import { Construct } from "constructs";
 import { cidrContains, parseCidr } from "../shared/cidr";
-import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../shared/names";
+import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORT } from "../shared/names";
+import { KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK } from "../shared/drain";
 import { NetworkRefs } from "../network/types";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
@@ -34,6 +35,13 @@ export interface LoadBalancedService {
   readonly port: number;
   /** The Service's NodePort on every target node (30000-32767). */
   readonly nodePort: number;
+  /**
+   * The Service's health-check node port (30000-32767), where kube-proxy answers 200 only while the node
+   * has a ready, non-terminating pod of the Service: the target group's health check (shared/drain.ts).
+   */
+  readonly healthCheckNodePort: number;
+  /** Seconds the NLB keeps connections to a target it marked unhealthy before resetting them (DrainTiming.unhealthyDrainingSeconds); default: until they close. */
+  readonly unhealthyDrainingSeconds?: number;
 }
 
 /** Props of InternalLoadBalancer: the network, who may connect, and the targets. */
@@ -48,7 +56,7 @@ export interface InternalLoadBalancerProps {
   readonly plainTcp?: boolean;
   /**
    * The Services behind the load balancer, each on its own listener port; default one Service
-   * `inference` on 443 forwarding to INFERENCE_NODE_PORT. Ports and NodePorts must be distinct.
+   * `inference` on 443 forwarding to INFERENCE_NODE_PORT. Ports and node ports must be distinct.
    */
   readonly services?: LoadBalancedService[];
   /** Refuse deletion through the API; default true. */
@@ -69,13 +77,19 @@ export interface InternalLoadBalancerProps {
  * One listener, target group and health check per Service it fronts: an NLB routes by port, not by
  * path, so when STT and TTS run apart each gets its own listener port (and scales on its own).
  *
- * How pods become targets: the GPU node groups' Auto Scaling groups are attached to each instance
- * target group, and each Service listens on a fixed NodePort (INFERENCE_NODE_PORTS). That
- * needs no in-cluster controller: the AWS Load Balancer Controller would be one more image to mirror
- * and an IAM role with broad ELB rights, and in air-gapped mode it would also need VPC endpoint
- * wiring and hop-limit-2 IMDS. Nodes join and leave the target group with their Auto Scaling group;
- * the readiness health check keeps traffic off nodes whose pods are not ready (with
- * externalTrafficPolicy: Local, off nodes without an inference pod at all).
+ * How pods become targets (instance targets, chosen over IP targets registered by the AWS Load
+ * Balancer Controller): the node groups' Auto Scaling groups are attached to each instance target
+ * group, and each Service listens on a fixed NodePort (INFERENCE_NODE_PORTS). That needs no
+ * in-cluster controller: the controller would be one more image to mirror, an IAM role with broad
+ * ELB rights, a CRD (TargetGroupBinding) that must exist before the workloads stack can even plan,
+ * and in air-gapped mode VPC endpoint wiring and hop-limit-2 IMDS. Nodes join and leave the target
+ * group with their Auto Scaling group. The health check is kube-proxy's on the Service's
+ * health-check node port (KUBE_PROXY_HEALTH_PATH): it fails as soon as a node has no ready,
+ * non-terminating pod of the Service, while kube-proxy still routes to a terminating pod that is
+ * serving, so a rollout drains nodes without dropping a connection (shared/drain.ts has the timing);
+ * the NLB keeps connections to an unhealthy target open so live sessions drain with their pod.
+ * EKS managed node groups have no target-group setting (containers-roadmap #709): the attachment
+ * to the group's own Auto Scaling group is acknowledged in code (VS-LB-004).
  *
  * What the targets see (`targetSourceCidrs`): client IP preservation is on, so client traffic
  * arrives from the client's own address, and health checks from the load balancer's private
@@ -113,7 +127,7 @@ export class InternalLoadBalancer extends Construct {
     const clients = props.allowedClientCidrs.map((c) => parseCidr(c)!);
     const extra = this.healthCheckSourceCidrs.filter((c) => Token.isUnresolved(c) || !clients.some((client) => cidrContains(client, parseCidr(c)!)));
     this.targetSourceCidrs = [...new Set([...props.allowedClientCidrs, ...extra])];
-    this.services = props.services ?? [{ name: "inference", port: 443, nodePort: INFERENCE_NODE_PORT }];
+    this.services = props.services ?? [{ name: "inference", port: 443, nodePort: INFERENCE_NODE_PORT, healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS.inference }];
     checkServices(where, this.services);
 
     this.securityGroup = new SecurityGroup(this, "sg", {
@@ -122,7 +136,7 @@ export class InternalLoadBalancer extends Construct {
       description: "Internal NLB of the inference service: clients in, NodePort out",
       tags: props.tags,
     });
-    for (const { name, port, nodePort } of this.services) {
+    for (const { name, port, nodePort, healthCheckNodePort } of this.services) {
       props.allowedClientCidrs.forEach((cidr, i) => {
         new VpcSecurityGroupIngressRule(this, `${name}-client-${i}`, {
           securityGroupId: this.securityGroup.id,
@@ -149,6 +163,22 @@ export class InternalLoadBalancer extends Construct {
         toPort: nodePort,
         referencedSecurityGroupId: this.securityGroup.id,
       });
+      new VpcSecurityGroupEgressRule(this, `${name}-health-to-nodes`, {
+        securityGroupId: this.securityGroup.id,
+        description: `Health checks to kube-proxy's ${name} health-check node port`,
+        ipProtocol: "tcp",
+        fromPort: healthCheckNodePort,
+        toPort: healthCheckNodePort,
+        referencedSecurityGroupId: props.targets.nodeSecurityGroupId,
+      });
+      new VpcSecurityGroupIngressRule(this, `${name}-nodes-health-from-nlb`, {
+        securityGroupId: props.targets.nodeSecurityGroupId,
+        description: `kube-proxy's ${name} health-check node port from the internal NLB`,
+        ipProtocol: "tcp",
+        fromPort: healthCheckNodePort,
+        toPort: healthCheckNodePort,
+        referencedSecurityGroupId: this.securityGroup.id,
+      });
     }
 
     if (!plainTcp) this.accessLogBucket = this.createAccessLogBucket(props);
@@ -170,7 +200,8 @@ export class InternalLoadBalancer extends Construct {
     this.dnsName = this.loadBalancer.dnsName;
 
     const targetGroups: Record<string, LbTargetGroup> = {};
-    for (const { name, port, nodePort } of this.services) {
+    const check = TARGET_HEALTH_CHECK;
+    for (const { name, port, nodePort, healthCheckNodePort, unhealthyDrainingSeconds } of this.services) {
       const targetGroup = new LbTargetGroup(this, `${name}-targets`, {
         namePrefix: "voice-",
         vpcId: props.network.vpcId,
@@ -179,16 +210,19 @@ export class InternalLoadBalancer extends Construct {
         port: nodePort,
         preserveClientIp: "true",
         deregistrationDelay: "60",
-        // Each Service's own pods answer on its NodePort: a node is healthy for a Service only if one of its pods is ready there.
+        // kube-proxy's answer for this Service on this node: 200 only while one of its pods there is ready and not terminating.
         healthCheck: {
           protocol: "HTTP",
-          port: "traffic-port",
-          path: INFERENCE_READINESS_PATH,
+          port: String(healthCheckNodePort),
+          path: KUBE_PROXY_HEALTH_PATH,
           matcher: "200",
-          interval: 10,
-          healthyThreshold: 3,
-          unhealthyThreshold: 3,
+          interval: check.intervalSeconds,
+          timeout: check.timeoutSeconds,
+          healthyThreshold: check.healthyThreshold,
+          unhealthyThreshold: check.unhealthyThreshold,
         },
+        // A target marked unhealthy is a node whose pods are terminating: their open connections (live sessions) finish there.
+        targetHealthState: [{ enableUnhealthyConnectionTermination: false, unhealthyDrainingInterval: unhealthyDrainingSeconds }],
         tags: { ...props.tags, "voice-selfhost:service": name },
         lifecycle: { createBeforeDestroy: true },
       });
@@ -247,18 +281,23 @@ export class InternalLoadBalancer extends Construct {
 
 function checkServices(where: string, services: readonly LoadBalancedService[]): void {
   if (services.length === 0) throw new Error(`${where}: services: expected at least one Service to front`);
-  const seen = { name: new Set<string>(), port: new Set<number>(), nodePort: new Set<number>() };
+  const seen = { name: new Set<string>(), port: new Set<number>() };
+  // A Service's NodePort and kube-proxy's health-check node port share one range on every node.
+  const nodePorts = new Set<number>();
   services.forEach((s, i) => {
     const at = `${where}: services[${i}]`;
     if (!/^[a-z][a-z0-9-]{0,30}$/.test(s.name)) throw new Error(`${at}.name: expected lowercase letters, digits and hyphens, found "${s.name}"`);
     if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new Error(`${at}.port: expected a port 1-65535, found ${s.port}`);
-    if (!Number.isInteger(s.nodePort) || s.nodePort < 30000 || s.nodePort > 32767) {
-      throw new Error(`${at}.nodePort: expected 30000-32767 (the Kubernetes NodePort range), found ${s.nodePort}`);
-    }
-    for (const key of ["name", "port", "nodePort"] as const) {
+    for (const key of ["name", "port"] as const) {
       const value = s[key] as never;
       if (seen[key].has(value)) throw new Error(`${at}.${key}: ${s[key]} is used by another Service; each needs its own`);
       seen[key].add(value);
+    }
+    for (const key of ["nodePort", "healthCheckNodePort"] as const) {
+      const port = s[key];
+      if (!Number.isInteger(port) || port < 30000 || port > 32767) throw new Error(`${at}.${key}: expected 30000-32767 (the Kubernetes NodePort range), found ${port}`);
+      if (nodePorts.has(port)) throw new Error(`${at}.${key}: ${port} is already a node port of this or another Service; each needs its own`);
+      nodePorts.add(port);
     }
   });
 }

@@ -18,12 +18,24 @@ import { Fn, Lazy, TerraformLocal, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { formatCidr, parseCidr, subnetOf } from "../shared/cidr";
 import { z } from "zod";
-import { flowLogRetentionDaysSchema, natGatewaysSchema, vpcCidrSchema } from "./settings";
+import { flowLogRetentionDaysSchema, natGatewaysSchema, perimeterSchema, vpcCidrSchema } from "./settings";
 import { policyDocument, PolicyStatement, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { parseProps } from "../shared/validate";
 import { regionOfAzs } from "./azs";
-import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService, s3ReadStatement } from "./endpoints";
+import { recordPolicyAcknowledgement } from "../shared/policy-acknowledgement";
+import {
+  ecrLayersStatement,
+  ENDPOINT_POLICY_DOCS,
+  endpointServiceName,
+  INTERFACE_ENDPOINT_SERVICES,
+  InterfaceEndpointService,
+  interfaceEndpointStatements,
+  ownPrincipalsToOwnResources,
+  PerimeterScope,
+  s3ReadStatement,
+  unknownAddonRegistry,
+} from "./endpoints";
 import { ExistingNetwork, ExistingNetworkProps } from "./existing-network";
 import { NetworkRefs } from "./types";
 
@@ -45,6 +57,11 @@ export interface PrivateNetworkProps {
   readonly flowLogRetentionDays?: number;
   /** Interface endpoints to create; default all of INTERFACE_ENDPOINT_SERVICES (what a private EKS cluster needs). */
   readonly interfaceEndpoints?: readonly InterfaceEndpointService[];
+  /**
+   * AWS Organizations id (`o-...`) of the data perimeter: the VPC endpoints' policies admit principals
+   * and resources of this organisation. Default: the network's own account only.
+   */
+  readonly organizationId?: string;
   /** Prefix for Name tags and the flow log group; defaults to the construct path. Unique per account and region. */
   readonly name?: string;
   /** Extra tags for every resource of the network (the provider's default tags still apply). */
@@ -56,6 +73,12 @@ export interface PrivateNetworkProps {
  * gateways; in air-gapped mode nothing routes out of the VPC, and AWS APIs are reached through VPC
  * endpoints (created in both modes, so node bootstrap and image pulls never depend on NAT).
  * Every packet is recorded in flow logs, encrypted with a key of the network's own.
+ *
+ * The endpoints are a data perimeter: each interface endpoint whose service supports a policy
+ * admits only our principals acting on our resources (the organisation named by `organizationId`,
+ * else this account), AWS services acting for us, and the AWS-owned resources the cluster uses
+ * (interfaceEndpointStatements). The S3 gateway endpoint admits ECR's image layers and the buckets
+ * registered with `allowS3Reads`, and when connected also our principals on our own buckets.
  */
 export class PrivateNetwork extends Construct implements NetworkRefs {
   readonly vpcId: string;
@@ -74,7 +97,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
   /** Interface endpoint ids by service, for `aws:sourceVpce` conditions in resource policies. */
   readonly interfaceEndpointIds: Readonly<Partial<Record<InterfaceEndpointService, string>>>;
   readonly flowLogGroupName: string;
-  /** What the S3 gateway endpoint's policy admits in air-gapped mode, beyond ECR's image layers (see allowS3Reads). */
+  /** Buckets the S3 gateway endpoint's policy admits reads of, beyond ECR's image layers (see allowS3Reads). */
   private readonly s3Reads: PolicyStatement[] = [];
   /** ARN of the customer-managed key that encrypts the flow logs. */
   readonly flowLogKeyArn: string;
@@ -172,28 +195,28 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
       this.natGatewayIds = [];
     }
 
-    // Air-gapped, the endpoint is the VPC's only path to S3, so its policy is an allow-list: ECR's image layers
-    // (the one S3 read EKS nodes need to join and pull, add-on images included) and the buckets allowS3Reads names.
-    // Connected, it keeps AWS's default policy: it carries all of the VPC's S3 traffic in the region (OS package
-    // repositories, the SSM agent, workloads' own buckets), and an allow-list there would break those silently.
-    const s3Policy = () => {
-      // A local: the policy is JSON text, and the split(":") expression would put quotes inside it.
-      const layerPartition = new TerraformLocal(this, "s3-partition", partition).asString;
-      const ecrLayers: PolicyStatement = {
-        Sid: "EcrImageLayers",
-        Effect: "Allow",
-        Principal: "*",
-        Action: "s3:GetObject",
-        Resource: `arn:${layerPartition}:s3:::prod-${plan.region}-starport-layer-bucket/*`,
-      };
-      return Lazy.stringValue({ produce: () => policyDocument([ecrLayers, ...this.s3Reads]) });
+    // Locals: policies are JSON text, and the split(":") expressions would put quotes inside them.
+    const policyPartition = new TerraformLocal(this, "s3-partition", partition).asString;
+    const perimeter: PerimeterScope = {
+      organizationId: parseProps(perimeterSchema, { organizationId: props.organizationId }, `PrivateNetwork ${this.node.path}:`).organizationId,
+      account: new TerraformLocal(this, "account", Fn.element(Fn.split(":", this.vpc.arn), 4)).asString,
     };
+    // What S3 the cluster really uses: ECR's image layers (every image pull, EKS add-ons' included), the
+    // buckets allowS3Reads names (the model bucket). Air-gapped, the endpoint is the VPC's only path to S3,
+    // so that is all it admits. Connected, our principals may also reach our own buckets (in the organisation
+    // or the account); a bucket anywhere else, the usual way data leaves, is refused at the endpoint, though
+    // NAT remains (S3's prefix list routes to the endpoint, so S3 traffic never takes the NAT path).
+    const s3Statements = () => [
+      ecrLayersStatement(plan.region, policyPartition),
+      ...(props.mode === "connected" ? [ownPrincipalsToOwnResources(perimeter)] : []),
+      ...this.s3Reads,
+    ];
     const s3 = new VpcEndpoint(this, "s3", {
       vpcId: this.vpc.id,
       serviceName: endpointServiceName(plan.region, "s3"),
       vpcEndpointType: "Gateway",
       routeTableIds: this.privateRouteTableIds,
-      policy: props.mode === "airgapped" ? s3Policy() : undefined,
+      policy: Lazy.stringValue({ produce: () => policyDocument(s3Statements()) }),
       tags: tagged("s3"),
     });
     this.s3GatewayEndpointId = s3.id;
@@ -217,6 +240,7 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
 
     const endpointIds: Partial<Record<InterfaceEndpointService, string>> = {};
     for (const service of props.interfaceEndpoints ?? INTERFACE_ENDPOINT_SERVICES) {
+      const supportsPolicy = ENDPOINT_POLICY_DOCS[service] !== undefined;
       const endpoint = new VpcEndpoint(this, `endpoint-${service.replace(/\./g, "-")}`, {
         vpcId: this.vpc.id,
         serviceName: endpointServiceName(plan.region, service),
@@ -224,8 +248,16 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
         privateDnsEnabled: true,
         subnetIds: this.privateSubnetIds,
         securityGroupIds: [endpointSg.id],
+        policy: supportsPolicy ? policyDocument(interfaceEndpointStatements(service, perimeter, { region: plan.region, partition: policyPartition })) : undefined,
         tags: tagged(service),
       });
+      if (!supportsPolicy) {
+        recordPolicyAcknowledgement(
+          endpoint,
+          "VS-NET-005",
+          `${service}: no AWS guide documents endpoint-policy support, and an endpoint of a service without it accepts only the default full-access policy; its security group admits HTTPS from this VPC only, and IAM decides what callers may do`,
+        );
+      }
       endpointIds[service] = endpoint.id;
     }
     this.interfaceEndpointIds = endpointIds;
@@ -286,9 +318,9 @@ export class PrivateNetwork extends Construct implements NetworkRefs {
   }
 
   /**
-   * Lets requests through the S3 gateway endpoint read `bucketArns` (objects and listings). Only
-   * air-gapped networks restrict the endpoint; on a connected one this changes nothing. Bucket
-   * policies still decide who may read.
+   * Lets requests through the S3 gateway endpoint read `bucketArns` (objects and listings), whoever's
+   * account they are in: air-gapped, nothing else is admitted; connected, our principals may also
+   * reach our own buckets. Bucket policies still decide who may read.
    */
   allowS3Reads(sid: string, bucketArns: string[]): void {
     if (this.s3Reads.some((s) => s.Sid === sid)) throw new Error(`PrivateNetwork ${this.node.path}: allowS3Reads: duplicate statement id ${sid}`);
@@ -323,6 +355,9 @@ function planNetwork(path: string, props: PrivateNetworkProps): NetworkPlan {
   services.forEach((s) => {
     if (!INTERFACE_ENDPOINT_SERVICES.includes(s)) fail(`interfaceEndpoints: expected services from INTERFACE_ENDPOINT_SERVICES, found "${s}"`);
   });
+  // The ECR endpoints' policies admit the region's EKS add-on registry by account.
+  const unknownRegistry = services.some((s) => s === "ecr.api" || s === "ecr.dkr") ? unknownAddonRegistry(region) : undefined;
+  if (unknownRegistry) fail(`region: ${unknownRegistry}`);
 
   // Quarters of the VPC: one large private subnet per AZ (pods take VPC addresses), the fourth reserved for NAT subnets.
   const quarter = vpc.prefix + 2;

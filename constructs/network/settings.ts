@@ -23,3 +23,20 @@ export const natGatewaysSchema = z.enum(["perAz", "single"]).default("perAz");
 
 /** VPC flow log retention in days; one of CloudWatch's periods. Default 365. */
 export const flowLogRetentionDaysSchema = retentionDaysSchema.default(365);
+
+/**
+ * The data perimeter of the VPC endpoints: their policies admit principals and resources of this AWS
+ * Organizations organisation (`o-...`), or of the network's own account when none is named.
+ */
+export const perimeterSchema = z
+  .object({
+    organizationId: z
+      .string()
+      .regex(/^o-[a-z0-9]{10,32}$/, "expected an AWS Organizations id like o-a1b2c3d4e5")
+      .optional(),
+  })
+  .strict()
+  .default({});
+
+/** The data perimeter as props and the environment file take it. */
+export type PerimeterInput = z.input<typeof perimeterSchema>;

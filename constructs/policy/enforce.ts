@@ -1,11 +1,11 @@
 /** Attaches the policy to stacks so that `app.synth()` fails on any unacknowledged violation. */
 import { TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
+import { POLICY_ACKNOWLEDGEMENT_METADATA, recordPolicyAcknowledgement } from "../shared/policy-acknowledgement";
 import { acknowledgementProblems, evaluate, formatViolation } from "./engine";
 import { JsonObject, StackView } from "./stack-view";
 import { Acknowledgement, PolicyOptions, PolicyReport } from "./types";
 
-const ACKNOWLEDGEMENT_METADATA = "voice-selfhost:policy-acknowledgement";
 const configured = new WeakMap<TerraformStack, PolicyOptions>();
 
 /**
@@ -63,14 +63,14 @@ function serializeOncePerSynthesis(stack: TerraformStack): void {
 export function acknowledgePolicy(scope: IConstruct, rule: string, reason: string): void {
   const problems = acknowledgementProblems([{ rule, reason, resource: scope.node.path, source: "code" }]);
   if (problems.length) throw new Error(problems.join("\n"));
-  scope.node.addMetadata(ACKNOWLEDGEMENT_METADATA, { rule, reason });
+  recordPolicyAcknowledgement(scope, rule, reason);
 }
 
 /** Acknowledgements constructs under `stack` declared with acknowledgePolicy. */
 export function codeAcknowledgements(stack: TerraformStack): Acknowledgement[] {
   return stack.node.findAll().flatMap((c) =>
     c.node.metadata
-      .filter((m) => m.type === ACKNOWLEDGEMENT_METADATA)
+      .filter((m) => m.type === POLICY_ACKNOWLEDGEMENT_METADATA)
       .map((m) => ({ ...(m.data as { rule: string; reason: string }), resource: c.node.path, source: "code" })),
   );
 }
@@ -81,6 +81,10 @@ export function codeAcknowledgements(stack: TerraformStack): Acknowledgement[] {
  */
 export function checkStack(stack: TerraformStack, view: StackView = new StackView(stack.node.id, stack.toTerraform() as JsonObject)): PolicyReport {
   const options = configured.get(stack) ?? {};
-  const acknowledgements = [...(options.acknowledgements ?? []), ...codeAcknowledgements(stack)];
+  // Constructs that load no policy code record theirs unchecked (recordPolicyAcknowledgement): check them here.
+  const inCode = codeAcknowledgements(stack);
+  const problems = acknowledgementProblems(inCode);
+  if (problems.length) throw new Error(`policy for stack ${stack.node.path}:\n  ${problems.join("\n  ")}`);
+  const acknowledgements = [...(options.acknowledgements ?? []), ...inCode];
   return evaluate(view, { ...options, acknowledgements });
 }

@@ -52,6 +52,22 @@ export const IMAGES = {
   },
   // Its minor must be the cluster's: the version table (constructs/cluster/versions.ts) holds one per minor; PrivateRegistry's kubernetesVersion picks it.
   clusterAutoscaler: clusterAutoscalerImage(DEFAULT_KUBERNETES_VERSION),
+  prometheus: {
+    repository: "prometheus/prometheus",
+    upstream: "quay.io/prometheus/prometheus",
+    tag: "v3.5.0",
+    digest: "sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
+    digestSource: "a public CI gate pinning quay.io/prometheus/prometheus:v3.5.0@sha256:63805ebb... (the 3.5 long-term-support line)",
+    purpose: "scrapes the pods and evaluates the alert rules in the cluster; what the autoscaler's metrics adapter reads",
+  },
+  prometheusAdapter: {
+    repository: "prometheus-adapter/prometheus-adapter",
+    upstream: "registry.k8s.io/prometheus-adapter/prometheus-adapter",
+    tag: "v0.12.0",
+    // No published digest found for v0.12.0: the mirror manifest says to resolve it at copy time; ECR's immutable tag pins it from then on.
+    digest: undefined,
+    purpose: "serves inference_load_ratio to the HPAs through the custom metrics API (custom.metrics.k8s.io)",
+  },
   awsCli: {
     repository: "aws-cli/aws-cli",
     upstream: "public.ecr.aws/aws-cli/aws-cli",

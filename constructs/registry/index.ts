@@ -1,2 +1,3 @@
 export * from "./images";
 export * from "./private-registry";
+export * from "./settings";

@@ -1,5 +1,4 @@
 import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
-import { EcrPullThroughCacheRule } from "@cdktf/provider-aws/lib/ecr-pull-through-cache-rule";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { EcrRepositoryPolicy } from "@cdktf/provider-aws/lib/ecr-repository-policy";
 import { DataAwsEcrRepository } from "@cdktf/provider-aws/lib/data-aws-ecr-repository";
@@ -10,14 +9,14 @@ import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
 import { NetworkRefs } from "../network/types";
-import { policyDocument, PolicyStatement } from "../shared/arn";
+import { inspectorServiceLinkedRoleArn, policyDocument, PolicyStatement } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import { clusterAutoscalerImage } from "../cluster/versions";
 import { ImageKey, IMAGES, ImageSpec, upstreamReference } from "./images";
 
 /** Props of PrivateRegistry: only `network` is required; give the pullers with `grantPull`. */
 export interface PrivateRegistryProps {
-  /** Its mode decides pull-through caches (connected) or VPC-endpoint-only pulls (air-gapped). */
+  /** Air-gapped, pulls must come through its ECR endpoints. */
   readonly network: NetworkRefs;
   /**
    * Roles allowed to pull (the cluster's node role).
@@ -36,8 +35,6 @@ export interface PrivateRegistryProps {
   readonly untaggedExpiryDays?: number;
   /** Images kept per repository, newest first; default 50. */
   readonly maxImagesPerRepository?: number;
-  /** Pull-through cache rule prefix (connected mode); default from repositoryPrefix. At most 20 characters. */
-  readonly pullThroughCachePrefix?: string;
   /**
    * Repositories that exist already (bring your own), by image key, e.g. `{ nvidiaDevicePlugin: "platform/nvidia/k8s-device-plugin" }`:
    * read with a data source instead of created. Their policies, encryption and lifecycle stay the owner's; the
@@ -79,17 +76,27 @@ export interface MirrorEntry {
   readonly note?: string;
 }
 
-/** Upstream registries ECR can cache without credentials. */
-const PULL_THROUGH_UPSTREAMS = { ecr: "public.ecr.aws", k8s: "registry.k8s.io", quay: "quay.io" } as const;
+/** What a mirror role does to a repository: push an image, and read it back to verify its digest. */
+const MIRROR_ACTIONS = [
+  "ecr:BatchCheckLayerAvailability",
+  "ecr:InitiateLayerUpload",
+  "ecr:UploadLayerPart",
+  "ecr:CompleteLayerUpload",
+  "ecr:PutImage",
+  "ecr:BatchGetImage",
+  "ecr:GetDownloadUrlForLayer",
+  "ecr:DescribeImages",
+];
 
 /**
  * Private ECR repositories for every image the cluster runs (IMAGES), so no node ever pulls from a
  * public registry: immutable tags, scan on push, encryption with a key of the registry's own, a
  * lifecycle, and a repository policy that lets only the node role pull. In air-gapped mode pulls
- * must also come through the VPC's ECR endpoints (`aws:sourceVpce`). In connected mode, pull-through
- * cache rules let an operator fill the repositories from public registries without credentials
- * (the first pull through a cache creates its repository, so it needs ecr:CreateRepository and
- * ecr:BatchImportUpstreamImage, which the node role does not get).
+ * must also come through the VPC's ECR endpoints (`aws:sourceVpce`). Both pull denies let two more
+ * principals through: the mirror roles (`grantMirror`, which push the images in and read them back),
+ * and Amazon Inspector's service-linked role, so enhanced scanning can read what it scans. Images
+ * arrive only by copying (the mirror manifest): no pull-through cache rule creates repositories
+ * outside these controls.
  *
  * `mirrorManifest` (also written as `mirror-manifest.json` next to the stack's cdk.tf.json) lists what
  * to copy; `images` gives the workloads the same URIs.
@@ -100,8 +107,8 @@ export class PrivateRegistry extends Construct {
   readonly repositories: Readonly<Partial<Record<ImageKey, EcrRepository>>>;
   readonly images: Readonly<Record<ImageKey, RegistryImage>>;
   readonly mirrorManifest: MirrorManifest;
-  readonly pullThroughCacheRules: EcrPullThroughCacheRule[];
   private readonly pullerArns: string[] = [];
+  private readonly mirrorArns: string[] = [];
 
   constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
     super(scope, id);
@@ -129,46 +136,34 @@ export class PrivateRegistry extends Construct {
     }
 
     const pullActions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
-    // Read at synth, after every grantPull.
-    const pullerArns = this.pullerArns;
-    const pullers = {
-      get AWS(): string[] {
-        return pullerArns;
-      },
-    };
-    const statements: PolicyStatement[] = [
+    const inspector = inspectorServiceLinkedRoleArn(this.encryptionKey.partition, this.encryptionKey.account);
+    // Built at synth, after every grantPull and grantMirror.
+    const statements = (): PolicyStatement[] => [
+      { Sid: "NodesPull", Effect: "Allow", Principal: { AWS: [...this.pullerArns] }, Action: [...pullActions, "ecr:BatchCheckLayerAvailability"] },
+      ...(this.mirrorArns.length ? [{ Sid: "MirrorsPushAndVerify", Effect: "Allow" as const, Principal: { AWS: [...this.mirrorArns] }, Action: MIRROR_ACTIONS }] : []),
       {
-        Sid: "NodesPull",
-        Effect: "Allow",
-        Principal: pullers,
-        Action: [...pullActions, "ecr:BatchCheckLayerAvailability"],
-      },
-      {
-        // Identity policies (e.g. broad read-only roles) cannot widen this: only the node role reads images.
+        // Identity policies (e.g. broad read-only roles) cannot widen this: only the nodes, the mirrors and Inspector read images.
         Sid: "DenyPullsByOthers",
         Effect: "Deny",
         Principal: "*",
         Action: pullActions,
-        Condition: {
-          ArnNotEquals: {
-            get "aws:PrincipalArn"(): string[] {
-              return pullers.AWS;
-            },
-          },
-        },
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": [...this.pullerArns, ...this.mirrorArns, inspector] } },
       },
+      ...(endpointIds.length
+        ? [
+            {
+              // Inspector scans from inside AWS, not through this VPC: without its exception enhanced scanning fails here.
+              Sid: "DenyPullsOutsideVpcEndpoints",
+              Effect: "Deny" as const,
+              Principal: "*",
+              Action: pullActions,
+              Condition: { StringNotEquals: { "aws:sourceVpce": endpointIds }, ArnNotEquals: { "aws:PrincipalArn": [inspector] } },
+            },
+          ]
+        : []),
     ];
-    if (endpointIds.length > 0) {
-      statements.push({
-        Sid: "DenyPullsOutsideVpcEndpoints",
-        Effect: "Deny",
-        Principal: "*",
-        Action: pullActions,
-        Condition: { StringNotEquals: { "aws:sourceVpce": endpointIds } },
-      });
-    }
     // One document for every repository, held in a local so it is written (and resolved) once.
-    const repositoryPolicy = new TerraformLocal(this, "repository-policy", Lazy.stringValue({ produce: () => policyDocument(statements) })).asString;
+    const repositoryPolicy = new TerraformLocal(this, "repository-policy", Lazy.stringValue({ produce: () => policyDocument(statements()) })).asString;
     const lifecyclePolicy = JSON.stringify({
       rules: [
         {
@@ -215,20 +210,9 @@ export class PrivateRegistry extends Construct {
     this.repositories = repositories;
     this.images = images;
 
-    this.pullThroughCacheRules =
-      props.network.mode === "connected"
-        ? Object.entries(PULL_THROUGH_UPSTREAMS).map(([short, upstream]) => {
-            const cachePrefix = `${props.pullThroughCachePrefix ?? prefix.replace(/\//g, "-")}-${short}`;
-            if (cachePrefix.length > 30) {
-              throw new Error(`${where}: pull-through cache prefix "${cachePrefix}" is longer than ECR's 30 characters; set a shorter pullThroughCachePrefix`);
-            }
-            return new EcrPullThroughCacheRule(this, `pull-through-${short}`, { ecrRepositoryPrefix: cachePrefix, upstreamRegistryUrl: upstream });
-          })
-        : [];
-
     for (const arn of props.pullerRoleArns ?? []) this.grantPull(arn);
     this.node.addValidation({
-      validate: () => (pullerArns.length > 0 ? [] : [`${where}: no puller: call grantPull(role) with the cluster's node role (the kubelet pulls with it)`]),
+      validate: () => (this.pullerArns.length > 0 ? [] : [`${where}: no puller: call grantPull(role) with the cluster's node role (the kubelet pulls with it)`]),
     });
 
     this.mirrorManifest = {
@@ -251,6 +235,16 @@ export class PrivateRegistry extends Construct {
   grantPull(role: { readonly arn: string } | string): void {
     const arn = typeof role === "string" ? role : role.arn;
     if (!this.pullerArns.includes(arn)) this.pullerArns.push(arn);
+  }
+
+  /**
+   * Lets `role` (the role that copies images in, see the mirror manifest) push every image and read it
+   * back to verify its digest; the pull denies let it through. Air-gapped, its reads must still come
+   * through the VPC's ECR endpoints.
+   */
+  grantMirror(role: { readonly arn: string } | string): void {
+    const arn = typeof role === "string" ? role : role.arn;
+    if (!this.mirrorArns.includes(arn)) this.mirrorArns.push(arn);
   }
 }
 

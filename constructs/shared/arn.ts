@@ -50,6 +50,48 @@ export function trustPolicy(service: string, actions: string[] = ["sts:AssumeRol
   return policyDocument([{ Sid: "ServiceAssumesRole", Effect: "Allow", Principal: { Service: service }, Action: actions, ...(condition ? { Condition: condition } : {}) }]);
 }
 
+/** The service principal EKS Pod Identity assumes workload roles as. */
+export const POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com";
+
+/**
+ * Session tags EKS Pod Identity sets on every AssumeRole (EKS User Guide, "Grant Pods access to AWS
+ * resources based on tags"), whose `aws:RequestTag/<key>` a trust policy can require.
+ */
+export const POD_IDENTITY_SESSION_TAGS = {
+  cluster: "eks-cluster-name",
+  namespace: "kubernetes-namespace",
+  serviceAccount: "kubernetes-service-account",
+} as const;
+
+/**
+ * The trust policy of a Pod Identity role that only one service account of one cluster can assume
+ * (EKS User Guide, "Create IAM role with trust policy required by EKS Pod Identity"): sts:TagSession
+ * lets the service pass its session tags, and the conditions require the three that name the workload.
+ * Without them, anyone allowed to create a pod identity association could bind the role to any
+ * service account of any cluster in the account.
+ */
+export function podIdentityTrustPolicy(workload: { readonly clusterName: string; readonly namespace: string; readonly serviceAccount: string }): string {
+  const tag = (key: string) => `aws:RequestTag/${key}`;
+  return trustPolicy(POD_IDENTITY_SERVICE, ["sts:AssumeRole", "sts:TagSession"], {
+    StringEquals: {
+      [tag(POD_IDENTITY_SESSION_TAGS.cluster)]: workload.clusterName,
+      [tag(POD_IDENTITY_SESSION_TAGS.namespace)]: workload.namespace,
+      [tag(POD_IDENTITY_SESSION_TAGS.serviceAccount)]: workload.serviceAccount,
+    },
+  });
+}
+
+/**
+ * The service-linked role Amazon Inspector scans ECR images with (enhanced scanning pulls every image
+ * it scans). Source: Amazon Inspector User Guide, "Using service-linked roles for Amazon Inspector".
+ */
+export const INSPECTOR_SERVICE_LINKED_ROLE_PATH = "role/aws-service-role/inspector2.amazonaws.com/AWSServiceRoleForAmazonInspector2";
+
+/** Amazon Inspector's service-linked role in `account`. */
+export function inspectorServiceLinkedRoleArn(partition: string, account: string): string {
+  return `arn:${partition}:iam::${account}:${INSPECTOR_SERVICE_LINKED_ROLE_PATH}`;
+}
+
 /** An AWS managed policy ARN in the partition of `anyArn`. */
 export function managedPolicyArn(anyArn: string, name: string): string {
   return `arn:${arnParts(anyArn).partition}:iam::aws:policy/${name}`;

@@ -1,5 +1,6 @@
 export * from "./arn";
 export * from "./cidr";
+export * from "./drain";
 export * from "./encryption-key";
 export * from "./image-ref";
 export * from "./names";

@@ -3,6 +3,9 @@
  * association or a NodePort that names the wrong thing fails silently at run time, not at synth.
  */
 
+/** The tag IAM grants on retained-data keys (RetainedDataKey) match on; policy rule VS-KMS-003 finds those keys by it. */
+export const RETAINED_DATA_TAG = "voice-selfhost:retained-data";
+
 /** The Kubernetes namespace of the inference server and the license proxy. */
 export const WORKLOAD_NAMESPACE = "voice-selfhost";
 /** Service account of the inference pods; its Pod Identity role is the only reader of the model bucket. */
@@ -21,6 +24,17 @@ export const INFERENCE_NODE_PORTS = { inference: 30080, stt: 30080, tts: 30081 }
 export type InferenceServiceName = keyof typeof INFERENCE_NODE_PORTS;
 /** The combined inference Service's NodePort. */
 export const INFERENCE_NODE_PORT = INFERENCE_NODE_PORTS.inference;
+/**
+ * Fixed health-check node port of each inference Service (kube-proxy serves it for a LoadBalancer Service
+ * with externalTrafficPolicy Local): the target groups' health check, see shared/drain.ts.
+ */
+export const INFERENCE_HEALTH_CHECK_NODE_PORTS: Readonly<Record<InferenceServiceName, number>> = { inference: 30090, stt: 30090, tts: 30091 };
+/**
+ * The load balancer class of the inference Services: no controller implements it, so nothing in the
+ * cluster creates a load balancer for them; the Service type only makes kube-proxy serve the health-check
+ * node port the infra stack's NLB checks.
+ */
+export const INFERENCE_LOAD_BALANCER_CLASS = "voice-selfhost.io/terraform-nlb";
 /** The inference server's readiness path: the NLB health check and the pods' readiness probe. */
 export const INFERENCE_READINESS_PATH = "/health/ready";
 
@@ -32,6 +46,11 @@ export const NODE_LABELS = {
   role: "voice-selfhost.io/node-role",
   /** GPU model, e.g. `A10G`, `L4` (GPU nodes only). */
   gpuModel: "voice-selfhost.io/gpu-model",
+  /**
+   * The cluster autoscaler's GPU label (its AWS provider's GPULabel): on a node that carries it, the
+   * autoscaler waits for the device plugin to advertise the GPUs instead of launching another node.
+   */
+  accelerator: "k8s.amazonaws.com/accelerator",
 } as const;
 
 /** The taint on every GPU node: only pods that tolerate it (and request GPUs) land there. */
@@ -41,7 +60,14 @@ export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSche
  * or "none" (policy rule VS-EKS-005 and the review's cost section read it).
  */
 export const GPU_POOL_USE_TAG = "voice-selfhost:gpu-workloads";
+/** Tag on a GPU node group whose services run only CPU engines there (GpuPlacement.enginesOnCpu): the review's cost section counts it idle. */
+export const GPU_POOL_CPU_ENGINES_TAG = "voice-selfhost:gpu-cpu-engines";
 export const GpuPoolUse = { none: "none" } as const;
+/**
+ * Pod annotations of the inference pods that say whether their GPU can be used: the image's CUDA runtime
+ * ("true"/"false"), and the stated reason when CPU engines hold GPU nodes on purpose (policy rule VS-K8S-016).
+ */
+export const GPU_USE_ANNOTATIONS = { cudaRuntime: "voice-selfhost.io/cuda-runtime", cpuEnginesOnGpu: "voice-selfhost.io/cpu-engines-on-gpu" } as const;
 /** The extended resource the NVIDIA device plugin advertises. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
 

@@ -44,3 +44,8 @@ export const retentionDaysSchema = z
 
 /** An environment's or a node pool's name: lowercase letters, digits and dashes, 2-24 characters (it prefixes AWS resource names). */
 export const nameSchema = z.string().regex(/^[a-z][a-z0-9-]{1,23}$/, "expected lowercase letters, digits and dashes, 2-24 characters");
+
+/** An IAM role or user ARN: what a resource policy can name as a principal (not the account root, not an assumed-role session). */
+export const iamPrincipalArnSchema = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, "expected an IAM role or user ARN like arn:aws:iam::111122223333:role/name");

@@ -1,1 +1,2 @@
 export * from "./model-bucket";
+export * from "./retained-data-key";

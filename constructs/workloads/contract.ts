@@ -78,8 +78,14 @@ export const BUILTIN_ENGINES: readonly string[] = ["pocketsphinx", "flite"];
 export const EXECUTION_PROVIDERS = ["cpu", "cuda", "auto"] as const;
 
 /** Metric names the alert rules, the dashboard and the HPA use, exactly as the programs export them. */
+/** The server's engine lanes (the `lane` label of the load metrics): live streams and synthesis, batch transcriptions. */
+export const ENGINE_LANES = ["live", "batch"] as const;
 export const METRICS = {
   inflight: "inference_inflight_requests",
+  /** In-flight work over what a replica holds without queueing, per engine lane (`lane` live or batch): what the HPA targets. */
+  loadRatio: "inference_load_ratio",
+  /** What a replica holds without queueing, per lane (the server's laneCapacity). */
+  capacity: "inference_capacity",
   requestDuration: "inference_http_request_duration_seconds",
   realTimeFactor: "inference_real_time_factor",
   ttsFirstByte: "inference_tts_first_byte_seconds",
@@ -101,6 +107,8 @@ export const METRICS = {
   licenseValid: "license_proxy_license_valid",
   validUntil: "license_proxy_valid_until_timestamp_seconds",
   spoolDepth: "license_proxy_spool_depth",
+  /** 1 while the proxy can write its usage spool; 0 when the disk is full or read-only (it then refuses to authorize). */
+  spoolWritable: "license_proxy_spool_writable",
   uploadFailures: "license_proxy_usage_upload_failures_total",
 } as const;
 

@@ -10,3 +10,4 @@ export * from "./license-proxy";
 export * from "./gpu-node-agents";
 export * from "./monitoring";
 export * from "./cluster-autoscaler";
+export * from "./autoscaling-metrics";

@@ -12,15 +12,17 @@ import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
+import { GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_LOAD_BALANCER_CLASS, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
+import { DrainTiming, drainTiming, TARGET_HEALTH_CHECK, TARGET_HEALTH_CHECK_ANNOTATION } from "../shared/drain";
 import { checkImagePinned } from "../shared/image-ref";
 import { parseProps } from "../shared/validate";
-import { BUILTIN_ENGINES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
+import { BUILTIN_ENGINES, ENGINE_LANES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODELS_MOUNT, SECRETS, SERVER_ENV } from "./contract";
 import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
 import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress } from "./namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
 import { parseCpu } from "./quantity";
 import {
+  checkCudaRuntime,
   GpuPlacement,
   gpuPlacement,
   InferenceServiceSettings,
@@ -54,6 +56,8 @@ export interface InferenceServiceProps {
   readonly models?: ModelSettingsInput;
   /** Required when models come from S3. */
   readonly modelSync?: ModelSyncProps;
+  /** The image's onnxruntime has the CUDA provider (WorkloadsSettings.image.cudaRuntime). Default false: `cuda` is refused, `auto` runs on the CPU. */
+  readonly imageCudaRuntime?: boolean;
   /** The license proxy's in-cluster URL (`LicenseProxy.url`). */
   readonly licenseProxyUrl: string;
   /**
@@ -63,6 +67,8 @@ export interface InferenceServiceProps {
   readonly allowedSourceCidrs: string[];
   /** The NodePort the internal load balancer targets. Default: the shared INFERENCE_NODE_PORT. */
   readonly nodePort?: number;
+  /** kube-proxy's health-check node port the load balancer's health check targets. Default: INFERENCE_HEALTH_CHECK_NODE_PORTS.inference. */
+  readonly healthCheckNodePort?: number;
   /** Create the `inference-server` service account (its Pod Identity role reads the model bucket). Default true; false for a second service that shares it. */
   readonly createServiceAccount?: boolean;
   /** The namespace of the Prometheus allowed to scrape the pods. Default `monitoring`. */
@@ -75,9 +81,9 @@ const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 export const POD_IDENTITY_AGENT = "169.254.170.23/32";
 
 /**
- * The inference server: a Deployment on a GPU pool behind
- * a NodePort Service that the internal load balancer's instance targets reach, with a ConfigMap,
- * an HPA, a PodDisruptionBudget and its NetworkPolicies.
+ * The inference server: a Deployment on a GPU pool behind a Service whose node ports the internal
+ * load balancer's instance targets reach, with a ConfigMap, an HPA, a PodDisruptionBudget and its
+ * NetworkPolicies.
  *
  * Traffic path: NLB (client IP preserved) -> node's NodePort -> pod. The Service uses
  * `externalTrafficPolicy: Local`: kube-proxy does not SNAT or hop to another node, so the pod sees
@@ -86,14 +92,21 @@ export const POD_IDENTITY_AGENT = "169.254.170.23/32";
  * check and get no traffic. With the VPC CNI, pods and nodes share those subnets, so the API keys,
  * not the network, are what keep other callers in them out.
  *
- * Shutdown: the preStop sleep keeps the pod serving while endpoints and the load balancer drain it;
- * then SIGTERM lets the server finish in-flight work for up to the request timeout plus a margin.
- * terminationGracePeriodSeconds covers both, so the kubelet never kills a request in progress.
+ * The Service is of type LoadBalancer with a class no controller implements (the NLB is the infra
+ * stack's), only so kube-proxy serves its health-check node port: the target group's health check,
+ * which fails on a node whose pods are all terminating while kube-proxy still routes to them.
  *
- * Scaling: the HPA targets the server's `inference_inflight_requests` per pod (needs a custom-metrics
- * adapter such as prometheus-adapter) and CPU utilisation. The HPA acts on the larger of the two
- * proposals; when the custom metric is unavailable it still scales up on CPU (and does not scale
- * down until both are readable again), so a cluster without an adapter degrades to CPU scaling.
+ * Shutdown (shared/drain.ts): the preStop sleep outlasts the NLB's detection of that failure, so the
+ * pod serves every connection still sent to it; then SIGTERM lets the server finish in-flight work for
+ * up to the request timeout plus a margin; terminationGracePeriodSeconds covers both, and a new pod
+ * counts as available only once the NLB can have marked its node healthy (minReadySeconds).
+ *
+ * Scaling: the HPA targets the server's `inference_load_ratio` per engine lane (live, batch: in-flight
+ * work over what a replica holds without queueing; AutoscalingMetrics serves it through the custom
+ * metrics API) and CPU utilisation (metrics-server). It acts on the largest proposal; when the custom
+ * metrics are unavailable it still scales up on CPU (and does not scale down until all are readable
+ * again). minReplicas is at least 1: HPAs cannot scale to zero on EKS (HPAScaleToZero is alpha), and
+ * behind the NLB a Deployment at zero has no pod to report the load that would wake it.
  */
 export class InferenceService extends Construct {
   readonly name: string;
@@ -103,7 +116,8 @@ export class InferenceService extends Construct {
   readonly service: Manifest;
   /** The pods' labels, for selectors elsewhere (monitoring, policies). */
   readonly podLabels: Record<string, string>;
-  readonly terminationGracePeriodSeconds: number;
+  /** How its pods leave the load balancer; `terminationGracePeriodSeconds` among it. */
+  readonly drain: DrainTiming;
   /** GPU nodes or the system pool, and why (the load balancer targets the same nodes). */
   readonly placement: GpuPlacement;
 
@@ -115,7 +129,11 @@ export class InferenceService extends Construct {
     this.models = parseProps(modelSettingsSchema, props.models ?? {}, `${where} models`);
     const s = this.settings;
     const serviceKey = props.name === "stt" || props.name === "tts" ? props.name : "inference";
-    this.placement = gpuPlacement(this.models, serviceKey, s);
+    const cudaRuntime = props.imageCudaRuntime ?? false;
+    checkCudaRuntime(this.models, cudaRuntime, (path, message) => {
+      throw new Error(`${where} ${path.join(".")}: ${message}`);
+    });
+    this.placement = gpuPlacement(this.models, serviceKey, s, cudaRuntime);
     const onGpu = this.placement.gpu;
     if (!onGpu && s.pool) {
       throw new Error(`${where} settings.pool: "${s.pool}" is a GPU pool, but ${this.placement.reason}: set a sherpa model's provider to cuda or auto, or state settings.cpuEnginesOnGpu with a reason`);
@@ -129,9 +147,7 @@ export class InferenceService extends Construct {
     const selector = selectorLabels(this.name, "inference");
     this.podLabels = selector;
 
-    // The server waits this long on SIGTERM; the kubelet waits for the preStop sleep, that, and a margin.
-    const shutdownGraceSeconds = s.requestTimeoutSeconds + 5;
-    this.terminationGracePeriodSeconds = s.preStopSeconds + shutdownGraceSeconds + 10;
+    this.drain = drainTiming(s.requestTimeoutSeconds);
 
     const sync = this.models.source === "s3" ? props.modelSync : undefined;
     const modelDir = (kind: "stt" | "tts"): string | undefined => {
@@ -150,7 +166,7 @@ export class InferenceService extends Construct {
       [SERVER_ENV.ttsProvider]: this.models.tts.provider,
       [SERVER_ENV.workers]: String(workers),
       [SERVER_ENV.requestTimeoutMs]: String(s.requestTimeoutSeconds * 1000),
-      [SERVER_ENV.shutdownGraceMs]: String(shutdownGraceSeconds * 1000),
+      [SERVER_ENV.shutdownGraceMs]: String(this.drain.shutdownGraceSeconds * 1000),
       // Usage written ahead on the pod's /tmp emptyDir: it survives a killed or restarted server container.
       [SERVER_ENV.usageWalDir]: `${TMP_MOUNT.mountPath}/usage-wal`,
     };
@@ -225,6 +241,7 @@ export class InferenceService extends Construct {
       spec: {
         // No replicas: the HPA owns the count (a fixed number here would fight it on every apply).
         revisionHistoryLimit: 5,
+        minReadySeconds: this.drain.minReadySeconds,
         selector: { matchLabels: selector },
         // Surge instead of dropping capacity: a GPU pod leaves only when its replacement is ready.
         strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
@@ -237,6 +254,9 @@ export class InferenceService extends Construct {
               "prometheus.io/path": METRICS_PATH,
               // A config change rolls the pods: they read the ConfigMap only at start.
               "voice-selfhost.io/config-hash": configHash,
+              // Whether a GPU these pods hold can be used (policy rule VS-K8S-016 reads them).
+              ...(onGpu ? { [GPU_USE_ANNOTATIONS.cudaRuntime]: String(cudaRuntime) } : {}),
+              ...(onGpu && s.cpuEnginesOnGpu ? { [GPU_USE_ANNOTATIONS.cpuEnginesOnGpu]: s.cpuEnginesOnGpu.reason } : {}),
             },
           },
           spec: {
@@ -244,7 +264,7 @@ export class InferenceService extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(),
-            terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
+            terminationGracePeriodSeconds: this.drain.terminationGracePeriodSeconds,
             affinity: {
               nodeAffinity: {
                 requiredDuringSchedulingIgnoredDuringExecution: {
@@ -279,7 +299,7 @@ export class InferenceService extends Construct {
                 startupProbe: probe(INFERENCE_HEALTH.live, 5, 60),
                 readinessProbe: probe(INFERENCE_HEALTH.ready, 5, 2),
                 livenessProbe: probe(INFERENCE_HEALTH.live, 10, 3),
-                lifecycle: { preStop: { sleep: { seconds: s.preStopSeconds } } },
+                lifecycle: { preStop: { sleep: { seconds: this.drain.preStopSeconds } } },
                 securityContext: restrictedContainerSecurityContext(),
                 volumeMounts: mounts,
               },
@@ -294,10 +314,13 @@ export class InferenceService extends Construct {
     const service: IService = {
       apiVersion: "v1",
       kind: "Service",
-      metadata: { name: this.name, labels },
+      metadata: { name: this.name, labels, annotations: { [TARGET_HEALTH_CHECK_ANNOTATION]: JSON.stringify(TARGET_HEALTH_CHECK) } },
       spec: {
-        type: "NodePort",
+        type: "LoadBalancer",
+        loadBalancerClass: INFERENCE_LOAD_BALANCER_CLASS,
+        allocateLoadBalancerNodePorts: true,
         externalTrafficPolicy: "Local",
+        healthCheckNodePort: props.healthCheckNodePort ?? INFERENCE_HEALTH_CHECK_NODE_PORTS.inference,
         selector,
         ports: [{ name: "http", port: INFERENCE_PORT, targetPort: "http", protocol: "TCP", nodePort: props.nodePort ?? INFERENCE_NODE_PORT }],
       },
@@ -325,8 +348,12 @@ export class InferenceService extends Construct {
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.name },
         minReplicas: s.replicas.min,
         maxReplicas: s.replicas.max,
+        // Each engine lane's load ratio (served by AutoscalingMetrics' adapter); the HPA follows the lane that needs most replicas.
         metrics: [
-          { type: "Pods", pods: { metric: { name: METRICS.inflight }, target: { type: "AverageValue", averageValue: String(s.targetInflightPerPod) } } },
+          ...ENGINE_LANES.map((lane) => ({
+            type: "Pods",
+            pods: { metric: { name: METRICS.loadRatio, selector: { matchLabels: { lane } } }, target: { type: "AverageValue", averageValue: `${Math.round(s.targetLoadRatio * 1000)}m` } },
+          })),
           { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: s.targetCpuUtilization } } },
         ],
         behavior: {

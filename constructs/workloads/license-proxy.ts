@@ -151,8 +151,18 @@ export class LicenseProxy extends Construct {
                 },
               },
             },
+            // Replicas in different zones, strictly: a replica's volume can only attach in its zone, so a lost zone
+            // strands the replica there, and only one in another zone keeps authorizing. minDomains keeps two replicas
+            // apart even while one zone has no system node yet: the system pool has a node group per zone, so the
+            // autoscaler adds one where the pending replica must go (and where a rescheduled replica's volume is).
             topologySpreadConstraints: [
-              { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },
+              {
+                maxSkew: 1,
+                topologyKey: "topology.kubernetes.io/zone",
+                whenUnsatisfiable: "DoNotSchedule",
+                ...(this.settings.replicas > 1 ? { minDomains: 2 } : {}),
+                labelSelector: { matchLabels: selector },
+              },
               { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },
             ],
             containers: [

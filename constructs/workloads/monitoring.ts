@@ -13,6 +13,10 @@ export interface MonitoringProps {
   readonly scrapeNamespaces?: string[];
   /** Alert when the p99 of a speech request is above this. Default 10 s (a long file transcribes for seconds). */
   readonly p99LatencySeconds?: number;
+  /** Alert when the p95 of a speech request is above this: most callers wait too long. Default 5 s. */
+  readonly p95LatencySeconds?: number;
+  /** Alert, critical, when serving on the grace period stops in less than this many hours. Default 6. */
+  readonly graceEndingHours?: number;
   /** Alert when more than this share of speech requests fail with a 5xx. Default 0.05. */
   readonly errorRatio?: number;
   /** Alert when a license expires within this many days. Default 14. */
@@ -25,8 +29,9 @@ export interface MonitoringProps {
 const SPEECH = `method="POST"`;
 
 /**
- * Monitoring as data, for whatever Prometheus and Grafana the platform team already runs (the
- * stacks install no monitoring stack, and no CRD, so nothing depends on an operator being present):
+ * Monitoring as data (no CRD, so nothing depends on an operator being present): the workloads stacks'
+ * own Prometheus (AutoscalingMetrics) scrapes and evaluates with it, and so can whatever Prometheus and
+ * Grafana the platform team already runs:
  * - a scrape job for pods annotated `prometheus.io/scrape` (ConfigMap `voice-selfhost-scrape-config`),
  * - alert rules as a Prometheus rule file (ConfigMap `voice-selfhost-alert-rules`),
  * - a Grafana dashboard in a ConfigMap labelled `grafana_dashboard: "1"`, which Grafana's dashboard
@@ -35,7 +40,7 @@ const SPEECH = `method="POST"`;
  * kube-state-metrics; every other rule reads only what our programs and the DCGM exporter export.
  */
 export class Monitoring extends Construct {
-  readonly scrapeConfig: object;
+  readonly scrapeConfig: { readonly scrape_configs: object[] };
   readonly alertRules: object;
   readonly dashboard: object;
 
@@ -44,11 +49,13 @@ export class Monitoring extends Construct {
     const ns = namespaceRef(props.namespace);
     const scrapeNamespaces = props.scrapeNamespaces ?? [WORKLOAD_NAMESPACE, "voice-selfhost-gpu"];
     const p99 = props.p99LatencySeconds ?? 10;
+    const p95 = props.p95LatencySeconds ?? 5;
+    const graceHours = props.graceEndingHours ?? 6;
     const errorRatio = props.errorRatio ?? 0.05;
     const expiryDays = props.licenseExpiryWarningDays ?? 14;
     const spoolDepth = props.spoolAlertDepth ?? 10000;
-    if (!(p99 > 0) || !(errorRatio > 0 && errorRatio < 1) || !(expiryDays >= 1) || !(spoolDepth >= 1)) {
-      throw new Error(`${this.node.path}: expected p99LatencySeconds > 0, 0 < errorRatio < 1, licenseExpiryWarningDays >= 1 and spoolAlertDepth >= 1`);
+    if (!(p99 > 0) || !(p95 > 0) || !(graceHours > 0) || !(errorRatio > 0 && errorRatio < 1) || !(expiryDays >= 1) || !(spoolDepth >= 1)) {
+      throw new Error(`${this.node.path}: expected p99LatencySeconds, p95LatencySeconds and graceEndingHours > 0, 0 < errorRatio < 1, licenseExpiryWarningDays >= 1 and spoolAlertDepth >= 1`);
     }
 
     this.scrapeConfig = {
@@ -95,7 +102,21 @@ export class Monitoring extends Construct {
               "warning",
               "The license server has not renewed the lease: serving on the grace period. Restore the route to the license server before it ends.",
             ),
+            alert(
+              "LicenseGraceEnding",
+              `max(${METRICS.graceActive}) > 0 and on () (min(${METRICS.validUntil} > 0) - time() < ${graceHours * 3600})`,
+              "0m",
+              "critical",
+              `The grace period ends in less than ${graceHours} hours: after it every speech request gets 403. Restore the route to the license server or install an offline license now.`,
+            ),
             alert("LicenseExpired", `min(${METRICS.licenseValid}) == 0`, "1m", "critical", "A license proxy refuses to authorize: the license or its grace period has ended. Speech requests get 403."),
+            alert(
+              "LicenseProxySpoolUnwritable",
+              `min(${METRICS.spoolWritable}) == 0`,
+              "1m",
+              "critical",
+              "A license proxy cannot write its usage spool (disk full or read-only): it refuses to authorize rather than lose usage. Free or grow its volume.",
+            ),
             alert(
               "LicenseExpiringSoon",
               `min(${METRICS.validUntil} > 0) - time() < ${expiryDays * 86400}`,
@@ -121,6 +142,13 @@ export class Monitoring extends Construct {
               "10m",
               "critical",
               `More than ${errorRatio * 100}% of speech requests fail with a server error.`,
+            ),
+            alert(
+              "InferenceP95LatencyHigh",
+              `histogram_quantile(0.95, sum by (le, route) (rate(${METRICS.requestDuration}_bucket{${SPEECH}}[5m]))) > ${p95}`,
+              "10m",
+              "warning",
+              `The p95 latency of a speech route is above ${p95} s: most callers wait too long. Check the load ratio and whether the HPA can add pods.`,
             ),
             alert(
               "InferenceP99LatencyHigh",

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { GPU_INSTANCE_TYPES } from "../cluster/gpu-instance-types";
+import { SHUTDOWN_MARGIN_SECONDS } from "../shared/drain";
 import { BUILTIN_ENGINES, EXECUTION_PROVIDERS, SECRETS, SERVER_LIMITS, STT_ENGINES, TTS_ENGINES } from "./contract";
 import { parseCpu, parseMemory } from "./quantity";
 
@@ -29,7 +30,6 @@ const resources = (defaults: { cpu: [string, string]; memory: [string, string] }
     });
 
 /** Longest request the server may take; SIGTERM then waits this long plus a margin, within the server's own cap. */
-const SHUTDOWN_MARGIN_SECONDS = 5;
 const maxRequestSeconds = SERVER_LIMITS.shutdownGraceMs.max / 1000 - SHUTDOWN_MARGIN_SECONDS;
 
 /** One inference Deployment: where it runs, how big each pod is and how it scales. */
@@ -54,20 +54,22 @@ export const inferenceServiceSettingsSchema = z
       .strict()
       .default({})
       .refine((r) => r.max >= r.min, { message: "expected replicas.max >= replicas.min", path: ["max"] }),
-    /** HPA target: average in-flight requests per pod (the server's `inference_inflight_requests`). */
-    targetInflightPerPod: z.number().int().min(1).default(4),
-    /** HPA fallback target when no custom-metrics adapter answers: average CPU utilisation, percent of the request. */
+    /**
+     * HPA target per engine lane: the average of the server's `inference_load_ratio` (in-flight work over
+     * what a replica holds without queueing). Below 1 so replicas are added before work queues, and so the
+     * live lane, whose ratio cannot pass 1 (streams beyond capacity are refused), still drives scale-up.
+     */
+    targetLoadRatio: z.number().gt(0).max(1).default(0.8),
+    /** HPA target on CPU (metrics-server), averaged over pods, percent of the request; what it scales on while the custom metrics are unavailable. */
     targetCpuUtilization: z.number().int().min(10).max(100).default(70),
     resources: resources({ cpu: ["2", "4"], memory: ["8Gi", "16Gi"] }),
-    /** The server's per-request timeout; termination waits longer than this, so no request is cut off. */
+    /** The server's per-request timeout; termination waits longer than this, so no request is cut off (shared/drain.ts derives the rest). */
     requestTimeoutSeconds: z
       .number()
       .int()
       .min(SERVER_LIMITS.requestTimeoutMs.min / 1000)
       .max(maxRequestSeconds, `expected at most ${maxRequestSeconds} s: the server waits at most ${SERVER_LIMITS.shutdownGraceMs.max / 1000} s on shutdown`)
       .default(300),
-    /** Seconds the pod keeps serving after it is marked terminating, while the load balancer and kube-proxy stop sending to it. */
-    preStopSeconds: z.number().int().min(0).max(120).default(15),
     /** Engine worker threads per pod; default: the CPU request rounded down (at least 1). */
     workers: z.number().int().min(1).max(256).optional(),
     /** Jobs that may wait for a worker before the server answers 429; default: the server's own (4 x workers). */
@@ -150,6 +152,11 @@ const imageRef = z
       .refine((t) => t !== "latest", { message: 'expected an immutable tag, not "latest"' })
       .optional(),
     digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, "expected a digest like sha256:<64 hex digits>").optional(),
+    /**
+     * The image's onnxruntime has the CUDA execution provider (built with SHERPA_ONNX_CUDA_LIBS). The
+     * image `npm run image:build` makes has none: there `cuda` cannot start and `auto` runs on the CPU.
+     */
+    cudaRuntime: z.boolean().default(false),
   })
   .strict()
   .refine((i) => !(i.tag && i.digest), { message: "expected a tag or a digest, not both" });
@@ -168,7 +175,8 @@ export const workloadsSettingsSchema = z
     /** Namespace of the Prometheus that scrapes our pods: the only one the NetworkPolicies admit to the metrics ports. */
     metricsScraperNamespace: metricsScraperNamespaceSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((w, ctx) => checkCudaRuntime(w.models, w.image.cudaRuntime, (path, message) => ctx.addIssue({ code: "custom", path, message })));
 
 /** An inference service's settings, with defaults applied. */
 export type InferenceServiceSettings = z.output<typeof inferenceServiceSettingsSchema>;
@@ -190,22 +198,40 @@ export function inferenceServicesOf(w: WorkloadsSettings): { key: "inference" | 
   return w.split ? [{ key: "stt", settings: w.stt }, { key: "tts", settings: w.tts }] : [{ key: "inference", settings: w.inference }];
 }
 
+/** `cuda` needs the CUDA runtime in the image: without it the server refuses to start, so synth refuses first. */
+export function checkCudaRuntime(models: ModelSettings, cudaRuntime: boolean, fail: (path: (string | number)[], message: string) => void): void {
+  for (const kind of ["stt", "tts"] as const) {
+    if (models[kind].provider === "cuda" && !cudaRuntime) {
+      fail(["models", kind, "provider"], 'expected "cpu" or "auto": the image declares no CUDA runtime (image.cudaRuntime), and the server refuses to start a model on cuda without one');
+    }
+  }
+}
+
 /** Where an inference service runs: GPU nodes (with a GPU request) or the system pool, and why. */
 export interface GpuPlacement {
   readonly gpu: boolean;
   readonly reason: string;
+  /**
+   * On GPU nodes although every engine runs on the CPU: stated with cpuEnginesOnGpu, or `auto` with an
+   * image that has no CUDA runtime (a GPU billed and left idle: policy rule VS-K8S-016 unless acknowledged).
+   */
+  readonly enginesOnCpu: boolean;
 }
 
 /**
  * The one decision of whether a service asks for a GPU: only when one of its models has a GPU-capable
  * engine set to cuda or auto, or the environment states why CPU engines should hold GPU nodes anyway.
+ * `cudaRuntime`: whether the image can run a model on the GPU at all (WorkloadsSettings.image.cudaRuntime).
  */
-export function gpuPlacement(models: ModelSettings, key: "inference" | "stt" | "tts", settings: InferenceServiceSettings): GpuPlacement {
+export function gpuPlacement(models: ModelSettings, key: "inference" | "stt" | "tts", settings: InferenceServiceSettings, cudaRuntime: boolean): GpuPlacement {
   const kinds = key === "inference" ? (["stt", "tts"] as const) : [key];
   const users = kinds.filter((k) => models[k].provider !== "cpu" && !BUILTIN_ENGINES.includes(models[k].engine));
-  if (users.length > 0) return { gpu: true, reason: users.map((k) => `${k} model ${models[k].engine} is set to ${models[k].provider}`).join("; ") };
-  if (settings.cpuEnginesOnGpu) return { gpu: true, reason: `CPU engines on GPU nodes, as stated: ${settings.cpuEnginesOnGpu.reason}` };
-  return { gpu: false, reason: `no engine of this service uses a GPU (${kinds.map((k) => `${models[k].engine}: ${models[k].provider}`).join(", ")})` };
+  if (users.length > 0) {
+    const reason = users.map((k) => `${k} model ${models[k].engine} is set to ${models[k].provider}`).join("; ");
+    return cudaRuntime ? { gpu: true, reason, enginesOnCpu: false } : { gpu: true, reason: `${reason}, but the image has no CUDA runtime: it runs on the CPU`, enginesOnCpu: true };
+  }
+  if (settings.cpuEnginesOnGpu) return { gpu: true, reason: `CPU engines on GPU nodes, as stated: ${settings.cpuEnginesOnGpu.reason}`, enginesOnCpu: true };
+  return { gpu: false, reason: `no engine of this service uses a GPU (${kinds.map((k) => `${models[k].engine}: ${models[k].provider}`).join(", ")})`, enginesOnCpu: false };
 }
 
 /** What the workload checks need to know of a node pool. */
@@ -220,7 +246,7 @@ export interface PoolView {
  */
 export function checkWorkloadPools(w: WorkloadsSettings, gpuPools: readonly PoolView[], fail: (path: (string | number)[], message: string) => void): void {
   for (const { key, settings } of inferenceServicesOf(w)) {
-    if (!gpuPlacement(w.models, key, settings).gpu) {
+    if (!gpuPlacement(w.models, key, settings, w.image.cudaRuntime).gpu) {
       if (settings.pool) fail(["workloads", key, "pool"], `expected no GPU pool: no engine of this service uses a GPU, so it runs on the system pool (set a sherpa model's provider to cuda or auto, or state cpuEnginesOnGpu with a reason)`);
       continue;
     }

@@ -17,6 +17,7 @@ import {
   ModelBucket,
   PrivateNetwork,
   PrivateRegistry,
+  setKeyAccess,
   WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";
@@ -26,6 +27,8 @@ const app = new App();
 
 const infra = new TerraformStack(app, "isolated-infra");
 new AwsProvider(infra, "aws", { region });
+// Every key the constructs make: administrators (Terraform's deploy role among them) apart from users.
+setKeyAccess(infra, { administrators: ["arn:aws:iam::111122223333:role/platform-deploy"], users: ["arn:aws:iam::111122223333:role/model-publisher"] });
 const network = new PrivateNetwork(infra, "network", { cidr: "10.90.0.0/16", azs: ["eu-central-1a", "eu-central-1b"], mode: "airgapped", clusterName: "isolated" });
 const cluster = new GpuCluster(infra, "cluster", {
   network,
@@ -43,7 +46,7 @@ const ingress = new InternalLoadBalancer(infra, "ingress", {
   allowedClientCidrs: ["10.90.0.0/16"],
   // The built-in engines run on the system pool (InferenceService requests a GPU only for engines that use
   // one); target cluster.gpuAutoScalingGroupNames once a sherpa model is set to cuda or auto.
-  targets: { autoScalingGroupNames: [cluster.systemPool.autoScalingGroupName], nodeSecurityGroupId: cluster.clusterSecurityGroupId },
+  targets: { autoScalingGroupNames: cluster.systemAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
   certificateArn: "arn:aws:acm:eu-central-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
 });
 

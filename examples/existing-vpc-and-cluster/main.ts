@@ -16,6 +16,7 @@ import {
   LicenseProxy,
   PrivateNetwork,
   PrivateRegistry,
+  setKeyAccess,
   WorkloadNamespace,
 } from "voice-selfhost";
 
@@ -23,6 +24,8 @@ const region = "eu-west-1";
 const app = new App();
 const stack = new TerraformStack(app, "speech-on-shared-cluster");
 new AwsProvider(stack, "aws", { region });
+// Every key the constructs make: administrators (Terraform's deploy role among them) apart from users.
+setKeyAccess(stack, { administrators: ["arn:aws:iam::111122223333:role/platform-deploy"], users: ["arn:aws:iam::111122223333:role/model-publisher"] });
 
 // The shared VPC, as the network team hands it over.
 const network = PrivateNetwork.fromExisting(stack, "network", {

@@ -21,6 +21,7 @@ import {
   Monitoring,
   PrivateNetwork,
   PrivateRegistry,
+  setKeyAccess,
   WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";
@@ -30,6 +31,8 @@ const app = new App();
 
 const infra = new TerraformStack(app, "platform-infra");
 new AwsProvider(infra, "aws", { region });
+// Every key the constructs make: administrators (Terraform's deploy role among them) apart from users.
+setKeyAccess(infra, { administrators: ["arn:aws:iam::111122223333:role/platform-deploy"], users: ["arn:aws:iam::111122223333:role/model-publisher"] });
 const network = new PrivateNetwork(infra, "network", {
   cidr: "10.70.0.0/16",
   azs: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
@@ -52,7 +55,7 @@ const ingress = new InternalLoadBalancer(infra, "ingress", {
   allowedClientCidrs: ["10.0.0.0/8"],
   // The built-in engines run on the system pool (InferenceService requests a GPU only for engines that use
   // one); target cluster.gpuAutoScalingGroupNames once a sherpa model is set to cuda or auto.
-  targets: { autoScalingGroupNames: [cluster.systemPool.autoScalingGroupName], nodeSecurityGroupId: cluster.clusterSecurityGroupId },
+  targets: { autoScalingGroupNames: cluster.systemAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
   certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
 });
 

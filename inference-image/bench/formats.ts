@@ -1,7 +1,7 @@
 /**
  * Audio format costs (part of `npm run bench -w inference-image`):
  * - per upload format, the decode overhead against WAV for a 5 s clip: the upload path's decode, mix and
- *   resample (prepareStt) timed in-process, where a ~10 ms difference is not lost in transcription noise;
+ *   resample (decodeUpload) timed in-process, where a ~10 ms difference is not lost in transcription noise;
  * - per speech format, TTS time to first byte at concurrency 1, over HTTP against the running server.
  * Test files are made with ffmpeg from the server's own Flite WAV.
  */
@@ -9,8 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inspectAudio } from "../src/server/audio";
-import { type Deps, prepareStt } from "../src/server/context";
+import { decodeUpload, inspectAudio } from "../src/audio/upload";
 import { ms, pct } from "./server";
 
 const RUNS = 20;
@@ -36,8 +35,8 @@ export interface FormatRow {
   added_vs_wav_p50_ms?: number;
 }
 
-/** prepareStt needs only the limit and the engine's rate. */
-const deps = { config: { MAX_AUDIO_SECONDS: 600 }, speech: { stt: { sampleRate: 16000 } } } as unknown as Deps;
+/** The built-in engine's rate and the server's default limit. */
+const target = { sampleRate: 16000, maxSeconds: 600 };
 
 async function decodeRows(wav5s: Buffer): Promise<FormatRow[]> {
   const dir = mkdtempSync(join(tmpdir(), "bench-formats-"));
@@ -49,11 +48,11 @@ async function decodeRows(wav5s: Buffer): Promise<FormatRow[]> {
       const path = join(dir, file);
       execFileSync("ffmpeg", ["-nostdin", "-v", "error", "-y", "-i", source, ...options, path]);
       const bytes = readFileSync(path);
-      for (let i = 0; i < WARMUP; i++) await prepareStt(deps, inspectAudio(bytes));
+      for (let i = 0; i < WARMUP; i++) await decodeUpload(inspectAudio(bytes), target);
       const times: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         const t0 = performance.now();
-        await prepareStt(deps, inspectAudio(bytes));
+        await decodeUpload(inspectAudio(bytes), target);
         times.push(performance.now() - t0);
       }
       rows.push({ format, p50_ms: ms(pct(times, 50)), p95_ms: ms(pct(times, 95)) });

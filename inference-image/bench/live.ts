@@ -11,7 +11,9 @@
  */
 import os from "node:os";
 import { WebSocket } from "ws";
-import { decodeAudio, encodeWav, floatToInt16 } from "../src/server/audio";
+import { floatToInt16 } from "../src/audio/pcm";
+import { decodeAudio } from "../src/audio/upload";
+import { encodeWav } from "../src/audio/wav";
 import { concatSamples } from "../src/shared/samples";
 import { wordErrorRate } from "../test/engines/helpers";
 import { auth, KEY, ms, pct, startServer, synthesize } from "./server";

@@ -8,22 +8,11 @@
  */
 import { WebSocket } from "ws";
 import { formatBench, formatTables } from "./formats";
-import { auth, KEY, ms, pct, startServer, synthesize } from "./server";
+import { auth, fitWav, KEY, ms, pct, startServer, synthesize } from "./server";
 
 const SENTENCE_10 = "please call stella and ask her to bring these things";
 const CLIP_TEXT = "the quick brown fox jumps over the lazy dog and then runs far away into the quiet forest";
 const LEVELS = [1, 8, 32];
-
-/** Trim or pad (with silence) a 16 kHz PCM16 WAV to exactly `seconds`. */
-function fitWav(wav: Buffer, seconds: number): Buffer {
-  const rate = wav.readUInt32LE(24);
-  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
-  wav.copy(data, 0, 44, Math.min(wav.length, 44 + data.length));
-  const head = Buffer.from(wav.subarray(0, 44));
-  head.writeUInt32LE(36 + data.length, 4);
-  head.writeUInt32LE(data.length, 40);
-  return Buffer.concat([head, data]);
-}
 
 interface Level {
   concurrency: number;

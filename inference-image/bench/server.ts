@@ -39,3 +39,14 @@ export async function synthesize(base: string, text: string): Promise<Buffer> {
   if (res.status !== 200) throw new Error(`speech failed: ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
 }
+
+/** Trim or pad (with silence) a 16 kHz PCM16 WAV to exactly `seconds`. */
+export function fitWav(wav: Buffer, seconds: number): Buffer {
+  const rate = wav.readUInt32LE(24);
+  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
+  wav.copy(data, 0, 44, Math.min(wav.length, 44 + data.length));
+  const head = Buffer.from(wav.subarray(0, 44));
+  head.writeUInt32LE(36 + data.length, 4);
+  head.writeUInt32LE(data.length, 40);
+  return Buffer.concat([head, data]);
+}

@@ -21,6 +21,8 @@ export interface ReadinessFinding {
 
 /** Account ids AWS documentation uses in examples; any 12 identical digits is one too. */
 export const PLACEHOLDER_ACCOUNTS: readonly string[] = ["111122223333", "444455556666", "777788889999", "123456789012", "012345678901"];
+/** The AWS Organizations id AWS documentation uses in examples: VPC endpoints scoped to it admit no one of yours. */
+const PLACEHOLDER_ORGANIZATIONS: readonly string[] = ["o-a1b2c3d4e5", "o-exampleorgid"];
 /** Address ranges reserved for documentation (RFC 5737): no license server lives there. */
 const DOCUMENTATION_CIDRS = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"];
 /** Top-level domains reserved for examples and tests (RFC 2606). */
@@ -53,6 +55,10 @@ export function placeholderFindings(env: EnvironmentConfig): ReadinessFinding[] 
   const certificateId = certificate?.split("/").pop() ?? "";
   if (certificate && certificateId.replace(/[-0]/g, "").length <= 3) {
     findings.push({ check: "placeholder", severity: "error", field: "ingress.certificateArn", message: `certificate id ${certificateId} is a placeholder: put the ARN of the certificate ACM issued for the load balancer's name` });
+  }
+  const organization = env.perimeter.organizationId;
+  if (organization && PLACEHOLDER_ORGANIZATIONS.includes(organization)) {
+    findings.push({ check: "placeholder", severity: "error", field: "perimeter.organizationId", message: `${organization} is a documentation placeholder: the VPC endpoints would refuse every principal of yours; put your organisation's id` });
   }
   env.license.serverCidrs.forEach((c, i) => {
     const cidr = parseCidr(c);

@@ -2,7 +2,7 @@
 import prices from "../pricing/aws-on-demand.json";
 import { gpuPoolUse, poolName } from "../../constructs/policy/rules/gpu-pools";
 import { blocks, launchTemplateOf, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
-import { GpuPoolUse } from "../../constructs/shared/names";
+import { GPU_POOL_CPU_ENGINES_TAG, GpuPoolUse } from "../../constructs/shared/names";
 
 interface RegionPrices {
   readonly instances: Readonly<Record<string, number>>;
@@ -35,7 +35,7 @@ export interface CostLine {
   readonly monthlyMin: number;
   readonly monthlyMax: number;
   readonly note?: string;
-  /** A GPU pool (and its volumes) that no workload's engines use (VS-EKS-005). */
+  /** A GPU pool (and its volumes) that no workload's engines use (VS-EKS-005), or whose workloads run CPU engines on it (VS-K8S-016). */
   readonly unused?: boolean;
 }
 
@@ -47,7 +47,7 @@ export interface CostEstimate {
   readonly lines: CostLine[];
   readonly totalMin: number;
   readonly totalMax: number;
-  /** Of the totals, what GPU pools that no workload's engines use cost (0 when none). */
+  /** Of the totals, what GPU pools that no workload's engines use, or that only CPU engines hold, cost (0 when none). */
   readonly unusedMin: number;
   readonly unusedMax: number;
   /** Items the table has no price for (left out of the totals). */
@@ -81,11 +81,14 @@ export function estimateCost(stack: StackView, table: PriceTable = PRICE_TABLE):
     const min = Number(valueAt(group.values, ["scaling_config", "min_size"]) ?? 0);
     const max = Number(valueAt(group.values, ["scaling_config", "max_size"]) ?? min);
     const hourly = p?.instances[types[0]];
-    const unused = gpuPoolUse(group) === GpuPoolUse.none;
+    const idle = gpuPoolUse(group) === GpuPoolUse.none;
+    const cpuEngines = (group.values.tags as Record<string, unknown> | undefined)?.[GPU_POOL_CPU_ENGINES_TAG];
+    const unused = idle || typeof cpuEngines === "string";
     const notes = [
       group.values.capacity_type === "SPOT" ? "Spot pool priced at on-demand (an upper bound)" : undefined,
       types.length > 1 ? `priced as ${types[0]}, the first of ${types.join(", ")}` : undefined,
-      unused ? "UNUSED: no workload's engines use a GPU (VS-EKS-005)" : undefined,
+      idle ? "UNUSED: no workload's engines use a GPU (VS-EKS-005)" : undefined,
+      typeof cpuEngines === "string" ? `CPU ENGINES: ${cpuEngines} hold these GPUs but run on the CPU (VS-K8S-016)` : undefined,
     ].filter(Boolean);
     add(`node pool ${poolName(group)}: ${types[0] ?? "?"}`, group.path, min, max, hourly === undefined ? undefined : hourly * h, notes.join("; ") || undefined, unused);
     const disk = nodeDiskGiB(group, stack);

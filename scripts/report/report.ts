@@ -4,6 +4,7 @@ import { containersOf, podSpecOf, StackView, TfResource, valueAt } from "../../c
 import { CostEstimate } from "./cost";
 import { mermaidBlock } from "./diagram";
 import { StackDiff } from "./diff";
+import { ModelLine } from "./models";
 import type { ReadinessFinding } from "../preflight/offline";
 
 /** Attributes a security reviewer looks at, per resource type. */
@@ -85,6 +86,8 @@ export interface StackReport {
   /** Null when no baseline was given. */
   readonly diff: (StackDiff & { readonly baseline: string }) | null;
   readonly cost: CostEstimate;
+  /** The speech models the stack's inference services run (empty for an infra stack). */
+  readonly models: ModelLine[];
   /** Mermaid source of the environment's topology. */
   readonly diagram: string;
   readonly resources: ResourceGroup[];
@@ -181,13 +184,18 @@ export function renderMarkdown(r: StackReport): string {
     }
     out.push(`| **Total (estimate)** | | | **${usd(c.totalMin)}** | **${usd(c.totalMax)}** | |`);
     if (c.lines.some((l) => l.unused)) {
-      out.push(`| of which unused GPU capacity | | | ${usd(c.unusedMin)} | ${usd(c.unusedMax)} | GPU pools no workload's engines use (VS-EKS-005) |`);
+      out.push(`| of which unused GPU capacity | | | ${usd(c.unusedMin)} | ${usd(c.unusedMax)} | GPU pools no workload's engines use (VS-EKS-005) or only CPU engines hold (VS-K8S-016) |`);
     }
     out.push("");
   } else out.push("Nothing in this stack has a priced hourly charge.", "");
   if (c.unpriced.length) out.push(`Not priced (missing from the table, left out of the totals): ${c.unpriced.join(", ")}.`, "");
   out.push(`Excludes: ${c.excludes}`, "");
 
+  if (r.models.length) {
+    out.push("## Speech models", "", "| Service | Kind | Engine | Weights from | Provider |", "|---|---|---|---|---|");
+    for (const m of r.models) out.push(`| ${m.service} | ${m.kind} | ${m.engine} | ${cell(m.location)} | ${m.provider} |`);
+    out.push("", "Mounted models are checked at start against the manifest the model import wrote (every file's size and SHA-256, and the engine).", "");
+  }
   out.push(`## Topology of ${r.environment}`, "", mermaidBlock(r.diagram), "");
   out.push("## Resources", "");
   for (const g of r.resources) {

@@ -150,6 +150,17 @@ describe("ExistingCluster", () => {
     expect(cluster.gpuPoolSpecs[0].gpu.gpuModel).toBe("L4");
   });
 
+  test("a Pod Identity role on an existing cluster trusts only that cluster, namespace and service account", () => {
+    const { s, cluster } = attach();
+    cluster.addPodIdentityRole("inference", { namespace: "voice-selfhost", serviceAccount: "inference-server" });
+    const json = JSON.parse(Testing.synth(s)) as Synth;
+    const role = Object.entries(json.resource!.aws_iam_role).find(([id]) => id.includes("inference"))![1];
+    const [statement] = JSON.parse(String(role.assume_role_policy)).Statement;
+    expect(statement.Condition).toEqual({
+      StringEquals: { "aws:RequestTag/eks-cluster-name": "platform-eks", "aws:RequestTag/kubernetes-namespace": "voice-selfhost", "aws:RequestTag/kubernetes-service-account": "inference-server" },
+    });
+  });
+
   test("an empty or malformed cluster name fails at synth with the prop and the fix", () => {
     for (const clusterName of ["", "my cluster", "-leading-dash", "x".repeat(101)]) {
       expect(() => attach({ clusterName })).toThrow(

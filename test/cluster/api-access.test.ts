@@ -9,11 +9,13 @@ import * as path from "path";
 import { ConfigError, EnvironmentInput, parseEnvironment } from "../../app";
 import { GpuCluster } from "../../constructs/cluster";
 import { evaluate, JsonObject, StackView } from "../../constructs/policy";
+import { setKeyAccess } from "../../constructs/shared";
 import { buildApp } from "../../main";
 import { fakeNetwork, policyStatements, resources, Synthesized, synthJson, testStack } from "../support/synth";
 
 const ADMIN = "arn:aws:iam::111122223333:role/platform-admin";
 const BREAK_GLASS = "arn:aws:iam::111122223333:user/break-glass";
+const DEPLOY = "arn:aws:iam::111122223333:role/voice-selfhost-deploy";
 
 function synthCluster(props: Partial<ConstructorParameters<typeof GpuCluster>[2]> = {}): Synthesized {
   const { stack } = testStack();
@@ -66,8 +68,25 @@ describe("the Session Manager admin host", () => {
     expect(template).toMatchObject({
       image_id: "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
       metadata_options: { http_tokens: "required", http_put_response_hop_limit: 1 },
-      block_device_mappings: [{ device_name: "/dev/xvda", ebs: { encrypted: "true", kms_key_id: expect.stringContaining("aws_kms_key.c_key") } }],
+      block_device_mappings: [{ device_name: "/dev/xvda", ebs: { encrypted: "true", kms_key_id: expect.stringContaining("aws_kms_key.c_admin-host_key") } }],
     });
+  });
+
+  test("its root volume has a key of its own, which only EC2 uses for the key administrators who launch it", () => {
+    const { stack } = testStack();
+    setKeyAccess(stack, { administrators: [DEPLOY], users: ["arn:aws:iam::111122223333:role/model-publisher"] });
+    new GpuCluster(stack, "c", { network: fakeNetwork(), supportCheckDate: new Date("2026-12-07T12:00:00Z"), adminPrincipalArns: [ADMIN], adminHost: { enabled: true } });
+    const synthesized = synthJson(stack);
+    const policies = Object.entries(resources(synthesized, "aws_kms_key_policy")).map(([id, p]) => [id, policyStatements(synthesized, p.policy)] as const);
+    const hostKey = policies.find(([id]) => id.includes("admin-host"))![1];
+    expect(hostKey.KeyAdministratorsLaunchVolumesThroughEc2).toMatchObject({
+      Principal: { AWS: [DEPLOY] },
+      Action: ["kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey"],
+      Condition: { StringEquals: { "kms:ViaService": expect.stringMatching(/^ec2\.\$\{local\.\S+\}\.amazonaws\.com$/), "kms:CallerAccount": expect.any(String) } },
+    });
+    // The cluster's key, which encrypts secrets, logs and volumes, gives the administrators no such use.
+    const clusterKey = policies.find(([id]) => id.startsWith("c_key_policy"))![1];
+    expect(clusterKey.KeyAdministratorsLaunchVolumesThroughEc2).toBeUndefined();
   });
 
   test("its role: SSM core and DescribeCluster on this cluster only; read-only in the cluster", () => {

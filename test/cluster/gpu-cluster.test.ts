@@ -1,6 +1,6 @@
 import { GpuCluster, GPU_INSTANCE_TYPES, gpuInstanceType } from "../../constructs/cluster";
 import { GPU_TAINT, NODE_LABELS } from "../../constructs/shared";
-import { fakeNetwork, only, resources, synthJson, testStack } from "../support/synth";
+import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 function synthCluster(props: Partial<ConstructorParameters<typeof GpuCluster>[2]> = {}) {
   const { stack } = testStack();
@@ -29,9 +29,22 @@ describe("GpuCluster with only the network", () => {
 
   test("api, audit and authenticator logs go to a KMS-encrypted group created before the cluster", () => {
     expect(eks.enabled_cluster_log_types).toEqual(["api", "audit", "authenticator"]);
-    const [logId, group] = Object.entries(resources(json, "aws_cloudwatch_log_group"))[0];
-    expect(group).toMatchObject({ name: `/aws/eks/${cluster.name}/cluster`, retention_in_days: 365, kms_key_id: expect.stringContaining("aws_kms_key.c_key") });
+    const [logId, group] = Object.entries(resources(json, "aws_cloudwatch_log_group")).find(([, g]) => g.name === `/aws/eks/${cluster.name}/cluster`)!;
+    expect(group).toMatchObject({ retention_in_days: 365, kms_key_id: expect.stringContaining("aws_kms_key.c_key") });
     expect(eks.depends_on).toContain(`aws_cloudwatch_log_group.${logId}`);
+  });
+
+  test("container, node and data-plane logs: the CloudWatch observability add-on ships them to encrypted groups with retention, created first", () => {
+    const groups = Object.entries(resources(json, "aws_cloudwatch_log_group")).filter(([, g]) => String(g.name).startsWith("/aws/containerinsights/"));
+    expect(groups.map(([, g]) => g.name).sort()).toEqual(["application", "dataplane", "host", "performance"].map((g) => `/aws/containerinsights/${cluster.name}/${g}`));
+    for (const [, g] of groups) expect(g).toMatchObject({ retention_in_days: 365, kms_key_id: expect.stringContaining("aws_kms_key.c_key") });
+    const addon = Object.values(resources(json, "aws_eks_addon")).find((a) => a.addon_name === "amazon-cloudwatch-observability") as Record<string, any>;
+    expect(JSON.parse(addon.configuration_values)).toEqual({ containerLogs: { enabled: true } });
+    expect(addon.pod_identity_association).toEqual([{ role_arn: expect.stringContaining("aws_iam_role.c_cloudwatch-agent-role"), service_account: "cloudwatch-agent" }]);
+    for (const [id] of groups) expect(addon.depends_on).toContain(`aws_cloudwatch_log_group.${id}`);
+    // The logs service may use the key only for these groups (its encryption context names each).
+    const policy = String(only(json, "aws_kms_key_policy").policy);
+    for (const g of ["application", "dataplane", "host", "performance"]) expect(policy).toContain(`log-group:/aws/containerinsights/${cluster.name}/${g}`);
   });
 
   test("access entries only, and the creator gets no implicit admin", () => {
@@ -46,36 +59,48 @@ describe("GpuCluster with only the network", () => {
     expect(byRole("cluster-role")).toEqual(["AmazonEKSClusterPolicy"]);
     expect(byRole("node-role")).toEqual(["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]);
     expect(byRole("ebs-csi-role")).toEqual(["AmazonEBSCSIDriverPolicy"]);
+    expect(byRole("cloudwatch-agent-role")).toEqual(["CloudWatchAgentServerPolicy"]);
     expect(resources(json, "aws_iam_openid_connect_provider")).toEqual({});
   });
 
   test("managed add-ons, network policy on, EBS CSI with its own Pod Identity role", () => {
     const addons = Object.fromEntries(Object.values(resources(json, "aws_eks_addon")).map((a) => [a.addon_name, a as Record<string, any>]));
-    expect(Object.keys(addons).sort()).toEqual(["aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
+    expect(Object.keys(addons).sort()).toEqual(["amazon-cloudwatch-observability", "aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "metrics-server", "vpc-cni"]);
     expect(JSON.parse(addons["vpc-cni"].configuration_values)).toEqual({ enableNetworkPolicy: "true" });
     expect(addons["aws-ebs-csi-driver"].pod_identity_association).toEqual([
       { role_arn: expect.stringContaining("aws_iam_role.c_ebs-csi-role"), service_account: "ebs-csi-controller-sa" },
     ]);
-    expect(addons.coredns.depends_on).toEqual([expect.stringContaining("aws_eks_node_group.c_pool-system")]);
+    // After the system nodes exist (every zone's group): coredns, and metrics-server for the HPAs' resource metrics.
+    for (const name of ["coredns", "metrics-server"]) {
+      expect(addons[name].depends_on).toEqual(["a", "b", "c"].map((z) => expect.stringContaining(`aws_eks_node_group.c_pool-system-eu-west-1${z}`)));
+    }
   });
 
-  test("a system pool and a GPU pool with the NVIDIA AMI, the GPU taint and pool labels", () => {
+  test("a system pool of one node group per zone, and a GPU pool with the NVIDIA AMI, the GPU taint and pool labels", () => {
     const groups = Object.values(resources(json, "aws_eks_node_group")) as Record<string, any>[];
-    expect(groups).toHaveLength(2);
-    const system = groups.find((g) => g.labels[NODE_LABELS.pool] === "system")!;
+    expect(groups).toHaveLength(4);
+    const systems = groups.filter((g) => g.labels[NODE_LABELS.pool] === "system");
     const gpu = groups.find((g) => g.labels[NODE_LABELS.pool] === "gpu")!;
-    expect(system).toMatchObject({ ami_type: "AL2023_x86_64_STANDARD", instance_types: ["m6i.large"], scaling_config: { min_size: 2, max_size: 4, desired_size: 2 } });
-    expect(system.taint).toBeUndefined();
+    // 2-4 nodes over 3 zones: 1-2 per zone (rounded up), each group in its zone's subnet only, all one pool to the autoscaler.
+    expect(systems.map((g) => g.subnet_ids)).toEqual([["subnet-a"], ["subnet-b"], ["subnet-c"]]);
+    for (const system of systems) {
+      expect(system).toMatchObject({ ami_type: "AL2023_x86_64_STANDARD", instance_types: ["m6i.large"], scaling_config: { min_size: 1, max_size: 2, desired_size: 1 } });
+      expect(system.labels).toEqual({ [NODE_LABELS.pool]: "system", [NODE_LABELS.role]: "system" });
+      expect(system.taint).toBeUndefined();
+    }
+    expect(systems.map((g) => g.node_group_name_prefix)).toEqual(["system-eu-west-1a-", "system-eu-west-1b-", "system-eu-west-1c-"]);
+    expect(cluster.systemAutoScalingGroupNames).toHaveLength(3);
     expect(gpu).toMatchObject({ ami_type: "AL2023_x86_64_NVIDIA", instance_types: ["g5.xlarge"], scaling_config: { min_size: 0, max_size: 2, desired_size: 0 } });
     expect(gpu.taint).toEqual([{ key: GPU_TAINT.key, value: "true", effect: "NO_SCHEDULE" }]);
-    expect(gpu.labels).toEqual({ [NODE_LABELS.pool]: "gpu", [NODE_LABELS.role]: "gpu", [NODE_LABELS.gpuModel]: "A10G" });
+    // The accelerator label makes the autoscaler wait for the device plugin rather than launch a second node.
+    expect(gpu.labels).toEqual({ [NODE_LABELS.pool]: "gpu", [NODE_LABELS.role]: "gpu", [NODE_LABELS.gpuModel]: "A10G", [NODE_LABELS.accelerator]: "nvidia-a10g" });
     expect(gpu.launch_template).toMatchObject({ id: expect.stringContaining("aws_launch_template") });
     expect(gpu.lifecycle).toMatchObject({ create_before_destroy: true, ignore_changes: ["scaling_config[0].desired_size"] });
   });
 
   test("launch templates: IMDSv2 only with hop limit 1, encrypted gp3 with the key, no public IP, tagged launches", () => {
     const templates = Object.values(resources(json, "aws_launch_template")) as Record<string, any>[];
-    expect(templates).toHaveLength(2);
+    expect(templates).toHaveLength(4);
     for (const lt of templates) {
       expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1, http_endpoint: "enabled" });
       expect(lt.block_device_mappings).toEqual([
@@ -97,6 +122,7 @@ describe("GpuCluster with only the network", () => {
       [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.pool}`]: "gpu",
       [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.role}`]: "gpu",
       [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.gpuModel}`]: "A10G",
+      [`k8s.io/cluster-autoscaler/node-template/label/${NODE_LABELS.accelerator}`]: "nvidia-a10g",
       "k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu": "true:NoSchedule",
     });
     expect(cluster.gpuAutoScalingGroupNames).toHaveLength(1);
@@ -104,6 +130,21 @@ describe("GpuCluster with only the network", () => {
 });
 
 describe("GpuCluster options", () => {
+  test("a volume key from elsewhere (one that outlives the cluster): the EBS CSI role gets its grants through IAM on the key's tag, and the cluster key no longer serves volumes", () => {
+    const volumeKey = { arn: "arn:aws:kms:eu-west-1:111122223333:key/retained", grantTag: { key: "voice-selfhost:retained-data", value: "dev" } };
+    const { cluster, json } = synthCluster({ volumeKey });
+    expect(cluster.volumeKeyArn).toBe(volumeKey.arn);
+    const policy = JSON.parse(String(only(json, "aws_iam_role_policy").policy)) as { Statement: { Sid: string; Action: string[]; Resource: string; Condition: Record<string, object> }[] };
+    expect(policy.Statement.map((st) => [st.Sid, st.Resource, st.Condition.StringEquals])).toEqual([
+      ["EncryptVolumes", "*", { "aws:ResourceTag/voice-selfhost:retained-data": "dev" }],
+      ["GrantsForAttachedVolumes", "*", { "aws:ResourceTag/voice-selfhost:retained-data": "dev" }],
+    ]);
+    expect(policy.Statement[1]).toMatchObject({ Action: expect.arrayContaining(["kms:CreateGrant"]), Condition: { Bool: { "kms:GrantIsForAWSResource": true } } });
+    expect(String(only(json, "aws_kms_key_policy").policy)).not.toContain("EbsCsiDriverEncryptsVolumes");
+    // The ARN is not used in this stack: a stack holding the cluster needs nothing of the key's stack's state.
+    expect(JSON.stringify(json)).not.toContain(volumeKey.arn);
+  });
+
   test("an admin role gets an access entry with the cluster admin policy", () => {
     const { json } = synthCluster({ adminRoleArn: "arn:aws:iam::111122223333:role/platform-admin" });
     expect(only(json, "aws_eks_access_entry")).toMatchObject({ principal_arn: "arn:aws:iam::111122223333:role/platform-admin", type: "STANDARD" });
@@ -117,15 +158,34 @@ describe("GpuCluster options", () => {
     expect(only(json, "aws_eks_cluster").vpc_config).toMatchObject({ endpoint_public_access: true, public_access_cidrs: ["198.51.100.0/24"] });
   });
 
-  test("workload roles through Pod Identity", () => {
+  test("workload roles through Pod Identity, trusted only by the cluster, namespace and service account they are bound to", () => {
     const { stack } = testStack();
-    const cluster = new GpuCluster(stack, "c", { network: fakeNetwork() });
+    const cluster = new GpuCluster(stack, "c", { network: fakeNetwork(), name: "voice-test" });
     cluster.addPodIdentityRole("inference", { namespace: "voice-selfhost", serviceAccount: "inference-server" });
     const json = synthJson(stack);
     expect(only(json, "aws_eks_pod_identity_association")).toMatchObject({ namespace: "voice-selfhost", service_account: "inference-server" });
     const role = Object.entries(resources(json, "aws_iam_role")).find(([id]) => id.includes("inference"))![1];
-    expect(String(role.assume_role_policy)).toContain("pods.eks.amazonaws.com");
-    expect(String(role.assume_role_policy)).toContain("sts:TagSession");
+    // The EKS User Guide's trust policy for Pod Identity, with the session-tag conditions it documents.
+    expect(policyStatements(json, role.assume_role_policy)).toEqual({
+      ServiceAssumesRole: {
+        Sid: "ServiceAssumesRole",
+        Effect: "Allow",
+        Principal: { Service: "pods.eks.amazonaws.com" },
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Condition: {
+          StringEquals: {
+            "aws:RequestTag/eks-cluster-name": "voice-test",
+            "aws:RequestTag/kubernetes-namespace": "voice-selfhost",
+            "aws:RequestTag/kubernetes-service-account": "inference-server",
+          },
+        },
+      },
+    });
+    // The EBS CSI driver's role, which the add-on binds, is scoped the same way.
+    const ebs = Object.entries(resources(json, "aws_iam_role")).find(([id]) => id.includes("ebs-csi"))![1];
+    expect(policyStatements(json, ebs.assume_role_policy).ServiceAssumesRole.Condition).toEqual({
+      StringEquals: { "aws:RequestTag/eks-cluster-name": "voice-test", "aws:RequestTag/kubernetes-namespace": "kube-system", "aws:RequestTag/kubernetes-service-account": "ebs-csi-controller-sa" },
+    });
   });
 
   test("Bottlerocket pools keep data on a second encrypted volume; extra log types", () => {

@@ -75,7 +75,8 @@ describe("GpuCluster", () => {
 
   test("pins every node group to the table's AMI release", () => {
     const releases = Object.values(resources(json, "aws_eks_node_group")).map((g) => g.release_version);
-    expect(releases).toEqual([pins.amiReleaseVersions.AL2023, pins.amiReleaseVersions.AL2023]);
+    // The GPU pool and the system pool's three zone groups.
+    expect(releases).toEqual(Array(4).fill(pins.amiReleaseVersions.AL2023));
   });
 
   test("the settings override add-on and AMI versions, and the upgrade policy", () => {
@@ -88,7 +89,7 @@ describe("GpuCluster", () => {
     expect((Object.values(resources(custom, "aws_eks_cluster"))[0] as Record<string, any>).upgrade_policy).toEqual({ support_type: "EXTENDED" });
     const coredns = Object.values(resources(custom, "aws_eks_addon")).find((a) => a.addon_name === "coredns")!;
     expect(coredns.addon_version).toBe("v1.13.1-eksbuild.3");
-    expect(Object.values(resources(custom, "aws_eks_node_group")).map((g) => g.release_version).sort()).toEqual(["1.35.2-20260304", "1.41.0-8f5e6c0e"]);
+    expect(Object.values(resources(custom, "aws_eks_node_group")).map((g) => g.release_version).sort()).toEqual([...Array(3).fill("1.35.2-20260304"), "1.41.0-8f5e6c0e"]);
   });
 
   test.each([
@@ -103,7 +104,7 @@ describe("GpuCluster", () => {
     const { stack } = testStack();
     new GpuCluster(stack, "c", { network: fakeNetwork(), supportCheckDate: TODAY, gpuPools: [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2, amiType: "BOTTLEROCKET_x86_64_NVIDIA" }] });
     const groups = Object.values(resources(synthJson(stack), "aws_eks_node_group"));
-    expect(groups.map((g) => g.release_version ?? null).sort()).toEqual([pins.amiReleaseVersions.AL2023, null].sort());
+    expect(groups.map((g) => g.release_version ?? null).sort()).toEqual([...Array(3).fill(pins.amiReleaseVersions.AL2023), null].sort());
     const warnings = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data)));
     expect(warnings).toEqual([expect.stringMatching(/gpuPools\[0\] \(gpu\): amiReleaseVersion: not pinned, .*aws ssm get-parameter --name \/aws\/service\/bottlerocket\/aws-k8s-1\.35-nvidia\/x86_64\/latest\/image_version/)]);
   });

@@ -6,6 +6,7 @@ import { ConfigError, loadEnvironmentFile, loadEnvironments, parseEnvironment } 
 import { GpuCluster, GpuClusterProps } from "../../constructs/cluster";
 import { InternalLoadBalancer, InternalLoadBalancerProps } from "../../constructs/ingress";
 import { PrivateNetwork } from "../../constructs/network";
+import { setKeyAccess } from "../../constructs/shared";
 import { fakeNetwork } from "../support/synth";
 
 const fixtures = path.join(__dirname, "..", "fixtures", "config");
@@ -153,6 +154,19 @@ describe("one definition of each setting: the environment file and the construct
     const noCertificate = "expected an ACM certificate ARN for the TLS listener (or plainTcp: true, for dev only)";
     expect(fileProblem((env) => delete env.ingress)).toContain(noCertificate);
     expect(constructProblem(lb({ certificateArn: undefined }))).toContain(noCertificate);
+  });
+
+  test("key administrators who are also users, and an organisation id that is not one: refused by the file and by setKeyAccess or PrivateNetwork alike", () => {
+    const admin = "arn:aws:iam::111122223333:role/voice-selfhost-deploy";
+    const overlap = `expected a principal apart from the administrators (separation of duties); ${admin} is in both`;
+    expect(fileProblem((env) => (env.keys = { administrators: [admin], users: [admin] }))).toContain(`field "keys.users[0]": ${overlap}`);
+    expect(constructProblem((stack) => setKeyAccess(stack, { administrators: [admin], users: [admin] }))).toContain(overlap);
+    const organisation = "expected an AWS Organizations id like o-a1b2c3d4e5";
+    expect(fileProblem((env) => (env.perimeter = { organizationId: "111122223333" }))).toContain(`field "perimeter.organizationId": ${organisation}`);
+    expect(constructProblem((stack) => new PrivateNetwork(stack, "n", { cidr: "10.50.0.0/16", azs: ["eu-west-1a", "eu-west-1b"], mode: "airgapped", organizationId: "111122223333" }))).toContain(
+      organisation,
+    );
+    expect(fileProblem((env) => (env.registry = { mirrorRoleArn: "image-mirror" }))).toContain('field "registry.mirrorRoleArn": expected an IAM role or user ARN');
   });
 
   test("a certificate from another region than the environment's is refused, naming the field", () => {

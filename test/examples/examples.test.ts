@@ -42,6 +42,16 @@ function autoscalerDiscovery(example: string): { tagKeys: string[]; serviceAccou
 }
 
 describe.each(EXAMPLES)("examples/%s", (example) => {
+  test("every key names its administrators apart from its users; the account root may only recover it", () => {
+    const policies = all(example, "aws_kms_key_policy").map((p) => JSON.parse(p.policy).Statement as { Sid: string; Action: string | string[] }[]);
+    expect(policies.length).toBe(all(example, "aws_kms_key").length);
+    for (const statements of policies) {
+      expect(statements.find((s) => s.Sid === "AccountAdministers")).toBeUndefined();
+      expect(statements.find((s) => s.Sid === "AccountRecoversKeyPolicy")?.Action).toEqual(["kms:PutKeyPolicy", "kms:GetKeyPolicy", "kms:DescribeKey"]);
+      expect(statements.map((s) => s.Sid)).toEqual(expect.arrayContaining(["KeyAdministrators", "KeyUsers"]));
+    }
+  });
+
   test("every node pool with minSize 0 has a cluster autoscaler that discovers it and a Pod Identity role to scale it with", () => {
     const fromZero = all(example, "aws_eks_node_group").filter((g) => g.scaling_config.min_size === 0);
     const autoscalers = autoscalerDiscovery(example);

@@ -1,5 +1,7 @@
 import { InternalLoadBalancer, LoadBalancedService, TLS_POLICY } from "../../constructs/ingress";
-import { INFERENCE_NODE_PORT, INFERENCE_READINESS_PATH } from "../../constructs/shared";
+import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORT, KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK } from "../../constructs/shared";
+
+const HEALTH = INFERENCE_HEALTH_CHECK_NODE_PORTS.inference;
 import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 const required = {
@@ -29,19 +31,30 @@ describe("InternalLoadBalancer with only the required props", () => {
     });
   });
 
-  test("clients only from the configured CIDRs on 443; the nodes admit the NodePort from the NLB only", () => {
+  test("clients only from the configured CIDRs on 443; the nodes admit the NodePort and kube-proxy's health-check port from the NLB only", () => {
     const ingress = Object.values(resources(json, "aws_vpc_security_group_ingress_rule")) as Record<string, any>[];
     const clients = ingress.filter((r) => r.cidr_ipv4);
     expect(clients.map((r) => [r.cidr_ipv4, r.from_port, r.to_port])).toEqual([
       ["10.0.0.0/8", 443, 443],
       ["172.16.0.0/12", 443, 443],
     ]);
-    expect(ingress.find((r) => r.security_group_id === "sg-nodes")).toMatchObject({
-      from_port: INFERENCE_NODE_PORT,
-      to_port: INFERENCE_NODE_PORT,
-      referenced_security_group_id: expect.stringContaining("aws_security_group.lb_sg"),
-    });
-    expect(only(json, "aws_vpc_security_group_egress_rule")).toMatchObject({ referenced_security_group_id: "sg-nodes", from_port: INFERENCE_NODE_PORT });
+    const lbGroup = expect.stringContaining("aws_security_group.lb_sg");
+    const nodeRules = ingress.filter((r) => r.security_group_id === "sg-nodes");
+    expect(nodeRules).toHaveLength(2);
+    expect(nodeRules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ from_port: INFERENCE_NODE_PORT, to_port: INFERENCE_NODE_PORT, referenced_security_group_id: lbGroup }),
+        expect.objectContaining({ from_port: HEALTH, to_port: HEALTH, referenced_security_group_id: lbGroup }),
+      ]),
+    );
+    const egress = Object.values(resources(json, "aws_vpc_security_group_egress_rule")) as Record<string, any>[];
+    expect(egress.map((r) => [r.referenced_security_group_id, r.from_port, r.to_port])).toEqual(
+      expect.arrayContaining([
+        ["sg-nodes", INFERENCE_NODE_PORT, INFERENCE_NODE_PORT],
+        ["sg-nodes", HEALTH, HEALTH],
+      ]),
+    );
+    expect(egress).toHaveLength(2);
     expect(JSON.stringify(json)).not.toContain("0.0.0.0/0");
   });
 
@@ -52,7 +65,17 @@ describe("InternalLoadBalancer with only the required props", () => {
       protocol: "TCP",
       port: INFERENCE_NODE_PORT,
       preserve_client_ip: "true",
-      health_check: { protocol: "HTTP", path: INFERENCE_READINESS_PATH, port: "traffic-port" },
+      // kube-proxy's answer for the Service on the node (shared/drain.ts), at the drain timing's interval and thresholds.
+      health_check: {
+        protocol: "HTTP",
+        path: KUBE_PROXY_HEALTH_PATH,
+        port: String(HEALTH),
+        interval: TARGET_HEALTH_CHECK.intervalSeconds,
+        unhealthy_threshold: TARGET_HEALTH_CHECK.unhealthyThreshold,
+        healthy_threshold: TARGET_HEALTH_CHECK.healthyThreshold,
+      },
+      // Connections to a draining node are not reset: live sessions end with their pod.
+      target_health_state: [{ enable_unhealthy_connection_termination: false }],
     });
     const attachments = Object.values(resources(json, "aws_autoscaling_attachment")).map((a) => a.autoscaling_group_name);
     expect(attachments).toEqual(["asg-gpu-a", "asg-gpu-b"]);
@@ -78,7 +101,7 @@ describe("InternalLoadBalancer with only the required props", () => {
 
 describe("InternalLoadBalancer options and refusals", () => {
   test("plain TCP only when asked: no certificate, no TLS policy, no access log bucket", () => {
-    const json = synthLb({ plainTcp: true, certificateArn: undefined, services: [{ name: "inference", port: 8080, nodePort: INFERENCE_NODE_PORT }] });
+    const json = synthLb({ plainTcp: true, certificateArn: undefined, services: [{ name: "inference", port: 8080, nodePort: INFERENCE_NODE_PORT, healthCheckNodePort: HEALTH }] });
     const listener = only(json, "aws_lb_listener");
     expect(listener).toMatchObject({ protocol: "TCP", port: 8080 });
     expect(listener.ssl_policy).toBeUndefined();
@@ -97,35 +120,45 @@ describe("InternalLoadBalancer options and refusals", () => {
 
   test("several Services: a listener, target group, health check and node rule each, every ASG attached to every group", () => {
     const services = [
-      { name: "stt", port: 443, nodePort: 30080 },
-      { name: "tts", port: 8443, nodePort: 30081 },
+      { name: "stt", port: 443, nodePort: 30080, healthCheckNodePort: 30090, unhealthyDrainingSeconds: 345 },
+      { name: "tts", port: 8443, nodePort: 30081, healthCheckNodePort: 30091, unhealthyDrainingSeconds: 100 },
     ];
     const json = synthLb({ services });
     const groups = resources(json, "aws_lb_target_group") as Record<string, Record<string, any>>;
     const listeners = Object.values(resources(json, "aws_lb_listener")) as Record<string, any>[];
     expect(listeners.map((l) => l.port)).toEqual([443, 8443]);
-    for (const { name, port, nodePort } of services) {
+    for (const { name, port, nodePort, healthCheckNodePort, unhealthyDrainingSeconds } of services) {
       const listener = listeners.find((l) => l.port === port)!;
       expect(listener).toMatchObject({ protocol: "TLS", ssl_policy: TLS_POLICY });
       const group = groups[/aws_lb_target_group\.([^.]+)\.arn/.exec(listener.default_action[0].target_group_arn)![1]];
-      expect(group).toMatchObject({ port: nodePort, tags: { "voice-selfhost:service": name }, health_check: { path: INFERENCE_READINESS_PATH, port: "traffic-port" } });
+      expect(group).toMatchObject({
+        port: nodePort,
+        tags: { "voice-selfhost:service": name },
+        health_check: { path: KUBE_PROXY_HEALTH_PATH, port: String(healthCheckNodePort) },
+        target_health_state: [{ enable_unhealthy_connection_termination: false, unhealthy_draining_interval: unhealthyDrainingSeconds }],
+      });
       const attached = Object.values(resources(json, "aws_autoscaling_attachment")).filter((a) => String(a.lb_target_group_arn).includes(`${listener.default_action[0].target_group_arn.split(".")[1]}.`));
       expect(attached.map((a) => a.autoscaling_group_name)).toEqual(required.targets.autoScalingGroupNames);
     }
     const ingress = Object.values(resources(json, "aws_vpc_security_group_ingress_rule")) as Record<string, any>[];
-    expect(ingress.filter((r) => r.security_group_id === "sg-nodes").map((r) => r.from_port)).toEqual([30080, 30081]);
+    expect(ingress.filter((r) => r.security_group_id === "sg-nodes").map((r) => r.from_port).sort()).toEqual([30080, 30081, 30090, 30091]);
     expect(ingress.filter((r) => r.cidr_ipv4).map((r) => r.from_port)).toEqual([443, 443, 8443, 8443]);
-    expect(Object.values(resources(json, "aws_vpc_security_group_egress_rule")).map((r) => r.from_port)).toEqual([30080, 30081]);
+    expect(Object.values(resources(json, "aws_vpc_security_group_egress_rule")).map((r) => r.from_port).sort()).toEqual([30080, 30081, 30090, 30091]);
   });
 
   test("refuses Services that would collide or fall outside the NodePort range", () => {
     const { stack } = testStack();
     const lb = (id: string, services: LoadBalancedService[]) => () => new InternalLoadBalancer(stack, id, { ...required, services });
     expect(lb("a", [])).toThrow(/services: expected at least one Service/);
-    expect(lb("b", [{ name: "stt", port: 443, nodePort: 8080 }])).toThrow(/services\[0\]\.nodePort: expected 30000-32767/);
-    expect(lb("c", [{ name: "stt", port: 443, nodePort: 30080 }, { name: "tts", port: 443, nodePort: 30081 }])).toThrow(/services\[1\]\.port: 443 is used by another Service/);
-    expect(lb("d", [{ name: "stt", port: 443, nodePort: 30080 }, { name: "tts", port: 8443, nodePort: 30080 }])).toThrow(/services\[1\]\.nodePort: 30080 is used/);
-    expect(lb("e", [{ name: "STT", port: 443, nodePort: 30080 }])).toThrow(/services\[0\]\.name: expected lowercase/);
+    const svc = (name: string, port: number, nodePort: number, healthCheckNodePort = nodePort + 10): LoadBalancedService => ({ name, port, nodePort, healthCheckNodePort });
+    expect(lb("b", [svc("stt", 443, 8080, 30090)])).toThrow(/services\[0\]\.nodePort: expected 30000-32767/);
+    expect(lb("c", [svc("stt", 443, 30080), svc("tts", 443, 30081)])).toThrow(/services\[1\]\.port: 443 is used by another Service/);
+    expect(lb("d", [svc("stt", 443, 30080), svc("tts", 8443, 30080, 30091)])).toThrow(/services\[1\]\.nodePort: 30080 is already a node port/);
+    expect(lb("e", [svc("STT", 443, 30080)])).toThrow(/services\[0\]\.name: expected lowercase/);
+    // kube-proxy's health-check port is a node port too: it may not be the Service's own, nor another's.
+    expect(lb("f", [svc("stt", 443, 30080, 30080)])).toThrow(/services\[0\]\.healthCheckNodePort: 30080 is already a node port/);
+    expect(lb("g", [svc("stt", 443, 30080, 30090), svc("tts", 8443, 30090, 30091)])).toThrow(/services\[1\]\.nodePort: 30090 is already a node port/);
+    expect(lb("h", [svc("stt", 443, 30080, 80)])).toThrow(/services\[0\]\.healthCheckNodePort: expected 30000-32767/);
   });
 });
 

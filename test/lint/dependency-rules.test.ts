@@ -1,4 +1,4 @@
-/** The folder rules of .dependency-cruiser.js (run by `npm run lint`): they hold on the repository and fail on deliberate breaks. */
+/** The import rules of .dependency-cruiser.js (run by `npm run lint`): they hold on the repository and fail on deliberate breaks. */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -14,10 +14,30 @@ function cruise(cwd: string, ...targets: string[]): { status: number | null; out
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-test("the repository has no folder cycle and the library imports nothing of the app", () => {
-  const { status, output } = cruise(repo, "main.ts", "app", "constructs", "stacks", "scripts", "bench");
-  expect(output).toMatch(/no dependency violations found/);
+test("the whole repository, the inference image included, has no folder or file cycle and keeps its layers", () => {
+  const { status, output } = cruise(repo, ".");
+  expect(output).toMatch(/no dependency violations found \((\d+) modules/);
+  // Every part of the repository is cruised, not only the infra side.
+  const modules = Number(/\((\d+) modules/.exec(output)![1]);
+  expect(modules).toBeGreaterThan(200);
   expect(status).toBe(0);
+}, 60_000);
+
+test("two files that import each other fail, within one folder and for a type only", () => {
+  const { status, output } = cruise(path.join(fixtures, "file-cycle"), "inference-image");
+  expect(status).not.toBe(0);
+  expect(output).toMatch(/error no-file-cycles: inference-image\/src\/audio\/codecs\/(aac|encoders)\.ts →/);
+  expect(output).not.toMatch(/no-folder-cycles/);
+}, 30_000);
+
+test.each([
+  ["audio-imports-server", "audio-is-a-layer", "inference-image/src/audio/upload.ts → inference-image/src/server/errors.ts"],
+  ["engines-imports-server", "engines-not-server", "inference-image/src/engines/pool.ts → inference-image/src/server/context.ts"],
+  ["params-import-engines", "params-are-declarations", "inference-image/src/params/live.ts → inference-image/src/engines/types.ts"],
+])("the inference image's layers: %s fails (%s)", (fixture, rule, edge) => {
+  const { status, output } = cruise(path.join(fixtures, fixture), "inference-image");
+  expect(status).not.toBe(0);
+  expect(output).toContain(`error ${rule}: ${edge}`);
 }, 30_000);
 
 test("two folders that import each other fail, though no module cycle exists", () => {

@@ -4,7 +4,7 @@ import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { Testing, TerraformStack } from "cdktf";
-import { INTERFACE_ENDPOINT_SERVICES, PrivateNetwork, PrivateNetworkProps } from "../../constructs/network";
+import { EKS_ADDON_REGISTRY_ACCOUNTS, ENDPOINT_POLICY_DOCS, INTERFACE_ENDPOINT_SERVICES, PrivateNetwork, PrivateNetworkProps } from "../../constructs/network";
 
 type Resources = Record<string, Record<string, Record<string, unknown>>>;
 
@@ -21,6 +21,7 @@ function synth(props: PrivateNetworkProps): { json: string; resources: Resources
 const of = (resources: Resources, type: string) => Object.values(resources[type] ?? {});
 
 interface Statement {
+  Sid?: string;
   Principal?: { Service?: string };
   Action: string | string[];
   Resource?: string | string[];
@@ -166,6 +167,54 @@ describe.each(["connected", "airgapped"] as const)("PrivateNetwork (%s), in both
 
   test("uses no data sources, so a plan needs no credentials", () => {
     expect((JSON.parse(json) as { data?: unknown }).data).toBeUndefined();
+  });
+});
+
+describe("PrivateNetwork's interface endpoints are a data perimeter", () => {
+  const documented = INTERFACE_ENDPOINT_SERVICES.filter((s) => ENDPOINT_POLICY_DOCS[s] !== undefined);
+  const byService = (resources: Resources) => new Map(of(resources, "aws_vpc_endpoint").map((e) => [String(e.service_name).replace("com.amazonaws.eu-west-1.", ""), e]));
+
+  test("every service whose guide documents endpoint policies gets one: our principals on our resources, and AWS services acting for us", () => {
+    const endpoints = byService(synth({ cidr: "10.46.0.0/16", azs, mode: "airgapped", organizationId: "o-a1b2c3d4e5" }).resources);
+    expect(documented.length).toBeGreaterThanOrEqual(10);
+    for (const service of documented) {
+      const policy = statements(endpoints.get(service)!.policy);
+      expect({ service, first: policy[0] }).toEqual({
+        service,
+        first: { Sid: "OwnPrincipalsToOwnResources", Effect: "Allow", Principal: "*", Action: "*", Resource: "*", Condition: { StringEquals: { "aws:PrincipalOrgID": "o-a1b2c3d4e5", "aws:ResourceOrgID": "o-a1b2c3d4e5" } } },
+      });
+      expect(policy[1]).toEqual({ Sid: "AwsServicePrincipals", Effect: "Allow", Principal: "*", Action: "*", Resource: "*", Condition: { Bool: { "aws:PrincipalIsAWSService": "true" } } });
+      // Nothing admits every principal to everything without a condition.
+      for (const st of policy) expect({ service, sid: st.Sid, scoped: st.Condition !== undefined }).toEqual({ service, sid: st.Sid, scoped: true });
+    }
+  });
+
+  test("the ECR endpoints admit the region's EKS add-on registry (vpc-cni, coredns and the rest come from there); SSM admits AWS's own documents", () => {
+    const endpoints = byService(synth({ cidr: "10.46.0.0/16", azs, mode: "connected" }).resources);
+    for (const service of ["ecr.api", "ecr.dkr"]) {
+      const addons = statements(endpoints.get(service)!.policy).find((st) => st.Sid === "OwnPrincipalsPullEksAddonImages")!;
+      expect(addons.Action).toEqual(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]);
+      expect(addons.Condition).toEqual({ StringEquals: { "aws:PrincipalAccount": expect.stringMatching(/^\$\{local\.net_account_\w+\}$/), "aws:ResourceAccount": EKS_ADDON_REGISTRY_ACCOUNTS["eu-west-1"] } });
+    }
+    const ssm = statements(endpoints.get("ssm")!.policy).find((st) => st.Sid === "OwnPrincipalsReadAwsDocumentsAndParameters")!;
+    expect(ssm.Resource).toEqual([expect.stringMatching(/:ssm:eu-west-1::document\/\*$/), expect.stringMatching(/:ssm:eu-west-1::parameter\/aws\/\*$/)]);
+  });
+
+  test("services without documented endpoint policies keep AWS's default, as a code acknowledgement with its reason", () => {
+    const { resources, network } = synth({ cidr: "10.46.0.0/16", azs, mode: "airgapped" });
+    const endpoints = byService(resources);
+    const undocumented = INTERFACE_ENDPOINT_SERVICES.filter((s) => ENDPOINT_POLICY_DOCS[s] === undefined);
+    expect(undocumented.sort()).toEqual(["ec2messages", "eks-auth", "ssmmessages"]);
+    for (const service of undocumented) expect(endpoints.get(service)!.policy).toBeUndefined();
+    const acknowledged = network.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === "voice-selfhost:policy-acknowledgement").map((m) => ({ path: c.node.path, ...(m.data as { rule: string; reason: string }) })));
+    expect(acknowledged.map((a) => [a.rule, a.path]).sort()).toEqual(undocumented.map((s) => ["VS-NET-005", `test/net/endpoint-${s.replace(/\./g, "-")}`]).sort());
+    for (const a of acknowledged) expect(a.reason).toMatch(/^(eks-auth|ssmmessages|ec2messages): no AWS guide documents endpoint-policy support, /);
+  });
+
+  test("a region with no known EKS add-on registry fails synth, naming the table to extend", () => {
+    expect(() => synth({ cidr: "10.46.0.0/16", azs: ["xx-east-9a", "xx-east-9b"], mode: "connected" })).toThrow(/^PrivateNetwork test\/net: region: no EKS add-on image registry is known for region "xx-east-9".*EKS_ADDON_REGISTRY_ACCOUNTS/);
   });
 });
 

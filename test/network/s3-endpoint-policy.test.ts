@@ -1,4 +1,7 @@
-/** The S3 gateway endpoint: an allow-list in air-gapped mode (ECR's image layers, the model bucket), AWS's default policy when connected. */
+/**
+ * The S3 gateway endpoint: an allow-list in air-gapped mode (ECR's image layers, the model bucket); when
+ * connected, also our principals acting on our own buckets (the organisation named, or the account).
+ */
 import * as path from "path";
 import { TerraformStack, Testing } from "cdktf";
 import { loadEnvironmentFile } from "../../app";
@@ -6,9 +9,9 @@ import { PrivateNetwork } from "../../constructs/network";
 import { buildApp } from "../../main";
 import { policyStatements, synthJson, testStack } from "../support/synth";
 
-function gatewayPolicy(mode: "connected" | "airgapped", reads?: (network: PrivateNetwork) => void) {
+function gatewayPolicy(mode: "connected" | "airgapped", reads?: (network: PrivateNetwork) => void, organizationId?: string) {
   const { stack } = testStack();
-  const network = new PrivateNetwork(stack, "network", { cidr: "10.50.0.0/16", azs: ["eu-west-1a", "eu-west-1b"], mode });
+  const network = new PrivateNetwork(stack, "network", { cidr: "10.50.0.0/16", azs: ["eu-west-1a", "eu-west-1b"], mode, organizationId });
   reads?.(network);
   const json = synthJson(stack);
   const endpoint = Object.values(json.resource.aws_vpc_endpoint).find((e) => e.vpc_endpoint_type === "Gateway")!;
@@ -38,8 +41,28 @@ test("air-gapped: allowS3Reads adds read access to the named buckets and their o
   });
 });
 
-test("connected: the endpoint keeps AWS's default policy (it carries all of the VPC's S3 traffic), whatever is allowed", () => {
-  expect(gatewayPolicy("connected", (network) => network.allowS3Reads("ModelBucket", ["arn:aws:s3:::models-bucket"])).policy).toBeUndefined();
+test("connected: ECR's layers, the buckets allowed, and our own principals on our own buckets; a bucket of another account is refused", () => {
+  const bucket = "arn:aws:s3:::models-bucket";
+  const { json, policy } = gatewayPolicy("connected", (network) => network.allowS3Reads("ModelBucket", [bucket]));
+  const statements = policyStatements(json, policy);
+  expect(Object.keys(statements)).toEqual(["EcrImageLayers", "OwnPrincipalsToOwnResources", "ModelBucket"]);
+  // No organisation named: the network's own account, read from its VPC's ARN.
+  expect(statements.OwnPrincipalsToOwnResources).toEqual({
+    Sid: "OwnPrincipalsToOwnResources",
+    Effect: "Allow",
+    Principal: "*",
+    Action: "*",
+    Resource: "*",
+    Condition: { StringEquals: { "aws:PrincipalAccount": expect.stringMatching(/^\$\{local\.network_account_\w+\}$/), "aws:ResourceAccount": expect.stringMatching(/^\$\{local\.network_account_\w+\}$/) } },
+  });
+  const account = Object.entries(json.locals ?? {}).find(([name]) => name.startsWith("network_account_"))![1];
+  expect(account).toMatch(/^\$\{element\(split\(":", aws_vpc\.network_vpc_\w+\.arn\), 4\)\}$/);
+});
+
+test("connected with an organisation: the perimeter is the organisation's principals and resources", () => {
+  const { json, policy } = gatewayPolicy("connected", undefined, "o-a1b2c3d4e5");
+  expect(policyStatements(json, policy).OwnPrincipalsToOwnResources.Condition).toEqual({ StringEquals: { "aws:PrincipalOrgID": "o-a1b2c3d4e5", "aws:ResourceOrgID": "o-a1b2c3d4e5" } });
+  expect(() => gatewayPolicy("connected", undefined, "my-org")).toThrow(/PrivateNetwork test\/network: organizationId: expected an AWS Organizations id like o-a1b2c3d4e5, found "my-org"/);
 });
 
 test("the air-gapped infra stack lets its model bucket through the endpoint, and nothing beyond it and ECR's layers", () => {

@@ -1,4 +1,6 @@
 /** Synth-time enforcement: constructs used without our config, acknowledgements, and the real environments. */
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { EksAddon } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
@@ -67,7 +69,12 @@ describe("synth-time enforcement on constructs built directly", () => {
   test("an acknowledgement with a reason lets exactly that rule through and is reported with its reason", () => {
     const reason = "break-glass access from the SOC jump host range, reviewed in CHG-1234";
     const { app, stack } = stackWith(
-      (s) => new EksCluster(s, "eks", { name: "c", roleArn: "r", vpcConfig: { subnetIds: ["s"], endpointPrivateAccess: true }, encryptionConfig: { resources: ["secrets"], provider: { keyArn: "k" } }, enabledClusterLogTypes: ["audit", "authenticator"] }),
+      (s) => {
+        const eks = new EksCluster(s, "eks", { name: "c", roleArn: "r", vpcConfig: { subnetIds: ["s"], endpointPrivateAccess: true }, encryptionConfig: { resources: ["secrets"], provider: { keyArn: "k" } }, enabledClusterLogTypes: ["audit", "authenticator"] });
+        // What the runtime rules ask of any cluster: resource metrics and shipped, encrypted container logs.
+        for (const name of ["metrics-server", "amazon-cloudwatch-observability"]) new EksAddon(s, name, { clusterName: eks.name, addonName: name });
+        new CloudwatchLogGroup(s, "logs", { name: "/aws/containerinsights/c/application", kmsKeyId: "k", retentionInDays: 30 });
+      },
       { acknowledgements: [{ rule: "VS-EKS-001", resource: "lib/eks", reason, source: "test" }] },
     );
     expect(synthError(app)).toBeUndefined();

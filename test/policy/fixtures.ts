@@ -1,20 +1,38 @@
 /** Small synthetic stacks for rule tests: Terraform JSON as cdktf writes it, with construct paths. */
-import { evaluate, JsonObject, PolicyOptions, PolicyReport, StackView } from "../../constructs/policy";
+import { evaluate, JsonObject, NetworkMode, PolicyOptions, PolicyReport, StackView } from "../../constructs/policy";
 
 export type Resources = Record<string, Record<string, JsonObject>>;
 
+/** One rule-table case: resources, and the network mode to check them in. */
+export interface Case {
+  readonly resources: Resources;
+  readonly mode?: NetworkMode;
+  /** Providers besides the AWS one (a workloads stack's kubernetes provider). */
+  readonly provider?: JsonObject;
+  /** Terraform locals of the stack (a policy shared by many resources is held in one). */
+  readonly locals?: JsonObject;
+}
+export const connected = (resources: Resources): Case => ({ resources });
+export const airgapped = (resources: Resources): Case => ({ resources, mode: "airgapped" });
+
+/** What a stack holds besides its resources: other providers, Terraform locals. */
+export interface StackExtras {
+  readonly provider?: JsonObject;
+  readonly locals?: JsonObject;
+}
+
 /** A stack document whose resource `type.name` has construct path `fixture/<name>`. */
-export function stackOf(resources: Resources, region = "eu-west-1"): StackView {
+export function stackOf(resources: Resources, region = "eu-west-1", extras: StackExtras = {}): StackView {
   const resource: Record<string, Record<string, JsonObject>> = {};
   for (const [type, instances] of Object.entries(resources)) {
     resource[type] = {};
     for (const [name, values] of Object.entries(instances)) resource[type][name] = { ...values, "//": { metadata: { path: `fixture/${name}`, uniqueId: name } } };
   }
-  return new StackView("fixture", { provider: { aws: [{ region }] }, resource } as JsonObject);
+  return new StackView("fixture", { provider: { aws: [{ region }], ...extras.provider }, resource, locals: extras.locals ?? {} } as JsonObject);
 }
 
-export function check(resources: Resources, options: PolicyOptions = {}): PolicyReport {
-  return evaluate(stackOf(resources), options);
+export function check(resources: Resources, options: PolicyOptions = {}, extras: StackExtras = {}): PolicyReport {
+  return evaluate(stackOf(resources, "eu-west-1", extras), options);
 }
 
 /** A kubernetes_manifest resource body. */

@@ -1,14 +1,8 @@
 /** Every rule fires on a non-compliant stack and stays quiet on a compliant one (table-driven). */
 import { RULES } from "../../constructs/policy";
-import { check, container, defaultDeny, deployment, k8s, pdb, Resources } from "./fixtures";
-import { JsonObject, NetworkMode } from "../../constructs/policy";
-
-interface Case {
-  readonly resources: Resources;
-  readonly mode?: NetworkMode;
-}
-const connected = (resources: Resources): Case => ({ resources });
-const airgapped = (resources: Resources): Case => ({ resources, mode: "airgapped" });
+import { airgapped, Case, check, connected, container, defaultDeny, deployment, k8s, pdb, Resources } from "./fixtures";
+import { JsonObject } from "../../constructs/policy";
+import { RUNTIME_CASES } from "./runtime-cases";
 
 const vpc = { cidr_block: "10.0.0.0/16" };
 const vpcRef = "${aws_vpc.vpc.id}";
@@ -47,6 +41,72 @@ const bucket = (parts: { pab?: JsonObject; policy?: string; sse?: string } = {})
   },
 });
 const workloads = (extra: Resources["kubernetes_manifest"]): Resources => ({ kubernetes_manifest: { deny: defaultDeny(), ...extra } });
+const doc = (...statements: JsonObject[]): string => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+const podTrust = (condition?: JsonObject) =>
+  doc({ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"], ...(condition ? { Condition: condition } : {}) });
+const scopedTrust = {
+  StringEquals: { "aws:RequestTag/eks-cluster-name": "c", "aws:RequestTag/kubernetes-namespace": "voice", "aws:RequestTag/kubernetes-service-account": "inference" },
+};
+const podRole = (trust: string, association?: JsonObject): Resources => ({
+  aws_iam_role: { role: { assume_role_policy: trust } },
+  ...(association ? { aws_eks_pod_identity_association: { assoc: { cluster_name: "c", role_arn: "${aws_iam_role.role.arn}", ...association } } } : {}),
+});
+const ROOT = "arn:${local.key_partition}:iam::${local.key_account}:root";
+const ADMIN = "arn:aws:iam::111122223333:role/key-admin";
+const USER = "arn:aws:iam::111122223333:role/model-publisher";
+const recovery = { Sid: "AccountRecoversKeyPolicy", Effect: "Allow", Principal: { AWS: ROOT }, Action: ["kms:PutKeyPolicy", "kms:GetKeyPolicy", "kms:DescribeKey"], Resource: "*" };
+const admins = { Sid: "KeyAdministrators", Effect: "Allow", Principal: { AWS: [ADMIN] }, Action: ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DescribeKey"], Resource: "*" };
+const users = { Sid: "KeyUsers", Effect: "Allow", Principal: { AWS: [USER] }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*" };
+const ROLE_PREFIX = "arn:${local.key_partition}:iam::${local.key_account}:role/voice-selfhost-prod-ebs-csi-*";
+/** EncryptionKey.allowRolesThroughService's two statements, as RetainedDataKey writes them for the EBS CSI driver. */
+const throughEc2 = (condition: JsonObject = {}) => ({
+  ArnLike: { "aws:PrincipalArn": ROLE_PREFIX },
+  StringEquals: { "kms:ViaService": "ec2.${local.key_region}.amazonaws.com", "kms:CallerAccount": "${local.key_account}" },
+  ...condition,
+});
+const rolesUse = { Sid: "VolumeRoles0UseKeyThroughEc2", Effect: "Allow", Principal: { AWS: ROOT }, Action: ["kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey"], Resource: "*", Condition: throughEc2() };
+const rolesGrant = {
+  Sid: "VolumeRoles0UseKeyThroughEc2Grants",
+  Effect: "Allow",
+  Principal: { AWS: ROOT },
+  Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+  Resource: "*",
+  Condition: throughEc2({ Bool: { "kms:GrantIsForAWSResource": true } }),
+};
+const retainedKey = (...statements: JsonObject[]): Resources => ({
+  aws_kms_key: { k: { enable_key_rotation: true, tags: { "voice-selfhost:retained-data": "prod" } } },
+  aws_kms_key_policy: { p: { key_id: "${aws_kms_key.k.key_id}", policy: doc(...statements) } },
+});
+const keyWithPolicy = (...statements: JsonObject[]): Resources => ({
+  aws_kms_key: { k: { enable_key_rotation: true } },
+  aws_kms_key_policy: { p: { key_id: "${aws_kms_key.k.key_id}", policy: doc(...statements) } },
+});
+const perimeterPolicy = doc(
+  { Sid: "OwnPrincipalsToOwnResources", Effect: "Allow", Principal: "*", Action: "*", Resource: "*", Condition: { StringEquals: { "aws:PrincipalOrgID": "o-a1b2c3d4e5", "aws:ResourceOrgID": "o-a1b2c3d4e5" } } },
+  { Sid: "EcrImageLayers", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*" },
+);
+const endpoint = (extra: JsonObject = {}): Resources => ({ aws_vpc_endpoint: { e: { vpc_id: vpcRef, service_name: "com.amazonaws.eu-west-1.s3", vpc_endpoint_type: "Gateway", ...extra } } });
+const template = (extra: JsonObject = {}): JsonObject => ({
+  prefix: "cache",
+  applied_for: ["PULL_THROUGH_CACHE"],
+  image_tag_mutability: "IMMUTABLE",
+  encryption_configuration: [{ encryption_type: "KMS", kms_key: "k" }],
+  repository_policy: doc({ Sid: "Pull", Effect: "Allow", Principal: { AWS: "arn:aws:iam::111122223333:role/nodes" }, Action: "ecr:BatchGetImage" }),
+  ...extra,
+});
+const cacheRule = (templates: JsonObject[] = []): Resources => ({
+  aws_ecr_pull_through_cache_rule: { r: { ecr_repository_prefix: "cache", upstream_registry_url: "public.ecr.aws" } },
+  ...(templates.length ? { aws_ecr_repository_creation_template: Object.fromEntries(templates.map((t, i) => [`t${i}`, t])) } : {}),
+});
+const INSPECTOR = "arn:${local.p}:iam::${local.a}:role/aws-service-role/inspector2.amazonaws.com/AWSServiceRoleForAmazonInspector2";
+const pullDeny = (except: string[]): JsonObject => ({
+  Sid: "DenyPullsByOthers",
+  Effect: "Deny",
+  Principal: "*",
+  Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+  Condition: { ArnNotEquals: { "aws:PrincipalArn": ["arn:aws:iam::111122223333:role/nodes", ...except] } },
+});
+const repoPolicy = (policy: string, locals?: JsonObject): Case => ({ resources: { aws_ecr_repository_policy: { p: { repository: "r", policy } } }, locals });
 const withContainer = (overrides: JsonObject) => workloads({ app: deployment("app", { containers: [container(overrides)] }) });
 const withPod = (pod: JsonObject) => workloads({ app: deployment("app", { pod }) });
 const context = (overrides: JsonObject) => ({ securityContext: { ...(container().securityContext as JsonObject), ...overrides } });
@@ -63,6 +123,7 @@ const spoolMount = { containers: [container({ volumeMounts: [{ name: "spool", mo
 const configMap = (data: JsonObject) => workloads({ cm: k8s({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg", namespace: "voice" }, data }) });
 
 const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
+  ...RUNTIME_CASES,
   "VS-TF-001": {
     fail: [
       // What LicenseProxy used to write: the storage class's fqn, a token string.
@@ -299,6 +360,78 @@ const CASES: Record<string, { fail: Case[]; pass: Case[] }> = {
       connected(withContainer({ image: "localhost:5000/app:1.2.3" })),
     ],
   },
+  "VS-IAM-001": {
+    fail: [
+      connected(podRole(podTrust())),
+      connected(podRole(podTrust({ StringLike: { ...scopedTrust.StringEquals, "aws:RequestTag/kubernetes-namespace": "*" } }))),
+      connected(podRole(podTrust(scopedTrust), { namespace: "other", service_account: "inference" })),
+    ],
+    pass: [
+      connected(podRole(podTrust(scopedTrust), { namespace: "voice", service_account: "inference" })),
+      connected({ aws_iam_role: { node: { assume_role_policy: doc({ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }) } } }),
+    ],
+  },
+  "VS-KMS-002": {
+    fail: [
+      connected({ aws_kms_key: { k: { enable_key_rotation: true } } }),
+      connected(keyWithPolicy({ Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: ROOT }, Action: "kms:*", Resource: "*" })),
+      connected(keyWithPolicy(recovery, users)),
+      connected(keyWithPolicy(recovery, admins, { ...users, Principal: { AWS: [ADMIN, USER] } })),
+      connected({ aws_kms_key: { k: { enable_key_rotation: true, policy: doc(recovery, admins, { Sid: "RootDecrypts", Effect: "Allow", Principal: { AWS: "111122223333" }, Action: "kms:Decrypt", Resource: "*" }) } } }),
+      // The roles-through-a-service shape, each time widened one way: any role, any service, a second service, administration, grants for anyone.
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: throughEc2({ ArnLike: { "aws:PrincipalArn": "arn:aws:iam::111122223333:role/*" } }) })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: throughEc2({ ArnLike: { "aws:PrincipalArn": "arn:aws:iam::111122223333:*" } }) })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: { ArnLike: rolesUse.Condition.ArnLike } })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: throughEc2({ StringEquals: { "kms:ViaService": ["ec2.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"] } }) })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Condition: { ArnLike: rolesUse.Condition.ArnLike, StringLike: { "kms:ViaService": "*.amazonaws.com" } } })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesUse, Action: ["kms:Decrypt", "kms:PutKeyPolicy"] })),
+      connected(keyWithPolicy(recovery, admins, { ...rolesGrant, Condition: throughEc2() })),
+    ],
+    pass: [
+      connected(keyWithPolicy(recovery, admins, users)),
+      connected({ aws_kms_key: { k: { enable_key_rotation: true, policy: doc(recovery, admins) } } }),
+      connected(keyWithPolicy(recovery, admins, users, rolesUse, rolesGrant)),
+    ],
+  },
+  "VS-KMS-003": {
+    fail: [
+      // main's prod-data key (fa7a57a): named administrators, and the EBS CSI driver left to IAM on the tag.
+      connected(retainedKey(recovery, admins, users)),
+      connected(retainedKey(recovery, admins, rolesUse)),
+      connected(retainedKey(recovery, admins, rolesGrant)),
+      connected(retainedKey(recovery, admins, { ...rolesUse, Action: [...rolesUse.Action, "kms:CreateGrant"], Condition: { ArnLike: rolesUse.Condition.ArnLike } })),
+    ],
+    pass: [
+      connected(retainedKey(recovery, admins, users, rolesUse, rolesGrant)),
+      // A key that lets IAM decide (VS-KMS-002's finding, not this rule's): the tag grant works there.
+      connected(retainedKey({ Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: ROOT }, Action: "kms:*", Resource: "*" })),
+      connected(keyWithPolicy(recovery, admins, users)),
+    ],
+  },
+  "VS-NET-005": {
+    fail: [
+      connected(endpoint()),
+      connected(endpoint({ policy: doc({ Effect: "Allow", Principal: "*", Action: "*", Resource: "*" }) })),
+      connected(endpoint({ policy: doc({ Sid: "AnyBucket", Effect: "Allow", Principal: { AWS: "*" }, Action: "s3:PutObject", Resource: "*" }) })),
+    ],
+    pass: [
+      connected(endpoint({ policy: perimeterPolicy })),
+      connected({ ...endpoint(), aws_vpc_endpoint_policy: { p: { vpc_endpoint_id: "${aws_vpc_endpoint.e.id}", policy: perimeterPolicy } } }),
+    ],
+  },
+  "VS-ECR-004": {
+    fail: [
+      connected(cacheRule()),
+      connected(cacheRule([template({ image_tag_mutability: "MUTABLE" })])),
+      connected(cacheRule([template({ encryption_configuration: [{ encryption_type: "AES256" }], repository_policy: undefined as unknown as string })])),
+      connected(cacheRule([template({ applied_for: ["REPLICATION"] })])),
+    ],
+    pass: [connected(cacheRule([template()])), connected(cacheRule([template({ prefix: "ROOT" })]))],
+  },
+  "VS-ECR-005": {
+    fail: [repoPolicy(doc(pullDeny([]))), repoPolicy("${local.repository-policy}", { "repository-policy": doc({ Sid: "DenyAll", Effect: "Deny", Principal: "*", Action: "ecr:*" }) })],
+    pass: [repoPolicy(doc(pullDeny([INSPECTOR]))), repoPolicy("${local.rp}", { rp: doc(pullDeny([INSPECTOR])) })],
+  },
   "VS-AIR-005": {
     fail: [airgapped(withContainer({ image: "nvcr.io/nvidia/k8s-device-plugin:v0.17.1" })), airgapped(withContainer({ image: "${var.image}:1.0.0" }))],
     pass: [
@@ -323,7 +456,7 @@ describe("policy rules", () => {
 
   describe.each(Object.entries(CASES))("%s", (id, { fail, pass }) => {
     it.each(fail.map((c, i) => [i, c] as const))("fires on non-compliant case %d", (_i, c) => {
-      const report = check(c.resources, { mode: c.mode });
+      const report = check(c.resources, { mode: c.mode }, { locals: c.locals, provider: c.provider });
       const findings = report.violations.filter((v) => v.rule === id);
       expect(findings.length).toBeGreaterThan(0);
       for (const f of findings) {
@@ -333,7 +466,7 @@ describe("policy rules", () => {
       expect(report.rules.find((r) => r.id === id)?.status).toBe("fail");
     });
     it.each(pass.map((c, i) => [i, c] as const))("stays quiet on compliant case %d", (_i, c) => {
-      const report = check(c.resources, { mode: c.mode });
+      const report = check(c.resources, { mode: c.mode }, { locals: c.locals, provider: c.provider });
       expect(report.violations.filter((v) => v.rule === id)).toEqual([]);
       expect(["pass", "not-applicable"]).toContain(report.rules.find((r) => r.id === id)?.status);
     });
@@ -341,9 +474,66 @@ describe("policy rules", () => {
 
   it("checks the compliant cases against real rules, not vacuously: each resource rule passes on at least one case it applies to", () => {
     for (const [id, { pass }] of Object.entries(CASES)) {
-      const statuses = pass.map((c) => check(c.resources, { mode: c.mode }).rules.find((r) => r.id === id)?.status);
+      const statuses = pass.map((c) => check(c.resources, { mode: c.mode }, { locals: c.locals, provider: c.provider }).rules.find((r) => r.id === id)?.status);
       if (["VS-AIR-001", "VS-AIR-002"].includes(id)) continue; // absence rules: nothing to apply to when compliant
       expect({ id, statuses }).toEqual({ id, statuses: expect.arrayContaining(["pass"]) });
     }
+  });
+});
+
+describe("the perimeter rules say what is wrong", () => {
+  const messages = (c: Case, rule: string) =>
+    check(c.resources, { mode: c.mode }, { locals: c.locals })
+      .violations.filter((v) => v.rule === rule)
+      .map((v) => v.message);
+
+  test("VS-IAM-001 names each missing session-tag condition, a wildcard, and an association the trust would refuse", () => {
+    expect(messages(connected(podRole(podTrust())), "VS-IAM-001")).toEqual([
+      "trusts pods.eks.amazonaws.com with no aws:RequestTag/eks-cluster-name condition",
+      "trusts pods.eks.amazonaws.com with no aws:RequestTag/kubernetes-namespace condition",
+      "trusts pods.eks.amazonaws.com with no aws:RequestTag/kubernetes-service-account condition",
+    ]);
+    expect(messages(connected(podRole(podTrust({ StringLike: { ...scopedTrust.StringEquals, "aws:RequestTag/kubernetes-namespace": "*" } }))), "VS-IAM-001")).toEqual([
+      "its aws:RequestTag/kubernetes-namespace condition has a wildcard (*)",
+    ]);
+    expect(messages(connected(podRole(podTrust(scopedTrust), { namespace: "other", service_account: "inference" })), "VS-IAM-001")).toEqual([
+      'aws_eks_pod_identity_association.assoc binds it to kubernetes-namespace "other", which the trust does not admit (voice): the pods would get no credentials',
+    ]);
+  });
+
+  test("VS-KMS-002 tells the root's extra powers, a missing administrator and an administrator who also uses the key apart", () => {
+    expect(messages(connected({ aws_kms_key: { k: {} } }), "VS-KMS-002")).toEqual([expect.stringMatching(/^no key policy: KMS applies its default/)]);
+    expect(messages(connected(keyWithPolicy({ Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: ROOT }, Action: "kms:*", Resource: "*" })), "VS-KMS-002")).toEqual([
+      expect.stringMatching(/^statement AccountAdministers lets the account root kms:\*: any IAM policy/),
+      "no named key administrator may change the key policy (kms:PutKeyPolicy)",
+    ]);
+    expect(messages(connected(keyWithPolicy(recovery, admins, { ...users, Principal: { AWS: [ADMIN, USER] } })), "VS-KMS-002")).toEqual([
+      `${ADMIN} both administers and uses the key: no separation of duties`,
+    ]);
+  });
+
+  test("VS-KMS-002 accepts the account root only in the roles-through-a-service shape, and says why otherwise", () => {
+    expect(messages(connected(keyWithPolicy(recovery, admins, users, rolesUse, rolesGrant)), "VS-KMS-002")).toEqual([]);
+    expect(messages(connected(keyWithPolicy(recovery, admins, { ...rolesUse, Action: ["kms:Decrypt", "kms:PutKeyPolicy"] })), "VS-KMS-002")).toEqual([
+      expect.stringMatching(/^statement VolumeRoles0UseKeyThroughEc2 lets the account root kms:Decrypt: any IAM policy/),
+    ]);
+  });
+
+  test("VS-KMS-003 names what the volume driver could not do", () => {
+    expect(messages(connected(retainedKey(recovery, admins, users)), "VS-KMS-003")).toEqual([
+      expect.stringMatching(/lets no role kms:GenerateDataKeyWithoutPlaintext or kms:CreateGrant through EC2: IAM alone grants nothing on it, so the EBS CSI driver could not create or attach/),
+    ]);
+    expect(messages(connected(retainedKey(recovery, admins, rolesUse)), "VS-KMS-003")).toEqual([expect.stringMatching(/lets no role kms:CreateGrant through EC2/)]);
+  });
+
+  test("VS-NET-005, VS-ECR-004 and VS-ECR-005 name the statement or the template at fault", () => {
+    expect(messages(connected(endpoint()), "VS-NET-005")).toEqual([expect.stringMatching(/^no endpoint policy: AWS's default admits every principal/)]);
+    expect(messages(connected(endpoint({ policy: doc({ Sid: "AnyBucket", Effect: "Allow", Principal: { AWS: "*" }, Action: "s3:PutObject", Resource: "*" }) })), "VS-NET-005")).toEqual([
+      "statement AnyBucket admits any principal to any resource",
+    ]);
+    expect(messages(connected(cacheRule([template({ image_tag_mutability: "MUTABLE" })])), "VS-ECR-004")).toEqual(["aws_ecr_repository_creation_template.t0 leaves tags mutable"]);
+    expect(messages(repoPolicy(doc(pullDeny([]))), "VS-ECR-005")).toEqual([
+      "statement DenyPullsByOthers denies image pulls to Amazon Inspector's service-linked role too, so enhanced scanning cannot read the images",
+    ]);
   });
 });

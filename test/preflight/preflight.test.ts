@@ -32,6 +32,9 @@ function realProd(overrides: Record<string, unknown> = {}): EnvironmentConfig {
       cluster: { ...doc.cluster, adminPrincipalArns: [`arn:aws:iam::${ACCOUNT}:role/platform-admin`] },
       ingress: { certificateArn: CERTIFICATE },
       stateBackend: { ...doc.stateBackend, bucket: `voice-selfhost-tfstate-${ACCOUNT}` },
+      perimeter: { organizationId: "o-k3v8x2m9q4" },
+      keys: { administrators: [`arn:aws:iam::${ACCOUNT}:role/key-admin`, `arn:aws:iam::${ACCOUNT}:role/voice-selfhost-deploy`], users: [`arn:aws:iam::${ACCOUNT}:role/model-publisher`] },
+      registry: { mirrorRoleArn: `arn:aws:iam::${ACCOUNT}:role/image-mirror` },
       ...overrides,
     },
     "environments/prod.json",
@@ -42,7 +45,19 @@ describe("offline", () => {
   test("the shipped prod file: every placeholder is a finding naming its field", () => {
     const findings = offlineFindings(parseEnvironment(document("prod"), "environments/prod.json"));
     expect(findings.filter((f) => f.severity === "error").map((f) => f.field).sort()).toEqual(
-      ["cluster.adminPrincipalArns[0]", "ingress.certificateArn", "ingress.certificateArn", "license.serverCidrs[0]", "license.serverUrl", "stateBackend.bucket"].sort(),
+      [
+        "cluster.adminPrincipalArns[0]",
+        "ingress.certificateArn",
+        "ingress.certificateArn",
+        "keys.administrators[0]",
+        "keys.administrators[1]",
+        "keys.users[0]",
+        "license.serverCidrs[0]",
+        "license.serverUrl",
+        "perimeter.organizationId",
+        "registry.mirrorRoleArn",
+        "stateBackend.bucket",
+      ].sort(),
     );
     expect(findings.find((f) => f.field === "ingress.certificateArn" && /certificate id/.test(f.message))?.message).toContain("00000000-0000-0000-0000-000000000003 is a placeholder");
   });

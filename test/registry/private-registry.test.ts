@@ -6,6 +6,9 @@ import { AirGappedRegistry, IMAGES, PrivateRegistry } from "../../constructs/reg
 import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 const NODE_ROLE = "arn:aws:iam::111122223333:role/nodes";
+const MIRROR_ROLE = "arn:aws:iam::111122223333:role/image-mirror";
+/** Amazon Inspector's service-linked role, in the registry key's partition and account. */
+const INSPECTOR = expect.stringMatching(/^arn:\$\{local\.registry_key_partition_\w+\}:iam::\$\{local\.registry_key_account_\w+\}:role\/aws-service-role\/inspector2\.amazonaws\.com\/AWSServiceRoleForAmazonInspector2$/);
 
 function synthRegistry(mode: "connected" | "airgapped") {
   const { stack } = testStack();
@@ -26,7 +29,7 @@ describe("PrivateRegistry with only the required props", () => {
     expect(only(json, "aws_kms_key")).toMatchObject({ enable_key_rotation: true });
   });
 
-  test("lifecycle and pull policies on every repository: only the node role pulls", () => {
+  test("lifecycle and pull policies on every repository: only the node role and Amazon Inspector's enhanced scanning pull", () => {
     const lifecycles = Object.values(resources(json, "aws_ecr_lifecycle_policy"));
     expect(lifecycles).toHaveLength(repos.length);
     const rules = JSON.parse(String(lifecycles[0].policy)).rules;
@@ -34,13 +37,14 @@ describe("PrivateRegistry with only the required props", () => {
     const policies = Object.values(resources(json, "aws_ecr_repository_policy")).map((p) => policyStatements(json, p.policy));
     expect(policies).toHaveLength(repos.length);
     expect(policies[0].NodesPull).toMatchObject({ Effect: "Allow", Principal: { AWS: [NODE_ROLE] } });
-    expect(policies[0].DenyPullsByOthers).toMatchObject({ Effect: "Deny", Condition: { ArnNotEquals: { "aws:PrincipalArn": [NODE_ROLE] } } });
+    expect(policies[0].DenyPullsByOthers).toMatchObject({ Effect: "Deny", Condition: { ArnNotEquals: { "aws:PrincipalArn": [NODE_ROLE, INSPECTOR] } } });
     expect(policies[0].DenyPullsOutsideVpcEndpoints).toBeUndefined();
+    expect(policies[0].MirrorsPushAndVerify).toBeUndefined();
   });
 
-  test("connected mode caches the registries that need no credentials", () => {
-    const rules = Object.values(resources(json, "aws_ecr_pull_through_cache_rule")).map((r) => r.upstream_registry_url).sort();
-    expect(rules).toEqual(["public.ecr.aws", "quay.io", "registry.k8s.io"]);
+  test("no pull-through cache rule: no repository is ever created outside the registry's controls", () => {
+    expect(resources(json, "aws_ecr_pull_through_cache_rule")).toEqual({});
+    expect(resources(json, "aws_ecr_repository_creation_template")).toEqual({});
   });
 
   test("typed image URIs: pinned by digest where one is known", () => {
@@ -72,10 +76,16 @@ describe("PrivateRegistry with only the required props", () => {
 });
 
 describe("PrivateRegistry in air-gapped mode", () => {
-  test("pulls only through the ECR endpoints, no pull-through caches", () => {
+  test("pulls only through the ECR endpoints, but for Amazon Inspector, which scans from inside AWS; no pull-through caches", () => {
     const { json } = synthRegistry("airgapped");
     const policy = policyStatements(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
-    expect(policy.DenyPullsOutsideVpcEndpoints).toMatchObject({ Effect: "Deny", Condition: { StringNotEquals: { "aws:sourceVpce": ["vpce-ecrapi", "vpce-ecrdkr"] } } });
+    expect(policy.DenyPullsOutsideVpcEndpoints).toEqual({
+      Sid: "DenyPullsOutsideVpcEndpoints",
+      Effect: "Deny",
+      Principal: "*",
+      Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      Condition: { StringNotEquals: { "aws:sourceVpce": ["vpce-ecrapi", "vpce-ecrdkr"] }, ArnNotEquals: { "aws:PrincipalArn": [INSPECTOR] } },
+    });
     expect(resources(json, "aws_ecr_pull_through_cache_rule")).toEqual({});
   });
 
@@ -96,11 +106,25 @@ test("grantPull: each role granted may pull, nobody else; a registry nobody may 
   const json = synthJson(stack);
   const bySid = policyStatements(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
   expect(bySid.NodesPull.Principal).toEqual({ AWS: [NODE_ROLE, "arn:aws:iam::111122223333:role/other-nodes"] });
-  expect(bySid.DenyPullsByOthers.Condition).toEqual({ ArnNotEquals: { "aws:PrincipalArn": [NODE_ROLE, "arn:aws:iam::111122223333:role/other-nodes"] } });
+  expect(bySid.DenyPullsByOthers.Condition).toEqual({ ArnNotEquals: { "aws:PrincipalArn": [NODE_ROLE, "arn:aws:iam::111122223333:role/other-nodes", INSPECTOR] } });
 
   const empty = testStack().stack;
   new PrivateRegistry(empty, "registry", { network: fakeNetwork() });
   expect(() => Testing.synth(empty, true)).toThrow(/no puller: call grantPull\(role\)/);
+});
+
+test("grantMirror: the mirror role pushes and reads back every image, past both pull denies' principal check", () => {
+  const { stack } = testStack();
+  const registry = new PrivateRegistry(stack, "registry", { network: fakeNetwork("airgapped"), pullerRoleArns: [NODE_ROLE] });
+  registry.grantMirror(MIRROR_ROLE);
+  registry.grantMirror({ arn: MIRROR_ROLE });
+  const json = synthJson(stack);
+  const bySid = policyStatements(json, Object.values(resources(json, "aws_ecr_repository_policy"))[0].policy);
+  expect(bySid.MirrorsPushAndVerify).toMatchObject({ Effect: "Allow", Principal: { AWS: [MIRROR_ROLE] } });
+  expect(bySid.MirrorsPushAndVerify.Action).toEqual(expect.arrayContaining(["ecr:PutImage", "ecr:CompleteLayerUpload", "ecr:BatchGetImage"]));
+  expect(bySid.DenyPullsByOthers.Condition).toEqual({ ArnNotEquals: { "aws:PrincipalArn": [NODE_ROLE, MIRROR_ROLE, INSPECTOR] } });
+  // Air-gapped, the mirror's reads still come through the VPC's ECR endpoints: only Inspector is exempt from that deny.
+  expect(bySid.DenyPullsOutsideVpcEndpoints.Condition?.ArnNotEquals).toEqual({ "aws:PrincipalArn": [INSPECTOR] });
 });
 
 test("AirGappedRegistry, the deprecated name, is PrivateRegistry", () => {

@@ -32,7 +32,7 @@ describe("review", () => {
   test("writes a Markdown and a JSON report per stack of prod, with policy, cost estimate and a Mermaid topology", () => {
     const out = path.join(work, "reports");
     const { reports, files } = review({ environments: ["prod"], out, environmentsDir: environments });
-    expect(files.map((f) => path.basename(f)).sort()).toEqual(["prod-infra.json", "prod-infra.md", "prod-workloads.json", "prod-workloads.md"]);
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(["prod-data.json", "prod-data.md", "prod-infra.json", "prod-infra.md", "prod-workloads.json", "prod-workloads.md"]);
     const infra = JSON.parse(fs.readFileSync(path.join(out, "prod-infra.json"), "utf8"));
     expect(infra.policy.violations).toEqual([]);
     expect(infra.cost.priceDate).toBe(PRICE_TABLE.asOf);
@@ -47,9 +47,17 @@ describe("review", () => {
     // The reviewer sees which operator-created Secret holds the API keys (the teams document).
     expect(workloads).toMatch(/kind=Deployment; name=voice-selfhost\/inference;.*secrets=api-keys=inference-api-keys/);
     expect(reports.find((r) => r.stack === "prod-workloads")!.diff).toBeNull();
+    // Each environment's models: engine, where the weights come from, provider.
+    expect(reports.find((r) => r.stack === "prod-workloads")!.models).toEqual([
+      { service: "inference", kind: "stt", engine: "sherpa-whisper", location: "s3://<model bucket>/models/whisper-small/ (copied to /models/stt)", provider: "cpu" },
+      { service: "inference", kind: "tts", engine: "flite", location: "built in", provider: "cpu" },
+    ]);
+    expect(reports.find((r) => r.stack === "prod-infra")!.models).toEqual([]);
+    expect(workloads).toContain("| inference | stt | sherpa-whisper | s3://<model bucket>/models/whisper-small/ (copied to /models/stt) | cpu |");
     // Placeholders are review findings, not synth errors: the shipped file synthesizes, and the reviewer sees what to fill in.
     expect(infra.readiness.map((f: { field: string }) => f.field)).toEqual(expect.arrayContaining(["cluster.adminPrincipalArns[0]", "ingress.certificateArn", "stateBackend.bucket", "license.serverUrl"]));
-    expect(md).toContain("## Deploy readiness: **6 to fix before an apply**");
+    // Six of the deploy's own, and the perimeter's: two key administrators, a key user, the mirror role, the organisation.
+    expect(md).toContain("## Deploy readiness: **11 to fix before an apply**");
     expect(md).toMatch(/\| placeholder \| `stateBackend\.bucket` \| account 111122223333 is a documentation placeholder/);
   }, 120_000);
 
@@ -159,8 +167,11 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
   };
   const prod = () => {
     const doc = JSON.parse(fs.readFileSync(path.join(environments, "prod.json"), "utf8"));
-    // Without prod's acknowledged, unused gpu-l40s pool (VS-EKS-005), whose acknowledgement names prod's paths.
-    return { ...doc, name: "insecure", stateBackend: { ...doc.stateBackend, key: "voice-selfhost/insecure" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, policy: undefined };
+    // Without prod's acknowledgements, which name prod's paths: its unused gpu-l40s pool is left out, and its gpu-a10g pool is
+    // used (Whisper on auto, with an image declared to carry the CUDA runtime) so that VS-EKS-005 has nothing to find.
+    const stt = { ...doc.workloads.models.stt, provider: "auto" };
+    const workloads = { ...doc.workloads, image: { cudaRuntime: true }, models: { ...doc.workloads.models, stt } };
+    return { ...doc, name: "insecure", stateBackend: { ...doc.stateBackend, key: "voice-selfhost/insecure" }, nodePools: { ...doc.nodePools, gpu: doc.nodePools.gpu.slice(0, 1) }, workloads, policy: undefined };
   };
   beforeAll(() => {
     if (!fs.existsSync(synthJs)) throw new Error(`${synthJs} is missing: run \`npm run build\` first (npm test does)`);
@@ -188,8 +199,16 @@ describe("compiled synth on an insecure environment file (dist/scripts/synth.js)
     const dir = write(doc);
     const passed = synth(dir, outdir);
     expect({ status: passed.status, stderr: passed.stderr }).toMatchObject({ status: 0 });
-    const [infra] = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports;
-    expect(infra.policy.acknowledged).toEqual([expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) })]);
+    const infra = review({ environments: ["insecure"], out: path.join(work, "reports"), environmentsDir: dir }).reports.find((r) => r.stack === "insecure-infra")!;
+    // Besides the file's exception, the network's own: the endpoints of services with no documented endpoint policy.
+    expect(infra.policy.acknowledged).toEqual([
+      expect.objectContaining({ rule: "VS-EKS-001", acknowledgement: expect.objectContaining({ reason, source: "environments/insecure.json" }) }),
+      ...["ec2messages", "eks-auth", "ssmmessages"].map((service) =>
+        expect.objectContaining({ rule: "VS-NET-005", path: `insecure-infra/network/endpoint-${service}`, acknowledgement: expect.objectContaining({ source: "code" }) }),
+      ),
+      // And the load balancer's: target groups on the managed node groups' Auto Scaling groups, one per pool.
+      ...["pool-gpu-a10g"].map((pool) => expect.objectContaining({ rule: "VS-LB-004", message: expect.stringContaining(`insecure-infra/cluster/${pool}/node-group`), acknowledgement: expect.objectContaining({ source: "code" }) })),
+    ]);
     expect(fs.readFileSync(path.join(work, "reports", "insecure-infra.md"), "utf8")).toContain(`| VS-EKS-001 | \`insecure-infra/cluster/cluster\` | endpoint_public_access is true | ${reason} | environments/insecure.json |`);
   }, 180_000);
 });

@@ -5,7 +5,7 @@ import { loadEnvironments } from "../../app";
 import { IMAGES } from "../../constructs/registry";
 import { buildApp } from "../../main";
 import { InfraStack } from "../../stacks/infra-stack";
-import { resources, Synthesized } from "../support/synth";
+import { policyStatements, resources, Synthesized } from "../support/synth";
 
 const environments = loadEnvironments(path.join(__dirname, "..", "..", "environments"));
 const app = buildApp({ environments, outdir: Testing.app().outdir });
@@ -37,15 +37,15 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
 
   test("every launch template requires IMDSv2 and encrypts its volumes", () => {
     const templates = all("aws_launch_template");
-    // One per node pool, and the admin host's where the environment has one.
-    expect(templates).toHaveLength(env.nodePools.gpu.length + 1 + (env.cluster.adminHost.enabled ? 1 : 0));
+    // Each GPU pool, the system pool's group in each zone, and the admin host's where the environment has one.
+    expect(templates).toHaveLength(env.nodePools.gpu.length + env.availabilityZones.length + (env.cluster.adminHost.enabled ? 1 : 0));
     for (const lt of templates) {
       expect(lt.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1 });
       for (const device of lt.block_device_mappings) expect(device.ebs).toMatchObject({ encrypted: "true", kms_key_id: expect.any(String) });
     }
   });
 
-  test("ECR repositories are immutable, scanned and KMS-encrypted, one per image", () => {
+  test("ECR repositories are immutable, scanned and KMS-encrypted, one per image; no pull-through cache creates others", () => {
     const repos = all("aws_ecr_repository");
     expect(repos).toHaveLength(Object.keys(IMAGES).length);
     for (const repo of repos) {
@@ -53,14 +53,15 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
       expect(repo.encryption_configuration[0].encryption_type).toBe("KMS");
       expect(repo.name.startsWith(`voice-selfhost/${env.name}/`)).toBe(true);
     }
-    expect(all("aws_ecr_pull_through_cache_rule")).toHaveLength(env.mode === "connected" ? 3 : 0);
+    expect(all("aws_ecr_pull_through_cache_rule")).toEqual([]);
   });
 
   test("the load balancer is internal, TLS unless the environment says plain TCP, deletion-protected as configured", () => {
     const [lb] = all("aws_lb");
     expect(lb).toMatchObject({ internal: true, load_balancer_type: "network", enable_deletion_protection: env.deletionProtection });
     expect(all("aws_lb_listener")[0].protocol).toBe(env.ingress.plainTcp ? "TCP" : "TLS");
-    expect(all("aws_autoscaling_attachment")).toHaveLength(env.nodePools.gpu.length);
+    // The inference services run on the system pool in every environment (no engine uses a GPU): one attachment per zone's group.
+    expect(all("aws_autoscaling_attachment")).toHaveLength(env.availabilityZones.length);
   });
 
   test("the model bucket is read by the inference pods' role, through the gateway endpoint when air-gapped", () => {
@@ -69,6 +70,52 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
     const policies = all("aws_s3_bucket_policy").map((p) => String(p.policy));
     const modelPolicy = policies.find((p) => p.includes("InferencePodsRead"))!;
     expect(modelPolicy.includes("aws:sourceVpce")).toBe(env.mode === "airgapped");
+  });
+
+  test("the trust and data perimeter: scoped Pod Identity trust, key administrators apart from users, endpoint policies, Inspector and the mirror past the pull deny", () => {
+    const trusts = all("aws_iam_role")
+      .map((role) => policyStatements(json, role.assume_role_policy).ServiceAssumesRole)
+      .filter((st) => (st.Principal as { Service?: string }).Service === "pods.eks.amazonaws.com");
+    // Roles bound by an association of their own, and those an add-on binds (the EBS CSI driver, the CloudWatch agent).
+    const addonBound = all("aws_eks_addon").flatMap((a) => (a.pod_identity_association as { service_account: string }[] | undefined) ?? []);
+    const associations = all("aws_eks_pod_identity_association");
+    expect(addonBound.map((a) => a.service_account).sort()).toEqual(["cloudwatch-agent", "ebs-csi-controller-sa"]);
+    expect(trusts).toHaveLength(associations.length + addonBound.length);
+    for (const association of associations) {
+      expect(trusts.map((st) => st.Condition)).toContainEqual({
+        StringEquals: {
+          "aws:RequestTag/eks-cluster-name": `voice-selfhost-${env.name}`,
+          "aws:RequestTag/kubernetes-namespace": association.namespace,
+          "aws:RequestTag/kubernetes-service-account": association.service_account,
+        },
+      });
+    }
+
+    const keyPolicies = all("aws_kms_key_policy").map((p) => policyStatements(json, p.policy));
+    expect(keyPolicies).toHaveLength(all("aws_kms_key").length);
+    for (const policy of keyPolicies) {
+      expect(policy.AccountAdministers).toBeUndefined();
+      expect(policy.AccountRecoversKeyPolicy.Action).toEqual(["kms:PutKeyPolicy", "kms:GetKeyPolicy", "kms:DescribeKey"]);
+      expect(policy.KeyAdministrators.Principal).toEqual({ AWS: env.keys!.administrators });
+      expect(policy.KeyUsers.Principal).toEqual({ AWS: env.keys!.users });
+    }
+
+    const scope = env.perimeter.organizationId ? { "aws:PrincipalOrgID": env.perimeter.organizationId, "aws:ResourceOrgID": env.perimeter.organizationId } : expect.objectContaining({ "aws:PrincipalAccount": expect.any(String) });
+    const endpoints = all("aws_vpc_endpoint");
+    const withPolicy = endpoints.filter((e) => e.policy !== undefined);
+    expect(endpoints.length - withPolicy.length).toBe(3);
+    for (const endpoint of withPolicy) {
+      const policy = policyStatements(json, endpoint.policy);
+      if (endpoint.vpc_endpoint_type === "Interface") expect(policy.OwnPrincipalsToOwnResources.Condition).toEqual({ StringEquals: scope });
+      else expect(Object.keys(policy)).toEqual(env.mode === "connected" ? ["EcrImageLayers", "OwnPrincipalsToOwnResources", "ModelBucket"] : ["EcrImageLayers", "ModelBucket"]);
+    }
+
+    const repositoryPolicy = policyStatements(json, all("aws_ecr_repository_policy")[0].policy);
+    expect(repositoryPolicy.DenyPullsByOthers.Condition!.ArnNotEquals["aws:PrincipalArn"]).toEqual([
+      expect.stringContaining("aws_iam_role.cluster_node-role"),
+      env.registry.mirrorRoleArn,
+      expect.stringMatching(/:role\/aws-service-role\/inspector2\.amazonaws\.com\/AWSServiceRoleForAmazonInspector2$/),
+    ]);
   });
 
   test("outputs and typed properties for the workloads stack", () => {
@@ -84,7 +131,7 @@ describe.each(stacks.map((s) => [s.env.name, s] as const))("%s-infra", (_name, {
       ]),
     );
     expect(stack.registry.images.inferenceServer.tag).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(stack.loadBalancer.services).toEqual([{ name: "inference", port: env.ingress.port, nodePort: 30080 }]);
+    expect(stack.loadBalancer.services).toEqual([expect.objectContaining({ name: "inference", port: env.ingress.port, nodePort: 30080, healthCheckNodePort: 30090 })]);
     expect(stack.cluster.gpuPoolSpecs.map((p) => p.name)).toEqual(env.nodePools.gpu.map((p) => p.name));
   });
 });

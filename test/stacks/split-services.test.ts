@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Testing } from "cdktf";
 import { ConfigError, parseEnvironment } from "../../app";
-import { INFERENCE_READINESS_PATH } from "../../constructs/shared";
+import { KUBE_PROXY_HEALTH_PATH } from "../../constructs/shared";
 import { buildApp } from "../../main";
 import { InfraStack } from "../../stacks/infra-stack";
 import { WorkloadsStack } from "../../stacks/workloads-stack";
@@ -37,23 +37,26 @@ describe("staging with workloads.split", () => {
     expect(groups).toHaveLength(2);
     const wjson = JSON.parse(Testing.synth(workloads)) as Synthesized;
     const services = Object.values(resources(wjson, "kubernetes_manifest"))
-      .map((m) => m.manifest as { kind: string; metadata: { name: string }; spec: { ports: { nodePort: number }[] } })
+      .map((m) => m.manifest as { kind: string; metadata: { name: string }; spec: { ports: { nodePort: number }[]; healthCheckNodePort: number } })
       .filter((m) => m.kind === "Service" && ["stt", "tts"].includes(m.metadata.name));
     for (const group of groups) {
       const name = group.tags["voice-selfhost:service"];
       const service = services.find((s) => s.metadata.name === name)!;
       expect(group.port).toBe(service.spec.ports[0].nodePort);
-      expect(group.health_check).toMatchObject({ protocol: "HTTP", port: "traffic-port", path: INFERENCE_READINESS_PATH });
+      // Each group checks kube-proxy's health-check node port of its own Service (shared/drain.ts).
+      expect(group.health_check).toMatchObject({ protocol: "HTTP", port: String(service.spec.healthCheckNodePort), path: KUBE_PROXY_HEALTH_PATH });
     }
     expect(new Set(groups.map((g) => g.port)).size).toBe(2);
+    expect(new Set(groups.map((g) => g.health_check.port)).size).toBe(2);
   });
 
   test("the nodes admit both NodePorts from the load balancer, and the load balancer may reach them", () => {
     const ports = all("aws_lb_target_group").map((g) => g.port).sort();
-    const toNodes = all("aws_vpc_security_group_egress_rule").filter((r) => String(r.description).includes("NodePort"));
-    expect(toNodes.map((r) => r.from_port).sort()).toEqual(ports);
+    const healthPorts = all("aws_lb_target_group").map((g) => Number(g.health_check.port));
+    const toNodes = all("aws_vpc_security_group_egress_rule").filter((r) => String(r.referenced_security_group_id).includes("cluster_security_group_id"));
+    expect(toNodes.map((r) => r.from_port).sort()).toEqual([...ports, ...healthPorts].sort());
     const fromNlb = all("aws_vpc_security_group_ingress_rule").filter((r) => String(r.description).includes("from the internal NLB"));
-    expect(fromNlb.map((r) => r.from_port).sort()).toEqual(ports);
+    expect(fromNlb.map((r) => r.from_port).sort()).toEqual([...ports, ...healthPorts].sort());
     const clientPorts = new Set(all("aws_vpc_security_group_ingress_rule").filter((r) => String(r.description).startsWith("Clients")).map((r) => r.from_port));
     expect([...clientPorts].sort()).toEqual([env.ingress.port, env.ingress.ttsPort].sort());
   });

@@ -47,12 +47,12 @@ describe("dev: local state outside the synth output", () => {
     expect(infra.terraform.backend).toEqual({ local: { path: path.join(stateDir, "dev-infra.tfstate") } });
     expect(workloads.terraform.backend).toEqual({ local: { path: path.join(stateDir, "dev-workloads.tfstate") } });
 
+    // The workloads stack reads the infra state and the data stack's (the retained volumes' key).
     const reads = Object.values(workloads.data?.terraform_remote_state ?? {});
-    expect(reads).toHaveLength(1);
-    expect(reads[0].backend).toBe("local");
+    expect(reads.map((r) => r.backend)).toEqual(["local", "local"]);
     // Terraform resolves a relative path from the stack's working directory: cdktf.out/stacks/dev-workloads.
-    const resolved = path.resolve(path.join(outdir, "stacks", "dev-workloads"), String(reads[0].config.path));
-    expect(resolved).toBe(path.join(stateDir, "dev-infra.tfstate"));
+    const resolved = reads.map((r) => path.resolve(path.join(outdir, "stacks", "dev-workloads"), String(r.config.path))).sort();
+    expect(resolved).toEqual([path.join(stateDir, "dev-data.tfstate"), path.join(stateDir, "dev-infra.tfstate")]);
   });
 
   test("the default folder is terraform-state where synth runs, never inside cdktf.out", () => {
@@ -109,15 +109,18 @@ describe("dev: local state outside the synth output", () => {
 });
 
 describe("every environment but dev: remote and locked", () => {
-  test.each(["staging", "prod", "airgapped"])("%s synthesizes an S3 backend with S3-native locking for both stacks", (name) => {
+  test.each(["staging", "prod", "airgapped"])("%s synthesizes an S3 backend with S3-native locking for its stacks", (name) => {
     const outdir = path.join(work, "cdktf.out");
     buildApp({ outdir, environments: [parseEnvironment(document(name), `environments/${name}.json`)] }).synth();
-    for (const stack of [`${name}-infra`, `${name}-workloads`]) {
+    for (const stack of [`${name}-data`, `${name}-infra`, `${name}-workloads`]) {
       const s3 = readStack(outdir, stack).terraform.backend.s3;
       expect(s3).toMatchObject({ encrypt: true, use_lockfile: true, key: expect.stringMatching(new RegExp(`/${stack}\\.tfstate$`)) });
     }
     const reads = Object.values(readStack(outdir, `${name}-workloads`).data?.terraform_remote_state ?? {});
-    expect(reads.map((r) => [r.backend, r.config.key])).toEqual([["s3", expect.stringMatching(new RegExp(`/${name}-infra\\.tfstate$`))]]);
+    expect(reads.map((r) => [r.backend, r.config.key])).toEqual([
+      ["s3", expect.stringMatching(new RegExp(`/${name}-data\\.tfstate$`))],
+      ["s3", expect.stringMatching(new RegExp(`/${name}-infra\\.tfstate$`))],
+    ]);
   });
 
   test("local state outside dev is a synth error that says what to write instead", () => {

@@ -1,7 +1,16 @@
 /** The four `<env>-workloads` stacks, synthesized from environments/ exactly as `npm run synth` does. */
 import * as fs from "fs";
 import * as path from "path";
-import { CLUSTER_AUTOSCALER_NAMESPACE, GPU_RESOURCE, GPU_TAINT, INFERENCE_NODE_PORT, WORKLOAD_NAMESPACE } from "../../constructs/shared";
+import {
+  CLUSTER_AUTOSCALER_NAMESPACE,
+  GPU_RESOURCE,
+  INFERENCE_HEALTH_CHECK_NODE_PORTS,
+  INFERENCE_LOAD_BALANCER_CLASS,
+  INFERENCE_NODE_PORT,
+  TARGET_HEALTH_CHECK,
+  TARGET_HEALTH_CHECK_ANNOTATION,
+  WORKLOAD_NAMESPACE,
+} from "../../constructs/shared";
 import { find, isInference, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "../workloads/support";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];
@@ -20,8 +29,8 @@ const objectsOf = (env: string): KubeObj[] => kubeObjects(stacks[`${env}-workloa
 const podSpec = (w: KubeObj): any => w.spec.template.spec;
 const containers = (w: KubeObj): any[] => [...(podSpec(w).initContainers ?? []), ...podSpec(w).containers];
 
-test("every environment has an infra and a workloads stack (8 in all)", () => {
-  expect(Object.keys(stacks).sort()).toEqual(ENVIRONMENTS.flatMap((e) => [`${e}-infra`, `${e}-workloads`]).sort());
+test("every environment has a data, an infra and a workloads stack (12 in all)", () => {
+  expect(Object.keys(stacks).sort()).toEqual(ENVIRONMENTS.flatMap((e) => [`${e}-data`, `${e}-infra`, `${e}-workloads`]).sort());
 });
 
 describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
@@ -44,23 +53,17 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
     expect(JSON.stringify(provider)).not.toMatch(/token"\s*:|password|client_key/);
   });
 
-  test("inference pods request nvidia.com/gpu, tolerate the GPU taint and sit on a GPU pool only where an engine uses a GPU (prod's Whisper); else the system pool; probes and a strict security context", () => {
+  test("no engine uses a GPU with the image the environments run (prod's Whisper is cpu: the image has no CUDA runtime): no GPU request, the system pool; probes and a strict security context", () => {
     const inference = find(objectsOf(env), "Deployment").filter(isInference);
     expect(inference.length).toBeGreaterThanOrEqual(1);
     for (const d of inference) {
       const spec = podSpec(d);
       const server = spec.containers[0];
       const term = spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0];
-      if (env === "prod") {
-        expect(Number(server.resources.requests[GPU_RESOURCE])).toBeGreaterThanOrEqual(1);
-        expect(server.resources.requests[GPU_RESOURCE]).toBe(server.resources.limits[GPU_RESOURCE]);
-        expect(spec.tolerations).toContainEqual({ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect });
-        expect(term).toMatchObject({ key: "voice-selfhost.io/pool", operator: "In" });
-      } else {
-        expect(containers(d).some((c) => c.resources?.limits?.[GPU_RESOURCE] || c.resources?.requests?.[GPU_RESOURCE])).toBe(false);
-        expect(spec.tolerations).toBeUndefined();
-        expect(term).toEqual({ key: "voice-selfhost.io/node-role", operator: "In", values: ["system"] });
-      }
+      // Where a GPU is requested instead (an engine on cuda or auto) test/stacks/gpu-placement.test.ts shows the request, toleration and pool.
+      expect(containers(d).some((c) => c.resources?.limits?.[GPU_RESOURCE] || c.resources?.requests?.[GPU_RESOURCE])).toBe(false);
+      expect(spec.tolerations).toBeUndefined();
+      expect(term).toEqual({ key: "voice-selfhost.io/node-role", operator: "In", values: ["system"] });
       expect(server.startupProbe.httpGet.path).toBe("/health/live");
       expect(server.readinessProbe.httpGet.path).toBe("/health/ready");
       expect(server.livenessProbe.httpGet.path).toBe("/health/live");
@@ -73,11 +76,14 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
       });
       expect(spec.securityContext.seccompProfile).toEqual({ type: "RuntimeDefault" });
       expect(spec.volumes).toContainEqual(expect.objectContaining({ name: "tmp", emptyDir: expect.any(Object) }));
-      // Graceful termination outlasts the longest request plus the preStop drain.
+      // Graceful termination outlasts the longest request plus the preStop drain, which outlasts the NLB's detection.
       const config = find(objectsOf(env), "ConfigMap", `${d.metadata.name}-config`)[0].data!;
       const longest = Number(config.REQUEST_TIMEOUT_MS) / 1000;
-      expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(longest + server.lifecycle.preStop.sleep.seconds);
+      const preStop = server.lifecycle.preStop.sleep.seconds;
+      expect(preStop).toBeGreaterThan(TARGET_HEALTH_CHECK.intervalSeconds * TARGET_HEALTH_CHECK.unhealthyThreshold);
+      expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(longest + preStop);
       expect(Number(config.SHUTDOWN_GRACE_MS) / 1000).toBeGreaterThan(longest);
+      expect(d.spec.minReadySeconds).toBeGreaterThan(TARGET_HEALTH_CHECK.intervalSeconds * TARGET_HEALTH_CHECK.healthyThreshold);
     }
   });
 
@@ -98,7 +104,10 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
     expect(namespaces[WORKLOAD_NAMESPACE]["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     // The cluster autoscaler's namespace is restricted too (test/workloads/cluster-autoscaler.test.ts); only the GPU agents' is an exception.
     expect(namespaces[CLUSTER_AUTOSCALER_NAMESPACE]["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-    const others = workloads.filter((w) => w.metadata.namespace !== WORKLOAD_NAMESPACE && w.metadata.namespace !== CLUSTER_AUTOSCALER_NAMESPACE);
+    // The metrics namespace (Prometheus, prometheus-adapter) is restricted too.
+    expect(namespaces.monitoring["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const others = workloads.filter((w) => ![WORKLOAD_NAMESPACE, CLUSTER_AUTOSCALER_NAMESPACE, "monitoring"].includes(w.metadata.namespace!));
+    expect(others.length).toBeGreaterThan(0);
     for (const w of others) {
       const ns = namespaces[w.metadata.namespace!];
       expect(ns["pod-security.kubernetes.io/enforce"]).toBe("privileged");
@@ -120,16 +129,28 @@ describe.each(ENVIRONMENTS)("%s-workloads", (env) => {
       expect(find(objects, "PodDisruptionBudget").filter(selects)).toHaveLength(1);
       const hpa = find(objects, "HorizontalPodAutoscaler", d.metadata.name)[0];
       expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: d.metadata.name });
-      expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(["Pods", "Resource"]);
-      expect(hpa.spec.metrics[0].pods.metric.name).toBe("inference_inflight_requests");
+      expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(["Pods", "Pods", "Resource"]);
+      expect(hpa.spec.metrics.slice(0, 2).map((m: any) => [m.pods.metric.name, m.pods.metric.selector.matchLabels.lane])).toEqual([
+        ["inference_load_ratio", "live"],
+        ["inference_load_ratio", "batch"],
+      ]);
       expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+      // Something in the stack serves those metrics: prometheus-adapter's APIService (VS-K8S-012).
+      expect(find(objects, "APIService", "v1beta1.custom.metrics.k8s.io")).toHaveLength(1);
     }
   });
 
-  test("the inference Service is a NodePort on the load balancer's fixed port, keeping client addresses", () => {
-    const service = find(objectsOf(env), "Service").find((s) => s.spec.type === "NodePort")!;
+  test("the inference Service serves the load balancer's fixed node ports, keeping client addresses; no controller provisions a load balancer for it", () => {
+    const service = find(objectsOf(env), "Service", "inference")[0];
+    expect(service.spec).toMatchObject({
+      type: "LoadBalancer",
+      loadBalancerClass: INFERENCE_LOAD_BALANCER_CLASS,
+      externalTrafficPolicy: "Local",
+      healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS.inference,
+    });
     expect(service.spec.ports[0].nodePort).toBe(INFERENCE_NODE_PORT);
-    expect(service.spec.externalTrafficPolicy).toBe("Local");
+    // The drain rule reads the load balancer's health check from here (the infra stack's target groups use the same one).
+    expect(JSON.parse(service.metadata.annotations![TARGET_HEALTH_CHECK_ANNOTATION])).toEqual(TARGET_HEALTH_CHECK);
   });
 
   test("the license proxy is a StatefulSet on encrypted, retained persistent storage, reachable only from inference pods", () => {

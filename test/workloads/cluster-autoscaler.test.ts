@@ -24,7 +24,10 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
 const autoscalerObjects = (env: string): KubeObj[] =>
-  kubeObjects(stacks[`${env}-workloads`]).filter((o) => o.metadata.labels?.["app.kubernetes.io/component"] === "cluster-autoscaler" || o.metadata.namespace === CLUSTER_AUTOSCALER_NAMESPACE || o.metadata.name === CLUSTER_AUTOSCALER_NAMESPACE);
+  kubeObjects(stacks[`${env}-workloads`])
+    .filter((o) => o.metadata.labels?.["app.kubernetes.io/component"] === "cluster-autoscaler" || o.metadata.namespace === CLUSTER_AUTOSCALER_NAMESPACE || o.metadata.name === CLUSTER_AUTOSCALER_NAMESPACE)
+    // Prometheus' pod-reading Role in every scraped namespace belongs to monitoring (test/workloads/autoscaling-metrics.test.ts).
+    .filter((o) => o.metadata.labels?.["app.kubernetes.io/component"] !== "monitoring");
 const deploymentOf = (env: string): KubeObj => find(autoscalerObjects(env), "Deployment", "cluster-autoscaler")[0];
 const clusterNameOf = (env: string): string => {
   const clusters = Object.values(stacks[`${env}-infra`].resource!.aws_eks_cluster) as { name: string }[];

@@ -32,7 +32,7 @@ describe("the offline schema validation itself", () => {
 });
 
 describe("InferenceService", () => {
-  test("with only required props (built-in CPU engines): no GPU, the system pool; probes, restricted context, HPA on in-flight requests with a CPU fallback, PDB", () => {
+  test("with only required props (built-in CPU engines): no GPU, the system pool; probes, restricted context, HPA on each lane's load ratio with a CPU fallback, PDB", () => {
     const objects = synth((s) => inference(s));
     const d = find(objects, "Deployment", "inference")[0];
     const pod = d.spec.template.spec;
@@ -49,8 +49,11 @@ describe("InferenceService", () => {
     expect(d.metadata.namespace).toBe("voice-selfhost");
     expect(d.spec.replicas).toBeUndefined();
     const hpa = find(objects, "HorizontalPodAutoscaler")[0].spec;
-    expect(hpa.metrics[0]).toEqual({ type: "Pods", pods: { metric: { name: "inference_inflight_requests" }, target: { type: "AverageValue", averageValue: "4" } } });
-    expect(hpa.metrics[1].resource).toEqual({ name: "cpu", target: { type: "Utilization", averageUtilization: 70 } });
+    // The load ratio of each engine lane against 0.8, and CPU as the fallback while the custom metrics are unavailable.
+    for (const [i, lane] of ["live", "batch"].entries()) {
+      expect(hpa.metrics[i]).toEqual({ type: "Pods", pods: { metric: { name: "inference_load_ratio", selector: { matchLabels: { lane } } }, target: { type: "AverageValue", averageValue: "800m" } } });
+    }
+    expect(hpa.metrics[2].resource).toEqual({ name: "cpu", target: { type: "Utilization", averageUtilization: 70 } });
     expect(find(objects, "PodDisruptionBudget")[0].spec.maxUnavailable).toBe(1);
     expect(pod.initContainers).toBeUndefined();
     // Built-in engines: no model directory, and no egress but to the license proxy.
@@ -85,11 +88,13 @@ describe("InferenceService", () => {
     expect(egress).toContainEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] });
   });
 
-  test("termination waits longer than the longest request; a config change rolls the pods", () => {
-    const a = synth((s) => inference(s, { settings: { requestTimeoutSeconds: 120, preStopSeconds: 10 } }));
-    const b = synth((s) => inference(s, { settings: { requestTimeoutSeconds: 60, preStopSeconds: 10 } }));
+  test("termination waits longer than the drain and the longest request (shared/drain.ts); a config change rolls the pods", () => {
+    const a = synth((s) => inference(s, { settings: { requestTimeoutSeconds: 120 } }));
+    const b = synth((s) => inference(s, { settings: { requestTimeoutSeconds: 60 } }));
     const spec = find(a, "Deployment")[0].spec.template;
-    expect(spec.spec.terminationGracePeriodSeconds).toBeGreaterThan(120 + 10);
+    // NLB detection 10 s x 2 + 10 s margin = 30 s preStop; then 125 s shutdown grace; then a 5 s margin.
+    expect(spec.spec.containers[0].lifecycle.preStop.sleep.seconds).toBe(30);
+    expect(spec.spec.terminationGracePeriodSeconds).toBe(30 + 125 + 5);
     expect(find(a, "ConfigMap")[0].data!.SHUTDOWN_GRACE_MS).toBe("125000");
     expect(spec.metadata.annotations["voice-selfhost.io/config-hash"]).not.toBe(find(b, "Deployment")[0].spec.template.metadata.annotations["voice-selfhost.io/config-hash"]);
   });
@@ -203,10 +208,24 @@ describe("Monitoring", () => {
     const rules = JSON.parse(find(objects, "ConfigMap", "voice-selfhost-alert-rules")[0].data!["voice-selfhost.rules.yaml"]) as { groups: { rules: { alert: string; expr: string }[] }[] };
     const alerts = Object.fromEntries(rules.groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
     expect(Object.keys(alerts).sort()).toEqual(
-      ["ApiKeysReloadFailed", "InferenceErrorRateHigh", "InferenceGpuPodsPending", "InferenceP99LatencyHigh", "InferenceQueueSaturated", "LicenseExpired", "LicenseExpiringSoon", "LicenseGracePeriodActive", "UsageSpoolGrowing"].sort(),
+      [
+        "ApiKeysReloadFailed",
+        "InferenceErrorRateHigh",
+        "InferenceGpuPodsPending",
+        "InferenceP95LatencyHigh",
+        "InferenceP99LatencyHigh",
+        "InferenceQueueSaturated",
+        "LicenseExpired",
+        "LicenseExpiringSoon",
+        "LicenseGraceEnding",
+        "LicenseGracePeriodActive",
+        "LicenseProxySpoolUnwritable",
+        "UsageSpoolGrowing",
+      ].sort(),
     );
     expect(alerts.LicenseGracePeriodActive).toContain("license_proxy_grace_period_active");
     expect(alerts.UsageSpoolGrowing).toContain("license_proxy_spool_depth");
+    expect(alerts.LicenseProxySpoolUnwritable).toContain("license_proxy_spool_writable");
     expect(alerts.InferenceP99LatencyHigh).toContain("inference_http_request_duration_seconds_bucket");
     const scrape = JSON.parse(find(objects, "ConfigMap", "voice-selfhost-scrape-config")[0].data!["voice-selfhost-scrape.yaml"]) as { scrape_configs: { kubernetes_sd_configs: unknown[] }[] };
     expect(scrape.scrape_configs[0].kubernetes_sd_configs).toEqual([{ role: "pod", namespaces: { names: ["voice-selfhost", "voice-selfhost-gpu"] } }]);

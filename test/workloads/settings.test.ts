@@ -59,7 +59,7 @@ test.each([
 });
 
 test("split: STT and TTS run as separate services with their own scaling, each on its own NodePort", () => {
-  const env = load({ split: true, stt: { replicas: { min: 2, max: 10 } }, tts: { replicas: { min: 3, max: 4 }, targetInflightPerPod: 8 } }).load();
+  const env = load({ split: true, stt: { replicas: { min: 2, max: 10 } }, tts: { replicas: { min: 3, max: 4 }, targetLoadRatio: 0.6 } }).load();
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "workloads-split-"));
   try {
     buildApp({ outdir, environments: [env] }).synth();
@@ -68,8 +68,11 @@ test("split: STT and TTS run as separate services with their own scaling, each o
     expect(find(objects, "Deployment").filter(isInference).map((d) => d.metadata.name).sort()).toEqual(["stt", "tts"]);
     const hpa = (name: string) => find(objects, "HorizontalPodAutoscaler", name)[0].spec;
     expect([hpa("stt").minReplicas, hpa("stt").maxReplicas]).toEqual([2, 10]);
-    expect([hpa("tts").minReplicas, hpa("tts").maxReplicas, hpa("tts").metrics[0].pods.target.averageValue]).toEqual([3, 4, "8"]);
-    expect(find(objects, "Service").filter((s) => s.spec.type === "NodePort").map((s) => s.spec.ports[0].nodePort).sort()).toEqual([30080, 30081]);
+    expect([hpa("tts").minReplicas, hpa("tts").maxReplicas, hpa("tts").metrics[0].pods.target.averageValue]).toEqual([3, 4, "600m"]);
+    expect(find(objects, "Service").filter((s) => s.spec.type === "LoadBalancer").map((s) => [s.spec.ports[0].nodePort, s.spec.healthCheckNodePort]).sort()).toEqual([
+      [30080, 30090],
+      [30081, 30091],
+    ]);
     // One service account for both: the infra stack's Pod Identity association names it.
     expect(find(objects, "ServiceAccount", "inference-server")).toHaveLength(1);
   } finally {

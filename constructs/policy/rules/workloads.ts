@@ -1,7 +1,8 @@
 /** Rules for Kubernetes objects (deployed as kubernetes_manifest): pod hardening, isolation, availability, secrets, images. */
 import { parseImageReference } from "../../shared/image-ref";
 import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../shared/names";
-import { Container, containersOf, describe, K8sObject, PodSpec, podSpecOf, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
+import { Container, containersOf, describe, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
+import { matches, namespaceOf, pod, podLabels } from "./k8s";
 import { PolicyContext, PolicyRule } from "../types";
 
 /** Long-running controllers: these need probes and, with several replicas, a PDB. */
@@ -10,9 +11,6 @@ const SERVICE_SELECTORS = ["k8s:Deployment", "k8s:StatefulSet", "k8s:DaemonSet"]
 /** Namespaces owned by EKS: its add-ons there need traffic this stack does not describe, so it cannot default-deny them. */
 const UNOWNED_NAMESPACES = ["kube-system"];
 
-function pod(resource: TfResource): PodSpec {
-  return podSpecOf(resource.object) ?? {};
-}
 
 function each(resource: TfResource, includeInit: boolean, test: (c: Container) => string | undefined): string[] {
   return containersOf(pod(resource), { includeInit })
@@ -23,21 +21,6 @@ function each(resource: TfResource, includeInit: boolean, test: (c: Container) =
     .filter((m): m is string => m !== undefined);
 }
 
-function namespaceOf(object: K8sObject): string {
-  return object.metadata.namespace ?? "default";
-}
-
-function podLabels(object: K8sObject): Record<string, string> {
-  const labels = valueAt(object, ["spec", "template", "metadata", "labels"]);
-  return labels !== null && typeof labels === "object" ? (labels as Record<string, string>) : {};
-}
-
-function matches(selector: unknown, labels: Record<string, string>): boolean {
-  const matchLabels = valueAt(selector, ["matchLabels"]);
-  if (matchLabels === null || typeof matchLabels !== "object") return false;
-  const entries = Object.entries(matchLabels as Record<string, string>);
-  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
-}
 
 /** Replicas a workload may run: its own count, or the most an autoscaler targeting it may set. */
 function maxReplicas(workload: TfResource, stack: StackView): number {

@@ -28,15 +28,12 @@ export const DEFAULT_POCKETSPHINX_MODEL_DIR = "/usr/share/pocketsphinx/model/en-
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
 /**
- * pocketsphinx search settings (speed against accuracy). The two pruning defaults are the measured
- * choice in BENCHMARKS.md (about 1.6x faster than the library's, WER still ~10% on Flite speech);
- * the other settings keep the library's own default unless set.
+ * pocketsphinx search settings (speed against accuracy); unset ones keep the library's own default. Two
+ * profiles, measured on the real-speech set (BENCHMARKS.md, "Real speech"): live decoding prunes hard
+ * (maxhmmpf 2000, maxwpf 10) for latency; batch uploads prune less (10000, 20): 9% fewer errors for 1.4x the
+ * CPU, the same WER as the library's defaults (30000, no word limit) at 0.8x their CPU.
  */
-const pocketsphinxSchema = z.object({
-  /** Most HMMs (senone sequences) evaluated per frame; fewer is faster. -1 = no limit. */
-  maxhmmpf: z.number().int().min(-1).max(1_000_000).default(2000),
-  /** Most distinct words allowed to end per frame. -1 = no limit. */
-  maxwpf: z.number().int().min(-1).max(100_000).default(10),
+const otherSearchSettings = {
   /** Frame downsampling: 2 evaluates acoustic scores every other frame. */
   ds: z.number().int().min(1).max(4).optional(),
   /** Gaussians kept per frame in the acoustic model. */
@@ -47,7 +44,13 @@ const pocketsphinxSchema = z.object({
   fwdflat: z.boolean().optional(),
   /** Lattice best-path pass: more accurate, gives word posteriors. */
   bestpath: z.boolean().optional(),
-});
+};
+/** Most HMMs (senone sequences) evaluated per frame; fewer is faster. -1 = no limit. */
+const maxhmmpf = z.number().int().min(-1).max(1_000_000);
+/** Most distinct words allowed to end per frame. -1 = no limit. */
+const maxwpf = z.number().int().min(-1).max(100_000);
+const pocketsphinxSchema = z.object({ maxhmmpf: maxhmmpf.default(2000), maxwpf: maxwpf.default(10), ...otherSearchSettings });
+const pocketsphinxBatchSchema = z.object({ maxhmmpf: maxhmmpf.default(10000), maxwpf: maxwpf.default(20), ...otherSearchSettings });
 export type PocketsphinxSettings = z.infer<typeof pocketsphinxSchema>;
 
 const engineConfigSchema = z
@@ -59,7 +62,10 @@ const engineConfigSchema = z
       /** Whisper only: the language the model is told to transcribe ("" lets it detect). */
       language: z.string().default("en"),
       provider: z.enum(EXECUTION_PROVIDERS).default("cpu"),
+      /** Live decoding's search settings. */
       pocketsphinx: pocketsphinxSchema.default({}),
+      /** Batch (upload) decoding's search settings. */
+      pocketsphinxBatch: pocketsphinxBatchSchema.default({}),
     }),
     tts: z.object({
       engine: z.enum(TTS_ENGINES),
@@ -86,6 +92,11 @@ const engineConfigSchema = z
     streamsPerWorker: positiveInt(1024),
     /** onnxruntime threads per worker for sherpa models (the pool already runs one worker per core). */
     sherpaThreads: positiveInt(64),
+    /**
+     * Mounted models must carry the import command's model-manifest.json, checked at start ("required"); "optional"
+     * also loads a directory without one (with a warning), for models being tried out. A manifest present is always checked.
+     */
+    modelManifest: z.enum(["required", "optional"]),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.stt.engine !== "pocketsphinx" && !cfg.stt.modelDir) {
@@ -110,6 +121,15 @@ const engineConfigSchema = z
   });
 
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
+
+/**
+ * What one replica serves without queueing, per lane: the one derivation of the capacity the server
+ * exports (`inference_capacity`) and the autoscaler scales on. Live: every live worker's stream slots;
+ * batch: one transcription per batch worker, or none when batch work shares the live workers.
+ */
+export function laneCapacity(config: Pick<EngineConfig, "workers" | "batchWorkers" | "streamsPerWorker">): { live: number; batch: number | undefined } {
+  return { live: config.workers * config.streamsPerWorker, batch: config.batchWorkers > 0 ? config.batchWorkers : undefined };
+}
 export type EngineConfigInput = z.input<typeof engineConfigSchema>;
 
 /** A startup error the operator must fix (bad variable, missing package or model file). */
@@ -133,6 +153,13 @@ const ENV_NAMES: Record<string, string> = {
   "stt.pocketsphinx.plWindow": "POCKETSPHINX_PL_WINDOW",
   "stt.pocketsphinx.fwdflat": "POCKETSPHINX_FWDFLAT",
   "stt.pocketsphinx.bestpath": "POCKETSPHINX_BESTPATH",
+  "stt.pocketsphinxBatch.maxhmmpf": "POCKETSPHINX_BATCH_MAXHMMPF",
+  "stt.pocketsphinxBatch.maxwpf": "POCKETSPHINX_BATCH_MAXWPF",
+  "stt.pocketsphinxBatch.ds": "POCKETSPHINX_BATCH_DS",
+  "stt.pocketsphinxBatch.topn": "POCKETSPHINX_BATCH_TOPN",
+  "stt.pocketsphinxBatch.plWindow": "POCKETSPHINX_BATCH_PL_WINDOW",
+  "stt.pocketsphinxBatch.fwdflat": "POCKETSPHINX_BATCH_FWDFLAT",
+  "stt.pocketsphinxBatch.bestpath": "POCKETSPHINX_BATCH_BESTPATH",
   "tts.engine": "TTS_ENGINE",
   "tts.modelDir": "TTS_MODEL_DIR",
   "tts.defaultVoice": "TTS_DEFAULT_VOICE",
@@ -144,6 +171,7 @@ const ENV_NAMES: Record<string, string> = {
   batchNice: "BATCH_WORKER_NICE",
   streamsPerWorker: "STREAMS_PER_WORKER",
   sherpaThreads: "SHERPA_THREADS",
+  modelManifest: "MODEL_MANIFEST",
 };
 
 function formatIssues(error: z.ZodError): string {
@@ -167,6 +195,7 @@ export function parseEngineConfig(input: Partial<EngineConfigInput> & Pick<Engin
     batchNice: input.batchNice ?? 19,
     streamsPerWorker: input.streamsPerWorker ?? 8,
     sherpaThreads: input.sherpaThreads ?? 1,
+    modelManifest: input.modelManifest ?? "required",
   });
   if (!parsed.success) throw new EngineConfigError(`invalid engine configuration: ${formatIssues(parsed.error)}`);
   return parsed.data;
@@ -192,13 +221,26 @@ function strFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw ? raw : undefined;
 }
 
+function searchSettingsFromEnv(env: NodeJS.ProcessEnv, prefix: string): Partial<PocketsphinxSettings> {
+  return {
+    maxhmmpf: intFromEnv(env, `${prefix}MAXHMMPF`),
+    maxwpf: intFromEnv(env, `${prefix}MAXWPF`),
+    ds: intFromEnv(env, `${prefix}DS`),
+    topn: intFromEnv(env, `${prefix}TOPN`),
+    plWindow: intFromEnv(env, `${prefix}PL_WINDOW`),
+    fwdflat: boolFromEnv(env, `${prefix}FWDFLAT`),
+    bestpath: boolFromEnv(env, `${prefix}BESTPATH`),
+  };
+}
+
 /**
  * Read the engine configuration from environment variables: STT_ENGINE (default pocketsphinx),
  * STT_MODEL_DIR, STT_LANGUAGE, STT_PROVIDER (cpu, cuda or auto; default cpu), TTS_ENGINE (default flite),
  * TTS_MODEL_DIR, TTS_DEFAULT_VOICE, TTS_PROVIDER,
  * WORKERS (default: available cores), QUEUE_MAX (default 4 x WORKERS, per lane), WORKER_NICE (10), BATCH_WORKERS (default WORKERS),
- * BATCH_WORKER_NICE (19), STREAMS_PER_WORKER (8), SHERPA_THREADS (1),
- * and the pocketsphinx search settings POCKETSPHINX_MAXHMMPF, _MAXWPF, _DS, _TOPN, _PL_WINDOW, _FWDFLAT, _BESTPATH.
+ * BATCH_WORKER_NICE (19), STREAMS_PER_WORKER (8), SHERPA_THREADS (1), MODEL_MANIFEST (required or optional),
+ * and the pocketsphinx search settings, live: POCKETSPHINX_MAXHMMPF, _MAXWPF, _DS, _TOPN, _PL_WINDOW, _FWDFLAT,
+ * _BESTPATH; batch: the same names after POCKETSPHINX_BATCH_.
  */
 export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   return parseEngineConfig({
@@ -207,15 +249,8 @@ export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Engin
       modelDir: strFromEnv(env, "STT_MODEL_DIR"),
       language: env.STT_LANGUAGE?.trim(),
       provider: strFromEnv(env, "STT_PROVIDER")?.toLowerCase() as ExecutionProviderSetting | undefined,
-      pocketsphinx: {
-        maxhmmpf: intFromEnv(env, "POCKETSPHINX_MAXHMMPF"),
-        maxwpf: intFromEnv(env, "POCKETSPHINX_MAXWPF"),
-        ds: intFromEnv(env, "POCKETSPHINX_DS"),
-        topn: intFromEnv(env, "POCKETSPHINX_TOPN"),
-        plWindow: intFromEnv(env, "POCKETSPHINX_PL_WINDOW"),
-        fwdflat: boolFromEnv(env, "POCKETSPHINX_FWDFLAT"),
-        bestpath: boolFromEnv(env, "POCKETSPHINX_BESTPATH"),
-      },
+      pocketsphinx: searchSettingsFromEnv(env, "POCKETSPHINX_"),
+      pocketsphinxBatch: searchSettingsFromEnv(env, "POCKETSPHINX_BATCH_"),
     },
     tts: {
       engine: (strFromEnv(env, "TTS_ENGINE") ?? "flite") as TtsEngineName,
@@ -230,5 +265,6 @@ export function engineConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Engin
     batchNice: intFromEnv(env, "BATCH_WORKER_NICE"),
     streamsPerWorker: intFromEnv(env, "STREAMS_PER_WORKER"),
     sherpaThreads: intFromEnv(env, "SHERPA_THREADS"),
+    modelManifest: strFromEnv(env, "MODEL_MANIFEST")?.toLowerCase() as EngineConfig["modelManifest"] | undefined,
   });
 }

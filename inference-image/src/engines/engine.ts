@@ -2,13 +2,27 @@
  * What one worker thread runs: synchronous, CPU-bound engines. They never run on the main thread;
  * the pool (pool.ts) is what the API sees.
  */
-import type { ModelInfo, Transcript, Word } from "./types";
+import type { ModelInfo, Transcript, Vocabulary, Word } from "./types";
+
+/** How one clip is transcribed in batch. */
+export interface BatchOptions {
+  /** Words to recognise for this clip only (engines without the lever ignore it). */
+  vocabulary?: Vocabulary;
+  /**
+   * The clip was telephony audio (8 kHz or less) before it was resampled: decode it with the live narrowband
+   * front end. The server does not set it for uploads: on real speech it raised WER (eval:settings measures it).
+   */
+  narrowband?: boolean;
+}
 
 export interface SttEngine {
   readonly info: ModelInfo;
-  transcribe(samples: Float32Array): Transcript;
-  /** A decoder for one live utterance at a time; reusable after finish(). `narrowband`: see StreamOptions.sourceRate. */
-  createDecoder(narrowband?: boolean): UtteranceDecoder;
+  transcribe(samples: Float32Array, options?: BatchOptions): Transcript;
+  /**
+   * A decoder for one live utterance at a time; reusable after finish(). `narrowband`: see StreamOptions.sourceRate.
+   * With a `vocabulary` the decoder knows its terms and serves that session only (it is freed, not pooled).
+   */
+  createDecoder(narrowband?: boolean, vocabulary?: Vocabulary): UtteranceDecoder;
 }
 
 /** Decodes one utterance incrementally: audio in, partial hypotheses on demand, a final result at the end. */

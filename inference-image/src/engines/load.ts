@@ -14,7 +14,7 @@ export interface Engines {
 }
 
 export function loadEngines(config: EngineConfig, options: { tts: boolean } = { tts: true }): Engines {
-  const stt: SttEngine = config.stt.engine === "pocketsphinx" ? new PocketsphinxStt(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR, config.stt.pocketsphinx) : new SherpaStt(config);
+  const stt: SttEngine = config.stt.engine === "pocketsphinx" ? new PocketsphinxStt(config.stt.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR, config.stt.pocketsphinx, config.stt.pocketsphinxBatch) : new SherpaStt(config);
   const makeTts = (): TtsEngine => (config.tts.engine === "flite" ? new FliteTts(config.tts.defaultVoice) : new SherpaTts(config));
   const tts = options.tts ? makeTts() : undefined;
   // The first call of each engine pays for lazy compilation and page faults: pay it now, not on the first request.

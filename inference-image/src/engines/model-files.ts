@@ -29,7 +29,10 @@ const onnx = (stem: RegExp) => (files: string[]) =>
   files.find((f) => new RegExp(`${stem.source}\\.int8\\.onnx$`).test(f)) ?? files.find((f) => new RegExp(`${stem.source}\\.onnx$`).test(f));
 const exact = (name: string) => (files: string[]) => files.find((f) => f === name);
 
-export const MODEL_LAYOUTS: Record<Exclude<SttEngineName, "pocketsphinx"> | Exclude<TtsEngineName, "flite">, Expected[]> = {
+/** The engines whose models are mounted directories read by sherpa-onnx. */
+export type SherpaEngine = Exclude<SttEngineName, "pocketsphinx"> | Exclude<TtsEngineName, "flite">;
+
+export const MODEL_LAYOUTS: Record<SherpaEngine, Expected[]> = {
   "sherpa-whisper": [
     { name: "<name>-encoder[.int8].onnx", find: onnx(/-encoder/) },
     { name: "<name>-decoder[.int8].onnx", find: onnx(/-decoder/) },
@@ -61,7 +64,7 @@ export const MODEL_LAYOUTS: Record<Exclude<SttEngineName, "pocketsphinx"> | Excl
 };
 
 /** Resolve the expected files of `engine` in `dir`, or fail naming every one that is absent. */
-export function locateModelFiles(engine: keyof typeof MODEL_LAYOUTS, dir: string, envName: string): Record<string, string | undefined> {
+export function locateModelFiles(engine: SherpaEngine, dir: string, envName: string): Record<string, string | undefined> {
   let files: string[];
   try {
     if (!fs.statSync(dir).isDirectory()) throw new Error("not a directory");

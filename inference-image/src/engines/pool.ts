@@ -13,15 +13,16 @@
 import { Worker } from "node:worker_threads";
 import path from "node:path";
 import type { EngineConfig } from "./config";
-import { EngineConfigError } from "./config";
+import { EngineConfigError, laneCapacity } from "./config";
 import type { FromWorker, Job, JobValue, ToWorker } from "./protocol";
 import {
-  DEFAULT_ENDPOINTING_MS,
   DEFAULT_INTERIM_MS,
   EngineInputError,
   isNarrowband,
   QueueFullError,
+  type LaneLoad,
   type ModelInfo,
+  type PoolStats,
   type Speech,
   type StreamEvent,
   type StreamOptions,
@@ -29,6 +30,7 @@ import {
   type SynthesizeOptions,
   type TranscribeOptions,
   type Transcript,
+  type Vocabulary,
 } from "./types";
 import { resolveVoice } from "./voices";
 
@@ -122,17 +124,34 @@ export class WorkerPool implements Speech {
     return !this.closing && this.slots.length === this.config.workers + this.config.batchWorkers && this.slots.every((s) => s.loaded);
   }
 
-  stats(): { queueDepth: number; busyWorkers: number; workers: number } {
+  stats(): PoolStats {
     return {
       queueDepth: this.queues.realtime.length + this.queues.batch.length + this.slots.reduce((n, s) => n + s.pinned.length, 0),
       busyWorkers: this.slots.filter((s) => s.current).length,
       workers: this.slots.length,
+      lanes: this.lanes(),
     };
+  }
+
+  /** Each lane's in-flight work against laneCapacity; work waiting in a lane's queue counts, so a backlog shows as a ratio above 1. */
+  private lanes(): LaneLoad[] {
+    const capacity = laneCapacity(this.config);
+    const perWorker = this.config.streamsPerWorker;
+    const realtime = this.slots.filter((s) => s.lane === "realtime");
+    const streams = realtime.reduce((n, s) => n + s.streams.size, 0);
+    // A whole-worker job (synthesis, or a transcription when batch shares these workers) holds every stream slot of its worker.
+    const wholeJobs = realtime.filter((s) => s.current && !s.current.job.kind.startsWith("stream-")).length + this.queues.realtime.length;
+    const lanes: LaneLoad[] = [{ lane: "live", capacity: capacity.live, inflight: streams + wholeJobs * perWorker }];
+    if (capacity.batch !== undefined) {
+      const running = this.slots.filter((s) => s.lane === "batch" && s.current).length;
+      lanes.push({ lane: "batch", capacity: capacity.batch, inflight: running + this.queues.batch.length });
+    }
+    return lanes;
   }
 
   async transcribe(samples: Float32Array, options: TranscribeOptions = {}): Promise<Transcript> {
     const language = checkLanguage(this.stt, options.language);
-    const t = (await this.submit({ kind: "transcribe", samples })) as Transcript;
+    const t = (await this.submit({ kind: "transcribe", samples, vocabulary: options.vocabulary })) as Transcript;
     return language && !this.stt.languages.includes("*") ? { ...t, language } : t;
   }
 
@@ -140,8 +159,8 @@ export class WorkerPool implements Speech {
     return this.synthesizeStream(text, options);
   }
 
-  async openStream(options: StreamOptions = {}): Promise<SttStreamSession> {
-    const language = checkLanguage(this.stt, options.language);
+  async openStream(options: StreamOptions): Promise<SttStreamSession> {
+    const language = checkLanguage(this.stt, options.live.language);
     this.assertOpen();
     const slot = this.slots
       .filter((s) => s.lane === "realtime" && s.loaded && s.streams.size < this.config.streamsPerWorker)
@@ -156,9 +175,9 @@ export class WorkerPool implements Speech {
           streamId,
           language,
           narrowband: isNarrowband(options.sourceRate),
-          endpointingMs: options.endpointingMs ?? DEFAULT_ENDPOINTING_MS,
           interimMs: options.interimMs ?? DEFAULT_INTERIM_MS,
-          utteranceEndMs: options.utteranceEndMs,
+          live: options.live,
+          vocabulary: options.vocabulary,
         },
         slot,
       );
@@ -422,6 +441,11 @@ class PinnedSession implements SttStreamSession {
   async finalize(): Promise<StreamEvent[]> {
     this.assertOpen();
     return (await this.pool.submit({ kind: "stream-finalize", streamId: this.streamId }, this.slot)) as StreamEvent[];
+  }
+
+  async configure(options: { vocabulary: Vocabulary }): Promise<void> {
+    this.assertOpen();
+    await this.pool.submit({ kind: "stream-configure", streamId: this.streamId, vocabulary: options.vocabulary }, this.slot);
   }
 
   async close(): Promise<void> {

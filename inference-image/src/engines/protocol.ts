@@ -1,10 +1,12 @@
 /** Messages between the pool (main thread) and an engine worker. */
-import type { ModelInfo, StreamEvent, Transcript } from "./types";
+import type { LiveOptions } from "../params/deepgram-listen";
+import type { ModelInfo, StreamEvent, Transcript, Vocabulary } from "./types";
 
 export type Job =
-  | { kind: "transcribe"; samples: Float32Array }
+  | { kind: "transcribe"; samples: Float32Array; vocabulary?: Vocabulary }
   | { kind: "synthesize"; text: string; voice: string; speed: number }
-  | { kind: "stream-open"; streamId: number; language: string; narrowband: boolean; endpointingMs: number | false; interimMs: number; utteranceEndMs?: number }
+  | { kind: "stream-open"; streamId: number; language: string; narrowband: boolean; interimMs: number; live: LiveOptions; vocabulary?: Vocabulary }
+  | { kind: "stream-configure"; streamId: number; vocabulary: Vocabulary }
   | { kind: "stream-push"; streamId: number; samples: Float32Array }
   | { kind: "stream-finalize"; streamId: number }
   | { kind: "stream-close"; streamId: number };

@@ -64,12 +64,14 @@ function sherpaLibraryDir(): string {
 
 /** Ask an onnxruntime shared library for its version and execution providers. */
 function queryOnnxRuntime(library: string): { version: string; providers: string[] } {
+  // Anonymous types: koffi's type names are process-wide, and a module evaluated twice in one process (jest
+  // gives each test file its own module registry) would otherwise fail with "Duplicate type name".
   koffiTypes ??= {
-    base: koffi.struct("OrtApiBase", { GetApi: "void*", GetVersionString: "void*" }),
-    getApi: koffi.proto("void* OrtGetApi(uint32_t version)"),
-    version: koffi.proto("const char* OrtGetVersionString(void)"),
-    list: koffi.proto("void* OrtGetAvailableProviders(_Out_ char*** out, _Out_ int* length)"),
-    release: koffi.proto("void* OrtReleaseAvailableProviders(char** list, int length)"),
+    base: koffi.struct({ GetApi: "void*", GetVersionString: "void*" }),
+    getApi: koffi.proto("void* (uint32_t version)"),
+    version: koffi.proto("const char* (void)"),
+    list: koffi.proto("void* (_Out_ char*** out, _Out_ int* length)"),
+    release: koffi.proto("void* (char** list, int length)"),
   };
   const t = koffiTypes;
   const lib = koffi.load(library);

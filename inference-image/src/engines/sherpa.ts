@@ -95,10 +95,6 @@ export class SherpaStt implements SttEngine {
     let modelConfig: Record<string, unknown>;
     let languages: string[];
     if (engine === "sherpa-whisper") {
-      const englishOnly = /\.en-encoder/.test(path.basename(f["<name>-encoder[.int8].onnx"]!));
-      if (englishOnly && config.stt.language !== "en") {
-        throw new EngineConfigError(`STT_LANGUAGE=${config.stt.language}: the Whisper model in ${dir} is English-only (.en)`);
-      }
       modelConfig = {
         whisper: { encoder: f["<name>-encoder[.int8].onnx"], decoder: f["<name>-decoder[.int8].onnx"], language: config.stt.language, task: "transcribe" },
         tokens: f["<name>-tokens.txt"],

@@ -3,31 +3,31 @@
  * an utterance decoder transcribes them. Silence between utterances never reaches the decoder; a short
  * pre-roll does, so the first phoneme (heard before VAD is sure) is not lost.
  *
- * Timing is on the stream clock (samples received), so it holds whatever the client's pacing:
- * speech-started at each VAD onset, speechFinal once `endpointingMs` of silence followed speech,
- * interims every `interimMs` of speech from the decoder's running hypothesis (no re-decode), and
- * utterance-end once `utteranceEndMs` passed since the last finalized word's end.
+ * It performs the live options (one resolved object, Deepgram's names and semantics). Timing is on the stream
+ * clock (samples received), so it holds whatever the client's pacing: speech-started at each VAD onset
+ * (vad_events), speechFinal once `endpointing` ms of silence followed speech, interims every `interimMs` of
+ * speech from the decoder's running hypothesis (interim_results; no re-decode), utterance-end once
+ * `utterance_end_ms` passed since the last finalized word's end, and uh and um dropped unless filler_words.
  */
-import type { UtteranceDecoder } from "./engine";
+import type { LiveOptions } from "../params/deepgram-listen";
+import { makeTranscript, type UtteranceDecoder } from "./engine";
 import type { StreamEvent, StreamResult, Transcript } from "./types";
 import { SpeechDetector, VAD_WINDOW } from "./vad";
+
+/** The fillers Deepgram drops unless filler_words=true (developers.deepgram.com/docs/filler-words). */
+const isFiller = (token: string): boolean => /^(uh|um)$/i.test(token.replace(/[^\p{L}]/gu, ""));
 
 /** Audio kept from before VAD confirms speech: its minimum speech duration plus a margin. */
 const PREROLL_S = 0.6;
 /** Longer utterances are cut into finals (speech_final false) so results keep coming and memory stays bounded. */
 const MAX_UTTERANCE_S = 30;
 
-export interface SessionTiming {
-  /** false: VAD ends no utterance; only finalize() does. */
-  endpointingMs: number | false;
-  interimMs: number;
-  utteranceEndMs?: number;
-}
-
 export class StreamSession {
   private readonly prerollMax: number;
   private readonly interimEvery: number;
   private readonly utteranceEnd: number | undefined;
+  /** Whether the decoder's running hypothesis is read as the utterance goes (for interims, or utterance ends). */
+  private readonly hypotheses: boolean;
   private preroll: Float32Array[] = [];
   private prerollLen = 0;
   private leftover = new Float32Array(0);
@@ -45,17 +45,25 @@ export class StreamSession {
    */
   private lastWordEnd: number | undefined;
 
+  /** Set by replaceDecoder during an utterance: takes over when it ends. */
+  private nextDecoder: UtteranceDecoder | undefined;
+
   constructor(
-    private readonly decoder: UtteranceDecoder,
+    private decoder: UtteranceDecoder,
     /** Returned to the worker's pool of idle detectors when the session closes. */
     readonly detector: SpeechDetector,
     private readonly sampleRate: number,
     private readonly language: string,
-    private readonly timing: SessionTiming,
+    private readonly options: LiveOptions,
+    interimMs: number,
+    /** Takes back a decoder the session no longer uses (the worker pools or frees it). */
+    private readonly release: (decoder: UtteranceDecoder) => void,
   ) {
     this.prerollMax = Math.round(PREROLL_S * sampleRate);
-    this.interimEvery = Math.max(VAD_WINDOW, Math.round((timing.interimMs / 1000) * sampleRate));
-    this.utteranceEnd = timing.utteranceEndMs === undefined ? undefined : (timing.utteranceEndMs / 1000) * sampleRate;
+    this.interimEvery = Math.max(VAD_WINDOW, Math.round((interimMs / 1000) * sampleRate));
+    this.utteranceEnd = options.utterance_end_ms === undefined ? undefined : (options.utterance_end_ms / 1000) * sampleRate;
+    // Utterance ends are read from interims' word times too (as Deepgram's are), so they are computed for either.
+    this.hypotheses = options.interim_results || this.utteranceEnd !== undefined;
   }
 
   push(samples: Float32Array): StreamEvent[] {
@@ -83,17 +91,31 @@ export class StreamSession {
     return [this.endUtterance(false)];
   }
 
-  /** Release the decoder's utterance state; the caller returns the decoder to its pool. */
-  close(): UtteranceDecoder {
+  /** Ends the session; its decoders go back through `release`. */
+  close(): void {
     if (this.uttStart >= 0) this.decoder.finish();
     this.uttStart = -1;
-    return this.decoder;
+    if (this.nextDecoder) this.release(this.nextDecoder);
+    this.nextDecoder = undefined;
+    this.release(this.decoder);
+  }
+
+  /** Decode with `decoder` from the next utterance on: at once between utterances, else when this one ends. */
+  replaceDecoder(decoder: UtteranceDecoder): void {
+    if (this.nextDecoder) this.release(this.nextDecoder);
+    this.nextDecoder = undefined;
+    if (this.uttStart >= 0) {
+      this.nextDecoder = decoder;
+      return;
+    }
+    this.release(this.decoder);
+    this.decoder = decoder;
   }
 
   private frame(frame: Float32Array, events: StreamEvent[]): void {
-    const ended = this.detector.accept(frame) && this.timing.endpointingMs !== false;
+    const ended = this.detector.accept(frame) && this.options.endpointing !== false;
     const inSpeech = this.detector.inSpeech;
-    if (inSpeech && !this.wasInSpeech) {
+    if (inSpeech && !this.wasInSpeech && this.options.vad_events) {
       // Silero reports speech once it has heard its minimum speech duration: the onset was that long ago.
       const onset = Math.max(0, this.seen + frame.length - this.detector.minSpeechSamples - VAD_WINDOW);
       events.push({ kind: "speech-started", timestamp: onset / this.sampleRate });
@@ -107,7 +129,7 @@ export class StreamSession {
       if (ended) events.push(this.endUtterance(true));
       else if (this.uttLen >= MAX_UTTERANCE_S * this.sampleRate) events.push(this.endUtterance(false));
       // Until the first words show, look at every frame: the first interim is what a voicebot waits for.
-      else if (inSpeech && (this.sinceInterim >= this.interimEvery || this.lastInterim === "")) this.interim(events);
+      else if (inSpeech && this.hypotheses && (this.sinceInterim >= this.interimEvery || this.lastInterim === "")) this.interim(events);
       else if (!inSpeech) this.checkUtteranceEnd(events);
       return;
     }
@@ -123,7 +145,7 @@ export class StreamSession {
       this.sinceInterim = this.prerollLen;
       this.preroll = [];
       this.prerollLen = 0;
-      if (this.sinceInterim >= this.interimEvery) this.interim(events);
+      if (this.hypotheses && this.sinceInterim >= this.interimEvery) this.interim(events);
       return;
     }
     this.checkUtteranceEnd(events);
@@ -138,7 +160,7 @@ export class StreamSession {
     const transcript = this.shift(partial, this.uttStart);
     const last = transcript.words[transcript.words.length - 1];
     if (last) this.lastWordEnd = last.end;
-    events.push({ kind: "result", transcript, start: this.uttStart / this.sampleRate, isFinal: false, speechFinal: false });
+    if (this.options.interim_results) events.push({ kind: "result", transcript, start: this.uttStart / this.sampleRate, isFinal: false, speechFinal: false });
   }
 
   private checkUtteranceEnd(events: StreamEvent[]): void {
@@ -151,6 +173,11 @@ export class StreamSession {
   private endUtterance(speechFinal: boolean): StreamResult {
     const start = this.uttStart;
     const transcript = this.shift(this.decoder.finish(), start);
+    if (this.nextDecoder) {
+      this.release(this.decoder);
+      this.decoder = this.nextDecoder;
+      this.nextDecoder = undefined;
+    }
     this.uttStart = -1;
     this.uttLen = 0;
     this.sinceInterim = 0;
@@ -160,10 +187,13 @@ export class StreamSession {
     return { kind: "result", transcript, start: start / this.sampleRate, isFinal: true, speechFinal };
   }
 
-  /** Word times from the decoder are relative to the utterance; results carry stream times. */
+  /** Word times from the decoder are relative to the utterance; results carry stream times (and no fillers unless asked for). */
   private shift(t: Transcript, startSample: number): Transcript {
     const offset = startSample / this.sampleRate;
-    return { ...t, language: this.language, words: t.words.map((w) => ({ ...w, start: w.start + offset, end: w.end + offset })) };
+    const words = t.words.map((w) => ({ ...w, start: w.start + offset, end: w.end + offset }));
+    if (this.options.filler_words) return { ...t, language: this.language, words };
+    const text = t.text.split(/\s+/).filter((token) => token !== "" && !isFiller(token)).join(" ");
+    return makeTranscript(words.filter((w) => !isFiller(w.word)), t.durationS, this.language, text);
   }
 
   private empty(): Transcript {

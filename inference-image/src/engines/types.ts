@@ -1,3 +1,5 @@
+import type { LiveOptions } from "../params/deepgram-listen";
+
 /**
  * The seam between the HTTP/WebSocket API and the speech engines. The API only ever sees `Speech`:
  * all CPU-heavy work behind it runs in worker threads, so the event loop stays free.
@@ -24,9 +26,23 @@ export interface Transcript {
   language: string;
 }
 
+/**
+ * Words a request wants recognised (Deepgram's `keyterm` and `keywords`, OpenAI's `prompt`). An engine gives
+ * the words its dictionary lacks a pronunciation and makes them recognisable for this request only.
+ */
+export interface Vocabulary {
+  /** Single words or short phrases, as the client wrote them ("PBX", "Digium", "Waldo's"). */
+  terms: string[];
+}
+
+/** At most this many terms, each at most MAX_TERM_CHARS: each new word costs the search time and memory. */
+export const MAX_VOCABULARY_TERMS = 100;
+export const MAX_TERM_CHARS = 50;
+
 export interface TranscribeOptions {
   /** BCP-47 language; engines reject languages they cannot serve. */
   language?: string;
+  vocabulary?: Vocabulary;
 }
 
 /** Telephony rates (G.711 and friends are 8 kHz): audio with nothing above 4 kHz. */
@@ -39,23 +55,25 @@ export interface SynthesizeOptions {
   speed?: number;
 }
 
-/** Engine defaults for callers that set nothing (the API layers apply their own protocol's defaults). */
-export const DEFAULT_ENDPOINTING_MS = 500;
+/** Interim cadence for callers that set none: an interim result for every this many ms of speech. */
 export const DEFAULT_INTERIM_MS = 250;
 
-/** How a live session endpoints and reports (Deepgram's live options, OpenAI's server VAD). */
-export interface StreamOptions extends TranscribeOptions {
+/** How a live session endpoints and reports. */
+export interface StreamOptions {
+  /**
+   * The live options, resolved, as one object: Deepgram's names, defaults and semantics (src/params/deepgram-listen.ts
+   * declares them once; the realtime route maps OpenAI's server VAD onto them). The session performs each.
+   */
+  live: LiveOptions;
   /**
    * The rate (Hz) the audio had before the API layer resampled it to `stt.sampleRate`, where known. At or
    * below NARROWBAND_MAX_RATE (telephony) an engine may decode it with settings tuned for narrowband speech.
    */
   sourceRate?: number;
-  /** Silence (ms) that ends an utterance with speechFinal; false: utterances end only on finalize(). */
-  endpointingMs?: number | false;
-  /** An interim result for every this many ms of speech. */
+  /** An interim result for every this many ms of speech (default DEFAULT_INTERIM_MS). */
   interimMs?: number;
-  /** Report an utterance-end once this many ms of stream time have passed since the last final word's end. */
-  utteranceEndMs?: number;
+  /** Terms the session's decoder is biased towards (the vocabulary parameters); Configure can replace them. */
+  vocabulary?: Vocabulary;
 }
 
 /** A live transcription session; lives in one worker, which keeps its decoder state. */
@@ -64,6 +82,8 @@ export interface SttStreamSession {
   push(samples: Float32Array): Promise<StreamEvent[]>;
   /** Flush: return the final result for everything pushed so far. */
   finalize(): Promise<StreamEvent[]>;
+  /** Change the session's vocabulary (Deepgram's Configure): it applies from the next utterance on. */
+  configure(options: { vocabulary: Vocabulary }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,6 +132,26 @@ export class EngineInputError extends Error {
   }
 }
 
+/**
+ * What one engine lane holds and holds now, in the lane's own unit: `live` counts live streams (a synthesis
+ * or a transcription running on a live worker holds a whole worker: STREAMS_PER_WORKER streams' worth),
+ * `batch` counts batch transcriptions. Capacity is what the replica serves without queueing, so
+ * `inflight / capacity` is the load ratio the autoscaler targets; queued work takes it above 1.
+ */
+export interface LaneLoad {
+  readonly lane: "live" | "batch";
+  readonly capacity: number;
+  readonly inflight: number;
+}
+
+export interface PoolStats {
+  queueDepth: number;
+  busyWorkers: number;
+  workers: number;
+  /** `live` always; `batch` only when batch transcriptions have their own workers (BATCH_WORKERS > 0). */
+  lanes: LaneLoad[];
+}
+
 export interface Speech {
   readonly stt: ModelInfo;
   readonly tts: ModelInfo;
@@ -120,14 +160,14 @@ export interface Speech {
   transcribe(samples: Float32Array, options?: TranscribeOptions): Promise<Transcript>;
   /** PCM 16-bit mono chunks at `tts.sampleRate`, yielded as they are synthesized. */
   synthesize(text: string, options?: SynthesizeOptions): AsyncIterable<Int16Array>;
-  openStream(options?: StreamOptions): Promise<SttStreamSession>;
+  openStream(options: StreamOptions): Promise<SttStreamSession>;
   /**
    * Throws QueueFullError when a job of this kind (default: a transcription) submitted now would be refused, so the API can answer 429
    * before it reads and decodes a request body. Passing is no reservation: the job itself may still be refused.
    */
   admit(kind?: "transcribe" | "synthesize"): void;
-  /** For metrics: queued jobs, busy workers, pool size. */
-  stats(): { queueDepth: number; busyWorkers: number; workers: number };
+  /** For metrics and health: queued jobs, busy workers, pool size, and each lane's load against its capacity. */
+  stats(): PoolStats;
   /** Finish in-flight work, then stop the workers. */
   close(): Promise<void>;
 }

@@ -12,7 +12,7 @@ import { loadEngines, type Engines } from "./load";
 import type { FromWorker, JobValue, ToWorker } from "./protocol";
 import { splitForSynthesis } from "./sentences";
 import { StreamSession } from "./streaming";
-import { EngineInputError } from "./types";
+import { EngineInputError, type Vocabulary } from "./types";
 import { SpeechDetector, vadForEndpointing } from "./vad";
 
 /**
@@ -32,6 +32,20 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
   const idleDetectors: { detector: SpeechDetector; endpointingMs: number | false }[] = [];
   let detectors = 0;
   const sessions = new Map<number, { stream: StreamSession; endpointingMs: number | false; narrowband: boolean }>();
+  /** Decoders made for one session's vocabulary: freed when it is done with them, never pooled. */
+  const ownDecoders = new WeakSet<UtteranceDecoder>();
+  const liveDecoder = (narrowband: boolean, vocabulary: Vocabulary | undefined): UtteranceDecoder => {
+    if (vocabulary && vocabulary.terms.length > 0) {
+      const own = engines.stt.createDecoder(narrowband, vocabulary);
+      ownDecoders.add(own);
+      return own;
+    }
+    return (narrowband ? idleNarrowband : idleDecoders).pop() ?? engines.stt.createDecoder(narrowband);
+  };
+  const release = (decoder: UtteranceDecoder, narrowband: boolean): void => {
+    if (ownDecoders.has(decoder)) decoder.free();
+    else (narrowband ? idleNarrowband : idleDecoders).push(decoder);
+  };
   const cancelled = new Set<number>();
 
   /**
@@ -58,7 +72,7 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
   async function run(msg: Exclude<ToWorker, { kind: "cancel" }>): Promise<JobValue> {
     switch (msg.kind) {
       case "transcribe":
-        return engines.stt.transcribe(msg.samples);
+        return engines.stt.transcribe(msg.samples, { vocabulary: msg.vocabulary });
       case "synthesize": {
         const tts = engines.tts;
         if (!tts) throw new Error("speech synthesis was sent to a batch worker, which loads no TTS model");
@@ -75,9 +89,16 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
         return null;
       }
       case "stream-open": {
-        const decoder = (msg.narrowband ? idleNarrowband : idleDecoders).pop() ?? engines.stt.createDecoder(msg.narrowband);
-        const stream = new StreamSession(decoder, detectorFor(msg.endpointingMs), engines.stt.info.sampleRate, msg.language, msg);
-        sessions.set(msg.streamId, { stream, endpointingMs: msg.endpointingMs, narrowband: msg.narrowband });
+        const stream = new StreamSession(liveDecoder(msg.narrowband, msg.vocabulary), detectorFor(msg.live.endpointing), engines.stt.info.sampleRate, msg.language, msg.live, msg.interimMs, (d) =>
+          release(d, msg.narrowband),
+        );
+        sessions.set(msg.streamId, { stream, endpointingMs: msg.live.endpointing, narrowband: msg.narrowband });
+        return null;
+      }
+      case "stream-configure": {
+        const s = sessions.get(msg.streamId);
+        if (!s) throw new Error(`no live session ${msg.streamId} in this worker`);
+        s.stream.replaceDecoder(liveDecoder(s.narrowband, msg.vocabulary));
         return null;
       }
       case "stream-push":
@@ -88,7 +109,7 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
         const s = sessions.get(msg.streamId);
         if (s) {
           sessions.delete(msg.streamId);
-          (s.narrowband ? idleNarrowband : idleDecoders).push(s.stream.close());
+          s.stream.close();
           s.stream.detector.reset();
           idleDetectors.push({ detector: s.stream.detector, endpointingMs: s.endpointingMs });
         }

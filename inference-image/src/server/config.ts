@@ -1,5 +1,6 @@
 /** Server settings from the environment, validated once at startup (a bad value stops the process with its name). */
 import { z } from "zod";
+import { DEFAULT_INTERIM_MS } from "../engines/types";
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -28,7 +29,7 @@ const schema = z.object({
   /** Live sessions close after this long without audio or KeepAlive (Deepgram closes after ~10 s). */
   LIVE_IDLE_TIMEOUT_MS: int(10_000, 1000, 600_000),
   /** Live transcription sends an interim result for every this many ms of speech (a voicebot wants ~200-300). */
-  LIVE_INTERIM_MS: int(250, 50, 5000),
+  LIVE_INTERIM_MS: int(DEFAULT_INTERIM_MS, 50, 5000),
   /** How long SIGTERM waits for in-flight work before closing what is left. */
   SHUTDOWN_GRACE_MS: int(25_000, 0, 600_000),
 });

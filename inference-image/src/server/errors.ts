@@ -1,3 +1,4 @@
+import { AudioError, AudioTooLongError, UnsupportedAudioError } from "../audio/errors";
 import { EngineInputError, QueueFullError } from "../engines/types";
 import { HttpError } from "../shared/http";
 import type { Logger } from "../shared/log";
@@ -13,8 +14,16 @@ export function toHttpError(err: unknown, logger: Logger, requestId: string): Ht
     return new HttpError(429, "too_many_requests", "server busy: the work queue is full; retry shortly", { "retry-after": String(Math.max(1, Math.ceil(err.retryAfterS))) });
   }
   if (err instanceof EngineInputError) return new HttpError(400, "invalid_parameter", err.message);
+  if (err instanceof AudioError) return audioHttpError(err);
   logger.error("request failed", { request_id: requestId, error: (err as Error)?.name, detail: (err as Error)?.message });
   return new HttpError(500, "internal_error", "internal server error");
+}
+
+/** The audio layer's refusals: too long 413, unsupported 415, anything else wrong with the bytes 400. */
+export function audioHttpError(err: AudioError): HttpError {
+  if (err instanceof AudioTooLongError) return new HttpError(413, "audio_too_long", err.message);
+  if (err instanceof UnsupportedAudioError) return new HttpError(415, "unsupported_audio", err.message);
+  return new HttpError(400, "invalid_audio", err.message);
 }
 
 export type ErrorFamily = "openai" | "deepgram";

@@ -1,6 +1,5 @@
 /** Small request/response helpers for the plain node:http server. */
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
-import { HttpError } from "../shared/http";
 
 /**
  * The request-target as a URL, or undefined when it is not one (`//`, `http://[`): `new URL` throws on
@@ -21,31 +20,8 @@ export function rawJsonResponse(status: number, body: unknown, headers: Record<s
   return [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`, ...head, "", text].join("\r\n");
 }
 
-export function sendText(res: ServerResponse, status: number, body: string, contentType: string): void {
-  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
-  res.end(body);
-}
-
 export function mediaType(req: IncomingMessage): string {
   return (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-}
-
-/** Deepgram-style boolean query flags: "true"/"false" (absent = default). */
-export function flag(q: URLSearchParams, name: string, def = false): boolean {
-  const v = q.get(name);
-  if (v === null) return def;
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw new HttpError(400, "invalid_parameter", `${name} must be true or false`);
-}
-
-/** Resolve when the response is fully written, or the client went away. */
-export function finished(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.writableFinished || res.destroyed) return resolve();
-    res.once("finish", resolve);
-    res.once("close", resolve);
-  });
 }
 
 /** Write with backpressure: wait for drain when the socket buffer is full; false if the client left. */

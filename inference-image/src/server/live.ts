@@ -8,59 +8,22 @@
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
  */
 import { createHash } from "node:crypto";
+import { AudioError, AudioTooLongError } from "../audio/errors";
+import { StreamingInput, UnrecognisedStreamError } from "../audio/stream-input";
 import { QueueFullError, type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
+import { declaredAudio, liveControlMessage, liveOptions, liveQuery, type LiveQuery, unperformed } from "../params/deepgram-listen";
 import { HttpError } from "../shared/http";
-import { parseRawSpec, rawFormat, Resampler, type SampleFormat, SUPPORTED_INPUT } from "./audio";
-import type { ApiKeys } from "./auth";
-import type { Deps } from "./context";
-import { createStreamDecoder, PcmStreamDecoder, sniffContainer, type StreamDecoder } from "./codecs";
-import { refuseCallback, unperformedWarnings } from "./deepgram";
+import { type SocketConnection, socketRoute } from "./context";
 import { errorBody } from "./errors";
 import { deepgramAlternative, deepgramModelInfo, modelUuid, round } from "./formats";
-import { flag } from "./http";
 import { resolveModel } from "./models";
-import { type OpenSocket, type SocketConnection, SocketRoute, TranscriptionSession } from "./sockets";
+import { parseParams } from "./params";
+import { TranscriptionSession } from "./sockets";
 
-const ROUTE = "/v1/listen";
-/** A container stream is recognised from this many first bytes (RIFF....WAVE is the longest magic). */
-const SNIFF_BYTES = 12;
-
-interface LiveParams {
-  model: ModelInfo;
-  language?: string;
-  /** Headerless audio in this format, rate and channel count; undefined: a container stream, recognised by its bytes. */
-  raw?: { format: SampleFormat; sampleRate: number; channels: number };
-  interim: boolean;
-  /** Silence (ms) before speech_final, or false: finals only on Finalize/CloseStream. */
-  endpointing: number | false;
-  utteranceEndMs?: number;
-  vadEvents: boolean;
-  /** Requested features this deployment ignores (reported in the usage record). */
-  unperformed: string[];
-}
-
-/** What prepare() hands the session: its parameters and the engine stream, opened before the upgrade. */
+/** What the session is opened with: the query, its model, and the engine stream, opened before the upgrade. */
 interface LiveStart {
-  params: LiveParams;
+  model: ModelInfo;
   session: SttStreamSession;
-}
-
-/** Deepgram's default endpointing: speech_final after 10 ms of silence. */
-const DEFAULT_ENDPOINTING_MS = 10;
-
-function intParam(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
-  const raw = q.get(name);
-  if (raw === null) return undefined;
-  const n = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new HttpError(400, "invalid_parameter", `${name} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
-function endpointingParam(q: URLSearchParams): number | false {
-  const raw = q.get("endpointing")?.toLowerCase();
-  if (raw === "false") return false;
-  if (raw === undefined || raw === "true") return DEFAULT_ENDPOINTING_MS;
-  return intParam(q, "endpointing", 0, 60_000) ?? DEFAULT_ENDPOINTING_MS;
 }
 
 class CloseWith extends Error {
@@ -73,79 +36,59 @@ class CloseWith extends Error {
   }
 }
 
-export class LiveEndpoint extends SocketRoute<LiveStart> {
-  constructor(deps: Deps, keys: ApiKeys) {
-    super(deps, keys, ROUTE, "deepgram", "stt-live");
-  }
-
-  protected async prepare(q: URLSearchParams): Promise<LiveStart> {
-    const params = this.parseParams(q);
-    // Opened now so a full server answers 429 before the upgrade.
-    const session = await this.deps.speech.openStream({
-      language: params.language,
+export const liveRoute = socketRoute<LiveQuery, LiveStart>({
+  kind: "socket",
+  method: "GET",
+  path: "/v1/listen",
+  family: "deepgram",
+  auth: true,
+  feature: "stt-live",
+  query: liveQuery,
+  doc: {
+    summary: "Live transcription (Deepgram) over a WebSocket",
+    description:
+      "Upgrade to a WebSocket. Send binary audio frames (raw linear16/linear32/mulaw/alaw with encoding and sample_rate, or with no " +
+      "encoding a WAV, WebM/Opus (MediaRecorder), Ogg, mp3 or FLAC stream, decoded as it arrives) and the text frames below. " +
+      "Receives Results (is_final, speech_final, from_finalize), SpeechStarted (vad_events), UtteranceEnd (utterance_end_ms) and " +
+      "Metadata (at the end). Closes 1011 NET-0001 after LIVE_IDLE_TIMEOUT_MS without audio or KeepAlive. Browsers may authenticate " +
+      "with Sec-WebSocket-Protocol: token, <key>.",
+    ok: { description: "Switching protocols" },
+    errors: [400],
+    messages: liveControlMessage,
+  },
+  async reserve({ speech, config }, query) {
+    const model = resolveModel(speech, "stt", query.model);
+    const declared = declaredAudio(query);
+    const session = await speech.openStream({
+      live: liveOptions(query),
       // Raw PCM names its rate up front (telephony mu-law at 8 kHz); a container's is known only once decoded.
-      sourceRate: params.raw?.sampleRate,
-      endpointingMs: params.endpointing,
-      interimMs: this.deps.config.LIVE_INTERIM_MS,
-      utteranceEndMs: params.utteranceEndMs,
+      sourceRate: typeof declared === "object" ? declared.sampleRate : undefined,
+      interimMs: config.LIVE_INTERIM_MS,
     });
-    return { params, session };
-  }
-
-  protected release({ session }: LiveStart): Promise<void> {
-    return session.close();
-  }
-
-  protected start({ params, session }: LiveStart, conn: SocketConnection): OpenSocket {
-    return new LiveSession(conn, session, params);
-  }
-
-  private parseParams(q: URLSearchParams): LiveParams {
-    refuseCallback(q);
-    const unperformed = unperformedWarnings(q).map((w) => w.parameter);
-    const model = resolveModel(this.deps.speech, "stt", q.get("model") ?? undefined);
-    const encoding = q.get("encoding");
-    let raw: LiveParams["raw"];
-    // opus and flac name containers (Ogg, WebM, FLAC), which carry their own header: recognised by their bytes.
-    if (encoding !== null && encoding !== "opus" && encoding !== "flac") {
-      if (!rawFormat(encoding)) {
-        throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported. Supported: ${SUPPORTED_INPUT}`);
-      }
-      raw = parseRawSpec({ encoding, sampleRate: q.get("sample_rate") ?? undefined, channels: q.get("channels") ?? undefined });
-    }
-    return {
-      model,
-      language: q.get("language") ?? undefined,
-      raw,
-      interim: flag(q, "interim_results"),
-      endpointing: endpointingParam(q),
-      utteranceEndMs: intParam(q, "utterance_end_ms", 1, 60_000),
-      vadEvents: flag(q, "vad_events"),
-      unperformed,
-    };
-  }
-}
+    return { model, session };
+  },
+  release: ({ session }) => session.close(),
+  start: (conn, query, { model, session }) => new LiveSession(conn, query, model, session),
+});
 
 class LiveSession extends TranscriptionSession {
   private ending = false;
   private readonly hash = createHash("sha256");
   private readonly modelUuid: string;
-  /** A container stream's first bytes, until there are enough to recognise it; then its decoder. */
-  private sniffed = Buffer.alloc(0);
-  private decoder: StreamDecoder | undefined;
-  private resampler: Resampler | undefined;
-  private sourceSeconds = 0;
+  private readonly input: StreamingInput;
   private readonly features: string[];
 
   constructor(
     conn: SocketConnection,
+    query: LiveQuery,
+    private readonly model: ModelInfo,
     private readonly session: SttStreamSession,
-    private readonly params: LiveParams,
   ) {
     super(conn);
-    this.modelUuid = modelUuid(params.model);
-    if (params.raw) this.decoder = new PcmStreamDecoder(params.raw.format, params.raw.channels, params.raw.sampleRate);
-    this.features = ["stt-live", ...params.unperformed, ...(params.interim ? ["interim_results"] : [])];
+    this.modelUuid = modelUuid(model);
+    const declared = declaredAudio(query);
+    this.input = new StreamingInput({ raw: typeof declared === "object" ? declared : undefined, outRate: this.deps.speech.stt.sampleRate, maxSeconds: this.deps.config.MAX_AUDIO_SECONDS });
+    this.features = ["stt-live", ...unperformed(query, true), ...(query.interim_results ? ["interim_results"] : [])];
     this.listen();
   }
 
@@ -165,82 +108,56 @@ class LiveSession extends TranscriptionSession {
   }
 
   private onControl(text: string): void {
-    let msg: unknown;
+    let json: unknown;
     try {
-      msg = JSON.parse(text);
+      json = JSON.parse(text);
     } catch {
       throw new CloseWith(1008, "INVALID_MESSAGE", "text frames must be JSON control messages: KeepAlive, Finalize or CloseStream");
     }
-    const type = typeof msg === "object" && msg !== null ? (msg as { type?: unknown }).type : undefined;
-    if (type === "KeepAlive") return;
-    if (type === "Finalize") {
-      this.enqueue(async () => this.send(await this.session.finalize(), true));
-      return;
+    const msg = parseParams(liveControlMessage, json);
+    if (!msg.ok) throw new CloseWith(1008, "INVALID_MESSAGE", msg.issue.message);
+    switch (msg.value.type) {
+      case "KeepAlive":
+        return;
+      case "Finalize":
+        return this.enqueue(async () => this.send(await this.session.finalize(), true));
+      case "CloseStream":
+        return void this.end(1000, "");
     }
-    if (type === "CloseStream") {
-      void this.end(1000, "");
-      return;
-    }
-    throw new CloseWith(1008, "INVALID_MESSAGE", `unknown control message type; expected KeepAlive, Finalize or CloseStream`);
   }
 
   private onAudio(buf: Buffer): void {
     if (buf.length === 0) return;
     this.hash.update(buf);
-    if (!this.decoder) {
-      const head = Buffer.concat([this.sniffed, buf]);
-      if (head.length < SNIFF_BYTES) {
-        this.sniffed = head;
-        return;
-      }
-      const container = sniffContainer(head);
-      if (!container || container === "aiff" || container === "mp4") {
-        throw new CloseWith(
-          1008,
-          "DATA-0000",
-          `audio is not a stream this server recognises (WAV, WebM/Opus, Ogg, mp3, FLAC) and no encoding was declared: send encoding=linear16|mulaw|alaw&sample_rate=N for raw audio. Supported: ${SUPPORTED_INPUT}`,
-        );
-      }
-      this.decoder = createStreamDecoder(container, this.deps.speech.stt.sampleRate);
-      this.sniffed = Buffer.alloc(0);
-      buf = head;
-    }
-    const decoder = this.decoder;
     // Decoders are stateful and some are async: decode in the engine's queue, in arrival order.
-    this.enqueue(async () => this.feed(await decoder.push(buf)));
+    this.enqueue(async () => this.transcribe(await this.input.push(buf)));
   }
 
-  /** Decoded source-rate audio: count it against the limit, resample to the engine's rate, transcribe. */
-  private async feed(mono: Float32Array): Promise<void> {
-    if (mono.length === 0) return;
-    const rate = this.decoder!.sampleRate;
-    this.resampler ??= new Resampler(rate, this.deps.speech.stt.sampleRate);
-    this.sourceSeconds += mono.length / rate;
-    if (this.sourceSeconds > this.deps.config.MAX_AUDIO_SECONDS) {
-      throw new CloseWith(1008, "DATA-0001", `the stream passed the limit of ${this.deps.config.MAX_AUDIO_SECONDS} s of audio`);
-    }
-    const samples = this.resampler.process(mono);
+  private async transcribe(samples: Float32Array): Promise<void> {
     if (samples.length > 0) this.send(await this.session.push(samples), false);
   }
 
   protected failed(err: unknown): Promise<void> {
     if (err instanceof CloseWith) return this.fail(err);
+    if (err instanceof UnrecognisedStreamError) {
+      return this.fail(new CloseWith(1008, "DATA-0000", `${err.message}: send encoding=linear16|mulaw|alaw&sample_rate=N for raw audio`));
+    }
+    if (err instanceof AudioTooLongError) return this.fail(new CloseWith(1008, "DATA-0001", err.message));
     // A decoder's refusal (corrupt or unsupported audio) names what was wrong.
-    if (err instanceof HttpError) return this.fail(new CloseWith(1008, "DATA-0000", err.message));
+    if (err instanceof AudioError) return this.fail(new CloseWith(1008, "DATA-0000", err.message));
     return this.fail(new CloseWith(1011, "NET-0000", err instanceof QueueFullError ? "server busy" : "transcription failed"));
   }
 
   private send(events: StreamEvent[], fromFinalize: boolean): void {
     for (const r of events) {
       if (r.kind === "speech-started") {
-        if (this.params.vadEvents) this.sendJson({ type: "SpeechStarted", channel: [0], timestamp: round(r.timestamp) });
+        this.sendJson({ type: "SpeechStarted", channel: [0], timestamp: round(r.timestamp) });
         continue;
       }
       if (r.kind === "utterance-end") {
         this.sendJson({ type: "UtteranceEnd", channel: [0, 1], last_word_end: round(r.lastWordEnd) });
         continue;
       }
-      if (!r.isFinal && (!this.params.interim || r.transcript.text === "")) continue;
       this.sendJson({
         type: "Results",
         channel_index: [0, 1],
@@ -250,7 +167,7 @@ class LiveSession extends TranscriptionSession {
         speech_final: r.speechFinal,
         ...(fromFinalize ? { from_finalize: true } : {}),
         channel: { alternatives: [deepgramAlternative(r.transcript)] },
-        metadata: { request_id: this.requestId, model_info: deepgramModelInfo(this.params.model), model_uuid: this.modelUuid },
+        metadata: { request_id: this.requestId, model_info: deepgramModelInfo(this.model), model_uuid: this.modelUuid },
       });
     }
   }
@@ -261,22 +178,22 @@ class LiveSession extends TranscriptionSession {
     this.ending = true;
     this.stopIdleTimer();
     this.enqueue(async () => {
-      if (this.decoder) await this.feed(await this.decoder.end());
-      const tail = this.resampler?.flush();
-      if (tail && tail.length > 0) this.send(await this.session.push(tail), false);
+      await this.transcribe(await this.input.end());
       this.send(await this.session.finalize(), true);
     });
     await this.chain;
+    // Accounted for before Metadata, the answer's end: a client that saw it is never missing from usage.
+    this.settleOnce();
     this.sendJson({
       type: "Metadata",
       transaction_key: "deprecated",
       request_id: this.requestId,
       sha256: this.hash.digest("hex"),
       created: new Date().toISOString(),
-      duration: round(this.sourceSeconds),
-      channels: this.decoder?.channels || 1,
+      duration: round(this.input.seconds),
+      channels: this.input.channels,
       models: [this.modelUuid],
-      model_info: { [this.modelUuid]: deepgramModelInfo(this.params.model) },
+      model_info: { [this.modelUuid]: deepgramModelInfo(this.model) },
     });
     await this.closeWith(code, reason);
   }
@@ -295,12 +212,12 @@ class LiveSession extends TranscriptionSession {
   }
 
   protected usage() {
-    return { model: this.params.model.id, features: this.features, audioSeconds: this.sourceSeconds, characters: 0 };
+    return { model: this.model.id, features: this.features, audioSeconds: this.input.seconds, characters: 0 };
   }
 
   protected override async release(): Promise<void> {
     // After any decode still in the queue: freeing WASM memory under a running decode would trap.
-    void this.chain.then(() => this.decoder?.free());
+    void this.chain.then(() => this.input.free());
     await this.session.close();
   }
 }

@@ -7,7 +7,7 @@ import { FEATURES } from "../shared/license-protocol";
 import { createLogger } from "../shared/log";
 import { createInferenceServer } from "./app";
 import { ANONYMOUS_TEAM, ApiKeys, generateApiKey, loadTeams, parseKeysFile } from "./auth";
-import { FFMPEG_FORMATS, ffmpegAvailable } from "./codecs";
+import { FFMPEG_FORMATS, ffmpegAvailable } from "../audio/codecs/ffmpeg";
 import { serverConfigFromEnv } from "./config";
 import { watchKeysFile } from "./keys-watcher";
 import { type LicenseGate, LocalLicense, ProxyLicense } from "./license";

@@ -1,4 +1,4 @@
-/** The server's Prometheus metrics. `inference_inflight_requests` is what the HPA scales on. */
+/** The server's Prometheus metrics. `inference_load_ratio{lane}` is what the HPA scales on. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Speech } from "../engines/types";
 import { createRegistry, LATENCY_BUCKETS } from "../shared/metrics";
@@ -62,6 +62,27 @@ export function createServerMetrics(speech: Speech, license: LicenseGate, bodies
     ...reg,
     collect() {
       this.set(speech.stats().workers);
+    },
+  });
+  // The autoscaler's figures: what a replica holds per lane without queueing (laneCapacity), and how full it is.
+  new Gauge({
+    name: "inference_capacity",
+    help: "Work a replica holds without queueing, per engine lane (live: live streams; batch: transcriptions)",
+    labelNames: ["lane"],
+    ...reg,
+    collect() {
+      this.reset();
+      for (const l of speech.stats().lanes) this.set({ lane: l.lane }, l.capacity);
+    },
+  });
+  new Gauge({
+    name: "inference_load_ratio",
+    help: "In-flight work over inference_capacity, per engine lane; above 1 work is queueing (what the HPA targets)",
+    labelNames: ["lane"],
+    ...reg,
+    collect() {
+      this.reset();
+      for (const l of speech.stats().lanes) this.set({ lane: l.lane }, l.capacity > 0 ? l.inflight / l.capacity : 0);
     },
   });
   new Gauge({

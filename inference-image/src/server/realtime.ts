@@ -10,39 +10,32 @@
  * leaves turns to commit.
  */
 import { randomUUID } from "node:crypto";
+import { AudioTooLongError } from "../audio/errors";
+import { StreamingInput } from "../audio/stream-input";
 import { EngineInputError, QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
+import { LIVE_DEFAULTS } from "../params/deepgram-listen";
+import {
+  DEFAULT_SILENCE_MS,
+  INPUT_FORMATS,
+  type InputFormat,
+  type RealtimeClientEvent,
+  realtimeClientEvent,
+  realtimeQuery,
+  sessionUpdate,
+  type SessionUpdate,
+} from "../params/openai-realtime";
 import { HttpError } from "../shared/http";
-import { Resampler, type SampleFormat } from "./audio";
-import type { ApiKeys } from "./auth";
-import { PcmStreamDecoder } from "./codecs";
-import type { Deps } from "./context";
+import { type Deps, type SocketConnection, socketRoute } from "./context";
 import { resolveModel } from "./models";
-import { type OpenSocket, type SocketConnection, SocketRoute, TranscriptionSession } from "./sockets";
+import { parseParams } from "./params";
+import { TranscriptionSession } from "./sockets";
 
-/**
- * OpenAI's input formats by their beta names (input_audio_format), with the GA name (audio.input.format.type):
- * 16-bit little-endian PCM at 24 kHz, or G.711 at telephony's 8 kHz; all mono.
- */
-const INPUT_FORMATS = {
-  pcm16: { type: "audio/pcm", format: { kind: "int", bits: 16 }, rate: 24000 },
-  g711_ulaw: { type: "audio/pcmu", format: { kind: "mulaw", bits: 8 }, rate: 8000 },
-  g711_alaw: { type: "audio/pcma", format: { kind: "alaw", bits: 8 }, rate: 8000 },
-} satisfies Record<string, { type: string; format: SampleFormat; rate: number }>;
-type InputFormat = keyof typeof INPUT_FORMATS;
-/** OpenAI's server VAD default. */
-const DEFAULT_SILENCE_MS = 500;
 /** OpenAI refuses to commit less than this. */
 const MIN_COMMIT_MS = 100;
 
-interface Settings {
-  /** Server VAD silence (ms), or null: turns end only on commit. */
-  silenceMs: number | null;
-  language?: string;
-  model: string;
-  format: InputFormat;
-}
+type Settings = Required<Omit<SessionUpdate, "language">> & Pick<SessionUpdate, "language">;
 
-interface RealtimeParams {
+interface RealtimeStart {
   /** Connected with intent=transcription: the beta event names (transcription_session.*). */
   beta: boolean;
   session: SttStreamSession;
@@ -59,30 +52,41 @@ class ClientError extends Error {
   }
 }
 
-export class RealtimeRoute extends SocketRoute<RealtimeParams> {
-  constructor(deps: Deps, keys: ApiKeys) {
-    super(deps, keys, "/v1/realtime", "openai", "stt-live");
-  }
+export const realtimeRoute = socketRoute({
+  kind: "socket",
+  method: "GET",
+  path: "/v1/realtime",
+  family: "openai",
+  auth: true,
+  feature: "stt-live",
+  query: realtimeQuery,
+  doc: {
+    summary: "Realtime transcription (OpenAI) over a WebSocket",
+    description:
+      "Upgrade to a WebSocket (intent=transcription, or model=... then a transcription session.update), then send the client events " +
+      "below (audio base64 in the session's input format: PCM16 at 24 kHz, or G.711 mu-law/A-law at 8 kHz). Receives " +
+      "session.created/updated (or transcription_session.*), input_audio_buffer.speech_started/speech_stopped/committed/cleared, " +
+      "conversation.item.input_audio_transcription.delta and .completed, and error events. Server VAD ends turns after " +
+      "silence_duration_ms; turn_detection null leaves turns to commit.",
+    ok: { description: "Switching protocols" },
+    errors: [400],
+    messages: realtimeClientEvent,
+  },
+  async reserve(deps, query): Promise<RealtimeStart> {
+    const settings: Settings = { silenceMs: DEFAULT_SILENCE_MS, model: deps.speech.stt.id, format: "pcm16" };
+    return { beta: query.intent === "transcription", settings, session: await openSession(deps, settings) };
+  },
+  release: ({ session }) => session.close(),
+  start: (conn, _query, start) => new RealtimeSession(conn, start),
+});
 
-  protected async prepare(q: URLSearchParams): Promise<RealtimeParams> {
-    const intent = q.get("intent");
-    if (intent !== null && intent !== "transcription") throw new HttpError(400, "invalid_intent", "this server serves realtime transcription only: use intent=transcription");
-    const settings: Settings = { silenceMs: DEFAULT_SILENCE_MS, model: this.deps.speech.stt.id, format: "pcm16" };
-    // Opened now so a full server answers 429 before the upgrade.
-    return { beta: intent === "transcription", settings, session: await openSession(this.deps, settings) };
-  }
-
-  protected release(params: RealtimeParams): Promise<void> {
-    return params.session.close();
-  }
-
-  protected start(params: RealtimeParams, conn: SocketConnection): OpenSocket {
-    return new RealtimeSession(conn, params);
-  }
-}
-
+/** The engine stream for these settings: the session's turn detection as Deepgram's live options (the engine's terms). */
 function openSession(deps: Deps, s: Settings): Promise<SttStreamSession> {
-  return deps.speech.openStream({ language: s.language, sourceRate: INPUT_FORMATS[s.format].rate, endpointingMs: s.silenceMs ?? false, interimMs: deps.config.LIVE_INTERIM_MS });
+  return deps.speech.openStream({
+    live: { ...LIVE_DEFAULTS, language: s.language, endpointing: s.silenceMs ?? false, vad_events: true },
+    sourceRate: INPUT_FORMATS[s.format].rate,
+    interimMs: deps.config.LIVE_INTERIM_MS,
+  });
 }
 
 const eventId = () => `event_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
@@ -90,31 +94,40 @@ const eventId = () => `event_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 class RealtimeSession extends TranscriptionSession {
   private session: SttStreamSession;
   private settings: Settings;
-  /** The input format's decoder and its resampler to the engine's rate, replaced when the format changes. */
-  private input: { decoder: PcmStreamDecoder; resampler: Resampler };
+  /** The input format's decoding to the engine's rate, replaced when the format changes. */
+  private input: StreamingInput;
+  /** Seconds of audio that earlier input formats took. */
+  private earlierSeconds = 0;
+  /** The format of audio appended from now on; `settings` follows it in queue order. */
+  private appendFormat: InputFormat;
   private readonly sessionId = `sess_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
   private items = 0;
   private item: string | undefined;
   private previousItem: string | null = null;
   /** Audio appended since the last commit or turn end (ms), for commit's minimum. */
   private bufferedMs = 0;
-  private audioSeconds = 0;
 
   constructor(
     conn: SocketConnection,
-    private readonly params: RealtimeParams,
+    private readonly params: RealtimeStart,
   ) {
     super(conn);
     this.session = params.session;
     this.settings = params.settings;
+    this.appendFormat = params.settings.format;
     this.input = this.openInput(params.settings.format);
     this.emit({ type: params.beta ? "transcription_session.created" : "session.created", session: this.describe() });
     this.listen();
   }
 
-  private openInput(name: InputFormat): { decoder: PcmStreamDecoder; resampler: Resampler } {
+  private openInput(name: InputFormat): StreamingInput {
     const { format, rate } = INPUT_FORMATS[name];
-    return { decoder: new PcmStreamDecoder(format, 1, rate), resampler: new Resampler(rate, this.deps.speech.stt.sampleRate) };
+    const maxSeconds = this.deps.config.MAX_AUDIO_SECONDS - this.earlierSeconds;
+    return new StreamingInput({ raw: { format, sampleRate: rate, channels: 1 }, outRate: this.deps.speech.stt.sampleRate, maxSeconds });
+  }
+
+  private get audioSeconds(): number {
+    return this.earlierSeconds + this.input.seconds;
   }
 
   protected idle(): Promise<void> {
@@ -123,30 +136,31 @@ class RealtimeSession extends TranscriptionSession {
 
   protected onMessage(data: Buffer, isBinary: boolean): void {
     this.touch();
-    let msg: Record<string, unknown> | undefined;
+    let json: { event_id?: unknown } | undefined;
     try {
       if (isBinary) throw new ClientError("invalid_message", "binary frames are not accepted: send JSON events, with audio base64 in input_audio_buffer.append");
-      const text = data.toString("utf8");
       try {
-        msg = JSON.parse(text) as Record<string, unknown>;
+        json = JSON.parse(data.toString("utf8")) as { event_id?: unknown };
       } catch {
         throw new ClientError("invalid_json", "the event is not valid JSON");
       }
-      if (typeof msg !== "object" || msg === null) throw new ClientError("invalid_json", "an event must be a JSON object");
-      this.dispatch(msg);
+      if (typeof json !== "object" || json === null) throw new ClientError("invalid_json", "an event must be a JSON object");
+      const event = parseParams(realtimeClientEvent, json);
+      if (!event.ok) throw new ClientError("invalid_value", event.issue.message, event.issue.param);
+      this.dispatch(event.value);
     } catch (err) {
-      this.error(err, msg?.event_id);
+      this.error(err, json?.event_id);
     }
   }
 
-  private dispatch(msg: Record<string, unknown>): void {
-    switch (msg.type) {
+  private dispatch(event: RealtimeClientEvent): void {
+    switch (event.type) {
       case "transcription_session.update":
-        return this.update(parseBetaSession(msg.session), "transcription_session.updated");
+        return this.update(sessionUpdate(event), "transcription_session.updated");
       case "session.update":
-        return this.update(parseGaSession(msg.session), "session.updated");
+        return this.update(sessionUpdate(event), "session.updated");
       case "input_audio_buffer.append":
-        return this.append(msg.audio);
+        return this.append(event.audio);
       case "input_audio_buffer.commit": {
         if (this.bufferedMs < MIN_COMMIT_MS) {
           throw new ClientError(
@@ -164,12 +178,10 @@ class RealtimeSession extends TranscriptionSession {
           this.bufferedMs = 0;
           this.emit({ type: "input_audio_buffer.cleared" });
         });
-      default:
-        throw new ClientError("invalid_value", `unsupported event type "${String(msg.type).slice(0, 64)}": this server serves transcription sessions`, "type");
     }
   }
 
-  private update(next: Partial<Settings>, reply: string): void {
+  private update(next: SessionUpdate, reply: string): void {
     if (next.model !== undefined) resolveModel(this.deps.speech, "stt", next.model);
     const settings = { ...this.settings, ...next };
     // A new input rate may need the other decoder (G.711's 8 kHz gets a narrowband one).
@@ -177,9 +189,14 @@ class RealtimeSession extends TranscriptionSession {
       settings.silenceMs !== this.settings.silenceMs || settings.language !== this.settings.language || INPUT_FORMATS[settings.format].rate !== INPUT_FORMATS[this.settings.format].rate;
     // Audio appended from here on goes to the fresh stream (the queue runs in order), so it counts from now.
     if (reopen) this.bufferedMs = 0;
-    // Audio appended from here on is read in the new format.
-    if (settings.format !== this.settings.format) this.input = this.openInput(settings.format);
+    // Audio appended from here on is in the new format (the queue switches the input before decoding it).
+    this.appendFormat = settings.format;
     this.enqueue(async () => {
+      if (settings.format !== this.settings.format) {
+        this.earlierSeconds += this.input.seconds;
+        this.input.free();
+        this.input = this.openInput(settings.format);
+      }
       if (reopen) {
         // Endpointing, language and input rate are fixed per engine stream: start a fresh one for the new settings.
         const fresh = await openSession(this.deps, settings);
@@ -193,24 +210,21 @@ class RealtimeSession extends TranscriptionSession {
     });
   }
 
-  private append(audio: unknown): void {
-    if (typeof audio !== "string") throw new ClientError("invalid_value", `input_audio_buffer.append needs audio: base64 ${this.settings.format}`, "audio");
+  private append(audio: string): void {
     const bytes = Buffer.from(audio, "base64");
-    const { decoder, resampler } = this.input;
-    const seconds = Math.floor(bytes.length / (decoder.format.bits / 8)) / decoder.sampleRate;
-    this.audioSeconds += seconds;
-    if (this.audioSeconds > this.deps.config.MAX_AUDIO_SECONDS) {
-      this.error(new ClientError("audio_limit", `the session passed the limit of ${this.deps.config.MAX_AUDIO_SECONDS} s of audio`));
-      return void this.end(1008, "audio limit");
-    }
-    this.bufferedMs += seconds * 1000;
+    const { format, rate } = INPUT_FORMATS[this.appendFormat];
+    this.bufferedMs += (Math.floor(bytes.length / (format.bits / 8)) / rate) * 1000;
     this.enqueue(async () => {
-      const samples = resampler.process(await decoder.push(bytes));
+      const samples = await this.input.push(bytes);
       if (samples.length > 0) this.handle(await this.session.push(samples), false);
     });
   }
 
   protected async failed(err: unknown): Promise<void> {
+    if (err instanceof AudioTooLongError) {
+      this.error(new ClientError("audio_limit", `the session passed the limit of ${this.deps.config.MAX_AUDIO_SECONDS} s of audio`));
+      return void this.end(1008, "audio limit");
+    }
     if (err instanceof QueueFullError) this.error(new ClientError("server_busy", "server busy"));
     else if (err instanceof EngineInputError) this.error(new ClientError("invalid_value", err.message));
     else this.error(err);
@@ -289,63 +303,7 @@ class RealtimeSession extends TranscriptionSession {
 
   protected override async release(): Promise<void> {
     await this.chain;
+    this.input.free();
     await this.session.close();
   }
-}
-
-const object = (v: unknown): Record<string, unknown> | undefined => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
-
-function turnDetection(v: unknown, param: string): number | null | undefined {
-  if (v === undefined) return undefined;
-  if (v === null) return null;
-  const t = object(v);
-  if (!t || (t.type !== undefined && t.type !== "server_vad")) throw new ClientError("invalid_value", `${param}: only server_vad (or null, for manual commits) is supported`, param);
-  const ms = t.silence_duration_ms ?? DEFAULT_SILENCE_MS;
-  if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > 10_000) throw new ClientError("invalid_value", `${param}.silence_duration_ms must be an integer from 0 to 10000`, param);
-  return ms;
-}
-
-function transcription(v: unknown): Partial<Settings> {
-  const t = object(v);
-  if (!t) return {};
-  return {
-    ...(typeof t.model === "string" ? { model: t.model } : {}),
-    ...(typeof t.language === "string" && t.language !== "" ? { language: t.language } : {}),
-  };
-}
-
-function withTurn(out: Partial<Settings>, silence: number | null | undefined): Partial<Settings> {
-  return silence === undefined ? out : { ...out, silenceMs: silence };
-}
-
-function withFormat(out: Partial<Settings>, format: InputFormat | undefined): Partial<Settings> {
-  return format === undefined ? out : { ...out, format };
-}
-
-/** transcription_session.update (the beta API, which LiveKit's plugin speaks). */
-function parseBetaSession(v: unknown): Partial<Settings> {
-  const s = object(v);
-  if (!s) throw new ClientError("invalid_value", "session must be an object", "session");
-  let format: InputFormat | undefined;
-  if (s.input_audio_format !== undefined) {
-    if (typeof s.input_audio_format !== "string" || !Object.hasOwn(INPUT_FORMATS, s.input_audio_format)) {
-      throw new ClientError("invalid_value", `input_audio_format must be one of ${Object.keys(INPUT_FORMATS).join(", ")}`, "session.input_audio_format");
-    }
-    format = s.input_audio_format as InputFormat;
-  }
-  return withFormat(withTurn(transcription(s.input_audio_transcription), turnDetection(s.turn_detection, "session.turn_detection")), format);
-}
-
-/** session.update with a transcription session (the GA API, which the openai SDK speaks). */
-function parseGaSession(v: unknown): Partial<Settings> {
-  const s = object(v);
-  if (!s) throw new ClientError("invalid_value", "session must be an object", "session");
-  if (s.type !== undefined && s.type !== "transcription") throw new ClientError("invalid_value", 'this server serves transcription sessions only: session.type must be "transcription"', "session.type");
-  const input = object(object(s.audio)?.input) ?? {};
-  const f = object(input.format);
-  const format = f && (Object.keys(INPUT_FORMATS) as InputFormat[]).find((name) => INPUT_FORMATS[name].type === f.type && (f.rate === undefined || f.rate === INPUT_FORMATS[name].rate));
-  if (f && !format) {
-    throw new ClientError("invalid_value", `audio.input.format: use audio/pcm at ${INPUT_FORMATS.pcm16.rate} Hz, audio/pcmu or audio/pcma (8 kHz)`, "session.audio.input.format");
-  }
-  return withFormat(withTurn(transcription(input.transcription), turnDetection(input.turn_detection, "session.audio.input.turn_detection")), format);
 }

@@ -1,18 +1,15 @@
 /**
- * What the WebSocket routes (live transcription, streaming speech, realtime) share: the upgrade with every refusal as a
- * plain HTTP answer before it (auth, license, shutdown, bad parameters), and shutdown of open sockets.
+ * WebSocket plumbing the pipeline upgrades with (one ws server per error family, the request id on the 101 answer,
+ * refusals as plain HTTP answers), and what every socket session shares.
  */
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import { HttpError } from "../shared/http";
-import type { Feature } from "../shared/license-protocol";
-import { type ApiKeys, authenticate, type Caller } from "./auth";
-import type { Deps } from "./context";
-import { type ErrorFamily, errorBody, requestIdHeader, toHttpError } from "./errors";
+import type { HttpError } from "../shared/http";
+import type { Caller } from "./auth";
+import type { Deps, OpenSocket, SocketConnection, Usage } from "./context";
+import { type ErrorFamily, errorBody, requestIdHeader } from "./errors";
 import { rawJsonResponse } from "./http";
-import { recordTeamRequest } from "./metrics";
 
 /** Largest single frame; Deepgram clients send ~20-250 ms of audio per frame. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -25,13 +22,6 @@ function messageBuffer(data: RawData): Buffer {
 /** Each upgrade's request id, for its 101 answer's header (ws writes that answer itself). */
 const upgradeIds = new WeakMap<IncomingMessage, string>();
 
-/** Upgrade `req`, its 101 answer carrying the request id as every other answer does (the session's usage record has it too). */
-function acceptUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, onOpen: (ws: WebSocket) => void): void {
-  upgradeIds.set(req, requestId);
-  wss.handleUpgrade(req, socket, head, onOpen);
-}
-
-/** The WebSocket server every socket route upgrades with (the routes are dispatched by path in app.ts). */
 function socketServer(family: ErrorFamily): WebSocketServer {
   const wss = new WebSocketServer({
     noServer: true,
@@ -49,116 +39,31 @@ function socketServer(family: ErrorFamily): WebSocketServer {
   return wss;
 }
 
-function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string, family: ErrorFamily): void {
+/** The ws servers upgrades go through, by the family whose request-id header their 101 answers carry. */
+export const socketServers = (): Record<ErrorFamily, WebSocketServer> => ({ openai: socketServer("openai"), deepgram: socketServer("deepgram") });
+
+/**
+ * Upgrade `req`, its 101 answer carrying the request id as every other answer does. True when `onOpen` ran (ws
+ * completes a valid handshake at once); false when ws refused the handshake itself and closed the socket.
+ */
+export function acceptUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, onOpen: (ws: WebSocket) => void): boolean {
+  let started = false;
+  upgradeIds.set(req, requestId);
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    started = true;
+    onOpen(ws);
+  });
+  return started;
+}
+
+export function rejectUpgrade(socket: Duplex, err: HttpError, requestId: string, family: ErrorFamily): void {
   if (socket.destroyed) return;
   socket.end(rawJsonResponse(err.status, errorBody(err, family, requestId), { [requestIdHeader(family)]: requestId, ...err.headers }));
 }
 
-export interface OpenSocket {
-  readonly done: Promise<void>;
-  readonly caller: Caller;
-  /** Finish what is in progress and close with `code` (shutdown: 1001). */
-  end(code: number, reason: string): Promise<void>;
-  /** Its key was revoked (SocketSession's default: end(1008, "KEY_REVOKED")). */
-  revoke(): void;
-}
-
-/** An accepted socket, with what its session needs to serve and account for it. */
-export interface SocketConnection {
-  ws: WebSocket;
-  requestId: string;
-  deps: Deps;
-  route: string;
-  caller: Caller;
-  /** Gives the caller's team slot back; the session calls it once, when it ends. */
-  releaseTeam: () => void;
-}
-
-export abstract class SocketRoute<P> {
-  private readonly wss: WebSocketServer;
-  private readonly open = new Set<OpenSocket>();
-  private accepting = true;
-
-  constructor(
-    protected readonly deps: Deps,
-    private readonly keys: ApiKeys,
-    readonly route: string,
-    private readonly family: ErrorFamily,
-    private readonly feature: Feature,
-  ) {
-    this.wss = socketServer(family);
-    // A key taken out of the keys file ends its open sockets too (1008), not only its next requests.
-    keys.onRevoke((revoked) => {
-      for (const s of this.open) {
-        if (revoked.has(s.caller.digest)) s.revoke();
-      }
-    });
-  }
-
-  /** Validate the query (throw HttpError to refuse) and reserve what the socket needs. */
-  protected abstract prepare(query: URLSearchParams, req: IncomingMessage): Promise<P> | P;
-  protected abstract start(params: P, conn: SocketConnection): OpenSocket;
-  /** Undo prepare() when the client left before the upgrade completed. */
-  protected release(_params: P): Promise<void> | void {}
-
-  /** `url`: the request target, as app.ts parsed it (it refuses one that does not parse, and sends unknown paths here too). */
-  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
-    const requestId = randomUUID();
-    let caller: Caller | undefined;
-    let releaseTeam: (() => void) | undefined;
-    try {
-      if (url.pathname !== this.route) throw new HttpError(404, "not_found", `no WebSocket route at ${url.pathname.slice(0, 64)}; use ${this.route}`);
-      if (!this.accepting) throw new HttpError(503, "shutting_down", "the server is shutting down", { "retry-after": "1" });
-      const who = (caller = authenticate(this.keys, req, true));
-      this.deps.license.check(this.feature);
-      // The socket counts against its team's limits from here until it closes.
-      const release = (releaseTeam = who.team.admit(this.feature));
-      const params = await this.prepare(url.searchParams, req);
-      let started = false;
-      if (!socket.destroyed) {
-        acceptUpgrade(this.wss, req, socket, head, requestId, (ws) => {
-          started = true;
-          const s = this.start(params, { ws, requestId, deps: this.deps, route: this.route, caller: who, releaseTeam: release });
-          this.open.add(s);
-          void s.done.then(() => this.open.delete(s));
-        });
-      }
-      // The client left, or ws refused a malformed handshake itself (closing the socket) and never called back.
-      if (!started) {
-        release();
-        await this.release(params);
-      }
-    } catch (err) {
-      releaseTeam?.();
-      const e = toHttpError(err, this.deps.logger, requestId);
-      this.deps.metrics.rejected.inc({ reason: e.code });
-      if (caller) {
-        this.deps.metrics.teams.rejected.inc({ team: caller.team.name, reason: e.code });
-        recordTeamRequest(this.deps.metrics.teams, caller.team.name, this.route, e.status);
-      }
-      this.deps.metrics.requestDuration.observe({ route: this.route, method: "GET", status: String(e.status) }, 0);
-      rejectUpgrade(socket, e, requestId, this.family);
-    }
-  }
-
-  async shutdown(): Promise<void> {
-    this.accepting = false;
-    await Promise.all([...this.open].map((s) => s.end(1001, "server shutting down")));
-    this.wss.close();
-  }
-}
-
-/** What a session's usage record says about it. */
-interface SessionUsage {
-  model: string;
-  features: string[];
-  audioSeconds: number;
-  characters: number;
-}
-
 /**
- * What every socket session has: its connection, `done`, its listeners, one cleanup that records usage and gives
- * the session's resources back, and one usage record when it ends.
+ * What every socket session has: its connection, `done`, its listeners, and one end: its usage settled with the
+ * pipeline (accounting and the usage record) before its close frame, then what it holds given back.
  */
 export abstract class SocketSession implements OpenSocket {
   readonly done: Promise<void>;
@@ -168,19 +73,11 @@ export abstract class SocketSession implements OpenSocket {
   readonly requestId: string;
   protected readonly deps: Deps;
   readonly caller: Caller;
-  private readonly route: string;
-  private readonly releaseTeam: () => void;
-  private readonly startedAt = performance.now();
+  private readonly settle: (usage: Usage) => void;
 
-  constructor(
-    conn: SocketConnection,
-    /** stt-live sessions also count in the live-sessions gauge. */
-    private readonly feature: "stt-live" | "tts",
-  ) {
-    ({ ws: this.ws, requestId: this.requestId, deps: this.deps, route: this.route, caller: this.caller, releaseTeam: this.releaseTeam } = conn);
+  constructor(conn: SocketConnection) {
+    ({ ws: this.ws, requestId: this.requestId, deps: this.deps, caller: this.caller, settle: this.settle } = conn);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    this.deps.metrics.inflight.inc();
-    if (feature === "stt-live") this.deps.metrics.liveSessions.inc();
   }
 
   /** Close with `code` and clean up; a session with results still to flush (live) finishes them first. */
@@ -189,7 +86,7 @@ export abstract class SocketSession implements OpenSocket {
   }
 
   /** What the usage record says about this session, read when it ends. */
-  protected abstract usage(): SessionUsage;
+  protected abstract usage(): Usage;
   protected abstract onMessage(data: Buffer, isBinary: boolean): void;
 
   /** Listen to the socket; the subclass calls this once its own state is set. */
@@ -211,45 +108,37 @@ export abstract class SocketSession implements OpenSocket {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
 
-  /** Close the socket with `code` (if it is still open) and clean up. */
+  /** Settle the session's usage, close the socket with `code` (if it is still open) and clean up. */
   protected async closeWith(code: number, reason: string): Promise<void> {
+    this.settleOnce();
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
     await this.cleanup();
   }
 
-  /** The first call records the usage, drops the connection and releases; every call waits for `done`. */
-  protected async cleanup(): Promise<void> {
-    if (!this.finish()) return this.done;
-    try {
-      await this.release();
-    } finally {
-      this.resolveDone();
-    }
+  private settled = false;
+
+  /** Account for the session once (the pipeline writes its usage record): before the close frame when it closes itself. */
+  protected settleOnce(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settle(this.usage());
   }
 
   /**
-   * The first call records the usage (gauges, counters, its duration, the team's slot back, one usage record) and
-   * drops the connection; false when the session had ended already.
+   * The first call drops the connection, gives back what the session holds, then settles its usage (if it did not
+   * close itself, which settles first): a session counts against its team and in the gauges until its engine stream
+   * is free again. Every call waits for `done`.
    */
-  private finish(): boolean {
-    if (this.closed) return false;
+  protected async cleanup(): Promise<void> {
+    if (this.closed) return this.done;
     this.closed = true;
-    const { metrics, license } = this.deps;
-    const { route, feature } = this;
-    const u = this.usage();
-    metrics.inflight.dec();
-    if (feature === "stt-live") metrics.liveSessions.dec();
-    metrics.audioSeconds.inc({ feature }, u.audioSeconds);
-    if (u.characters > 0) metrics.characters.inc(u.characters);
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    this.releaseTeam();
-    const team = this.caller.team.name;
-    recordTeamRequest(metrics.teams, team, route, 101, { feature, audioSeconds: u.audioSeconds, characters: u.characters });
-    if (feature === "stt-live") metrics.teams.liveSessionSeconds.inc({ team }, seconds);
-    metrics.requestDuration.observe({ route, method: "GET", status: "101" }, seconds);
-    license.record({ id: this.requestId, model: u.model, features: u.features, status_code: 101, audio_seconds: u.audioSeconds, characters: u.characters });
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
-    return true;
+    try {
+      await this.release();
+    } finally {
+      this.settleOnce();
+      this.resolveDone();
+    }
   }
 }
 
@@ -260,10 +149,6 @@ export abstract class SocketSession implements OpenSocket {
 export abstract class TranscriptionSession extends SocketSession {
   protected chain: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
-
-  constructor(conn: SocketConnection) {
-    super(conn, "stt-live");
-  }
 
   /** Listen to the socket and start the idle timeout (created once; each message refreshes it). */
   protected override listen(): void {

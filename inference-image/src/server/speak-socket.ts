@@ -7,28 +7,16 @@
  * sentence being synthesized after its current piece, sending none of its audio (barge-in).
  */
 import { WebSocket } from "ws";
-import { HttpError } from "../shared/http";
-import { parseRate } from "./audio";
-import type { ApiKeys } from "./auth";
-import { createEncoder, type StreamEncoder } from "./codecs";
-import type { Deps } from "./context";
-import { refuseCallback, speakModel } from "./deepgram";
-import { deepgramModelInfo, modelUuid } from "./formats";
-import { type OpenSocket, type SocketConnection, SocketRoute, SocketSession } from "./sockets";
-import { checkSpeed, RateConverter } from "./synthesis";
+import { createEncoder } from "../audio/codecs/encoders";
+import type { StreamEncoder } from "../audio/codecs/stream-encoder";
 import type { ModelInfo } from "../engines/types";
-
-/** Deepgram's speak WebSocket encodings, with Deepgram's default rate for each. */
-const SOCKET_ENCODINGS = { linear16: 24000, mulaw: 8000, alaw: 8000 };
-type SocketEncoding = keyof typeof SOCKET_ENCODINGS;
-
-interface SpeakParams {
-  model: ModelInfo;
-  voice?: string;
-  speed: number;
-  sampleRate: number;
-  encoding: SocketEncoding;
-}
+import { socketSampleRate, type SpeakSocketQuery, speakSocketMessage, speakSocketQuery } from "../params/deepgram-speak";
+import { type SocketConnection, socketRoute } from "./context";
+import { speakModel } from "./deepgram";
+import { deepgramModelInfo, modelUuid } from "./formats";
+import { parseParams } from "./params";
+import { SocketSession } from "./sockets";
+import { RateConverter } from "./synthesis";
 
 /** The end of the last whole sentence in `text` (a . ! or ? run, closing quotes, then whitespace), or -1. */
 function lastSentenceEnd(text: string): number {
@@ -37,33 +25,33 @@ function lastSentenceEnd(text: string): number {
   return end;
 }
 
-export class SpeakSocketRoute extends SocketRoute<SpeakParams> {
-  constructor(deps: Deps, keys: ApiKeys) {
-    super(deps, keys, "/v1/speak", "deepgram", "tts");
-  }
-
-  protected prepare(q: URLSearchParams): SpeakParams {
-    refuseCallback(q);
-    const { model, voice } = speakModel(this.deps.speech, q);
-    const encoding = (q.get("encoding") ?? "linear16") as SocketEncoding;
-    if (!Object.hasOwn(SOCKET_ENCODINGS, encoding)) {
-      throw new HttpError(400, "unsupported_encoding", `encoding "${encoding.slice(0, 32)}" is not supported on the speak WebSocket; use ${Object.keys(SOCKET_ENCODINGS).join(", ")}`);
-    }
-    const container = q.get("container");
-    if (container !== null && container !== "none") throw new HttpError(400, "invalid_parameter", "the speak WebSocket sends raw audio: container must be none");
-    return {
-      model,
-      voice,
-      speed: checkSpeed(q.get("speed") ?? undefined, 0.5, 2),
-      sampleRate: q.has("sample_rate") ? parseRate(q.get("sample_rate") ?? undefined) : SOCKET_ENCODINGS[encoding],
-      encoding,
-    };
-  }
-
-  protected start(params: SpeakParams, conn: SocketConnection): OpenSocket {
-    return new SpeakSession(conn, params);
-  }
+interface SpeakStart {
+  model: ModelInfo;
+  voice?: string;
 }
+
+export const speakSocketRoute = socketRoute<SpeakSocketQuery, SpeakStart>({
+  kind: "socket",
+  method: "GET",
+  path: "/v1/speak",
+  family: "deepgram",
+  auth: true,
+  feature: "tts",
+  query: speakSocketQuery,
+  doc: {
+    summary: "Streaming speech (Deepgram) over a WebSocket",
+    description:
+      "Upgrade to a WebSocket and send the messages below (Speak token by token is fine). Receives Metadata at open, binary audio " +
+      "(raw samples), Flushed {sequence_id} once the audio before a Flush is sent, Cleared {sequence_id} at once on Clear, and " +
+      "Warning {code, description} for ignored input. Synthesis starts at each sentence end and at Flush.",
+    ok: { description: "Switching protocols" },
+    errors: [400],
+    messages: speakSocketMessage,
+  },
+  reserve: ({ speech }, query) => speakModel(speech, query.model),
+  release: () => undefined,
+  start: (conn, query, { model, voice }) => new SpeakSession(conn, query, model, voice),
+});
 
 type Item = { kind: "text"; text: string } | { kind: "flush"; sequence: number } | { kind: "close" };
 
@@ -80,32 +68,33 @@ class SpeakSession extends SocketSession {
   private queuedChars = 0;
   private audioSeconds = 0;
 
+  private readonly sampleRate: number;
+
   constructor(
     conn: SocketConnection,
-    private readonly params: SpeakParams,
+    private readonly query: SpeakSocketQuery,
+    private readonly model: ModelInfo,
+    private readonly voice: string | undefined,
   ) {
-    super(conn, "tts");
-    this.sendJson({
-      type: "Metadata",
-      request_id: this.requestId,
-      model_name: params.model.id,
-      model_version: deepgramModelInfo(params.model).version,
-      model_uuid: modelUuid(params.model),
-    });
+    super(conn);
+    this.sampleRate = socketSampleRate(query);
+    this.sendJson({ type: "Metadata", request_id: this.requestId, model_name: model.id, model_version: deepgramModelInfo(model).version, model_uuid: modelUuid(model) });
     this.listen();
   }
 
   protected onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) return this.warn("INVALID_MESSAGE", "binary frames are not accepted; send JSON Speak, Flush, Clear or Close");
-    let msg: { type?: unknown; text?: unknown };
+    let json: unknown;
     try {
-      msg = JSON.parse(data.toString("utf8"));
+      json = JSON.parse(data.toString("utf8"));
     } catch {
       return this.warn("INVALID_MESSAGE", "text frames must be JSON messages: Speak, Flush, Clear or Close");
     }
-    switch (typeof msg === "object" && msg !== null ? msg.type : undefined) {
+    const msg = parseParams(speakSocketMessage, json);
+    if (!msg.ok) return this.warn("INVALID_MESSAGE", msg.issue.message);
+    switch (msg.value.type) {
       case "Speak":
-        return this.speak(msg.text);
+        return this.speak(msg.value.text);
       case "Flush":
         this.takePending(this.pending.length);
         this.queue.push({ kind: "flush", sequence: this.flushes++ });
@@ -120,13 +109,10 @@ class SpeakSession extends SocketSession {
         this.takePending(this.pending.length);
         this.queue.push({ kind: "close" });
         return this.pump();
-      default:
-        return this.warn("INVALID_MESSAGE", "unknown message type; expected Speak, Flush, Clear or Close");
     }
   }
 
-  private speak(text: unknown): void {
-    if (typeof text !== "string") return this.warn("INVALID_MESSAGE", "Speak needs a text string");
+  private speak(text: string): void {
     const limit = this.deps.config.MAX_TEXT_CHARS;
     if (this.pending.length + this.queuedChars + text.length > limit) {
       return this.warn("TEXT_TOO_LONG", `the text not yet spoken would pass ${limit} characters; this Speak was ignored`);
@@ -171,13 +157,13 @@ class SpeakSession extends SocketSession {
     const { speech, metrics } = this.deps;
     const generation = this.generation;
     const engineRate = speech.tts.sampleRate;
-    const converter = new RateConverter(engineRate, this.params.sampleRate);
+    const converter = new RateConverter(engineRate, this.sampleRate);
     const submitted = performance.now();
     let first = true;
     // The speech routes' own encoder: raw samples, no container, as Deepgram's socket sends them.
-    const encoder = await createEncoder({ encoding: this.params.encoding, container: "none", sampleRate: this.params.sampleRate });
+    const encoder = await createEncoder({ encoding: this.query.encoding, container: "none", sampleRate: this.sampleRate });
     try {
-      for await (const chunk of speech.synthesize(text, { voice: this.params.voice, speed: this.params.speed })) {
+      for await (const chunk of speech.synthesize(text, { voice: this.voice, speed: this.query.speed })) {
         if (generation !== this.generation || this.closed) break;
         this.audioSeconds += chunk.length / engineRate;
         await this.sendAudio(encoder, converter.convert(chunk));
@@ -203,7 +189,7 @@ class SpeakSession extends SocketSession {
   }
 
   protected usage() {
-    return { model: this.params.model.id, features: ["tts", "speak-websocket", `encoding:${this.params.encoding}`], audioSeconds: this.audioSeconds, characters: this.characters };
+    return { model: this.model.id, features: ["tts", "speak-websocket", `encoding:${this.query.encoding}`], audioSeconds: this.audioSeconds, characters: this.characters };
   }
 
   protected override release(): void {

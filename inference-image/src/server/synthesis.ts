@@ -1,8 +1,10 @@
 /** Streams synthesized speech to an HTTP response as it is produced (shared by /v1/audio/speech and /v1/speak). */
 import type { SynthesizeOptions } from "../engines/types";
 import { HttpError } from "../shared/http";
-import { floatToInt16, int16ToFloat, Resampler } from "./audio";
-import { createEncoder, type EncoderSpec, type StreamEncoder } from "./codecs";
+import { createEncoder } from "../audio/codecs/encoders";
+import type { EncoderSpec, StreamEncoder } from "../audio/codecs/stream-encoder";
+import { floatToInt16, int16ToFloat } from "../audio/pcm";
+import { Resampler } from "../audio/resample";
 import type { RequestContext } from "./context";
 import { write } from "./http";
 
@@ -30,27 +32,19 @@ export class RateConverter {
   }
 }
 
-export function checkText(ctx: RequestContext, text: unknown, field: string): string {
-  if (typeof text !== "string" || text.trim().length === 0) throw new HttpError(400, "invalid_input", `${field} must be a non-empty string`);
+/** The deployment's text limit (MAX_TEXT_CHARS), which no schema can know. */
+export function checkTextLength(ctx: RequestContext, text: string, field: string): string {
   if (text.length > ctx.config.MAX_TEXT_CHARS) {
     throw new HttpError(400, "input_too_long", `${field} has ${text.length} characters; the limit is ${ctx.config.MAX_TEXT_CHARS}`);
   }
   return text;
 }
 
-export function checkSpeed(value: unknown, min: number, max: number): number {
-  if (value === undefined || value === null) return 1;
-  const speed = typeof value === "string" ? Number(value) : value;
-  if (typeof speed !== "number" || !Number.isFinite(speed) || speed < min || speed > max) {
-    throw new HttpError(400, "invalid_parameter", `speed must be a number from ${min} to ${max}`);
-  }
-  return speed;
-}
-
 /**
  * Pull the first chunk and start the encoder before sending headers, so engine refusals (unknown voice, full
  * queue) and encoder failures still become 4xx/429 answers; after that, each chunk is resampled, encoded and
  * written as soon as the engine yields it (a codec that holds a partial frame sends it with the next chunk).
+ * The response is left open: the pipeline records the usage, then ends it.
  */
 export async function streamSpeech(ctx: RequestContext, text: string, options: SynthesizeOptions, out: SpeechOutput): Promise<void> {
   const { speech, res, metrics } = ctx;
@@ -81,6 +75,7 @@ export async function streamSpeech(ctx: RequestContext, text: string, options: S
     }
     return true;
   };
+  let complete = false;
   try {
     while (!next.done) {
       engineSamples += next.value.length;
@@ -89,21 +84,16 @@ export async function streamSpeech(ctx: RequestContext, text: string, options: S
     }
     const tail = converter.flush();
     if (tail && !(await send(await encoder.push(tail)))) return;
-    if (!(await send(await encoder.end()))) return;
-    // Before end: the usage record is written as the response ends.
-    ctx.usage.audioSeconds = engineSamples / engineRate;
-    res.end();
+    complete = await send(await encoder.end());
   } finally {
     // The client hung up mid-stream (or the encoder failed): stop the engine and free the codec.
-    if (!res.writableEnded) {
+    if (!complete) {
       encoder.close();
       await iterator.return?.();
       res.destroy();
     }
     const seconds = engineSamples / engineRate;
     ctx.usage.audioSeconds = seconds;
-    metrics.audioSeconds.inc({ feature: "tts" }, seconds);
-    metrics.characters.inc(text.length);
     if (seconds > 0) metrics.realTimeFactor.observe({ feature: "tts" }, (performance.now() - ctx.startedAt) / 1000 / seconds);
   }
 }

@@ -30,7 +30,8 @@ function dirWith(name: string, files: Record<string, string>): string {
 describe("engineConfigFromEnv", () => {
   test("defaults: built-in engines, one worker per core, queue of 4 per worker", () => {
     const cfg = engineConfigFromEnv({});
-    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en", provider: "cpu", pocketsphinx: { maxhmmpf: 2000, maxwpf: 10 } });
+    // Live decoding prunes hard; batch uploads less (BENCHMARKS.md, "Real speech").
+    expect(cfg.stt).toEqual({ engine: "pocketsphinx", language: "en", provider: "cpu", pocketsphinx: { maxhmmpf: 2000, maxwpf: 10 }, pocketsphinxBatch: { maxhmmpf: 10000, maxwpf: 20 } });
     expect(cfg.tts).toEqual({ engine: "flite", provider: "cpu" });
     expect(cfg.workers).toBe(os.availableParallelism());
     expect(cfg.queueMax).toBe(4 * cfg.workers);
@@ -54,6 +55,7 @@ describe("engineConfigFromEnv", () => {
       BATCH_WORKER_NICE: "15",
       STREAMS_PER_WORKER: "2",
       SHERPA_THREADS: "2",
+      MODEL_MANIFEST: "Optional",
       POCKETSPHINX_MAXHMMPF: "-1",
       POCKETSPHINX_MAXWPF: "20",
       POCKETSPHINX_DS: "2",
@@ -61,6 +63,13 @@ describe("engineConfigFromEnv", () => {
       POCKETSPHINX_PL_WINDOW: "0",
       POCKETSPHINX_FWDFLAT: "no",
       POCKETSPHINX_BESTPATH: "true",
+      POCKETSPHINX_BATCH_MAXHMMPF: "8000",
+      POCKETSPHINX_BATCH_MAXWPF: "-1",
+      POCKETSPHINX_BATCH_DS: "1",
+      POCKETSPHINX_BATCH_TOPN: "4",
+      POCKETSPHINX_BATCH_PL_WINDOW: "5",
+      POCKETSPHINX_BATCH_FWDFLAT: "yes",
+      POCKETSPHINX_BATCH_BESTPATH: "false",
     });
     expect(cfg).toEqual({
       stt: {
@@ -69,6 +78,7 @@ describe("engineConfigFromEnv", () => {
         language: "",
         provider: "auto",
         pocketsphinx: { maxhmmpf: -1, maxwpf: 20, ds: 2, topn: 2, plWindow: 0, fwdflat: false, bestpath: true },
+        pocketsphinxBatch: { maxhmmpf: 8000, maxwpf: -1, ds: 1, topn: 4, plWindow: 5, fwdflat: true, bestpath: false },
       },
       tts: { engine: "sherpa-kokoro", modelDir: "/models/kokoro", defaultVoice: "3", provider: "cuda" },
       workers: 3,
@@ -78,6 +88,7 @@ describe("engineConfigFromEnv", () => {
       batchNice: 15,
       streamsPerWorker: 2,
       sherpaThreads: 2,
+      modelManifest: "optional",
     });
   });
 
@@ -93,6 +104,8 @@ describe("engineConfigFromEnv", () => {
     [{ POCKETSPHINX_DS: "9" }, /POCKETSPHINX_DS: Number must be less than or equal to 4/],
     [{ POCKETSPHINX_MAXHMMPF: "lots" }, /POCKETSPHINX_MAXHMMPF: expected a whole number/],
     [{ POCKETSPHINX_FWDFLAT: "maybe" }, /POCKETSPHINX_FWDFLAT: expected true or false, got "maybe"/],
+    [{ MODEL_MANIFEST: "skip" }, /MODEL_MANIFEST: Invalid enum value. Expected 'required' \| 'optional'/],
+    [{ POCKETSPHINX_BATCH_MAXWPF: "-2" }, /POCKETSPHINX_BATCH_MAXWPF: Number must be greater than or equal to -1/],
     [{ STT_PROVIDER: "gpu" }, /STT_PROVIDER: Invalid enum value. Expected 'cpu' \| 'cuda' \| 'auto'/],
     [{ STT_PROVIDER: "cuda" }, /STT_PROVIDER: pocketsphinx runs on the CPU only and cannot use CUDA: .*sherpa-whisper, sherpa-transducer, sherpa-paraformer/],
     [{ TTS_PROVIDER: "cuda" }, /TTS_PROVIDER: flite runs on the CPU only and cannot use CUDA: .*sherpa-vits, sherpa-kokoro/],
@@ -108,7 +121,7 @@ test("pocketsphinx flags: only the settings that are set, booleans as yes/no", (
 });
 
 describe("createSpeech refuses bad model directories before serving", () => {
-  const sherpa = (stt: Record<string, unknown>) => parseEngineConfig({ stt: stt as never, tts: { engine: "flite" }, workers: 1 });
+  const sherpa = (stt: Record<string, unknown>) => parseEngineConfig({ stt: stt as never, tts: { engine: "flite" }, workers: 1, modelManifest: "optional" });
 
   test("a directory that does not exist", async () => {
     await expect(createSpeech(sherpa({ engine: "sherpa-whisper", modelDir: path.join(scratch, "nope") }))).rejects.toThrow(
@@ -126,20 +139,20 @@ describe("createSpeech refuses bad model directories before serving", () => {
       /missing decoder\*\[\.int8\]\.onnx, joiner\*\[\.int8\]\.onnx/,
     );
     const kokoro = dirWith("half-kokoro", { "model.onnx": "x" });
-    await expect(createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "sherpa-kokoro", modelDir: kokoro }, workers: 1 }))).rejects.toThrow(
+    await expect(createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "sherpa-kokoro", modelDir: kokoro }, workers: 1, modelManifest: "optional" }))).rejects.toThrow(
       /TTS_MODEL_DIR=.*the sherpa-kokoro model directory is missing voices\.bin, tokens\.txt, espeak-ng-data\//,
     );
   });
 
-  test("a malformed model is reported with onnxruntime's reason, and this process survives it", async () => {
+  test("files that are not ONNX models are named, before any native code reads them", async () => {
     const dir = dirWith("bad-whisper", { "tiny.en-encoder.onnx": "not onnx", "tiny.en-decoder.onnx": "not onnx", "tiny.en-tokens.txt": "a 0\n" });
     await expect(createSpeech(sherpa({ engine: "sherpa-whisper", modelDir: dir }))).rejects.toThrow(
-      /the mounted model could not be loaded \(SIGABRT\): Load model from .*tiny\.en-encoder\.onnx failed:Protobuf parsing failed/,
+      /STT_MODEL_DIR=.*bad-whisper: not a sherpa-whisper model sherpa-onnx can load: tiny\.en-encoder\.onnx: not an ONNX model \(.*\); tiny\.en-decoder\.onnx: not an ONNX model/,
     );
     const vits = dirWith("bad-vits", { "voice.onnx": "garbage", "tokens.txt": "a 0\n" });
-    await expect(createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "sherpa-vits", modelDir: vits }, workers: 1 }))).rejects.toThrow(
-      /the mounted model could not be loaded/,
-    );
+    await expect(
+      createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "sherpa-vits", modelDir: vits }, workers: 1, modelManifest: "optional" })),
+    ).rejects.toThrow(/TTS_MODEL_DIR=.*bad-vits: .*voice\.onnx: not an ONNX model/);
   });
 
   test("a multilingual language setting on an English-only Whisper model is refused", async () => {

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import { QueueFullError, type Speech, type Transcript } from "../../src/engines/types";
-import { synthesizeAll, toFloat } from "./helpers";
+import { live, synthesizeAll, toFloat } from "./helpers";
 
 jest.setTimeout(180_000);
 
@@ -40,8 +40,16 @@ test("with the worker busy and the queue full, the next job fails fast with Queu
   const running = speech.transcribe(longClip);
   const queued = speech.transcribe(longClip);
   await new Promise((resolve) => setTimeout(resolve, 50));
-  // One realtime worker and one batch worker.
-  expect(speech.stats()).toEqual({ queueDepth: 1, busyWorkers: 1, workers: 2 });
+  // One realtime worker and one batch worker; the batch lane holds one transcription and has one waiting: twice its capacity.
+  expect(speech.stats()).toEqual({
+    queueDepth: 1,
+    busyWorkers: 1,
+    workers: 2,
+    lanes: [
+      { lane: "live", capacity: 2, inflight: 0 },
+      { lane: "batch", capacity: 1, inflight: 2 },
+    ],
+  });
 
   const t = performance.now();
   const refused = await speech.transcribe(longClip).then(
@@ -63,11 +71,11 @@ test("with the worker busy and the queue full, the next job fails fast with Queu
   const [a, b] = await Promise.all([running, queued]);
   // Not necessarily identical: pocketsphinx's noise estimate (-remove_noise) carries over from one utterance to the next.
   for (const t of [a, b]) expect(t.text).toMatch(/quick brown fox.*forest/);
-  expect(speech.stats()).toEqual({ queueDepth: 0, busyWorkers: 0, workers: 2 });
+  expect(speech.stats()).toMatchObject({ queueDepth: 0, busyWorkers: 0, workers: 2, lanes: [{ lane: "live", inflight: 0 }, { lane: "batch", inflight: 0 }] });
 });
 
 test("live audio and the first chunk of speech do not wait for long batch transcriptions", async () => {
-  const session = await speech.openStream();
+  const session = await speech.openStream(live());
   let batchDone = false;
   const running = speech.transcribe(longClip).then(() => (batchDone = true));
   const queued = speech.transcribe(longClip);
@@ -84,7 +92,7 @@ test("live audio and the first chunk of speech do not wait for long batch transc
 test("a live session can open while the queue is full, and its audio is not stuck behind queued batch work", async () => {
   const running = speech.transcribe(longClip);
   const queued = speech.transcribe(longClip);
-  const session = await speech.openStream();
+  const session = await speech.openStream(live());
   const results = await session.push(new Float32Array(1600));
   expect(results).toEqual([]);
   await session.close();
@@ -119,10 +127,12 @@ test("admit() refuses exactly when a batch job would be refused", async () => {
 test("live sessions beyond STREAMS_PER_WORKER are refused with QueueFullError", async () => {
   const small = await createSpeech(parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, streamsPerWorker: 1 }));
   try {
-    const s1 = await small.openStream();
-    await expect(small.openStream()).rejects.toBeInstanceOf(QueueFullError);
+    const s1 = await small.openStream(live());
+    // The one stream slot is the live lane's whole capacity.
+    expect(small.stats().lanes[0]).toEqual({ lane: "live", capacity: 1, inflight: 1 });
+    await expect(small.openStream(live())).rejects.toBeInstanceOf(QueueFullError);
     await s1.close();
-    const s2 = await small.openStream();
+    const s2 = await small.openStream(live());
     await s2.close();
   } finally {
     await small.close();

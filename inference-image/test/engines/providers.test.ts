@@ -33,6 +33,16 @@ describe("inspectOnnxRuntime asks the runtime itself", () => {
     expect(info.cudaMissing).toEqual([expect.stringMatching(/onnxruntime 1\.\d+\.\d+ in .*sherpa-onnx-linux-x64 was built without CUDA \(its providers: CPUExecutionProvider\)/)]);
   });
 
+  test("asks again from a second copy of the module in the same process (koffi's type names are process-wide)", () => {
+    // Each jest test file, and any bundler or hot reload, evaluates the module afresh while koffi stays loaded.
+    let again: typeof import("../../src/engines/providers") | undefined;
+    jest.isolateModules(() => {
+      again = jest.requireActual("../../src/engines/providers");
+    });
+    expect(again!.inspectOnnxRuntime).not.toBe(inspectOnnxRuntime);
+    expect(again!.inspectOnnxRuntime().providers).toEqual(inspectOnnxRuntime().providers);
+  });
+
   test("a CUDA-built onnxruntime without its provider libraries is not taken for a working one", () => {
     // onnxruntime-node's Linux build is compiled with CUDA, but its provider libraries are a separate download (skipped here).
     const dir = path.join(scratch, "ort-cuda-build");

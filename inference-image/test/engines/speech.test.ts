@@ -20,8 +20,9 @@ test("reports its models and is ready once the workers have loaded", () => {
   expect(speech.stt).toMatchObject({ kind: "stt", engine: "pocketsphinx", sampleRate: 16000, languages: ["en"] });
   expect(speech.tts).toMatchObject({ kind: "tts", engine: "flite", sampleRate: 16000 });
   expect(speech.tts.voices).toEqual(expect.arrayContaining(["slt", "rms", "awb", "kal", "kal16"]));
-  // Two realtime workers and two batch workers.
-  expect(speech.stats()).toEqual({ queueDepth: 0, busyWorkers: 0, workers: 4 });
+  // Two realtime workers (two stream slots each) and two batch workers.
+  expect(speech.stats()).toMatchObject({ queueDepth: 0, busyWorkers: 0, workers: 4 });
+  expect(speech.stats().lanes.map((l) => `${l.lane}: ${l.inflight}/${l.capacity}`)).toEqual(["live: 0/4", "batch: 0/2"]);
 });
 
 test("transcribes Flite-synthesized sentences with word error <= 25%", async () => {

@@ -2,8 +2,10 @@
 import { mulaw } from "alawmulaw";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import type { Speech, StreamEvent, StreamResult } from "../../src/engines/types";
-import { decodeAudio, resample } from "../../src/server/audio";
-import { concat, silence, synthesizeAll, toFloat, wordErrorRate } from "./helpers";
+import { rawAudio } from "../../src/audio/pcm";
+import { resample } from "../../src/audio/resample";
+import { decodeAudio } from "../../src/audio/upload";
+import { concat, live, silence, synthesizeAll, toFloat, wordErrorRate } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -26,7 +28,7 @@ test("two utterances separated by silence: interims, then finals with speechFina
   const a = toFloat(await synthesizeAll(speech, first));
   const b = toFloat(await synthesizeAll(speech, second));
   const audio = concat(silence(0.5), a, silence(1.5), b, silence(1.5));
-  const session = await speech.openStream({ language: "en" });
+  const session = await speech.openStream(live({ language: "en", endpointing: 500, interim_results: true }));
   const events: StreamEvent[] = [];
   // 100 ms frames, as a live client sends them.
   for (let at = 0; at < audio.length; at += 1600) events.push(...(await session.push(audio.slice(at, at + 1600))));
@@ -60,7 +62,7 @@ test("two utterances separated by silence: interims, then finals with speechFina
 
 test("Finalize mid-utterance returns the final at once, without speechFinal", async () => {
   const a = toFloat(await synthesizeAll(speech, first));
-  const session = await speech.openStream();
+  const session = await speech.openStream(live({ endpointing: 500 }));
   const pushed: StreamResult[] = [];
   const audio = concat(silence(0.3), a);
   for (let at = 0; at < audio.length; at += 3200) pushed.push(...resultsOf(await session.push(audio.slice(at, at + 3200))));
@@ -75,7 +77,7 @@ test("Finalize mid-utterance returns the final at once, without speechFinal", as
 test("pushes sent without waiting are merged, and the results still arrive once", async () => {
   const a = toFloat(await synthesizeAll(speech, second));
   const audio = concat(silence(0.3), a, silence(1.2));
-  const session = await speech.openStream();
+  const session = await speech.openStream(live({ endpointing: 500 }));
   const pending: Promise<StreamEvent[]>[] = [];
   for (let at = 0; at < audio.length; at += 800) pending.push(session.push(audio.slice(at, at + 800)));
   const results = resultsOf((await Promise.all(pending)).flat());
@@ -99,7 +101,7 @@ test("speech-started at each onset, utterance-end from word times, and no VAD fi
     return events;
   };
 
-  const timed = await feed({ endpointingMs: 300, utteranceEndMs: 1000 });
+  const timed = await feed(live({ endpointing: 300, utterance_end_ms: 1000, vad_events: true }));
   const starts = timed.filter((e) => e.kind === "speech-started");
   expect(starts).toHaveLength(2);
   if (starts[0].kind !== "speech-started" || starts[1].kind !== "speech-started") throw new Error("unreachable");
@@ -117,7 +119,7 @@ test("speech-started at each onset, utterance-end from word times, and no VAD fi
   expect(timed.indexOf(ends[0])).toBeLessThan(timed.indexOf(starts[1]));
 
   // Without endpointing the utterance stays open, and the pause after A still gives an utterance-end (from interims).
-  const manualEvents = await feed({ endpointingMs: false, utteranceEndMs: 1000 });
+  const manualEvents = await feed(live({ endpointing: false, utterance_end_ms: 1000, vad_events: true }));
   const manual = resultsOf(manualEvents);
   const manualEnds = manualEvents.filter((e) => e.kind === "utterance-end");
   expect(manualEnds.length).toBeGreaterThanOrEqual(1);
@@ -134,11 +136,11 @@ test("speech-started at each onset, utterance-end from word times, and no VAD fi
 function asTelephony(audio: Float32Array): Float32Array {
   const narrow = resample(audio, 16000, 8000);
   const mu = Buffer.from(mulaw.encode(Int16Array.from(narrow, (s) => Math.round(Math.max(-1, Math.min(1, s)) * 32767))));
-  return resample(decodeAudio(mu, { encoding: "mulaw", sampleRate: "8000" }).samples, 8000, 16000);
+  return resample(decodeAudio(mu, rawAudio("mulaw", 8000)).samples, 8000, 16000);
 }
 
 async function streamFinals(audio: Float32Array, sourceRate?: number): Promise<string> {
-  const session = await speech.openStream({ language: "en", sourceRate });
+  const session = await speech.openStream({ ...live({ language: "en", endpointing: 500 }), sourceRate });
   const events: StreamEvent[] = [];
   // 20 ms frames, as a telephony media stream sends them.
   for (let at = 0; at < audio.length; at += 320) events.push(...(await session.push(audio.slice(at, at + 320))));

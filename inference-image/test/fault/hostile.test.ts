@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { encodeWav } from "../../src/server/audio";
+import { encodeWav } from "../../src/audio/wav";
 import { sleep, writeThenDisconnect } from "../license/helpers";
 import { serverHarness } from "./harness";
 import { KEY, rawExchange, rssBytes, statusOf } from "./helpers";

@@ -2,7 +2,9 @@
 import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { WebSocket } from "ws";
-import { encodeWav, floatToInt16, int16ToFloat, resample } from "../../src/server/audio";
+import { floatToInt16, int16ToFloat } from "../../src/audio/pcm";
+import { resample } from "../../src/audio/resample";
+import { encodeWav } from "../../src/audio/wav";
 import { auth, KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
 
@@ -317,6 +319,9 @@ describe("auth, health, metadata", () => {
     expect(text).toMatch(/inference_characters_total [1-9]/);
     expect(text).toMatch(/^inference_queue_depth \d+$/m);
     expect(text).toMatch(/^inference_worker_utilisation [\d.]+$/m);
+    // The autoscaler's figures, per engine lane, derived from the pool's configuration.
+    expect(text).toMatch(/^inference_capacity\{lane="live"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^inference_load_ratio\{lane="live"\} 0$/m);
   });
 });
 

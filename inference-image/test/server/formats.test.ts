@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { DeepgramClient } from "@deepgram/sdk";
 import OpenAI, { toFile } from "openai";
 import { SENTENCES, wordErrorRate } from "../engines/helpers";
-import { encodeWav } from "../../src/server/audio";
+import { encodeWav } from "../../src/audio/wav";
 import { concatSamples } from "../../src/shared/samples";
 import { auth, KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
 

@@ -9,7 +9,7 @@ import { alaw, mulaw } from "alawmulaw";
 import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/realtime/ws";
 import { WebSocket } from "ws";
-import { resample } from "../../src/server/audio";
+import { resample } from "../../src/audio/resample";
 import { concatSamples } from "../../src/shared/samples";
 import type { Speech } from "../../src/engines/types";
 import { KEY, parseWav, startServer, type Started, synthesizeWav, upgradeStatus } from "./helpers";
@@ -438,6 +438,7 @@ describe("an engine that fails mid-session", () => {
         return {
           push: () => Promise.reject(new Error("engine worker exited")),
           finalize: () => stream.finalize(),
+          configure: (o) => stream.configure(o),
           close: async () => {
             closed++;
             await stream.close();
