@@ -14,6 +14,8 @@ import * as os from "os";
 import * as path from "path";
 
 export const AWS_PROVIDER = "registry.terraform.io/hashicorp/aws";
+/** The AWS provider version the stacks ask for: the one @cdktf/provider-aws was generated from. */
+export const AWS_PROVIDER_VERSION = (JSON.parse(fs.readFileSync(require.resolve("@cdktf/provider-aws/package.json"), "utf8")) as { cdktf: { provider: { version: string } } }).cdktf.provider.version;
 /** Where this kind of machine keeps the mirror (ENGINEERING.md); TF_PROVIDER_MIRROR names another. */
 const DEFAULT_MIRRORS = ["/opt/tf-plugins"];
 export const STEP_TIMEOUT_MS = 240_000;

@@ -1,13 +1,19 @@
 /**
- * `npm run deploy:emulated -- <env>-infra [--work <dir>]`
+ * `npm run deploy:emulated -- <env>-infra [<env>-infra ...] [--work <dir>]`
  *
- * Deploys one infra stack for real, against an AWS emulator (moto, scripts/emulator/emulator.ts),
- * with the real AWS provider from the offline mirror: `npm run synth`, `terraform init` and `apply`,
- * a second `plan` that must show no changes, `npm run synth` again and a `plan` that must still show
- * no changes (the state survived the synth), the cross-stack references of `<env>-workloads` read
- * from that state, then `destroy`, after which the emulator must hold nothing the apply made. It
+ * Deploys infra stacks for real, against an AWS emulator (moto, scripts/emulator/emulator.ts; one
+ * emulator per stack), with the real AWS provider from the offline mirror. Per stack: `<env>-data`
+ * is applied first (its key outlives the infra stack, and the workloads stack reads its state), then
+ * `terraform init` and `apply` of `<env>-infra`, a second `plan` that must show no changes, then (once
+ * for all stacks) `npm run synth` and a `plan` that must still show no changes (the state survived
+ * the synth), the cross-stack references of `<env>-workloads` read from that state, `destroy` of the
+ * infra stack, after which the emulator must hold nothing it made, and last the data stack's destroy:
+ * refused where `prevent_destroy` keeps the key (deletionProtection), else leaving nothing. It
  * prints, per resource type, whether moto applied it as it is or needed a workaround (which), and
  * the wall time of each step.
+ *
+ * Several stacks run side by side: most of an apply is the provider waiting on its pollers, so they
+ * overlap well even on 2 cores, and they share the two synths.
  *
  * What it changes on the way, and only that: the provider's endpoints and credentials point at the
  * emulator (an override file); an S3 state backend is served by the emulator (init's backend config,
@@ -18,6 +24,8 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { loadEnvironments } from "../../app";
+import { buildApp } from "../../main";
 import { runTerraformAsync, TerraformSetup, terraformSetup } from "../terraform";
 import { Emulator, ensureRootfs, repoRoot, Workaround } from "./emulator";
 
@@ -26,12 +34,15 @@ const OVERRIDE_FILE = "zz_emulator_override.tf.json";
 /** The AWS services the infra stacks call; the provider reaches every one at the emulator. */
 const SERVICES = ["acm", "autoscaling", "ec2", "ecr", "eks", "elbv2", "iam", "kms", "logs", "s3", "sts"];
 const CREDENTIALS = { access_key: "emulator", secret_key: "emulator" };
+/** Terraform's refusal to destroy a resource under `lifecycle.prevent_destroy`. */
+const PREVENT_DESTROY_ERROR = "Instance cannot be destroyed";
 
 export interface EmulatedDeployOptions {
-  /** An `<env>-infra` stack. */
-  readonly stack: string;
+  /** `<env>-infra` stacks, deployed side by side. */
+  readonly stacks: string[];
   /** A folder of this run's own: synth output, environment copies, local state, backend config. */
   readonly work: string;
+  /** A Terraform setup per stack: inits running at once must not share a plugin cache (Terraform's is not safe for that). */
   readonly terraformFor: (awsProviderVersion: string | undefined) => TerraformSetup;
   readonly rootfs: string;
   readonly log: (line: string) => void;
@@ -43,6 +54,8 @@ export interface StepTime {
 }
 
 export interface CoverageRow {
+  /** The stack that declares the resources (`<env>-data` or `<env>-infra`). */
+  readonly stack: string;
   readonly resourceType: string;
   /** Resources of this type in the stack. */
   readonly declared: number;
@@ -55,11 +68,14 @@ export interface CoverageRow {
 export interface EmulatedDeployResult {
   readonly stack: string;
   readonly backend: string;
+  /** This stack's steps; the two synths are shared by every stack of the run and listed in each. */
   readonly steps: StepTime[];
   readonly coverage: CoverageRow[];
   readonly workarounds: Record<string, Workaround>;
-  /** What the emulator still held after the destroy that it did not hold before the apply. */
+  /** What the emulator still held after the infra destroy that it did not hold before the infra apply. */
   readonly leftovers: string[];
+  /** The data stack's end: destroyed (then `leftovers` covers it too), or kept by prevent_destroy as on AWS. */
+  readonly dataStack: "destroyed" | "kept by prevent_destroy";
   /** Each cross-stack reference of `<env>-workloads`, as Terraform read it from this run's state. */
   readonly workloadsReferences: Record<string, unknown>;
   /** Certificates and state bucket the stack expects to exist: made in the emulator first. */
@@ -69,20 +85,16 @@ export interface EmulatedDeployResult {
 interface StackJson {
   terraform: { backend?: Record<string, Record<string, unknown>>; required_providers?: Record<string, { version?: string }> };
   provider?: { aws?: Array<{ region?: string }> };
-  resource?: Record<string, Record<string, unknown>>;
+  resource?: Record<string, Record<string, { lifecycle?: { prevent_destroy?: boolean } } & Record<string, unknown>>>;
   data?: { terraform_remote_state?: Record<string, { backend: string; config: Record<string, unknown>; workspace?: string }> };
 }
 
 class StepError extends Error {}
 
-export async function deployEmulated(options: EmulatedDeployOptions): Promise<EmulatedDeployResult> {
-  const { stack, work, log } = options;
-  if (!stack.endsWith("-infra")) throw new StepError(`expected an <env>-infra stack, got ${stack}`);
-  const envName = stack.slice(0, -"-infra".length);
-  const outdir = path.join(work, "cdktf.out");
-  const stackDir = path.join(outdir, "stacks", stack);
-  const steps: StepTime[] = [];
-  const timed = async <T>(step: string, run: () => Promise<T>): Promise<T> => {
+type Timed = <T>(step: string, run: () => Promise<T>) => Promise<T>;
+
+function timer(steps: StepTime[], log: (line: string) => void): Timed {
+  return async (step, run) => {
     const start = Date.now();
     log(`--- ${step}`);
     const result = await run();
@@ -90,57 +102,164 @@ export async function deployEmulated(options: EmulatedDeployOptions): Promise<Em
     log(`--- ${step}: ${steps[steps.length - 1].seconds} s`);
     return result;
   };
+}
 
-  const environmentsDir = copyEnvironments(work);
-  await timed("npm run synth", () => npmSynth(outdir, environmentsDir, log));
-  if (!fs.existsSync(path.join(stackDir, "cdk.tf.json"))) {
-    throw new StepError(`no stack ${stack} in the synth output; stacks: ${fs.readdirSync(path.join(outdir, "stacks")).join(", ")}`);
+/** Runs `run` for every item at once; waits for all, then fails with every failure, each named. */
+async function eachAtOnce<T, R>(items: T[], name: (item: T) => string, run: (item: T) => Promise<R>): Promise<R[]> {
+  const settled = await Promise.allSettled(items.map(run));
+  const failures = settled.flatMap((s, i) => (s.status === "rejected" ? [`${name(items[i])}: ${s.reason instanceof Error ? s.reason.message : String(s.reason)}`] : []));
+  if (failures.length > 0) throw new StepError(failures.join("\n"));
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+}
+
+/** One `<env>-infra` stack's run, with its `<env>-data` stack, its own emulator and Terraform setup. */
+class StackRun {
+  readonly steps: StepTime[] = [];
+  readonly fixtures: string[] = [];
+  readonly envName: string;
+  private emulator?: Emulator;
+  private backend?: ServedBackend;
+  private terraform?: TerraformSetup;
+  private config?: StackJson;
+  private dataConfig?: StackJson;
+  private region?: string;
+  private beforeData: string[] = [];
+  private beforeInfra: string[] = [];
+  private applied = new Map<string, number>();
+  readonly timed: Timed;
+
+  constructor(
+    readonly stack: string,
+    private readonly outdir: string,
+    private readonly options: EmulatedDeployOptions,
+  ) {
+    if (!stack.endsWith("-infra")) throw new StepError(`expected an <env>-infra stack, got ${stack}`);
+    this.envName = stack.slice(0, -"-infra".length);
+    this.timed = timer(this.steps, this.log);
   }
-  const config = readJson<StackJson>(path.join(stackDir, "cdk.tf.json"));
-  const region = config.provider?.aws?.[0]?.region;
-  if (!region) throw new StepError(`${stack} has no AWS provider region`);
-  const terraform = options.terraformFor(config.terraform.required_providers?.aws?.version);
-  const emulator = await Emulator.start({ rootfs: options.rootfs, accountId: accountOf(config), certificateArns: certificatesOf(config), log });
-  try {
-    const fixtures = certificatesOf(config).map((arn) => `certificate ${arn}`);
-    const backend = await serveBackend(emulator, config, work, fixtures);
-    const baseline = await emulator.inventory(region);
-    const tf = async (step: string, args: string[], timeoutMs: number, allowed: number[] = [0]) =>
-      timed(step, async () => {
-        const result = await runTerraformAsync(terraform, stackDir, args, { timeoutMs, onLine: (line) => log(`  ${line}`) });
-        if (result.status === null || !allowed.includes(result.status)) {
-          throw new StepError(`${step} failed in ${stack} (exit ${result.status ?? `killed after ${timeoutMs / 1000} s`})`);
-        }
-        return result;
-      });
-    const noChanges = async (step: string) => {
-      const { status } = await tf(step, ["plan", "-input=false", "-detailed-exitcode"], 10 * MINUTE_MS, [0, 2]);
-      if (status === 2) throw new StepError(`${step}: the plan of ${stack} shows changes (printed above): the apply did not converge, or the state was lost`);
-    };
 
-    writeOverride(stackDir, emulator);
-    await tf("terraform init", ["init", "-input=false", ...backend.initArgs], 5 * MINUTE_MS);
-    await tf("terraform apply", ["apply", "-input=false", "-auto-approve"], 20 * MINUTE_MS);
-    const applied = countByType((await tf("terraform state list", ["state", "list"], MINUTE_MS)).output);
-    await noChanges("terraform plan after apply");
-    if (backend.lockfile) await timed("state lock held elsewhere stops a plan", () => lockIsHonoured(emulator, backend.lockfile!, terraform, stackDir, log));
-    // The README's main command: it replaces the synth output, .terraform and this override included.
-    await timed("npm run synth (again)", () => npmSynth(outdir, environmentsDir, log));
-    writeOverride(stackDir, emulator);
-    await tf("terraform init (after synth)", ["init", "-input=false", ...backend.initArgs], 5 * MINUTE_MS);
-    await noChanges("terraform plan after synth");
-    const workloadsReferences = await timed(`${envName}-workloads references`, () =>
-      readWorkloadsReferences(path.join(outdir, "stacks", `${envName}-workloads`), terraform, backend.remoteStateSettings, log),
+  readonly log = (line: string) => this.options.log(`[${this.stack}] ${line}`);
+  private dir(stack: string): string {
+    return path.join(this.outdir, "stacks", stack);
+  }
+  private get dataStack(): string {
+    return `${this.envName}-data`;
+  }
+
+  /** Emulator up, fixtures and state bucket made, `<env>-data` applied, `<env>-infra` applied and re-planned. */
+  async apply(): Promise<void> {
+    for (const stack of [this.stack, this.dataStack]) {
+      if (!fs.existsSync(path.join(this.dir(stack), "cdk.tf.json"))) {
+        throw new StepError(`no stack ${stack} in the synth output; stacks: ${fs.readdirSync(path.join(this.outdir, "stacks")).join(", ")}`);
+      }
+    }
+    const config = (this.config = readJson<StackJson>(path.join(this.dir(this.stack), "cdk.tf.json")));
+    this.dataConfig = readJson<StackJson>(path.join(this.dir(this.dataStack), "cdk.tf.json"));
+    this.region = config.provider?.aws?.[0]?.region;
+    if (!this.region) throw new StepError(`${this.stack} has no AWS provider region`);
+    this.terraform = this.options.terraformFor(config.terraform.required_providers?.aws?.version);
+    const certificates = certificatesOf(config);
+    this.emulator = await Emulator.start({ rootfs: this.options.rootfs, accountId: accountOf(config), certificateArns: certificates, log: this.log });
+    this.fixtures.push(...certificates.map((arn) => `certificate ${arn}`));
+    this.backend = await serveBackend(this.emulator, config, this.options.work, this.fixtures);
+    this.beforeData = await this.emulator.inventory(this.region);
+
+    this.writeOverrides();
+    await this.tf(`${this.dataStack}: terraform init`, this.dataStack, ["init", "-input=false", ...this.backend.initArgs], 5 * MINUTE_MS);
+    await this.tf(`${this.dataStack}: terraform apply`, this.dataStack, ["apply", "-input=false", "-auto-approve"], 10 * MINUTE_MS);
+    const dataApplied = countByType((await this.tf(`${this.dataStack}: terraform state list`, this.dataStack, ["state", "list"], MINUTE_MS)).output);
+    this.beforeInfra = await this.emulator.inventory(this.region);
+
+    await this.tf("terraform init", this.stack, ["init", "-input=false", ...this.backend.initArgs], 5 * MINUTE_MS);
+    await this.tf("terraform apply", this.stack, ["apply", "-input=false", "-auto-approve"], 20 * MINUTE_MS);
+    const infraApplied = countByType((await this.tf("terraform state list", this.stack, ["state", "list"], MINUTE_MS)).output);
+    this.applied = new Map([...[...dataApplied].map(([t, n]) => [`${this.dataStack} ${t}`, n] as const), ...[...infraApplied].map(([t, n]) => [`${this.stack} ${t}`, n] as const)]);
+    await this.noChanges("terraform plan after apply");
+    const lockfile = this.backend.lockfile;
+    if (lockfile) {
+      await this.timed("state lock held elsewhere stops a plan", () => lockIsHonoured(this.emulator!, lockfile, this.terraform!, this.dir(this.stack), this.log));
+    }
+  }
+
+  /** After the synth replaced the output: re-plan, read the workloads references, destroy both stacks. */
+  async afterSynth(): Promise<EmulatedDeployResult> {
+    const emulator = this.emulator!;
+    const backend = this.backend!;
+    this.writeOverrides();
+    await this.tf("terraform init (after synth)", this.stack, ["init", "-input=false", ...backend.initArgs], 5 * MINUTE_MS);
+    await this.noChanges("terraform plan after synth");
+    const workloadsReferences = await this.timed(`${this.envName}-workloads references`, () =>
+      readWorkloadsReferences(this.dir(`${this.envName}-workloads`), this.terraform!, backend.remoteStateSettings, this.log),
     );
-    await tf("terraform destroy", ["destroy", "-input=false", "-auto-approve"], 20 * MINUTE_MS);
-    const before = new Set(baseline);
-    const leftovers = (await emulator.inventory(region)).filter((item) => !before.has(item));
+    await this.tf("terraform destroy", this.stack, ["destroy", "-input=false", "-auto-approve"], 20 * MINUTE_MS);
+    const beforeInfra = new Set(this.beforeInfra);
+    const leftovers = (await emulator.inventory(this.region!)).filter((item) => !beforeInfra.has(item));
+
+    await this.tf(`${this.dataStack}: terraform init (after synth)`, this.dataStack, ["init", "-input=false", ...backend.initArgs], 5 * MINUTE_MS);
+    const kept = Object.values(this.dataConfig!.resource ?? {}).some((resources) => Object.values(resources).some((r) => r.lifecycle?.prevent_destroy === true));
+    let dataStack: EmulatedDeployResult["dataStack"] = "destroyed";
+    if (kept) {
+      // As on AWS: with deletionProtection the key outlives a destroy, and Terraform refuses it before any call.
+      const { output } = await this.tf(`${this.dataStack}: terraform destroy (refused: prevent_destroy)`, this.dataStack, ["destroy", "-input=false", "-auto-approve"], 5 * MINUTE_MS, [1]);
+      if (!output.includes(PREVENT_DESTROY_ERROR)) throw new StepError(`${this.dataStack}: destroy failed, but not on prevent_destroy (output above)`);
+      dataStack = "kept by prevent_destroy";
+    } else {
+      await this.tf(`${this.dataStack}: terraform destroy`, this.dataStack, ["destroy", "-input=false", "-auto-approve"], 10 * MINUTE_MS);
+      const beforeData = new Set(this.beforeData);
+      leftovers.push(...(await emulator.inventory(this.region!)).filter((item) => !beforeData.has(item) && !leftovers.includes(item)));
+    }
     const workarounds = await emulator.workarounds();
-    const coverage = coverageOf(config, applied, workarounds);
-    return { stack, backend: backend.description, steps, coverage, workarounds, leftovers, workloadsReferences, fixtures };
-  } finally {
-    await emulator.stop();
+    const coverage = [...coverageOf(this.dataStack, this.dataConfig!, this.applied, workarounds), ...coverageOf(this.stack, this.config!, this.applied, workarounds)];
+    return { stack: this.stack, backend: backend.description, steps: this.steps, coverage, workarounds, leftovers, dataStack, workloadsReferences, fixtures: this.fixtures };
   }
+
+  async stop(): Promise<void> {
+    await this.emulator?.stop();
+  }
+
+  private writeOverrides(): void {
+    for (const stack of [this.dataStack, this.stack]) writeOverride(this.dir(stack), this.emulator!);
+  }
+
+  private tf(step: string, stack: string, args: string[], timeoutMs: number, allowed: number[] = [0]) {
+    return this.timed(step, async () => {
+      const result = await runTerraformAsync(this.terraform!, this.dir(stack), args, { timeoutMs, onLine: (line) => this.log(`  ${line}`) });
+      if (result.status === null || !allowed.includes(result.status)) {
+        throw new StepError(`${step} failed in ${stack} (exit ${result.status ?? `killed after ${timeoutMs / 1000} s`})`);
+      }
+      return result;
+    });
+  }
+
+  private async noChanges(step: string): Promise<void> {
+    const { status } = await this.tf(step, this.stack, ["plan", "-input=false", "-detailed-exitcode"], 10 * MINUTE_MS, [0, 2]);
+    if (status === 2) throw new StepError(`${step}: the plan of ${this.stack} shows changes (printed above): the apply did not converge, or the state was lost`);
+  }
+}
+
+export async function deployEmulated(options: EmulatedDeployOptions): Promise<EmulatedDeployResult[]> {
+  const { work, log } = options;
+  const outdir = path.join(work, "cdktf.out");
+  const shared: StepTime[] = [];
+  const timed = timer(shared, log);
+  const runs = options.stacks.map((stack) => new StackRun(stack, outdir, options));
+  const environmentsDir = copyEnvironments(work);
+  try {
+    // The first synth in this process, from the same code npm run synth runs (no second build of dist/).
+    await timed("synth", async () => buildApp({ outdir, environments: loadEnvironments(environmentsDir) }).synth());
+    await eachAtOnce(runs, (r) => r.stack, (r) => r.apply());
+    // The README's main command, once for all stacks: it replaces the synth output, .terraform and the overrides included.
+    await timed("npm run synth (again)", () => npmSynth(outdir, environmentsDir, log));
+    const results = await eachAtOnce(runs, (r) => r.stack, (r) => r.afterSynth());
+    return results.map((result) => ({ ...result, steps: [shared[0], ...result.steps.slice(0, firstAfterSynth(result.steps)), shared[1], ...result.steps.slice(firstAfterSynth(result.steps))] }));
+  } finally {
+    await Promise.all(runs.map((r) => r.stop()));
+  }
+}
+
+/** Where a run's own steps after the shared re-synth begin. */
+function firstAfterSynth(steps: StepTime[]): number {
+  return steps.findIndex((s) => s.step === "terraform init (after synth)");
 }
 
 function readJson<T>(file: string): T {
@@ -163,16 +282,7 @@ function copyEnvironments(work: string): string {
   return target;
 }
 
-/** Runs of one process take turns at `npm run synth`: each rebuilds dist/, which the other would be loading. */
-let synthTurn: Promise<unknown> = Promise.resolve();
-
 function npmSynth(outdir: string, environmentsDir: string, log: (line: string) => void): Promise<void> {
-  const run = synthTurn.then(() => spawnSynth(outdir, environmentsDir, log));
-  synthTurn = run.catch(() => undefined);
-  return run;
-}
-
-function spawnSynth(outdir: string, environmentsDir: string, log: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn("npm", ["run", "synth"], {
       cwd: repoRoot(),
@@ -282,12 +392,14 @@ function countByType(stateList: string): Map<string, number> {
   return counts;
 }
 
-export function coverageOf(config: StackJson, applied: Map<string, number>, workarounds: Record<string, Workaround>): CoverageRow[] {
+/** Per resource type of one stack: declared, in the state after apply (`applied` keys are "<stack> <type>"), and the workarounds it needed. */
+export function coverageOf(stack: string, config: StackJson, applied: Map<string, number>, workarounds: Record<string, Workaround>): CoverageRow[] {
   return Object.entries(config.resource ?? {})
     .map(([resourceType, resources]) => ({
+      stack,
       resourceType,
       declared: Object.keys(resources).length,
-      applied: applied.get(resourceType) ?? 0,
+      applied: applied.get(`${stack} ${resourceType}`) ?? 0,
       workarounds: Object.entries(workarounds)
         .filter(([, w]) => w.uses > 0 && w.resourceTypes.includes(resourceType))
         .map(([name]) => name),
@@ -357,15 +469,16 @@ async function readWorkloadsReferences(
 export function formatReport(result: EmulatedDeployResult): string {
   const lines = [`${result.stack} against the AWS emulator (state: ${result.backend})`, "", "step | seconds", "--- | ---"];
   lines.push(...result.steps.map((s) => `${s.step} | ${s.seconds}`));
-  lines.push("", "resource type | declared | applied | against moto", "--- | --- | --- | ---");
+  lines.push("", "stack | resource type | declared | applied | against moto", "--- | --- | --- | --- | ---");
   for (const row of result.coverage) {
     const how = row.applied < row.declared ? `skipped ${row.declared - row.applied}` : row.workarounds.length ? `with workaround: ${row.workarounds.join(", ")}` : "as moto implements it";
-    lines.push(`${row.resourceType} | ${row.declared} | ${row.applied} | ${how}`);
+    lines.push(`${row.stack} | ${row.resourceType} | ${row.declared} | ${row.applied} | ${how}`);
   }
   const used = Object.entries(result.workarounds).filter(([, w]) => w.uses > 0);
   lines.push("", "workarounds used (scripts/emulator/moto_extensions.py):", ...used.map(([name, w]) => `  ${name} (${w.uses} calls): ${w.why}`));
   lines.push("", "fixtures made in the emulator first:", ...result.fixtures.map((f) => `  ${f}`));
   lines.push("", `workloads references read from the state: ${Object.keys(result.workloadsReferences).length}`);
+  lines.push(`${result.stack.replace(/-infra$/, "-data")} after its destroy: ${result.dataStack}`);
   lines.push(result.leftovers.length ? `left in the emulator after destroy:\n${result.leftovers.map((l) => `  ${l}`).join("\n")}` : "left in the emulator after destroy: nothing");
   return lines.join("\n");
 }
@@ -373,25 +486,25 @@ export function formatReport(result: EmulatedDeployResult): string {
 /** Fails the run on what the emulated deploy must show: everything applied, nothing left after destroy. */
 export function problemsOf(result: EmulatedDeployResult): string[] {
   return [
-    ...result.coverage.filter((r) => r.applied !== r.declared).map((r) => `${r.resourceType}: ${r.applied} of ${r.declared} in the state after apply`),
+    ...result.coverage.filter((r) => r.applied !== r.declared).map((r) => `${r.stack} ${r.resourceType}: ${r.applied} of ${r.declared} in the state after apply`),
     ...result.leftovers.map((l) => `left after destroy: ${l}`),
   ];
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [stack, ...rest] = argv;
-  const workIndex = rest.indexOf("--work");
-  if (!stack || stack.startsWith("-") || (rest.length > 0 && (workIndex !== 0 || rest.length !== 2))) {
-    console.error("usage: npm run deploy:emulated -- <env>-infra [--work <dir>]");
+  const workIndex = argv.indexOf("--work");
+  const stacks = workIndex === -1 ? argv : [...argv.slice(0, workIndex), ...argv.slice(workIndex + 2)];
+  if (stacks.length === 0 || stacks.some((s) => s.startsWith("-")) || (workIndex !== -1 && !argv[workIndex + 1])) {
+    console.error("usage: npm run deploy:emulated -- <env>-infra [<env>-infra ...] [--work <dir>]");
     return 2;
   }
-  const work = workIndex === 0 ? path.resolve(rest[1]) : fs.mkdtempSync(path.join(os.tmpdir(), `emulated-${stack}-`));
+  const work = workIndex !== -1 ? path.resolve(argv[workIndex + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), "emulated-deploy-"));
   fs.mkdirSync(work, { recursive: true });
   const log = (line: string) => console.log(line);
   const setups: TerraformSetup[] = [];
   try {
-    const result = await deployEmulated({
-      stack,
+    const results = await deployEmulated({
+      stacks,
       work,
       rootfs: ensureRootfs(),
       terraformFor: (version) => {
@@ -402,13 +515,13 @@ async function main(argv: string[]): Promise<number> {
       },
       log,
     });
-    console.log(`\n${formatReport(result)}`);
-    const problems = problemsOf(result);
+    for (const result of results) console.log(`\n${formatReport(result)}`);
+    const problems = results.flatMap(problemsOf);
     if (problems.length > 0) {
-      console.error(`\nFAILED:\n${problems.join("\n")}`);
+      console.error(`\nFAILED:\n${problems.join("\n")}\n(work folder kept: ${work})`);
       return 1;
     }
-    if (workIndex !== 0) fs.rmSync(work, { recursive: true, force: true });
+    if (workIndex === -1) fs.rmSync(work, { recursive: true, force: true });
     return 0;
   } catch (err) {
     console.error(`\nFAILED: ${err instanceof Error ? err.message : String(err)}\n(work folder kept: ${work})`);

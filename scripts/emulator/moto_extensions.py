@@ -303,6 +303,44 @@ def _patch_launch_templates():
 _patch_launch_templates()
 
 
+# ---------------------------------------------------------------- IAM
+
+workaround(
+    "iam-policy-boolean-conditions",
+    ["aws_iam_role_policy"],
+    "moto 5.1's policy check refuses a JSON boolean as a condition value (\"Bool\": {\"kms:GrantIsForAWSResource\": true}), "
+    "which IAM accepts (moto fixed it upstream after 5.1); booleans are checked as the strings IAM reads them as",
+)
+
+
+def _patch_policy_conditions():
+    from moto.iam.policy_validation import IAMPolicyDocumentValidator
+
+    moto_check = IAMPolicyDocumentValidator._validate_condition_syntax
+
+    def as_strings(value):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return [as_strings(v) for v in value]
+        return value
+
+    def validate_condition_syntax(statement):
+        condition = statement.get("Condition") if isinstance(statement, dict) else None
+        if isinstance(condition, dict) and any(
+            isinstance(v, dict) and any(isinstance(x, bool) or (isinstance(x, list) and any(isinstance(y, bool) for y in x)) for x in v.values())
+            for v in condition.values()
+        ):
+            used("iam-policy-boolean-conditions")
+            statement = {**statement, "Condition": {k: {ck: as_strings(cv) for ck, cv in v.items()} if isinstance(v, dict) else v for k, v in condition.items()}}
+        moto_check(statement)
+
+    IAMPolicyDocumentValidator._validate_condition_syntax = staticmethod(validate_condition_syntax)
+
+
+_patch_policy_conditions()
+
+
 # ---------------------------------------------------------------- ECR
 
 workaround(
@@ -541,19 +579,23 @@ workaround(
     ["aws_eks_addon"],
     "moto has no EKS add-on API; emulated: known add-on names only, pod identity associations made as EKS makes them",
 )
-# Add-ons EKS publishes (EKS user guide, "Amazon EKS add-ons"), with a version reported when none is pinned.
+# Add-ons EKS publishes (EKS user guide, "Amazon EKS add-ons" and "Community add-ons"): the version
+# reported when none is pinned, and the namespace EKS installs it in (where its pod identity
+# associations go).
 EKS_ADDONS = {
-    "vpc-cni": "v1.19.2-eksbuild.1",
-    "kube-proxy": "v1.31.3-eksbuild.2",
-    "coredns": "v1.11.4-eksbuild.2",
-    "eks-pod-identity-agent": "v1.3.4-eksbuild.1",
-    "aws-ebs-csi-driver": "v1.38.1-eksbuild.2",
-    "aws-efs-csi-driver": "v2.1.4-eksbuild.1",
-    "snapshot-controller": "v8.1.0-eksbuild.2",
-    "amazon-cloudwatch-observability": "v3.0.0-eksbuild.1",
-    "aws-guardduty-agent": "v1.8.1-eksbuild.2",
-    "aws-mountpoint-s3-csi-driver": "v1.11.0-eksbuild.1",
-    "eks-node-monitoring-agent": "v1.0.1-eksbuild.2",
+    "vpc-cni": ("v1.19.2-eksbuild.1", "kube-system"),
+    "kube-proxy": ("v1.31.3-eksbuild.2", "kube-system"),
+    "coredns": ("v1.11.4-eksbuild.2", "kube-system"),
+    "eks-pod-identity-agent": ("v1.3.4-eksbuild.1", "kube-system"),
+    "aws-ebs-csi-driver": ("v1.38.1-eksbuild.2", "kube-system"),
+    "aws-efs-csi-driver": ("v2.1.4-eksbuild.1", "kube-system"),
+    "snapshot-controller": ("v8.1.0-eksbuild.2", "kube-system"),
+    "amazon-cloudwatch-observability": ("v3.0.0-eksbuild.1", "amazon-cloudwatch"),
+    "aws-guardduty-agent": ("v1.8.1-eksbuild.2", "amazon-guardduty"),
+    "aws-mountpoint-s3-csi-driver": ("v1.11.0-eksbuild.1", "kube-system"),
+    "eks-node-monitoring-agent": ("v1.0.1-eksbuild.2", "kube-system"),
+    # A community add-on (the version of constructs/cluster/versions.ts).
+    "metrics-server": ("v0.9.0-eksbuild.6", "kube-system"),
 }
 
 
@@ -585,15 +627,15 @@ def create_addon(resp):
     associations = []
     for assoc in body.get("podIdentityAssociations") or []:
         _require_role_arn(assoc.get("roleArn"), "podIdentityAssociations.roleArn")
-        # EKS makes the association in the add-on's namespace (kube-system for these add-ons), owned by the add-on.
-        created = _create_pod_identity(resp, cluster, "kube-system", assoc.get("serviceAccount"), assoc["roleArn"], {}, owner=_eks_arn(resp, "addon", cluster.name, name))
+        # EKS makes the association in the add-on's namespace, owned by the add-on.
+        created = _create_pod_identity(resp, cluster, EKS_ADDONS[name][1], assoc.get("serviceAccount"), assoc["roleArn"], {}, owner=_eks_arn(resp, "addon", cluster.name, name))
         associations.append(created["associationArn"])
     created_at = now()
     addon = {
         "addonName": name,
         "clusterName": cluster.name,
         "status": "ACTIVE",
-        "addonVersion": body.get("addonVersion") or EKS_ADDONS[name],
+        "addonVersion": body.get("addonVersion") or EKS_ADDONS[name][0],
         "health": {"issues": []},
         "addonArn": _eks_arn(resp, "addon", cluster.name, name, str(uuid.uuid4())),
         "createdAt": created_at,
