@@ -3,12 +3,12 @@
  *
  * Deploys infra stacks for real, against an AWS emulator (moto, scripts/emulator/emulator.ts; one
  * emulator per stack), with the real AWS provider from the offline mirror. Per stack: `<env>-data`
- * is applied first (its key outlives the infra stack, and the workloads stack reads its state), then
- * `terraform init` and `apply` of `<env>-infra`, a second `plan` that must show no changes, then (once
- * for all stacks) `npm run synth` and a `plan` that must still show no changes (the state survived
- * the synth), the cross-stack references of `<env>-workloads` read from that state, `destroy` of the
- * infra stack, after which the emulator must hold nothing it made, and last the data stack's destroy:
- * refused where `prevent_destroy` keeps the key (deletionProtection), else leaving nothing. It
+ * (its key outlives the infra stack, and the workloads stack reads its state) and `<env>-infra` are
+ * applied side by side (the infra stack reads nothing of the data stack), then a second `plan` that
+ * must show no changes, then (once for all stacks) `npm run synth` and a `plan` that must still show
+ * no changes (the state survived the synth), the cross-stack references of `<env>-workloads` read
+ * from that state, and both destroys: the data stack's refused where `prevent_destroy` keeps the key
+ * (deletionProtection), and the emulator must then hold nothing the applies made but that key. It
  * prints, per resource type, whether moto applied it as it is or needed a workaround (which), and
  * the wall time of each step.
  *
@@ -97,9 +97,11 @@ function timer(steps: StepTime[], log: (line: string) => void): Timed {
   return async (step, run) => {
     const start = Date.now();
     log(`--- ${step}`);
+    // Listed in the order the steps start: some run at once.
+    const index = steps.push({ step, seconds: NaN }) - 1;
     const result = await run();
-    steps.push({ step, seconds: Math.round((Date.now() - start) / 100) / 10 });
-    log(`--- ${step}: ${steps[steps.length - 1].seconds} s`);
+    steps[index] = { step, seconds: Math.round((Date.now() - start) / 100) / 10 };
+    log(`--- ${step}: ${steps[index].seconds} s`);
     return result;
   };
 }
@@ -110,6 +112,14 @@ async function eachAtOnce<T, R>(items: T[], name: (item: T) => string, run: (ite
   const failures = settled.flatMap((s, i) => (s.status === "rejected" ? [`${name(items[i])}: ${s.reason instanceof Error ? s.reason.message : String(s.reason)}`] : []));
   if (failures.length > 0) throw new StepError(failures.join("\n"));
   return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+}
+
+/** Waits for every promise, then fails with the first failure: nothing is left running behind a failure. */
+async function allOf<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 /** One `<env>-infra` stack's run, with its `<env>-data` stack, its own emulator and Terraform setup. */
@@ -123,8 +133,7 @@ class StackRun {
   private config?: StackJson;
   private dataConfig?: StackJson;
   private region?: string;
-  private beforeData: string[] = [];
-  private beforeInfra: string[] = [];
+  private baseline: string[] = [];
   private applied = new Map<string, number>();
   readonly timed: Timed;
 
@@ -162,17 +171,18 @@ class StackRun {
     this.emulator = await Emulator.start({ rootfs: this.options.rootfs, accountId: accountOf(config), certificateArns: certificates, log: this.log });
     this.fixtures.push(...certificates.map((arn) => `certificate ${arn}`));
     this.backend = await serveBackend(this.emulator, config, this.options.work, this.fixtures);
-    this.beforeData = await this.emulator.inventory(this.region);
+    this.baseline = await this.emulator.inventory(this.region);
 
     this.writeOverrides();
+    // One at a time: the two share a plugin cache, which is not safe for inits running at once.
     await this.tf(`${this.dataStack}: terraform init`, this.dataStack, ["init", "-input=false", ...this.backend.initArgs], 5 * MINUTE_MS);
-    await this.tf(`${this.dataStack}: terraform apply`, this.dataStack, ["apply", "-input=false", "-auto-approve"], 10 * MINUTE_MS);
-    const dataApplied = countByType((await this.tf(`${this.dataStack}: terraform state list`, this.dataStack, ["state", "list"], MINUTE_MS)).output);
-    this.beforeInfra = await this.emulator.inventory(this.region);
-
     await this.tf("terraform init", this.stack, ["init", "-input=false", ...this.backend.initArgs], 5 * MINUTE_MS);
-    await this.tf("terraform apply", this.stack, ["apply", "-input=false", "-auto-approve"], 20 * MINUTE_MS);
-    const infraApplied = countByType((await this.tf("terraform state list", this.stack, ["state", "list"], MINUTE_MS)).output);
+    // Side by side: the infra stack reads nothing of the data stack (its role gets the key by tag), and the
+    // provider spends most of a KMS key's minute waiting for it to read back consistently.
+    const [dataApplied, infraApplied] = await allOf([
+      this.tf(`${this.dataStack}: terraform apply`, this.dataStack, ["apply", "-input=false", "-auto-approve"], 10 * MINUTE_MS).then(() => this.stateList(this.dataStack)),
+      this.tf("terraform apply", this.stack, ["apply", "-input=false", "-auto-approve"], 20 * MINUTE_MS).then(() => this.stateList(this.stack)),
+    ]);
     this.applied = new Map([...[...dataApplied].map(([t, n]) => [`${this.dataStack} ${t}`, n] as const), ...[...infraApplied].map(([t, n]) => [`${this.stack} ${t}`, n] as const)]);
     await this.noChanges("terraform plan after apply");
     const lockfile = this.backend.lockfile;
@@ -191,23 +201,17 @@ class StackRun {
     const workloadsReferences = await this.timed(`${this.envName}-workloads references`, () =>
       readWorkloadsReferences(this.dir(`${this.envName}-workloads`), this.terraform!, backend.remoteStateSettings, this.log),
     );
-    await this.tf("terraform destroy", this.stack, ["destroy", "-input=false", "-auto-approve"], 20 * MINUTE_MS);
-    const beforeInfra = new Set(this.beforeInfra);
-    const leftovers = (await emulator.inventory(this.region!)).filter((item) => !beforeInfra.has(item));
-
     await this.tf(`${this.dataStack}: terraform init (after synth)`, this.dataStack, ["init", "-input=false", ...backend.initArgs], 5 * MINUTE_MS);
     const kept = Object.values(this.dataConfig!.resource ?? {}).some((resources) => Object.values(resources).some((r) => r.lifecycle?.prevent_destroy === true));
-    let dataStack: EmulatedDeployResult["dataStack"] = "destroyed";
-    if (kept) {
-      // As on AWS: with deletionProtection the key outlives a destroy, and Terraform refuses it before any call.
-      const { output } = await this.tf(`${this.dataStack}: terraform destroy (refused: prevent_destroy)`, this.dataStack, ["destroy", "-input=false", "-auto-approve"], 5 * MINUTE_MS, [1]);
-      if (!output.includes(PREVENT_DESTROY_ERROR)) throw new StepError(`${this.dataStack}: destroy failed, but not on prevent_destroy (output above)`);
-      dataStack = "kept by prevent_destroy";
-    } else {
-      await this.tf(`${this.dataStack}: terraform destroy`, this.dataStack, ["destroy", "-input=false", "-auto-approve"], 10 * MINUTE_MS);
-      const beforeData = new Set(this.beforeData);
-      leftovers.push(...(await emulator.inventory(this.region!)).filter((item) => !beforeData.has(item) && !leftovers.includes(item)));
-    }
+    await allOf<unknown>([
+      this.tf("terraform destroy", this.stack, ["destroy", "-input=false", "-auto-approve"], 20 * MINUTE_MS),
+      kept ? this.refusedDestroy() : this.tf(`${this.dataStack}: terraform destroy`, this.dataStack, ["destroy", "-input=false", "-auto-approve"], 10 * MINUTE_MS),
+    ]);
+    const dataStack: EmulatedDeployResult["dataStack"] = kept ? "kept by prevent_destroy" : "destroyed";
+    // What the data stack's state still holds (the kept key) may stay; nothing else the applies made.
+    const keptIds = kept ? await this.stateIds(this.dataStack) : new Set<string>();
+    const before = new Set(this.baseline);
+    const leftovers = (await emulator.inventory(this.region!)).filter((item) => !before.has(item) && !keptIds.has(item.slice(item.indexOf(" ") + 1)));
     const workarounds = await emulator.workarounds();
     const coverage = [...coverageOf(this.dataStack, this.dataConfig!, this.applied, workarounds), ...coverageOf(this.stack, this.config!, this.applied, workarounds)];
     return { stack: this.stack, backend: backend.description, steps: this.steps, coverage, workarounds, leftovers, dataStack, workloadsReferences, fixtures: this.fixtures };
@@ -215,6 +219,24 @@ class StackRun {
 
   async stop(): Promise<void> {
     await this.emulator?.stop();
+  }
+
+  /** As on AWS: with deletionProtection the key outlives a destroy, and Terraform refuses it while planning, before any call. */
+  private async refusedDestroy(): Promise<void> {
+    const step = `${this.dataStack}: terraform destroy (refused: prevent_destroy)`;
+    const { output } = await this.tf(step, this.dataStack, ["destroy", "-input=false", "-auto-approve", "-refresh=false"], 5 * MINUTE_MS, [1]);
+    if (!output.includes(PREVENT_DESTROY_ERROR)) throw new StepError(`${step}: the destroy failed, but not on prevent_destroy (output above)`);
+  }
+
+  private async stateList(stack: string): Promise<Map<string, number>> {
+    return countByType((await this.tf(`${stack === this.stack ? "" : `${stack}: `}terraform state list`, stack, ["state", "list"], MINUTE_MS)).output);
+  }
+
+  /** The ids of every resource in a stack's state. */
+  private async stateIds(stack: string): Promise<Set<string>> {
+    const { output } = await this.tf(`${stack}: terraform show`, stack, ["show", "-json"], MINUTE_MS);
+    const state = JSON.parse(output) as { values?: { root_module?: { resources?: Array<{ values?: { id?: string } }> } } };
+    return new Set((state.values?.root_module?.resources ?? []).map((r) => r.values?.id).filter((id): id is string => typeof id === "string"));
   }
 
   private writeOverrides(): void {
