@@ -37,7 +37,7 @@ describe("inspectOnnxRuntime asks the runtime itself", () => {
     // Each jest test file, and any bundler or hot reload, evaluates the module afresh while koffi stays loaded.
     let again: typeof import("../../src/engines/providers") | undefined;
     jest.isolateModules(() => {
-      again = jest.requireActual("../../src/engines/providers");
+      again = jest.requireActual<typeof import("../../src/engines/providers")>("../../src/engines/providers");
     });
     expect(again!.inspectOnnxRuntime).not.toBe(inspectOnnxRuntime);
     expect(again!.inspectOnnxRuntime().providers).toEqual(inspectOnnxRuntime().providers);
