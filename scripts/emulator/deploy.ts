@@ -170,7 +170,7 @@ class StackRun {
     const certificates = certificatesOf(config);
     this.emulator = await Emulator.start({ rootfs: this.options.rootfs, accountId: accountOf(config), certificateArns: certificates, log: this.log });
     this.fixtures.push(...certificates.map((arn) => `certificate ${arn}`));
-    this.backend = await serveBackend(this.emulator, config, this.options.work, this.fixtures);
+    this.backend = await serveBackend(this.emulator, config, path.join(this.options.work, `${this.stack}.emulator.s3.tfbackend`), this.fixtures);
     this.baseline = await this.emulator.inventory(this.region);
 
     this.writeOverrides();
@@ -344,8 +344,11 @@ interface ServedBackend {
   readonly lockfile?: { readonly bucket: string; readonly key: string; readonly region: string };
 }
 
-/** An S3 state backend is served by the emulator: its bucket is made there, and init points the backend at it. */
-async function serveBackend(emulator: Emulator, config: StackJson, work: string, fixtures: string[]): Promise<ServedBackend> {
+/**
+ * An S3 state backend is served by the emulator: its bucket is made there, and init points the backend at it.
+ * `file` holds the backend settings: one per stack, since each stack has an emulator (an endpoint) of its own.
+ */
+async function serveBackend(emulator: Emulator, config: StackJson, file: string, fixtures: string[]): Promise<ServedBackend> {
   const [type, settings] = Object.entries(config.terraform.backend ?? { local: {} })[0];
   if (type === "local") return { description: `local (${String(settings.path)})`, initArgs: [] };
   if (type !== "s3") throw new StepError(`state backend ${type}: the emulator serves local and s3 backends only`);
@@ -360,7 +363,6 @@ async function serveBackend(emulator: Emulator, config: StackJson, work: string,
     skip_metadata_api_check: true,
     ...CREDENTIALS,
   };
-  const file = path.join(work, "emulator.s3.tfbackend");
   fs.writeFileSync(file, Object.entries(remoteStateSettings).map(([key, value]) => `${key} = ${hcl(value)}`).join("\n") + "\n");
   const lock = settings.use_lockfile ? "use_lockfile" : settings.dynamodb_table ? "dynamodb_table" : "no lock";
   const lockfile = settings.use_lockfile ? { bucket, key: `${String(settings.key)}.tflock`, region: String(settings.region) } : undefined;
