@@ -5,7 +5,7 @@
  * side in one run that shares its two synths. Each applies its `<env>-data` stack beside the infra
  * stack, re-plans with no changes, survives `npm run synth` with no changes, reads the workloads
  * stack's cross-stack references from the state, destroys the infra stack leaving nothing, and
- * destroys the data stack (dev) or is refused by its prevent_destroy (airgapped, as on AWS). 8.5 to
+ * destroys the data stack (dev) or is refused by its prevent_destroy (airgapped, as on AWS). 6.5 to
  * 12.5 minutes for the file on a loaded 2-core machine (BENCHMARKS.md), hence the budget.
  *
  * Skipped, with the reason printed, where terraform, the provider mirror or the emulator's root
