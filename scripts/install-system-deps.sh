@@ -8,13 +8,15 @@
 # openssl: the TLS tests and the scheduled-scaling test's stand-in Kubernetes API make their certificates with it.
 # --container-tools adds Debian's OCI tools, for building and running the image without a Docker
 # daemon (scripts/image-build.sh, inference-image/test/image): buildah builds, podman (with runc)
-# runs, mmdebstrap makes the stand-in base image, podman-compose runs compose.yaml.
+# runs, mmdebstrap makes the stand-in base image and the AWS emulator's Debian trixie root filesystem
+# (scripts/emulator/rootfs.sh; debian-archive-keyring brought up to date: it carries trixie's signing
+# keys), podman-compose runs compose.yaml.
 set -euo pipefail
 packages=(libpocketsphinx3 pocketsphinx-en-us ffmpeg espeak-ng-data bzip2 prometheus openssl)
 container_tools=()
 case "${1:-}" in
   "") ;;
-  --container-tools) container_tools=(buildah podman runc mmdebstrap podman-compose) ;;
+  --container-tools) container_tools=(buildah podman runc mmdebstrap debian-archive-keyring podman-compose) ;;
   *) echo "usage: $0 [--container-tools]" >&2; exit 2 ;;
 esac
 if dpkg -s "${packages[@]}" "${container_tools[@]}" >/dev/null 2>&1; then exit 0; fi

@@ -3,14 +3,14 @@
  * with fake credentials on every one without data sources, and `init -backend=false` on every
  * `-workloads` stack, which parses its whole configuration before it looks for the Kubernetes
  * provider (not available here): the only error allowed there is that provider's absence.
- * Offline (test/support/terraform.ts). Skipped, with the reason printed, where the terraform binary
+ * Offline (scripts/terraform.ts). Skipped, with the reason printed, where the terraform binary
  * or the mirror is missing; with TERRAFORM_TESTS=required (CI) that is a failure instead.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { synthAll } from "../../scripts/synth";
-import { AWS_PROVIDER, runTerraform, STEP_TIMEOUT_MS, terraformOk, terraformSetup } from "../support/terraform";
+import { AWS_PROVIDER, runTerraform, STEP_TIMEOUT_MS, terraformOk, terraformSetup } from "../../scripts/terraform";
 
 interface StackJson {
   terraform: { required_providers?: Record<string, { version?: string }> };

@@ -1,18 +1,21 @@
 /**
- * Real Terraform for tests, offline: the `terraform` binary on PATH and the AWS provider from a
- * local filesystem mirror, declared in a CLI config of the test's own. Every other provider is
+ * Real Terraform, offline, for the tests and the emulated deploy (scripts/emulator): the `terraform`
+ * binary on PATH and the AWS provider from a local filesystem mirror, declared in a CLI config of the
+ * caller's own. Every other provider is
  * looked up in an empty mirror, so `init` of a stack that needs one (the workloads stacks'
  * Kubernetes provider) fails fast and says so, instead of reaching for the registry.
  *
  * Where the binary or the mirror is missing, `terraformSetup` returns the reason; with
  * TERRAFORM_TESTS=required (CI) that reason is an error, so CI cannot skip these tests silently.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
 export const AWS_PROVIDER = "registry.terraform.io/hashicorp/aws";
+/** The AWS provider version the stacks ask for: the one @cdktf/provider-aws was generated from. */
+export const AWS_PROVIDER_VERSION = (JSON.parse(fs.readFileSync(require.resolve("@cdktf/provider-aws/package.json"), "utf8")) as { cdktf: { provider: { version: string } } }).cdktf.provider.version;
 /** Where this kind of machine keeps the mirror (ENGINEERING.md); TF_PROVIDER_MIRROR names another. */
 const DEFAULT_MIRRORS = ["/opt/tf-plugins"];
 export const STEP_TIMEOUT_MS = 240_000;
@@ -119,4 +122,36 @@ export function terraformOk(setup: TerraformSetup, cwd: string, args: string[]):
   const { status, output } = runTerraform(setup, cwd, args);
   if (status !== 0) throw new Error(`terraform ${args[0]} failed in ${cwd} (exit ${status}):\n${output}`);
   return output;
+}
+
+/**
+ * Runs terraform in `cwd` without blocking, for the long steps (an apply takes minutes): each output
+ * line goes to `onLine` as it comes. Resolves with the exit status and the whole output; a run past
+ * `timeoutMs` is killed and resolves with status null.
+ */
+export function runTerraformAsync(setup: TerraformSetup, cwd: string, args: string[], options: { timeoutMs: number; onLine?: (line: string) => void }): Promise<TerraformResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(setup.terraform, [...args, "-no-color"], { cwd, env: setup.env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let partial = "";
+    const take = (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      output += text;
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) options.onLine?.(line);
+    };
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
+    const timer = setTimeout(() => child.kill("SIGTERM"), options.timeoutMs);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      if (partial) options.onLine?.(partial);
+      resolve({ status, output });
+    });
+  });
 }
