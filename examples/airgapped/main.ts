@@ -1,8 +1,9 @@
 /**
  * (c) An air-gapped environment: no internet gateway, NAT or route out of the VPC; nodes join and
  * pull through VPC endpoints, images come only from the private registry (pulls pinned to the ECR
- * endpoints), model weights from a bucket readable only through the S3 gateway endpoint, and the
- * license proxy runs on an offline license file.
+ * endpoints), model weights as a model image in the same registry (copied into the pod with no network),
+ * the model archive in a bucket only the image builder reads, and the license proxy runs on an offline
+ * license file.
  */
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
@@ -10,7 +11,6 @@ import { App, Fn, TerraformStack } from "cdktf";
 import {
   GpuCluster,
   GpuNodeAgents,
-  INFERENCE_SERVICE_ACCOUNT,
   InferenceService,
   InternalLoadBalancer,
   LicenseProxy,
@@ -18,7 +18,6 @@ import {
   PrivateNetwork,
   PrivateRegistry,
   setKeyAccess,
-  WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";
 
@@ -35,15 +34,16 @@ const cluster = new GpuCluster(infra, "cluster", {
   name: "isolated",
   gpuPools: [{ name: "gpu", instanceTypes: ["g6e.xlarge"], minSize: 1, maxSize: 2, amiType: "BOTTLEROCKET_x86_64_NVIDIA" }],
 });
-const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
-const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "isolated", region });
+// Whisper as a model image (`npm run model:import -- ... --image-from`), pushed by the mirror with the other images.
+const whisperImage = { tag: "whisper-small-1", digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111" };
+const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "isolated", region, modelImages: { stt: whisperImage } });
 registry.grantPull(cluster.nodeRoleArn);
-// The bucket registers its reads with the S3 gateway endpoint itself: air-gapped, the endpoint admits nothing else.
-const models = new ModelBucket(infra, "models", { network, namePrefix: "isolated-models-" });
-models.grantRead(inferenceRole);
+// The model archive the images are built from: the image builder reads it; no pod does.
+new ModelBucket(infra, "models", { namePrefix: "isolated-models-" }).grantRead("arn:aws:iam::111122223333:role/model-publisher");
 const ingress = new InternalLoadBalancer(infra, "ingress", {
   network,
-  allowedClientCidrs: ["10.90.0.0/16"],
+  // The callers: an on-premises network routed to the VPC (a client inside the VPC would hairpin: refused).
+  allowedClientCidrs: ["10.91.0.0/16"],
   // The built-in engines run on the system pool (InferenceService requests a GPU only for engines that use
   // one); target cluster.gpuAutoScalingGroupNames once a sherpa model is set to cuda or auto.
   targets: { autoScalingGroupNames: cluster.systemAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
@@ -63,10 +63,10 @@ new InferenceService(workloads, "inference", {
   namespace,
   image,
   licenseProxyUrl: licenseProxy.url,
-  allowedSourceCidrs: [...ingress.targetSourceCidrs],
-  // Whisper weights from the model bucket, copied in by an init container through the S3 gateway endpoint.
-  models: { source: "s3", stt: { engine: "sherpa-whisper", location: "models/whisper-small" } },
-  modelSync: { image: registry.images.awsCli.imageUri, bucket: models.bucketName, region },
+  loadBalancer: ingress.forwarding,
+  // Whisper from its model image, copied into the pod by an init container with no network and no AWS identity.
+  models: { source: "registry", stt: { engine: "sherpa-whisper", image: whisperImage } },
+  modelImages: { stt: registry.modelImages.stt!.imageUri },
 });
 // Bottlerocket's NVIDIA variant ships the device plugin: for this cluster only the DCGM exporter runs as a DaemonSet.
 new GpuNodeAgents(workloads, "gpu", {

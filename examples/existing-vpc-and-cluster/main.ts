@@ -58,7 +58,8 @@ registry.grantPull(cluster.nodeRoleArn);
 const autoscalerRole = new ClusterAutoscalerRole(stack, "cluster-autoscaler-role", { cluster });
 const ingress = new InternalLoadBalancer(stack, "ingress", {
   network,
-  allowedClientCidrs: ["10.60.0.0/16"],
+  // The callers: a peered network (a client inside the cluster's VPC would hairpin: refused).
+  allowedClientCidrs: ["10.61.0.0/16"],
   targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
   certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
 });
@@ -79,8 +80,8 @@ new InferenceService(stack, "inference", {
   // image carries the CUDA onnxruntime (inference-image/Dockerfile), else on CPU (the server logs which).
   models: { stt: { engine: "sherpa-whisper", provider: "auto", location: "/opt/models/whisper-small" } },
   licenseProxyUrl: licenseProxy.url,
-  // What the load balancer delivers: the clients (their IP is preserved) and its health checks.
-  allowedSourceCidrs: [...ingress.targetSourceCidrs],
+  // What the load balancer forwards: the clients (their IP is preserved, the cluster's VPC carved out), over TLS.
+  loadBalancer: ingress.forwarding,
 });
 new GpuNodeAgents(stack, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,

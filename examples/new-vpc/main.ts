@@ -13,7 +13,6 @@ import {
   EncryptedStorageClass,
   GpuCluster,
   GpuNodeAgents,
-  INFERENCE_SERVICE_ACCOUNT,
   InferenceService,
   InternalLoadBalancer,
   LicenseProxy,
@@ -22,7 +21,6 @@ import {
   PrivateNetwork,
   PrivateRegistry,
   setKeyAccess,
-  WORKLOAD_NAMESPACE,
   WorkloadNamespace,
 } from "voice-selfhost";
 
@@ -45,10 +43,10 @@ const cluster = new GpuCluster(infra, "cluster", {
   gpuPools: [{ name: "gpu", instanceTypes: ["g5.xlarge"], minSize: 1, maxSize: 4 }],
   adminRoleArn: "arn:aws:iam::111122223333:role/platform-admin",
 });
-const inferenceRole = cluster.addPodIdentityRole("inference", { namespace: WORKLOAD_NAMESPACE, serviceAccount: INFERENCE_SERVICE_ACCOUNT });
 const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "speech", region });
 registry.grantPull(cluster.nodeRoleArn);
-new ModelBucket(infra, "models", { network, namePrefix: "speech-models-" }).grantRead(inferenceRole);
+// The model archive model images are built from: read by the builder, never by a serving pod.
+new ModelBucket(infra, "models", { namePrefix: "speech-models-" }).grantRead("arn:aws:iam::111122223333:role/model-publisher");
 const autoscalerRole = new ClusterAutoscalerRole(infra, "cluster-autoscaler", { cluster });
 const ingress = new InternalLoadBalancer(infra, "ingress", {
   network,
@@ -74,7 +72,7 @@ const licenseProxy = new LicenseProxy(workloads, "license-proxy", {
   // The cluster's key, whose policy lets the EBS CSI driver encrypt the proxy's volumes with it.
   storageClass: new EncryptedStorageClass(workloads, "storage-class", { kmsKeyArn: cluster.volumeKeyArn }),
 });
-new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, allowedSourceCidrs: [...ingress.targetSourceCidrs] });
+new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, loadBalancer: ingress.forwarding });
 const gpu = new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,

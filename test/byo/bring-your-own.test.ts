@@ -178,7 +178,7 @@ describe("ExistingCluster", () => {
     const { s, net, cluster } = attach();
     new InternalLoadBalancer(s, "ingress", {
       network: net,
-      allowedClientCidrs: ["10.60.0.0/16"],
+      allowedClientCidrs: ["10.61.0.0/16"],
       targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
       plainTcp: true,
     });

@@ -74,17 +74,16 @@ describe.each(EXAMPLES)("examples/%s", (example) => {
   });
 });
 
-test("air-gapped example: models come from the bucket, and the S3 gateway endpoint's policy admits the bucket", () => {
-  const [endpoint] = all("airgapped", "aws_vpc_endpoint").filter((e) => e.vpc_endpoint_type === "Gateway");
-  const reads = (JSON.parse(endpoint.policy) as { Statement: { Sid: string; Resource: string[] }[] }).Statement.find((s) => s.Sid === "ModelBucket");
-  const [bucket] = Object.entries(synthesized.airgapped["isolated-infra"].resource!.aws_s3_bucket).find(([, b]) => String(b.bucket_prefix).startsWith("isolated-models-"))!;
-  expect(reads?.Resource).toEqual([`\${aws_s3_bucket.${bucket}.arn}`, `\${aws_s3_bucket.${bucket}.arn}/*`]);
+test("air-gapped example: Whisper comes from its model image in the registry, copied in with no network; the bucket's only reader is the builder", () => {
   const deployment = manifests("airgapped").find((m) => m.kind === "Deployment" && m.metadata.name === "inference")!;
-  const sync = (deployment.spec.template.spec.initContainers as { command: string[] }[]).map((c) => c.command.join(" "));
-  expect(sync).toHaveLength(1);
-  // The bucket name crosses from the infra stack as one of its outputs.
-  const output = /s3:\/\/\$\{data\.terraform_remote_state\.[^.]+\.outputs\.([^}]+)\}\/models\/whisper-small\/ \/models\/stt$/.exec(sync[0])?.[1];
-  expect(synthesized.airgapped["isolated-infra"].output?.[output!]?.value).toBe(`\${aws_s3_bucket.${bucket}.bucket}`);
+  const [copy] = deployment.spec.template.spec.initContainers as { image: string; command: string[] }[];
+  // The model image by digest, through the infra stack's outputs (the workloads stack reads its repository URL).
+  expect(copy.image).toMatch(/@sha256:1{64}$/);
+  expect(copy.command.join(" ")).toContain("/opt/model/.");
+  const infra = synthesized.airgapped["isolated-infra"].resource!;
+  expect(Object.keys(infra.aws_ecr_repository).some((k) => String(infra.aws_ecr_repository[k].name).endsWith("/models/stt"))).toBe(true);
+  // No serving pod has an AWS identity to read the bucket with: no Pod Identity association for the inference server.
+  expect(Object.values(infra.aws_eks_pod_identity_association ?? {}).map((a) => a.service_account)).not.toContain("inference-server");
 });
 
 test("the device plugin DaemonSet runs on the clusters' AL2023 pools only (Bottlerocket ships it on the host)", () => {
