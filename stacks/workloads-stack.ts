@@ -99,7 +99,7 @@ export class WorkloadsStack extends TerraformStack {
         // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
         nodePort: INFERENCE_NODE_PORTS[name],
         healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS[name],
-        // One service account for all inference pods: the infra stack's Pod Identity association names it.
+        // One service account for all inference pods (it carries no AWS identity).
         createServiceAccount: i === 0,
         metricsScraperNamespace: w.metricsScraperNamespace,
       });

@@ -64,7 +64,7 @@ export interface InferenceServiceProps {
   readonly nodePort?: number;
   /** kube-proxy's health-check node port the load balancer's health check targets. Default: INFERENCE_HEALTH_CHECK_NODE_PORTS.inference. */
   readonly healthCheckNodePort?: number;
-  /** Create the `inference-server` service account (its Pod Identity role reads the model bucket). Default true; false for a second service that shares it. */
+  /** Create the `inference-server` service account (no AWS identity: models come as images or in the image). Default true; false for a second service that shares it. */
   readonly createServiceAccount?: boolean;
   /** The namespace of the Prometheus allowed to scrape the pods. Default `monitoring`. */
   readonly metricsScraperNamespace?: string;
