@@ -24,7 +24,7 @@ test("compiled engines start their workers from worker.js and serve STT and TTS"
   const src = path.join(image, "src", "engines");
   execFileSync(process.execPath, [
     tsc, "--outDir", out, "--rootDir", path.join(image, "src"), "--module", "commonjs", "--target", "ES2022",
-    "--moduleResolution", "node", "--esModuleInterop", "--skipLibCheck", "--strict", "--types", "node",
+    "--moduleResolution", "node", "--resolveJsonModule", "--esModuleInterop", "--skipLibCheck", "--strict", "--types", "node",
     path.join(src, "index.ts"), path.join(src, "worker.ts"), path.join(src, "sherpa-onnx-node.d.ts"),
   ], { stdio: "pipe" });
   expect(fs.existsSync(path.join(out, "engines", "worker.js"))).toBe(true);
