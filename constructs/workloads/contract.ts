@@ -144,9 +144,11 @@ export const TLS_SECRET = { name: "inference-tls", certKey: "tls.crt", keyKey: "
 export const PROXY_STATE_DIR = "/var/lib/license-proxy";
 /** Where model files land in the inference pods (an emptyDir the init containers fill from the model images). */
 export const MODELS_MOUNT = "/models";
-/**
- * Where a model image holds its model (the build model-import writes: src/model-import/image-build.ts), and
- * the copy its init container runs: from the image's own filesystem into the pod's emptyDir, no network.
- */
 const MODEL_IMAGE_DIR = "/opt/model";
-export const MODEL_IMAGE = { dir: MODEL_IMAGE_DIR, copy: (to: string) => ["cp", "-R", `${MODEL_IMAGE_DIR}/.`, to] } as const;
+/** A model image (the build model-import writes: src/model-import/image-build.ts) and how its model reaches the pod. */
+export const MODEL_IMAGE = {
+  /** Where a model image holds its model. */
+  dir: MODEL_IMAGE_DIR,
+  /** The init container's command: a copy from the image's own filesystem into the pod's emptyDir `to`, no network. */
+  copy: (to: string) => ["cp", "-R", `${MODEL_IMAGE_DIR}/.`, to],
+} as const;
