@@ -10,6 +10,7 @@
  * `utterance_end_ms` passed since the last finalized word's end, and uh and um dropped unless filler_words.
  */
 import type { LiveOptions } from "../params/deepgram-listen";
+import { DecoderSlot } from "./decoder-slot";
 import { makeTranscript, type UtteranceDecoder } from "./engine";
 import type { StreamEvent, StreamResult, Transcript } from "./types";
 import { SpeechDetector, VAD_WINDOW, WindowFramer } from "./vad";
@@ -45,11 +46,10 @@ export class StreamSession {
    */
   private lastWordEnd: number | undefined;
 
-  /** Set by replaceDecoder during an utterance: takes over when it ends. */
-  private nextDecoder: UtteranceDecoder | undefined;
+  private readonly decoders: DecoderSlot;
 
   constructor(
-    private decoder: UtteranceDecoder,
+    decoder: UtteranceDecoder,
     /** Returned to the worker's pool of idle detectors when the session closes. */
     readonly detector: SpeechDetector,
     private readonly sampleRate: number,
@@ -59,6 +59,7 @@ export class StreamSession {
     /** Takes back a decoder the session no longer uses (the worker pools or frees it). */
     private readonly release: (decoder: UtteranceDecoder) => void,
   ) {
+    this.decoders = new DecoderSlot(decoder, release);
     this.prerollMax = Math.round(PREROLL_S * sampleRate);
     this.interimEvery = Math.max(VAD_WINDOW, Math.round((interimMs / 1000) * sampleRate));
     this.utteranceEnd = options.utterance_end_ms === undefined ? undefined : (options.utterance_end_ms / 1000) * sampleRate;
@@ -80,7 +81,7 @@ export class StreamSession {
     }
     const rest = this.framer.takeRest();
     if (rest.length > 0) {
-      this.decoder.accept(rest);
+      this.decoders.current.accept(rest);
       this.uttLen += rest.length;
       this.seen += rest.length;
     }
@@ -89,23 +90,15 @@ export class StreamSession {
 
   /** Ends the session; its decoders go back through `release`. */
   close(): void {
-    if (this.uttStart >= 0) this.decoder.finish();
+    if (this.uttStart >= 0) this.decoders.current.finish();
     this.uttStart = -1;
-    if (this.nextDecoder) this.release(this.nextDecoder);
-    this.nextDecoder = undefined;
-    this.release(this.decoder);
+    this.decoders.dropPending();
+    this.release(this.decoders.current);
   }
 
   /** Decode with `decoder` from the next utterance on: at once between utterances, else when this one ends. */
   replaceDecoder(decoder: UtteranceDecoder): void {
-    if (this.nextDecoder) this.release(this.nextDecoder);
-    this.nextDecoder = undefined;
-    if (this.uttStart >= 0) {
-      this.nextDecoder = decoder;
-      return;
-    }
-    this.release(this.decoder);
-    this.decoder = decoder;
+    this.decoders.replace(decoder, this.uttStart >= 0);
   }
 
   private frame(frame: Float32Array, events: StreamEvent[]): void {
@@ -118,7 +111,7 @@ export class StreamSession {
     }
     this.wasInSpeech = inSpeech;
     if (this.uttStart >= 0) {
-      this.decoder.accept(frame);
+      this.decoders.current.accept(frame);
       this.uttLen += frame.length;
       this.sinceInterim += frame.length;
       this.seen += frame.length;
@@ -135,7 +128,7 @@ export class StreamSession {
     while (this.prerollLen - this.preroll[0].length >= this.prerollMax) this.prerollLen -= this.preroll.shift()!.length;
     if (inSpeech && !ended) {
       this.uttStart = this.seen - this.prerollLen;
-      for (const f of this.preroll) this.decoder.accept(f);
+      for (const f of this.preroll) this.decoders.current.accept(f);
       this.uttLen = this.prerollLen;
       // The pre-roll already holds the onset: the first interim comes as soon as VAD is sure.
       this.sinceInterim = this.prerollLen;
@@ -150,7 +143,7 @@ export class StreamSession {
   /** The decoder's running best hypothesis (pocketsphinx keeps it as it searches; nothing is decoded again). */
   private interim(events: StreamEvent[]): void {
     this.sinceInterim = 0;
-    const partial = this.decoder.partial();
+    const partial = this.decoders.current.partial();
     if (partial.text === "" || partial.text === this.lastInterim) return;
     this.lastInterim = partial.text;
     const transcript = this.shift(partial, this.uttStart);
@@ -168,12 +161,8 @@ export class StreamSession {
 
   private endUtterance(speechFinal: boolean): StreamResult {
     const start = this.uttStart;
-    const transcript = this.shift(this.decoder.finish(), start);
-    if (this.nextDecoder) {
-      this.release(this.decoder);
-      this.decoder = this.nextDecoder;
-      this.nextDecoder = undefined;
-    }
+    const transcript = this.shift(this.decoders.current.finish(), start);
+    this.decoders.utteranceEnded();
     this.uttStart = -1;
     this.uttLen = 0;
     this.sinceInterim = 0;

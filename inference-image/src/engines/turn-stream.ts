@@ -9,6 +9,7 @@
  * turn-end once it reaches `eotThreshold`, or the pause lasts `eotTimeoutMs`. A turn-end that follows an
  * eager-end with no turn-resumed in between repeats the eager-end's transcript, as Flux's clients expect.
  */
+import { DecoderSlot } from "./decoder-slot";
 import type { UtteranceDecoder } from "./engine";
 import { DEFAULT_TURN_OPTIONS, type Transcript, type TurnEvent, type TurnOptions } from "./types";
 import { SpeechDetector, VAD_WINDOW, WindowFramer } from "./vad";
@@ -47,13 +48,12 @@ export class TurnStream {
   private endedText = "";
   private context = "";
 
-  /** Set by replaceDecoder during a turn: takes over when it ends. */
-  private nextDecoder: UtteranceDecoder | undefined;
+  private readonly decoders: DecoderSlot;
   /** Takes back a decoder the stream no longer uses (the worker pools or frees it). */
   onRetire: (decoder: UtteranceDecoder) => void = () => undefined;
 
   constructor(
-    private decoder: UtteranceDecoder,
+    decoder: UtteranceDecoder,
     /** Returned to the worker's idle detectors when the stream closes. */
     readonly detector: SpeechDetector,
     private readonly sampleRate: number,
@@ -62,6 +62,7 @@ export class TurnStream {
     model?: EotModel,
     private readonly tap?: PauseTap,
   ) {
+    this.decoders = new DecoderSlot(decoder, (d) => this.onRetire(d));
     this.frameS = VAD_WINDOW / sampleRate;
     this.prerollMax = Math.round(PREROLL_S * sampleRate);
     this.prosody = new ProsodyTracker(sampleRate);
@@ -76,14 +77,7 @@ export class TurnStream {
 
   /** A decoder with a new vocabulary (Flux's Configure keyterms): from the next turn on, since a turn's words are decoded together. */
   replaceDecoder(decoder: UtteranceDecoder): void {
-    if (this.nextDecoder) this.onRetire(this.nextDecoder);
-    this.nextDecoder = undefined;
-    if (this.turnStart >= 0) {
-      this.nextDecoder = decoder;
-      return;
-    }
-    this.onRetire(this.decoder);
-    this.decoder = decoder;
+    this.decoders.replace(decoder, this.turnStart >= 0);
   }
 
   push(samples: Float32Array): TurnEvent[] {
@@ -97,7 +91,7 @@ export class TurnStream {
     if (this.turnStart < 0) return [];
     const rest = this.framer.takeRest();
     if (rest.length > 0) {
-      this.decoder.accept(rest);
+      this.decoders.current.accept(rest);
       this.seen += rest.length;
     }
     return [this.endTurn(1, "manual")];
@@ -105,11 +99,10 @@ export class TurnStream {
 
   /** Release the decoder's utterance; the caller returns decoder and detector to their pools (a pending replacement goes to onRetire). */
   close(): UtteranceDecoder {
-    if (this.turnStart >= 0) this.decoder.finish();
+    if (this.turnStart >= 0) this.decoders.current.finish();
     this.turnStart = -1;
-    if (this.nextDecoder) this.onRetire(this.nextDecoder);
-    this.nextDecoder = undefined;
-    return this.decoder;
+    this.decoders.dropPending();
+    return this.decoders.current;
   }
 
   private get now(): number {
@@ -128,7 +121,7 @@ export class TurnStream {
       if (speech) this.startTurn(events);
       return;
     }
-    this.decoder.accept(frame);
+    this.decoders.current.accept(frame);
     this.sinceUpdate += frame.length;
     if (speech) {
       if (this.eagerTranscript) {
@@ -136,7 +129,7 @@ export class TurnStream {
         events.push({ kind: "turn-resumed", at: this.now, turn: this.turn });
       }
     } else {
-      const hypothesis = this.decoder.partial();
+      const hypothesis = this.decoders.current.partial();
       const pause = this.eot.pause(this.context + hypothesis.text);
       if (pause) {
         const confidence = this.eot.score(pause);
@@ -162,7 +155,7 @@ export class TurnStream {
     // The words of a turn ended just before count for this one's cues ("... near the" | "train station").
     this.context = this.eot.continuesEndedTurn && this.endedText ? `${this.endedText} ` : "";
     this.turnStart = this.seen - this.prerollLen;
-    for (const f of this.preroll) this.decoder.accept(f);
+    for (const f of this.preroll) this.decoders.current.accept(f);
     this.preroll = [];
     this.prerollLen = 0;
     this.sinceUpdate = 0;
@@ -171,12 +164,12 @@ export class TurnStream {
 
   private update(events: TurnEvent[]): void {
     this.sinceUpdate = 0;
-    const transcript = this.shift(this.decoder.partial());
+    const transcript = this.shift(this.decoders.current.partial());
     events.push({ kind: "turn-update", at: this.now, turn: this.turn, transcript, confidence: this.eot.confidence(this.context + transcript.text), turnStart: this.turnStart / this.sampleRate });
   }
 
   private endTurn(confidence: number, why: "model" | "timeout" | "manual"): TurnEvent {
-    const final = this.shift(this.decoder.finish());
+    const final = this.shift(this.decoders.current.finish());
     const transcript = this.eagerTranscript ?? final;
     const event: TurnEvent = { kind: "turn-end", at: this.now, turn: this.turn, transcript, confidence, turnStart: this.turnStart / this.sampleRate, why };
     // The last words only: a run of turns that each go on with the one before must not grow without bound.
@@ -185,11 +178,7 @@ export class TurnStream {
     this.eagerTranscript = undefined;
     this.turnStart = -1;
     this.turn++;
-    if (this.nextDecoder) {
-      this.onRetire(this.decoder);
-      this.decoder = this.nextDecoder;
-      this.nextDecoder = undefined;
-    }
+    this.decoders.utteranceEnded();
     return event;
   }
 
