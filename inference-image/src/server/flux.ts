@@ -8,7 +8,8 @@
  * ConfigureSuccess/ConfigureFailure, and Error before a close it causes. Every message carries sequence_id,
  * counted from 0 over all the server's messages. Auth, teams, scopes, limits, usage and shutdown are the pipeline's.
  */
-import { StreamingInput } from "../audio/stream-input";
+import type { RawAudio } from "../audio/pcm";
+import { rawFormat } from "../audio/upload";
 import { DEFAULT_TURN_OPTIONS, EngineInputError, type ModelInfo, type StreamEvent, type SttStreamSession, type Transcript, type TurnOptions, type Vocabulary } from "../engines/types";
 import { LIVE_DEFAULTS } from "../params/deepgram-listen";
 import type { z } from "zod/v4";
@@ -23,6 +24,8 @@ import type { TurnLatency } from "./turn-latency";
 interface FluxStart {
   model: ModelInfo;
   session: SttStreamSession;
+  /** The raw PCM the query declared, if any (else a container, recognised by its bytes). */
+  raw: RawAudio | undefined;
 }
 
 /** Every TurnInfo Update comes after this much more of a turn's audio (Flux: about every 0.25 s). */
@@ -71,23 +74,22 @@ export const fluxRoute = socketRoute<FluxQuery, FluxStart>({
   },
   async reserve(deps, query) {
     const model = resolveModel(deps, "stt", query.model);
-    const declared = fluxDeclaredAudio(query);
+    const raw = rawFormat(fluxDeclaredAudio(query));
     const session = await deps.speech.openStream({
       live: LIVE_DEFAULTS,
-      sourceRate: typeof declared === "object" ? declared.sampleRate : undefined,
+      sourceRate: raw?.sampleRate,
       vocabulary: fluxVocabulary(query.keyterm),
       turns: fluxTurnOptions(query),
     });
-    return { model, session };
+    return { model, session, raw };
   },
   release: ({ session }) => session.close(),
-  start: (conn, query, { model, session }) => new FluxSession(conn, query, model, session),
+  start: (conn, query, { model, session, raw }) => new FluxSession(conn, query, model, session, raw),
 });
 
 class FluxSession extends DeepgramStreamSession {
   protected readonly name = "Flux";
   private sequence = 0;
-  protected readonly input: StreamingInput;
   protected readonly latency: TurnLatency;
   /** The turn whose first Update was timed. */
   private updatedTurn = -1;
@@ -99,10 +101,9 @@ class FluxSession extends DeepgramStreamSession {
     query: FluxQuery,
     private readonly model: ModelInfo,
     protected readonly session: SttStreamSession,
+    raw: RawAudio | undefined,
   ) {
-    super(conn);
-    const declared = fluxDeclaredAudio(query);
-    this.input = new StreamingInput({ raw: typeof declared === "object" ? declared : undefined, outRate: this.deps.speech.stt.sampleRate, maxSeconds: this.deps.config.MAX_AUDIO_SECONDS });
+    super(conn, raw);
     this.turns = { ...DEFAULT_TURN_OPTIONS, ...fluxTurnOptions(query) };
     this.latency = this.turnLatency("/v2/listen");
     this.keyterms = query.keyterm;

@@ -8,7 +8,8 @@
  * Everything that can be refused is refused before the upgrade, as a plain HTTP answer (401/403/400/429).
  */
 import { createHash } from "node:crypto";
-import { StreamingInput } from "../audio/stream-input";
+import type { RawAudio } from "../audio/pcm";
+import { rawFormat } from "../audio/upload";
 import { type ModelInfo, type SttStreamSession, type StreamEvent } from "../engines/types";
 import { declaredAudio, liveControlMessage, liveOptions, liveQuery, type LiveQuery, queryVocabulary, unperformed } from "../params/deepgram-listen";
 import { keywordTerms, MAX_VOCABULARY_TERMS, vocabularyOf } from "../params/vocabulary";
@@ -25,6 +26,8 @@ import type { TurnLatency } from "./turn-latency";
 interface LiveStart {
   model: ModelInfo;
   session: SttStreamSession;
+  /** The raw PCM the query declared, if any (else a container, recognised by its bytes). */
+  raw: RawAudio | undefined;
 }
 
 export const liveRoute = socketRoute<LiveQuery, LiveStart>({
@@ -50,25 +53,24 @@ export const liveRoute = socketRoute<LiveQuery, LiveStart>({
   async reserve(deps, query) {
     const { speech, config } = deps;
     const model = resolveModel(deps, "stt", query.model);
-    const declared = declaredAudio(query);
+    const raw = rawFormat(declaredAudio(query));
     const session = await speech.openStream({
       live: liveOptions(query),
       // Raw PCM names its rate up front (telephony mu-law at 8 kHz); a container's is known only once decoded.
-      sourceRate: typeof declared === "object" ? declared.sampleRate : undefined,
+      sourceRate: raw?.sampleRate,
       interimMs: config.LIVE_INTERIM_MS,
       vocabulary: queryVocabulary(query),
     });
-    return { model, session };
+    return { model, session, raw };
   },
   release: ({ session }) => session.close(),
-  start: (conn, query, { model, session }) => new LiveSession(conn, query, model, session),
+  start: (conn, query, { model, session, raw }) => new LiveSession(conn, query, model, session, raw),
 });
 
 class LiveSession extends DeepgramStreamSession {
   protected readonly name = "live";
   private readonly hash = createHash("sha256");
   private readonly modelUuid: string;
-  protected readonly input: StreamingInput;
   protected readonly latency: TurnLatency;
   /** The start of the utterance the last interim was about (its first interim is timed). */
   private interimOf: number | undefined;
@@ -81,12 +83,11 @@ class LiveSession extends DeepgramStreamSession {
     query: LiveQuery,
     private readonly model: ModelInfo,
     protected readonly session: SttStreamSession,
+    raw: RawAudio | undefined,
   ) {
-    super(conn);
+    super(conn, raw);
     this.modelUuid = modelUuid(model);
     this.latency = this.turnLatency("/v1/listen");
-    const declared = declaredAudio(query);
-    this.input = new StreamingInput({ raw: typeof declared === "object" ? declared : undefined, outRate: this.deps.speech.stt.sampleRate, maxSeconds: this.deps.config.MAX_AUDIO_SECONDS });
     this.keywordTerms = keywordTerms(query.keywords);
     this.features = ["stt-live", ...unperformed(query, true), ...(query.interim_results ? ["interim_results"] : [])];
     this.listen();

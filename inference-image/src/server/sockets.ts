@@ -6,7 +6,8 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { AudioError, AudioTooLongError } from "../audio/errors";
-import { type StreamingInput, UnrecognisedStreamError } from "../audio/stream-input";
+import type { RawAudio } from "../audio/pcm";
+import { StreamingInput, UnrecognisedStreamError } from "../audio/stream-input";
 import { QueueFullError, type StreamEvent, type SttStreamSession } from "../engines/types";
 import type { HttpError } from "../shared/http";
 import type { Caller } from "./auth";
@@ -230,12 +231,18 @@ export function streamFailure(err: unknown): SessionClose {
  */
 export abstract class DeepgramStreamSession extends TranscriptionSession {
   protected ending = false;
-  protected abstract readonly input: StreamingInput;
+  /** The audio as it arrives, decoded: raw PCM as the query declared it, else a container known by its bytes. */
+  protected readonly input: StreamingInput;
   protected abstract readonly session: SttStreamSession;
   /** What the logs call the session ("live", "Flux"). */
   protected abstract readonly name: string;
   /** When each piece of audio arrived, for the per-turn latency metrics. */
   protected abstract readonly latency: TurnLatency;
+
+  constructor(conn: SocketConnection, raw: RawAudio | undefined) {
+    super(conn);
+    this.input = new StreamingInput({ raw, outRate: this.deps.speech.stt.sampleRate, maxSeconds: this.deps.config.MAX_AUDIO_SECONDS });
+  }
 
   /** Decoded audio that arrived at `arrivedMs`: timed, then fed to the engine stream. */
   protected async decoded(samples: Float32Array, arrivedMs: number): Promise<StreamEvent[]> {
