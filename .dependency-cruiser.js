@@ -28,6 +28,26 @@ module.exports = {
       "^constructs/",
       "^(app|stacks|scripts|bench|environments|examples|test)/|^main\\.ts$",
     ),
+    {
+      name: "private-stays-in-its-area",
+      comment:
+        "A library area's private/ folder holds its internals: another area uses the area's constructs and contracts, not its internals (constructs/private/ is the internals every area shares).",
+      severity: "error",
+      from: { path: "^constructs/([^/]+)/" },
+      to: { path: "^constructs/[^/]+/private/", pathNot: "^constructs/$1/private/" },
+    },
+    importsNothingOf(
+      "public-face-not-private",
+      "constructs/index.ts is what the package exports, each name bound by semver: nothing from a private/ folder.",
+      "^constructs/index\\.ts$",
+      "(^|/)private/",
+    ),
+    importsNothingOf(
+      "examples-use-the-package",
+      "The examples are what a platform team writes: they import the package (`voice-selfhost`), never the library's files.",
+      "^examples/",
+      "^(constructs|stacks|app)/",
+    ),
     importsNothingOf(
       "audio-is-a-layer",
       "inference-image/src/audio/ parses, decodes, resamples and encodes audio and says what is wrong in its own errors: no HTTP, no engines.",

@@ -3,7 +3,7 @@ import { App, TerraformStack } from "cdktf";
 import * as path from "path";
 import { ConfigError, EnvironmentConfig, loadEnvironments } from "./app";
 import { enforcePolicy } from "./constructs/policy";
-import { setTokenStackTraces, stackTracesWanted } from "./constructs/shared/stack-traces";
+import { setTokenStackTraces, stackTracesWanted } from "./constructs/private/stack-traces";
 import { DataStack } from "./stacks/data-stack";
 import { InfraStack } from "./stacks/infra-stack";
 import { WorkloadsStack } from "./stacks/workloads-stack";

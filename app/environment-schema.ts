@@ -6,14 +6,14 @@
 import { z } from "zod";
 import { checkClusterInNetwork, clusterSettingsSchema, gpuPoolsSchema, kubernetesVersionSchema, systemPoolSchema } from "../constructs/cluster/settings";
 import { acknowledgementSchema } from "../constructs/policy/engine";
-import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/shared/regions";
+import { AWS_AZ_PATTERN, AWS_REGION_PATTERN } from "../constructs/private/regions";
 import { allowedClientCidrsSchema, checkCertificateRegion, checkListener, listenerSettingsShape } from "../constructs/ingress/settings";
-import { parseCidr } from "../constructs/shared/cidr";
+import { parseCidr } from "../constructs/private/cidr";
 import { clientSources } from "../constructs/shared/load-balancer-forwarding";
 import { flowLogRetentionDaysSchema, natGatewaysSchema, networkModeSchema, perimeterSchema, vpcCidrSchema } from "../constructs/network/settings";
 import { registrySettingsSchema } from "../constructs/registry/settings";
 import { keyAccessSchema } from "../constructs/shared/encryption-key";
-import { cidrSchema as cidr, nameSchema as name } from "../constructs/shared/validate";
+import { cidrSchema as cidr, nameSchema as name } from "../constructs/private/validate";
 import { checkWorkloadPools, workloadsSettingsSchema } from "../constructs/workloads/settings";
 
 /** The one environment that may keep its state on the operator's disk: nobody else applies it. */

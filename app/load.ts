@@ -2,8 +2,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { cidrsOverlap, parseCidr } from "../constructs/shared/cidr";
-import { valueAt } from "../constructs/shared/validate";
+import { cidrsOverlap, parseCidr } from "../constructs/private/cidr";
+import { valueAt } from "../constructs/private/validate";
 import { EnvironmentConfig, environmentSchema } from "./environment-schema";
 
 /** One or more environment files are invalid; `message` lists every problem, one per line. */

@@ -11,7 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { TerraformStack } from "cdktf";
 import { loadEnvironments } from "../app";
-import { parseImageReference } from "../constructs/shared/image-ref";
+import { parseImageReference } from "../constructs/private/image-ref";
 import { containersOf, JsonObject, podSpecOf, StackView } from "../constructs/policy";
 import { MirrorEntry, MirrorManifest } from "../constructs/registry/private-registry";
 import { buildApp } from "../main";

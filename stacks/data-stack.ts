@@ -1,7 +1,7 @@
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { EnvironmentConfig } from "../app";
-import { ebsCsiRoleNamePrefix } from "../constructs/cluster";
+import { GpuCluster } from "../constructs/cluster";
 import { setKeyAccess } from "../constructs/shared";
 import { RetainedDataKey } from "../constructs/storage";
 import { environmentAwsProvider } from "./aws-provider";
@@ -38,7 +38,7 @@ export class DataStack extends TerraformStack {
       purpose: `the license proxies' persistent volumes (usage spool and lease) of ${env.name}`,
       grantTagValue: env.name,
       // The role does not exist yet (this stack is applied first), so it is admitted by its name prefix.
-      volumeRoleNamePrefixes: [ebsCsiRoleNamePrefix(environmentClusterName(env))],
+      volumeRoleNamePrefixes: [GpuCluster.ebsCsiRoleNamePrefix(environmentClusterName(env))],
       preventDestroy: env.deletionProtection,
       tags: { ...env.tags, "voice-selfhost:environment": env.name },
     });

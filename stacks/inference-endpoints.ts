@@ -1,5 +1,6 @@
 import { EnvironmentConfig } from "../app";
-import { drainTiming, DrainTiming, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/shared";
+import { drainTiming, DrainTiming } from "../constructs/shared";
+import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GpuPoolUse, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS, InferenceServiceName } from "../constructs/private/names";
 import { gpuPlacement, InferenceServiceSettings, inferenceServicesOf } from "../constructs/workloads/settings";
 
 /** One inference Service as both stacks see it: the NodePort the workloads expose and the listener the load balancer opens for it. */
@@ -55,4 +56,15 @@ export function inferencePlacements(env: EnvironmentConfig): InferencePlacement[
     const pool = gpu ? settings.pool ?? env.nodePools.gpu[0].name : undefined;
     return { name: key, settings: gpu ? { ...settings, pool } : settings, gpu, pool, enginesOnCpu };
   });
+}
+
+/**
+ * The tags that say which inference services use a GPU pool ("none" when none does) and, when every one of
+ * them runs its engines on the CPU, that the pool is billed for GPUs nothing uses: where the cost review reads it.
+ */
+export function gpuPoolUseTags(placements: InferencePlacement[], pool: string): Record<string, string> {
+  const users = placements.filter((s) => s.gpu && s.pool === pool);
+  const onCpu = users.filter((s) => s.enginesOnCpu).map((s) => s.name);
+  const cpuEngines: Record<string, string> = users.length > 0 && onCpu.length === users.length ? { [GPU_POOL_CPU_ENGINES_TAG]: onCpu.join(",") } : {};
+  return { [GPU_POOL_USE_TAG]: users.map((s) => s.name).join(",") || GpuPoolUse.none, ...cpuEngines };
 }

@@ -4,7 +4,8 @@ import { ClusterAutoscalerRole, GpuCluster } from "../constructs/cluster";
 import { ModelBucket } from "../constructs/storage";
 import { ConfigError, EnvironmentConfig } from "../app";
 import { checkVersionSupport } from "../constructs/cluster/versions";
-import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GpuPoolUse, setKeyAccess } from "../constructs/shared";
+import { setKeyAccess } from "../constructs/shared";
+import { SpeechPlatform } from "../constructs/platform";
 import { modelImagesOf } from "../constructs/workloads/settings";
 import { InternalLoadBalancer } from "../constructs/ingress";
 import { acknowledgePolicy } from "../constructs/policy";
@@ -13,7 +14,7 @@ import { PrivateRegistry } from "../constructs/registry";
 import { environmentAwsProvider } from "./aws-provider";
 import { configureBackend } from "./backend";
 import { DataStack, environmentClusterName } from "./data-stack";
-import { inferenceEndpoints, inferencePlacements } from "./inference-endpoints";
+import { gpuPoolUseTags, inferenceEndpoints, inferencePlacements } from "./inference-endpoints";
 
 export interface InfraStackProps {
   readonly env: EnvironmentConfig;
@@ -32,6 +33,8 @@ export class InfraStack extends TerraformStack {
   readonly registry: PrivateRegistry;
   readonly modelBucket: ModelBucket;
   readonly loadBalancer: InternalLoadBalancer;
+  /** The wiring of cluster, registry, load balancer and the workloads stack's Kubernetes provider. */
+  readonly platform: SpeechPlatform;
 
   constructor(scope: Construct, id: string, props: InfraStackProps) {
     super(scope, id);
@@ -61,13 +64,16 @@ export class InfraStack extends TerraformStack {
     new TerraformOutput(this, "private_subnet_ids", { value: this.network.privateSubnetIds });
     new TerraformOutput(this, "endpoint_security_group_id", { value: this.network.endpointSecurityGroupId });
 
+    // Where the inference services run (GPU pools only for engines that use one) decides what the load
+    // balancer targets, and marks each GPU pool with the services that use it, or "none".
+    const services = inferencePlacements(env);
     this.cluster = new GpuCluster(this, "cluster", {
       network: this.network,
       name: clusterName,
       kubernetesVersion: env.kubernetesVersion,
       supportCheckDate: synthDate,
       systemPool: env.nodePools.system,
-      gpuPools: env.nodePools.gpu,
+      gpuPools: env.nodePools.gpu.map((pool) => ({ ...pool, tags: { ...pool.tags, ...gpuPoolUseTags(services, pool.name) } })),
       // The data stack's key, granted by its tag (this stack reads nothing of that one's state): destroying this stack leaves the retained volumes readable.
       volumeKey: props.data.volumeKey,
       // The environment's cluster settings are GpuCluster's own props (clusterSettingsSchema).
@@ -85,33 +91,27 @@ export class InfraStack extends TerraformStack {
       // A repository per model image the workloads run; the pods pull each by the digest the file names.
       modelImages: modelImagesOf(env.workloads.models),
     });
-    // The kubelet pulls with the node role; the mirror role copies the images in.
-    this.registry.grantPull(this.cluster.nodeRoleArn);
+    // The mirror role copies the images in (the platform lets the nodes pull).
     if (env.registry.mirrorRoleArn) this.registry.grantMirror(env.registry.mirrorRoleArn);
     // The archive of imported models the model images are built from: nothing in the cluster reads it; the mirror role,
     // which builds and pushes those images, may.
     this.modelBucket = new ModelBucket(this, "models", { namePrefix: `${env.name}-models-` });
     if (env.registry.mirrorRoleArn) this.modelBucket.grantRead(env.registry.mirrorRoleArn);
-    // Where the inference services run (GPU pools only for engines that use one) decides what the load
-    // balancer targets, and marks each GPU pool with the services that use it, or "none".
-    const services = inferencePlacements(env);
-    this.cluster.gpuPools.forEach((pool, i) => {
-      const users = services.filter((s) => s.gpu && s.pool === env.nodePools.gpu[i].name);
-      const onCpu = users.filter((s) => s.enginesOnCpu).map((s) => s.name);
-      // A pool every user of which runs CPU engines is billed for GPUs nothing uses: say so where the cost review reads it.
-      const cpuEngines: Record<string, string> = users.length > 0 && onCpu.length === users.length ? { [GPU_POOL_CPU_ENGINES_TAG]: onCpu.join(",") } : {};
-      pool.nodeGroup.tags = { ...pool.nodeGroup.tagsInput, [GPU_POOL_USE_TAG]: users.map((s) => s.name).join(",") || GpuPoolUse.none, ...cpuEngines };
-    });
-    const targetAsgs = [...(services.some((s) => s.gpu) ? this.cluster.gpuAutoScalingGroupNames : []), ...(services.some((s) => !s.gpu) ? this.cluster.systemAutoScalingGroupNames : [])];
-    this.loadBalancer = new InternalLoadBalancer(this, "ingress", {
+    this.platform = new SpeechPlatform(this, {
       network: this.network,
-      allowedClientCidrs: env.allowedClientCidrs,
-      targets: { autoScalingGroupNames: targetAsgs, nodeSecurityGroupId: this.cluster.clusterSecurityGroupId },
-      certificateArn: env.ingress.certificateArn,
-      plainTcp: env.ingress.plainTcp,
-      services: inferenceEndpoints(env),
-      deletionProtection: env.deletionProtection,
+      cluster: this.cluster,
+      registry: this.registry,
+      region: env.region,
+      inferenceNodes: [...new Set(services.map((s) => (s.gpu ? ("gpu" as const) : ("system" as const))))],
+      ingress: {
+        allowedClientCidrs: env.allowedClientCidrs,
+        certificateArn: env.ingress.certificateArn,
+        plainTcp: env.ingress.plainTcp,
+        services: inferenceEndpoints(env),
+        deletionProtection: env.deletionProtection,
+      },
     });
+    this.loadBalancer = this.platform.loadBalancer;
     acknowledgePolicy(
       this.loadBalancer,
       "VS-LB-004",

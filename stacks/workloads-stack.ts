@@ -1,9 +1,8 @@
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Fn, TerraformStack } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ConfigError, EnvironmentConfig } from "../app";
 import { checkApiAccess } from "../constructs/cluster/settings";
-import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS } from "../constructs/shared";
+import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORTS } from "../constructs/private/names";
 import { AutoscalingMetrics } from "../constructs/workloads/autoscaling-metrics";
 import { ClusterAutoscaler } from "../constructs/workloads/cluster-autoscaler";
 import { GpuNodeAgents } from "../constructs/workloads/gpu-node-agents";
@@ -51,17 +50,7 @@ export class WorkloadsStack extends TerraformStack {
     checkApiAccess(infra.cluster.settings, (path, message) => problems.push(`environments/${env.name}.json: field "cluster.${path.join(".")}": ${message}`));
     if (problems.length > 0) throw new ConfigError(problems);
     configureBackend(this, env, id);
-    new KubernetesProvider(this, "kubernetes", {
-      host: infra.cluster.endpoint,
-      clusterCaCertificate: Fn.base64decode(infra.cluster.certificateAuthorityData),
-      exec: [
-        {
-          apiVersion: "client.authentication.k8s.io/v1beta1",
-          command: "aws",
-          args: ["eks", "get-token", "--cluster-name", infra.cluster.clusterName, "--region", env.region, "--output", "json"],
-        },
-      ],
-    });
+    infra.platform.kubernetesProvider(this);
 
     const images = infra.registry.images;
     const server = images.inferenceServer;
@@ -84,7 +73,7 @@ export class WorkloadsStack extends TerraformStack {
     // Each model image pinned by the digest the environment file names (the infra stack's registry holds its repository).
     const modelImages = Object.fromEntries(Object.entries(infra.registry.modelImages).map(([kind, image]) => [kind, image.imageUri]));
     this.inferenceServices = inferencePlacements(env).map(({ name, settings }, i) => {
-      return new InferenceService(this, name, {
+      return infra.platform.addInferenceService(this, name, {
         name,
         namespace: this.namespace,
         image,
@@ -94,8 +83,6 @@ export class WorkloadsStack extends TerraformStack {
         imageCudaRuntime: w.image.cudaRuntime,
         modelImages,
         licenseProxyUrl: this.licenseProxy.url,
-        // What the pods really receive: the clients (their IP is preserved) less the cluster's VPC, over TLS unless plainTcp.
-        loadBalancer: infra.loadBalancer.forwarding,
         // The same table the infra stack's load balancer listeners are built from (stacks/inference-endpoints.ts).
         nodePort: INFERENCE_NODE_PORTS[name],
         healthCheckNodePort: INFERENCE_HEALTH_CHECK_NODE_PORTS[name],
@@ -112,7 +99,7 @@ export class WorkloadsStack extends TerraformStack {
         image,
         deployments: this.inferenceServices.map((s) => ({ name: s.name, minReplicas: s.settings.replicas.min })),
         schedule: w.scaleToZero,
-        apiCidrs: [infra.cluster.network.vpcCidr, infra.cluster.serviceCidr],
+        apiCidrs: infra.platform.kubernetesApiCidrs,
       });
     }
 
@@ -141,7 +128,7 @@ export class WorkloadsStack extends TerraformStack {
       alertRules: monitoring.alertRules,
       scrapeNamespaces: scraped,
       namespace: w.metricsScraperNamespace,
-      apiCidrs: [infra.cluster.network.vpcCidr, infra.cluster.serviceCidr],
+      apiCidrs: infra.platform.kubernetesApiCidrs,
     });
   }
 }

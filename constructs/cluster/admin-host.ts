@@ -13,8 +13,8 @@ import { Construct } from "constructs";
 import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, policyDocument, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
-import { recordPolicyAcknowledgement } from "../shared/policy-acknowledgement";
-import { rolePrefix } from "./pools";
+import { recordPolicyAcknowledgement } from "../private/policy-acknowledgement";
+import { rolePrefix } from "./private/pools";
 
 /** The Amazon Linux 2023 AMI, resolved by EC2 at launch from AWS's public parameter (no data source, so plans need no credentials). */
 export const ADMIN_HOST_IMAGE = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";

@@ -5,9 +5,9 @@ import { Construct } from "constructs";
 import { GpuPoolInput } from "./settings";
 import { NetworkRefs } from "../network/types";
 import { EncryptionKey } from "../shared/encryption-key";
-import { EKS_CLUSTER_NAME_PATTERN } from "../shared/names";
+import { EKS_CLUSTER_NAME_PATTERN } from "../private/names";
 import { NodeAmiType, NodePool } from "./node-pool";
-import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools } from "./pools";
+import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, grantNodeVolumes, resolveGpuPools } from "./private/pools";
 import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
 
 /** Props of ExistingCluster: the cluster's name and network, and the GPU pools to add. */
@@ -120,6 +120,7 @@ export class ExistingCluster extends Construct implements ClusterRefs {
           releaseVersion: pool.amiReleaseVersion,
           gpu: specs[i].gpu,
           tags,
+          nodeGroupTags: pool.tags,
           dependsOn: attachments,
         }),
     );

@@ -14,12 +14,12 @@ import { NetworkRefs } from "../network/types";
 import { managedPolicyArn, policyDocument, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { TaggedKeyRef } from "../storage/retained-data-key";
-import { EKS_CLUSTER_NAME_PATTERN } from "../shared/names";
-import { parseProps } from "../shared/validate";
+import { EKS_CLUSTER_NAME_PATTERN } from "../private/names";
+import { parseProps } from "../private/validate";
 import { AdminHost } from "./admin-host";
 import { NodeAmiType, NodePool } from "./node-pool";
 import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
-import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, EBS_CSI_ROLE_ID, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./pools";
+import { addPodIdentityRole, createNodeRole, DEFAULT_GPU_POOLS, EBS_CSI_ROLE_ID, grantNodeVolumes, podIdentityRole, resolveGpuPools, rolePrefix } from "./private/pools";
 import { amiReleaseLookup, checkVersionSupport, EksAddonName, resolveAddonVersions, resolveAmiReleaseVersion } from "./versions";
 
 /** The log groups the CloudWatch observability add-on writes, under /aws/containerinsights/<cluster>/: pods, nodes, kubelet and runtime, Container Insights. */
@@ -55,7 +55,7 @@ export interface GpuClusterProps extends ClusterSettingsInput {
    * The key that encrypts persistent volumes (the license proxies' usage spools, which are retained):
    * one that outlives this cluster, e.g. RetainedDataKey in a stack of its own. The EBS CSI driver's role
    * gets the grants it needs through IAM, on the key's tag, so this stack never reads the key's ARN; the
-   * key's own policy must admit the role too (RetainedDataKey's `volumeRoleNamePrefixes`: `ebsCsiRoleNamePrefix`).
+   * key's own policy must admit the role too (RetainedDataKey's `volumeRoleNamePrefixes`: `GpuCluster.ebsCsiRoleNamePrefix`).
    * Default: the cluster's own key, deleted with the cluster.
    */
   readonly volumeKey?: TaggedKeyRef;
@@ -89,6 +89,14 @@ export interface GpuClusterProps extends ClusterSettingsInput {
  * - A system CPU node pool and one node pool per GPU pool (see NodePool).
  */
 export class GpuCluster extends Construct implements ClusterRefs {
+  /**
+   * The name prefix of a cluster's EBS CSI driver role, for a key another stack creates first
+   * (RetainedDataKey's `volumeRoleNamePrefixes`): that stack cannot read the role's ARN, only know its name.
+   */
+  static ebsCsiRoleNamePrefix(clusterName: string): string {
+    return rolePrefix(clusterName, EBS_CSI_ROLE_ID);
+  }
+
   /** The cluster name as a literal (for names and tags). */
   readonly name: string;
   readonly cluster: EksCluster;
@@ -310,7 +318,7 @@ export class GpuCluster extends Construct implements ClusterRefs {
     this.gpuPools = gpuPools.map((pool, i) => {
       const amiType = pool.amiType as NodeAmiType;
       const releaseVersion = release(amiType, pool.amiReleaseVersion, `gpuPools[${i}] (${pool.name})`);
-      return new NodePool(this, `pool-${pool.name}`, { ...poolDefaults, ...pool, amiType, releaseVersion, gpu: this.gpuPoolSpecs[i].gpu });
+      return new NodePool(this, `pool-${pool.name}`, { ...poolDefaults, ...pool, tags: poolDefaults.tags, nodeGroupTags: pool.tags, amiType, releaseVersion, gpu: this.gpuPoolSpecs[i].gpu });
     });
     this.gpuAutoScalingGroupNames = this.gpuPools.map((p) => p.autoScalingGroupName);
 
@@ -323,7 +331,7 @@ export class GpuCluster extends Construct implements ClusterRefs {
     this.ebsCsiRole = ebsCsiRole;
     // The driver creates volumes encrypted with the key and lets EC2 attach them through grants (what the EBS CSI docs ask of a
     // customer-managed key): in the cluster key's own policy, or, for a key that outlives the cluster, in the role's IAM policy,
-    // which that key's policy must also allow (RetainedDataKey.volumeRoleNamePrefixes with ebsCsiRoleNamePrefix; VS-KMS-003).
+    // which that key's policy must also allow (RetainedDataKey.volumeRoleNamePrefixes with GpuCluster.ebsCsiRoleNamePrefix; VS-KMS-003).
     const useKey = { Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"], Effect: "Allow" as const };
     const grants = { Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], Effect: "Allow" as const, Condition: { Bool: { "kms:GrantIsForAWSResource": true } } };
     if (props.volumeKey) {

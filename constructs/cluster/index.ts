@@ -7,4 +7,3 @@ export * from "./settings";
 export * from "./types";
 export * from "./versions";
 export * from "./admin-host";
-export { ebsCsiRoleNamePrefix } from "./pools";

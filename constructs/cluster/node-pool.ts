@@ -3,10 +3,10 @@ import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../shared/names";
+import { AUTOSCALER_TAG_PREFIX, autoscalerDiscoveryTags, GPU_RESOURCE, GPU_TAINT, NODE_LABELS } from "../private/names";
 import type { ClusterRefs } from "./types";
 import { EncryptionKey } from "../shared/encryption-key";
-import { forgetWithoutDestroying, legacyLogicalId } from "../shared/removed";
+import { forgetWithoutDestroying, legacyLogicalId } from "../private/removed";
 import { acceleratorLabel, GpuInstanceType } from "./gpu-instance-types";
 
 /** EKS AMI types a pool may use: standard AL2023 for the system pool, NVIDIA variants for GPU pools. */
@@ -40,7 +40,10 @@ export interface NodePoolProps {
   readonly releaseVersion?: string;
   /** Set for GPU pools: adds the GPU taint, labels and the autoscaler's scale-from-zero hints. */
   readonly gpu?: GpuInstanceType;
+  /** Tags on the instances, volumes, network interfaces, launch template and node group. */
   readonly tags?: Record<string, string>;
+  /** Tags on the node group only, on top of `tags` (the pool's own: GpuPoolInput's `tags`). */
+  readonly nodeGroupTags?: Record<string, string>;
   readonly dependsOn?: ITerraformDependable[];
 }
 
@@ -116,7 +119,7 @@ export class NodePool extends Construct {
       launchTemplate: { id: this.launchTemplate.id, version: `${this.launchTemplate.latestVersion}` },
       labels: this.labels,
       taint: props.gpu ? [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: "NO_SCHEDULE" }] : undefined,
-      tags: { ...resourceTags, ...autoscalerTags },
+      tags: { ...resourceTags, ...autoscalerTags, ...props.nodeGroupTags },
       lifecycle: { createBeforeDestroy: true, ignoreChanges: ["scaling_config[0].desired_size"] },
       dependsOn: props.dependsOn,
     });

@@ -3,8 +3,8 @@
  * defaults and checks. GpuCluster parses its props with them; the app's environment file composes them.
  */
 import { z } from "zod";
-import { cidrsOverlap, parseCidr } from "../shared/cidr";
-import { cidrSchema, nameSchema, retentionDaysSchema } from "../shared/validate";
+import { cidrsOverlap, parseCidr } from "../private/cidr";
+import { cidrSchema, nameSchema, retentionDaysSchema } from "../private/validate";
 import { describeShape, GPU_INSTANCE_TYPES, unknownGpuInstanceType } from "./gpu-instance-types";
 import { DEFAULT_KUBERNETES_VERSION, EKS_ADDONS, EksAddonName } from "./versions";
 
@@ -91,6 +91,8 @@ export const gpuPoolSchema = z
     amiType: z.enum(["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]).default("AL2023_x86_64_NVIDIA"),
     diskSizeGiB: z.number().int().min(50).max(2000).default(200),
     amiReleaseVersion: amiReleaseVersionSchema,
+    /** Tags on this pool's EKS node group, on top of the cluster's: set at creation, so nothing rewrites them afterwards (e.g. cost allocation). */
+    tags: z.record(z.string().min(1), z.string()).optional(),
   })
   .strict()
   .superRefine(checkPoolSizes)

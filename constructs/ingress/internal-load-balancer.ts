@@ -7,11 +7,11 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import { clientSources, LoadBalancerForwarding } from "../shared/load-balancer-forwarding";
-import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORT } from "../shared/names";
+import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORT } from "../private/names";
 import { KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK } from "../shared/drain";
 import { NetworkRefs } from "../network/types";
 import { EncryptionKey } from "../shared/encryption-key";
-import { parseProps } from "../shared/validate";
+import { parseProps } from "../private/validate";
 import { allowedClientCidrsSchema, listenerSettingsSchema } from "./settings";
 import { SecureBucket } from "../shared/secure-bucket";
 

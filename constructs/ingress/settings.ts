@@ -3,8 +3,8 @@
  * definition the environment file composes and InternalLoadBalancer parses its props with.
  */
 import { z } from "zod";
-import { parseCidr } from "../shared/cidr";
-import { cidrSchema } from "../shared/validate";
+import { parseCidr } from "../private/cidr";
+import { cidrSchema } from "../private/validate";
 
 /** The only sources admitted on the listener ports: at least one, none as wide as 0.0.0.0/0. */
 export const allowedClientCidrsSchema = z

@@ -1,9 +1,9 @@
 import { Annotations, Token } from "cdktf";
 import { Construct } from "constructs";
-import { parseCidr } from "../shared/cidr";
+import { parseCidr } from "../private/cidr";
 import { PolicyStatement } from "../shared/arn";
 import { INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService, s3ReadStatement } from "./endpoints";
-import { regionOfAzs } from "./azs";
+import { regionOfAzs } from "./private/azs";
 import { NetworkRefs } from "./types";
 
 /** One private subnet of an existing VPC and the availability zone it is in. */

@@ -16,14 +16,14 @@ import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Fn, Lazy, TerraformLocal, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { formatCidr, parseCidr, subnetOf } from "../shared/cidr";
+import { formatCidr, parseCidr, subnetOf } from "../private/cidr";
 import { z } from "zod";
 import { flowLogRetentionDaysSchema, natGatewaysSchema, perimeterSchema, vpcCidrSchema } from "./settings";
 import { policyDocument, PolicyStatement, trustPolicy } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
-import { parseProps } from "../shared/validate";
-import { regionOfAzs } from "./azs";
-import { recordPolicyAcknowledgement } from "../shared/policy-acknowledgement";
+import { parseProps } from "../private/validate";
+import { regionOfAzs } from "./private/azs";
+import { recordPolicyAcknowledgement } from "../private/policy-acknowledgement";
 import {
   ecrLayersStatement,
   ENDPOINT_POLICY_DOCS,

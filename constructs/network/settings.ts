@@ -3,8 +3,8 @@
  * environment file composes (VPC CIDR, mode, NAT gateways, flow-log retention), with their defaults and checks.
  */
 import { z } from "zod";
-import { parseCidr } from "../shared/cidr";
-import { cidrSchema, retentionDaysSchema } from "../shared/validate";
+import { parseCidr } from "../private/cidr";
+import { cidrSchema, retentionDaysSchema } from "../private/validate";
 
 /** The VPC's CIDR, /16 to /22: each AZ's private subnet is a quarter of it, and pods take VPC addresses. */
 export const vpcCidrSchema = cidrSchema.refine(

@@ -1,7 +1,7 @@
 /** Attaches the policy to stacks so that `app.synth()` fails on any unacknowledged violation. */
 import { TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
-import { POLICY_ACKNOWLEDGEMENT_METADATA, recordPolicyAcknowledgement } from "../shared/policy-acknowledgement";
+import { POLICY_ACKNOWLEDGEMENT_METADATA, recordPolicyAcknowledgement } from "../private/policy-acknowledgement";
 import { acknowledgementProblems, evaluate, formatViolation } from "./engine";
 import { JsonObject, StackView } from "./stack-view";
 import { Acknowledgement, PolicyOptions, PolicyReport } from "./types";

@@ -11,7 +11,7 @@ import * as path from "path";
 import { NetworkRefs } from "../network/types";
 import { inspectorServiceLinkedRoleArn, policyDocument, PolicyStatement } from "../shared/arn";
 import { EncryptionKey } from "../shared/encryption-key";
-import { forgetWithoutDestroying, legacyLogicalId } from "../shared/removed";
+import { forgetWithoutDestroying, legacyLogicalId } from "../private/removed";
 import { clusterAutoscalerImage } from "../cluster/versions";
 import { ImageKey, IMAGES, ImageSpec, upstreamReference } from "./images";
 

@@ -1,6 +1,6 @@
 /** The registry's settings schema: the one definition of what the environment file says about the registry. */
 import { z } from "zod";
-import { iamPrincipalArnSchema } from "../shared/validate";
+import { iamPrincipalArnSchema } from "../private/validate";
 
 export const registrySettingsSchema = z
   .object({

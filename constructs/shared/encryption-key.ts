@@ -4,7 +4,7 @@ import { Lazy, TerraformLocal } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { z } from "zod";
 import { arnParts, policyDocument, PolicyStatement } from "./arn";
-import { iamPrincipalArnSchema, parseProps } from "./validate";
+import { iamPrincipalArnSchema, parseProps } from "../private/validate";
 
 /**
  * Who administers and who uses the keys the library makes (the environment file's `keys`), as

@@ -13,7 +13,7 @@
  * pod labels) and call the Service in-cluster.
  */
 import { Token } from "cdktf";
-import { cidrContains, cidrsOverlap, parseCidr } from "./cidr";
+import { cidrContains, cidrsOverlap, parseCidr } from "../private/cidr";
 
 /** One client network the pods admit: a CIDR, less the cluster network inside it (a NetworkPolicy ipBlock). */
 export interface ClientSource {

@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { EBS_LAUNCH_ACTIONS, EncryptionKey, GRANT_ACTIONS } from "../shared/encryption-key";
-import { RETAINED_DATA_TAG } from "../shared/names";
+import { RETAINED_DATA_TAG } from "../private/names";
 
 /**
  * A key another stack may use without reading its state: users are granted it through IAM on the tag
@@ -20,7 +20,7 @@ export interface RetainedDataKeyProps {
   readonly grantTagValue: string;
   /**
    * Name prefixes of the IAM roles that create and attach the volumes: the EBS CSI driver's role of each
-   * cluster that uses the key (`ebsCsiRoleNamePrefix(clusterName)`). The roles are created later, by another
+   * cluster that uses the key (`GpuCluster.ebsCsiRoleNamePrefix(clusterName)`). The roles are created later, by another
    * stack, so they are matched by name and through EC2 only (EncryptionKey.allowRolesThroughService).
    */
   readonly volumeRoleNamePrefixes?: readonly string[];

@@ -13,16 +13,16 @@ import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
-import { parseCidr } from "../shared/cidr";
-import { checkImagePinned } from "../shared/image-ref";
-import { NODE_LABELS } from "../shared/names";
+import { parseCidr } from "../private/cidr";
+import { checkImagePinned } from "../private/image-ref";
+import { NODE_LABELS } from "../private/names";
 import { METRICS } from "./contract";
-import { objectLabels, selectorLabels } from "./labels";
-import { k8sObject } from "./manifest";
+import { objectLabels, selectorLabels } from "./private/labels";
+import { k8sObject } from "./private/manifest";
 import { NamespaceRef, namespaced, namespaceRef, networkPolicy, WorkloadNamespace } from "./namespace";
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./private/pod-security";
 import { metricsScraperNamespaceSchema } from "./settings";
-import { parseProps } from "../shared/validate";
+import { parseProps } from "../private/validate";
 
 /** The upstream images' users: Prometheus runs as `nobody`, prometheus-adapter as 10001 (its chart's). */
 const PROMETHEUS_UID = 65534;

@@ -8,16 +8,16 @@ import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
 import type { ClusterRefs } from "../cluster/types";
-import { parseCidr } from "../shared/cidr";
-import { AWS_REGION_PATTERN } from "../shared/regions";
-import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, EKS_CLUSTER_NAME_PATTERN, NODE_LABELS, POD_IDENTITY_AGENT } from "../shared/names";
+import { parseCidr } from "../private/cidr";
+import { AWS_REGION_PATTERN } from "../private/regions";
+import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, EKS_CLUSTER_NAME_PATTERN, NODE_LABELS, POD_IDENTITY_AGENT } from "../private/names";
 import { METRICS_PATH } from "./contract";
-import { checkImagePinned, parseImageReference } from "../shared/image-ref";
+import { checkImagePinned, parseImageReference } from "../private/image-ref";
 import { minorOf } from "../cluster/versions";
-import { objectLabels, selectorLabels } from "./labels";
-import { k8sObject } from "./manifest";
+import { objectLabels, selectorLabels } from "./private/labels";
+import { k8sObject } from "./private/manifest";
 import { namespaced, networkPolicy, scraperIngress, WorkloadNamespace } from "./namespace";
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./private/pod-security";
 
 /** The upstream image's user: distroless `static:nonroot`. */
 export const CLUSTER_AUTOSCALER_UID = 65532;

@@ -4,11 +4,11 @@ import type { IIoK8sApiCoreV1Affinity } from "kubernetes-models/v1/Affinity";
 import type { IIoK8sApiCoreV1Toleration } from "kubernetes-models/v1/Toleration";
 import { Construct } from "constructs";
 import type { ClusterRefs } from "../cluster/types";
-import { GPU_TAINT, NODE_LABELS } from "../shared/names";
+import { GPU_TAINT, NODE_LABELS } from "../private/names";
 import { acknowledgePolicy } from "../policy/enforce";
 import { DCGM_EXPORTER_PORT, METRICS_PATH } from "./contract";
-import { checkImagePinned } from "../shared/image-ref";
-import { objectLabels, selectorLabels } from "./labels";
+import { checkImagePinned } from "../private/image-ref";
+import { objectLabels, selectorLabels } from "./private/labels";
 import { namespaced, networkPolicy, scraperIngress, WorkloadNamespace } from "./namespace";
 
 /** Props of GpuNodeAgents: the two images, from the private registry. */

@@ -11,16 +11,16 @@ import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_LOAD_BALANCER_CLASS, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../shared/names";
+import { GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_LOAD_BALANCER_CLASS, INFERENCE_NODE_PORT, INFERENCE_SERVICE_ACCOUNT, NODE_LABELS } from "../private/names";
 import { DrainTiming, drainTiming, TARGET_HEALTH_CHECK, TARGET_HEALTH_CHECK_ANNOTATION } from "../shared/drain";
 import { LOAD_BALANCER_FORWARDING_ANNOTATION, LoadBalancerForwarding } from "../shared/load-balancer-forwarding";
-import { checkImagePinned } from "../shared/image-ref";
-import { parseProps } from "../shared/validate";
+import { checkImagePinned } from "../private/image-ref";
+import { parseProps } from "../private/validate";
 import { BUILTIN_ENGINES, ENGINE_LANES, IMAGE_COMMANDS, INFERENCE_HEALTH, INFERENCE_PORT, LICENSE_PROXY_PORT, METRICS, METRICS_PATH, MODEL_IMAGE, MODELS_MOUNT, SECRETS, SERVER_ENV, TLS_SECRET } from "./contract";
-import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./labels";
+import { COMPONENT_LABEL, objectLabels, selectorLabels } from "./private/labels";
 import { NamespaceRef, namespaced, namespaceRef, networkPolicy, scraperIngress } from "./namespace";
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./pod-security";
-import { parseCpu } from "./quantity";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, TMP_MOUNT, TMP_VOLUME } from "./private/pod-security";
+import { parseCpu } from "./private/quantity";
 import {
   checkCudaRuntime,
   GpuPlacement,

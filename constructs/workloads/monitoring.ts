@@ -1,8 +1,8 @@
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Construct } from "constructs";
-import { WORKLOAD_NAMESPACE } from "../shared/names";
+import { WORKLOAD_NAMESPACE } from "../private/names";
 import { DCGM_METRICS, METRICS, QUEUE_FULL_REASON } from "./contract";
-import { objectLabels } from "./labels";
+import { objectLabels } from "./private/labels";
 import { NamespaceRef, namespaced, namespaceRef } from "./namespace";
 
 /** Props of Monitoring; every field has a default. */

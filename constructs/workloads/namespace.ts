@@ -4,10 +4,10 @@ import type { IIoK8sApiNetworkingV1NetworkPolicyIngressRule } from "kubernetes-m
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { CLUSTER_DNS, WORKLOAD_NAMESPACE } from "../shared/names";
-import { parseProps } from "../shared/validate";
-import { PART_OF } from "./labels";
-import { KubeObject, k8sObject } from "./manifest";
+import { CLUSTER_DNS, WORKLOAD_NAMESPACE } from "../private/names";
+import { parseProps } from "../private/validate";
+import { PART_OF } from "./private/labels";
+import { KubeObject, k8sObject } from "./private/manifest";
 import { metricsScraperNamespaceSchema } from "./settings";
 
 /** Where a workload goes: a namespace's name, and what must exist before objects are created in it. */

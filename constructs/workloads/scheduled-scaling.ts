@@ -4,14 +4,14 @@ import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role"
 import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
-import { parseCidr } from "../shared/cidr";
-import { checkImagePinned } from "../shared/image-ref";
-import { NODE_LABELS } from "../shared/names";
-import { parseProps } from "../shared/validate";
+import { parseCidr } from "../private/cidr";
+import { checkImagePinned } from "../private/image-ref";
+import { NODE_LABELS } from "../private/names";
+import { parseProps } from "../private/validate";
 import { IMAGE_COMMANDS } from "./contract";
-import { objectLabels, selectorLabels } from "./labels";
+import { objectLabels, selectorLabels } from "./private/labels";
 import { NamespaceRef, namespaced, namespaceRef, networkPolicy } from "./namespace";
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./pod-security";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./private/pod-security";
 import { ScaleToZeroSettings, ScaleToZeroSettingsInput, scaleToZeroSettingsSchema } from "./settings";
 
 const NAME = "inference-scaler";

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { GPU_INSTANCE_TYPES } from "../cluster/gpu-instance-types";
 import { SHUTDOWN_MARGIN_SECONDS } from "../shared/drain";
 import { BUILTIN_ENGINES, EXECUTION_PROVIDERS, SECRETS, SERVER_LIMITS, STT_ENGINES, TLS_SECRET, TTS_ENGINES } from "./contract";
-import { parseCpu, parseMemory } from "./quantity";
+import { parseCpu, parseMemory } from "./private/quantity";
 
 const cpu = z.string().refine((v) => (parseCpu(v) ?? 0) > 0, { message: 'expected a CPU quantity such as "500m" or "2"' });
 const memory = z.string().refine((v) => (parseMemory(v) ?? 0) > 0, { message: 'expected a memory quantity such as "512Mi" or "8Gi"' });

@@ -1,7 +1,7 @@
 import type { IStorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Construct } from "constructs";
-import { k8sObject } from "./manifest";
+import { k8sObject } from "./private/manifest";
 
 /** Props of EncryptedStorageClass. */
 export interface EncryptedStorageClassProps {

@@ -6,18 +6,16 @@
  * license file.
  */
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { App, Fn, TerraformStack } from "cdktf";
+import { App, TerraformStack } from "cdktf";
 import {
   GpuCluster,
   GpuNodeAgents,
-  InferenceService,
-  InternalLoadBalancer,
   LicenseProxy,
   ModelBucket,
   PrivateNetwork,
   PrivateRegistry,
   setKeyAccess,
+  SpeechPlatform,
   WorkloadNamespace,
 } from "voice-selfhost";
 
@@ -37,33 +35,31 @@ const cluster = new GpuCluster(infra, "cluster", {
 // Whisper as a model image (`npm run model:import -- ... --image-from`), pushed by the mirror with the other images.
 const whisperImage = { tag: "whisper-small-1", digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111" };
 const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "isolated", region, modelImages: { stt: whisperImage } });
-registry.grantPull(cluster.nodeRoleArn);
 // The model archive the images are built from: the image builder reads it; no pod does.
 new ModelBucket(infra, "models", { namePrefix: "isolated-models-" }).grantRead("arn:aws:iam::111122223333:role/model-publisher");
-const ingress = new InternalLoadBalancer(infra, "ingress", {
+const platform = new SpeechPlatform(infra, {
   network,
-  // The callers: an on-premises network routed to the VPC (a client inside the VPC would hairpin: refused).
-  allowedClientCidrs: ["10.91.0.0/16"],
-  // The built-in engines run on the system pool (InferenceService requests a GPU only for engines that use
-  // one); target cluster.gpuAutoScalingGroupNames once a sherpa model is set to cuda or auto.
-  targets: { autoScalingGroupNames: cluster.systemAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
-  certificateArn: "arn:aws:acm:eu-central-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+  cluster,
+  registry,
+  region,
+  // Whisper on the CPU and the built-in engines run on the system pool: add "gpu" once a model is set to cuda or auto.
+  inferenceNodes: ["system"],
+  ingress: {
+    // The callers: an on-premises network routed to the VPC (a client inside the VPC would hairpin: refused).
+    allowedClientCidrs: ["10.91.0.0/16"],
+    certificateArn: "arn:aws:acm:eu-central-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+  },
 });
 
 const workloads = new TerraformStack(app, "isolated-workloads");
-new KubernetesProvider(workloads, "kubernetes", {
-  host: cluster.endpoint,
-  clusterCaCertificate: Fn.base64decode(cluster.certificateAuthorityData),
-  exec: [{ apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", cluster.clusterName, "--region", region] }],
-});
+platform.kubernetesProvider(workloads);
 const namespace = new WorkloadNamespace(workloads, "namespace");
 const image = registry.images.inferenceServer.imageUri;
 const licenseProxy = new LicenseProxy(workloads, "license-proxy", { namespace, image, license: { mode: "offline" } });
-new InferenceService(workloads, "inference", {
+platform.addInferenceService(workloads, "inference", {
   namespace,
   image,
   licenseProxyUrl: licenseProxy.url,
-  loadBalancer: ingress.forwarding,
   // Whisper from its model image, copied into the pod by an init container with no network and no AWS identity.
   models: { source: "registry", stt: { engine: "sherpa-whisper", image: whisperImage } },
   modelImages: { stt: registry.modelImages.stt!.imageUri },

@@ -4,19 +4,17 @@
  * at synth), the cluster is read by name, so one stack can hold both the AWS and the Kubernetes side.
  */
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { App, Fn, TerraformStack } from "cdktf";
+import { App, TerraformStack } from "cdktf";
 import {
   ClusterAutoscaler,
   ClusterAutoscalerRole,
   ExistingCluster,
   GpuNodeAgents,
-  InferenceService,
-  InternalLoadBalancer,
   LicenseProxy,
   PrivateNetwork,
   PrivateRegistry,
   setKeyAccess,
+  SpeechPlatform,
   WorkloadNamespace,
 } from "voice-selfhost";
 
@@ -53,26 +51,26 @@ const registry = new PrivateRegistry(stack, "registry", {
   region,
   existingRepositories: { nvidiaDevicePlugin: "platform/nvidia/k8s-device-plugin" },
 });
-registry.grantPull(cluster.nodeRoleArn);
 // The GPU pool scales from zero: only the cluster autoscaler ever gives it a node. Its role needs the cluster's Pod Identity agent add-on.
 const autoscalerRole = new ClusterAutoscalerRole(stack, "cluster-autoscaler-role", { cluster });
-const ingress = new InternalLoadBalancer(stack, "ingress", {
+const platform = new SpeechPlatform(stack, {
   network,
-  // The callers: a peered network (a client inside the cluster's VPC would hairpin: refused).
-  allowedClientCidrs: ["10.61.0.0/16"],
-  targets: { autoScalingGroupNames: cluster.gpuAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
-  certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+  cluster,
+  registry,
+  region,
+  // An existing cluster has no system pool of ours: the inference pods run on the GPU pool.
+  inferenceNodes: ["gpu"],
+  ingress: {
+    // The callers: a peered network (a client inside the cluster's VPC would hairpin: refused).
+    allowedClientCidrs: ["10.61.0.0/16"],
+    certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+  },
 });
-
-new KubernetesProvider(stack, "kubernetes", {
-  host: cluster.endpoint,
-  clusterCaCertificate: Fn.base64decode(cluster.certificateAuthorityData),
-  exec: [{ apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", cluster.clusterName, "--region", region] }],
-});
+platform.kubernetesProvider(stack);
 const namespace = new WorkloadNamespace(stack, "namespace");
 const image = registry.images.inferenceServer.imageUri;
 const licenseProxy = new LicenseProxy(stack, "license-proxy", { namespace, image, license: { mode: "offline" } });
-new InferenceService(stack, "inference", {
+platform.addInferenceService(stack, "inference", {
   namespace,
   image,
   settings: { pool: "speech-l4" },
@@ -80,8 +78,6 @@ new InferenceService(stack, "inference", {
   // image carries the CUDA onnxruntime (inference-image/Dockerfile), else on CPU (the server logs which).
   models: { stt: { engine: "sherpa-whisper", provider: "auto", location: "/opt/models/whisper-small" } },
   licenseProxyUrl: licenseProxy.url,
-  // What the load balancer forwards: the clients (their IP is preserved, the cluster's VPC carved out), over TLS.
-  loadBalancer: ingress.forwarding,
 });
 new GpuNodeAgents(stack, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,

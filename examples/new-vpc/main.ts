@@ -5,22 +5,20 @@
  * `platform-workloads`, whose Kubernetes provider reads the cluster from the infra stack.
  */
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { App, Fn, TerraformStack } from "cdktf";
+import { App, TerraformStack } from "cdktf";
 import {
   ClusterAutoscaler,
   ClusterAutoscalerRole,
   EncryptedStorageClass,
   GpuCluster,
   GpuNodeAgents,
-  InferenceService,
-  InternalLoadBalancer,
   LicenseProxy,
   ModelBucket,
   Monitoring,
   PrivateNetwork,
   PrivateRegistry,
   setKeyAccess,
+  SpeechPlatform,
   WorkloadNamespace,
 } from "voice-selfhost";
 
@@ -44,25 +42,27 @@ const cluster = new GpuCluster(infra, "cluster", {
   adminRoleArn: "arn:aws:iam::111122223333:role/platform-admin",
 });
 const registry = new PrivateRegistry(infra, "registry", { network, repositoryPrefix: "speech", region });
-registry.grantPull(cluster.nodeRoleArn);
 // The model archive model images are built from: read by the builder, never by a serving pod.
 new ModelBucket(infra, "models", { namePrefix: "speech-models-" }).grantRead("arn:aws:iam::111122223333:role/model-publisher");
 const autoscalerRole = new ClusterAutoscalerRole(infra, "cluster-autoscaler", { cluster });
-const ingress = new InternalLoadBalancer(infra, "ingress", {
+// The wiring, once: the nodes pull from the registry, the load balancer targets the nodes the inference pods run
+// on, the workloads stack reaches the cluster's private API, the pods admit what the load balancer forwards.
+const platform = new SpeechPlatform(infra, {
   network,
-  allowedClientCidrs: ["10.0.0.0/8"],
-  // The built-in engines run on the system pool (InferenceService requests a GPU only for engines that use
-  // one); target cluster.gpuAutoScalingGroupNames once a sherpa model is set to cuda or auto.
-  targets: { autoScalingGroupNames: cluster.systemAutoScalingGroupNames, nodeSecurityGroupId: cluster.clusterSecurityGroupId },
-  certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+  cluster,
+  registry,
+  region,
+  // The built-in engines run on the system pool (InferenceService requests a GPU only for engines that use one):
+  // add "gpu" once a sherpa model is set to cuda or auto.
+  inferenceNodes: ["system"],
+  ingress: {
+    allowedClientCidrs: ["10.0.0.0/8"],
+    certificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+  },
 });
 
 const workloads = new TerraformStack(app, "platform-workloads");
-new KubernetesProvider(workloads, "kubernetes", {
-  host: cluster.endpoint,
-  clusterCaCertificate: Fn.base64decode(cluster.certificateAuthorityData),
-  exec: [{ apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", cluster.clusterName, "--region", region] }],
-});
+platform.kubernetesProvider(workloads);
 const namespace = new WorkloadNamespace(workloads, "namespace");
 const image = registry.images.inferenceServer.imageUri;
 const licenseProxy = new LicenseProxy(workloads, "license-proxy", {
@@ -72,7 +72,7 @@ const licenseProxy = new LicenseProxy(workloads, "license-proxy", {
   // The cluster's key, whose policy lets the EBS CSI driver encrypt the proxy's volumes with it.
   storageClass: new EncryptedStorageClass(workloads, "storage-class", { kmsKeyArn: cluster.volumeKeyArn }),
 });
-new InferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url, loadBalancer: ingress.forwarding });
+platform.addInferenceService(workloads, "inference", { namespace, image, licenseProxyUrl: licenseProxy.url });
 const gpu = new GpuNodeAgents(workloads, "gpu", {
   devicePluginImage: registry.images.nvidiaDevicePlugin.imageUri,
   dcgmExporterImage: registry.images.dcgmExporter.imageUri,

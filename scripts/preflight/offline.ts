@@ -6,7 +6,7 @@
  */
 import { EnvironmentConfig } from "../../app";
 import { certificateRegion } from "../../constructs/ingress/settings";
-import { cidrsOverlap, parseCidr } from "../../constructs/shared/cidr";
+import { cidrsOverlap, parseCidr } from "../../constructs/private/cidr";
 import prices from "../pricing/aws-on-demand.json";
 
 /** One thing to fix before an apply. `unknown`: the offline data cannot tell; the live check decides. */

@@ -2,7 +2,7 @@
 import prices from "../pricing/aws-on-demand.json";
 import { gpuPoolUse, poolName } from "../../constructs/policy/rules/gpu-pools";
 import { blocks, launchTemplateOf, StackView, TfResource, valueAt } from "../../constructs/policy/stack-view";
-import { GPU_POOL_CPU_ENGINES_TAG, GpuPoolUse } from "../../constructs/shared/names";
+import { GPU_POOL_CPU_ENGINES_TAG, GpuPoolUse } from "../../constructs/private/names";
 
 interface RegionPrices {
   readonly instances: Readonly<Record<string, number>>;

@@ -1,5 +1,5 @@
 /** A Mermaid flowchart of one environment's topology, drawn from its synthesized stacks (GitHub renders it in a PR). */
-import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../constructs/shared/names";
+import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../constructs/private/names";
 import { blocks, podSpecOf, StackView, valueAt } from "../../constructs/policy/stack-view";
 
 /** Mermaid node ids: letters, digits and underscores only. */

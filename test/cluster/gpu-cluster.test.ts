@@ -1,5 +1,5 @@
 import { GpuCluster, GPU_INSTANCE_TYPES, gpuInstanceType } from "../../constructs/cluster";
-import { GPU_TAINT, NODE_LABELS } from "../../constructs/shared";
+import { GPU_TAINT, NODE_LABELS } from "../../constructs/private/names";
 import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";
 
 function synthCluster(props: Partial<ConstructorParameters<typeof GpuCluster>[2]> = {}) {
@@ -245,4 +245,21 @@ describe("GPU instance table", () => {
     expect(gpuInstanceType("g6e.12xlarge", "x")).toEqual({ gpuModel: "L40S", gpusPerNode: 4, gpuMemoryGiB: 48, vcpus: 48, memoryGiB: 384 });
     expect(gpuInstanceType("p5.48xlarge", "x")).toMatchObject({ gpuModel: "H100", gpusPerNode: 8, gpuMemoryGiB: 80 });
   });
+});
+
+test("a GPU pool's own tags go on its node group at creation, on top of the cluster's, and on no other pool", () => {
+  const { json } = synthCluster({
+    tags: { team: "speech" },
+    gpuPools: [
+      { name: "a10g", instanceTypes: ["g5.xlarge"], minSize: 0, maxSize: 2, tags: { "cost-center": "asr" } },
+      { name: "l4", instanceTypes: ["g6.xlarge"], minSize: 0, maxSize: 2 },
+    ],
+  });
+  const groups = Object.values(resources(json, "aws_eks_node_group")) as Record<string, any>[];
+  const byPool = (pool: string) => groups.find((g) => String(g.node_group_name_prefix).startsWith(`${pool}-`))!;
+  expect(byPool("a10g").tags).toMatchObject({ team: "speech", "cost-center": "asr" });
+  expect(byPool("l4").tags).toMatchObject({ team: "speech" });
+  expect(byPool("l4").tags).not.toHaveProperty("cost-center");
+  // The launch template keeps the cluster's tags only.
+  for (const template of Object.values(resources(json, "aws_launch_template"))) expect(template.tags).not.toHaveProperty("cost-center");
 });

@@ -1,5 +1,6 @@
 import { InternalLoadBalancer, LoadBalancedService, TLS_POLICY } from "../../constructs/ingress";
-import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORT, KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK } from "../../constructs/shared";
+import { KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK } from "../../constructs/shared";
+import { INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_NODE_PORT } from "../../constructs/private/names";
 
 const HEALTH = INFERENCE_HEALTH_CHECK_NODE_PORTS.inference;
 import { fakeNetwork, only, policyStatements, resources, synthJson, testStack } from "../support/synth";

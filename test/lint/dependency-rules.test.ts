@@ -31,11 +31,16 @@ test("two files that import each other fail, within one folder and for a type on
 }, 30_000);
 
 test.each([
+  // The inference image's layers.
   ["audio-imports-server", "audio-is-a-layer", "inference-image/src/audio/upload.ts → inference-image/src/server/errors.ts"],
   ["engines-imports-server", "engines-not-server", "inference-image/src/engines/pool.ts → inference-image/src/server/context.ts"],
   ["params-import-engines", "params-are-declarations", "inference-image/src/params/live.ts → inference-image/src/engines/types.ts"],
-])("the inference image's layers: %s fails (%s)", (fixture, rule, edge) => {
-  const { status, output } = cruise(path.join(fixtures, fixture), "inference-image");
+  // The library's public face.
+  ["area-imports-private", "private-stays-in-its-area", "constructs/ingress/listener.ts → constructs/cluster/private/pools.ts"],
+  ["index-exports-private", "public-face-not-private", "constructs/index.ts → constructs/cluster/private/pools.ts"],
+  ["example-imports-library", "examples-use-the-package", "examples/demo/main.ts → constructs/widget.ts"],
+])("%s fails (%s)", (fixture, rule, edge) => {
+  const { status, output } = cruise(path.join(fixtures, fixture), ".");
   expect(status).not.toBe(0);
   expect(output).toContain(`error ${rule}: ${edge}`);
 }, 30_000);
@@ -52,11 +57,11 @@ test("the library importing the stacks fails", () => {
   expect(output).toMatch(/error library-not-app: constructs\/construct\.ts → stacks\/stack\.ts/);
 }, 30_000);
 
-test("building a network loads the network and its leaf helpers only: no policy rules, workloads or app (compiled dist/, as an app runs it)", () => {
+test("building a network loads the network and its leaf helpers (shared, private) only: no policy rules, workloads or app (compiled dist/, as an app runs it)", () => {
   const dist = path.join(repo, "dist");
   if (!fs.existsSync(path.join(dist, "constructs/network/index.js"))) throw new Error("dist/ is missing: run `npm run build` first (npm test does)");
   const probe = `require(${JSON.stringify(path.join(dist, "constructs/network"))}); console.log(JSON.stringify(Object.keys(require.cache).filter((k) => k.startsWith(${JSON.stringify(dist)})).map((k) => k.slice(${dist.length + 1}))))`;
   const loaded = JSON.parse(spawnSync(process.execPath, ["-e", probe], { encoding: "utf8" }).stdout) as string[];
   expect(loaded.length).toBeGreaterThan(3);
-  expect(loaded.filter((m) => !/^constructs\/(network|shared)\//.test(m))).toEqual([]);
+  expect(loaded.filter((m) => !/^constructs\/(network|shared|private)\//.test(m))).toEqual([]);
 }, 30_000);

@@ -83,7 +83,7 @@ test("the app resolves the library and one copy of each peer from its own node_m
     expect(fs.existsSync(path.join(app, "node_modules", "voice-selfhost", "node_modules", peer))).toBe(false);
   }
   // Only the package root is exported: internal paths are not part of the API.
-  expect(() => resolve("voice-selfhost/dist/lib/cluster/pools")).toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
+  expect(() => resolve("voice-selfhost/dist/lib/cluster/private/pools")).toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
 });
 
 test("(b) existing VPC and cluster: node groups on the cluster read by name, workloads in the same stack, no network or cluster created", () => {

@@ -1,4 +1,4 @@
-import { checkImagePinned, parseImageReference } from "../../constructs/shared/image-ref";
+import { checkImagePinned, parseImageReference } from "../../constructs/private/image-ref";
 
 const digest = `sha256:${"a".repeat(64)}`;
 

@@ -1,5 +1,5 @@
 import { Lazy } from "cdktf";
-import { setTokenStackTraces, STACK_TRACES_ENV, stackTracesWanted } from "../../constructs/shared/stack-traces";
+import { setTokenStackTraces, STACK_TRACES_ENV, stackTracesWanted } from "../../constructs/private/stack-traces";
 
 afterAll(() => setTokenStackTraces(stackTracesWanted()));
 

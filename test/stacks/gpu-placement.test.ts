@@ -9,7 +9,7 @@ import * as path from "path";
 import { buildApp } from "../../main";
 import { parseEnvironment } from "../../app";
 import { StackView } from "../../constructs/policy";
-import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GPU_RESOURCE, GPU_TAINT } from "../../constructs/shared";
+import { GPU_POOL_CPU_ENGINES_TAG, GPU_POOL_USE_TAG, GPU_RESOURCE, GPU_TAINT } from "../../constructs/private/names";
 import { estimateCost } from "../../scripts/report/cost";
 import { review } from "../../scripts/review";
 import { find, isInference, KubeObj, kubeObjects, StackJson } from "../workloads/support";

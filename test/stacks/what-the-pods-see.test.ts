@@ -3,7 +3,7 @@
  * of both stacks of every environment, the way Terraform and Kubernetes will read them.
  */
 import * as fs from "fs";
-import { cidrContains, parseCidr } from "../../constructs/shared/cidr";
+import { cidrContains, parseCidr } from "../../constructs/private/cidr";
 import { INFERENCE_PORT } from "../../constructs/workloads/contract";
 import { find, isInference, kubeObjects, StackJson, synthAllEnvironments } from "../workloads/support";
 

@@ -1,16 +1,8 @@
 /** The four `<env>-workloads` stacks, synthesized from environments/ exactly as `npm run synth` does. */
 import * as fs from "fs";
 import * as path from "path";
-import {
-  CLUSTER_AUTOSCALER_NAMESPACE,
-  GPU_RESOURCE,
-  INFERENCE_HEALTH_CHECK_NODE_PORTS,
-  INFERENCE_LOAD_BALANCER_CLASS,
-  INFERENCE_NODE_PORT,
-  TARGET_HEALTH_CHECK,
-  TARGET_HEALTH_CHECK_ANNOTATION,
-  WORKLOAD_NAMESPACE,
-} from "../../constructs/shared";
+import { TARGET_HEALTH_CHECK, TARGET_HEALTH_CHECK_ANNOTATION } from "../../constructs/shared";
+import { CLUSTER_AUTOSCALER_NAMESPACE, GPU_RESOURCE, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_LOAD_BALANCER_CLASS, INFERENCE_NODE_PORT, WORKLOAD_NAMESPACE } from "../../constructs/private/names";
 import { find, isInference, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "../workloads/support";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];

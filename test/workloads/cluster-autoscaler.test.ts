@@ -1,7 +1,7 @@
 /** The cluster autoscaler: its AWS role (infra stacks), its Kubernetes objects (workloads stacks), and the construct's checks. */
 import * as fs from "fs";
 import { App, TerraformStack, Testing } from "cdktf";
-import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, GPU_TAINT } from "../../constructs/shared";
+import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, GPU_TAINT } from "../../constructs/private/names";
 import { clusterAutoscalerPolicy } from "../../constructs/cluster/cluster-autoscaler-role";
 import { evaluate, JsonObject, StackView } from "../../constructs/policy";
 import { isPrivateImage } from "../../constructs/policy/rules/workloads";

@@ -6,7 +6,7 @@
  * rules, not the kubelet, the autoscaler's timing or EBS itself.
  */
 import * as fs from "fs";
-import { NODE_LABELS } from "../../constructs/shared";
+import { NODE_LABELS } from "../../constructs/private/names";
 import { find, KubeObj, kubeObjects, StackJson, synthAllEnvironments } from "./support";
 
 let stacks: Record<string, StackJson>;

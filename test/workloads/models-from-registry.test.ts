@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { loadEnvironmentFile } from "../../app";
-import { INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../../constructs/shared";
+import { INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../../constructs/private/names";
 import { buildApp } from "../../main";
 import { find, kubeObjects, StackJson, validateKubeObject } from "./support";
 

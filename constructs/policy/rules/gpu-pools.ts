@@ -1,5 +1,5 @@
 /** Rules about paid capacity: GPU node pools that no workload's engines use. */
-import { GpuPoolUse, GPU_POOL_USE_TAG } from "../../shared/names";
+import { GpuPoolUse, GPU_POOL_USE_TAG } from "../../private/names";
 import { TfResource } from "../stack-view";
 import { PolicyRule } from "../types";
 

@@ -4,7 +4,7 @@
  */
 import { INSPECTOR_SERVICE_LINKED_ROLE_PATH, POD_IDENTITY_SERVICE, POD_IDENTITY_SESSION_TAGS } from "../../shared/arn";
 import { EBS_LAUNCH_ACTIONS, GRANT_ACTIONS, KEY_USE_ACTIONS, ROOT_RECOVERY_ACTIONS } from "../../shared/encryption-key";
-import { RETAINED_DATA_TAG } from "../../shared/names";
+import { RETAINED_DATA_TAG } from "../../private/names";
 import { allowsEverything, conditionValues, grants, readPolicy, StatementView } from "../policy-document";
 import { blocks, references, StackView, TfResource } from "../stack-view";
 import { PolicyRule } from "../types";
@@ -184,7 +184,7 @@ export const perimeterRules: PolicyRule[] = [
     title: "A retained-data key lets the roles that create its volumes use it, in its own policy",
     rationale:
       "The EBS CSI driver is granted a retained-data key through IAM on the key's tag; once the key policy keeps the account root to recovery (VS-KMS-002), IAM policies grant nothing on it, and the driver can neither create nor attach the license proxies' volumes.",
-    fix: "Admit the driver's role in the key policy by its name prefix, through EC2 only (RetainedDataKey's volumeRoleNamePrefixes: ebsCsiRoleNamePrefix(clusterName)).",
+    fix: "Admit the driver's role in the key policy by its name prefix, through EC2 only (RetainedDataKey's volumeRoleNamePrefixes: GpuCluster.ebsCsiRoleNamePrefix(clusterName)).",
     appliesTo: ["aws_kms_key"],
     check: (key, { stack }) => retainedKeyUseProblems(key, stack),
   },

@@ -4,7 +4,7 @@
  * survive a lost zone, and logs that outlive their node. Each reads only the stack it checks; where the
  * other stack holds a fact (the load balancer's health check), the construct writes it on the object.
  */
-import { AUTOSCALER_TAG_PREFIX, GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, NODE_LABELS } from "../../shared/names";
+import { AUTOSCALER_TAG_PREFIX, GPU_RESOURCE, GPU_TAINT, GPU_USE_ANNOTATIONS, NODE_LABELS } from "../../private/names";
 import { DRAIN_MARGIN_SECONDS, KUBE_PROXY_HEALTH_PATH, TARGET_HEALTH_CHECK_ANNOTATION, TargetHealthCheck, unhealthyAfterSeconds } from "../../shared/drain";
 import { blocks, containersOf, describe, isTrue, K8sObject, references, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
 import { PolicyContext, PolicyRule } from "../types";

@@ -4,7 +4,7 @@
  * see the load balancer, so the Service carries what it forwards (shared/load-balancer-forwarding.ts), as it
  * carries the health check for the drain rules.
  */
-import { cidrContains, cidrsOverlap, parseCidr } from "../../shared/cidr";
+import { cidrContains, cidrsOverlap, parseCidr } from "../../private/cidr";
 import { LOAD_BALANCER_FORWARDING_ANNOTATION, LoadBalancerForwarding, TARGET_TLS_ENV } from "../../shared/load-balancer-forwarding";
 import { containersOf, describe, K8sObject, references, StackView, TfResource, valueAt } from "../stack-view";
 import { PolicyContext, PolicyRule } from "../types";

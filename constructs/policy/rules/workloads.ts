@@ -1,6 +1,6 @@
 /** Rules for Kubernetes objects (deployed as kubernetes_manifest): pod hardening, isolation, availability, secrets, images. */
-import { parseImageReference } from "../../shared/image-ref";
-import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../shared/names";
+import { parseImageReference } from "../../private/image-ref";
+import { LICENSE_PROXY_SERVICE_ACCOUNT } from "../../private/names";
 import { Container, containersOf, describe, StackView, TfResource, valueAt, WORKLOAD_SELECTORS } from "../stack-view";
 import { matches, namespaceOf, pod, podLabels } from "./k8s";
 import { PolicyContext, PolicyRule } from "../types";

@@ -8,12 +8,12 @@ import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-ident
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { GpuPoolInput, gpuPoolSchema, gpuPoolsSchema } from "./settings";
-import { managedPolicyArn, podIdentityTrustPolicy, trustPolicy } from "../shared/arn";
-import { EncryptionKey } from "../shared/encryption-key";
-import { parseProps } from "../shared/validate";
-import { GpuInstanceType, gpuInstanceType } from "./gpu-instance-types";
-import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "./types";
+import { GpuPoolInput, gpuPoolSchema, gpuPoolsSchema } from "../settings";
+import { managedPolicyArn, podIdentityTrustPolicy, trustPolicy } from "../../shared/arn";
+import { EncryptionKey } from "../../shared/encryption-key";
+import { parseProps } from "../../private/validate";
+import { GpuInstanceType, gpuInstanceType } from "../gpu-instance-types";
+import { ClusterRefs, GpuPoolSpec, PodIdentityRoleOptions } from "../types";
 
 export type ResolvedGpuPool = ReturnType<typeof gpuPoolSchema.parse>;
 
@@ -59,14 +59,6 @@ export function grantNodeVolumes(key: EncryptionKey): void {
 
 /** The EBS CSI driver controller's Pod Identity role: its id under the cluster, which names the role. */
 export const EBS_CSI_ROLE_ID = "ebs-csi";
-
-/**
- * The name prefix of a cluster's EBS CSI driver role, for a key another stack creates first
- * (RetainedDataKey.volumeRoleNamePrefixes): that stack cannot read the role's ARN, only know its name.
- */
-export function ebsCsiRoleNamePrefix(clusterName: string): string {
-  return rolePrefix(clusterName, EBS_CSI_ROLE_ID);
-}
 
 /** IAM role name prefixes are limited to 38 characters; Terraform appends a unique suffix. */
 export function rolePrefix(cluster: string, purpose: string): string {

@@ -6,7 +6,7 @@ import type { IIoK8sApiCoreV1PodSecurityContext } from "kubernetes-models/v1/Pod
 import type { IIoK8sApiCoreV1SecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IIoK8sApiCoreV1Volume } from "kubernetes-models/v1/Volume";
 import type { IIoK8sApiCoreV1VolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { IMAGE_UID } from "./contract";
+import { IMAGE_UID } from "../contract";
 
 /** A pod security context that meets the `restricted` Pod Security Standard. */
 export function restrictedPodSecurityContext(uid: number = IMAGE_UID): IIoK8sApiCoreV1PodSecurityContext {

@@ -27,7 +27,7 @@ const none = (): string[] => [];
  * upgrade that moves it fails loudly here instead of silently making synth slower.
  */
 export function setTokenStackTraces(on: boolean): boolean {
-  if (typeof original !== "function") throw new Error("cdktf/lib/tokens/private/stack-trace no longer exports captureStackTrace: revisit constructs/shared/stack-traces.ts");
+  if (typeof original !== "function") throw new Error("cdktf/lib/tokens/private/stack-trace no longer exports captureStackTrace: revisit constructs/private/stack-traces.ts");
   (stackTrace as { captureStackTrace: typeof original }).captureStackTrace = on ? original : none;
   return on;
 }

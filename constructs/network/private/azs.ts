@@ -1,4 +1,4 @@
-import { AWS_AZ_PATTERN } from "../shared/regions";
+import { AWS_AZ_PATTERN } from "../../private/regions";
 
 /** The region every AZ name belongs to (e.g. eu-west-1a -> eu-west-1); calls `fail` on a malformed name or a mix of regions. Internal. */
 export function regionOfAzs(azs: readonly string[], fail: (message: string) => never, region?: string): string {
