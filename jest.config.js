@@ -44,6 +44,9 @@ module.exports = {
       transform,
       transformIgnorePatterns,
       setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
+      // The app synthesized from environments/ once per run, for the files that only read it.
+      globalSetup: "<rootDir>/test/support/stock-synth.ts",
+      globalTeardown: "<rootDir>/test/support/stock-synth-teardown.ts",
       testEnvironment: "node",
       // The examples import the library by its package name; here that is the source (test/package/pack.test.ts checks the packed one).
       moduleNameMapper: { ...moduleNameMapper, "^voice-selfhost$": "<rootDir>/constructs/index.ts" },

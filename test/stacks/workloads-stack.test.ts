@@ -11,19 +11,17 @@ import {
   TARGET_HEALTH_CHECK_ANNOTATION,
   WORKLOAD_NAMESPACE,
 } from "../../constructs/shared";
-import { find, isInference, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "../workloads/support";
+import { stockStacks, stockSynthDir } from "../support/stock-synth";
+import { find, isInference, KubeObj, kubeObjects, StackJson, validateKubeObject } from "../workloads/support";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];
 const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet"];
 
 let stacks: Record<string, StackJson>;
-let outdir: string;
 
 beforeAll(() => {
-  ({ stacks, outdir } = synthAllEnvironments());
-}, 120_000);
-
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+  stacks = stockStacks<StackJson>();
+});
 
 const objectsOf = (env: string): KubeObj[] => kubeObjects(stacks[`${env}-workloads`]);
 const podSpec = (w: KubeObj): any => w.spec.template.spec;
@@ -192,7 +190,7 @@ describe("airgapped-workloads images", () => {
   test("every image is one of the environment's private ECR repositories, and every one is in the mirror manifest", () => {
     const workloads = stacks["airgapped-workloads"];
     const infra = stacks["airgapped-infra"];
-    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "airgapped-infra", "mirror-manifest.json"), "utf8")) as {
+    const manifest = JSON.parse(fs.readFileSync(path.join(stockSynthDir(), "stacks", "airgapped-infra", "mirror-manifest.json"), "utf8")) as {
       images: { repository: string; tag: string; digest: string | null }[];
     };
     const images = kubeObjects(workloads)
