@@ -34,8 +34,11 @@ function split(name, project) {
 }
 
 module.exports = {
-  // On a 2-core machine jest runs in band: a handle some library leaves open (a native addon's thread, a
-  // keep-alive socket) would keep CI waiting after the last result, so the run ends when the results are in.
+  // Two test files at a time even on 2 cores (jest's default there is one): many end-to-end files mostly wait on
+  // subprocesses (terraform, promtool, a server starting), and two overlap (BENCHMARKS.md, "The test suite").
+  maxWorkers: 2,
+  // A handle some library leaves open (a native addon's thread, a keep-alive socket) would keep CI waiting after
+  // the last result, so the run ends when the results are in.
   forceExit: true,
   projects: [
     ...split("infra", {
