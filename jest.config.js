@@ -1,4 +1,7 @@
-/** Two projects: the CDKTF app (root) and the inference image workspace. Both use SWC, not ts-jest, for speed. */
+/** The CDKTF app (root) and the inference image workspace, each split into unit and e2e. Both use SWC, not ts-jest, for speed. */
+const path = require("path");
+const { E2E_TEST_FILES } = require("./test/suites");
+
 const swc = ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }];
 
 // The WASM audio codecs and the pitch tracker (pitchy) ship as ES modules only: Node 20.19+ requires them natively,
@@ -9,24 +12,49 @@ const transform = { "^.+\\.ts$": swc, [`/node_modules/(${ESM_CODECS})/.+\\.m?js$
 const moduleNameMapper = { "^mediabunny$": `${__dirname}/node_modules/mediabunny/dist/modules/src/index.js` };
 const transformIgnorePatterns = [`/node_modules/(?!(${ESM_CODECS})/)`];
 
+const e2eFiles = E2E_TEST_FILES.map((file) => path.join(__dirname, file));
+const escape = (file) => file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const unitGuard = `${__dirname}/test/support/unit-guard.ts`;
+
+/**
+ * Each workspace is two projects: its unit files (guarded: no subprocess, no worker thread) and its end-to-end files
+ * (test/suites.js lists them). `npm test` runs all four; `npm run test:unit` and `npm run test:e2e` select by name.
+ */
+function split(name, project) {
+  const e2e = e2eFiles.filter((file) => file.startsWith(`${project.rootDir}/test/`));
+  return [
+    {
+      ...project,
+      displayName: `${name}:unit`,
+      testPathIgnorePatterns: ["/node_modules/", ...e2e.map((file) => `^${escape(file)}$`)],
+      setupFilesAfterEnv: [...(project.setupFilesAfterEnv ?? []), unitGuard],
+    },
+    { ...project, displayName: `${name}:e2e`, testMatch: e2e },
+  ];
+}
+
 module.exports = {
-  // On a 2-core machine jest runs in band: a handle some library leaves open (a native addon's thread, a
-  // keep-alive socket) would keep CI waiting after the last result, so the run ends when the results are in.
+  // Two test files at a time even on 2 cores (jest's default there is one): many end-to-end files mostly wait on
+  // subprocesses (terraform, promtool, a server starting), and two overlap (BENCHMARKS.md, "The test suite").
+  maxWorkers: 2,
+  // A handle some library leaves open (a native addon's thread, a keep-alive socket) would keep CI waiting after
+  // the last result, so the run ends when the results are in.
   forceExit: true,
   projects: [
-    {
-      displayName: "infra",
+    ...split("infra", {
       rootDir: __dirname,
       testMatch: ["<rootDir>/test/**/*.test.ts"],
       transform,
       transformIgnorePatterns,
       setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
+      // The app synthesized from environments/ once per run, for the files that only read it.
+      globalSetup: "<rootDir>/test/support/stock-synth.ts",
+      globalTeardown: "<rootDir>/test/support/stock-synth-teardown.ts",
       testEnvironment: "node",
       // The examples import the library by its package name; here that is the source (test/package/pack.test.ts checks the packed one).
       moduleNameMapper: { ...moduleNameMapper, "^voice-selfhost$": "<rootDir>/constructs/index.ts" },
-    },
-    {
-      displayName: "inference-image",
+    }),
+    ...split("image", {
       rootDir: `${__dirname}/inference-image`,
       testMatch: ["<rootDir>/test/**/*.test.ts"],
       transform,
@@ -34,6 +62,6 @@ module.exports = {
       setupFiles: ["<rootDir>/test/setup-env.ts"],
       moduleNameMapper,
       testEnvironment: "node",
-    },
+    }),
   ],
 };

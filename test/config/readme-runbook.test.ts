@@ -3,10 +3,9 @@
  * order they depend on each other, and every command, stack, output and object it names exists.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { loadEnvironments } from "../../app";
-import { buildApp } from "../../main";
+import { stockStack, stockSynthDir } from "../support/stock-synth";
 
 const root = path.resolve(__dirname, "../..");
 const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
@@ -14,14 +13,8 @@ const start = readme.indexOf("## From an empty account to a first transcription"
 const runbook = readme.slice(start, readme.indexOf("\n## ", start + 1));
 const scripts = Object.keys((JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
 
-let outdir: string;
 const environments = loadEnvironments(path.join(root, "environments"));
-beforeAll(() => {
-  outdir = fs.mkdtempSync(path.join(os.tmpdir(), "runbook-"));
-  buildApp({ outdir, environments }).synth();
-});
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
-const stackJson = (stack: string) => JSON.parse(fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8")) as { output?: Record<string, unknown>; resource: Record<string, Record<string, Record<string, any>>> };
+const stackJson = (stack: string) => stockStack<{ output?: Record<string, unknown>; resource: Record<string, Record<string, Record<string, any>>> }>(stack);
 
 test("the runbook exists and its numbered steps go from the environment file to a smoke test, in dependency order", () => {
   expect(start).toBeGreaterThan(0);
@@ -48,7 +41,7 @@ test("every npm command it names is a script of package.json", () => {
 test("every stack it deploys exists for every environment", () => {
   const parts = [...new Set([...runbook.matchAll(/npx cdktf (?:deploy|output) <env>-(\w+)/g)].map((m) => m[1]))];
   expect(parts.sort()).toEqual(["infra", "workloads"]);
-  const stacks = fs.readdirSync(path.join(outdir, "stacks"));
+  const stacks = fs.readdirSync(path.join(stockSynthDir(), "stacks"));
   for (const env of environments) for (const part of parts) expect(stacks).toContain(`${env.name}-${part}`);
 });
 

@@ -60,12 +60,13 @@ describe("on main's prod stacks before issue 23's second half", () => {
   });
 });
 
+let stacks: Record<string, TerraformStack>;
+beforeAll(() => {
+  const app = buildApp({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "main-stacks-")), environments: loadEnvironments(path.resolve(__dirname, "../../environments")) });
+  stacks = Object.fromEntries(app.node.children.filter((c): c is TerraformStack => c instanceof TerraformStack).map((s) => [s.node.id, s]));
+}, 60_000);
+
 describe.each(["dev", "staging", "prod", "airgapped"])("on %s as it synthesizes now", (env) => {
-  let stacks: Record<string, TerraformStack>;
-  beforeAll(() => {
-    const app = buildApp({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "main-stacks-")), environments: loadEnvironments(path.resolve(__dirname, "../../environments")) });
-    stacks = Object.fromEntries(app.node.children.filter((c): c is TerraformStack => c instanceof TerraformStack).map((s) => [s.node.id, s]));
-  }, 120_000);
   test.each(Object.entries({ ...RULES, ...PERIMETER_RULES }))("%s passes (or is acknowledged where the rule says so)", (id, { stack, acknowledged }) => {
     const report = checkStack(stacks[`${env}-${stack}`]);
     expect(report.violations.filter((v) => v.rule === id)).toEqual([]);

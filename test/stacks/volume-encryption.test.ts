@@ -12,18 +12,19 @@ import { checkStack } from "../../constructs/policy";
 import { buildApp } from "../../main";
 import { DataStack } from "../../stacks/data-stack";
 import { InfraStack } from "../../stacks/infra-stack";
+import { stockStack } from "../support/stock-synth";
 import { only, resources, Synthesized } from "../support/synth";
 import { find, kubeObjects, StackJson } from "../workloads/support";
 
+const env = loadEnvironmentFile(path.resolve(__dirname, "../../environments/staging.json"));
+// The stacks' typed properties from the app; their JSON from the stock synth (the whole app, as deployed: cross-stack
+// references become outputs and remote state only in a whole-app synth).
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "volume-encryption-"));
 afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
-const env = loadEnvironmentFile(path.resolve(__dirname, "../../environments/staging.json"));
 const app = buildApp({ environments: [env], outdir });
-// The whole app, as deployed: cross-stack references become outputs and remote state only in app.synth().
-app.synth();
 const infraStack = app.node.findChild("staging-infra") as InfraStack;
 const dataStack = app.node.findChild("staging-data") as DataStack;
-const read = (stack: string) => JSON.parse(fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8")) as unknown;
+const read = (stack: string) => stockStack(stack);
 const workloads = read("staging-workloads") as StackJson;
 const infra = read("staging-infra") as Synthesized;
 const data = read("staging-data") as Synthesized;

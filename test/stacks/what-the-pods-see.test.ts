@@ -2,19 +2,16 @@
  * Owners expose their facts, and the stacks are built from them: checked across the synthesized JSON
  * of both stacks of every environment, the way Terraform and Kubernetes will read them.
  */
-import * as fs from "fs";
 import { cidrContains, parseCidr } from "../../constructs/private/cidr";
 import { INFERENCE_PORT } from "../../constructs/workloads/contract";
-import { find, isInference, kubeObjects, StackJson, synthAllEnvironments } from "../workloads/support";
+import { stockStacks } from "../support/stock-synth";
+import { find, isInference, kubeObjects, StackJson } from "../workloads/support";
 
 let stacks: Record<string, StackJson>;
-let outdir: string;
 
 beforeAll(() => {
-  ({ stacks, outdir } = synthAllEnvironments());
-}, 120_000);
-
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+  stacks = stockStacks<StackJson>();
+});
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];
 type Res = Record<string, any>;

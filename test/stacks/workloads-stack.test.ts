@@ -2,20 +2,25 @@
 import * as fs from "fs";
 import * as path from "path";
 import { TARGET_HEALTH_CHECK, TARGET_HEALTH_CHECK_ANNOTATION } from "../../constructs/shared";
-import { CLUSTER_AUTOSCALER_NAMESPACE, GPU_RESOURCE, INFERENCE_HEALTH_CHECK_NODE_PORTS, INFERENCE_LOAD_BALANCER_CLASS, INFERENCE_NODE_PORT, WORKLOAD_NAMESPACE } from "../../constructs/private/names";
-import { find, isInference, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "../workloads/support";
+import {
+  CLUSTER_AUTOSCALER_NAMESPACE,
+  GPU_RESOURCE,
+  INFERENCE_HEALTH_CHECK_NODE_PORTS,
+  INFERENCE_LOAD_BALANCER_CLASS,
+  INFERENCE_NODE_PORT,
+  WORKLOAD_NAMESPACE,
+} from "../../constructs/private/names";
+import { stockStacks, stockSynthDir } from "../support/stock-synth";
+import { find, isInference, KubeObj, kubeObjects, StackJson, validateKubeObject } from "../workloads/support";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];
 const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet"];
 
 let stacks: Record<string, StackJson>;
-let outdir: string;
 
 beforeAll(() => {
-  ({ stacks, outdir } = synthAllEnvironments());
-}, 120_000);
-
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+  stacks = stockStacks<StackJson>();
+});
 
 const objectsOf = (env: string): KubeObj[] => kubeObjects(stacks[`${env}-workloads`]);
 const podSpec = (w: KubeObj): any => w.spec.template.spec;
@@ -184,7 +189,7 @@ describe("airgapped-workloads images", () => {
   test("every image is one of the environment's private ECR repositories, and every one is in the mirror manifest", () => {
     const workloads = stacks["airgapped-workloads"];
     const infra = stacks["airgapped-infra"];
-    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "airgapped-infra", "mirror-manifest.json"), "utf8")) as {
+    const manifest = JSON.parse(fs.readFileSync(path.join(stockSynthDir(), "stacks", "airgapped-infra", "mirror-manifest.json"), "utf8")) as {
       images: { repository: string; tag: string; digest: string | null }[];
     };
     const images = kubeObjects(workloads)

@@ -9,8 +9,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { synthAll } from "../../scripts/synth";
 import { AWS_PROVIDER, runTerraform, STEP_TIMEOUT_MS, terraformOk, terraformSetup } from "../../scripts/terraform";
+import { stockSynthDir } from "../support/stock-synth";
 
 interface StackJson {
   terraform: { required_providers?: Record<string, { version?: string }> };
@@ -18,7 +18,9 @@ interface StackJson {
 }
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), "tf-validate-"));
-const stacks = synthAll(path.join(out, "cdktf.out"));
+// terraform writes into each stack's folder: a copy of the stock synth, not the shared one.
+fs.cpSync(stockSynthDir(), path.join(out, "cdktf.out"), { recursive: true });
+const stacks = fs.readdirSync(path.join(out, "cdktf.out", "stacks")).sort();
 const readStack = (stack: string): StackJson => JSON.parse(fs.readFileSync(path.join(out, "cdktf.out", "stacks", stack, "cdk.tf.json"), "utf8")) as StackJson;
 const stackDir = (stack: string) => path.join(out, "cdktf.out", "stacks", stack);
 const infraStacks = stacks.filter((s) => s.endsWith("-infra"));

@@ -1,13 +1,11 @@
 /** AutoscalingMetrics: the in-cluster Prometheus and prometheus-adapter the inference HPAs scale through, as the workloads stacks deploy them. */
-import * as fs from "fs";
-import { find, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "./support";
+import { find, KubeObj, kubeObjects, StackJson, validateKubeObject } from "./support";
+import { stockStacks } from "../support/stock-synth";
 import { AutoscalingMetrics } from "../../constructs/workloads";
 import { testStack } from "../support/synth";
 
 let stacks: Record<string, StackJson>;
-let outdir: string;
-beforeAll(() => ({ stacks, outdir } = synthAllEnvironments()), 120_000);
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+beforeAll(() => (stacks = stockStacks<StackJson>()));
 
 /** The metrics namespace, what is in it, and the cluster-wide objects of the monitoring component (RBAC, the APIService). */
 const monitoringObjects = (env: string): KubeObj[] =>

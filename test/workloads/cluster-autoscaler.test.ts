@@ -1,5 +1,4 @@
 /** The cluster autoscaler: its AWS role (infra stacks), its Kubernetes objects (workloads stacks), and the construct's checks. */
-import * as fs from "fs";
 import { App, TerraformStack, Testing } from "cdktf";
 import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, GPU_TAINT } from "../../constructs/private/names";
 import { clusterAutoscalerPolicy } from "../../constructs/cluster/cluster-autoscaler-role";
@@ -8,20 +7,18 @@ import { isPrivateImage } from "../../constructs/policy/rules/workloads";
 import { IMAGES } from "../../constructs/registry/images";
 import { ClusterAutoscaler, ClusterAutoscalerProps } from "../../constructs/workloads/cluster-autoscaler";
 import { planMirror, renderPlan, runningImages } from "../../scripts/mirror";
-import { find, KubeObj, kubeObjects, StackJson, synthAllEnvironments, validateKubeObject } from "./support";
+import { find, KubeObj, kubeObjects, StackJson, validateKubeObject } from "./support";
+import { stockStacks } from "../support/stock-synth";
 import { fakeNetwork } from "../support/synth";
 
 const ENVIRONMENTS = ["airgapped", "dev", "prod", "staging"];
 const MUTATING = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"];
 
 let stacks: Record<string, StackJson>;
-let outdir: string;
 
 beforeAll(() => {
-  ({ stacks, outdir } = synthAllEnvironments());
-}, 180_000);
-
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+  stacks = stockStacks<StackJson>();
+});
 
 const autoscalerObjects = (env: string): KubeObj[] =>
   kubeObjects(stacks[`${env}-workloads`])

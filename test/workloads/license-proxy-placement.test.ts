@@ -5,14 +5,12 @@
  * and whenUnsatisfiable, the volumes' zones, each zone's group and its maximum size); it covers those
  * rules, not the kubelet, the autoscaler's timing or EBS itself.
  */
-import * as fs from "fs";
 import { NODE_LABELS } from "../../constructs/private/names";
-import { find, KubeObj, kubeObjects, StackJson, synthAllEnvironments } from "./support";
+import { stockStacks } from "../support/stock-synth";
+import { find, KubeObj, kubeObjects, StackJson } from "./support";
 
 let stacks: Record<string, StackJson>;
-let outdir: string;
-beforeAll(() => ({ stacks, outdir } = synthAllEnvironments()), 120_000);
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+beforeAll(() => (stacks = stockStacks<StackJson>()));
 
 interface ZoneGroup {
   readonly zone: string;

@@ -4,19 +4,14 @@
  * no path out for the pods that serve audio.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { loadEnvironmentFile } from "../../app";
 import { INFERENCE_SERVICE_ACCOUNT, WORKLOAD_NAMESPACE } from "../../constructs/private/names";
-import { buildApp } from "../../main";
+import { stockStack, stockSynthDir } from "../support/stock-synth";
 import { find, kubeObjects, StackJson, validateKubeObject } from "./support";
 
-const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "models-registry-"));
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
-
 const env = loadEnvironmentFile(path.resolve(__dirname, "../../environments/prod.json"));
-buildApp({ outdir, environments: [env] }).synth();
-const read = (stack: string) => JSON.parse(fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8")) as StackJson;
+const read = (stack: string) => stockStack<StackJson>(stack);
 const infra = read("prod-infra");
 const objects = kubeObjects(read("prod-workloads"));
 const pod = find(objects, "Deployment", "inference")[0].spec.template.spec;
@@ -58,7 +53,7 @@ test("the infra stack gives the inference pods no AWS identity, makes the model 
   expect(associations.find((a) => a.namespace === WORKLOAD_NAMESPACE && a.service_account === INFERENCE_SERVICE_ACCOUNT)).toBeUndefined();
   const repository = Object.values(infra.resource?.aws_ecr_repository ?? {}).find((r) => String(r.name).endsWith("/models/stt"))!;
   expect(repository).toMatchObject({ image_tag_mutability: "IMMUTABLE", encryption_configuration: [{ encryption_type: "KMS" }] });
-  const manifest = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "prod-infra", "mirror-manifest.json"), "utf8")) as { images: { name: string; digest: string; tag: string }[] };
+  const manifest = JSON.parse(fs.readFileSync(path.join(stockSynthDir(), "stacks", "prod-infra", "mirror-manifest.json"), "utf8")) as { images: { name: string; digest: string; tag: string }[] };
   expect(manifest.images.find((i) => i.name === "sttModel")).toMatchObject({ digest, tag: "whisper-small-1" });
   expect(manifest.images.map((i) => i.name)).not.toContain("awsCli");
 });

@@ -1,9 +1,4 @@
 /** Helpers for the workload tests: the Kubernetes objects in a synthesized stack, and their offline schema validation. */
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { buildApp } from "../../main";
-import { loadEnvironments } from "../../app";
 
 export interface KubeObj {
   apiVersion: string;
@@ -44,15 +39,4 @@ export function validateKubeObject(obj: KubeObj): void {
   const Model = (require(modulePath) as Record<string, new (data: unknown) => { validate(): void }>)[obj.kind];
   if (!Model) throw new Error(`no kubernetes-models class for ${obj.apiVersion} ${obj.kind}`);
   new Model(obj).validate();
-}
-
-/** Synthesizes the whole app (every environment in environments/) once and returns each stack's JSON by name. */
-export function synthAllEnvironments(): { stacks: Record<string, StackJson>; outdir: string } {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "workloads-synth-"));
-  buildApp({ outdir, environments: loadEnvironments(path.resolve(__dirname, "../../environments")) }).synth();
-  const stacks: Record<string, StackJson> = {};
-  for (const name of fs.readdirSync(path.join(outdir, "stacks"))) {
-    stacks[name] = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", name, "cdk.tf.json"), "utf8")) as StackJson;
-  }
-  return { stacks, outdir };
 }

@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
 import { QueueFullError, type Speech, type Transcript } from "../../src/engines/types";
+import { waitFor } from "../license/helpers";
 import { live, synthesizeAll, toFloat } from "./helpers";
 
 jest.setTimeout(180_000);
@@ -22,6 +23,9 @@ afterAll(async () => {
   await speech?.close();
 });
 
+/** Until the batch worker has taken the first job (posted to its thread: how soon depends on the machine's load). */
+const batchWorkerBusy = () => waitFor("the batch worker to take the first transcription", () => speech.stats().busyWorkers === 1, 10_000, 5);
+
 /** setImmediate lag on the main thread, sampled until `until` settles. */
 async function measureLag(until: Promise<unknown>): Promise<number[]> {
   let done = false;
@@ -39,7 +43,7 @@ async function measureLag(until: Promise<unknown>): Promise<number[]> {
 test("with the worker busy and the queue full, the next job fails fast with QueueFullError; the event loop stays responsive", async () => {
   const running = speech.transcribe(longClip);
   const queued = speech.transcribe(longClip);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await batchWorkerBusy();
   // One realtime worker and one batch worker; the batch lane holds one transcription and has one waiting: twice its capacity.
   expect(speech.stats()).toEqual({
     queueDepth: 1,
@@ -83,7 +87,7 @@ test("live audio and the first chunk of speech do not wait for long batch transc
   let batchDone = false;
   const running = speech.transcribe(longClip).then(() => (batchDone = true));
   const queued = speech.transcribe(longClip);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await batchWorkerBusy();
   for (let i = 0; i < 10; i++) await session.push(longClip.subarray(i * 1600, (i + 1) * 1600));
   const first = await speech.synthesize("hello there")[Symbol.asyncIterator]().next();
   expect(first.done).toBe(false);
@@ -110,7 +114,7 @@ test("a live session can open while the queue is full, and its audio is not stuc
 test("admit() refuses exactly when a batch job would be refused", async () => {
   expect(() => speech.admit()).not.toThrow();
   const running = speech.transcribe(longClip);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await batchWorkerBusy();
   // The worker is busy but one queue place is left.
   expect(() => speech.admit()).not.toThrow();
   const queued = speech.transcribe(longClip);

@@ -21,9 +21,12 @@ export function buildServer(): string {
   return (built ??= buildImage());
 }
 
-/** The built server, WORKERS=1, keyed with KEY; killed by the caller. */
+/**
+ * The built server, WORKERS=1, keyed with KEY; killed by the caller. STREAMS_PER_WORKER=2: every live slot's decoder
+ * is made before the server is ready (the default 8 made each start take seconds), and these tests open few at once.
+ */
 export function startServer(env: Record<string, string> = {}): Promise<ProxyProcess> {
-  return ProxyProcess.startScript(join(buildServer(), "server", "main.js"), "listening", { WORKERS: "1", API_KEYS: KEY, HOME: process.env.HOME ?? "", ...env });
+  return ProxyProcess.startScript(join(buildServer(), "server", "main.js"), "listening", { WORKERS: "1", STREAMS_PER_WORKER: "2", API_KEYS: KEY, HOME: process.env.HOME ?? "", ...env });
 }
 
 /** Write raw bytes to the server and collect what comes back until it closes the socket (or `timeoutMs`). */

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { encodeWav } from "../../src/audio/wav";
-import { sleep, writeThenDisconnect } from "../license/helpers";
+import { waitFor, writeThenDisconnect } from "../license/helpers";
 import { serverHarness } from "./harness";
 import { KEY, rawExchange, rssBytes, statusOf } from "./helpers";
 
@@ -87,7 +87,7 @@ it("survives a TCP reset right after an upgrade: unauthenticated, wrong path, an
     // An accepted session whose client then sends bytes that are not WebSocket frames, then resets.
     await writeThenDisconnect(h.server.port, Buffer.concat([Buffer.from(upgrade("/v1/listen?encoding=linear16&sample_rate=16000", KEY)), randomBytes(64)]), 30);
   }
-  await sleep(300);
+  await waitFor("the reset requests and sessions to be let go", async () => (await inflight()) === 0, 15_000, 50);
   expect((await fetch(`${h.server.base}/health/live`)).status).toBe(200);
 });
 
@@ -111,9 +111,7 @@ it("releases an upload aborted mid-body at once: the in-flight gauge returns to 
   // Declared longer than sent, then reset; and chunked without its last chunk, then reset.
   await writeThenDisconnect(h.server.port, Buffer.concat([Buffer.from(postHead(full.length)), full.subarray(0, full.length >> 1)]), 200);
   await writeThenDisconnect(h.server.port, Buffer.concat([Buffer.from(postHead("chunked")), Buffer.from(`${(full.length >> 1).toString(16)}\r\n`), full.subarray(0, full.length >> 1)]), 200);
-  const deadline = Date.now() + 2000;
-  while ((await inflight()) !== 0 && Date.now() < deadline) await sleep(50);
-  expect(await inflight()).toBe(0);
+  await waitFor("the aborted uploads to be released", async () => (await inflight()) === 0, 15_000, 50);
 });
 
 it("bounds the bodies being buffered: past the budget uploads get 429 before sending, and a reset gives the room back", async () => {
@@ -129,7 +127,8 @@ it("bounds the bodies being buffered: past the budget uploads get 429 before sen
     socket.write(postHead(size));
     sockets.push(entry);
   }
-  await sleep(500);
+  // Refusals are answered before any body byte is read: once 17 have come, the budget was full.
+  await waitFor("17 uploads refused with 429", () => sockets.filter((s) => statusOf(s.answer) === 429).length === 17, 15_000, 20);
   const refused = sockets.filter((s) => statusOf(s.answer) === 429);
   const admitted = sockets.filter((s) => s.answer === "");
   expect(refused.length).toBe(17);
@@ -139,12 +138,11 @@ it("bounds the bodies being buffered: past the budget uploads get 429 before sen
   // The admitted ones send all but their last byte: buffered, not yet complete.
   const body = Buffer.alloc(size - 1, 7);
   await Promise.all(admitted.map((s) => new Promise((r) => s.socket.write(body, r))));
-  await sleep(300);
+  // Measured once the server holds at least one body's worth (else the bound below would hold for nothing read yet).
+  await waitFor("the server to buffer the uploads", () => rss() - before >= size, 15_000, 20);
   expect(rss() - before).toBeLessThan(3 * size + (64 << 20));
   for (const s of sockets) s.socket.resetAndDestroy();
-  const deadline = Date.now() + 2000;
-  while ((await inflight()) !== 0 && Date.now() < deadline) await sleep(50);
-  expect(await inflight()).toBe(0);
+  await waitFor("the reset uploads to be released", async () => (await inflight()) === 0, 15_000, 50);
   expect(await metric("inference_request_body_bytes_reserved")).toBe(0);
   // The room is back: three more uploads of the same size are admitted (no answer while they send).
   const again = Array.from({ length: 3 }, () => {
@@ -154,7 +152,8 @@ it("bounds the bodies being buffered: past the budget uploads get 429 before sen
     entry.socket.write(postHead(size));
     return entry;
   });
-  await sleep(500);
+  // Admitted (their bodies reserved), and so not answered while they send.
+  await waitFor("the three uploads to be admitted", async () => (await metric("inference_request_body_bytes_reserved")) === 3 * size, 15_000, 20);
   expect(again.map((s) => s.answer)).toEqual(["", "", ""]);
   for (const s of again) s.socket.resetAndDestroy();
 });

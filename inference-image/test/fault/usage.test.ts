@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { proxyHarness } from "../license/harness";
-import { freePort, type ProxyProcess, sleep, tempDir, waitFor } from "../license/helpers";
+import { freePort, type ProxyProcess, tempDir, waitFor } from "../license/helpers";
 import { buildServer, KEY, startServer } from "./helpers";
 
 jest.setTimeout(180_000);
@@ -47,7 +47,11 @@ async function serverUp(graceMs = 8000): Promise<ProxyProcess> {
   return s;
 }
 
-/** 8 clients in a loop of short syntheses; returns the ids of the requests that completed (200, body read). */
+/**
+ * 8 clients in a loop of short syntheses; returns the ids of the requests that completed (200, body read).
+ * Faults land after a number of completions, not after a fixed time: how many requests fit in a second depends
+ * on the machine's load, and a kill before the first completion would test nothing.
+ */
 function traffic(server: ProxyProcess) {
   const completed: string[] = [];
   let stop = false;
@@ -65,8 +69,8 @@ function traffic(server: ProxyProcess) {
   const clients = Promise.all(Array.from({ length: 8 }, client));
   return {
     completed,
-    async stopAfter(ms: number, then: () => Promise<unknown>) {
-      await sleep(ms);
+    async stopAfter(completions: number, then: () => Promise<unknown>) {
+      await waitFor(`${completions} completed requests`, () => completed.length >= completions, 60_000, 10);
       await then();
       stop = true;
       await clients;
@@ -102,7 +106,7 @@ it("loses no completed request's record over 5 server SIGKILLs with the proxy up
   for (let k = 0; k < 5; k++) {
     const server = await serverUp();
     const t = traffic(server);
-    await t.stopAfter(700 + 100 * k, () => server.kill("SIGKILL"));
+    await t.stopAfter(2 + k, () => server.kill("SIGKILL"));
     expect(t.completed.length).toBeGreaterThan(0);
     ids.push(...t.completed);
   }
@@ -118,7 +122,7 @@ it("loses no completed request's record over 5 server SIGKILLs during a proxy ou
     const server = await serverUp();
     await proxyDown();
     const t = traffic(server);
-    await t.stopAfter(700 + 100 * k, () => server.kill("SIGKILL"));
+    await t.stopAfter(2 + k, () => server.kill("SIGKILL"));
     expect(t.completed.length).toBeGreaterThan(0);
     ids.push(...t.completed);
   }
@@ -131,9 +135,13 @@ it("loses none on a graceful stop during a proxy outage: it keeps retrying withi
   const server = await serverUp();
   await proxyDown();
   const t = traffic(server);
-  await t.stopAfter(1000, async () => server.child.kill("SIGTERM"));
+  await t.stopAfter(4, async () => server.child.kill("SIGTERM"));
   expect(t.completed.length).toBeGreaterThan(0);
-  await sleep(1500);
+  // The outage lasts into the stop: the proxy comes back once the stopping server has failed an upload.
+  await waitFor("an upload the stopping server failed", () => {
+    const stopAt = server.logs.findIndex((l) => l.msg === "shutting down: finishing in-flight work");
+    return stopAt >= 0 && server.logs.slice(stopAt).some((l) => l.msg === "usage upload failed; will retry");
+  }, 20_000, 20);
   await proxyUp();
   expect(await server.exited()).toBe(0);
   // Delivered by the stopping server itself, not by a later start.
@@ -144,7 +152,7 @@ it("keeps what a graceful stop could not deliver (an outage longer than the grac
   const server = await serverUp(1500);
   await proxyDown();
   const t = traffic(server);
-  await t.stopAfter(800, async () => server.child.kill("SIGTERM"));
+  await t.stopAfter(3, async () => server.child.kill("SIGTERM"));
   expect(t.completed.length).toBeGreaterThan(0);
   expect(await server.exited()).toBe(0);
   expect(server.logs.some((l) => l.msg === "usage records left in the write-ahead file for the next start")).toBe(true);

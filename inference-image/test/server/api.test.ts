@@ -5,6 +5,7 @@ import { WebSocket } from "ws";
 import { floatToInt16, int16ToFloat } from "../../src/audio/pcm";
 import { resample } from "../../src/audio/resample";
 import { encodeWav } from "../../src/audio/wav";
+import { waitFor } from "../license/helpers";
 import { auth, KEY, parseWav, SENTENCE, startServer, type Started, synthesizeWav } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
 
@@ -347,9 +348,8 @@ describe("saturation", () => {
 
 describe("admission", () => {
   /** Send only the request head of a large upload and wait for the status line: a server that reads the body first would never answer. */
-  function headOnly(port: number, path: string, headers: Record<string, string>): Promise<{ head: string; ms: number }> {
+  function headOnly(port: number, path: string, headers: Record<string, string>): Promise<{ head: string }> {
     return new Promise((resolve, reject) => {
-      const t0 = performance.now();
       const socket = connect(port, "127.0.0.1", () => {
         const lines = [`POST ${path} HTTP/1.1`, "host: 127.0.0.1", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), "", ""];
         socket.write(lines.join("\r\n"));
@@ -359,7 +359,7 @@ describe("admission", () => {
         text += d.toString("latin1");
         if (text.includes("\r\n\r\n")) {
           socket.destroy();
-          resolve({ head: text, ms: performance.now() - t0 });
+          resolve({ head: text });
         }
       });
       socket.on("error", reject);
@@ -379,8 +379,9 @@ describe("admission", () => {
       const long = new Float32Array(one.length * 3);
       for (let i = 0; i < 3; i++) long.set(one, i * one.length);
       const busy = small.speech.transcribe(long);
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor("the worker to take the long clip", () => small.speech.stats().busyWorkers === 1, 10_000, 5);
       const common = { ...auth, "content-length": String(40 * 1024 * 1024) };
+      // Answered at all proves it: headOnly never sends the 40 MiB the requests declare (how fast is bench territory).
       const refused = await Promise.all([
         headOnly(small.address.port, "/v1/listen", { ...common, "content-type": "audio/wav" }),
         headOnly(small.address.port, "/v1/audio/speech", { ...common, "content-type": "application/json" }),
@@ -388,8 +389,6 @@ describe("admission", () => {
       for (const r of refused) {
         expect(r.head).toMatch(/^HTTP\/1\.1 429 /);
         expect(Number(/\r\nretry-after: (\d+)/i.exec(r.head)?.[1])).toBeGreaterThanOrEqual(1);
-        // Generous for a loaded machine; reading 40 MiB that was never sent would not answer at all.
-        expect(r.ms).toBeLessThan(5000);
       }
       expect((await busy).text).toContain("fox");
       // Once the worker is free the same request is admitted again.

@@ -12,6 +12,7 @@ import { WebSocket } from "ws";
 import { resample } from "../../src/audio/resample";
 import { concatSamples } from "../../src/shared/samples";
 import type { Speech } from "../../src/engines/types";
+import { waitFor } from "../license/helpers";
 import { KEY, parseWav, startServer, type Started, synthesizeWav, upgradeStatus } from "./helpers";
 import { wordErrorRate } from "../engines/helpers";
 
@@ -122,13 +123,11 @@ describe("Deepgram live with a voicebot's options", () => {
     };
     const half = Math.round((firstEnd + 0.75) * RATE);
     await send(0, half);
-    // Let the engine catch up with what was sent, then ask for the final.
-    await sleep(500);
-    expect(messages.filter((m) => m.is_final)).toHaveLength(0);
+    // The stream is handled in order: a final that endpointing had made from the first half would come before the
+    // Finalize's (checked below: the first final is from_finalize), whenever the engine gets to it.
     socket.sendFinalize({ type: "Finalize" });
-    await sleep(500);
+    await waitFor("the final the Finalize asks for", () => messages.some((m) => m.from_finalize), 30_000, 20);
     await send(half, audio.length);
-    await sleep(500);
     socket.sendCloseStream({ type: "CloseStream" });
     await closed;
 
@@ -231,16 +230,20 @@ describe("Deepgram speak WebSocket", () => {
     await until(() => samples() > 0);
     socket.sendClear({ type: "Clear" });
     await until(() => log.some(isType("Cleared", 0)));
-    await sleep(1500);
+    // A Flush now is answered once everything queued before it is sent: had the Clear left any of the text, its
+    // audio would come between Cleared and this Flushed.
+    socket.sendFlush({ type: "Flush" });
+    await until(() => log.some(isType("Flushed", 1)));
     const cleared = log.findIndex(isType("Cleared", 0));
     expect(log.slice(cleared + 1).some((e) => "audio" in e)).toBe(false);
-    expect(log.some(isType("Flushed"))).toBe(false);
+    // The first Flush went with the text it followed.
+    expect(log.some(isType("Flushed", 0))).toBe(false);
     // Much less than the whole text (about 9 s of speech) was sent.
     expect(samples() / 16000).toBeLessThan(5);
 
     socket.sendText({ type: "Speak", text: "Something new." });
     socket.sendFlush({ type: "Flush" });
-    await until(() => log.some(isType("Flushed", 1)));
+    await until(() => log.some(isType("Flushed", 2)));
     expect(log.slice(cleared + 1).some((e) => "audio" in e)).toBe(true);
     socket.sendClose({ type: "Close" });
     expect(await closed).toBe(1000);
@@ -356,10 +359,13 @@ describe("OpenAI Realtime transcription through the openai SDK", () => {
     expect(errors[0]).toMatchObject({ type: "invalid_request_error", code: "input_audio_buffer_commit_empty", event_id: "evt_client_1" });
 
     await append(audio.subarray(0, Math.round((firstEnd + 0.5) * RATE)));
-    await sleep(300);
-    expect(events.some((e) => e.type === "conversation.item.input_audio_transcription.completed")).toBe(false);
     rt.send({ type: "input_audio_buffer.commit" });
     await until(() => events.some((e) => e.type === "conversation.item.input_audio_transcription.completed"));
+    // Events come in the order the session handled its input: a turn the server had committed on its own from the
+    // appended audio would show as a commit before ours. One commit (ours), and the transcription after it.
+    const commits = events.filter((e) => e.type === "input_audio_buffer.committed");
+    expect(commits).toHaveLength(1);
+    expect(events.findIndex((e) => e.type === "conversation.item.input_audio_transcription.completed")).toBeGreaterThan(events.indexOf(commits[0]));
     const done = events.find((e) => e.type === "conversation.item.input_audio_transcription.completed")!;
     expect(wordErrorRate(FIRST, done.transcript!)).toBeLessThanOrEqual(0.3);
 

@@ -1,0 +1,63 @@
+/**
+ * The end-to-end test files: those that start subprocesses (terraform, podman, promtool, ffmpeg, npm, the license
+ * proxy, the compiled server), the engine pool's worker threads, or the image's server on real engines. Every other
+ * test file is a unit file (`npm run test:unit`), and test/support/unit-guard.ts fails a unit file at the first
+ * subprocess or worker thread it starts, so a slow file cannot join the everyday loop unnoticed.
+ * Paths are relative to the repository root.
+ */
+const E2E_TEST_FILES = [
+  "inference-image/test/audio/codecs.test.ts",
+  "inference-image/test/engines/carry-over.test.ts",
+  "inference-image/test/engines/compiled.test.ts",
+  "inference-image/test/engines/config.test.ts",
+  "inference-image/test/engines/model-check.test.ts",
+  "inference-image/test/engines/pool.test.ts",
+  "inference-image/test/engines/speech.test.ts",
+  "inference-image/test/engines/streaming.test.ts",
+  "inference-image/test/engines/vocabulary.test.ts",
+  "inference-image/test/eval/real-speech.test.ts",
+  "inference-image/test/fault/disk.test.ts",
+  "inference-image/test/fault/hostile.test.ts",
+  "inference-image/test/fault/live-memory.test.ts",
+  "inference-image/test/fault/usage.test.ts",
+  "inference-image/test/image/archive.test.ts",
+  "inference-image/test/image/compose.test.ts",
+  "inference-image/test/image/image.test.ts",
+  "inference-image/test/image/model-image.test.ts",
+  "inference-image/test/license/e2e.test.ts",
+  "inference-image/test/license/grace.test.ts",
+  "inference-image/test/license/offline.test.ts",
+  "inference-image/test/license/rejects.test.ts",
+  "inference-image/test/license/upstream-faults.test.ts",
+  "inference-image/test/license/usage-crash.test.ts",
+  "inference-image/test/model-import/import.test.ts",
+  "inference-image/test/scheduled-scaling/scale.test.ts",
+  "inference-image/test/server/api.test.ts",
+  "inference-image/test/server/config.test.ts",
+  "inference-image/test/server/dist.test.ts",
+  "inference-image/test/server/flux.test.ts",
+  "inference-image/test/server/formats.test.ts",
+  "inference-image/test/server/license.test.ts",
+  "inference-image/test/server/openapi.test.ts",
+  "inference-image/test/server/sdk.test.ts",
+  "inference-image/test/server/sherpa.test.ts",
+  "inference-image/test/server/shutdown.test.ts",
+  "inference-image/test/server/teams.test.ts",
+  "inference-image/test/server/tls.test.ts",
+  "inference-image/test/server/vocabulary.test.ts",
+  "inference-image/test/server/voicebot.test.ts",
+  "test/compose/monitoring.test.ts",
+  "test/config/synth-cli.test.ts",
+  "test/examples/examples.test.ts",
+  "test/lint/dependency-rules.test.ts",
+  "test/monitoring/alert-rules.test.ts",
+  "test/monitoring/scrape.test.ts",
+  "test/package/pack.test.ts",
+  "test/preflight/preflight.test.ts",
+  "test/review/review.test.ts",
+  "test/terraform/emulated-apply.test.ts",
+  "test/terraform/validate.test.ts",
+  "test/workloads/contract.test.ts",
+];
+
+module.exports = { E2E_TEST_FILES };
