@@ -6,7 +6,7 @@ import { DeepgramClient } from "@deepgram/sdk";
 import OpenAI, { toFile } from "openai";
 import path from "node:path";
 import { wordErrorRate } from "../engines/helpers";
-import { adtsFrames, KEY, parseWav, SENTENCE, synthesizeWav } from "../server/helpers";
+import { adtsFrames, admittedTranscription, KEY, parseWav, SENTENCE, synthesizeWav } from "../server/helpers";
 import { describeWithImage, IMAGE, mintOfflineLicense, podman, publishedPort, removeDir, RUN_LIMITS, sharedDir, waitFor } from "./podman";
 
 jest.setTimeout(240_000);
@@ -105,12 +105,11 @@ describeWithImage("the inference image", ["podman"], () => {
 
   it("lets a request in flight finish on SIGTERM, then exits 0", async () => {
     const wav = await synthesizeWav(base, `${SENTENCE} ${SENTENCE} ${SENTENCE}`);
-    const inFlight = fetch(`${base}/v1/listen`, { method: "POST", headers: { authorization: `Token ${KEY}`, "content-type": "audio/wav" }, body: wav });
-    await new Promise((r) => setTimeout(r, 200));
+    const inFlight = await admittedTranscription(base, KEY, wav);
     podman(["kill", "--signal", "TERM", server]);
-    const res = await inFlight;
+    const res = await inFlight.finish();
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { results: { channels: { alternatives: { transcript: string }[] }[] } };
+    const body = JSON.parse(res.body) as { results: { channels: { alternatives: { transcript: string }[] }[] } };
     expect(body.results.channels[0].alternatives[0].transcript.length).toBeGreaterThan(20);
     expect(podman(["wait", server]).stdout.trim()).toBe("0");
   });

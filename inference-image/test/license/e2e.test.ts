@@ -67,7 +67,9 @@ test("a transcription through the real server yields exactly one usage record up
   const stt = await fetch(`${base}/v1/audio/transcriptions`, { method: "POST", headers, body: form });
   expect(stt.status).toBe(200);
   await waitFor("the transcription usage record upstream", () => upstream.records.size === 2);
-  await new Promise((r) => setTimeout(r, 1500));
+  // Nothing is left to send again once both hops have settled: the server holds no unacknowledged record and the proxy's spool is empty.
+  await waitFor("the server's usage records acknowledged", async () => /^inference_usage_records_pending(\{[^}]*\})? 0$/m.test(await (await fetch(`${base}/metrics`)).text()));
+  await waitFor("the proxy's spool uploaded", async () => (await health(proxyPort)).body.spool_depth === 0);
   expect(upstream.records.size).toBe(2);
   expect(upstream.duplicateUploads).toBe(0);
   const sttRecord = [...upstream.records.values()].find((r) => r.id !== ttsRecord.id);

@@ -6,7 +6,7 @@
  */
 import type { UsageRecord } from "../../src/shared/license-protocol";
 import { proxyHarness } from "./harness";
-import { call, health, ProxyProcess, sleep, tempDir, usageRecord, waitFor } from "./helpers";
+import { call, health, ProxyProcess, tempDir, usageRecord, waitFor } from "./helpers";
 
 jest.setTimeout(240_000);
 
@@ -104,14 +104,21 @@ test("SIGKILL mid-stream with the upstream down: after restart every acknowledge
   for (const id of acked) expect(lp.upstream.uploads.get(id)).toBe(1);
   expect(lp.upstream.duplicateUploads).toBe(0);
 
-  // Settled records stay settled: across more upload rounds and another SIGKILL, nothing is sent again.
+  // Settled records stay settled: the upload rounds that carry a new record, before and after another SIGKILL, carry
+  // nothing old (the spool uploads oldest first, so a record left unsettled would go with or before the new one).
   const batches = lp.upstream.usageLog.length;
-  await sleep(1000);
+  const roundTrip = async (proxy: ProxyProcess) => {
+    const probe = usageRecord();
+    expect((await call(proxy.port, "POST", "/v1/usage", { records: [probe] })).status).toBe(202);
+    await waitFor("the new record upstream", () => lp.upstream.records.has(probe.id));
+    return probe.id;
+  };
+  const probes = [await roundTrip(second)];
   await second.kill("SIGKILL");
   const third = await start(dir);
   expect((await health(third.port)).body.spool_depth).toBe(0);
-  await sleep(1000);
-  expect(lp.upstream.usageLog.length).toBe(batches);
+  probes.push(await roundTrip(third));
+  expect(lp.upstream.usageLog.slice(batches).flatMap((batch) => batch.ids).filter((id) => !probes.includes(id))).toEqual([]);
   expect(lp.upstream.duplicateUploads).toBe(0);
 });
 

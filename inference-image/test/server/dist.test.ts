@@ -7,6 +7,7 @@ import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:c
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { admittedTranscription } from "./helpers";
 
 jest.setTimeout(240_000);
 
@@ -60,12 +61,11 @@ it("serves from the build output the image copies, and stops cleanly on SIGTERM"
   expect(wav.toString("latin1", 0, 4)).toBe("RIFF");
 
   // SIGTERM with a transcription in flight: it still completes, then the process exits 0.
-  const inFlight = fetch(`${base}/v1/listen`, { method: "POST", headers: { authorization: `Token ${key}`, "content-type": "audio/wav" }, body: wav });
-  await new Promise((r) => setTimeout(r, 100));
+  const inFlight = await admittedTranscription(base, key, wav);
   child.kill("SIGTERM");
-  const res = await inFlight;
+  const res = await inFlight.finish();
   expect(res.status).toBe(200);
-  expect(((await res.json()) as { results: unknown }).results).toBeDefined();
+  expect((JSON.parse(res.body) as { results: unknown }).results).toBeDefined();
   expect(await exited).toBe(0);
 });
 

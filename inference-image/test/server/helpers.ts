@@ -1,5 +1,6 @@
 /** Shared by the server tests: a started server with the real built-in engines, and audio/WER helpers. */
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import { tmpdir } from "node:os";
@@ -108,6 +109,42 @@ export function adtsFrames(aac: Buffer): [number, number][] {
     at += ((aac[at + 3] & 3) << 11) | (aac[at + 4] << 3) | (aac[at + 5] >> 5);
   }
   return frames;
+}
+
+/**
+ * A WAV transcription (`POST /v1/listen`) the server has admitted and not finished: the body's first half is sent, and
+ * this resolves once the server's /metrics counts a request in flight. A SIGTERM sent then lands mid-request however
+ * loaded the machine is (a fixed sleep may land before the request has even connected). `finish` sends the rest and
+ * resolves with the response.
+ */
+export async function admittedTranscription(base: string, key: string, wav: Buffer): Promise<{ finish: () => Promise<{ status: number; body: string }> }> {
+  const url = new URL("/v1/listen", base);
+  let response!: Promise<{ status: number; body: string }>;
+  const req = request(url, { method: "POST", headers: { authorization: `Token ${key}`, "content-type": "audio/wav", "content-length": wav.length } });
+  response = new Promise((resolve, reject) => {
+    req.on("error", reject);
+    req.on("response", (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+  });
+  const half = Math.floor(wav.length / 2);
+  req.write(wav.subarray(0, half));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const metrics = await (await fetch(new URL("/metrics", base))).text();
+    if (/^inference_inflight_requests(\{[^}]*\})? [1-9]/m.test(metrics)) break;
+    if (Date.now() > deadline) throw new Error("the server never counted the transcription in flight");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    finish: () => {
+      req.end(wav.subarray(half));
+      return response;
+    },
+  };
 }
 
 /** Try a WebSocket upgrade: the refusal's status and body, or 101 (and the socket closed again) when it opens. */
