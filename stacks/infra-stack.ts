@@ -98,7 +98,6 @@ export class InfraStack extends TerraformStack {
     this.modelBucket = new ModelBucket(this, "models", { namePrefix: `${env.name}-models-` });
     if (env.registry.mirrorRoleArn) this.modelBucket.grantRead(env.registry.mirrorRoleArn);
     this.platform = new SpeechPlatform(this, {
-      network: this.network,
       cluster: this.cluster,
       registry: this.registry,
       region: env.region,

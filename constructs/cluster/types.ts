@@ -11,6 +11,14 @@ export interface GpuPoolSpec {
   readonly amiType: "AL2023_x86_64_NVIDIA" | "BOTTLEROCKET_x86_64_NVIDIA";
 }
 
+/**
+ * Where pods reach a cluster's Kubernetes API from the inside: its VPC (the private endpoint) and its service CIDR
+ * (the `kubernetes` Service).
+ */
+export function kubernetesApiCidrs(cluster: Pick<ClusterRefs, "network" | "serviceCidr">): string[] {
+  return [cluster.network.vpcCidr, cluster.serviceCidr];
+}
+
 /** A workload role assumed through EKS Pod Identity by one service account. */
 export interface PodIdentityRoleOptions {
   readonly namespace: string;

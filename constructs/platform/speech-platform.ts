@@ -1,9 +1,8 @@
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Fn, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { ClusterRefs } from "../cluster/types";
+import { ClusterRefs, kubernetesApiCidrs } from "../cluster/types";
 import { InternalLoadBalancer, InternalLoadBalancerProps } from "../ingress/internal-load-balancer";
-import { NetworkRefs } from "../network/types";
 import { PrivateRegistry } from "../registry/private-registry";
 import { LoadBalancerForwarding } from "../shared/load-balancer-forwarding";
 import { InferenceService, InferenceServiceProps } from "../workloads/inference-service";
@@ -19,7 +18,7 @@ export type PlatformCluster = ClusterRefs & {
 
 /** Props of SpeechPlatform. */
 export interface SpeechPlatformProps {
-  readonly network: NetworkRefs;
+  /** The cluster; the load balancer goes in its network. */
   readonly cluster: PlatformCluster;
   readonly registry: PrivateRegistry;
   /** The cluster's region: the Kubernetes provider's token is asked of it. */
@@ -67,13 +66,13 @@ export class SpeechPlatform {
     }
     this.loadBalancer = new InternalLoadBalancer(scope, props.ingressId ?? "ingress", {
       ...props.ingress,
-      network: props.network,
+      network: cluster.network,
       targets: {
         autoScalingGroupNames: [...(onGpu ? cluster.gpuAutoScalingGroupNames : []), ...(onSystem ? cluster.systemAutoScalingGroupNames! : [])],
         nodeSecurityGroupId: cluster.clusterSecurityGroupId,
       },
     });
-    this.kubernetesApiCidrs = [cluster.network.vpcCidr, cluster.serviceCidr];
+    this.kubernetesApiCidrs = kubernetesApiCidrs(cluster);
   }
 
   /** What the inference pods receive from the load balancer (the clients, less the cluster's VPC; TLS unless plain TCP). */

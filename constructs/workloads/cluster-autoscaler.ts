@@ -7,7 +7,7 @@ import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
-import type { ClusterRefs } from "../cluster/types";
+import { type ClusterRefs, kubernetesApiCidrs } from "../cluster/types";
 import { parseCidr } from "../private/cidr";
 import { AWS_REGION_PATTERN } from "../private/regions";
 import { autoscalerDiscoveryTags, CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, EKS_CLUSTER_NAME_PATTERN, NODE_LABELS, POD_IDENTITY_AGENT } from "../private/names";
@@ -95,7 +95,7 @@ export class ClusterAutoscaler extends Construct {
       throw new Error(`${where} cluster.name: expected the EKS cluster name as a literal (1-100 letters, digits, - or _), found "${clusterName}"`);
     }
     if (!AWS_REGION_PATTERN.test(props.region)) throw new Error(`${where} region: expected an AWS region such as eu-west-1, found "${props.region}"`);
-    const apiCidrs = props.apiCidrs ?? [props.cluster.network.vpcCidr, props.cluster.serviceCidr];
+    const apiCidrs = props.apiCidrs ?? kubernetesApiCidrs(props.cluster);
     if (apiCidrs.length === 0) throw new Error(`${where} apiCidrs: expected the CIDRs of the Kubernetes API server and the AWS API endpoints (the pod's only egress)`);
     apiCidrs.forEach((c) => {
       // An existing cluster's service CIDR is read at plan; Kubernetes checks it then.

@@ -38,7 +38,6 @@ const registry = new PrivateRegistry(infra, "registry", { network, repositoryPre
 // The model archive the images are built from: the image builder reads it; no pod does.
 new ModelBucket(infra, "models", { namePrefix: "isolated-models-" }).grantRead("arn:aws:iam::111122223333:role/model-publisher");
 const platform = new SpeechPlatform(infra, {
-  network,
   cluster,
   registry,
   region,

@@ -54,7 +54,6 @@ const registry = new PrivateRegistry(stack, "registry", {
 // The GPU pool scales from zero: only the cluster autoscaler ever gives it a node. Its role needs the cluster's Pod Identity agent add-on.
 const autoscalerRole = new ClusterAutoscalerRole(stack, "cluster-autoscaler-role", { cluster });
 const platform = new SpeechPlatform(stack, {
-  network,
   cluster,
   registry,
   region,

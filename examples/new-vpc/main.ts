@@ -48,7 +48,6 @@ const autoscalerRole = new ClusterAutoscalerRole(infra, "cluster-autoscaler", { 
 // The wiring, once: the nodes pull from the registry, the load balancer targets the nodes the inference pods run
 // on, the workloads stack reaches the cluster's private API, the pods admit what the load balancer forwards.
 const platform = new SpeechPlatform(infra, {
-  network,
   cluster,
   registry,
   region,

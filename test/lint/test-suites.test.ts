@@ -19,7 +19,7 @@ test("every e2e file listed exists, once", () => {
 test("a unit file that starts a subprocess fails, naming where e2e files are listed", () => {
   expect(() => childProcess.spawnSync(process.execPath, ["--version"])).toThrow(/a unit test file may not start a subprocess \(child_process\.spawnSync .*node.*\): list the file in test\/suites\.js/);
   expect(() => childProcess.execFile("terraform")).toThrow(/child_process\.execFile terraform/);
-    expect(() => (require("child_process") as typeof childProcess).spawn("podman")).toThrow(/child_process\.spawn podman/);
+  expect(() => (require("child_process") as typeof childProcess).spawn("podman")).toThrow(/child_process\.spawn podman/);
 });
 
 test("a unit file that starts a worker thread (the engine pool) fails", () => {

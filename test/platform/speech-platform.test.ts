@@ -10,7 +10,7 @@ function platformOn(inferenceNodes: ("gpu" | "system")[]) {
   const network = fakeNetwork();
   const cluster = new GpuCluster(stack, "cluster", { network, name: "speech" });
   const registry = new PrivateRegistry(stack, "registry", { network, region: "eu-west-1" });
-  const platform = new SpeechPlatform(stack, { network, cluster, registry, region: "eu-west-1", inferenceNodes, ingress });
+  const platform = new SpeechPlatform(stack, { cluster, registry, region: "eu-west-1", inferenceNodes, ingress });
   return { app, stack, cluster, registry, platform };
 }
 
@@ -71,10 +71,10 @@ test("inference on a system pool the cluster does not have, or on no nodes, is r
   const network = fakeNetwork();
   const cluster = new ExistingCluster(stack, "cluster", { clusterName: "shared", network, gpuPools: [{ name: "gpu", instanceTypes: ["g6.xlarge"], minSize: 0, maxSize: 2 }] });
   const registry = new PrivateRegistry(stack, "registry", { network, region: "eu-west-1" });
-  expect(() => new SpeechPlatform(stack, { network, cluster, registry, region: "eu-west-1", inferenceNodes: ["system"], ingress })).toThrow(/"system" needs a cluster with a system pool of ours/);
-  expect(() => new SpeechPlatform(stack, { network, cluster, registry, region: "eu-west-1", inferenceNodes: [], ingress, ingressId: "other" })).toThrow(/expected "gpu", "system" or both/);
+  expect(() => new SpeechPlatform(stack, { cluster, registry, region: "eu-west-1", inferenceNodes: ["system"], ingress })).toThrow(/"system" needs a cluster with a system pool of ours/);
+  expect(() => new SpeechPlatform(stack, { cluster, registry, region: "eu-west-1", inferenceNodes: [], ingress, ingressId: "other" })).toThrow(/expected "gpu", "system" or both/);
   // On its GPU pools it is wired like any other cluster.
-  new SpeechPlatform(stack, { network, cluster, registry, region: "eu-west-1", inferenceNodes: ["gpu"], ingress, ingressId: "lb" });
+  new SpeechPlatform(stack, { cluster, registry, region: "eu-west-1", inferenceNodes: ["gpu"], ingress, ingressId: "lb" });
   expect(only(synthJson(stack), "aws_lb")).toMatchObject({ internal: true });
   expect(attachedGroups(stack).every((g) => g.includes("pool-gpu"))).toBe(true);
 });

@@ -26,15 +26,15 @@ export type DeclaredAudio = RawAudio | "flac" | "opus";
 
 const invalid = (what: string) => new InvalidAudioError(what);
 
-/**
- * Check a request body. Containers are recognised by their bytes alone; a headerless body needs its raw shape
- * declared. "flac" and "opus" declare containers, which must then be there.
- */
 /** The raw PCM shape a declaration names, if it names one (not a container). */
 export function rawFormat(declared: DeclaredAudio | undefined): RawAudio | undefined {
   return typeof declared === "object" ? declared : undefined;
 }
 
+/**
+ * Check a request body. Containers are recognised by their bytes alone; a headerless body needs its raw shape
+ * declared. "flac" and "opus" declare containers, which must then be there.
+ */
 export function inspectAudio(buf: Buffer, declared?: DeclaredAudio): UploadAudio {
   if (buf.length === 0) throw invalid("the request body is empty: send audio");
   const raw = rawFormat(declared);

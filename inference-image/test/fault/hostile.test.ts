@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { encodeWav } from "../../src/audio/wav";
-import { waitFor, writeThenDisconnect } from "../license/helpers";
+import { metricValue, waitFor, writeThenDisconnect } from "../license/helpers";
 import { serverHarness } from "./harness";
 import { KEY, rawExchange, rssBytes, statusOf } from "./helpers";
 
@@ -57,10 +57,7 @@ const postHead = (length: number | "chunked") =>
     "",
   ].join("\r\n");
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${h.server.base}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
-}
+const metric = (name: string) => metricValue(h.server.base, name);
 const inflight = () => metric("inference_inflight_requests");
 
 it("answers malformed request-targets with 400, on plain requests and on upgrades", async () => {

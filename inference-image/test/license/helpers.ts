@@ -212,6 +212,12 @@ export function callRaw(target: number | { port: number } | { socketPath: string
 
 export const call = (port: number, method: string, path: string, body?: unknown) => callRaw(port, method, path, body === undefined ? undefined : JSON.stringify(body));
 
+/** The value of an unlabelled metric on a server's /metrics (NaN when it has none). */
+export async function metricValue(base: string, name: string): Promise<number> {
+  const text = await (await fetch(new URL("/metrics", base))).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+}
+
 /**
  * Connect, write `bytes`, wait `afterMs`, then cut the connection: by default a reset (SO_LINGER 0: the
  * peer gets an RST); with `how: "close"` a plain close (FIN), resolving once the socket has closed.

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WebSocket } from "ws";
 import { createSpeech, parseEngineConfig } from "../../src/engines";
+import { metricValue, waitFor } from "../license/helpers";
 import type { Speech } from "../../src/engines/types";
 import { createInferenceServer, type InferenceServer } from "../../src/server/app";
 import { ApiKeys, parseKeysFile } from "../../src/server/auth";
@@ -132,13 +133,7 @@ export async function admittedTranscription(base: string, key: string, wav: Buff
   });
   const half = Math.floor(wav.length / 2);
   req.write(wav.subarray(0, half));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const metrics = await (await fetch(new URL("/metrics", base))).text();
-    if (/^inference_inflight_requests(\{[^}]*\})? [1-9]/m.test(metrics)) break;
-    if (Date.now() > deadline) throw new Error("the server never counted the transcription in flight");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor("the server to count the transcription in flight", async () => (await metricValue(base, "inference_inflight_requests")) > 0, 60_000, 50);
   return {
     finish: () => {
       req.end(wav.subarray(half));
