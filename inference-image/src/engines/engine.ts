@@ -23,6 +23,8 @@ export interface SttEngine {
    * With a `vocabulary` the decoder knows its terms and serves that session only (it is freed, not pooled).
    */
   createDecoder(narrowband?: boolean, vocabulary?: Vocabulary): UtteranceDecoder;
+  /** Free what the garbage collector cannot: native memory held outside JavaScript objects. Called once, when the worker closes. */
+  free?(): void;
 }
 
 /** Decodes one utterance incrementally: audio in, partial hypotheses on demand, a final result at the end. */

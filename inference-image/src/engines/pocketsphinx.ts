@@ -356,6 +356,11 @@ export class PocketsphinxStt implements SttEngine {
     return this.decoderFor(options.vocabulary).decodeAll(samples);
   }
 
+  free(): void {
+    for (const decoder of [this.batch, this.batchNarrowband, ...this.withVocabulary.values()]) decoder?.free();
+    this.withVocabulary.clear();
+  }
+
   /**
    * The words of `vocabulary`, each with the pronunciations to add for it (none for a word the dictionary
    * has), sorted so the same terms in any order make the same decoder.

@@ -11,7 +11,8 @@ export type Job =
   | { kind: "stream-finalize"; streamId: number }
   | { kind: "stream-close"; streamId: number };
 
-export type ToWorker = ({ id: number } & Job) | { id: number; kind: "cancel" };
+/** "close": free the engines' native memory before the pool stops the thread (terminate() would leave it behind). */
+export type ToWorker = ({ id: number } & Job) | { id: number; kind: "cancel" } | { kind: "close" };
 
 export type JobValue = Transcript | StreamEvent[] | null;
 
@@ -21,4 +22,5 @@ export type FromWorker =
   | { type: "load-error"; name: string; message: string }
   | { type: "result"; id: number; value: JobValue }
   | { type: "chunk"; id: number; pcm: Int16Array }
-  | { type: "error"; id: number; name: string; message: string };
+  | { type: "error"; id: number; name: string; message: string }
+  | { type: "closed" };

@@ -71,7 +71,7 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
     return s.stream;
   };
 
-  async function run(msg: Exclude<ToWorker, { kind: "cancel" }>): Promise<JobValue> {
+  async function run(msg: Exclude<ToWorker, { kind: "cancel" | "close" }>): Promise<JobValue> {
     switch (msg.kind) {
       case "transcribe":
         return engines.stt.transcribe(msg.samples, { vocabulary: msg.vocabulary });
@@ -134,6 +134,13 @@ function serve(engines: Engines, port: NonNullable<typeof parentPort>, liveDecod
   port.on("message", (msg: ToWorker) => {
     if (msg.kind === "cancel") {
       cancelled.add(msg.id);
+      return;
+    }
+    if (msg.kind === "close") {
+      // The pool closes once no job runs and no session is open: what is left are the kept decoders and the engine's own.
+      for (const decoder of [...idleDecoders.splice(0), ...idleNarrowband.splice(0)]) decoder.free();
+      engines.stt.free?.();
+      post({ type: "closed" });
       return;
     }
     run(msg)
