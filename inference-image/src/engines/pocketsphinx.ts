@@ -358,7 +358,6 @@ export class PocketsphinxStt implements SttEngine {
 
   free(): void {
     for (const decoder of [this.batch, this.batchNarrowband, ...this.withVocabulary.values()]) decoder?.free();
-    this.withVocabulary.clear();
   }
 
   /**

@@ -120,7 +120,7 @@ export class WorkerPool implements Speech {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
       pool.closing = true;
-      await Promise.all(pool.slots.map((s) => s.worker.terminate()));
+      await Promise.all(pool.slots.map((s) => pool.stopWorker(s)));
       throw failed.reason;
     }
     return pool;

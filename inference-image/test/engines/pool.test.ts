@@ -186,9 +186,9 @@ const { createSpeech, parseEngineConfig } = require(${JSON.stringify(engines)});
 (async () => {
   const config = parseEngineConfig({ stt: { engine: "pocketsphinx" }, tts: { engine: "flite" }, workers: 1, streamsPerWorker: 1 });
   const before = inUse();
-  const open = await createSpeech(config);
+  const first = await createSpeech(config);
   const onePool = inUse() - before;
-  await open.close();
+  await first.close();
   const after = [inUse()];
   for (let i = 0; i < 2; i++) {
     await (await createSpeech(config)).close();
